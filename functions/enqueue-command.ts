@@ -1,0 +1,31 @@
+/** POST /api/agents/{agentId}/commands (operators): queue a command for one agent. */
+import { randomUUID } from 'node:crypto';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { operatorView } from '../lib/commands.ts';
+import { type AuthContext, authenticate, edge, json, jsonBody } from '../lib/http/edge.ts';
+import { SCOPES } from '../lib/routes.ts';
+import { agentIdParam, commandInput } from '../lib/validation.ts';
+
+export async function enqueueCommand(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
+  const agentId = agentIdParam(event.pathParameters?.agentId);
+  const input = commandInput(event.body);
+  const now = runtime.clock.now();
+  const command = {
+    commandId: randomUUID(),
+    agentId,
+    command: input.command,
+    args: input.args,
+    createdAt: now,
+    expiresAt: now + (input.ttlSeconds ?? runtime.config.commandTtlSeconds) * 1000,
+  };
+  await runtime.commands.enqueue(command);
+  return json(201, operatorView(command, now), {
+    Location: `/api/agents/${encodeURIComponent(agentId)}/commands/${command.commandId}`,
+  });
+}
+
+export const handler = middy(enqueueCommand)
+  .use(edge())
+  .use(authenticate({ scopes: [SCOPES.adminCommands] }))
+  .use(jsonBody());

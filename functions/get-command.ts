@@ -1,0 +1,18 @@
+/** GET /api/agents/{agentId}/commands/{commandId} (operators): a command's status and result. */
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { operatorView } from '../lib/commands.ts';
+import { ApiError } from '../lib/errors.ts';
+import { type AuthContext, authenticate, edge, json } from '../lib/http/edge.ts';
+import { SCOPES } from '../lib/routes.ts';
+import { agentIdParam, commandIdParam } from '../lib/validation.ts';
+
+export async function getCommand(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
+  const agentId = agentIdParam(event.pathParameters?.agentId);
+  const commandId = commandIdParam(event.pathParameters?.commandId);
+  const record = await runtime.commands.get(agentId, commandId);
+  if (record === undefined) throw new ApiError('not_found', 'no such command for this agent');
+  return json(200, operatorView(record, runtime.clock.now()));
+}
+
+export const handler = middy(getCommand).use(edge()).use(authenticate({ scopes: [SCOPES.adminCommands] }));

@@ -1,0 +1,15 @@
+/** GET /api/commands[?limit=N]: the agent's unfinished commands, oldest first, at least once. */
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { agentView } from '../lib/commands.ts';
+import { type AuthContext, authenticate, edge, json } from '../lib/http/edge.ts';
+import { SCOPES } from '../lib/routes.ts';
+import { limitParam } from '../lib/validation.ts';
+
+export async function getCommands(event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
+  const limit = limitParam(event.queryStringParameters?.limit);
+  const commands = await runtime.commands.fetch(auth.sub, limit, runtime.clock.now());
+  return json(200, { agent_id: auth.sub, commands: commands.map(agentView) });
+}
+
+export const handler = middy(getCommands).use(edge()).use(authenticate({ scopes: [SCOPES.commands] }));

@@ -1,0 +1,32 @@
+/** POST /api/results: the agent reports a command's outcome; the first result wins. */
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ApiError } from '../lib/errors.ts';
+import { type AuthContext, authenticate, edge, json, jsonBody } from '../lib/http/edge.ts';
+import { SCOPES } from '../lib/routes.ts';
+import { resultInput } from '../lib/validation.ts';
+
+export async function postResults(event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
+  const input = resultInput(event.body);
+  const outcome = await runtime.commands.complete(auth.sub, input.commandId, {
+    status: input.status,
+    resultJson: input.resultJson,
+    completedAt: runtime.clock.now(),
+  });
+  switch (outcome) {
+    case 'accepted':
+    case 'duplicate':
+      return json(200, { command_id: input.commandId, status: input.status, accepted: true });
+    case 'conflict':
+      throw new ApiError('conflict', 'this command already has a different result');
+    case 'expired':
+      throw new ApiError('conflict', 'this command expired before a result arrived');
+    case 'not_found':
+      throw new ApiError('not_found', 'no such command for this agent');
+  }
+}
+
+export const handler = middy(postResults)
+  .use(edge())
+  .use(authenticate({ scopes: [SCOPES.results] }))
+  .use(jsonBody());

@@ -1,0 +1,19 @@
+/** PUT /api/agents/{agentId}/config (operators): replace one agent's config overrides. */
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { configOverrides, mergedConfig } from '../lib/agent-config.ts';
+import { type AuthContext, authenticate, edge, json, jsonBody } from '../lib/http/edge.ts';
+import { SCOPES } from '../lib/routes.ts';
+import { agentIdParam } from '../lib/validation.ts';
+
+export async function putConfig(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
+  const agentId = agentIdParam(event.pathParameters?.agentId);
+  const overrides = configOverrides(event.body);
+  await runtime.commands.putConfig(agentId, overrides);
+  return json(200, { agent_id: agentId, config: mergedConfig(overrides) });
+}
+
+export const handler = middy(putConfig)
+  .use(edge())
+  .use(authenticate({ scopes: [SCOPES.adminConfig] }))
+  .use(jsonBody({ maxBytes: 16 * 1024 }));

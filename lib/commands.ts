@@ -1,0 +1,35 @@
+/** How commands are shown: to the agent that runs them, and to operators. */
+import type { CommandRecord, CommandStatus } from './store/types.ts';
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function statusOf(record: CommandRecord, now: number): CommandStatus {
+  if (record.resultStatus !== undefined) return record.resultStatus;
+  if (record.expiresAt <= now) return 'expired';
+  return record.deliveredAt === undefined ? 'pending' : 'delivered';
+}
+
+export function agentView(record: CommandRecord) {
+  return {
+    command_id: record.commandId,
+    command: record.command,
+    args: record.args,
+    created_at: iso(record.createdAt),
+    expires_at: iso(record.expiresAt),
+  };
+}
+
+export function operatorView(record: CommandRecord, now: number) {
+  return {
+    command_id: record.commandId,
+    agent_id: record.agentId,
+    command: record.command,
+    args: record.args,
+    status: statusOf(record, now),
+    created_at: iso(record.createdAt),
+    expires_at: iso(record.expiresAt),
+    delivered_at: iso(record.deliveredAt),
+    completed_at: iso(record.completedAt),
+    result: record.resultJson === undefined ? null : (JSON.parse(record.resultJson) as unknown),
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Configuration, read and checked once from the environment into a typed object.
+ * A missing or malformed value stops the start with the variable's name in the message.
+ */
+
+export const DEFAULT_SECRET = 'your-256-bit-secret-key-here';
+const MIN_SECRET_BYTES = 32;
+const SUPPORTED_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export type HmacAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
+
+export type RevocationMode = 'denylist' | 'allowlist';
+
+export interface Config {
+  /** HS* secrets by `kid`; the entry under '' is used for tokens without `kid`. */
+  readonly secrets: ReadonlyMap<string, string>;
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  readonly algorithms: readonly HmacAlgorithm[];
+  readonly clockToleranceSeconds: number;
+  readonly port: number;
+  readonly useRedis: boolean;
+  readonly redisHost: string;
+  readonly redisPort: number;
+  readonly redisTimeoutMs: number;
+  readonly redisKeyPrefix: string;
+  readonly upstashUrl: string | undefined;
+  readonly upstashToken: string | undefined;
+  readonly revocationMode: RevocationMode;
+  readonly commandTtlSeconds: number;
+  readonly resultRetentionSeconds: number;
+  /** True in Lambda or with NODE_ENV=production: the sample secret is refused. */
+  readonly production: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly variable: string;
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.variable = variable;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function text(env: Env, name: string, fallback: string): string {
+  const value = env[name];
+  return value === undefined || value === '' ? fallback : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function list(env: Env, name: string, fallback: string): string[] {
+  const items = text(env, name, fallback)
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  if (items.length === 0) throw new ConfigError(name, 'expected at least one value');
+  return items;
+}
+
+function secrets(env: Env, production: boolean): Map<string, string> {
+  const map = new Map<string, string>();
+  const single = env.JWT_SECRET_KEY;
+  const many = env.JWT_SECRET_KEYS;
+  if (many !== undefined && many !== '') {
+    // kid=secret pairs separated by commas; the first one also serves tokens without kid.
+    for (const pair of many.split(',')) {
+      const at = pair.indexOf('=');
+      const kid = at > 0 ? pair.slice(0, at).trim() : '';
+      const secret = at > 0 ? pair.slice(at + 1) : '';
+      if (kid === '' || secret === '') {
+        throw new ConfigError('JWT_SECRET_KEYS', 'expected kid=secret pairs separated by commas');
+      }
+      if (map.has(kid)) throw new ConfigError('JWT_SECRET_KEYS', `kid ${JSON.stringify(kid)} appears twice`);
+      map.set(kid, secret);
+    }
+    const first = map.values().next().value as string;
+    map.set('', single !== undefined && single !== '' ? single : first);
+  } else {
+    map.set('', text(env, 'JWT_SECRET_KEY', DEFAULT_SECRET));
+  }
+  if (production) {
+    const variable = many ? 'JWT_SECRET_KEYS' : 'JWT_SECRET_KEY';
+    for (const secret of map.values()) {
+      if (secret === DEFAULT_SECRET) {
+        throw new ConfigError(variable, 'the sample secret is refused outside local development; set a random secret of at least 32 bytes');
+      }
+      if (Buffer.byteLength(secret, 'utf8') < MIN_SECRET_BYTES) {
+        throw new ConfigError(variable, `a secret must be at least ${MIN_SECRET_BYTES} bytes outside local development`);
+      }
+    }
+  }
+  return map;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const production = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) || env.NODE_ENV === 'production';
+
+  const algorithms = list(env, 'JWT_ALGORITHMS', 'HS256').map((alg) => {
+    if (alg.toLowerCase() === 'none') throw new ConfigError('JWT_ALGORITHMS', '"none" can never be allowed');
+    if (!(SUPPORTED_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new ConfigError('JWT_ALGORITHMS', `unsupported algorithm ${JSON.stringify(alg)}; allowed: ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    }
+    return alg as HmacAlgorithm;
+  });
+
+  const mode = text(env, 'REVOCATION_MODE', 'denylist');
+  if (mode !== 'denylist' && mode !== 'allowlist') {
+    throw new ConfigError('REVOCATION_MODE', `expected denylist or allowlist, got ${JSON.stringify(mode)}`);
+  }
+
+  const upstashUrl = env.UPSTASH_REDIS_REST_URL || undefined;
+  const upstashToken = env.UPSTASH_REDIS_REST_TOKEN || undefined;
+  if (upstashUrl !== undefined && !/^https?:\/\//.test(upstashUrl)) {
+    throw new ConfigError('UPSTASH_REDIS_REST_URL', `expected an http(s) URL, got ${JSON.stringify(upstashUrl)}`);
+  }
+  if ((upstashUrl === undefined) !== (upstashToken === undefined)) {
+    throw new ConfigError(upstashUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL', 'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither');
+  }
+
+  return {
+    secrets: secrets(env, production),
+    issuer: text(env, 'JWT_ISSUER', 'https://localhost:8443'),
+    audiences: list(env, 'JWT_AUDIENCE', 'biz-service'),
+    algorithms,
+    clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 60, 0, 3600),
+    port: integer(env, 'BIZ_SERVICE_PORT', 5000, 0, 65535),
+    useRedis: boolean(env, 'USE_REDIS', false),
+    redisHost: text(env, 'REDIS_HOST', 'localhost'),
+    redisPort: integer(env, 'REDIS_PORT', 6379, 1, 65535),
+    redisTimeoutMs: integer(env, 'REDIS_TIMEOUT_MS', 1000, 1, 60000),
+    redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'biz:'),
+    upstashUrl,
+    upstashToken,
+    revocationMode: mode,
+    commandTtlSeconds: integer(env, 'COMMAND_TTL_SECONDS', 86400, 1, 31536000),
+    resultRetentionSeconds: integer(env, 'RESULT_RETENTION_SECONDS', 604800, 1, 31536000),
+    production,
+  };
+}

@@ -1,0 +1,14 @@
+/** JSON answers in API Gateway's payload 2.0 shape. */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+export function noContent(): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: 204, headers: { 'Cache-Control': 'no-store' } };
+}

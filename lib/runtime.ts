@@ -1,0 +1,62 @@
+/**
+ * Everything a handler needs, made once per process (once per cold start in Lambda):
+ * configuration, clock, token verifier and stores. Tests and the local server may put
+ * in their own with setRuntime().
+ */
+import { type Clock, systemClock } from './clock.ts';
+import { type Config, loadConfig } from './config.ts';
+import { TokenVerifier } from './auth/verifier.ts';
+import { loadSecrets } from './secrets.ts';
+import { MemoryCommandStore, MemoryRevocationStore } from './store/memory.ts';
+import type { CommandStore, RevocationStore } from './store/types.ts';
+import { createUpstashStores } from './store/upstash.ts';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly verifier: TokenVerifier;
+  readonly commands: CommandStore;
+  readonly revocations: RevocationStore;
+}
+
+export interface RuntimeParts {
+  clock?: Clock;
+  commands?: CommandStore;
+  revocations?: RevocationStore;
+  verifierCacheSize?: number;
+}
+
+export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
+  const clock = parts.clock ?? systemClock;
+  let { commands, revocations } = parts;
+  if (commands === undefined || revocations === undefined) {
+    const stores = config.useRedis
+      ? createUpstashStores(config)
+      : {
+          commands: new MemoryCommandStore(config),
+          revocations: new MemoryRevocationStore(() => Math.floor(clock.now() / 1000)),
+        };
+    commands ??= stores.commands;
+    revocations ??= stores.revocations;
+  }
+  const verifier = new TokenVerifier({
+    ...config,
+    now: () => clock.now(),
+    ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
+  });
+  return { config, clock, verifier, commands, revocations };
+}
+
+let current: Promise<Runtime> | undefined;
+
+/** The process's runtime, made from the environment (and secrets) on first use. */
+export function runtime(): Promise<Runtime> {
+  current ??= loadSecrets(process.env).then((env) => createRuntime(loadConfig(env)));
+  return current;
+}
+
+/** Puts in a runtime of the caller's making (tests, the local server). */
+export function setRuntime(next: Runtime): Runtime {
+  current = Promise.resolve(next);
+  return next;
+}

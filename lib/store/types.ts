@@ -1,0 +1,88 @@
+/**
+ * The narrow storage interfaces the handlers depend on. Two implementations: in-memory
+ * (the embedded default) and Upstash Redis. Every multi-step change is atomic in each.
+ */
+
+export type CommandStatus = 'pending' | 'delivered' | 'completed' | 'failed' | 'expired';
+export type ResultStatus = 'completed' | 'failed';
+
+/** A command as stored. Times are epoch milliseconds. */
+export interface CommandRecord {
+  readonly commandId: string;
+  readonly agentId: string;
+  readonly command: string;
+  readonly args: Record<string, unknown>;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly deliveredAt?: number;
+  readonly completedAt?: number;
+  /** Set once a result arrives. */
+  readonly resultStatus?: ResultStatus;
+  /** The result exactly as accepted, JSON-encoded; absent when the agent sent none. */
+  readonly resultJson?: string;
+}
+
+export interface NewCommand {
+  readonly commandId: string;
+  readonly agentId: string;
+  readonly command: string;
+  readonly args: Record<string, unknown>;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export interface ResultSubmission {
+  readonly status: ResultStatus;
+  /** JSON encoding of the result; undefined when none was sent. */
+  readonly resultJson: string | undefined;
+  readonly completedAt: number;
+}
+
+/**
+ * accepted: this submission completed the command.
+ * duplicate: the same result had already been accepted (an agent retrying).
+ * conflict: the command already has another result.
+ * expired: the command expired before any result arrived.
+ * not_found: no such command for that agent.
+ */
+export type CompleteOutcome = 'accepted' | 'duplicate' | 'conflict' | 'expired' | 'not_found';
+
+export interface CommandStore {
+  /** Adds a command at the end of the agent's queue. */
+  enqueue(command: NewCommand): Promise<void>;
+  /**
+   * Up to `limit` unfinished, unexpired commands of the agent, oldest first. Records
+   * `deliveredAt = now` on those delivered for the first time. Safe to repeat.
+   */
+  fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]>;
+  /** First result wins; see CompleteOutcome. */
+  complete(agentId: string, commandId: string, submission: ResultSubmission): Promise<CompleteOutcome>;
+  /** One command of one agent, or undefined. */
+  get(agentId: string, commandId: string): Promise<CommandRecord | undefined>;
+  /** The agent's config overrides, or undefined when it has none. */
+  getConfig(agentId: string): Promise<Record<string, unknown> | undefined>;
+  /** Replaces the agent's config overrides. */
+  putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void>;
+}
+
+/** What the revocation check needs to know of a verified token. Times are epoch seconds. */
+export interface TokenIdentity {
+  readonly jti: string | undefined;
+  readonly sub: string;
+  readonly iat: number | undefined;
+  readonly exp: number;
+}
+
+export interface RevocationStore {
+  /** One round trip: is this token revoked (or, in allowlist mode, not registered)? */
+  isRevoked(token: TokenIdentity): Promise<boolean>;
+  /** Revokes one token until `expiresAt` (epoch seconds), after which the entry goes by itself. */
+  revokeToken(jti: string, expiresAt: number): Promise<void>;
+  /** Revokes every token of `sub` issued at or before `cutoff` (epoch seconds). */
+  revokeSubject(sub: string, cutoff: number): Promise<void>;
+}
+
+/** Raised by a store when its backend cannot answer; the edge turns it into a 503. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}

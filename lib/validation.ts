@@ -1,0 +1,96 @@
+/** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
+import { ApiError } from './errors.ts';
+import type { ResultStatus } from './store/types.ts';
+
+const AGENT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+const COMMAND_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+function bad(description: string): ApiError {
+  return new ApiError('invalid_request', description);
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
+  const extra = Object.keys(body).filter((key) => !allowed.includes(key));
+  if (extra.length > 0) throw bad(`unknown field: ${extra[0]}`);
+}
+
+export function agentIdParam(value: string | undefined): string {
+  if (value === undefined || !AGENT_ID.test(value)) {
+    throw bad('agentId must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -');
+  }
+  return value;
+}
+
+export function commandIdParam(value: string | undefined): string {
+  if (value === undefined || !COMMAND_ID.test(value)) throw bad('commandId is not valid');
+  return value;
+}
+
+export function limitParam(value: string | undefined, fallback = 10, max = 100): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,3}$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw bad(`limit must be a whole number from 1 to ${max}`);
+  }
+  return Number(value);
+}
+
+export interface ResultInput {
+  readonly commandId: string;
+  readonly status: ResultStatus;
+  readonly resultJson: string | undefined;
+}
+
+export function resultInput(body: unknown): ResultInput {
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  onlyKeys(body, ['command_id', 'status', 'result']);
+  if (typeof body.command_id !== 'string' || !COMMAND_ID.test(body.command_id)) {
+    throw bad('command_id must be a string of 1 to 128 characters');
+  }
+  if (body.status !== 'completed' && body.status !== 'failed') throw bad('status must be "completed" or "failed"');
+  return {
+    commandId: body.command_id,
+    status: body.status,
+    resultJson: body.result === undefined ? undefined : JSON.stringify(body.result),
+  };
+}
+
+export interface CommandInput {
+  readonly command: string;
+  readonly args: Record<string, unknown>;
+  readonly ttlSeconds: number | undefined;
+}
+
+export const MAX_TTL_SECONDS = 30 * 24 * 3600;
+
+export function commandInput(body: unknown): CommandInput {
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  onlyKeys(body, ['command', 'args', 'ttl_seconds']);
+  if (typeof body.command !== 'string' || body.command.length < 1 || body.command.length > 128) {
+    throw bad('command must be a string of 1 to 128 characters');
+  }
+  if (body.args !== undefined && !isObject(body.args)) throw bad('args must be a JSON object');
+  const ttl = body.ttl_seconds;
+  if (ttl !== undefined && (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_TTL_SECONDS)) {
+    throw bad(`ttl_seconds must be a whole number from 1 to ${MAX_TTL_SECONDS}`);
+  }
+  return { command: body.command, args: (body.args as Record<string, unknown> | undefined) ?? {}, ttlSeconds: ttl as number | undefined };
+}
+
+export type RevocationInput = { readonly jti: string; readonly exp: number } | { readonly sub: string };
+
+export function revocationInput(body: unknown): RevocationInput {
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  if (body.sub !== undefined) {
+    onlyKeys(body, ['sub']);
+    if (typeof body.sub !== 'string' || body.sub === '' || body.sub.length > 256) throw bad('sub must be a non-empty string');
+    return { sub: body.sub };
+  }
+  onlyKeys(body, ['jti', 'exp']);
+  if (typeof body.jti !== 'string' || body.jti === '' || body.jti.length > 256) throw bad('give jti (with exp) or sub');
+  if (!Number.isInteger(body.exp) || (body.exp as number) <= 0) throw bad('exp must be the token\'s expiry in epoch seconds');
+  return { jti: body.jti, exp: body.exp as number };
+}
