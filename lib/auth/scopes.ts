@@ -1,13 +1,19 @@
 /** Scopes from `scope` (space-delimited string or JSON array) or else `scp`; exact matching. */
 
-export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] | undefined {
-  const source = claims.scope !== undefined ? claims.scope : claims.scp;
-  if (source === undefined) return [];
+function parse(source: unknown): string[] | undefined {
   if (typeof source === 'string') return source.split(' ').filter((scope) => scope.length > 0);
   if (Array.isArray(source) && source.every((scope) => typeof scope === 'string')) {
     return source.filter((scope) => scope.length > 0);
   }
-  return undefined; // wrong JSON type: the caller treats the token as malformed
+  return undefined;
+}
+
+/** The token's scopes; undefined when `scope` or `scp` has the wrong JSON type (a malformed token). */
+export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] | undefined {
+  const scope = claims.scope === undefined ? [] : parse(claims.scope);
+  const scp = claims.scp === undefined ? [] : parse(claims.scp);
+  if (scope === undefined || scp === undefined) return undefined;
+  return claims.scope !== undefined ? scope : scp;
 }
 
 /** The required scopes the token lacks, in the order they were asked for. */

@@ -1,0 +1,236 @@
+/**
+ * The local server: every HTTP request becomes an API Gateway HTTP API (payload 2.0) event
+ * and goes to the same exported handler that Lambda calls, chosen from the same route table
+ * the CDK stack uses. One log line per request; tokens are never logged.
+ *
+ *   npm start                      in-memory store, port BIZ_SERVICE_PORT (5000)
+ *   USE_REDIS=true npm start       real Redis at REDIS_HOST:REDIS_PORT through the local
+ *                                  Upstash bridge (or Upstash itself when UPSTASH_* are set)
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { logger } from '../logger.ts';
+import { createRuntime, setRuntime } from '../runtime.ts';
+import { fallbackRoute, findRoute } from '../routes.ts';
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** Requests larger than this are cut off before they reach a handler (API Gateway's limit is 10 MB). */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** Access log of the local server, apart from the handlers' logger and its Lambda context. */
+const accessLog = new Logger({
+  serviceName: 'biz-service-local',
+  logLevel: (process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'INFO').toUpperCase() as 'INFO',
+});
+
+const handlers = new Map<string, Promise<Handler>>();
+
+function loadHandler(name: string): Promise<Handler> {
+  let found = handlers.get(name);
+  if (!found) {
+    const url = new URL(`../../functions/${name}.ts`, import.meta.url);
+    found = import(url.href).then((module: { handler: Handler }) => module.handler);
+    handlers.set(name, found);
+  }
+  return found;
+}
+
+function toEvent(req: http.IncomingMessage, body: Buffer, url: URL, requestId: string): { event: APIGatewayProxyEventV2; handler: string } {
+  const method = req.method ?? 'GET';
+  const path = url.pathname;
+  const match = findRoute(method, path);
+  // API Gateway joins repeated headers with commas and lower-cases names.
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = (req.rawHeaders[i] ?? '').toLowerCase();
+    const value = req.rawHeaders[i + 1] ?? '';
+    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
+  const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
+  const isText = body.length === 0 || /^(application\/(.+\+)?json|text\/)/i.test(headers['content-type'] ?? '');
+  const now = Date.now();
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(match && Object.keys(match.pathParameters).length > 0
+      ? { pathParameters: Object.fromEntries(Object.entries(match.pathParameters).map(([k, v]) => [k, safeDecode(v)])) }
+      : {}),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: { method, path, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' },
+      requestId,
+      routeKey,
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    ...(body.length > 0 ? { body: isText ? body.toString('utf8') : body.toString('base64') } : {}),
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+  return { event, handler: match ? match.route.handler : fallbackRoute.handler };
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function lambdaContext(functionName: string, requestId: string): Context {
+  const deadline = Date.now() + 10_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  res.statusCode = result.statusCode ?? 200;
+  for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
+  const body = result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  res.end(body);
+}
+
+const SERVER_ERROR = { statusCode: 500, headers: { 'Content-Type': 'application/json' }, body: '{"error":"server_error","error_description":"internal error"}' };
+
+async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const started = performance.now();
+  const requestId = randomUUID();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_REQUEST_BYTES) {
+      send(res, { statusCode: 413, headers: { 'Content-Type': 'application/json', Connection: 'close' }, body: '{"error":"payload_too_large","error_description":"the request is too large"}' });
+      req.destroy();
+      return;
+    }
+    chunks.push(chunk);
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const { event, handler } = toEvent(req, Buffer.concat(chunks), url, requestId);
+  let result: APIGatewayProxyStructuredResultV2;
+  try {
+    result = await (await loadHandler(handler))(event, lambdaContext(handler, requestId));
+  } catch (error) {
+    logger.error('handler threw', { error: error as Error, request_id: requestId });
+    result = SERVER_ERROR;
+  }
+  send(res, result);
+  accessLog.info('request', {
+    request_id: requestId,
+    method: req.method,
+    path: url.pathname,
+    route: event.routeKey,
+    status: result.statusCode ?? 200,
+    ms: Math.round((performance.now() - started) * 10) / 10,
+  });
+}
+
+export interface LocalServer {
+  readonly url: string;
+  readonly port: number;
+  readonly config: Config;
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** Environment to configure from; defaults to process.env. */
+  env?: Record<string, string | undefined>;
+  /** Port to listen on; defaults to BIZ_SERVICE_PORT. 0 picks a free one. */
+  port?: number;
+  host?: string;
+}
+
+/** Starts the service on loopback; with USE_REDIS=true and no Upstash URL, also the bridge. */
+export async function startServer(options: ServerOptions = {}): Promise<LocalServer> {
+  const env = { ...(options.env ?? process.env) };
+  let config = loadConfig(env);
+  let closeBridge: (() => Promise<void>) | undefined;
+  if (config.useRedis && config.upstashUrl === undefined) {
+    const { startUpstashBridge } = await import('./upstash-bridge.ts');
+    const bridge = await startUpstashBridge({ redisHost: config.redisHost, redisPort: config.redisPort });
+    closeBridge = () => bridge.close();
+    env.UPSTASH_REDIS_REST_URL = bridge.url;
+    env.UPSTASH_REDIS_REST_TOKEN = bridge.token;
+    config = loadConfig(env);
+  }
+  setRuntime(createRuntime(config));
+
+  const server = http.createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      logger.error('request failed', { error: error as Error });
+      if (!res.headersSent) send(res, SERVER_ERROR);
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? config.port, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    config,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeBridge?.();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let server: LocalServer;
+  try {
+    server = await startServer();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`biz-service: configuration error: ${error.message}`);
+      process.exit(2);
+    }
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`biz-service: port ${(error as { port?: number }).port ?? ''} is in use; set BIZ_SERVICE_PORT to another port`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const store = server.config.useRedis ? `redis (${server.config.upstashUrl})` : 'in-memory';
+  accessLog.info(`biz-service listening on ${server.url} (store: ${store})`);
+  const stop = () => {
+    server.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
