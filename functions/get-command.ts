@@ -15,4 +15,6 @@ export async function getCommand(event: APIGatewayProxyEventV2, { runtime }: Aut
   return json(200, operatorView(record, runtime.clock.now()));
 }
 
-export const handler = middy(getCommand).use(edge()).use(authenticate({ scopes: [SCOPES.adminCommands] }));
+export const handler = middy(getCommand)
+  .use(edge())
+  .use(authenticate({ scopes: [SCOPES.adminCommands] }));

@@ -12,4 +12,6 @@ export async function getCommands(event: APIGatewayProxyEventV2, { auth, runtime
   return json(200, { agent_id: auth.sub, commands: commands.map(agentView) });
 }
 
-export const handler = middy(getCommands).use(edge()).use(authenticate({ scopes: [SCOPES.commands] }));
+export const handler = middy(getCommands)
+  .use(edge())
+  .use(authenticate({ scopes: [SCOPES.commands] }));

@@ -10,4 +10,6 @@ export async function getConfig(_event: APIGatewayProxyEventV2, { auth, runtime 
   return json(200, { agent_id: auth.sub, config: mergedConfig(overrides) });
 }
 
-export const handler = middy(getConfig).use(edge()).use(authenticate({ scopes: [SCOPES.commands] }));
+export const handler = middy(getConfig)
+  .use(edge())
+  .use(authenticate({ scopes: [SCOPES.commands] }));

@@ -13,4 +13,6 @@ export async function tokenInfo(_event: APIGatewayProxyEventV2, { auth, runtime 
   });
 }
 
-export const handler = middy(tokenInfo).use(edge()).use(authenticate({ scopes: [] }));
+export const handler = middy(tokenInfo)
+  .use(edge())
+  .use(authenticate({ scopes: [] }));

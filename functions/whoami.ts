@@ -7,4 +7,6 @@ export async function whoami(_event: APIGatewayProxyEventV2, { auth }: AuthConte
   return json(200, { agent_id: auth.sub, client_id: auth.clientId ?? null, scopes: auth.scopes });
 }
 
-export const handler = middy(whoami).use(edge()).use(authenticate({ scopes: [] }));
+export const handler = middy(whoami)
+  .use(edge())
+  .use(authenticate({ scopes: [] }));

@@ -136,7 +136,10 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('UPSTASH_REDIS_REST_URL', `expected an http(s) URL, got ${JSON.stringify(upstashUrl)}`);
   }
   if ((upstashUrl === undefined) !== (upstashToken === undefined)) {
-    throw new ConfigError(upstashUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL', 'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither');
+    throw new ConfigError(
+      upstashUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL',
+      'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither',
+    );
   }
 
   return {

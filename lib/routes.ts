@@ -36,10 +36,38 @@ export const routes: readonly Route[] = [
   { name: 'GetConfig', method: 'GET', path: '/api/config', handler: 'get-config', scopes: [SCOPES.commands], usesStore: true },
   { name: 'TokenInfo', method: 'GET', path: '/api/token-info', handler: 'token-info', scopes: [], debug: true, usesStore: true },
   { name: 'WhoAmI', method: 'GET', path: '/api/whoami', handler: 'whoami', scopes: [], debug: true, usesStore: true },
-  { name: 'EnqueueCommand', method: 'POST', path: '/api/agents/{agentId}/commands', handler: 'enqueue-command', scopes: [SCOPES.adminCommands], usesStore: true },
-  { name: 'GetCommand', method: 'GET', path: '/api/agents/{agentId}/commands/{commandId}', handler: 'get-command', scopes: [SCOPES.adminCommands], usesStore: true },
-  { name: 'PutConfig', method: 'PUT', path: '/api/agents/{agentId}/config', handler: 'put-config', scopes: [SCOPES.adminConfig], usesStore: true },
-  { name: 'PostRevocations', method: 'POST', path: '/api/revocations', handler: 'post-revocations', scopes: [SCOPES.adminRevoke], usesStore: true },
+  {
+    name: 'EnqueueCommand',
+    method: 'POST',
+    path: '/api/agents/{agentId}/commands',
+    handler: 'enqueue-command',
+    scopes: [SCOPES.adminCommands],
+    usesStore: true,
+  },
+  {
+    name: 'GetCommand',
+    method: 'GET',
+    path: '/api/agents/{agentId}/commands/{commandId}',
+    handler: 'get-command',
+    scopes: [SCOPES.adminCommands],
+    usesStore: true,
+  },
+  {
+    name: 'PutConfig',
+    method: 'PUT',
+    path: '/api/agents/{agentId}/config',
+    handler: 'put-config',
+    scopes: [SCOPES.adminConfig],
+    usesStore: true,
+  },
+  {
+    name: 'PostRevocations',
+    method: 'POST',
+    path: '/api/revocations',
+    handler: 'post-revocations',
+    scopes: [SCOPES.adminRevoke],
+    usesStore: true,
+  },
 ];
 
 /** Serves every request no route matches: 404, or 405 with Allow when the path exists. */

@@ -91,6 +91,6 @@ export function revocationInput(body: unknown): RevocationInput {
   }
   onlyKeys(body, ['jti', 'exp']);
   if (typeof body.jti !== 'string' || body.jti === '' || body.jti.length > 256) throw bad('give jti (with exp) or sub');
-  if (!Number.isInteger(body.exp) || (body.exp as number) <= 0) throw bad('exp must be the token\'s expiry in epoch seconds');
+  if (!Number.isInteger(body.exp) || (body.exp as number) <= 0) throw bad("exp must be the token's expiry in epoch seconds");
   return { jti: body.jti, exp: body.exp as number };
 }

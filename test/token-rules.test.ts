@@ -192,7 +192,18 @@ describe('registered claims', () => {
   });
 
   it('answers claims of the wrong JSON type with invalid_token, never a 500', async () => {
-    for (const claims of [{ exp: 'tomorrow' }, { nbf: {} }, { iat: [1] }, { iss: 7 }, { aud: 5 }, { aud: [1] }, { jti: 9 }, { scope: 5 }, { scope: [1, 2] }, { scp: {} }]) {
+    for (const claims of [
+      { exp: 'tomorrow' },
+      { nbf: {} },
+      { iat: [1] },
+      { iss: 7 },
+      { aud: 5 },
+      { aud: [1] },
+      { jti: 9 },
+      { scope: 5 },
+      { scope: [1, 2] },
+      { scp: {} },
+    ]) {
       const answer = await call(await signToken(claims));
       expect(answer.status, JSON.stringify(claims)).toBe(401);
       expect(answer.body.error).toBe('invalid_token');
@@ -236,8 +247,10 @@ describe('key rotation by kid', () => {
   it('selects the secret by kid and serves tokens without kid with the first key', async () => {
     useTestRuntime({ JWT_SECRET_KEYS: `2026-11=${TEST_SECRET},2026-10=previous-secret-0123456789abcdef01234567` });
     expect((await call(await signToken({}, { header: { kid: '2026-11' } }))).status).toBe(200);
-    expect((await call(await signToken({}, { header: { kid: '2026-10' }, secret: 'previous-secret-0123456789abcdef01234567' }))).status).toBe(200);
-    expect((await call(await signToken()))).toMatchObject({ status: 200 });
+    expect(
+      (await call(await signToken({}, { header: { kid: '2026-10' }, secret: 'previous-secret-0123456789abcdef01234567' }))).status,
+    ).toBe(200);
+    expect(await call(await signToken())).toMatchObject({ status: 200 });
     expectInvalid(await call(await signToken({}, { header: { kid: '2026-10' } })), 'invalid_signature');
     expectInvalid(await call(await signToken({}, { header: { kid: '../../etc/passwd' } })), 'invalid_signature');
   });
@@ -245,7 +258,10 @@ describe('key rotation by kid', () => {
 
 describe('/api/token-info', () => {
   it('shows the verified header, claims, scopes and seconds to expiry, never the secret', async () => {
-    const answer = await invoke(tokenInfo, { path: '/api/token-info', token: await signToken({}, { header: { kid: 'k1' }, expiresIn: 120 }) });
+    const answer = await invoke(tokenInfo, {
+      path: '/api/token-info',
+      token: await signToken({}, { header: { kid: 'k1' }, expiresIn: 120 }),
+    });
     useTestRuntime({ JWT_SECRET_KEYS: `k1=${TEST_SECRET}` });
     expect(answer.status).toBe(401); // kid k1 is unknown with a single JWT_SECRET_KEY
     const ok = await invoke(tokenInfo, { path: '/api/token-info', token: await signToken({}, { header: { kid: 'k1' }, expiresIn: 120 }) });

@@ -65,7 +65,8 @@ function checkClaimTypes(claims: Record<string, unknown>): void {
   for (const name of ['iss', 'jti', 'client_id'] as const) {
     if (claims[name] !== undefined && typeof claims[name] !== 'string') throw new TokenError('malformed_token', `${name} is not a string`);
   }
-  if (claims.aud !== undefined && !isStringOrStrings(claims.aud)) throw new TokenError('malformed_token', 'aud is not a string or array of strings');
+  if (claims.aud !== undefined && !isStringOrStrings(claims.aud))
+    throw new TokenError('malformed_token', 'aud is not a string or array of strings');
   if (claims.sub !== undefined && typeof claims.sub !== 'string') throw new TokenError('malformed_token', 'sub is not a string');
 }
 

@@ -42,7 +42,9 @@ export function withRuntime(): middy.MiddlewareObj<APIGatewayProxyEventV2, unkno
   };
 }
 
-export function authenticate(options: { scopes: readonly string[] }): middy.MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, AuthContext> {
+export function authenticate(options: {
+  scopes: readonly string[];
+}): middy.MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, AuthContext> {
   void runtime().catch(() => {});
   const required = options.scopes;
   return {

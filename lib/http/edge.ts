@@ -14,7 +14,6 @@ export { jsonBody } from './body.ts';
 export { json, noContent } from './response.ts';
 
 /** Use first: its error handling then runs last, after every other middleware's. */
-// biome-ignore lint/suspicious/noExplicitAny: Middy's middleware types are per-chain generics.
 export function edge(): middy.MiddlewareObj<any, any, Error, any>[] {
   return [...httpErrors(), httpHeaderNormalizer(), injectLambdaContext(logger, { resetKeys: true })];
 }

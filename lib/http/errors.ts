@@ -19,7 +19,10 @@ function fromMiddy(error: { statusCode: number; message: string }): ApiError {
       return new ApiError('payload_too_large', 'the body is too large');
     case 400:
     case 422:
-      return new ApiError('invalid_request', error.message === 'Forbidden key in JSON body' ? 'forbidden key in JSON body' : 'the body is not valid JSON');
+      return new ApiError(
+        'invalid_request',
+        error.message === 'Forbidden key in JSON body' ? 'forbidden key in JSON body' : 'the body is not valid JSON',
+      );
     default:
       return new ApiError('server_error', 'internal error');
   }

@@ -72,7 +72,13 @@ function toEvent(req: http.IncomingMessage, body: Buffer, url: URL, requestId: s
       apiId: 'local',
       domainName: headers.host ?? 'localhost',
       domainPrefix: 'local',
-      http: { method, path, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method,
+        path,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId,
       routeKey,
       stage: '$default',
@@ -118,7 +124,11 @@ function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV
   res.end(body);
 }
 
-const SERVER_ERROR = { statusCode: 500, headers: { 'Content-Type': 'application/json' }, body: '{"error":"server_error","error_description":"internal error"}' };
+const SERVER_ERROR = {
+  statusCode: 500,
+  headers: { 'Content-Type': 'application/json' },
+  body: '{"error":"server_error","error_description":"internal error"}',
+};
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const started = performance.now();
@@ -128,7 +138,11 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_REQUEST_BYTES) {
-      send(res, { statusCode: 413, headers: { 'Content-Type': 'application/json', Connection: 'close' }, body: '{"error":"payload_too_large","error_description":"the request is too large"}' });
+      send(res, {
+        statusCode: 413,
+        headers: { 'Content-Type': 'application/json', Connection: 'close' },
+        body: '{"error":"payload_too_large","error_description":"the request is too large"}',
+      });
       req.destroy();
       return;
     }

@@ -8,25 +8,25 @@ import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { ConfigError, loadConfig } from '../config.ts';
 
-const USAGE = 'usage: npm run token -- --sub AGENT_ID [--scope "agent:commands agent:results"] [--ttl SECONDS] [--kid KID] [--client-id ID]';
+const USAGE =
+  'usage: npm run token -- --sub AGENT_ID [--scope "agent:commands agent:results"] [--ttl SECONDS] [--kid KID] [--client-id ID]';
 
-export function mintToken(options: { sub: string; scope: string; ttl: number; kid?: string; clientId?: string }, env = process.env): string {
+export function mintToken(
+  options: { sub: string; scope: string; ttl: number; kid?: string; clientId?: string },
+  env = process.env,
+): string {
   const config = loadConfig(env);
   const kid = options.kid ?? '';
   const secret = config.secrets.get(kid);
   if (secret === undefined) throw new ConfigError('JWT_SECRET_KEYS', `no secret for kid ${JSON.stringify(kid)}`);
-  return jwt.sign(
-    { scope: options.scope, jti: randomUUID(), client_id: options.clientId ?? options.sub },
-    secret,
-    {
-      algorithm: config.algorithms[0] ?? 'HS256',
-      issuer: config.issuer,
-      audience: config.audiences[0] ?? 'biz-service',
-      subject: options.sub,
-      expiresIn: options.ttl,
-      ...(options.kid ? { keyid: options.kid } : {}),
-    },
-  );
+  return jwt.sign({ scope: options.scope, jti: randomUUID(), client_id: options.clientId ?? options.sub }, secret, {
+    algorithm: config.algorithms[0] ?? 'HS256',
+    issuer: config.issuer,
+    audience: config.audiences[0] ?? 'biz-service',
+    subject: options.sub,
+    expiresIn: options.ttl,
+    ...(options.kid ? { keyid: options.kid } : {}),
+  });
 }
 
 function main(): void {

@@ -54,9 +54,7 @@ export class MemoryCommandStore implements CommandStore {
     const record = this.queues.get(agentId)?.get(commandId);
     if (!record || this.isGone(record, submission.completedAt)) return 'not_found';
     if (record.resultStatus !== undefined) {
-      return record.resultStatus === submission.status && record.resultJson === submission.resultJson
-        ? 'duplicate'
-        : 'conflict';
+      return record.resultStatus === submission.status && record.resultJson === submission.resultJson ? 'duplicate' : 'conflict';
     }
     if (record.expiresAt <= submission.completedAt) return 'expired';
     record.resultStatus = submission.status;
