@@ -8,7 +8,7 @@ import { type Config, loadConfig } from './config.ts';
 import { TokenVerifier } from './auth/verifier.ts';
 import { loadSecrets } from './secrets.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from './store/memory.ts';
-import type { CommandStore, RevocationStore } from './store/types.ts';
+import type { CommandStore, RateLimiter, RevocationStore } from './store/types.ts';
 import { createUpstashStores } from './store/upstash.ts';
 
 export interface Runtime {
@@ -17,12 +17,15 @@ export interface Runtime {
   readonly verifier: TokenVerifier;
   readonly commands: CommandStore;
   readonly revocations: RevocationStore;
+  /** Per-agent rate limit; undefined when off. */
+  readonly rateLimiter: RateLimiter | undefined;
 }
 
 export interface RuntimeParts {
   clock?: Clock;
   commands?: CommandStore;
   revocations?: RevocationStore;
+  rateLimiter?: RateLimiter;
   verifierCacheSize?: number;
 }
 
@@ -44,7 +47,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     now: () => clock.now(),
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
-  return { config, clock, verifier, commands, revocations };
+  return { config, clock, verifier, commands, revocations, rateLimiter: parts.rateLimiter };
 }
 
 let current: Promise<Runtime> | undefined;

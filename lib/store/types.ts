@@ -82,6 +82,12 @@ export interface RevocationStore {
   revokeSubject(sub: string, cutoff: number): Promise<void>;
 }
 
+/** A per-key request budget (per-agent rate limit); absent when rate limiting is off. */
+export interface RateLimiter {
+  /** Counts one request against `key`; `reset` is when the window frees up (epoch ms). */
+  limit(key: string): Promise<{ readonly success: boolean; readonly reset: number }>;
+}
+
 /** Raised by a store when its backend cannot answer; the edge turns it into a 503. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
