@@ -2,6 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_SECRET, loadConfig } from '../lib/config.ts';
 
+describe('the test run', () => {
+  it('runs on Node 24, the Lambda runtime of the stack', () => {
+    expect(process.versions.node.split('.')[0]).toBe('24');
+  });
+});
+
 describe('loadConfig', () => {
   it('gives the documented defaults', () => {
     const config = loadConfig({});
