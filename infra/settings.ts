@@ -1,0 +1,142 @@
+/**
+ * The stack's settings, read and checked once from CDK context (`cdk.json`, overridable with
+ * `-c key=value`). A malformed value stops the synth with the key's name in the message.
+ */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+
+export interface Settings {
+  /** Token issuer the functions require in `iss`. */
+  readonly issuer: string;
+  /** Accepted `aud` values, comma-separated in context. */
+  readonly audiences: readonly string[];
+  /** Upstash REST URL; empty means no Redis (in-memory store per container: demo only). */
+  readonly upstashUrl: string | undefined;
+  /** Name or ARN of an existing JWT secret; empty: the stack creates one. */
+  readonly jwtSecret: string | undefined;
+  /** Name or ARN of an existing Upstash token secret; empty: the stack creates one to fill in. */
+  readonly upstashTokenSecret: string | undefined;
+  readonly revocationMode: 'denylist' | 'allowlist';
+  readonly commandTtlSeconds: number;
+  readonly resultRetentionSeconds: number;
+  readonly redisTimeoutMs: number;
+  readonly redisKeyPrefix: string;
+  /** Deploy /api/token-info and /api/whoami. */
+  readonly debugRoutes: boolean;
+  /** Stage throttling: steady requests per second and burst. */
+  readonly throttleRateLimit: number;
+  readonly throttleBurstLimit: number;
+  readonly logRetention: RetentionDays;
+  /** SNS topic that the alarms notify; empty: alarms without actions. */
+  readonly alarmTopicArn: string | undefined;
+}
+
+/** Every context key the stack reads, with its default (the values cdk.json ships). */
+export const CONTEXT_DEFAULTS = {
+  stackName: 'BizService',
+  issuer: 'https://localhost:8443',
+  audiences: 'biz-service',
+  upstashUrl: '',
+  jwtSecret: '',
+  upstashTokenSecret: '',
+  revocationMode: 'denylist',
+  commandTtlSeconds: 86400,
+  resultRetentionSeconds: 604800,
+  redisTimeoutMs: 1000,
+  redisKeyPrefix: 'biz:',
+  debugRoutes: true,
+  throttleRateLimit: 50,
+  throttleBurstLimit: 100,
+  logRetentionDays: 30,
+  alarmTopicArn: '',
+} as const;
+
+export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
+
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+  readonly key: string;
+  constructor(key: string, problem: string) {
+    super(`context ${key}: ${problem}`);
+    this.key = key;
+  }
+}
+
+type Lookup = (key: ContextKey) => unknown;
+
+function text(lookup: Lookup, key: ContextKey): string {
+  const value = lookup(key) ?? CONTEXT_DEFAULTS[key];
+  if (typeof value !== 'string') throw new SettingsError(key, `expected text, got ${JSON.stringify(value)}`);
+  return value.trim();
+}
+
+function optional(lookup: Lookup, key: ContextKey): string | undefined {
+  const value = text(lookup, key);
+  return value === '' ? undefined : value;
+}
+
+function integer(lookup: Lookup, key: ContextKey, min: number, max: number): number {
+  const raw = lookup(key) ?? CONTEXT_DEFAULTS[key];
+  const value = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new SettingsError(key, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function boolean(lookup: Lookup, key: ContextKey): boolean {
+  const raw = lookup(key) ?? CONTEXT_DEFAULTS[key];
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new SettingsError(key, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'));
+
+export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutMs: number): Settings {
+  const lookup: Lookup = (key) => node.tryGetContext(key);
+
+  const issuer = text(lookup, 'issuer');
+  if (issuer === '') throw new SettingsError('issuer', 'must not be empty');
+  const audiences = text(lookup, 'audiences')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (audiences.length === 0) throw new SettingsError('audiences', 'expected at least one audience');
+
+  const upstashUrl = optional(lookup, 'upstashUrl');
+  if (upstashUrl !== undefined && !/^https:\/\/[^\s/]+/.test(upstashUrl)) {
+    throw new SettingsError('upstashUrl', `expected an https:// URL, got ${JSON.stringify(upstashUrl)}`);
+  }
+
+  const revocationMode = text(lookup, 'revocationMode');
+  if (revocationMode !== 'denylist' && revocationMode !== 'allowlist') {
+    throw new SettingsError('revocationMode', `expected denylist or allowlist, got ${JSON.stringify(revocationMode)}`);
+  }
+
+  const logRetentionDays = integer(lookup, 'logRetentionDays', 1, 3653);
+  if (!RETENTION_DAYS.has(logRetentionDays)) {
+    throw new SettingsError('logRetentionDays', `CloudWatch accepts ${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')}`);
+  }
+
+  const throttleRateLimit = integer(lookup, 'throttleRateLimit', 1, 10000);
+  const throttleBurstLimit = integer(lookup, 'throttleBurstLimit', 1, 5000);
+
+  return {
+    issuer,
+    audiences,
+    upstashUrl,
+    jwtSecret: optional(lookup, 'jwtSecret'),
+    upstashTokenSecret: optional(lookup, 'upstashTokenSecret'),
+    revocationMode,
+    commandTtlSeconds: integer(lookup, 'commandTtlSeconds', 1, 31536000),
+    resultRetentionSeconds: integer(lookup, 'resultRetentionSeconds', 1, 31536000),
+    redisTimeoutMs: integer(lookup, 'redisTimeoutMs', 1, maxRedisTimeoutMs),
+    redisKeyPrefix: text(lookup, 'redisKeyPrefix'),
+    debugRoutes: boolean(lookup, 'debugRoutes'),
+    throttleRateLimit,
+    throttleBurstLimit,
+    logRetention: logRetentionDays as RetentionDays,
+    alarmTopicArn: optional(lookup, 'alarmTopicArn'),
+  };
+}

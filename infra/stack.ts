@@ -1,0 +1,208 @@
+/**
+ * biz-service on AWS: an HTTP API whose routes are generated from lib/routes.ts (the table the
+ * local server uses too), one function per handler, the JWT secret and the Upstash token in
+ * Secrets Manager, logs with a retention period, access logs, stage throttling and alarms.
+ */
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import { fallbackRoute, type Route, routes } from '../lib/routes.ts';
+import { SECRET_ID_VARIABLES } from '../lib/secrets.ts';
+import { ServiceFunction } from './function.ts';
+import type { Settings } from './settings.ts';
+
+export interface BizServiceStackProps extends StackProps {
+  readonly settings: Settings;
+}
+
+/** A secret named by context: a full ARN, a partial ARN, or a name. */
+interface NamedSecret {
+  readonly secret: ISecret;
+  /** What the function passes to GetSecretValue as SecretId. */
+  readonly secretId: string;
+}
+
+function importSecret(scope: Construct, id: string, nameOrArn: string): NamedSecret {
+  if (nameOrArn.startsWith('arn:')) {
+    // Secrets Manager appends "-" and six characters to the name in a complete ARN.
+    const secret = /-[A-Za-z0-9]{6}$/.test(nameOrArn)
+      ? Secret.fromSecretCompleteArn(scope, id, nameOrArn)
+      : Secret.fromSecretPartialArn(scope, id, nameOrArn);
+    return { secret, secretId: nameOrArn };
+  }
+  return { secret: Secret.fromSecretNameV2(scope, id, nameOrArn), secretId: nameOrArn };
+}
+
+/** The routes this deployment serves: the route table, less the debug routes when asked. */
+export function deployedRoutes(settings: Pick<Settings, 'debugRoutes'>): readonly Route[] {
+  return routes.filter((route) => settings.debugRoutes || !route.debug);
+}
+
+const NO_ROTATION_REASON =
+  'Rotation is an operator procedure (docs/deploy.md): the JWT secret is shared with the token issuer and rotated with a current+previous key pair; the Upstash token is rotated in the Upstash console. A rotation Lambda could do neither.';
+
+export class BizServiceStack extends Stack {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  /** By route name, plus fallbackRoute.name. */
+  readonly functions: ReadonlyMap<string, ServiceFunction>;
+  readonly jwtSecret: NamedSecret;
+  readonly upstashTokenSecret: NamedSecret | undefined;
+
+  constructor(scope: Construct, id: string, props: BizServiceStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+
+    // Secrets: imported by name or ARN, or created here (values generated, never in the template).
+    if (settings.jwtSecret !== undefined) {
+      this.jwtSecret = importSecret(this, 'JwtSecret', settings.jwtSecret);
+    } else {
+      const secret = new Secret(this, 'JwtSecret', {
+        description: 'biz-service: HS256 key shared with the token issuer ({"kid","secret"[,"previous"]})',
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ kid: 'k1' }),
+          generateStringKey: 'secret',
+          passwordLength: 64,
+          excludePunctuation: true,
+        },
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: NO_ROTATION_REASON });
+      this.jwtSecret = { secret, secretId: secret.secretArn };
+    }
+
+    if (settings.upstashUrl === undefined) {
+      this.upstashTokenSecret = undefined;
+      Annotations.of(this).addWarningV2(
+        'biz-service:no-upstash',
+        'No upstashUrl in context: every function keeps its own in-memory store, so commands do not reach agents. Set -c upstashUrl=https://... for a real deployment.',
+      );
+    } else if (settings.upstashTokenSecret !== undefined) {
+      this.upstashTokenSecret = importSecret(this, 'UpstashToken', settings.upstashTokenSecret);
+    } else {
+      const secret = new Secret(this, 'UpstashToken', {
+        description: 'biz-service: Upstash REST token (replace the generated placeholder with the real token)',
+        generateSecretString: { passwordLength: 32, excludePunctuation: true },
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: NO_ROTATION_REASON });
+      this.upstashTokenSecret = { secret, secretId: secret.secretArn };
+    }
+
+    // What a store-using function reads at start; the secrets only by id.
+    const storeEnvironment: Record<string, string> = {
+      JWT_ISSUER: settings.issuer,
+      JWT_AUDIENCE: settings.audiences.join(','),
+      REVOCATION_MODE: settings.revocationMode,
+      COMMAND_TTL_SECONDS: String(settings.commandTtlSeconds),
+      RESULT_RETENTION_SECONDS: String(settings.resultRetentionSeconds),
+      REDIS_TIMEOUT_MS: String(settings.redisTimeoutMs),
+      REDIS_KEY_PREFIX: settings.redisKeyPrefix,
+      USE_REDIS: settings.upstashUrl === undefined ? 'false' : 'true',
+      [SECRET_ID_VARIABLES.jwt]: this.jwtSecret.secretId,
+      ...(settings.upstashUrl === undefined || this.upstashTokenSecret === undefined
+        ? {}
+        : { UPSTASH_REDIS_REST_URL: settings.upstashUrl, [SECRET_ID_VARIABLES.upstashToken]: this.upstashTokenSecret.secretId }),
+    };
+
+    const functions = new Map<string, ServiceFunction>();
+    const makeFunction = (name: string, handler: string, description: string, usesStore: boolean): ServiceFunction => {
+      const made = new ServiceFunction(this, name, {
+        handler,
+        description,
+        environment: usesStore ? storeEnvironment : {},
+        logRetention: settings.logRetention,
+      });
+      if (usesStore) {
+        this.jwtSecret.secret.grantRead(made.role);
+        this.upstashTokenSecret?.secret.grantRead(made.role);
+      }
+      functions.set(name, made);
+      return made;
+    };
+
+    const fallback = makeFunction(fallbackRoute.name, fallbackRoute.handler, 'biz-service: JSON 404/405 for unmatched requests', false);
+
+    this.api = new HttpApi(this, 'Api', {
+      apiName: `${this.stackName}-api`,
+      description: 'biz-service: commands, results and configuration for the agent fleet',
+      createDefaultStage: false,
+      defaultIntegration: new HttpLambdaIntegration('FallbackIntegration', fallback.function),
+    });
+
+    for (const route of deployedRoutes(settings)) {
+      const made = makeFunction(route.name, route.handler, `biz-service: ${route.method} ${route.path}`, route.usesStore);
+      this.api.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: new HttpLambdaIntegration(`${route.name}Integration`, made.function),
+      });
+    }
+    this.functions = functions;
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'Authorization is done in each function: bearer JWTs signed with HS256 and a shared secret, which the HTTP API JWT authorizer (JWKS only) cannot verify. /health and the JSON 404/405 fallback are public by design.',
+    });
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: settings.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new HttpStage(this, 'Stage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: settings.throttleRateLimit, burstLimit: settings.throttleBurstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        // No headers: the Authorization header never reaches the logs.
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTime',
+            ip: '$context.identity.sourceIp',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            protocol: '$context.protocol',
+            responseLength: '$context.responseLength',
+            latency: '$context.responseLatency',
+            integrationLatency: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+            error: '$context.error.message',
+          }),
+        ),
+      },
+    });
+
+    const serverErrors = new Alarm(this, 'Api5xx', {
+      alarmDescription: 'biz-service: the API answered 5xx',
+      metric: this.stage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    if (settings.alarmTopicArn !== undefined) {
+      const action = new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', settings.alarmTopicArn));
+      for (const alarm of [serverErrors, ...[...functions.values()].map((made) => made.alarm)]) alarm.addAlarmAction(action);
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the API' });
+    new CfnOutput(this, 'JwtSecretArn', { value: this.jwtSecret.secret.secretArn, description: 'Secret holding the JWT key' });
+    if (this.upstashTokenSecret !== undefined) {
+      new CfnOutput(this, 'UpstashTokenSecretArn', { value: this.upstashTokenSecret.secret.secretArn, description: 'Secret holding the Upstash REST token' });
+    }
+  }
+}
