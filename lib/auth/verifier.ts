@@ -130,7 +130,9 @@ export class TokenVerifier {
     const claims = jsonObject(payloadPart, 'payload');
     checkClaimTypes(claims);
 
-    const key = this.keys.get(typeof header.kid === 'string' ? header.kid : '');
+    // With one secret (JWT_SECRET_KEY alone) every token uses it, whatever its kid: authorization
+    // servers such as Spring's put a kid on HMAC tokens too. With JWT_SECRET_KEYS the kid selects.
+    const key = this.keys.size === 1 ? this.keys.get('') : this.keys.get(typeof header.kid === 'string' ? header.kid : '');
     if (key === undefined) throw new TokenError('invalid_signature', 'unknown kid');
 
     const nowSeconds = Math.floor(nowMs / 1000);
