@@ -1,0 +1,148 @@
+/**
+ * Runs one handler on one sample event, offline, without Docker:
+ *   npm run invoke -- events/get-commands.json            (the function is found from routeKey)
+ *   npm run invoke -- get-commands events/get-commands.json
+ * An `Authorization: Bearer {{token}}` header in the event is replaced with a token minted now
+ * for the scopes the route needs, signed with the local configuration (JWT_SECRET_KEY /
+ * JWT_SECRET_KEYS, JWT_ISSUER, JWT_AUDIENCE and their defaults), so the sample events never
+ * expire. The handler is imported from functions/ and called with a Lambda-like context.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import jwt from 'jsonwebtoken';
+import { loadConfig } from '../config.ts';
+import { fallbackRoute, routes } from '../routes.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const TOKEN_PLACEHOLDER = '{{token}}';
+const USAGE = 'usage: npm run invoke -- [function] events/<route>.json   (function: a file name in functions/, e.g. get-commands)';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface InvokeOptions {
+  /** The environment the token is signed for; process.env by default (as the handler's runtime). */
+  readonly env?: Env;
+  /** The token's subject. */
+  readonly sub?: string;
+}
+
+export interface InvokeResult {
+  readonly functionName: string;
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  /** Parsed when the answer is JSON. */
+  readonly body: unknown;
+}
+
+/** The handler file (under functions/) that serves an event, from its routeKey. */
+export function functionForEvent(event: Pick<APIGatewayProxyEventV2, 'routeKey'>): string {
+  if (event.routeKey === '$default') return fallbackRoute.handler;
+  const route = routes.find((candidate) => `${candidate.method} ${candidate.path}` === event.routeKey);
+  if (route === undefined) throw new Error(`no route in lib/routes.ts has routeKey ${JSON.stringify(event.routeKey)}`);
+  return route.handler;
+}
+
+/** The scopes a token for this function needs (none for the fallback and /health). */
+export function scopesFor(functionName: string): readonly string[] {
+  return routes.find((route) => route.handler === functionName)?.scopes ?? [];
+}
+
+/** A token valid for five minutes, signed the way the local configuration verifies it. */
+export function mintToken(scopes: readonly string[], env: Env = process.env, sub = 'agent-001'): string {
+  const config = loadConfig(env);
+  // The key for tokens without kid: JWT_SECRET_KEY, or the first of JWT_SECRET_KEYS.
+  const secret = config.secrets.get('');
+  if (secret === undefined) throw new Error('no JWT secret configured');
+  return jwt.sign({ scope: scopes.join(' '), jti: randomUUID(), client_id: 'local-invoke' }, secret, {
+    algorithm: config.algorithms[0] ?? 'HS256',
+    issuer: config.issuer,
+    audience: config.audiences[0] ?? 'biz-service',
+    subject: sub,
+    expiresIn: 300,
+  });
+}
+
+/** A copy of the event with the token placeholder filled in and the request time set to now. */
+export function prepareEvent(event: APIGatewayProxyEventV2, functionName: string, options: InvokeOptions = {}): APIGatewayProxyEventV2 {
+  const headers: Record<string, string | undefined> = { ...event.headers };
+  for (const [name, value] of Object.entries(headers)) {
+    if (value?.includes(TOKEN_PLACEHOLDER)) {
+      headers[name] = value.replace(TOKEN_PLACEHOLDER, mintToken(scopesFor(functionName), options.env ?? process.env, options.sub));
+    }
+  }
+  const now = Date.now();
+  return { ...event, headers, requestContext: { ...event.requestContext, timeEpoch: now } };
+}
+
+export function lambdaContext(functionName: string, timeoutMs = 10_000): Context {
+  const deadline = Date.now() + timeoutMs;
+  const name = `biz-service-${functionName}`;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'local-invoke',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2 | string | undefined>;
+
+async function loadHandler(functionName: string): Promise<Handler> {
+  if (!/^[a-z0-9-]+$/.test(functionName)) throw new Error(`not a function name: ${JSON.stringify(functionName)}`);
+  const file = path.join(ROOT, 'functions', `${functionName}.ts`);
+  const module = (await import(pathToFileURL(file).href)) as { handler?: Handler };
+  if (typeof module.handler !== 'function') throw new Error(`functions/${functionName}.ts does not export a handler`);
+  return module.handler;
+}
+
+/** Runs a handler on an event (the function defaults to the one the event's routeKey names). */
+export async function invokeEvent(event: APIGatewayProxyEventV2, functionName?: string, options: InvokeOptions = {}): Promise<InvokeResult> {
+  const name = functionName ?? functionForEvent(event);
+  const handler = await loadHandler(name);
+  const answer = await handler(prepareEvent(event, name, options), lambdaContext(name));
+  // Payload 2.0 also allows a bare string or object answer: API Gateway sends it as a 200 JSON body.
+  const result: APIGatewayProxyStructuredResultV2 =
+    typeof answer === 'object' && answer !== null && 'statusCode' in answer ? answer : { statusCode: 200, body: JSON.stringify(answer) };
+  const headers: Record<string, string> = {};
+  for (const [header, value] of Object.entries(result.headers ?? {})) headers[header] = String(value);
+  const contentType = Object.entries(headers).find(([header]) => header.toLowerCase() === 'content-type')?.[1] ?? '';
+  let body: unknown = result.body;
+  if (typeof result.body === 'string' && contentType.startsWith('application/json')) body = JSON.parse(result.body);
+  return { functionName: name, statusCode: result.statusCode ?? 200, headers, body };
+}
+
+export async function readEvent(file: string): Promise<APIGatewayProxyEventV2> {
+  return JSON.parse(await readFile(file, 'utf8')) as APIGatewayProxyEventV2;
+}
+
+async function main(args: readonly string[]): Promise<number> {
+  if (args.length === 0 || args.length > 2 || args.includes('--help') || args.includes('-h')) {
+    console.error(USAGE);
+    return 2;
+  }
+  const [first, second] = args;
+  const file = second ?? first;
+  const functionName = second === undefined ? undefined : first;
+  if (file === undefined) return 2;
+  try {
+    const result = await invokeEvent(await readEvent(file), functionName);
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  } catch (error) {
+    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    return 1;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
