@@ -1,0 +1,167 @@
+/**
+ * Figure 2, the handler chain: each agent endpoint through its real exported handler (the
+ * whole Middy chain, a Lambda-like context with getRemainingTimeInMillis, the in-memory
+ * store), one event at a time, interleaved in the same rounds with figure 1's limit and with
+ * our verification alone, so every ratio is taken within one round.
+ *
+ * "production" = the runtime as a Lambda container makes it (verified-token cache on);
+ * "cache off" = the same chain with cacheSize 0, which is what the overhead over
+ * verification alone is computed on (both sides then verify every call).
+ */
+import { createSecretKey } from 'node:crypto';
+import { TokenVerifier } from '../lib/auth/verifier.ts';
+import { loadConfig } from '../lib/config.ts';
+import { createRuntime, setRuntime } from '../lib/runtime.ts';
+import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
+import {
+  AGENT_ID,
+  BENCH_ENV,
+  BENCH_SECRET,
+  callExpecting,
+  contextFor,
+  type EventTemplate,
+  eventFrom,
+  type Handler,
+  signToken,
+  template,
+} from './fixtures.ts';
+import {
+  atLeast,
+  atMost,
+  type Contender,
+  type FigureResult,
+  fmtRatio,
+  fmtSpread,
+  interleaved,
+  type RoundOptions,
+  ratios,
+  spread,
+  table,
+} from './stats.ts';
+import { limitVerify } from './verify.ts';
+
+interface Endpoint {
+  readonly name: string;
+  readonly file: string;
+  readonly template: EventTemplate;
+  readonly status: number;
+}
+
+/** The agent endpoints with realistic state: one pending command, one already-answered command, config overrides. */
+async function endpoints(
+  now: number,
+): Promise<{ list: Endpoint[]; stores: { commands: MemoryCommandStore; revocations: MemoryRevocationStore } }> {
+  const config = loadConfig(BENCH_ENV);
+  const commands = new MemoryCommandStore(config);
+  const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
+  const poller = signToken();
+  const reporterId = `${AGENT_ID}-results`;
+  const reporter = signToken({ sub: reporterId });
+  await commands.enqueue({
+    commandId: '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11',
+    agentId: AGENT_ID,
+    command: 'collect_metrics',
+    args: { interval_seconds: 30, targets: ['cpu', 'mem'] },
+    createdAt: now,
+    expiresAt: now + 86_400_000,
+  });
+  await commands.enqueue({
+    commandId: '0c9e4b1a-6d2f-4e8b-8f3a-9b1c2d3e4f50',
+    agentId: reporterId,
+    command: 'restart_service',
+    args: { name: 'collector' },
+    createdAt: now,
+    expiresAt: now + 86_400_000,
+  });
+  await commands.putConfig(AGENT_ID, { poll_interval_seconds: 15 });
+  const resultBody = JSON.stringify({
+    command_id: '0c9e4b1a-6d2f-4e8b-8f3a-9b1c2d3e4f50',
+    status: 'completed',
+    result: { restarted: true },
+  });
+  return {
+    stores: { commands, revocations },
+    list: [
+      { name: 'GET /api/commands', file: 'get-commands', template: template('GET', '/api/commands', { token: poller }), status: 200 },
+      // The first call accepts the result; every later one is an agent's retry ("duplicate", also 200).
+      {
+        name: 'POST /api/results',
+        file: 'post-results',
+        template: template('POST', '/api/results', { token: reporter, body: resultBody }),
+        status: 200,
+      },
+      { name: 'GET /api/config', file: 'get-config', template: template('GET', '/api/config', { token: poller }), status: 200 },
+    ],
+  };
+}
+
+export async function chainFigure(options: RoundOptions): Promise<FigureResult> {
+  const config = loadConfig(BENCH_ENV);
+  const { list, stores } = await endpoints(Date.now());
+  const production = createRuntime(config, { ...stores });
+  const cacheOff = createRuntime(config, { ...stores, verifierCacheSize: 0 });
+
+  const handlers = new Map<string, Handler>();
+  for (const endpoint of list) {
+    const module = (await import(`../functions/${endpoint.file}.ts`)) as { handler: Handler };
+    handlers.set(endpoint.name, module.handler);
+    setRuntime(production);
+    await callExpecting(module.handler, endpoint.template, endpoint.status, endpoint.name);
+    setRuntime(cacheOff);
+    await callExpecting(module.handler, endpoint.template, endpoint.status, endpoint.name);
+  }
+
+  const token = signToken();
+  const key = createSecretKey(Buffer.from(BENCH_SECRET, 'utf8'));
+  const verifier = new TokenVerifier({ ...config, cacheSize: 0 });
+
+  const call = (endpoint: Endpoint) => {
+    const handler = handlers.get(endpoint.name) as Handler;
+    return () => handler(eventFrom(endpoint.template), contextFor(endpoint.name));
+  };
+  const contenders: Contender[] = [
+    { name: 'limit', op: () => limitVerify(token, key) },
+    { name: 'verify', op: () => verifier.verify(token) },
+  ];
+  for (const endpoint of list) {
+    contenders.push({ name: `${endpoint.name}|production`, op: call(endpoint), async: true, before: () => setRuntime(production) });
+    contenders.push({ name: `${endpoint.name}|cacheOff`, op: call(endpoint), async: true, before: () => setRuntime(cacheOff) });
+  }
+  const rates = await interleaved(contenders, options);
+  setRuntime(production);
+  const limit = rates.get('limit') ?? [];
+  const verify = rates.get('verify') ?? [];
+
+  const rows: string[][] = [
+    ['limit (figure 1, same rounds)', fmtSpread(spread(limit)), '1.00x', '', ''],
+    ['TokenVerifier alone, cache off', fmtSpread(spread(verify)), fmtRatio(spread(ratios(verify, limit))), '1.00x', ''],
+  ];
+  const numbers: Record<string, number> = { limitPerSec: spread(limit).median, verifyPerSec: spread(verify).median };
+  const targets = [];
+  for (const endpoint of list) {
+    for (const mode of ['production', 'cacheOff'] as const) {
+      const series = rates.get(`${endpoint.name}|${mode}`) ?? [];
+      const toLimit = spread(ratios(series, limit));
+      // Overhead: time per chain call / time per verification = verify rate / chain rate.
+      const overhead = spread(ratios(verify, series));
+      rows.push([
+        `${endpoint.name} (${mode === 'production' ? 'production, cache on' : 'cache off'})`,
+        fmtSpread(spread(series)),
+        fmtRatio(toLimit),
+        fmtRatio(overhead),
+        mode === 'cacheOff' ? `+${((1 / spread(series).median - 1 / spread(verify).median) * 1e6).toFixed(1)} µs/call` : '',
+      ]);
+      numbers[`${endpoint.name}|${mode}|perSec`] = spread(series).median;
+      numbers[`${endpoint.name}|${mode}|toLimit`] = toLimit.median;
+      numbers[`${endpoint.name}|${mode}|overhead`] = overhead.median;
+      if (endpoint.name === 'GET /api/commands' && mode === 'production') {
+        targets.push(atLeast('2', 'GET /api/commands chain (production) / verify limit', toLimit.median, 0.5));
+      }
+      if (endpoint.name === 'GET /api/commands' && mode === 'cacheOff') {
+        targets.push(atMost('2', 'GET /api/commands chain time / verification alone (both cache off)', overhead.median, 1.3, 'x'));
+      }
+    }
+  }
+  const text = table(['contender', 'calls/s median (min–max)', 'to limit', 'time vs verify alone', 'chain cost beyond verify'], rows);
+  return { title: '2. Handler chain (in-process, real exported handlers, in-memory store)', text, targets, numbers };
+}
