@@ -8,6 +8,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config.ts';
 import { TokenError } from '../errors.ts';
+import { hasDuplicateKeys } from './json-guard.ts';
 import { scopesOf } from './scopes.ts';
 
 export const MAX_TOKEN_BYTES = 8192;
@@ -42,15 +43,17 @@ function segment(part: string): Buffer {
 
 function jsonObject(part: string, what: string): Record<string, unknown> {
   let value: unknown;
+  const text = segment(part).toString('utf8');
   try {
-    value = JSON.parse(segment(part).toString('utf8'));
-  } catch (error) {
-    if (error instanceof TokenError) throw error;
+    value = JSON.parse(text);
+  } catch {
     throw new TokenError('malformed_token', `${what} is not JSON`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TokenError('malformed_token', `${what} is not a JSON object`);
   }
+  // Readers that keep the first duplicate would see another token than JSON.parse (the last).
+  if (hasDuplicateKeys(text)) throw new TokenError('malformed_token', `${what} has a duplicate member name`);
   return value as Record<string, unknown>;
 }
 
