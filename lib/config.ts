@@ -30,6 +30,25 @@ export interface Config {
   readonly resultRetentionSeconds: number;
   /** True in Lambda or with NODE_ENV=production: the sample secret is refused. */
   readonly production: boolean;
+  /** Per-agent rate limit: requests per window and sub; undefined when off (the default). */
+  readonly rateLimit: RateLimitConfig | undefined;
+  /** REQUIRE_BOUND_TOKENS: only certificate-bound tokens (RFC 8705 `cnf`) are accepted. */
+  readonly requireBoundTokens: boolean;
+  /** Local server only: serve HTTPS, and with a CA require client certificates (mTLS). */
+  readonly tls: TlsConfig | undefined;
+}
+
+export interface RateLimitConfig {
+  readonly requests: number;
+  readonly windowSeconds: number;
+}
+
+export interface TlsConfig {
+  /** Paths of PEM files. */
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Client certificates must chain to this CA; undefined: no client certificate asked for. */
+  readonly caFile: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +133,26 @@ function secrets(env: Env, production: boolean): Map<string, string> {
   return map;
 }
 
+function rateLimit(env: Env): RateLimitConfig | undefined {
+  const requests = integer(env, 'RATE_LIMIT_REQUESTS', 0, 0, 1_000_000);
+  const windowSeconds = integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400);
+  return requests === 0 ? undefined : { requests, windowSeconds };
+}
+
+function tls(env: Env): TlsConfig | undefined {
+  const certFile = env.TLS_CERT_FILE || undefined;
+  const keyFile = env.TLS_KEY_FILE || undefined;
+  const caFile = env.MTLS_CA_FILE || undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    if (caFile !== undefined) throw new ConfigError('MTLS_CA_FILE', 'client certificates need TLS: set TLS_CERT_FILE and TLS_KEY_FILE too');
+    return undefined;
+  }
+  return { certFile, keyFile, caFile };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) || env.NODE_ENV === 'production';
 
@@ -160,5 +199,8 @@ export function loadConfig(env: Env = process.env): Config {
     commandTtlSeconds: integer(env, 'COMMAND_TTL_SECONDS', 86400, 1, 31536000),
     resultRetentionSeconds: integer(env, 'RESULT_RETENTION_SECONDS', 604800, 1, 31536000),
     production,
+    rateLimit: rateLimit(env),
+    requireBoundTokens: boolean(env, 'REQUIRE_BOUND_TOKENS', false),
+    tls: tls(env),
   };
 }

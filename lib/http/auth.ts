@@ -1,10 +1,14 @@
 /**
  * Bearer authentication for a Middy chain: extracts the token (RFC 6750 2.1, header only),
- * verifies it, checks revocation in one store call, then the route's scopes. Puts the
- * verified token and the runtime on the Lambda context for the handler.
+ * verifies it (signature and claims, cached per token string), checks its certificate binding
+ * (RFC 8705, per request), then in one store round trip its revocation and the agent's rate
+ * limit, then the route's scopes. Puts the verified token and the runtime on the Lambda context.
+ *
+ * Nothing touches the store before the token is verified and its binding holds.
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { checkBinding } from '../auth/binding.ts';
 import type { VerifiedToken } from '../auth/verifier.ts';
 import { missingScopes } from '../auth/scopes.ts';
 import { ApiError, insufficientScope, invalidToken, missingToken, TokenError, unavailable } from '../errors.ts';
@@ -57,6 +61,8 @@ export function authenticate(options: {
       let verified: VerifiedToken;
       try {
         verified = rt.verifier.verify(token);
+        // Per request, never cached: the same token is good with one certificate only.
+        checkBinding(verified.claims, clientCertPem(request.event), { requireBound: rt.config.requireBoundTokens });
       } catch (error) {
         if (error instanceof TokenError) {
           logger.info('token rejected', { reason: error.reason, detail: error.message });
@@ -66,17 +72,30 @@ export function authenticate(options: {
       }
       if (rt.config.useRedis && verified.jti === undefined) throw invalidToken('missing_claim');
 
-      let revoked: boolean;
-      try {
-        revoked = await rt.revocations.isRevoked(verified);
-      } catch (error) {
-        if (error instanceof ApiError) throw error;
-        logger.error('revocation check failed', { error: error as Error });
-        throw unavailable('the revocation check is unavailable, try again shortly', error);
+      // Issued in the same tick so that @upstash/redis auto-pipelining can send them together.
+      const [revocation, limit] = await Promise.all([
+        settle(rt.revocations.isRevoked(verified)),
+        rt.rateLimiter === undefined ? undefined : settle(rt.rateLimiter.limit(verified.sub)),
+      ]);
+      if (!revocation.ok) {
+        // Fail closed: a token whose revocation state is unknown is never accepted.
+        if (revocation.error instanceof ApiError) throw revocation.error;
+        logger.error('revocation check failed', { error: revocation.error as Error });
+        throw unavailable('the revocation check is unavailable, try again shortly', revocation.error);
       }
-      if (revoked) {
+      if (revocation.value) {
         logger.info('token rejected', { reason: 'token_revoked', agent_id: verified.sub });
         throw invalidToken('token_revoked');
+      }
+      if (limit !== undefined) {
+        if (!limit.ok) {
+          // Fail open, logged: the token is verified and not revoked; the limit protects
+          // capacity, not access. See SECURITY.md.
+          logger.error('rate limit check failed; request let through', { error: limit.error as Error, agent_id: verified.sub });
+        } else if (!limit.value.success) {
+          logger.info('rate limited', { agent_id: verified.sub });
+          throw rateLimited(limit.value.reset, Date.now()); // reset is on the limiter's (system) clock
+        }
       }
 
       const lacking = missingScopes(verified.scopes, required);
@@ -86,4 +105,30 @@ export function authenticate(options: {
       logger.appendKeys({ agent_id: verified.sub });
     },
   };
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+/** The client certificate of an mTLS request, as API Gateway (and the local server) pass it. */
+export function clientCertPem(event: APIGatewayProxyEventV2): string | undefined {
+  const context = event.requestContext as APIGatewayProxyEventV2['requestContext'] & {
+    authentication?: { clientCert?: { clientCertPem?: unknown } | null } | null;
+  };
+  const pem = context?.authentication?.clientCert?.clientCertPem;
+  return typeof pem === 'string' ? pem : undefined;
+}
+
+/** 429 with Retry-After: whole seconds until the window frees up, at least 1. */
+export function rateLimited(resetMs: number, nowMs: number): ApiError {
+  const seconds = Math.max(1, Math.ceil((resetMs - nowMs) / 1000));
+  return new ApiError('rate_limited', `too many requests for this agent; retry after ${seconds} s`, {
+    headers: { 'Retry-After': String(seconds) },
+  });
 }

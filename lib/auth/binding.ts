@@ -1,0 +1,52 @@
+/**
+ * Certificate-bound access tokens (RFC 8705 3): a token whose `cnf` claim carries `x5t#S256`
+ * (the base64url SHA-256 of the client certificate's DER) is only good on a request made with
+ * that certificate. The certificate comes from the mTLS handshake (API Gateway's custom domain
+ * passes it as `requestContext.authentication.clientCert.clientCertPem`; the local server in
+ * TLS mode does the same); its chain was checked there against the trust store, we only match
+ * the thumbprint.
+ *
+ * Checked on every request, never cached: the same token string is good with one certificate
+ * and not with another.
+ */
+import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { TokenError } from '../errors.ts';
+
+/** `x5t#S256` of a PEM certificate: base64url (no padding) of SHA-256 over its DER. */
+export function certificateThumbprint(pem: string): string {
+  return createHash('sha256').update(new X509Certificate(pem).raw).digest('base64url');
+}
+
+export interface BindingPolicy {
+  /** REQUIRE_BOUND_TOKENS: refuse tokens without `cnf`. */
+  readonly requireBound: boolean;
+}
+
+/**
+ * Throws TokenError unless the token may be used with this client certificate (or none):
+ * - no `cnf`: fine, unless bound tokens are required (`missing_claim`);
+ * - `cnf` not an object, or `x5t#S256` not a string: `malformed_token`;
+ * - `cnf` without `x5t#S256` (a confirmation method we cannot check, e.g. DPoP `jkt`),
+ *   no certificate on the request, an unreadable one, or another one: `certificate_mismatch`.
+ */
+export function checkBinding(claims: Readonly<Record<string, unknown>>, clientCertPem: string | undefined, policy: BindingPolicy): void {
+  const cnf = claims.cnf;
+  if (cnf === undefined) {
+    if (policy.requireBound) throw new TokenError('missing_claim', 'cnf (bound tokens are required)');
+    return;
+  }
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new TokenError('malformed_token', 'cnf is not an object');
+  const expected = (cnf as Record<string, unknown>)['x5t#S256'];
+  if (expected === undefined) throw new TokenError('certificate_mismatch', 'cnf has no x5t#S256 confirmation');
+  if (typeof expected !== 'string') throw new TokenError('malformed_token', 'x5t#S256 is not a string');
+  if (clientCertPem === undefined || clientCertPem === '') throw new TokenError('certificate_mismatch', 'no client certificate');
+  let actual: string;
+  try {
+    actual = certificateThumbprint(clientCertPem);
+  } catch (error) {
+    throw new TokenError('certificate_mismatch', 'the client certificate cannot be read', error);
+  }
+  const a = Buffer.from(actual);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new TokenError('certificate_mismatch', 'another client certificate');
+}
