@@ -53,10 +53,41 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /** They would block, or change the state of, the connection every request shares. */
 const REFUSED = new Set([
-  'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'monitor',
-  'select', 'swapdb', 'quit', 'reset', 'hello', 'auth', 'client', 'multi', 'exec', 'discard', 'watch', 'unwatch',
-  'blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'wait', 'waitaof',
-  'sync', 'psync', 'replicaof', 'slaveof', 'shutdown', 'debug',
+  'subscribe',
+  'psubscribe',
+  'ssubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'sunsubscribe',
+  'monitor',
+  'select',
+  'swapdb',
+  'quit',
+  'reset',
+  'hello',
+  'auth',
+  'client',
+  'multi',
+  'exec',
+  'discard',
+  'watch',
+  'unwatch',
+  'blpop',
+  'brpop',
+  'brpoplpush',
+  'blmove',
+  'blmpop',
+  'bzpopmin',
+  'bzpopmax',
+  'bzmpop',
+  'wait',
+  'waitaof',
+  'sync',
+  'psync',
+  'replicaof',
+  'slaveof',
+  'shutdown',
+  'debug',
 ]);
 
 /** Blob strings as Buffers (exact bytes); status replies as strings, so "OK" can be told apart. */
@@ -124,7 +155,9 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
   const typed = redis.withTypeMapping(TYPE_MAPPING);
 
   const unavailable = (error: unknown) =>
-    new Error(`Redis at ${options.redisHost}:${options.redisPort} is unavailable: ${(error as Error).message}${lastRedisError ? ` (${lastRedisError})` : ''}`);
+    new Error(
+      `Redis at ${options.redisHost}:${options.redisPort} is unavailable: ${(error as Error).message}${lastRedisError ? ` (${lastRedisError})` : ''}`,
+    );
 
   async function one(args: string[], base64: boolean): Promise<Entry> {
     try {
