@@ -53,7 +53,7 @@ export function nagFindings(stack: Stack): { rule: string; severity: string; pat
   return report.violations.map((violation) => ({
     rule: violation.ruleName,
     severity: violation.severity ?? 'error',
-    paths: violation.violatingResources.map((resource) => resource.constructPath),
+    paths: violation.violatingResources.map((resource) => resource.constructPath ?? resource.resourceLogicalId ?? '?'),
   }));
 }
 
