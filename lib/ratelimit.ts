@@ -43,3 +43,46 @@ export function createRateLimiter(redis: Redis, options: RateLimiterOptions): Ra
     },
   };
 }
+
+/**
+ * The same sliding window in this process's memory, for the in-memory store (local
+ * development, tests): the previous fixed window's count, weighted by how much of it still
+ * overlaps the sliding window, plus the current one's. Not for Lambda: each instance would count
+ * on its own.
+ */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly requests: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  /** key → [window index, count in it, count in the window before]. */
+  private readonly counts = new Map<string, [number, number, number]>();
+
+  constructor(options: { requests: number; windowSeconds: number; now?: () => number }) {
+    this.requests = options.requests;
+    this.windowMs = options.windowSeconds * 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  async limit(key: string): Promise<{ success: boolean; reset: number }> {
+    const now = this.now();
+    const window = Math.floor(now / this.windowMs);
+    const entry = this.counts.get(key);
+    let current = 0;
+    let previous = 0;
+    if (entry !== undefined && entry[0] === window) [, current, previous] = entry;
+    else if (entry !== undefined && entry[0] === window - 1) previous = entry[1];
+    const overlap = 1 - (now - window * this.windowMs) / this.windowMs;
+    const reset = (window + 1) * this.windowMs;
+    if (Math.floor(previous * overlap) + current >= this.requests) {
+      this.counts.set(key, [window, current, previous]);
+      return { success: false, reset };
+    }
+    this.counts.set(key, [window, current + 1, previous]);
+    if (this.counts.size > 100_000) this.prune(window);
+    return { success: true, reset };
+  }
+
+  private prune(window: number): void {
+    for (const [key, entry] of this.counts) if (entry[0] < window - 1) this.counts.delete(key);
+  }
+}

@@ -6,6 +6,7 @@
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, loadConfig } from './config.ts';
 import { TokenVerifier } from './auth/verifier.ts';
+import { createRateLimiter, MemoryRateLimiter } from './ratelimit.ts';
 import { loadSecrets } from './secrets.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from './store/memory.ts';
 import type { CommandStore, RateLimiter, RevocationStore } from './store/types.ts';
@@ -31,23 +32,31 @@ export interface RuntimeParts {
 
 export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
   const clock = parts.clock ?? systemClock;
-  let { commands, revocations } = parts;
+  let { commands, revocations, rateLimiter } = parts;
   if (commands === undefined || revocations === undefined) {
     const stores = config.useRedis
       ? createUpstashStores(config)
       : {
+          redis: undefined,
           commands: new MemoryCommandStore(config),
           revocations: new MemoryRevocationStore(() => Math.floor(clock.now() / 1000)),
         };
     commands ??= stores.commands;
     revocations ??= stores.revocations;
+    if (config.rateLimit !== undefined && rateLimiter === undefined) {
+      const { requests, windowSeconds } = config.rateLimit;
+      rateLimiter =
+        stores.redis === undefined
+          ? new MemoryRateLimiter({ requests, windowSeconds })
+          : createRateLimiter(stores.redis, { requests, windowSeconds, prefix: `${config.redisKeyPrefix}ratelimit` });
+    }
   }
   const verifier = new TokenVerifier({
     ...config,
     now: () => clock.now(),
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
-  return { config, clock, verifier, commands, revocations, rateLimiter: parts.rateLimiter };
+  return { config, clock, verifier, commands, revocations, rateLimiter };
 }
 
 let current: Promise<Runtime> | undefined;

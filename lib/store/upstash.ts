@@ -366,10 +366,11 @@ export class UpstashRevocationStore implements RevocationStore {
   }
 }
 
-/** Both stores on one client, made once per process by the runtime. */
-export function createUpstashStores(config: Config): { commands: UpstashCommandStore; revocations: UpstashRevocationStore } {
+/** Both stores on one client, made once per process by the runtime (which also hands the client to the rate limiter). */
+export function createUpstashStores(config: Config): { redis: Redis; commands: UpstashCommandStore; revocations: UpstashRevocationStore } {
   const redis = createRedisClient(config);
   return {
+    redis,
     commands: new UpstashCommandStore(redis, config),
     revocations: new UpstashRevocationStore(redis, config),
   };
