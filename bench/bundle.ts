@@ -1,0 +1,131 @@
+/**
+ * Production bundles, built the way the CDK stack builds them (NodejsFunction's local esbuild
+ * step: --bundle --platform=node --format=esm --target=node24 --minify --sourcemap
+ * --sources-content=false --external:@aws-sdk/* --main-fields=module,main and the ESM require
+ * banner), by calling esbuild's API directly rather than `cdk synth`.
+ *
+ * When infra/function.ts exports its bundling options as `BUNDLING` (a NodejsFunction
+ * `bundling` object) they are used, so there is one source of truth; until then the same
+ * options are replicated here in STACK_BUNDLING.
+ */
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const OUT_DIR = path.join(ROOT, '.bench', 'bundles');
+
+/** What the stack's NodejsFunction `bundling` sets (infra/function.ts), in NodejsFunction's terms. */
+export interface StackBundling {
+  readonly minify?: boolean;
+  readonly sourceMap?: boolean;
+  readonly sourcesContent?: boolean;
+  readonly format?: string;
+  readonly target?: string;
+  readonly mainFields?: readonly string[];
+  readonly externalModules?: readonly string[];
+  readonly banner?: string;
+}
+
+/** A copy of infra/function.ts's `bundling` (kept until that file exports it). */
+export const STACK_BUNDLING: StackBundling = {
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  format: 'esm',
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  externalModules: ['@aws-sdk/*'],
+  banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+};
+
+/** The stack's bundling options: exported by infra/function.ts when it does, else the copy above. */
+export async function stackBundling(): Promise<{ options: StackBundling; source: string }> {
+  try {
+    const infra = (await import('../infra/function.ts')) as Record<string, unknown>;
+    for (const name of ['BUNDLING', 'BUNDLING_OPTIONS', 'FUNCTION_BUNDLING']) {
+      const found = infra[name];
+      if (found && typeof found === 'object') return { options: found as StackBundling, source: `infra/function.ts (${name})` };
+    }
+  } catch {
+    // infra/ missing or not loadable here: fall back to the copy.
+  }
+  return { options: STACK_BUNDLING, source: 'bench/bundle.ts STACK_BUNDLING (a copy: infra/function.ts exports no BUNDLING yet)' };
+}
+
+/** NodejsFunction's bundling props as esbuild API options (what its CLI call amounts to). */
+export function esbuildOptions(stack: StackBundling, entry: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: stack.target ?? 'node24',
+    format: stack.format === 'cjs' ? 'cjs' : 'esm',
+    outfile,
+    minify: stack.minify ?? false,
+    sourcemap: stack.sourceMap ?? false,
+    sourcesContent: stack.sourcesContent ?? true,
+    external: [...(stack.externalModules ?? ['@aws-sdk/*'])],
+    ...(stack.mainFields ? { mainFields: [...stack.mainFields] } : {}),
+    ...(stack.banner ? { banner: { js: stack.banner } } : {}),
+    metafile: true,
+    logLevel: 'silent',
+    absWorkingDir: ROOT,
+  };
+}
+
+export const kbOf = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+
+export interface Bundle {
+  readonly name: string;
+  readonly file: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  readonly mapBytes: number;
+  /** Output bytes per package (node_modules/<pkg>) or per project folder. */
+  readonly composition: ReadonlyMap<string, number>;
+  readonly metafile: Metafile;
+}
+
+/** node_modules/@scope/name/... → @scope/name; lib/http/auth.ts → lib/http */
+export function owner(input: string): string {
+  const at = input.lastIndexOf('node_modules/');
+  if (at >= 0) {
+    const parts = input.slice(at + 'node_modules/'.length).split('/');
+    return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] ?? input);
+  }
+  const parts = input.split('/');
+  return parts.length > 2 ? parts.slice(0, 2).join('/') : (parts[0] ?? input);
+}
+
+export async function functionNames(): Promise<string[]> {
+  return (await readdir(path.join(ROOT, 'functions')))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+    .map((file) => file.slice(0, -3))
+    .sort();
+}
+
+export async function buildBundle(stack: StackBundling, name: string): Promise<Bundle> {
+  const dir = path.join(OUT_DIR, name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const ext = stack.format === 'cjs' ? 'js' : 'mjs';
+  const file = path.join(dir, `index.${ext}`);
+  const result = await build(esbuildOptions(stack, path.join(ROOT, 'functions', `${name}.ts`), file));
+  const code = await readFile(file);
+  let mapBytes = 0;
+  try {
+    mapBytes = (await readFile(`${file}.map`)).length;
+  } catch {
+    // no source map
+  }
+  const composition = new Map<string, number>();
+  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const key = owner(input);
+    composition.set(key, (composition.get(key) ?? 0) + bytesInOutput);
+  }
+  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, composition, metafile: result.metafile };
+}

@@ -1,0 +1,232 @@
+/**
+ * Figure 3, cold start: each function's production bundle (bench/bundle.ts), its size in bytes
+ * and gzipped, what it is made of, and the whole-process time of a fresh `node` that imports
+ * the bundle and answers one event, as a ratio to a fresh `node -e ''`. Processes run one at
+ * a time, interleaved (empty, then each function, in an order that rotates per iteration),
+ * all with the same environment: the Lambda one the stack sets (AWS_LAMBDA_FUNCTION_NAME, so
+ * production rules apply; NODE_OPTIONS=--enable-source-maps; a 32+ byte JWT_SECRET_KEY).
+ */
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { type Bundle, buildBundle, functionNames, kbOf, ROOT, stackBundling } from './bundle.ts';
+import { AGENT_ID, BENCH_ENV, type EventTemplate, eventFrom, signToken, template } from './fixtures.ts';
+import { atMost, type FigureResult, fmt, kb, quartiles, spread, table, type TargetResult } from './stats.ts';
+
+export interface ColdOptions {
+  /** Processes per function (and for the empty node), at least 20 in the full run. */
+  readonly processes: number;
+  /** Functions to start; undefined: all. Every function is still bundled and sized. */
+  readonly only?: readonly string[];
+  /** Upper bound on the whole figure's process time. */
+  readonly budgetMs: number;
+}
+
+/** One event per function that its handler answers in a fresh process (in-memory store, empty). */
+function eventFor(name: string): EventTemplate {
+  const agent = signToken();
+  const operator = signToken({ sub: 'operator-1', scope: 'admin:commands admin:config admin:revoke' });
+  const commandId = '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11';
+  switch (name) {
+    case 'health':
+      return template('GET', '/health');
+    case 'get-commands':
+      return template('GET', '/api/commands', { token: agent });
+    case 'get-config':
+      return template('GET', '/api/config', { token: agent });
+    case 'post-results':
+      return template('POST', '/api/results', {
+        token: agent,
+        body: JSON.stringify({ command_id: commandId, status: 'completed', result: {} }),
+      });
+    case 'token-info':
+      return template('GET', '/api/token-info', { token: agent });
+    case 'whoami':
+      return template('GET', '/api/whoami', { token: agent });
+    case 'enqueue-command':
+      return template('POST', `/api/agents/${AGENT_ID}/commands`, {
+        routeKey: 'POST /api/agents/{agentId}/commands',
+        token: operator,
+        pathParameters: { agentId: AGENT_ID },
+        body: JSON.stringify({ command: 'collect_metrics', args: { interval_seconds: 30 } }),
+      });
+    case 'get-command':
+      return template('GET', `/api/agents/${AGENT_ID}/commands/${commandId}`, {
+        routeKey: 'GET /api/agents/{agentId}/commands/{commandId}',
+        token: operator,
+        pathParameters: { agentId: AGENT_ID, commandId },
+      });
+    case 'put-config':
+      return template('PUT', `/api/agents/${AGENT_ID}/config`, {
+        routeKey: 'PUT /api/agents/{agentId}/config',
+        token: operator,
+        pathParameters: { agentId: AGENT_ID },
+        body: JSON.stringify({ poll_interval_seconds: 15 }),
+      });
+    case 'post-revocations':
+      return template('POST', '/api/revocations', { token: operator, body: JSON.stringify({ sub: 'agent-gone' }) });
+    default:
+      return template('GET', '/nowhere', { routeKey: '$default' });
+  }
+}
+
+/** The child: imports the bundle, answers one event with a Lambda-like context, exits with the status in its code. */
+const CHILD = `
+const started = performance.now();
+const { handler } = await import(process.env.BENCH_BUNDLE);
+const deadline = Date.now() + 10000;
+const context = { callbackWaitsForEmptyEventLoop: false, functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+  functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:bench',
+  memoryLimitInMB: '256', awsRequestId: 'cold-1', logGroupName: '/aws/lambda/bench', logStreamName: 'bench',
+  getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()), done() {}, fail() {}, succeed() {} };
+const result = await handler(JSON.parse(process.env.BENCH_EVENT), context);
+process.stdout.write(JSON.stringify({ status: result && result.statusCode, ms: performance.now() - started }));
+process.exit(0);
+`;
+
+interface Sample {
+  readonly ms: number;
+  readonly status?: number;
+  readonly handlerMs?: number;
+}
+
+function lambdaEnv(functionName: string): Record<string, string> {
+  return {
+    ...BENCH_ENV,
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_SERVICE_NAME: 'biz-service',
+    TZ: ':UTC',
+    LANG: 'en_US.UTF-8',
+  };
+}
+
+/** Whole-process time of one child: spawn until exit. */
+function runProcess(args: readonly string[], env: Record<string, string>, timeoutMs = 10_000): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - started;
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`child exited with ${code}: ${err.slice(0, 500)}`));
+      if (out === '') return resolve({ ms });
+      // The handler's own log lines may precede the result: take the last JSON object.
+      const last = out.slice(out.lastIndexOf('{"status"'));
+      const parsed = JSON.parse(last) as { status?: number; ms?: number };
+      resolve({
+        ms,
+        ...(parsed.status !== undefined ? { status: parsed.status } : {}),
+        ...(parsed.ms !== undefined ? { handlerMs: parsed.ms } : {}),
+      });
+    });
+  });
+}
+
+export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
+  const { options: bundling, source } = await stackBundling();
+  const names = await functionNames();
+  const bundles: Bundle[] = [];
+  for (const name of names) bundles.push(await buildBundle(bundling, name));
+
+  const started = names.filter((name) => options.only === undefined || options.only.includes(name));
+  const emptyEnv = lambdaEnv('bench-empty');
+  const samples = new Map<string, Sample[]>([['(empty node)', []], ...started.map((name) => [name, []] as [string, Sample[]])]);
+  const runs: { key: string; args: string[]; env: Record<string, string> }[] = [{ key: '(empty node)', args: ['-e', ''], env: emptyEnv }];
+  for (const name of started) {
+    const bundle = bundles.find((b) => b.name === name) as Bundle;
+    runs.push({
+      key: name,
+      args: ['--input-type=module', '-e', CHILD],
+      env: {
+        ...lambdaEnv(`biz-service-${name}`),
+        BENCH_BUNDLE: pathToFileURL(bundle.file).href,
+        BENCH_EVENT: JSON.stringify(eventFrom(eventFor(name))),
+      },
+    });
+  }
+  // One warm-up of each (page cache, the node binary itself), not counted.
+  for (const run of runs) await runProcess(run.args, run.env);
+  const deadline = performance.now() + options.budgetMs;
+  let iterations = 0;
+  for (let i = 0; i < options.processes && performance.now() < deadline; i++) {
+    for (let j = 0; j < runs.length; j++) {
+      const run = runs[(i + j) % runs.length] as (typeof runs)[number];
+      samples.get(run.key)?.push(await runProcess(run.args, run.env));
+    }
+    iterations += 1;
+  }
+
+  const empty = spread((samples.get('(empty node)') ?? []).map((s) => s.ms));
+  const emptyQ = quartiles((samples.get('(empty node)') ?? []).map((s) => s.ms));
+  const rows: string[][] = [];
+  const numbers: Record<string, number> = { emptyNodeMs: empty.median, iterations };
+  const targets: TargetResult[] = [];
+  for (const bundle of bundles) {
+    const series = samples.get(bundle.name);
+    const ms = series ? spread(series.map((s) => s.ms)) : undefined;
+    const q = series ? quartiles(series.map((s) => s.ms)) : undefined;
+    const status = series?.[0]?.status;
+    const handler = series ? spread(series.map((s) => s.handlerMs ?? Number.NaN)) : undefined;
+    rows.push([
+      bundle.name,
+      kb(bundle.bytes),
+      kb(bundle.gzipBytes),
+      ms ? `${fmt(ms.median, 1)} (IQR ${fmt(q?.q1 ?? 0, 1)}–${fmt(q?.q3 ?? 0, 1)})` : '-',
+      ms ? `${fmt(ms.median / empty.median, 2)}x` : '-',
+      handler ? fmt(handler.median, 1) : '-',
+      status === undefined ? '-' : String(status),
+    ]);
+    numbers[`${bundle.name}|bytes`] = bundle.bytes;
+    numbers[`${bundle.name}|gzip`] = bundle.gzipBytes;
+    if (ms) {
+      numbers[`${bundle.name}|ms`] = ms.median;
+      numbers[`${bundle.name}|toEmpty`] = ms.median / empty.median;
+    }
+    if (bundle.name === 'health') targets.push(atMost('3', 'bundle size /health', bundle.bytes / 1024, 30, ' KB', 1));
+    if (bundle.name === 'get-commands')
+      targets.push(atMost('3', 'bundle size of a Redis function (get-commands)', bundle.bytes / 1024, 120, ' KB', 1));
+  }
+  const worstRedis = Math.max(...bundles.filter((b) => b.name !== 'health' && b.name !== 'fallback').map((b) => b.bytes));
+  targets.push(atMost('3', 'largest Redis function bundle', worstRedis / 1024, 120, ' KB', 1));
+  for (const name of ['health', 'get-commands']) {
+    const value = numbers[`${name}|toEmpty`];
+    if (value !== undefined) targets.push(atMost('3', `cold start ${name} / empty node`, value, 1.5, 'x'));
+  }
+  const worstCold = Math.max(...started.map((name) => numbers[`${name}|toEmpty`] ?? 0));
+  if (started.length > 2) targets.push(atMost('3', 'slowest cold start / empty node', worstCold, 1.5, 'x'));
+
+  const composition = bundles.find((b) => b.name === 'get-commands');
+  const parts = composition
+    ? [...composition.composition]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10)
+        .map(([pkg, bytes]) => `${pkg} ${kbOf(bytes)}`)
+        .join(', ')
+    : '';
+  const text = [
+    `bundling options from ${source}; bundles in .bench/bundles/<function>/`,
+    table(
+      ['function', 'minified', 'gzipped', 'process ms median (IQR)', 'vs empty', 'import+answer ms', 'status'],
+      [["(empty node -e '')", '', '', `${fmt(empty.median, 1)} (IQR ${fmt(emptyQ.q1, 1)}–${fmt(emptyQ.q3, 1)})`, '1.00x', '', ''], ...rows],
+    ),
+    `${iterations} processes per row, interleaved; node ${process.version}`,
+    `get-commands bundle by package: ${parts}`,
+  ].join('\n');
+  return { title: '3. Cold start (production bundles, fresh node processes)', text, targets, numbers };
+}
+
+export { ROOT };
