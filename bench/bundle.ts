@@ -114,6 +114,7 @@ export async function buildBundle(stack: StackBundling, name: string): Promise<B
   const ext = stack.format === 'cjs' ? 'js' : 'mjs';
   const file = path.join(dir, `index.${ext}`);
   const result = await build(esbuildOptions(stack, path.join(ROOT, 'functions', `${name}.ts`), file));
+  const metafile = result.metafile as Metafile;
   const code = await readFile(file);
   let mapBytes = 0;
   try {
@@ -122,10 +123,10 @@ export async function buildBundle(stack: StackBundling, name: string): Promise<B
     // no source map
   }
   const composition = new Map<string, number>();
-  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined);
   for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
     const key = owner(input);
     composition.set(key, (composition.get(key) ?? 0) + bytesInOutput);
   }
-  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, composition, metafile: result.metafile };
+  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, composition, metafile };
 }
