@@ -150,8 +150,14 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
   redis.on('error', (error: Error) => {
     lastRedisError = error.message;
   });
-  // Not awaited: the bridge also starts (and answers 503) while Redis is down.
+  // The first connection attempt is awaited (so early requests do not fail needlessly), but
+  // its failure is not: the bridge also starts, and answers 503, while Redis is down.
+  const firstAttempt = new Promise<void>((resolve) => {
+    redis.once('ready', () => resolve());
+    redis.once('error', () => resolve());
+  });
   void redis.connect().catch(() => {});
+  await firstAttempt;
   const typed = redis.withTypeMapping(TYPE_MAPPING);
 
   const unavailable = (error: unknown) =>
