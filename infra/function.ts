@@ -33,6 +33,8 @@ export const FUNCTION_DEFAULTS = {
 
 export const MAX_REDIS_TIMEOUT_MS = 2500;
 
+const SEMVER_SHIM = path.join(PROJECT_ROOT, 'infra', 'shims', 'semver.cjs');
+
 /** Makes an ESM bundle able to `require` Node built-ins from bundled CommonJS (jsonwebtoken). */
 const ESM_REQUIRE_SHIM = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
 
@@ -99,6 +101,8 @@ export class ServiceFunction extends Construct {
         externalModules: ['@aws-sdk/*'],
         banner: ESM_REQUIRE_SHIM,
         forceDockerBundling: false,
+        // jsonwebtoken loads all of semver for three version checks that always hold on Node 24.
+        esbuildArgs: { '--alias:semver': SEMVER_SHIM },
       },
     });
 
