@@ -6,6 +6,7 @@
  * Off unless RATE_LIMIT_REQUESTS is set, and only with USE_REDIS (a per-process count would
  * multiply the budget by the number of Lambda instances).
  */
+import { createHash } from 'node:crypto';
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis';
 import type { RateLimiter } from './store/types.ts';
@@ -23,9 +24,47 @@ export interface RateLimiterOptions {
   readonly ephemeralCache?: boolean;
 }
 
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
+/**
+ * @upstash/ratelimit 2.2 starts its Lua scripts with `#!lua flags=allow-key-locking`, a flag
+ * only Upstash knows: Redis 7 and 8 refuse the script ("Unexpected flag in script shebang"), so
+ * against the local bridge every limit() call would fail. We drop that one flag (a scheduling
+ * hint for Upstash; the scripts stay atomic), the same in Lambda and locally: one code path.
+ * EVALSHA with the library's hash is mapped to the hash of the script as we sent it, so after
+ * the first EVAL each check is again one EVALSHA; after a SCRIPT FLUSH or a Redis restart the
+ * library's NOSCRIPT fallback sends EVAL again.
+ */
+export function portableScripts(redis: Redis): Redis {
+  const hashes = new Map<string, string>();
+  const portable = (script: string) =>
+    script.replace(/^#!lua flags=([^\n]*)/, (_line, flags: string) => {
+      const kept = flags
+        .split(',')
+        .map((flag) => flag.trim())
+        .filter((flag) => flag !== '' && flag !== 'allow-key-locking');
+      return kept.length > 0 ? `#!lua flags=${kept.join(',')}` : '';
+    });
+  return new Proxy(redis, {
+    get(target, property) {
+      if (property === 'evalsha') {
+        return (sha: string, keys: string[], args: unknown[]) => target.evalsha(hashes.get(sha) ?? sha, keys, args);
+      }
+      if (property === 'eval') {
+        return (script: string, keys: string[], args: unknown[]) => {
+          const sent = portable(script);
+          hashes.set(sha1(script), sha1(sent));
+          return target.eval(sent, keys, args);
+        };
+      }
+      return Reflect.get(target, property, target);
+    },
+  });
+}
+
 export function createRateLimiter(redis: Redis, options: RateLimiterOptions): RateLimiter {
   const ratelimit = new Ratelimit({
-    redis,
+    redis: portableScripts(redis),
     limiter: Ratelimit.slidingWindow(options.requests, `${options.windowSeconds} s`),
     prefix: options.prefix,
     // 0: no timeout race inside the library. Its own timeout answers `success: true` (fail open,
