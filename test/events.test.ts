@@ -1,0 +1,91 @@
+/**
+ * The sample events in events/ stay valid: one per route of the route table (and one for the
+ * fallback), each a well-formed HTTP API payload 2.0 event that lib/local/invoke.ts feeds to
+ * its handler with a fresh token, getting the status the route should answer.
+ */
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import jwt from 'jsonwebtoken';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { functionForEvent, invokeEvent, prepareEvent, readEvent, scopesFor, TOKEN_PLACEHOLDER } from '../lib/local/invoke.ts';
+import { fallbackRoute, findRoute, routes } from '../lib/routes.ts';
+import { useTestRuntime } from './helpers/runtime.ts';
+import { TEST_ENV } from './helpers/tokens.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const EVENTS = path.join(ROOT, 'events');
+const files = readdirSync(EVENTS).filter((file) => file.endsWith('.json')).sort();
+
+/** What each sample answers on a fresh in-memory store. */
+const EXPECTED_STATUS: Record<string, number> = {
+  'health.json': 200,
+  'get-commands.json': 200,
+  'post-results.json': 404, // no such command yet
+  'get-config.json': 200,
+  'token-info.json': 200,
+  'whoami.json': 200,
+  'enqueue-command.json': 201,
+  'get-command.json': 404, // no such command yet
+  'put-config.json': 200,
+  'post-revocations.json': 204,
+  'fallback.json': 405, // DELETE on a GET-only path
+};
+
+describe('events/', () => {
+  it('has one event per route of the route table and one for the fallback, named after the handler', () => {
+    expect(files).toEqual([...routes.map((route) => `${route.handler}.json`), `${fallbackRoute.handler}.json`].sort());
+    expect(Object.keys(EXPECTED_STATUS).sort()).toEqual(files);
+  });
+
+  it.each(files)('%s is a payload 2.0 event for its route', async (file) => {
+    const event = await readEvent(path.join(EVENTS, file));
+    expect(functionForEvent(event)).toBe(file.replace(/\.json$/, ''));
+    expect(event.version).toBe('2.0');
+    expect(event.requestContext.routeKey).toBe(event.routeKey);
+    expect(event.requestContext.http.path).toBe(event.rawPath);
+    const match = findRoute(event.requestContext.http.method, event.rawPath);
+    if (event.routeKey === '$default') {
+      expect(match).toBeUndefined();
+    } else {
+      expect(match && `${match.route.method} ${match.route.path}`).toBe(event.routeKey);
+      expect(event.pathParameters ?? {}).toEqual(match?.pathParameters);
+    }
+    if (event.body !== undefined) expect(() => JSON.parse(event.body as string)).not.toThrow();
+    const route = routes.find((candidate) => candidate.handler === file.replace(/\.json$/, ''));
+    if (route?.scopes !== undefined) expect(event.headers.authorization).toBe(`Bearer ${TOKEN_PLACEHOLDER}`);
+  });
+});
+
+describe('lib/local/invoke.ts', () => {
+  beforeEach(() => {
+    useTestRuntime();
+  });
+
+  it.each(files)('runs %s through its handler and gets the expected status', async (file) => {
+    const result = await invokeEvent(await readEvent(path.join(EVENTS, file)), undefined, { env: TEST_ENV });
+    expect(result.functionName).toBe(file.replace(/\.json$/, ''));
+    expect(result.statusCode, JSON.stringify(result.body)).toBe(EXPECTED_STATUS[file]);
+  });
+
+  it('replaces the token placeholder with a fresh token carrying the route scopes', async () => {
+    const event = await readEvent(path.join(EVENTS, 'enqueue-command.json'));
+    const prepared = prepareEvent(event, 'enqueue-command', { env: TEST_ENV });
+    const token = prepared.headers.authorization?.replace(/^Bearer /, '') ?? '';
+    const claims = jwt.verify(token, TEST_ENV.JWT_SECRET_KEY, { issuer: TEST_ENV.JWT_ISSUER, audience: TEST_ENV.JWT_AUDIENCE }) as jwt.JwtPayload;
+    expect(claims.scope).toBe(scopesFor('enqueue-command').join(' '));
+    expect(claims.exp).toBeGreaterThan(Date.now() / 1000);
+    expect(event.headers.authorization).toBe(`Bearer ${TOKEN_PLACEHOLDER}`);
+  });
+
+  it('runs from the command line and prints the answer', async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, ['lib/local/invoke.ts', 'health', 'events/health.json'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT' },
+    });
+    expect(JSON.parse(stdout)).toMatchObject({ functionName: 'health', statusCode: 200, body: { status: 'ok' } });
+  });
+});
