@@ -6,9 +6,16 @@
  *   npm start                      in-memory store, port BIZ_SERVICE_PORT (5000)
  *   USE_REDIS=true npm start       real Redis at REDIS_HOST:REDIS_PORT through the local
  *                                  Upstash bridge (or Upstash itself when UPSTASH_* are set)
+ *   TLS_CERT_FILE=… TLS_KEY_FILE=… [MTLS_CA_FILE=…] npm start
+ *                                  HTTPS; with a CA, a client certificate signed by it is
+ *                                  required (mTLS) and passed to the handlers as API Gateway's
+ *                                  custom domain does (requestContext.authentication.clientCert)
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -88,7 +95,24 @@ function toEvent(req: http.IncomingMessage, body: Buffer, url: URL, requestId: s
     ...(body.length > 0 ? { body: isText ? body.toString('utf8') : body.toString('base64') } : {}),
     isBase64Encoded: body.length > 0 && !isText,
   };
+  const clientCert = peerCertificate(req);
+  if (clientCert !== undefined) Object.assign(event.requestContext, { authentication: { clientCert } });
   return { event, handler: match ? match.route.handler : fallbackRoute.handler };
+}
+
+/** The verified client certificate of an mTLS connection, in API Gateway's shape; else undefined. */
+function peerCertificate(req: http.IncomingMessage) {
+  const socket = req.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerX509Certificate !== 'function' || socket.authorized !== true) return undefined;
+  const cert = socket.getPeerX509Certificate();
+  if (cert === undefined) return undefined;
+  return {
+    clientCertPem: cert.toString(),
+    serialNumber: cert.serialNumber,
+    subjectDN: cert.subject.split('\n').join(','),
+    issuerDN: cert.issuer.split('\n').join(','),
+    validity: { notBefore: cert.validFrom, notAfter: cert.validTo },
+  };
 }
 
 function safeDecode(value: string): string {
@@ -198,12 +222,25 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
   }
   setRuntime(createRuntime(config));
 
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     serve(req, res).catch((error: unknown) => {
       logger.error('request failed', { error: error as Error });
       if (!res.headersSent) send(res, SERVER_ERROR);
     });
-  });
+  };
+  const tls = config.tls;
+  const server =
+    tls === undefined
+      ? http.createServer(listener)
+      : https.createServer(
+          {
+            cert: readFileSync(tls.certFile),
+            key: readFileSync(tls.keyFile),
+            // With a CA: only clients with a certificate it signed get through the handshake.
+            ...(tls.caFile === undefined ? {} : { ca: readFileSync(tls.caFile), requestCert: true, rejectUnauthorized: true }),
+          },
+          listener,
+        );
   server.keepAliveTimeout = 5_000;
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -212,7 +249,7 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     config,
     close: async () => {
