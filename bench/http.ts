@@ -1,0 +1,133 @@
+/**
+ * Figure 5, HTTP: the local server (lib/local/server.ts over the real handlers, in-memory
+ * store, its access log on) under autocannon at 50 connections on loopback, next to a bare
+ * node:http server answering the same bytes, each in a child process, alternating in rounds.
+ * The request is an agent's poll: GET /api/commands with its bearer token.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import path from 'node:path';
+import autocannon, { type Result } from 'autocannon';
+import { ROOT } from './bundle.ts';
+import { BENCH_ENV, signToken } from './fixtures.ts';
+import { atLeast, atMost, type FigureResult, fmt, fmtRatio, ratios, spread, table, type TargetResult } from './stats.ts';
+
+export interface HttpOptions {
+  readonly rounds: number;
+  /** Seconds per server per round. */
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly connections: number;
+}
+
+interface Child {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function startChild(mode: 'service' | 'bare', env: Record<string, string>): Promise<Child> {
+  const child: ChildProcess = fork(path.join(ROOT, 'bench', 'http-child.ts'), [mode], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    execPath: process.execPath,
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${mode} server did not start within 15 s`)), 15_000);
+    child.once('message', (message) => {
+      clearTimeout(timer);
+      resolve((message as { port: number }).port);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${mode} server exited with ${code}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function load(url: string, headers: Record<string, string>, seconds: number, connections: number): Promise<Result> {
+  return autocannon({ url: `${url}/api/commands`, connections, duration: seconds, timeout: 10, headers });
+}
+
+const errorsOf = (r: Result) => r.errors + r.timeouts + r.non2xx;
+
+export async function httpFigure(options: HttpOptions): Promise<FigureResult> {
+  const token = signToken();
+  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  const service = await startChild('service', { ...BENCH_ENV, BIZ_SERVICE_PORT: '0', USE_REDIS: 'false' });
+  let bare: Child | undefined;
+  try {
+    const probe = await fetch(`${service.url}/api/commands`, { headers });
+    const body = await probe.text();
+    if (probe.status !== 200) throw new Error(`the local server answered ${probe.status}: ${body}`);
+    const answer = {
+      status: probe.status,
+      headers: { 'Content-Type': probe.headers.get('content-type') ?? '', 'Cache-Control': probe.headers.get('cache-control') ?? '' },
+      body,
+    };
+    bare = await startChild('bare', { BENCH_BARE: JSON.stringify(answer) });
+
+    await load(service.url, headers, options.warmupSeconds, options.connections);
+    await load(bare.url, headers, options.warmupSeconds, options.connections);
+    const results = { service: [] as Result[], bare: [] as Result[] };
+    for (let round = 0; round < options.rounds; round++) {
+      const order = round % 2 === 0 ? (['service', 'bare'] as const) : (['bare', 'service'] as const);
+      for (const which of order) {
+        const url = which === 'service' ? service.url : (bare as Child).url;
+        results[which].push(await load(url, headers, options.seconds, options.connections));
+      }
+    }
+
+    const rps = { service: results.service.map((r) => r.requests.average), bare: results.bare.map((r) => r.requests.average) };
+    const ratio = spread(ratios(rps.service, rps.bare));
+    const row = (name: string, rs: Result[]) => {
+      const req = spread(rs.map((r) => r.requests.average));
+      return [
+        name,
+        `${fmt(req.median)} (${fmt(req.min)}–${fmt(req.max)})`,
+        fmt(spread(rs.map((r) => r.latency.p50)).median, 1),
+        fmt(spread(rs.map((r) => r.latency.p99)).median, 1),
+        String(rs.reduce((sum, r) => sum + errorsOf(r), 0)),
+        String(rs.reduce((sum, r) => sum + r.requests.total, 0)),
+      ];
+    };
+    const serviceErrors = results.service.reduce((sum, r) => sum + errorsOf(r), 0);
+    const targets: TargetResult[] = [
+      atLeast('5', 'local server req/s / bare node:http', ratio.median, 0.5),
+      atMost('5', 'local server errors (errors + timeouts + non-2xx)', serviceErrors, 0, '', 0),
+    ];
+    const text = [
+      table(
+        ['server', 'req/s median (min–max)', 'p50 ms', 'p99 ms', 'errors', 'requests'],
+        [row('local server, GET /api/commands', results.service), row('bare node:http, same bytes', results.bare)],
+      ),
+      `ratio local/bare req/s: ${fmtRatio(ratio)}; ${options.connections} connections, ${options.rounds} x ${options.seconds} s per server, alternating; autocannon in this process, each server in its own`,
+    ].join('\n');
+    return {
+      title: '5. HTTP (local server vs bare node:http, autocannon, loopback)',
+      text,
+      targets,
+      numbers: {
+        serviceRps: spread(rps.service).median,
+        bareRps: spread(rps.bare).median,
+        ratio: ratio.median,
+        serviceErrors,
+        serviceP99: spread(results.service.map((r) => r.latency.p99)).median,
+      },
+    };
+  } finally {
+    await service.stop();
+    await bare?.stop();
+  }
+}
