@@ -1,0 +1,142 @@
+/**
+ * `npm run bench` — five figure groups, each a ratio measured within one run (see README.md).
+ *
+ *   node bench/run.ts                 the full run (a couple of minutes on 2 cores)
+ *   node bench/run.ts --quick         a smoke run (well under a minute; CI runs it)
+ *   node bench/run.ts --only=1,3      some figures only
+ *   node bench/run.ts --json=FILE     also write the numbers as JSON (default .bench/last.json)
+ *
+ * Always exits 0 when every figure ran, whether or not targets are met (MISS lines say by how
+ * much); exits 1 only when a figure could not run for another reason than a missing Redis.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT } from './bundle.ts';
+import { chainFigure } from './chain.ts';
+import { coldFigure } from './cold.ts';
+import { httpFigure } from './http.ts';
+import { roundTripFigure, SkipFigure } from './roundtrips.ts';
+import { type FigureResult, fmt, targetLine } from './stats.ts';
+import { verifyFigure } from './verify.ts';
+
+export interface RunOptions {
+  readonly quick: boolean;
+  readonly only?: readonly number[];
+  /** Print as figures complete (the CLI); the test keeps quiet. */
+  readonly log?: (line: string) => void;
+}
+
+export interface FigureOutcome {
+  readonly id: number;
+  readonly title: string;
+  readonly status: 'ok' | 'skipped' | 'failed';
+  readonly ms: number;
+  readonly result?: FigureResult;
+  readonly reason?: string;
+}
+
+export interface RunReport {
+  readonly date: string;
+  readonly machine: { cpus: number; model: string; node: string; platform: string; loadavg: number[] };
+  readonly quick: boolean;
+  readonly ms: number;
+  readonly figures: FigureOutcome[];
+}
+
+/** Sizes of every loop, per mode. The full run keeps at least 20 processes per cold-start row. */
+export function plan(quick: boolean) {
+  return quick
+    ? {
+        verify: { rounds: 3, sliceMs: 100, maxOps: 200_000, warmupMs: 100 },
+        chain: { rounds: 3, sliceMs: 100, maxOps: 100_000, warmupMs: 100 },
+        cold: { processes: 3, only: ['health', 'get-commands'], budgetMs: 15_000 },
+        roundTrips: { calls: 5 },
+        http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
+      }
+    : {
+        verify: { rounds: 9, sliceMs: 300, maxOps: 2_000_000, warmupMs: 300 },
+        chain: { rounds: 9, sliceMs: 300, maxOps: 1_000_000, warmupMs: 300 },
+        cold: { processes: 20, budgetMs: 120_000 },
+        roundTrips: { calls: 40 },
+        http: { rounds: 3, seconds: 5, warmupSeconds: 1, connections: 50 },
+      };
+}
+
+export async function runBench(options: RunOptions): Promise<RunReport> {
+  const log = options.log ?? (() => {});
+  const p = plan(options.quick);
+  const figures: { id: number; title: string; run: () => Promise<FigureResult> }[] = [
+    { id: 1, title: 'verify limit', run: () => verifyFigure(p.verify) },
+    { id: 2, title: 'handler chain', run: () => chainFigure(p.chain) },
+    { id: 3, title: 'cold start', run: () => coldFigure(p.cold) },
+    { id: 4, title: 'round trips', run: () => roundTripFigure(p.roundTrips) },
+    { id: 5, title: 'HTTP', run: () => httpFigure(p.http) },
+  ];
+  const started = performance.now();
+  const cpus = os.cpus();
+  const report: RunReport = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: os.availableParallelism(),
+      model: cpus[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+      loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+    },
+    quick: options.quick,
+    ms: 0,
+    figures: [],
+  };
+  const m = report.machine;
+  log(`biz-service bench${options.quick ? ' --quick' : ''}: ${report.date}`);
+  log(`machine: ${m.cpus} x ${m.model}, ${m.platform}, node ${m.node}, load average ${m.loadavg.join(' ')}`);
+  for (const figure of figures) {
+    if (options.only && !options.only.includes(figure.id)) continue;
+    const t0 = performance.now();
+    try {
+      const result = await figure.run();
+      const ms = performance.now() - t0;
+      report.figures.push({ id: figure.id, title: result.title, status: 'ok', ms, result });
+      log(`\n== ${result.title}  [${fmt(ms / 1000, 1)} s]\n${result.text}`);
+      for (const target of result.targets) log(targetLine(target));
+    } catch (error) {
+      const ms = performance.now() - t0;
+      const skipped = error instanceof SkipFigure;
+      const reason = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      report.figures.push({ id: figure.id, title: figure.title, status: skipped ? 'skipped' : 'failed', ms, reason });
+      log(`\n== ${figure.id}. ${figure.title}: ${skipped ? 'SKIP' : 'FAILED'}: ${skipped ? (error as Error).message : reason}`);
+    }
+  }
+  const ms = performance.now() - started;
+  const all = report.figures.flatMap((f) => f.result?.targets ?? []);
+  log(`\n== Targets: ${all.filter((t) => t.met).length} met, ${all.filter((t) => !t.met).length} missed`);
+  for (const target of all) log(targetLine(target));
+  for (const f of report.figures.filter((f) => f.status !== 'ok')) log(`${f.status === 'skipped' ? 'SKIP' : 'FAIL'} [${f.id}] ${f.title}`);
+  log(`\nbench finished in ${fmt(ms / 1000, 1)} s${options.quick ? ' (quick mode: few samples, figures are indicative only)' : ''}`);
+  return { ...report, ms };
+}
+
+function arg(name: string): string | undefined {
+  const found = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (found === undefined) return undefined;
+  return found.includes('=') ? found.slice(found.indexOf('=') + 1) : '';
+}
+
+async function main(): Promise<void> {
+  const only = arg('only')
+    ?.split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => n >= 1 && n <= 5);
+  const report = await runBench({
+    quick: arg('quick') !== undefined,
+    ...(only && only.length > 0 ? { only } : {}),
+    log: (line) => console.log(line),
+  });
+  const out = arg('json') || path.join(ROOT, '.bench', 'last.json');
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.exitCode = report.figures.some((f) => f.status === 'failed') ? 1 : 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bench/run.ts')) await main();
