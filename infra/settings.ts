@@ -29,6 +29,11 @@ export interface Settings {
   readonly logRetention: RetentionDays;
   /** SNS topic that the alarms notify; empty: alarms without actions. */
   readonly alarmTopicArn: string | undefined;
+  /**
+   * Any text; changing it changes the store functions' configuration, so Lambda starts new
+   * instances that read the secrets again (after a rotation).
+   */
+  readonly secretsRevision: string;
 }
 
 /** Every context key the stack reads, with its default (the values cdk.json ships). */
@@ -49,6 +54,7 @@ export const CONTEXT_DEFAULTS = {
   throttleBurstLimit: 100,
   logRetentionDays: 30,
   alarmTopicArn: '',
+  secretsRevision: '1',
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
@@ -66,6 +72,7 @@ type Lookup = (key: ContextKey) => unknown;
 
 function text(lookup: Lookup, key: ContextKey): string {
   const value = lookup(key) ?? CONTEXT_DEFAULTS[key];
+  if (typeof value === 'number') return String(value);
   if (typeof value !== 'string') throw new SettingsError(key, `expected text, got ${JSON.stringify(value)}`);
   return value.trim();
 }
@@ -138,5 +145,6 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutM
     throttleBurstLimit,
     logRetention: logRetentionDays as RetentionDays,
     alarmTopicArn: optional(lookup, 'alarmTopicArn'),
+    secretsRevision: text(lookup, 'secretsRevision') || CONTEXT_DEFAULTS.secretsRevision,
   };
 }

@@ -107,6 +107,8 @@ export class BizServiceStack extends Stack {
       REDIS_KEY_PREFIX: settings.redisKeyPrefix,
       USE_REDIS: settings.upstashUrl === undefined ? 'false' : 'true',
       [SECRET_ID_VARIABLES.jwt]: this.jwtSecret.secretId,
+      // Read by nobody: bumping it (-c secretsRevision=...) recycles the instances after a rotation.
+      SECRETS_REVISION: settings.secretsRevision,
       ...(settings.upstashUrl === undefined || this.upstashTokenSecret === undefined
         ? {}
         : { UPSTASH_REDIS_REST_URL: settings.upstashUrl, [SECRET_ID_VARIABLES.upstashToken]: this.upstashTokenSecret.secretId }),

@@ -270,6 +270,13 @@ describe('context', () => {
     expect(JSON.stringify(warnings)).toContain('upstashUrl');
   });
 
+  it('recycles the store functions when secretsRevision changes, and only them', () => {
+    const bumped = synth({ upstashUrl: UPSTASH_URL, secretsRevision: 7 });
+    const revisions = resourcesOfType(bumped.json, 'AWS::Lambda::Function').map(([id, fn]) => [id.replace(/Function[0-9A-F]{8}$/, ''), fn.Properties?.Environment?.Variables?.SECRETS_REVISION]);
+    const expected = [...routes.map((route) => [route.name, route.usesStore ? '7' : undefined]), [fallbackRoute.name, undefined]];
+    expect(revisions.sort()).toEqual(expected.sort());
+  });
+
   it('refuses a malformed value and names the key', () => {
     expect(() => synth({ throttleRateLimit: 'fast' })).toThrow(SettingsError);
     expect(() => synth({ throttleRateLimit: 'fast' })).toThrow(/throttleRateLimit/);
