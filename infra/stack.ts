@@ -65,9 +65,9 @@ export class BizServiceStack extends Stack {
       this.jwtSecret = importSecret(this, 'JwtSecret', settings.jwtSecret);
     } else {
       const secret = new Secret(this, 'JwtSecret', {
-        description: 'biz-service: HS256 key shared with the token issuer ({"kid","secret"[,"previous"]})',
+        description: 'biz-service: HS256 key shared with the token issuer, {"secret"} (see docs/deploy.md for rotation)',
         generateSecretString: {
-          secretStringTemplate: JSON.stringify({ kid: 'k1' }),
+          secretStringTemplate: '{}',
           generateStringKey: 'secret',
           passwordLength: 64,
           excludePunctuation: true,

@@ -10,11 +10,12 @@
  *
  * The JWT secret's value is one of:
  *   - plain text: the HS* secret itself;
- *   - `{"secret":"..."}`, optionally with `"kid":"..."`: one key (tokens with that kid, and
- *     tokens without any kid, verify against it);
- *   - `{"kid":"k2","secret":"...","previous":{"kid":"k1","secret":"..."}}`: the current key
- *     and the one before it, while tokens signed with the old key are still out there. The
- *     current key also serves tokens without kid.
+ *   - `{"secret":"..."}` (a `"kid"` beside it is allowed and ignored): one key, which every
+ *     token uses whatever its `kid`, as with JWT_SECRET_KEY (what the stack generates);
+ *   - `{"kid":"k2","secret":"...","previous":{"kid":"k1","secret":"..."}}`: during a rotation,
+ *     the current key and the one before it, each picked by the token's `kid` (the kids the
+ *     issuer puts in its tokens); tokens without kid use the current key, other kids are
+ *     refused. Drop "previous" once the old key's tokens have expired.
  * The Upstash token's value is the token as plain text, or `{"token":"..."}`.
  *
  * The default fetcher uses the AWS SDK that the Lambda runtime ships (`@aws-sdk/*` stays out
@@ -79,10 +80,8 @@ export function jwtSecretEnv(value: string, variable: string = SECRET_ID_VARIABL
   }
   const current = key(parsed, 'the secret', variable);
   const previousValue = (parsed as Record<string, unknown>).previous;
-  if (previousValue === undefined || previousValue === null) {
-    if (current.kid === undefined) return { JWT_SECRET_KEY: current.secret, JWT_SECRET_KEYS: undefined };
-    return { JWT_SECRET_KEYS: `${current.kid}=${current.secret}`, JWT_SECRET_KEY: undefined };
-  }
+  // One key: every token uses it whatever its kid, as with JWT_SECRET_KEY.
+  if (previousValue === undefined || previousValue === null) return { JWT_SECRET_KEY: current.secret, JWT_SECRET_KEYS: undefined };
   const previous = key(previousValue, 'previous', variable);
   if (current.kid === undefined || previous.kid === undefined) {
     throw new SecretsError(variable, 'with "previous", both keys need a "kid"');

@@ -58,12 +58,14 @@ describe('loadSecrets', () => {
     expect(config.upstashToken).toBe('upstash-token-123');
   });
 
-  it('accepts the value the stack generates ({"kid","secret"}) as a production secret', async () => {
-    const generated = JSON.stringify({ kid: 'k1', secret: 'A'.repeat(20) + 'b'.repeat(20) + '0123456789'.repeat(2) + 'zzzz' });
+  it('accepts the value the stack generates ({"secret"}) as a production key for tokens with any kid', async () => {
+    const generated = JSON.stringify({ secret: `${'A'.repeat(20)}${'b'.repeat(20)}${'0123456789'.repeat(2)}zzzz` });
     const env = await loadSecrets({ ...lambdaEnv, UPSTASH_TOKEN_SECRET_ID: undefined, UPSTASH_REDIS_REST_URL: undefined }, fetcherOf({ [JWT_ARN]: generated }));
     const config = loadConfig(env);
-    expect([...config.secrets.keys()].sort()).toEqual(['', 'k1']);
-    expect(config.secrets.get('')).toBe(config.secrets.get('k1'));
+    expect([...config.secrets.keys()]).toEqual(['']);
+    const verifier = new TokenVerifier({ ...config, cacheSize: 0 });
+    const secret = config.secrets.get('') as string;
+    expect(verifier.verify(await signToken({}, { secret, header: { kid: 'issuer-chosen-kid' } })).sub).toBe('agent-001');
   });
 
   it('during a rotation, verifies tokens of the current key (with or without kid) and of the previous key', async () => {
@@ -96,8 +98,9 @@ describe('the JWT secret formats', () => {
     expect(jwtSecretEnv(CURRENT)).toEqual({ JWT_SECRET_KEY: CURRENT, JWT_SECRET_KEYS: undefined });
   });
 
-  it('take {"secret"} without kid as the key for every token', () => {
+  it('take {"secret"}, with or without kid, as the key for every token', () => {
     expect(jwtSecretEnv(JSON.stringify({ secret: CURRENT }))).toEqual({ JWT_SECRET_KEY: CURRENT, JWT_SECRET_KEYS: undefined });
+    expect(jwtSecretEnv(JSON.stringify({ kid: 'k1', secret: CURRENT }))).toEqual({ JWT_SECRET_KEY: CURRENT, JWT_SECRET_KEYS: undefined });
   });
 
   it('put the current key first during a rotation', () => {
@@ -113,8 +116,8 @@ describe('the JWT secret formats', () => {
     ['previous without kid', JSON.stringify({ kid: 'k2', secret: CURRENT, previous: { secret: PREVIOUS } })],
     ['current without kid', JSON.stringify({ secret: CURRENT, previous: { kid: 'k1', secret: PREVIOUS } })],
     ['the same kid twice', JSON.stringify({ kid: 'k1', secret: CURRENT, previous: { kid: 'k1', secret: PREVIOUS } })],
-    ['a comma in a secret', JSON.stringify({ kid: 'k1', secret: 'a,b' })],
-    ['a kid with "="', JSON.stringify({ kid: 'k=1', secret: CURRENT })],
+    ['a comma in a secret', JSON.stringify({ kid: 'k2', secret: 'a,b', previous: { kid: 'k1', secret: PREVIOUS } })],
+    ['a kid with "="', JSON.stringify({ kid: 'k=2', secret: CURRENT, previous: { kid: 'k1', secret: PREVIOUS } })],
   ])('refuse %s, naming JWT_SECRET_ID and not the value', (_what, value) => {
     let error: unknown;
     try {
