@@ -15,7 +15,8 @@ import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const OUT_DIR = path.join(ROOT, '.bench', 'bundles');
+/** Where bundles go (git-ignored); BENCH_OUT_DIR moves them (the test uses a temporary folder). */
+export const OUT_DIR = process.env.BENCH_OUT_DIR ?? path.join(ROOT, '.bench', 'bundles');
 
 /** What the stack's NodejsFunction `bundling` sets (infra/function.ts), in NodejsFunction's terms. */
 export interface StackBundling {

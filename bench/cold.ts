@@ -8,7 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { type Bundle, buildBundle, functionNames, kbOf, ROOT, stackBundling } from './bundle.ts';
+import path from 'node:path';
+import { type Bundle, buildBundle, functionNames, kbOf, OUT_DIR, ROOT, stackBundling } from './bundle.ts';
 import { AGENT_ID, BENCH_ENV, type EventTemplate, eventFrom, signToken, template } from './fixtures.ts';
 import { atMost, type FigureResult, fmt, kb, quartiles, spread, table, type TargetResult } from './stats.ts';
 
@@ -218,7 +219,7 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
         .join(', ')
     : '';
   const text = [
-    `bundling options from ${source}; bundles in .bench/bundles/<function>/`,
+    `bundling options from ${source}; bundles in ${path.relative(ROOT, OUT_DIR) || '.'}/<function>/`,
     table(
       ['function', 'minified', 'gzipped', 'process ms median (IQR)', 'vs empty', 'import+answer ms', 'status'],
       [["(empty node -e '')", '', '', `${fmt(empty.median, 1)} (IQR ${fmt(emptyQ.q1, 1)}–${fmt(emptyQ.q3, 1)})`, '1.00x', '', ''], ...rows],
