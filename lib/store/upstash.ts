@@ -4,9 +4,9 @@
  * stores; every store method is one Redis command (a plain command or one Lua script run with
  * EVALSHA), so one HTTP round trip, and every multi-step change is atomic on the server.
  *
- * Key layout (`<p>` is REDIS_KEY_PREFIX, default `biz:`; `<agent>` is the agent id through
- * encodeURIComponent, so that `:` in an id can never make two keys meet; ordinary ids such as
- * `agent-001` are unchanged):
+ * Key layout (`<p>` is REDIS_KEY_PREFIX, default `biz:`; `<agent>` is the agent id with `%`
+ * written `%25` and `:` written `%3A`, so that a `:` in an id can never make two keys meet;
+ * ordinary ids such as `agent-001` or `fleet@eu.1` are unchanged):
  *
  *   <p>revoked:jti:<jti>          string "1"            revoked token; EXPIREAT = the token's exp + clock leeway
  *   <p>revoked:sub:<sub>          string <epoch s>       cut-off: tokens of <sub> with iat <= it are revoked;
@@ -94,7 +94,8 @@ async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-const agentPart = (agentId: string) => encodeURIComponent(agentId);
+/** `%` → `%25` and `:` → `%3A`: unambiguous, never throws (encodeURIComponent does on lone surrogates). */
+const agentPart = (agentId: string) => agentId.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
 
 // --- Lua -------------------------------------------------------------------------------------
 // Numbers that go back into Redis are passed in as strings from TypeScript (never formatted by

@@ -228,6 +228,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await commands.get(base, 'y:z')).toBeUndefined();
       expect(await commands.complete(base, 'y:z', submission)).toBe('not_found');
       expect(await commands.fetch(base, 10, t0 + 1)).toEqual([]);
+      expect(await commands.fetch(`${base}%3Ay`, 10, t0 + 1)).toEqual([]);
+      expect(await commands.get(`${base}%3Ay`, 'z')).toBeUndefined();
       expect(await commands.complete(`${base}:y`, 'z', submission)).toBe('accepted');
     });
 
