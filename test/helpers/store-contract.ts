@@ -233,6 +233,18 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await commands.complete(`${base}:y`, 'z', submission)).toBe('accepted');
     });
 
+    it('keeps both commands when such ids would meet in a naive key', async () => {
+      const base = newAgent();
+      const first = newCommand(`${base}:y`, t0, { commandId: 'z', command: 'first' });
+      const second = newCommand(base, t0, { commandId: 'y:z', command: 'second' });
+      await commands.enqueue(first);
+      await commands.enqueue(second);
+
+      expect((await commands.get(`${base}:y`, 'z'))?.command).toBe('first');
+      expect((await commands.get(base, 'y:z'))?.command).toBe('second');
+      expect((await commands.fetch(`${base}:y`, 10, t0 + 1)).map((r) => r.command)).toEqual(['first']);
+    });
+
     it('forgets a finished command once the retention period has passed', async () => {
       const agent = newAgent();
       const command = newCommand(agent, t0);
