@@ -34,6 +34,12 @@ export interface Settings {
    * instances that read the secrets again (after a rotation).
    */
   readonly secretsRevision: string;
+  /**
+   * For `sam local` only, never for a deployment: the store functions also declare
+   * JWT_SECRET_KEY and UPSTASH_REDIS_REST_TOKEN, empty, so that SAM's --env-vars file (which
+   * only overrides variables the template declares) can set them.
+   */
+  readonly samLocal: boolean;
 }
 
 /** Every context key the stack reads, with its default (the values cdk.json ships). */
@@ -55,6 +61,7 @@ export const CONTEXT_DEFAULTS = {
   logRetentionDays: 30,
   alarmTopicArn: '',
   secretsRevision: '1',
+  samLocal: false,
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
@@ -146,5 +153,6 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutM
     logRetention: logRetentionDays as RetentionDays,
     alarmTopicArn: optional(lookup, 'alarmTopicArn'),
     secretsRevision: text(lookup, 'secretsRevision') || CONTEXT_DEFAULTS.secretsRevision,
+    samLocal: boolean(lookup, 'samLocal'),
   };
 }

@@ -114,6 +114,13 @@ export class BizServiceStack extends Stack {
         : { UPSTASH_REDIS_REST_URL: settings.upstashUrl, [SECRET_ID_VARIABLES.upstashToken]: this.upstashTokenSecret.secretId }),
     };
 
+    if (settings.samLocal) {
+      // Empty on purpose: SAM's --env-vars can only override variables the template declares.
+      storeEnvironment.JWT_SECRET_KEY = '';
+      storeEnvironment.UPSTASH_REDIS_REST_TOKEN = '';
+      Annotations.of(this).addWarningV2('biz-service:sam-local', 'samLocal=true: a template for sam local only; do not deploy it.');
+    }
+
     const functions = new Map<string, ServiceFunction>();
     const makeFunction = (name: string, handler: string, description: string, usesStore: boolean): ServiceFunction => {
       const made = new ServiceFunction(this, name, {

@@ -277,6 +277,16 @@ describe('context', () => {
     expect(revisions.sort()).toEqual(expected.sort());
   });
 
+  it('for sam local only, declares the secret variables empty so that --env-vars can set them', () => {
+    const local = synth({ samLocal: 'true' });
+    for (const [, fn] of resourcesOfType(local.json, 'AWS::Lambda::Function')) {
+      const variables = fn.Properties?.Environment?.Variables ?? {};
+      if (variables.JWT_SECRET_ID === undefined) continue;
+      expect(variables).toMatchObject({ JWT_SECRET_KEY: '', UPSTASH_REDIS_REST_TOKEN: '' });
+    }
+    expect(JSON.stringify(local.stack.node.metadata)).toContain('sam local only');
+  });
+
   it('refuses a malformed value and names the key', () => {
     expect(() => synth({ throttleRateLimit: 'fast' })).toThrow(SettingsError);
     expect(() => synth({ throttleRateLimit: 'fast' })).toThrow(/throttleRateLimit/);
