@@ -211,7 +211,10 @@ export class BizServiceStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the API' });
     new CfnOutput(this, 'JwtSecretArn', { value: this.jwtSecret.secret.secretArn, description: 'Secret holding the JWT key' });
     if (this.upstashTokenSecret !== undefined) {
-      new CfnOutput(this, 'UpstashTokenSecretArn', { value: this.upstashTokenSecret.secret.secretArn, description: 'Secret holding the Upstash REST token' });
+      new CfnOutput(this, 'UpstashTokenSecretArn', {
+        value: this.upstashTokenSecret.secret.secretArn,
+        description: 'Secret holding the Upstash REST token',
+      });
     }
   }
 }

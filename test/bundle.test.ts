@@ -98,7 +98,11 @@ describe('a bundled function, loaded as Lambda loads it', () => {
   });
 
   it('answers the fallback with a JSON 405 and Allow', async () => {
-    const answer = await invokeBundle(assets.get('Fallback') as string, httpEvent({ method: 'DELETE', path: '/api/commands', routeKey: '$default' }), {});
+    const answer = await invokeBundle(
+      assets.get('Fallback') as string,
+      httpEvent({ method: 'DELETE', path: '/api/commands', routeKey: '$default' }),
+      {},
+    );
     expect(answer.result.statusCode).toBe(405);
     expect(answer.result.headers?.Allow ?? answer.result.headers?.allow).toBe('GET');
   });

@@ -17,7 +17,9 @@ import { TEST_ENV } from './helpers/tokens.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EVENTS = path.join(ROOT, 'events');
-const files = readdirSync(EVENTS).filter((file) => file.endsWith('.json')).sort();
+const files = readdirSync(EVENTS)
+  .filter((file) => file.endsWith('.json'))
+  .sort();
 
 /** What each sample answers on a fresh in-memory store. */
 const EXPECTED_STATUS: Record<string, number> = {
@@ -74,7 +76,10 @@ describe('lib/local/invoke.ts', () => {
     const event = await readEvent(path.join(EVENTS, 'enqueue-command.json'));
     const prepared = prepareEvent(event, 'enqueue-command', { env: TEST_ENV });
     const token = prepared.headers.authorization?.replace(/^Bearer /, '') ?? '';
-    const claims = jwt.verify(token, TEST_ENV.JWT_SECRET_KEY, { issuer: TEST_ENV.JWT_ISSUER, audience: TEST_ENV.JWT_AUDIENCE }) as jwt.JwtPayload;
+    const claims = jwt.verify(token, TEST_ENV.JWT_SECRET_KEY, {
+      issuer: TEST_ENV.JWT_ISSUER,
+      audience: TEST_ENV.JWT_AUDIENCE,
+    }) as jwt.JwtPayload;
     expect(claims.scope).toBe(scopesFor('enqueue-command').join(' '));
     expect(claims.exp).toBeGreaterThan(Date.now() / 1000);
     expect(event.headers.authorization).toBe(`Bearer ${TOKEN_PLACEHOLDER}`);

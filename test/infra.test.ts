@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DEFAULTS } from '../infra/function.ts';
 import { SettingsError } from '../infra/settings.ts';
 import { fallbackRoute, routes } from '../lib/routes.ts';
-import { acknowledgements, nagFindings, refId, resourcesOfType, type Synthesised, synth } from './helpers/infra-synth.ts';
+import { acknowledgements, nagFindings, type Resource, refId, resourcesOfType, type Synthesised, synth } from './helpers/infra-synth.ts';
 
 const UPSTASH_URL = 'https://eu1-example-12345.upstash.io';
 // Values that must never reach the template, even when the synthesising shell has them.
@@ -45,6 +45,16 @@ function functionByRouteKey(json: Synthesised['json']): Map<string, string> {
   return byKey;
 }
 
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+}
+
+function statements(policy: Resource): Statement[] {
+  return (policy.Properties?.PolicyDocument?.Statement ?? []) as Statement[];
+}
+
 /** Secrets Manager resources each function's role may read, by function logical id. */
 function secretReads(json: Synthesised['json']): Map<string, unknown[]> {
   const reads = new Map<string, unknown[]>();
@@ -53,8 +63,8 @@ function secretReads(json: Synthesised['json']): Map<string, unknown[]> {
     const roleId = refId(fn.Properties?.Role);
     const resources: unknown[] = [];
     for (const [, policy] of policies) {
-      if (!(policy.Properties?.Roles as unknown[]).some((role) => refId(role) === roleId)) continue;
-      for (const statement of policy.Properties?.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]) {
+      if (!((policy.Properties?.Roles ?? []) as unknown[]).some((role) => refId(role) === roleId)) continue;
+      for (const statement of statements(policy)) {
         const actions = [statement.Action].flat();
         if (actions.some((action) => action.startsWith('secretsmanager:'))) resources.push(statement.Resource);
       }
@@ -76,7 +86,8 @@ describe('the HTTP API', () => {
 
   it('sends each route to its own function, and $default to the fallback', () => {
     const byKey = functionByRouteKey(main.json);
-    for (const route of routes) expect(byKey.get(`${route.method} ${route.path}`)).toMatch(new RegExp(`^${route.name}Function[0-9A-F]{8}$`));
+    for (const route of routes)
+      expect(byKey.get(`${route.method} ${route.path}`)).toMatch(new RegExp(`^${route.name}Function[0-9A-F]{8}$`));
     expect(byKey.get('$default')).toMatch(new RegExp(`^${fallbackRoute.name}Function[0-9A-F]{8}$`));
     expect(new Set(byKey.values()).size).toBe(routes.length + 1);
   });
@@ -181,10 +192,12 @@ describe('the functions', () => {
 
   it('have roles that allow nothing but their own logs and their secrets', () => {
     for (const [, policy] of resourcesOfType(main.json, 'AWS::IAM::Policy')) {
-      for (const statement of policy.Properties?.PolicyDocument.Statement as { Action: string | string[]; Effect: string }[]) {
+      for (const statement of statements(policy)) {
         expect(statement.Effect).toBe('Allow');
         for (const action of [statement.Action].flat()) {
-          expect(['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']).toContain(action);
+          expect(['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']).toContain(
+            action,
+          );
         }
       }
     }
@@ -244,7 +257,9 @@ describe('context', () => {
     const lean = synth({ upstashUrl: UPSTASH_URL, debugRoutes: 'false' });
     const expected = routes.filter((route) => !route.debug);
     expect(expected.length).toBeLessThan(routes.length);
-    expect([...functionByRouteKey(lean.json).keys()].sort()).toEqual([...expected.map((route) => `${route.method} ${route.path}`), '$default'].sort());
+    expect([...functionByRouteKey(lean.json).keys()].sort()).toEqual(
+      [...expected.map((route) => `${route.method} ${route.path}`), '$default'].sort(),
+    );
     lean.template.resourceCountIs('AWS::Lambda::Function', expected.length + 1);
   });
 
@@ -252,7 +267,9 @@ describe('context', () => {
     const imported = synth({ upstashUrl: UPSTASH_URL, jwtSecret: 'biz-service/jwt', upstashTokenSecret: 'biz-service/upstash-token' });
     imported.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     imported.template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ JWT_SECRET_ID: 'biz-service/jwt', UPSTASH_TOKEN_SECRET_ID: 'biz-service/upstash-token' }) },
+      Environment: {
+        Variables: Match.objectLike({ JWT_SECRET_ID: 'biz-service/jwt', UPSTASH_TOKEN_SECRET_ID: 'biz-service/upstash-token' }),
+      },
     });
     const granted = JSON.stringify([...secretReads(imported.json).values()]);
     expect(granted).toContain(':secret:biz-service/jwt-??????');
@@ -272,7 +289,10 @@ describe('context', () => {
 
   it('recycles the store functions when secretsRevision changes, and only them', () => {
     const bumped = synth({ upstashUrl: UPSTASH_URL, secretsRevision: 7 });
-    const revisions = resourcesOfType(bumped.json, 'AWS::Lambda::Function').map(([id, fn]) => [id.replace(/Function[0-9A-F]{8}$/, ''), fn.Properties?.Environment?.Variables?.SECRETS_REVISION]);
+    const revisions = resourcesOfType(bumped.json, 'AWS::Lambda::Function').map(([id, fn]) => [
+      id.replace(/Function[0-9A-F]{8}$/, ''),
+      fn.Properties?.Environment?.Variables?.SECRETS_REVISION,
+    ]);
     const expected = [...routes.map((route) => [route.name, route.usesStore ? '7' : undefined]), [fallbackRoute.name, undefined]];
     expect(revisions.sort()).toEqual(expected.sort());
   });

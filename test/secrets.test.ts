@@ -21,7 +21,8 @@ function fetcherOf(values: Record<string, string>): SecretFetcher & { calls: str
   const fetcher = async (secretId: string) => {
     calls.push(secretId);
     const value = values[secretId];
-    if (value === undefined) throw Object.assign(new Error("Secrets Manager can't find the specified secret."), { name: 'ResourceNotFoundException' });
+    if (value === undefined)
+      throw Object.assign(new Error("Secrets Manager can't find the specified secret."), { name: 'ResourceNotFoundException' });
     return value;
   };
   return Object.assign(fetcher, { calls });
@@ -60,7 +61,10 @@ describe('loadSecrets', () => {
 
   it('accepts the value the stack generates ({"secret"}) as a production key for tokens with any kid', async () => {
     const generated = JSON.stringify({ secret: `${'A'.repeat(20)}${'b'.repeat(20)}${'0123456789'.repeat(2)}zzzz` });
-    const env = await loadSecrets({ ...lambdaEnv, UPSTASH_TOKEN_SECRET_ID: undefined, UPSTASH_REDIS_REST_URL: undefined }, fetcherOf({ [JWT_ARN]: generated }));
+    const env = await loadSecrets(
+      { ...lambdaEnv, UPSTASH_TOKEN_SECRET_ID: undefined, UPSTASH_REDIS_REST_URL: undefined },
+      fetcherOf({ [JWT_ARN]: generated }),
+    );
     const config = loadConfig(env);
     expect([...config.secrets.keys()]).toEqual(['']);
     const verifier = new TokenVerifier({ ...config, cacheSize: 0 });
@@ -70,7 +74,10 @@ describe('loadSecrets', () => {
 
   it('during a rotation, verifies tokens of the current key (with or without kid) and of the previous key', async () => {
     const value = JSON.stringify({ kid: 'k2', secret: CURRENT, previous: { kid: 'k1', secret: PREVIOUS } });
-    const env = await loadSecrets({ ...lambdaEnv, UPSTASH_TOKEN_SECRET_ID: undefined, UPSTASH_REDIS_REST_URL: undefined }, fetcherOf({ [JWT_ARN]: value }));
+    const env = await loadSecrets(
+      { ...lambdaEnv, UPSTASH_TOKEN_SECRET_ID: undefined, UPSTASH_REDIS_REST_URL: undefined },
+      fetcherOf({ [JWT_ARN]: value }),
+    );
     expect(env.JWT_SECRET_KEY).toBeUndefined();
     const config = loadConfig(env);
     const verifier = new TokenVerifier({ ...config, cacheSize: 0 });
@@ -156,10 +163,14 @@ describe('the default fetcher (AWS SDK, GetSecretValue)', () => {
         seen.push({ target: request.headers['x-amz-target'] as string | undefined, auth: request.headers.authorization, body: parsed });
         response.setHeader('Content-Type', 'application/x-amz-json-1.1');
         if (parsed.SecretId === JWT_ARN) {
-          response.end(JSON.stringify({ ARN: JWT_ARN, Name: 'biz/jwt', SecretString: CURRENT, VersionId: 'v1', VersionStages: ['AWSCURRENT'] }));
+          response.end(
+            JSON.stringify({ ARN: JWT_ARN, Name: 'biz/jwt', SecretString: CURRENT, VersionId: 'v1', VersionStages: ['AWSCURRENT'] }),
+          );
         } else {
           response.statusCode = 400;
-          response.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }));
+          response.end(
+            JSON.stringify({ __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }),
+          );
         }
       });
     });

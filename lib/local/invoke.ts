@@ -107,7 +107,11 @@ async function loadHandler(functionName: string): Promise<Handler> {
 }
 
 /** Runs a handler on an event (the function defaults to the one the event's routeKey names). */
-export async function invokeEvent(event: APIGatewayProxyEventV2, functionName?: string, options: InvokeOptions = {}): Promise<InvokeResult> {
+export async function invokeEvent(
+  event: APIGatewayProxyEventV2,
+  functionName?: string,
+  options: InvokeOptions = {},
+): Promise<InvokeResult> {
   const name = functionName ?? functionForEvent(event);
   const handler = await loadHandler(name);
   const answer = await handler(prepareEvent(event, name, options), lambdaContext(name));

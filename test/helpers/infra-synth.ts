@@ -63,7 +63,8 @@ export function acknowledgements(scope: IConstruct): { path: string; id: string;
   for (const construct of scope.node.findAll()) {
     for (const entry of construct.node.metadata) {
       if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
-      for (const [id, reason] of Object.entries(entry.data as Record<string, unknown>)) found.push({ path: construct.node.path, id, reason });
+      for (const [id, reason] of Object.entries(entry.data as Record<string, unknown>))
+        found.push({ path: construct.node.path, id, reason });
     }
   }
   return found;
