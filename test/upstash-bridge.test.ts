@@ -244,3 +244,21 @@ describe.skipIf(!HAS_REDIS)('the Upstash bridge on a real Redis', () => {
     });
   });
 });
+
+describe('the Lambda code', () => {
+  it('never imports the bridge or the TCP Redis client', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const files = (await readdir('functions')).map((f) => `functions/${f}`);
+    for (const entry of await readdir('lib', { recursive: true })) {
+      if (entry.endsWith('.ts') && !entry.startsWith('local')) files.push(`lib/${entry}`);
+    }
+    const offenders: string[] = [];
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      if (/upstash-bridge|from '(redis|@redis\/[a-z-]+)'/.test(text)) offenders.push(file);
+    }
+
+    expect(files).toContain('lib/store/upstash.ts');
+    expect(offenders).toEqual([]);
+  });
+});
