@@ -31,6 +31,10 @@ export class Ledger {
   readonly enqueued = new Map<string, string>();
   /** commandId → the JSON of the first result answered 200. */
   readonly accepted = new Map<string, string>();
+  /** commandId → agent that got a result accepted for it. */
+  readonly acceptedFrom = new Map<string, string>();
+  /** commandId → the JSON of a result posted without a 200 (503 or no answer): maybe stored. */
+  readonly attempted = new Map<string, string>();
   readonly samples: Sample[] = [];
   readonly violations: string[] = [];
   /** Network-level failures (no HTTP answer at all). */
@@ -117,7 +121,9 @@ export async function operatorWorker(url: string, fleet: Fleet, ledger: Ledger, 
 export async function agentWorker(url: string, fleet: Fleet, agent: string, ledger: Ledger, until: number): Promise<void> {
   const token = fleet.tokens.get(agent) as string;
   const given: string[] = [];
-  const posted = new Map<string, string>();
+  const posted = new Set<string>();
+  /** The result this agent computed for a command: a retry sends the very same body. */
+  const results = new Map<string, string>();
   while (performance.now() < until) {
     const roll = Math.random();
     if (roll < 0.4 || (roll < 0.8 && given.length === 0)) {
@@ -130,25 +136,26 @@ export async function agentWorker(url: string, fleet: Fleet, agent: string, ledg
       }
     } else if (roll < 0.8) {
       const commandId = given.shift() as string;
-      const result = {
-        agent,
-        command_id: commandId,
-        output: `done ${Math.random().toString(36).slice(2)}`,
-        n: Math.floor(Math.random() * 1e6),
-      };
-      const body = { command_id: commandId, status: 'completed', result };
+      let sent = results.get(commandId);
+      if (sent === undefined) {
+        sent = JSON.stringify({ agent, command_id: commandId, output: `done ${Math.random().toString(36).slice(2)}` });
+        results.set(commandId, sent);
+      }
+      const body = { command_id: commandId, status: 'completed', result: JSON.parse(sent) as unknown };
       const answer = await call(ledger, url, 'post', agent, { method: 'POST', path: '/api/results', token, body });
       if (answer?.status === 200) {
-        const sent = JSON.stringify(result);
         const first = ledger.accepted.get(commandId);
         if (first !== undefined && first !== sent) ledger.violations.push(`two different results accepted for ${commandId}`);
         ledger.accepted.set(commandId, first ?? sent);
-        posted.set(commandId, sent);
-      } else if (answer !== undefined && answer.status !== 503 && answer.status !== 409) {
-        ledger.violations.push(`post ${commandId}: ${answer.status}`);
+        ledger.acceptedFrom.set(commandId, agent);
+        ledger.attempted.delete(commandId);
+        posted.add(commandId);
+      } else if (answer === undefined || answer.status === 503) {
+        // Store down or no answer: maybe stored, maybe not; the agent tries again later, same body.
+        if (!ledger.accepted.has(commandId)) ledger.attempted.set(commandId, sent);
+        given.push(commandId);
       } else {
-        // 503 (store down) or no answer: the agent keeps the command and tries again later.
-        if (answer?.status !== 409) given.push(commandId);
+        ledger.violations.push(`post ${commandId} by ${agent}: ${answer.status}`);
       }
     } else {
       const answer = await call(ledger, url, 'whoami', agent, { path: '/api/whoami', token });
@@ -164,12 +171,16 @@ export async function agentWorker(url: string, fleet: Fleet, agent: string, ledg
  */
 export async function readBack(url: string, fleet: Fleet, ledger: Ledger, concurrency = 32): Promise<string[]> {
   const problems: string[] = [];
-  const ids = [...ledger.enqueued.keys()];
+  // Everything we enqueued, and anything an agent got a result accepted for (an enqueue whose
+  // answer was a 503 may still have been written by a Redis that was only slow).
+  const owners = new Map(ledger.enqueued);
+  for (const [commandId, agent] of ledger.acceptedFrom) if (!owners.has(commandId)) owners.set(commandId, agent);
+  const ids = [...owners.keys()];
   let next = 0;
   const reader = async () => {
     while (next < ids.length) {
       const commandId = ids[next++] as string;
-      const agent = ledger.enqueued.get(commandId) as string;
+      const agent = owners.get(commandId) as string;
       const response = await fetch(`${url}/api/agents/${agent}/commands/${commandId}`, {
         headers: { authorization: `Bearer ${fleet.operator}` },
       });
@@ -178,21 +189,18 @@ export async function readBack(url: string, fleet: Fleet, ledger: Ledger, concur
         problems.push(`${commandId}: read back ${response.status}`);
         continue;
       }
+      const stored = JSON.stringify(body.result);
       const accepted = ledger.accepted.get(commandId);
       if (accepted !== undefined) {
-        if (body.status !== 'completed' || JSON.stringify(body.result) !== accepted) {
-          problems.push(`${commandId}: accepted ${accepted}, stored ${body.status} ${JSON.stringify(body.result)}`);
-        }
+        if (body.status !== 'completed' || stored !== accepted)
+          problems.push(`${commandId}: accepted ${accepted}, stored ${body.status} ${stored}`);
       } else if (body.status === 'completed' || body.status === 'failed') {
-        // Possible only if a post was stored but its answer never arrived (network error).
-        if (ledger.errors.length === 0) problems.push(`${commandId}: completed without an accepted post`);
+        // Only a post whose answer never came (503 after the write, or no answer) may explain it.
+        if (ledger.attempted.get(commandId) !== stored) problems.push(`${commandId}: completed with ${stored} without an accepted post`);
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, reader));
-  for (const commandId of ledger.accepted.keys()) {
-    if (!ledger.enqueued.has(commandId)) problems.push(`${commandId}: accepted but never enqueued by us`);
-  }
   return problems;
 }
 
