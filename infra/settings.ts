@@ -23,6 +23,9 @@ export interface Settings {
   readonly redisKeyPrefix: string;
   /** Deploy /api/token-info and /api/whoami. */
   readonly debugRoutes: boolean;
+  /** Per-agent rate limit in the functions (RATE_LIMIT_*); 0 requests = off. Needs Upstash. */
+  readonly rateLimitRequests: number;
+  readonly rateLimitWindowSeconds: number;
   /** Stage throttling: steady requests per second and burst. */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
@@ -56,6 +59,8 @@ export const CONTEXT_DEFAULTS = {
   redisTimeoutMs: 1000,
   redisKeyPrefix: 'biz:',
   debugRoutes: true,
+  rateLimitRequests: 0,
+  rateLimitWindowSeconds: 60,
   throttleRateLimit: 50,
   throttleBurstLimit: 100,
   logRetentionDays: 30,
@@ -148,6 +153,8 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutM
     redisTimeoutMs: integer(lookup, 'redisTimeoutMs', 1, maxRedisTimeoutMs),
     redisKeyPrefix: text(lookup, 'redisKeyPrefix'),
     debugRoutes: boolean(lookup, 'debugRoutes'),
+    rateLimitRequests: integer(lookup, 'rateLimitRequests', 0, 1_000_000),
+    rateLimitWindowSeconds: integer(lookup, 'rateLimitWindowSeconds', 1, 86400),
     throttleRateLimit,
     throttleBurstLimit,
     logRetention: logRetentionDays as RetentionDays,

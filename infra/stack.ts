@@ -106,6 +106,8 @@ export class BizServiceStack extends Stack {
       REDIS_TIMEOUT_MS: String(settings.redisTimeoutMs),
       REDIS_KEY_PREFIX: settings.redisKeyPrefix,
       USE_REDIS: settings.upstashUrl === undefined ? 'false' : 'true',
+      RATE_LIMIT_REQUESTS: String(settings.rateLimitRequests),
+      RATE_LIMIT_WINDOW_SECONDS: String(settings.rateLimitWindowSeconds),
       [SECRET_ID_VARIABLES.jwt]: this.jwtSecret.secretId,
       // Read by nobody: bumping it (-c secretsRevision=...) recycles the instances after a rotation.
       SECRETS_REVISION: settings.secretsRevision,

@@ -174,6 +174,8 @@ describe('the functions', () => {
           USE_REDIS: 'true',
           JWT_ISSUER: 'https://localhost:8443',
           JWT_AUDIENCE: 'biz-service',
+          RATE_LIMIT_REQUESTS: '0',
+          RATE_LIMIT_WINDOW_SECONDS: '60',
         }),
       },
     });
