@@ -26,6 +26,16 @@ export interface Settings {
   /** Per-agent rate limit in the functions (RATE_LIMIT_*); 0 requests = off. Needs Upstash. */
   readonly rateLimitRequests: number;
   readonly rateLimitWindowSeconds: number;
+  /** Custom domain for the API (with an ACM certificate in the stack's region). */
+  readonly domainName: string | undefined;
+  readonly certificateArn: string | undefined;
+  /**
+   * `s3://bucket/key` of a PEM bundle of the CAs that sign agent certificates: turns on mutual
+   * TLS on the custom domain and turns off the default execute-api endpoint (which has no mTLS).
+   */
+  readonly truststoreUri: { bucket: string; key: string } | undefined;
+  /** REQUIRE_BOUND_TOKENS: only certificate-bound tokens (RFC 8705); needs the mTLS domain. */
+  readonly requireBoundTokens: boolean;
   /** Stage throttling: steady requests per second and burst. */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
@@ -61,6 +71,10 @@ export const CONTEXT_DEFAULTS = {
   debugRoutes: true,
   rateLimitRequests: 0,
   rateLimitWindowSeconds: 60,
+  domainName: '',
+  certificateArn: '',
+  truststoreUri: '',
+  requireBoundTokens: false,
   throttleRateLimit: 50,
   throttleBurstLimit: 100,
   logRetentionDays: 30,
@@ -138,6 +152,37 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutM
     throw new SettingsError('logRetentionDays', `CloudWatch accepts ${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')}`);
   }
 
+  const domainName = optional(lookup, 'domainName');
+  const certificateArn = optional(lookup, 'certificateArn');
+  if (domainName !== undefined && !/^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/i.test(domainName)) {
+    throw new SettingsError('domainName', `expected a host name such as api.example.com, got ${JSON.stringify(domainName)}`);
+  }
+  if ((domainName === undefined) !== (certificateArn === undefined)) {
+    throw new SettingsError(
+      domainName === undefined ? 'domainName' : 'certificateArn',
+      'set domainName and certificateArn together, or neither',
+    );
+  }
+  if (certificateArn !== undefined && !/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[\w-]+$/.test(certificateArn)) {
+    throw new SettingsError('certificateArn', `expected an ACM certificate ARN, got ${JSON.stringify(certificateArn)}`);
+  }
+  const truststore = optional(lookup, 'truststoreUri');
+  let truststoreUri: Settings['truststoreUri'];
+  if (truststore !== undefined) {
+    const found = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/.exec(truststore);
+    if (!found?.[1] || !found[2]) throw new SettingsError('truststoreUri', `expected s3://bucket/key, got ${JSON.stringify(truststore)}`);
+    if (domainName === undefined)
+      throw new SettingsError('truststoreUri', 'mutual TLS needs the custom domain: set domainName and certificateArn');
+    truststoreUri = { bucket: found[1], key: found[2] };
+  }
+  const requireBoundTokens = boolean(lookup, 'requireBoundTokens');
+  if (requireBoundTokens && truststoreUri === undefined) {
+    throw new SettingsError(
+      'requireBoundTokens',
+      'certificate-bound tokens need mutual TLS: set domainName, certificateArn and truststoreUri',
+    );
+  }
+
   const throttleRateLimit = integer(lookup, 'throttleRateLimit', 1, 10000);
   const throttleBurstLimit = integer(lookup, 'throttleBurstLimit', 1, 5000);
 
@@ -155,6 +200,10 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutM
     debugRoutes: boolean(lookup, 'debugRoutes'),
     rateLimitRequests: integer(lookup, 'rateLimitRequests', 0, 1_000_000),
     rateLimitWindowSeconds: integer(lookup, 'rateLimitWindowSeconds', 1, 86400),
+    domainName,
+    certificateArn,
+    truststoreUri,
+    requireBoundTokens,
     throttleRateLimit,
     throttleBurstLimit,
     logRetention: logRetentionDays as RetentionDays,

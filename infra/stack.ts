@@ -5,11 +5,13 @@
  */
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { DomainName, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, SecurityPolicy } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -106,6 +108,7 @@ export class BizServiceStack extends Stack {
       REDIS_TIMEOUT_MS: String(settings.redisTimeoutMs),
       REDIS_KEY_PREFIX: settings.redisKeyPrefix,
       USE_REDIS: settings.upstashUrl === undefined ? 'false' : 'true',
+      REQUIRE_BOUND_TOKENS: String(settings.requireBoundTokens),
       RATE_LIMIT_REQUESTS: String(settings.rateLimitRequests),
       RATE_LIMIT_WINDOW_SECONDS: String(settings.rateLimitWindowSeconds),
       [SECRET_ID_VARIABLES.jwt]: this.jwtSecret.secretId,
@@ -145,6 +148,8 @@ export class BizServiceStack extends Stack {
       apiName: `${this.stackName}-api`,
       description: 'biz-service: commands, results and configuration for the agent fleet',
       createDefaultStage: false,
+      // With mutual TLS on the custom domain, the default endpoint would be a way around it.
+      disableExecuteApiEndpoint: settings.truststoreUri !== undefined,
       defaultIntegration: new HttpLambdaIntegration('FallbackIntegration', fallback.function),
     });
 
@@ -164,6 +169,19 @@ export class BizServiceStack extends Stack {
         'Authorization is done in each function: bearer JWTs signed with HS256 and a shared secret, which the HTTP API JWT authorizer (JWKS only) cannot verify. /health and the JSON 404/405 fallback are public by design.',
     });
 
+    let domain: DomainName | undefined;
+    if (settings.domainName !== undefined && settings.certificateArn !== undefined) {
+      const { truststoreUri } = settings;
+      domain = new DomainName(this, 'Domain', {
+        domainName: settings.domainName,
+        certificate: Certificate.fromCertificateArn(this, 'Certificate', settings.certificateArn),
+        securityPolicy: SecurityPolicy.TLS_1_2,
+        ...(truststoreUri === undefined
+          ? {}
+          : { mtls: { bucket: Bucket.fromBucketName(this, 'Truststore', truststoreUri.bucket), key: truststoreUri.key } }),
+      });
+    }
+
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: settings.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -173,6 +191,7 @@ export class BizServiceStack extends Stack {
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: settings.throttleRateLimit, burstLimit: settings.throttleBurstLimit },
+      ...(domain === undefined ? {} : { domainMapping: { domainName: domain } }),
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         // No headers: the Authorization header never reaches the logs.
@@ -210,7 +229,20 @@ export class BizServiceStack extends Stack {
       for (const alarm of [serverErrors, ...[...functions.values()].map((made) => made.alarm)]) alarm.addAlarmAction(action);
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.stage.url, description: 'Base URL of the API' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: domain === undefined ? this.stage.url : `https://${settings.domainName}/`,
+      description: 'Base URL of the API',
+    });
+    if (domain !== undefined) {
+      new CfnOutput(this, 'DomainTarget', {
+        value: domain.regionalDomainName,
+        description: `Point ${settings.domainName} here: a CNAME, or a Route 53 alias with DomainHostedZoneId`,
+      });
+      new CfnOutput(this, 'DomainHostedZoneId', {
+        value: domain.regionalHostedZoneId,
+        description: 'Hosted zone of DomainTarget, for a Route 53 alias',
+      });
+    }
     new CfnOutput(this, 'JwtSecretArn', { value: this.jwtSecret.secret.secretArn, description: 'Secret holding the JWT key' });
     if (this.upstashTokenSecret !== undefined) {
       new CfnOutput(this, 'UpstashTokenSecretArn', {

@@ -309,6 +309,35 @@ describe('context', () => {
     expect(JSON.stringify(local.stack.node.metadata)).toContain('sam local only');
   });
 
+  it('serves a custom domain with mutual TLS, turns off the default endpoint and can require bound tokens', () => {
+    const secured = synth({
+      upstashUrl: UPSTASH_URL,
+      domainName: 'api.example.com',
+      certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-1111-2222-3333-444455556666',
+      truststoreUri: 's3://example-truststore/agents-ca.pem',
+      requireBoundTokens: 'true',
+    });
+    secured.template.hasResourceProperties('AWS::ApiGatewayV2::DomainName', {
+      DomainName: 'api.example.com',
+      DomainNameConfigurations: [Match.objectLike({ SecurityPolicy: 'TLS_1_2' })],
+      MutualTlsAuthentication: { TruststoreUri: 's3://example-truststore/agents-ca.pem' },
+    });
+    secured.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: true });
+    secured.template.resourceCountIs('AWS::ApiGatewayV2::ApiMapping', 1);
+    secured.template.hasOutput('ApiUrl', { Value: 'https://api.example.com/' });
+    secured.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ REQUIRE_BOUND_TOKENS: 'true' }) },
+    });
+    expect(nagFindings(secured.stack)).toEqual([]);
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
+  });
+
+  it('refuses bound tokens without mutual TLS, and mutual TLS without a domain', () => {
+    expect(() => synth({ requireBoundTokens: 'true' })).toThrow(/requireBoundTokens/);
+    expect(() => synth({ truststoreUri: 's3://b/ca.pem' })).toThrow(/truststoreUri/);
+    expect(() => synth({ domainName: 'api.example.com' })).toThrow(/certificateArn/);
+  });
+
   it('refuses a malformed value and names the key', () => {
     expect(() => synth({ throttleRateLimit: 'fast' })).toThrow(SettingsError);
     expect(() => synth({ throttleRateLimit: 'fast' })).toThrow(/throttleRateLimit/);
