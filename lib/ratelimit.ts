@@ -3,8 +3,9 @@
  * one @upstash/redis client. Its one EVALSHA is issued in the same tick as the revocation check
  * (lib/http/auth.ts), so the client's auto-pipelining sends them together.
  *
- * Off unless RATE_LIMIT_REQUESTS is set, and only with USE_REDIS (a per-process count would
- * multiply the budget by the number of Lambda instances).
+ * Off unless RATE_LIMIT_REQUESTS is set. With USE_REDIS it is counted in Redis, shared by every
+ * Lambda instance; on the in-memory store (local development) it is counted in the process
+ * (MemoryRateLimiter below).
  */
 import { createHash } from 'node:crypto';
 import { Ratelimit } from '@upstash/ratelimit';
