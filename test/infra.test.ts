@@ -345,7 +345,7 @@ describe('context', () => {
     expect(() => synth({ logRetentionDays: 10 })).toThrow(/logRetentionDays/);
   });
 
-  it('synthesises quickly without bundling', () => {
-    expect(main.ms).toBeLessThan(10_000);
+  it('synthesises in seconds without bundling, once aws-cdk-lib is loaded', () => {
+    expect(synth({ upstashUrl: UPSTASH_URL }).ms).toBeLessThan(15_000);
   });
 });
