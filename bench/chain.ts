@@ -47,7 +47,11 @@ interface Endpoint {
   readonly status: number;
 }
 
-/** The agent endpoints with realistic state: one pending command, one already-answered command, config overrides. */
+/**
+ * The agent endpoints with realistic state: one pending command (returned on every poll until
+ * its result arrives), an agent with nothing queued, one already-answered command (later posts
+ * are an agent's retries), config overrides.
+ */
 async function endpoints(
   now: number,
 ): Promise<{ list: Endpoint[]; stores: { commands: MemoryCommandStore; revocations: MemoryRevocationStore } }> {
@@ -57,6 +61,7 @@ async function endpoints(
   const poller = signToken();
   const reporterId = `${AGENT_ID}-results`;
   const reporter = signToken({ sub: reporterId });
+  const idle = signToken({ sub: `${AGENT_ID}-idle` });
   await commands.enqueue({
     commandId: '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11',
     agentId: AGENT_ID,
@@ -83,6 +88,13 @@ async function endpoints(
     stores: { commands, revocations },
     list: [
       { name: 'GET /api/commands', file: 'get-commands', template: template('GET', '/api/commands', { token: poller }), status: 200 },
+      // The common poll: nothing queued for this agent.
+      {
+        name: 'GET /api/commands (empty queue)',
+        file: 'get-commands',
+        template: template('GET', '/api/commands', { token: idle }),
+        status: 200,
+      },
       // The first call accepts the result; every later one is an agent's retry ("duplicate", also 200).
       {
         name: 'POST /api/results',

@@ -48,15 +48,16 @@ export interface RunReport {
 export function plan(quick: boolean) {
   return quick
     ? {
-        verify: { rounds: 3, sliceMs: 100, maxOps: 200_000, warmupMs: 100 },
-        chain: { rounds: 3, sliceMs: 100, maxOps: 100_000, warmupMs: 100 },
+        verify: { rounds: 5, sliceMs: 40, maxOps: 200_000, warmupMs: 100 },
+        chain: { rounds: 5, sliceMs: 40, maxOps: 100_000, warmupMs: 100 },
         cold: { processes: 3, only: ['health', 'get-commands'], budgetMs: 15_000 },
         roundTrips: { calls: 5 },
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
       }
     : {
-        verify: { rounds: 9, sliceMs: 300, maxOps: 2_000_000, warmupMs: 300 },
-        chain: { rounds: 9, sliceMs: 300, maxOps: 1_000_000, warmupMs: 300 },
+        // Many short interleaved slices: a burst of load from elsewhere hits few of them.
+        verify: { rounds: 15, sliceMs: 100, maxOps: 2_000_000, warmupMs: 300 },
+        chain: { rounds: 20, sliceMs: 60, maxOps: 1_000_000, warmupMs: 300 },
         cold: { processes: 20, budgetMs: 120_000 },
         roundTrips: { calls: 40 },
         http: { rounds: 3, seconds: 5, warmupSeconds: 1, connections: 50 },
