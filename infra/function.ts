@@ -11,7 +11,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -37,6 +37,24 @@ const SEMVER_SHIM = path.join(PROJECT_ROOT, 'infra', 'shims', 'semver.cjs');
 
 /** Makes an ESM bundle able to `require` Node built-ins from bundled CommonJS (jsonwebtoken). */
 const ESM_REQUIRE_SHIM = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
+
+/**
+ * How esbuild bundles every function (NodejsFunction's `bundling`), exported so that the
+ * benchmarks build exactly the same bundles. `esbuildArgs` aliases `semver` to the stand-in.
+ */
+export const BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  format: OutputFormat.ESM,
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  externalModules: ['@aws-sdk/*'],
+  banner: ESM_REQUIRE_SHIM,
+  forceDockerBundling: false,
+  // jsonwebtoken loads all of semver for three version checks that always hold on Node 24.
+  esbuildArgs: { '--alias:semver': SEMVER_SHIM },
+} satisfies BundlingOptions;
 
 export interface ServiceFunctionProps {
   /** Handler file under functions/, without extension. */
@@ -91,19 +109,7 @@ export class ServiceFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: 'biz-service',
         ...props.environment,
       },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*'],
-        banner: ESM_REQUIRE_SHIM,
-        forceDockerBundling: false,
-        // jsonwebtoken loads all of semver for three version checks that always hold on Node 24.
-        esbuildArgs: { '--alias:semver': SEMVER_SHIM },
-      },
+      bundling: BUNDLING,
     });
 
     // Errors (crashes, timeouts, failed cold starts) or throttles in any 5-minute period.
