@@ -246,7 +246,10 @@ describe('scopes', () => {
 describe('key rotation by kid', () => {
   it('uses the one JWT_SECRET_KEY for tokens with any kid, as Spring-issued HMAC tokens carry one', async () => {
     expect((await call(await signToken({}, { header: { kid: 'b2f1c7e0-0f0e-4c1a-9a57-3a2a1e0c9d11' } }))).status).toBe(200);
-    expectInvalid(await call(await signToken({}, { header: { kid: 'x' }, secret: 'another-secret-0123456789abcdef0123456789' })), 'invalid_signature');
+    expectInvalid(
+      await call(await signToken({}, { header: { kid: 'x' }, secret: 'another-secret-0123456789abcdef0123456789' })),
+      'invalid_signature',
+    );
   });
 
   it('selects the secret by kid and serves tokens without kid with the first key', async () => {
