@@ -6,17 +6,20 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startServer } from '../lib/local/server.ts';
+import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, tcpClient, uniquePrefix } from './helpers/redis.ts';
 import { signToken, TEST_ENV, TEST_SECRET } from './helpers/tokens.ts';
 
 const run = promisify(execFile);
 let server: LocalServer;
 
-beforeAll(async () => {
-  server = await startServer({ env: { ...TEST_ENV }, port: 0 });
-});
-afterAll(async () => {
-  await server.close();
-});
+const redisPrefix = uniquePrefix('http');
+const stores = [
+  { name: 'memory', env: {} },
+  // USE_REDIS=true without Upstash variables: the server starts the local bridge in front of Redis.
+  ...(HAS_REDIS
+    ? [{ name: 'redis', env: { USE_REDIS: 'true', REDIS_HOST, REDIS_PORT: String(REDIS_PORT), REDIS_KEY_PREFIX: redisPrefix } }]
+    : []),
+];
 
 const request = (path: string, init: RequestInit & { token?: string } = {}) => {
   const headers = new Headers(init.headers);
@@ -25,7 +28,19 @@ const request = (path: string, init: RequestInit & { token?: string } = {}) => {
   return fetch(`${server.url}${path}`, { ...init, headers });
 };
 
-describe('the local server', () => {
+describe.each(stores)('the local server on the $name store', ({ name, env }) => {
+  beforeAll(async () => {
+    server = await startServer({ env: { ...TEST_ENV, ...env }, port: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+    if (name === 'redis') {
+      const client = await tcpClient();
+      await deletePrefix(client, redisPrefix);
+      client.destroy();
+    }
+  });
+
   it('runs the walkthrough: enqueue as operator, fetch as agent, post a result, read it back', async () => {
     const operator = await signToken({ sub: 'ops', scope: 'admin:commands' });
     const agent = await signToken({ sub: 'agent-http', scope: 'agent:commands agent:results' });
