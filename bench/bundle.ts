@@ -4,9 +4,10 @@
  * --sources-content=false --external:@aws-sdk/* --main-fields=module,main and the ESM require
  * banner), by calling esbuild's API directly rather than `cdk synth`.
  *
- * When infra/function.ts exports its bundling options as `BUNDLING` (a NodejsFunction
- * `bundling` object) they are used, so there is one source of truth; until then the same
- * options are replicated here in STACK_BUNDLING.
+ * The options come from infra/function.ts's exported `BUNDLING` (the NodejsFunction `bundling`
+ * object the stack uses: one source of truth), translated to esbuild's API, `esbuildArgs`
+ * included (an unknown flag stops the bench rather than being dropped). STACK_BUNDLING, a copy,
+ * is only the fallback when infra/ cannot be loaded.
  */
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,9 +29,33 @@ export interface StackBundling {
   readonly mainFields?: readonly string[];
   readonly externalModules?: readonly string[];
   readonly banner?: string;
+  readonly footer?: string;
+  readonly define?: Readonly<Record<string, string>>;
+  readonly keepNames?: boolean;
+  readonly loader?: Readonly<Record<string, string>>;
+  /** Extra esbuild CLI arguments, e.g. { '--alias:semver': '/path/shim.cjs' }. */
+  readonly esbuildArgs?: Readonly<Record<string, string | boolean>>;
 }
 
-/** A copy of infra/function.ts's `bundling` (kept until that file exports it). */
+/** esbuildArgs (CLI flags) as API options; throws on a flag this bench does not know, so none is silently dropped. */
+export function cliArgs(args: Readonly<Record<string, string | boolean>> = {}): BuildOptions {
+  const alias: Record<string, string> = {};
+  const define: Record<string, string> = {};
+  const out: BuildOptions = {};
+  for (const [flag, value] of Object.entries(args)) {
+    if (flag.startsWith('--alias:')) alias[flag.slice('--alias:'.length)] = String(value);
+    else if (flag.startsWith('--define:')) define[flag.slice('--define:'.length)] = String(value);
+    else if (flag === '--keep-names') out.keepNames = value !== false && value !== 'false';
+    else if (flag === '--legal-comments') out.legalComments = String(value) as BuildOptions['legalComments'];
+    else if (flag === '--log-level') continue;
+    else throw new Error(`bench/bundle.ts: esbuildArgs flag ${flag} is not translated to esbuild's API yet`);
+  }
+  if (Object.keys(alias).length > 0) out.alias = alias;
+  if (Object.keys(define).length > 0) out.define = define;
+  return out;
+}
+
+/** A copy of infra/function.ts's `bundling`, used only when that file cannot be loaded (it exports BUNDLING). */
 export const STACK_BUNDLING: StackBundling = {
   minify: true,
   sourceMap: true,
@@ -53,7 +78,7 @@ export async function stackBundling(): Promise<{ options: StackBundling; source:
   } catch {
     // infra/ missing or not loadable here: fall back to the copy.
   }
-  return { options: STACK_BUNDLING, source: 'bench/bundle.ts STACK_BUNDLING (a copy: infra/function.ts exports no BUNDLING yet)' };
+  return { options: STACK_BUNDLING, source: 'bench/bundle.ts STACK_BUNDLING (a copy: infra/function.ts exports no BUNDLING here)' };
 }
 
 /** NodejsFunction's bundling props as esbuild API options (what its CLI call amounts to). */
@@ -71,6 +96,11 @@ export function esbuildOptions(stack: StackBundling, entry: string, outfile: str
     external: [...(stack.externalModules ?? ['@aws-sdk/*'])],
     ...(stack.mainFields ? { mainFields: [...stack.mainFields] } : {}),
     ...(stack.banner ? { banner: { js: stack.banner } } : {}),
+    ...(stack.footer ? { footer: { js: stack.footer } } : {}),
+    ...(stack.define ? { define: { ...stack.define } } : {}),
+    ...(stack.keepNames ? { keepNames: true } : {}),
+    ...(stack.loader ? { loader: { ...stack.loader } as BuildOptions['loader'] } : {}),
+    ...cliArgs(stack.esbuildArgs),
     metafile: true,
     logLevel: 'silent',
     absWorkingDir: ROOT,
