@@ -30,6 +30,9 @@ import { useTestRuntime } from './helpers/runtime.ts';
 import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
 const AGENTS = ['agent-001', 'agent-002', 'agent:3@site.b'] as const;
+/** PROPERTIES_FACTOR=20 multiplies every numRuns, for a deeper search than CI's. */
+const FACTOR = Number(process.env.PROPERTIES_FACTOR || 1);
+const runs = (n: number) => Math.max(1, Math.round(n * FACTOR));
 const OPERATOR_SCOPES = 'admin:commands admin:config admin:revoke';
 
 interface Target {
@@ -144,7 +147,7 @@ describe('any change to a valid token is rejected', () => {
         fc.pre(changed !== token);
         expect(() => verifier.verify(changed)).toThrow();
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -158,7 +161,7 @@ describe('any change to a valid token is rejected', () => {
         parts[segment] = bytes.toString('base64url');
         expect(() => verifier.verify(parts.join('.'))).toThrow();
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -188,7 +191,7 @@ describe('any change to a valid token is rejected', () => {
         expect(answer.status).toBe(401);
         expect(calls).toEqual([]);
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 });
@@ -247,7 +250,21 @@ const bodyFor = (schema: fc.Arbitrary<unknown>) =>
     { weight: 3, arbitrary: nearMiss.map((value) => JSON.stringify(value)) },
     { weight: 2, arbitrary: anyJson.map((value) => JSON.stringify(value)) },
     { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
-    { weight: 1, arbitrary: fc.constantFrom('', '{', '{"a":1}x', '\u0000', 'null', '[]', '"x"', '1e400', '{"result":1e400}') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '',
+        '{',
+        '{"a":1}x',
+        '\u0000',
+        'null',
+        '[]',
+        '"x"',
+        '1e400',
+        '{"result":1e400}',
+        '{"command_id":"c-0","status":"completed","result":1e400}',
+      ),
+    },
     {
       weight: 1,
       arbitrary: fc
@@ -257,20 +274,30 @@ const bodyFor = (schema: fc.Arbitrary<unknown>) =>
   );
 
 /**
- * KNOWN BUG, reported (lib/validation.ts revocationInput / lib/store/upstash.ts revokeToken): an
- * `exp` above Redis's EXAT limit (about 9.2e15 s) is accepted by validation and makes Redis refuse
- * the SET, so POST /api/revocations answers 503 instead of 400 on Redis (204 on memory). Skipped
- * in the property below and pinned by the it.fails test at the end of this file; remove both
- * when fixed.
+ * KNOWN BUGS, reported; skipped in the property below and pinned by the it.fails tests at the
+ * end of this file; remove both when fixed.
+ * 1. lib/validation.ts revocationInput / lib/store/upstash.ts revokeToken: an `exp` above Redis's
+ *    EXAT limit (about 9.2e15 s) passes validation and makes Redis refuse the SET, so
+ *    POST /api/revocations answers 503 instead of 400 on Redis (204 on memory).
+ * 2. lib/http/body.ts / lib/validation.ts: a JSON number beyond the double range (`1e400`) parses
+ *    as Infinity and is stored as `null`: the request is accepted (200) but what reads back is
+ *    not what was sent (POST /api/results `result`, PUT config values, enqueue `args`).
  */
 const knownBug = (target: Target, endpoint: Endpoint, text: string) => {
-  if (target.name !== 'redis' || endpoint.name !== 'POST /api/revocations') return false;
+  let value: unknown;
+  let overflow = false;
   try {
-    const exp = (JSON.parse(text) as { exp?: unknown }).exp;
-    return typeof exp === 'number' && exp > 9e15;
+    value = JSON.parse(text, (_key, item: unknown) => {
+      if (typeof item === 'number' && !Number.isFinite(item)) overflow = true;
+      return item;
+    });
   } catch {
     return false;
   }
+  if (overflow) return true;
+  if (target.name !== 'redis' || endpoint.name !== 'POST /api/revocations') return false;
+  const exp = (value as { exp?: unknown } | null)?.exp;
+  return typeof exp === 'number' && exp > 9e15;
 };
 
 const contentType = fc.constantFrom(
@@ -367,6 +394,19 @@ const endpoints: Endpoint[] = [
   },
 ];
 
+/** A key that @middy/http-json-body-parser refuses (400 "forbidden key in JSON body"). */
+function forbiddenKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (const [key, item] of Object.entries(value)) {
+    if (key === '__proto__') return true;
+    if (key === 'constructor' && typeof item === 'object' && item !== null && Object.hasOwn(item, 'prototype')) return true;
+    if (forbiddenKey(item)) return true;
+  }
+  return false;
+}
+
+const byName = (name: string) => endpoints.find((endpoint) => endpoint.name === name) as Endpoint;
+
 const ALLOWED = new Set([200, 201, 204, 400, 404, 409, 413, 415]);
 
 describe.each(targets)('on the $name store', (target) => {
@@ -378,9 +418,10 @@ describe.each(targets)('on the $name store', (target) => {
     const seen = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom(...endpoints).chain((endpoint) => fc.tuple(fc.constant(endpoint), endpoint.body)),
+        fc.constantFrom(...endpoints.map((endpoint) => endpoint.name)).chain((name) => fc.tuple(fc.constant(name), byName(name).body)),
         contentType,
-        async ([endpoint, text], type) => {
+        async ([name, text], type) => {
+          const endpoint = byName(name);
           fc.pre(!knownBug(target, endpoint, text));
           const { runtime, snapshot } = await target.fresh();
           const now = runtime.clock.now();
@@ -414,7 +455,7 @@ describe.each(targets)('on the $name store', (target) => {
           }
         },
       ),
-      { numRuns: target.runs.bodies },
+      { numRuns: runs(target.runs.bodies) },
     );
     // The generators reach both sides: some bodies accepted, some refused.
     expect([...seen.keys()].some((status) => status < 300)).toBe(true);
@@ -474,6 +515,11 @@ describe.each(targets)('on the $name store', (target) => {
                 const commandId = order[step.pick % order.length] as string;
                 const body = { command_id: commandId, status: step.status, ...(step.result === undefined ? {} : { result: step.result }) };
                 const answer = await invoke(postResults, { method: 'POST', path: '/api/results', token: tokens[agent], body });
+                if (forbiddenKey(step.result)) {
+                  // Middy's JSON parser refuses __proto__ (and constructor.prototype) anywhere.
+                  expect(answer.status).toBe(400);
+                  return;
+                }
                 if (owner.get(commandId) !== agent) {
                   expect(answer.status, 'a result accepted from another agent').toBe(404);
                   return;
@@ -510,12 +556,36 @@ describe.each(targets)('on the $name store', (target) => {
           expect((answer.body.commands as { command_id: string }[]).map((c) => c.command_id).sort()).toEqual(expected);
         }
       }),
-      { numRuns: target.runs.histories },
+      { numRuns: runs(target.runs.histories) },
     );
   });
 });
 
-describe.skipIf(!HAS_REDIS)('known bugs found by these properties', () => {
+describe('known bugs found by these properties', () => {
+  it.fails('KNOWN BUG (reported): a result with a number beyond the double range is accepted and stored as null', async () => {
+    const { runtime } = await memoryTarget.fresh();
+    const now = runtime.clock.now();
+    await runtime.commands.enqueue({
+      commandId: 'c-0',
+      agentId: 'agent-001',
+      command: 'run',
+      args: {},
+      createdAt: now,
+      expiresAt: now + 60_000,
+    });
+    const answer = await invoke(postResults, {
+      method: 'POST',
+      path: '/api/results',
+      token: await signToken({ sub: 'agent-001' }),
+      body: '{"command_id":"c-0","status":"completed","result":{"n":1e400}}',
+    });
+    // Either refused (400), or kept as sent; today it is 200 and reads back {"n":null}.
+    if (answer.status === 200) expect((await runtime.commands.get('agent-001', 'c-0'))?.resultJson).toBe('{"n":1e400}');
+    else expect(answer.status).toBe(400);
+  });
+});
+
+describe.skipIf(!HAS_REDIS)('known bugs found by these properties (Redis)', () => {
   it.fails('KNOWN BUG (reported): POST /api/revocations with exp above 9.2e15 answers 503 on Redis instead of 400', async () => {
     const { runtime } = await redisTarget.fresh();
     expect(runtime.config.useRedis).toBe(true);
