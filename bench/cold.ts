@@ -80,7 +80,8 @@ const context = { callbackWaitsForEmptyEventLoop: false, functionName: process.e
   memoryLimitInMB: '256', awsRequestId: 'cold-1', logGroupName: '/aws/lambda/bench', logStreamName: 'bench',
   getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()), done() {}, fail() {}, succeed() {} };
 const result = await handler(JSON.parse(process.env.BENCH_EVENT), context);
-process.stdout.write(JSON.stringify({ status: result && result.statusCode, ms: performance.now() - started }));
+const cpu = process.cpuUsage();
+process.stdout.write(JSON.stringify({ status: result && result.statusCode, ms: performance.now() - started, cpu: (cpu.user + cpu.system) / 1000 }));
 process.exit(0);
 `;
 
@@ -88,7 +89,12 @@ interface Sample {
   readonly ms: number;
   readonly status?: number;
   readonly handlerMs?: number;
+  /** The child's own CPU time (user + system, all threads) when it answered. */
+  readonly cpuMs?: number;
 }
+
+/** The empty node's CPU time: the same as `-e ''` plus one write. */
+const EMPTY_CPU = `const c = process.cpuUsage(); process.stdout.write(JSON.stringify({ cpu: (c.user + c.system) / 1000 }));`;
 
 function lambdaEnv(functionName: string): Record<string, string> {
   return {
@@ -126,12 +132,13 @@ function runProcess(args: readonly string[], env: Record<string, string>, timeou
       if (code !== 0) return reject(new Error(`child exited with ${code}: ${err.slice(0, 500)}`));
       if (out === '') return resolve({ ms });
       // The handler's own log lines may precede the result: take the last JSON object.
-      const last = out.slice(out.lastIndexOf('{"status"'));
-      const parsed = JSON.parse(last) as { status?: number; ms?: number };
+      const at = Math.max(out.lastIndexOf('{"status"'), out.lastIndexOf('{"cpu"'));
+      const parsed = JSON.parse(out.slice(at)) as { status?: number; ms?: number; cpu?: number };
       resolve({
         ms,
         ...(parsed.status !== undefined ? { status: parsed.status } : {}),
         ...(parsed.ms !== undefined ? { handlerMs: parsed.ms } : {}),
+        ...(parsed.cpu !== undefined ? { cpuMs: parsed.cpu } : {}),
       });
     });
   });
@@ -146,7 +153,11 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
   const started = names.filter((name) => options.only === undefined || options.only.includes(name));
   const emptyEnv = lambdaEnv('bench-empty');
   const samples = new Map<string, Sample[]>([['(empty node)', []], ...started.map((name) => [name, []] as [string, Sample[]])]);
-  const runs: { key: string; args: string[]; env: Record<string, string> }[] = [{ key: '(empty node)', args: ['-e', ''], env: emptyEnv }];
+  const runs: { key: string; args: string[]; env: Record<string, string> }[] = [
+    { key: '(empty node)', args: ['-e', ''], env: emptyEnv },
+    { key: '(empty node cpu)', args: ['-e', EMPTY_CPU], env: emptyEnv },
+  ];
+  samples.set('(empty node cpu)', []);
   for (const name of started) {
     const bundle = bundles.find((b) => b.name === name) as Bundle;
     runs.push({
@@ -173,8 +184,9 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
 
   const empty = spread((samples.get('(empty node)') ?? []).map((s) => s.ms));
   const emptyQ = quartiles((samples.get('(empty node)') ?? []).map((s) => s.ms));
+  const emptyCpu = spread((samples.get('(empty node cpu)') ?? []).map((s) => s.cpuMs ?? Number.NaN));
   const rows: string[][] = [];
-  const numbers: Record<string, number> = { emptyNodeMs: empty.median, iterations };
+  const numbers: Record<string, number> = { emptyNodeMs: empty.median, emptyNodeCpuMs: emptyCpu.median, iterations };
   const targets: TargetResult[] = [];
   for (const bundle of bundles) {
     const series = samples.get(bundle.name);
@@ -182,6 +194,7 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
     const q = series ? quartiles(series.map((s) => s.ms)) : undefined;
     const status = series?.[0]?.status;
     const handler = series ? spread(series.map((s) => s.handlerMs ?? Number.NaN)) : undefined;
+    const cpu = series ? spread(series.map((s) => s.cpuMs ?? Number.NaN)) : undefined;
     rows.push([
       bundle.name,
       kb(bundle.bytes),
@@ -189,6 +202,7 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
       ms ? `${fmt(ms.median, 1)} (IQR ${fmt(q?.q1 ?? 0, 1)}–${fmt(q?.q3 ?? 0, 1)})` : '-',
       ms ? `${fmt(ms.median / empty.median, 2)}x` : '-',
       handler ? fmt(handler.median, 1) : '-',
+      cpu ? `${fmt(cpu.median, 1)} (${fmt(cpu.median / emptyCpu.median, 2)}x)` : '-',
       status === undefined ? '-' : String(status),
     ]);
     numbers[`${bundle.name}|bytes`] = bundle.bytes;
@@ -196,6 +210,7 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
     if (ms) {
       numbers[`${bundle.name}|ms`] = ms.median;
       numbers[`${bundle.name}|toEmpty`] = ms.median / empty.median;
+      if (cpu) numbers[`${bundle.name}|cpuToEmpty`] = cpu.median / emptyCpu.median;
     }
     if (bundle.name === 'health') targets.push(atMost('3', 'bundle size /health', bundle.bytes / 1024, 30, ' KB', 1));
     if (bundle.name === 'get-commands')
@@ -206,6 +221,8 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
   for (const name of ['health', 'get-commands']) {
     const value = numbers[`${name}|toEmpty`];
     if (value !== undefined) targets.push(atMost('3', `cold start ${name} / empty node`, value, 1.5, 'x'));
+    const cpuValue = numbers[`${name}|cpuToEmpty`];
+    if (cpuValue !== undefined) targets.push(atMost('3', `cold start ${name} / empty node, CPU time (cross-check)`, cpuValue, 1.5, 'x'));
   }
   const worstCold = Math.max(...started.map((name) => numbers[`${name}|toEmpty`] ?? 0));
   if (started.length > 2) targets.push(atMost('3', 'slowest cold start / empty node', worstCold, 1.5, 'x'));
@@ -221,10 +238,23 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
   const text = [
     `bundling options from ${source}; bundles in ${path.relative(ROOT, OUT_DIR) || '.'}/<function>/`,
     table(
-      ['function', 'minified', 'gzipped', 'process ms median (IQR)', 'vs empty', 'import+answer ms', 'status'],
-      [["(empty node -e '')", '', '', `${fmt(empty.median, 1)} (IQR ${fmt(emptyQ.q1, 1)}–${fmt(emptyQ.q3, 1)})`, '1.00x', '', ''], ...rows],
+      ['function', 'minified', 'gzipped', 'process ms median (IQR)', 'vs empty', 'import+answer ms', 'CPU ms (vs empty)', 'status'],
+      [
+        [
+          "(empty node -e '')",
+          '',
+          '',
+          `${fmt(empty.median, 1)} (IQR ${fmt(emptyQ.q1, 1)}–${fmt(emptyQ.q3, 1)})`,
+          '1.00x',
+          '',
+          `${fmt(emptyCpu.median, 1)} (1.00x)`,
+          '',
+        ],
+        ...rows,
+      ],
     ),
-    `${iterations} processes per row, interleaved; node ${process.version}`,
+    `${iterations} processes per row, interleaved; node ${process.version}. "vs empty" (whole-process wall time) is the target's figure;`,
+    "CPU ms is the process's own user+system time when it answered (its getrusage): the same comparison, less disturbed by a loaded machine.",
     `get-commands bundle by package: ${parts}`,
   ].join('\n');
   return { title: '3. Cold start (production bundles, fresh node processes)', text, targets, numbers };
