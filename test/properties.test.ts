@@ -33,6 +33,7 @@ const AGENTS = ['agent-001', 'agent-002', 'agent:3@site.b'] as const;
 /** PROPERTIES_FACTOR=20 multiplies every numRuns, for a deeper search than CI's. */
 const FACTOR = Number(process.env.PROPERTIES_FACTOR || 1);
 const runs = (n: number) => Math.max(1, Math.round(n * FACTOR));
+const TIME_LIMIT = 20_000 * Math.max(1, FACTOR);
 const OPERATOR_SCOPES = 'admin:commands admin:config admin:revoke';
 
 interface Target {
@@ -138,62 +139,74 @@ describe('any change to a valid token is rejected', () => {
     return token.slice(0, at) + token.slice(at + change.count);
   }
 
-  it('in its text: every edit of the string is refused by the verifier', async () => {
-    await fc.assert(
-      fc.asyncProperty(claims, fc.array(edit, { minLength: 1, maxLength: 3 }), async (payload, changes) => {
-        const token = await signToken(payload);
-        expect(() => verifier.verify(token)).not.toThrow();
-        const changed = changes.reduce(apply, token);
-        fc.pre(changed !== token);
-        expect(() => verifier.verify(changed)).toThrow();
-      }),
-      { numRuns: runs(400) },
-    );
-  });
+  it(
+    'in its text: every edit of the string is refused by the verifier',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(claims, fc.array(edit, { minLength: 1, maxLength: 3 }), async (payload, changes) => {
+          const token = await signToken(payload);
+          expect(() => verifier.verify(token)).not.toThrow();
+          const changed = changes.reduce(apply, token);
+          fc.pre(changed !== token);
+          expect(() => verifier.verify(changed)).toThrow();
+        }),
+        { numRuns: runs(400) },
+      );
+    },
+    TIME_LIMIT,
+  );
 
-  it('in its decoded bytes: any bit flipped in the header, payload or signature, re-encoded canonically, is refused', async () => {
-    await fc.assert(
-      fc.asyncProperty(claims, fc.nat({ max: 2 }), fc.nat(), fc.integer({ min: 0, max: 7 }), async (payload, segment, at, bit) => {
-        const parts = (await signToken(payload)).split('.');
-        const bytes = Buffer.from(parts[segment] as string, 'base64url');
-        const index = at % bytes.length;
-        bytes[index] = (bytes[index] as number) ^ (1 << bit);
-        parts[segment] = bytes.toString('base64url');
-        expect(() => verifier.verify(parts.join('.'))).toThrow();
-      }),
-      { numRuns: runs(400) },
-    );
-  });
+  it(
+    'in its decoded bytes: any bit flipped in the header, payload or signature, re-encoded canonically, is refused',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(claims, fc.nat({ max: 2 }), fc.nat(), fc.integer({ min: 0, max: 7 }), async (payload, segment, at, bit) => {
+          const parts = (await signToken(payload)).split('.');
+          const bytes = Buffer.from(parts[segment] as string, 'base64url');
+          const index = at % bytes.length;
+          bytes[index] = (bytes[index] as number) ^ (1 << bit);
+          parts[segment] = bytes.toString('base64url');
+          expect(() => verifier.verify(parts.join('.'))).toThrow();
+        }),
+        { numRuns: runs(400) },
+      );
+    },
+    TIME_LIMIT,
+  );
 
-  it('through the handler: an edited token gets 401 and the store is never asked', async () => {
-    const calls: string[] = [];
-    const config = loadConfig({ ...TEST_ENV });
-    const spy = <T extends object>(target: T): T =>
-      new Proxy(target, {
-        get: (object, property) => {
-          const value = Reflect.get(object, property);
-          return typeof value === 'function'
-            ? (...args: unknown[]) => {
-                calls.push(String(property));
-                return (value as (...a: unknown[]) => unknown).apply(object, args);
-              }
-            : value;
-        },
-      });
-    useTestRuntime({}, { commands: spy(new MemoryCommandStore(config)), revocations: spy(new MemoryRevocationStore(() => 0)) });
-    await fc.assert(
-      fc.asyncProperty(claims, edit, async (payload, change) => {
-        const token = await signToken(payload);
-        const changed = apply(token, change);
-        fc.pre(changed !== token && !/^\s|\s$/.test(changed.slice(-1) + changed.slice(0, 1)));
-        calls.length = 0;
-        const answer = await invoke(whoami, { path: '/api/whoami', headers: { authorization: `Bearer ${changed}` } });
-        expect(answer.status).toBe(401);
-        expect(calls).toEqual([]);
-      }),
-      { numRuns: runs(150) },
-    );
-  });
+  it(
+    'through the handler: an edited token gets 401 and the store is never asked',
+    async () => {
+      const calls: string[] = [];
+      const config = loadConfig({ ...TEST_ENV });
+      const spy = <T extends object>(target: T): T =>
+        new Proxy(target, {
+          get: (object, property) => {
+            const value = Reflect.get(object, property);
+            return typeof value === 'function'
+              ? (...args: unknown[]) => {
+                  calls.push(String(property));
+                  return (value as (...a: unknown[]) => unknown).apply(object, args);
+                }
+              : value;
+          },
+        });
+      useTestRuntime({}, { commands: spy(new MemoryCommandStore(config)), revocations: spy(new MemoryRevocationStore(() => 0)) });
+      await fc.assert(
+        fc.asyncProperty(claims, edit, async (payload, change) => {
+          const token = await signToken(payload);
+          const changed = apply(token, change);
+          fc.pre(changed !== token && !/^\s|\s$/.test(changed.slice(-1) + changed.slice(0, 1)));
+          calls.length = 0;
+          const answer = await invoke(whoami, { path: '/api/whoami', headers: { authorization: `Bearer ${changed}` } });
+          expect(answer.status).toBe(401);
+          expect(calls).toEqual([]);
+        }),
+        { numRuns: runs(150) },
+      );
+    },
+    TIME_LIMIT,
+  );
 });
 
 /** Bodies: anything JSON, near misses of each schema, text that is not JSON, and oversize ones. */
@@ -410,155 +423,167 @@ const byName = (name: string) => endpoints.find((endpoint) => endpoint.name === 
 const ALLOWED = new Set([200, 201, 204, 400, 404, 409, 413, 415]);
 
 describe.each(targets)('on the $name store', (target) => {
-  it('any body to any endpoint: accepted as specified or 400/404/409/413/415, never 5xx, and a refused one changes nothing', async () => {
-    const tokens: Tokens = {
-      agent: await signToken({ sub: 'agent-001', scope: 'agent:commands agent:results' }, { expiresIn: 3600 }),
-      operator: await signToken({ sub: 'operator-1', scope: OPERATOR_SCOPES }, { expiresIn: 3600 }),
-    };
-    const seen = new Map<number, number>();
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...endpoints.map((endpoint) => endpoint.name)).chain((name) => fc.tuple(fc.constant(name), byName(name).body)),
-        contentType,
-        async ([name, text], type) => {
-          const endpoint = byName(name);
-          fc.pre(!knownBug(target, endpoint, text));
-          const { runtime, snapshot } = await target.fresh();
-          const now = runtime.clock.now();
-          for (const id of ['c-0', 'c-1', 'c-2']) {
-            await runtime.commands.enqueue({
-              commandId: id,
-              agentId: 'agent-001',
-              command: 'run',
-              args: {},
-              createdAt: now,
-              expiresAt: now + 600_000,
+  it(
+    'any body to any endpoint: accepted as specified or 400/404/409/413/415, never 5xx, and a refused one changes nothing',
+    async () => {
+      const tokens: Tokens = {
+        agent: await signToken({ sub: 'agent-001', scope: 'agent:commands agent:results' }, { expiresIn: 3600 }),
+        operator: await signToken({ sub: 'operator-1', scope: OPERATOR_SCOPES }, { expiresIn: 3600 }),
+      };
+      const seen = new Map<number, number>();
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...endpoints.map((endpoint) => endpoint.name)).chain((name) => fc.tuple(fc.constant(name), byName(name).body)),
+          contentType,
+          async ([name, text], type) => {
+            const endpoint = byName(name);
+            fc.pre(!knownBug(target, endpoint, text));
+            const { runtime, snapshot } = await target.fresh();
+            const now = runtime.clock.now();
+            for (const id of ['c-0', 'c-1', 'c-2']) {
+              await runtime.commands.enqueue({
+                commandId: id,
+                agentId: 'agent-001',
+                command: 'run',
+                args: {},
+                createdAt: now,
+                expiresAt: now + 600_000,
+              });
+            }
+            await runtime.commands.complete('agent-001', 'c-2', { status: 'failed', resultJson: '{"first":true}', completedAt: now });
+            const before = await snapshot();
+            const answer = await invoke(endpoint.handler, {
+              method: endpoint.method,
+              path: endpoint.path,
+              ...(endpoint.pathParameters ? { pathParameters: endpoint.pathParameters } : {}),
+              token: endpoint.operator ? tokens.operator : tokens.agent,
+              headers: type === undefined ? {} : { 'content-type': type },
+              body: text,
             });
-          }
-          await runtime.commands.complete('agent-001', 'c-2', { status: 'failed', resultJson: '{"first":true}', completedAt: now });
-          const before = await snapshot();
-          const answer = await invoke(endpoint.handler, {
-            method: endpoint.method,
-            path: endpoint.path,
-            ...(endpoint.pathParameters ? { pathParameters: endpoint.pathParameters } : {}),
-            token: endpoint.operator ? tokens.operator : tokens.agent,
-            headers: type === undefined ? {} : { 'content-type': type },
-            body: text,
-          });
-          seen.set(answer.status, (seen.get(answer.status) ?? 0) + 1);
-          expect(ALLOWED, `${endpoint.name} answered ${answer.status}: ${answer.raw?.slice(0, 200)}`).toContain(answer.status);
-          if (answer.status >= 400) {
-            expect(answer.body.error).toEqual(expect.any(String));
-            expect(await snapshot(), `${endpoint.name} ${answer.status} changed the store`).toBe(before);
-          } else {
-            await endpoint.check(JSON.parse(text), answer, tokens);
-          }
-        },
-      ),
-      { numRuns: runs(target.runs.bodies) },
-    );
-    // The generators reach both sides: some bodies accepted, some refused.
-    expect([...seen.keys()].some((status) => status < 300)).toBe(true);
-    expect([...seen.keys()].some((status) => status === 400)).toBe(true);
-  });
+            seen.set(answer.status, (seen.get(answer.status) ?? 0) + 1);
+            expect(ALLOWED, `${endpoint.name} answered ${answer.status}: ${answer.raw?.slice(0, 200)}`).toContain(answer.status);
+            if (answer.status >= 400) {
+              expect(answer.body.error).toEqual(expect.any(String));
+              expect(await snapshot(), `${endpoint.name} ${answer.status} changed the store`).toBe(before);
+            } else {
+              await endpoint.check(JSON.parse(text), answer, tokens);
+            }
+          },
+        ),
+        { numRuns: runs(target.runs.bodies) },
+      );
+      // The generators reach both sides: some bodies accepted, some refused.
+      expect([...seen.keys()].some((status) => status < 300)).toBe(true);
+      expect([...seen.keys()].some((status) => status === 400)).toBe(true);
+    },
+    TIME_LIMIT,
+  );
 
-  it('every accepted result reads back unchanged, and no command is shown to or completed by another agent', async () => {
-    const tokens = Object.fromEntries(
-      await Promise.all(AGENTS.map(async (agent) => [agent, await signToken({ sub: agent }, { expiresIn: 3600 })] as const)),
-    ) as Record<(typeof AGENTS)[number], string>;
-    const operator = await signToken({ sub: 'operator-1', scope: OPERATOR_SCOPES }, { expiresIn: 3600 });
-    const agentIndex = fc.nat({ max: AGENTS.length - 1 });
-    const op = fc.oneof(
-      fc.record({ kind: fc.constant('enqueue' as const), agent: agentIndex, command: fc.string({ minLength: 1, maxLength: 10 }) }),
-      fc.record({ kind: fc.constant('fetch' as const), agent: agentIndex }),
-      fc.record({
-        kind: fc.constant('post' as const),
-        agent: agentIndex,
-        pick: fc.nat(),
-        status: fc.constantFrom('completed', 'failed'),
-        result: fc.option(anyJson, { nil: undefined }),
-      }),
-    );
+  it(
+    'every accepted result reads back unchanged, and no command is shown to or completed by another agent',
+    async () => {
+      const tokens = Object.fromEntries(
+        await Promise.all(AGENTS.map(async (agent) => [agent, await signToken({ sub: agent }, { expiresIn: 3600 })] as const)),
+      ) as Record<(typeof AGENTS)[number], string>;
+      const operator = await signToken({ sub: 'operator-1', scope: OPERATOR_SCOPES }, { expiresIn: 3600 });
+      const agentIndex = fc.nat({ max: AGENTS.length - 1 });
+      const op = fc.oneof(
+        fc.record({ kind: fc.constant('enqueue' as const), agent: agentIndex, command: fc.string({ minLength: 1, maxLength: 10 }) }),
+        fc.record({ kind: fc.constant('fetch' as const), agent: agentIndex }),
+        fc.record({
+          kind: fc.constant('post' as const),
+          agent: agentIndex,
+          pick: fc.nat(),
+          status: fc.constantFrom('completed', 'failed'),
+          result: fc.option(anyJson, { nil: undefined }),
+        }),
+      );
 
-    await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }), async (batches) => {
-        await target.fresh();
-        const owner = new Map<string, string>();
-        const order: string[] = [];
-        const accepted = new Map<string, string>();
-        const conflicts = new Set<string>();
-        for (const batch of batches) {
-          // Each batch runs concurrently: interleavings, and races between posts.
-          await Promise.all(
-            batch.map(async (step) => {
-              const agent = AGENTS[step.agent] as (typeof AGENTS)[number];
-              if (step.kind === 'enqueue') {
-                const answer = await invoke(enqueueCommand, {
-                  method: 'POST',
-                  path: `/api/agents/${agent}/commands`,
-                  pathParameters: { agentId: agent },
-                  token: operator,
-                  body: { command: step.command },
-                });
-                expect(answer.status).toBe(201);
-                owner.set(answer.body.command_id, agent);
-                order.push(answer.body.command_id);
-              } else if (step.kind === 'fetch') {
-                const answer = await invoke(getCommands, { path: '/api/commands', query: { limit: '100' }, token: tokens[agent] });
-                expect(answer.status).toBe(200);
-                expect(answer.body.agent_id).toBe(agent);
-                for (const command of answer.body.commands as { command_id: string }[]) {
-                  expect(owner.get(command.command_id), 'a command shown to another agent').toBe(agent);
-                }
-              } else {
-                if (order.length === 0) return;
-                const commandId = order[step.pick % order.length] as string;
-                const body = { command_id: commandId, status: step.status, ...(step.result === undefined ? {} : { result: step.result }) };
-                const answer = await invoke(postResults, { method: 'POST', path: '/api/results', token: tokens[agent], body });
-                if (forbiddenKey(step.result)) {
-                  // Middy's JSON parser refuses __proto__ (and constructor.prototype) anywhere.
-                  expect(answer.status).toBe(400);
-                  return;
-                }
-                if (owner.get(commandId) !== agent) {
-                  expect(answer.status, 'a result accepted from another agent').toBe(404);
-                  return;
-                }
-                expect([200, 409]).toContain(answer.status);
-                const sent = JSON.stringify([step.status, step.result === undefined ? null : step.result]);
-                if (answer.status === 200) {
-                  const first = accepted.get(commandId);
-                  if (first === undefined) accepted.set(commandId, sent);
-                  else expect(sent, 'two different results accepted for one command').toBe(first);
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }), async (batches) => {
+          await target.fresh();
+          const owner = new Map<string, string>();
+          const order: string[] = [];
+          const accepted = new Map<string, string>();
+          const conflicts = new Set<string>();
+          for (const batch of batches) {
+            // Each batch runs concurrently: interleavings, and races between posts.
+            await Promise.all(
+              batch.map(async (step) => {
+                const agent = AGENTS[step.agent] as (typeof AGENTS)[number];
+                if (step.kind === 'enqueue') {
+                  const answer = await invoke(enqueueCommand, {
+                    method: 'POST',
+                    path: `/api/agents/${agent}/commands`,
+                    pathParameters: { agentId: agent },
+                    token: operator,
+                    body: { command: step.command },
+                  });
+                  expect(answer.status).toBe(201);
+                  owner.set(answer.body.command_id, agent);
+                  order.push(answer.body.command_id);
+                } else if (step.kind === 'fetch') {
+                  const answer = await invoke(getCommands, { path: '/api/commands', query: { limit: '100' }, token: tokens[agent] });
+                  expect(answer.status).toBe(200);
+                  expect(answer.body.agent_id).toBe(agent);
+                  for (const command of answer.body.commands as { command_id: string }[]) {
+                    expect(owner.get(command.command_id), 'a command shown to another agent').toBe(agent);
+                  }
                 } else {
-                  conflicts.add(commandId);
+                  if (order.length === 0) return;
+                  const commandId = order[step.pick % order.length] as string;
+                  const body = {
+                    command_id: commandId,
+                    status: step.status,
+                    ...(step.result === undefined ? {} : { result: step.result }),
+                  };
+                  const answer = await invoke(postResults, { method: 'POST', path: '/api/results', token: tokens[agent], body });
+                  if (forbiddenKey(step.result)) {
+                    // Middy's JSON parser refuses __proto__ (and constructor.prototype) anywhere.
+                    expect(answer.status).toBe(400);
+                    return;
+                  }
+                  if (owner.get(commandId) !== agent) {
+                    expect(answer.status, 'a result accepted from another agent').toBe(404);
+                    return;
+                  }
+                  expect([200, 409]).toContain(answer.status);
+                  const sent = JSON.stringify([step.status, step.result === undefined ? null : step.result]);
+                  if (answer.status === 200) {
+                    const first = accepted.get(commandId);
+                    if (first === undefined) accepted.set(commandId, sent);
+                    else expect(sent, 'two different results accepted for one command').toBe(first);
+                  } else {
+                    conflicts.add(commandId);
+                  }
                 }
-              }
-            }),
-          );
-        }
-        // A 409 means another result won: it must be one we saw accepted.
-        for (const commandId of conflicts) expect(accepted.has(commandId), 'a 409 without an accepted result').toBe(true);
-        // Read everything back: accepted results unchanged, unfinished commands all still queued.
-        for (const [commandId, sent] of accepted) {
-          const agent = owner.get(commandId) as string;
-          const stored = await invoke(getCommand, {
-            path: `/api/agents/${agent}/commands/${commandId}`,
-            pathParameters: { agentId: agent, commandId },
-            token: operator,
-          });
-          expect(JSON.stringify([stored.body.status, stored.body.result])).toBe(sent);
-        }
-        for (const agent of AGENTS) {
-          const answer = await invoke(getCommands, { path: '/api/commands', query: { limit: '100' }, token: tokens[agent] });
-          // Order within a concurrent batch is the store's; as a set, nothing lost and nothing extra.
-          const expected = order.filter((id) => owner.get(id) === agent && !accepted.has(id)).sort();
-          expect((answer.body.commands as { command_id: string }[]).map((c) => c.command_id).sort()).toEqual(expected);
-        }
-      }),
-      { numRuns: runs(target.runs.histories) },
-    );
-  });
+              }),
+            );
+          }
+          // A 409 means another result won: it must be one we saw accepted.
+          for (const commandId of conflicts) expect(accepted.has(commandId), 'a 409 without an accepted result').toBe(true);
+          // Read everything back: accepted results unchanged, unfinished commands all still queued.
+          for (const [commandId, sent] of accepted) {
+            const agent = owner.get(commandId) as string;
+            const stored = await invoke(getCommand, {
+              path: `/api/agents/${agent}/commands/${commandId}`,
+              pathParameters: { agentId: agent, commandId },
+              token: operator,
+            });
+            expect(JSON.stringify([stored.body.status, stored.body.result])).toBe(sent);
+          }
+          for (const agent of AGENTS) {
+            const answer = await invoke(getCommands, { path: '/api/commands', query: { limit: '100' }, token: tokens[agent] });
+            // Order within a concurrent batch is the store's; as a set, nothing lost and nothing extra.
+            const expected = order.filter((id) => owner.get(id) === agent && !accepted.has(id)).sort();
+            expect((answer.body.commands as { command_id: string }[]).map((c) => c.command_id).sort()).toEqual(expected);
+          }
+        }),
+        { numRuns: runs(target.runs.histories) },
+      );
+    },
+    TIME_LIMIT,
+  );
 });
 
 describe('known bugs found by these properties', () => {
