@@ -66,24 +66,41 @@ describe.skipIf(!HAS_REDIS)('Upstash stores on a real Redis', () => {
     it('uses one HTTP request per store call', async () => {
       const { commands, revocations } = stores(second);
       const now = Date.now();
-      const command = { commandId: randomUUID(), agentId: 'rt-agent', command: 'x', args: {}, createdAt: now, expiresAt: now + 60_000 };
-      await commands.fetch('warm-up', 1, now); // first EVALSHA of a script may fall back to EVAL once
-      await commands.complete('warm-up', 'none', { status: 'completed', resultJson: undefined, completedAt: now });
-      await commands.enqueue({ ...command, commandId: randomUUID() });
-      const counts: number[] = [];
-      const count = async (run: () => Promise<unknown>) => {
-        const before = second.requests;
-        await run();
-        counts.push(second.requests - before);
+      const newCommand = () => ({
+        commandId: randomUUID(),
+        agentId: 'rt-agent',
+        command: 'x',
+        args: {},
+        createdAt: now,
+        expiresAt: now + 60_000,
+      });
+      // The fewest requests a call took in three tries: a script's first EVALSHA falls back to EVAL
+      // once (NOSCRIPT), also after another test file runs SCRIPT FLUSH on the shared Redis.
+      const fewest = async (run: () => Promise<unknown>) => {
+        let least = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < 3; i += 1) {
+          const before = second.requests;
+          await run();
+          least = Math.min(least, second.requests - before);
+        }
+        return least;
       };
+      const known = newCommand();
+      await commands.enqueue(known);
 
-      await count(() => commands.enqueue(command));
-      await count(() => commands.fetch('rt-agent', 10, now + 1));
-      await count(() => commands.complete('rt-agent', command.commandId, { status: 'completed', resultJson: '1', completedAt: now + 2 }));
-      await count(() => commands.get('rt-agent', command.commandId));
-      await count(() => revocations.isRevoked({ jti: 'j', sub: 's', iat: 1, exp: 2 }));
+      const counts = [
+        await fewest(() => commands.enqueue(newCommand())),
+        await fewest(() => commands.fetch('rt-agent', 10, now + 1)),
+        await fewest(() => commands.complete('rt-agent', randomUUID(), { status: 'completed', resultJson: '1', completedAt: now + 2 })),
+        await fewest(() => commands.get('rt-agent', known.commandId)),
+        await fewest(() => commands.getConfig('rt-agent')),
+        await fewest(() => commands.putConfig('rt-agent', { a: 1 })),
+        await fewest(() => revocations.isRevoked({ jti: 'j', sub: 's', iat: 1, exp: 2 })),
+        await fewest(() => revocations.revokeToken(randomUUID(), Math.floor(now / 1000) + 60)),
+        await fewest(() => revocations.revokeSubject(`rt-${randomUUID()}`, Math.floor(now / 1000))),
+      ];
 
-      expect(counts).toEqual([1, 1, 1, 1, 1]);
+      expect(counts).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1]);
     });
   });
 
