@@ -39,6 +39,19 @@ function claims(token: string): { jti: string; exp: number; iat: number; sub: st
   };
 }
 
+describe('the revoke command without Redis', () => {
+  it('explains that in-memory revocations live in the server process, points at the API, and exits non-zero', async () => {
+    const env = { ...process.env, USE_REDIS: 'false' };
+
+    const failure = await run(process.execPath, ['lib/local/revoke.ts', '--sub', 'agent-001'], { env }).catch((error: unknown) => error);
+
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toMatch(/inside the running server process/);
+    expect((failure as { stderr: string }).stderr).toContain('POST');
+    expect((failure as { stderr: string }).stderr).toContain('/api/revocations');
+  });
+});
+
 describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
   const prefix = uniquePrefix('revocation');
   let bridge: UpstashBridge;
