@@ -313,6 +313,15 @@ export class UpstashCommandStore implements CommandStore {
   }
 }
 
+/** Beyond this (about 31 million years) Redis refuses EXAT (its limit is ~9.2e15 s): keep such an entry for good. */
+const MAX_EXAT_SECONDS = 1e15;
+
+/** SET options for an entry that ends at `expiresAt` (epoch s); already past: gone at once. */
+function expiry(expiresAt: number): { exat: number } | undefined {
+  if (!(expiresAt < MAX_EXAT_SECONDS)) return undefined; // also NaN: never silently "not revoked"
+  return { exat: Math.max(1, Math.ceil(expiresAt)) };
+}
+
 export class UpstashRevocationStore implements RevocationStore {
   private readonly redis: Redis;
   private readonly prefix: string;
@@ -351,7 +360,7 @@ export class UpstashRevocationStore implements RevocationStore {
 
   /** SET ... EXAT: the entry goes by itself at expiresAt (already past: gone at once, as in memory). */
   async revokeToken(jti: string, expiresAt: number): Promise<void> {
-    await call('revokeToken', () => this.redis.set(`${this.prefix}revoked:jti:${jti}`, '1', { exat: Math.max(1, Math.ceil(expiresAt)) }));
+    await call('revokeToken', () => this.redis.set(`${this.prefix}revoked:jti:${jti}`, '1', expiry(expiresAt)));
   }
 
   /**
@@ -365,7 +374,7 @@ export class UpstashRevocationStore implements RevocationStore {
 
   /** Allowlist mode: registers an issued token as active until expiresAt (what the auth server does). */
   async registerToken(jti: string, expiresAt: number): Promise<void> {
-    await call('registerToken', () => this.redis.set(`${this.prefix}active:jti:${jti}`, '1', { exat: Math.max(1, Math.ceil(expiresAt)) }));
+    await call('registerToken', () => this.redis.set(`${this.prefix}active:jti:${jti}`, '1', expiry(expiresAt)));
   }
 }
 

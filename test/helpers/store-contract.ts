@@ -329,6 +329,13 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await revocations.isRevoked(token(randomUUID(), sub, nowS))).toBe(false);
     });
 
+    it('revokes a token whose exp lies beyond what Redis can expire (above 9.2e15 s)', async () => {
+      const jti = randomUUID();
+      await revocations.revokeToken(jti, 1e16);
+
+      expect(await revocations.isRevoked(token(jti, newAgent(), nowS))).toBe(true);
+    });
+
     it('ignores a jti revocation whose end has already passed', async () => {
       const jti = randomUUID();
       await revocations.revokeToken(jti, nowS - 1);
