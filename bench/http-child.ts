@@ -2,8 +2,8 @@
  * A server for figure 5, run in its own process so that the load tool (in the parent) and the
  * server each get a core: `service` is the local server (lib/local/server.ts, every request
  * through the real handlers), `bare` is a node:http server answering every request with the
- * bytes given in BENCH_BARE (status, headers, body). Tells the parent its port over IPC and
- * stops on SIGTERM or when the parent goes away.
+ * bytes given in BENCH_BARE (status, headers, body). Tells the parent its port over IPC, and
+ * its own CPU time when asked; stops on SIGTERM or when the parent goes away.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +36,13 @@ async function main(): Promise<{ port: number; close: () => Promise<void> }> {
 
 const { port, close } = await main();
 process.send?.({ port });
+// The parent asks for this process's CPU time around each load run (CPU per request served).
+process.on('message', (message: { cpu?: boolean }) => {
+  if (message?.cpu) {
+    const { user, system } = process.cpuUsage();
+    process.send?.({ cpuMs: (user + system) / 1000 });
+  }
+});
 const stop = () => {
   close().finally(() => process.exit(0));
 };
