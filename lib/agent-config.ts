@@ -1,7 +1,7 @@
 /** Agent configuration: built-in defaults merged with the overrides an operator sets per agent. */
 import { ApiError } from './errors.ts';
 import { MAX_BODY_BYTES } from './http/body.ts';
-import { isObject } from './validation.ts';
+import { isObject, storableJson } from './validation.ts';
 
 export const CONFIG_DEFAULTS = {
   poll_interval_seconds: 30,
@@ -14,6 +14,7 @@ const MAX_OVERRIDES_BYTES = 16 * 1024;
 /** Checks an operator's overrides: a JSON object; the known keys keep their types and ranges. */
 export function configOverrides(body: unknown): Record<string, unknown> {
   if (!isObject(body)) throw new ApiError('invalid_request', 'the config must be a JSON object');
+  storableJson(body, 'the config');
   if (JSON.stringify(body).length > MAX_OVERRIDES_BYTES) {
     throw new ApiError('invalid_request', `the config must be at most ${MAX_OVERRIDES_BYTES} bytes of JSON`);
   }

@@ -13,6 +13,24 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * A JSON value that can be stored and read back unchanged: no number beyond the double range
+ * (JSON.parse makes 1e400 Infinity, which would be stored as null) and at most MAX_JSON_DEPTH deep.
+ */
+export function storableJson(value: unknown, field: string): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (typeof item === 'number' && !Number.isFinite(item)) throw bad(`${field} holds a number JSON cannot carry`);
+    if (typeof item === 'object' && item !== null) {
+      if (depth > MAX_JSON_DEPTH) throw bad(`${field} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      for (const child of Object.values(item)) stack.push([child, depth + 1]);
+    }
+  }
+}
+
 function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
   const extra = Object.keys(body).filter((key) => !allowed.includes(key));
   if (extra.length > 0) throw bad(`unknown field: ${extra[0]}`);
@@ -51,6 +69,7 @@ export function resultInput(body: unknown): ResultInput {
     throw bad('command_id must be a string of 1 to 128 characters');
   }
   if (body.status !== 'completed' && body.status !== 'failed') throw bad('status must be "completed" or "failed"');
+  if (body.result !== undefined) storableJson(body.result, 'result');
   return {
     commandId: body.command_id,
     status: body.status,
@@ -73,12 +92,15 @@ export function commandInput(body: unknown): CommandInput {
     throw bad('command must be a string of 1 to 128 characters');
   }
   if (body.args !== undefined && !isObject(body.args)) throw bad('args must be a JSON object');
+  if (body.args !== undefined) storableJson(body.args, 'args');
   const ttl = body.ttl_seconds;
   if (ttl !== undefined && (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_TTL_SECONDS)) {
     throw bad(`ttl_seconds must be a whole number from 1 to ${MAX_TTL_SECONDS}`);
   }
   return { command: body.command, args: (body.args as Record<string, unknown> | undefined) ?? {}, ttlSeconds: ttl as number | undefined };
 }
+
+const MAX_EPOCH_SECONDS = 253_402_300_799;
 
 export type RevocationInput = { readonly jti: string; readonly exp: number } | { readonly sub: string };
 
@@ -91,6 +113,9 @@ export function revocationInput(body: unknown): RevocationInput {
   }
   onlyKeys(body, ['jti', 'exp']);
   if (typeof body.jti !== 'string' || body.jti === '' || body.jti.length > 256) throw bad('give jti (with exp) or sub');
-  if (!Number.isInteger(body.exp) || (body.exp as number) <= 0) throw bad("exp must be the token's expiry in epoch seconds");
+  // Up to the year 9999: a larger value is no token's expiry, and would outlive any key TTL.
+  if (!Number.isInteger(body.exp) || (body.exp as number) <= 0 || (body.exp as number) > MAX_EPOCH_SECONDS) {
+    throw bad("exp must be the token's expiry in epoch seconds");
+  }
   return { jti: body.jti, exp: body.exp as number };
 }

@@ -200,6 +200,18 @@ describe.each(targets)('endpoints on the $name store', (target) => {
       expect((await read(id)).body.status).toBe('pending');
     });
 
+    it('refuses a result that would not read back unchanged: numbers beyond the double range, deep nesting', async () => {
+      const id = (await enqueue({ command: 'x' })).body.command_id;
+      const huge = await post(`{"command_id":"${id}","status":"completed","result":{"n":1e400}}`);
+      expect(huge.status).toBe(400);
+      expect(huge.body.error_description).toContain('result');
+      const deep = await post(`{"command_id":"${id}","status":"completed","result":${'['.repeat(200)}${']'.repeat(200)}}`);
+      expect(deep.status).toBe(400);
+      const veryDeep = await post(`{"command_id":"${id}","status":"completed","result":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+      expect(veryDeep.status).toBe(400);
+      expect((await read(id)).body.status).toBe('pending');
+    });
+
     it('answers 400 for malformed JSON and 415 for another content type', async () => {
       expect((await post('{"command_id":')).body.error).toBe('invalid_request');
       const wrongType = await post('command_id=x', agent, { 'content-type': 'application/x-www-form-urlencoded' });
