@@ -48,7 +48,7 @@ export function deployedRoutes(settings: Pick<Settings, 'debugRoutes'>): readonl
 }
 
 const NO_ROTATION_REASON =
-  'Rotation is an operator procedure (docs/deploy.md): the JWT secret is shared with the token issuer and rotated with a current+previous key pair; the Upstash token is rotated in the Upstash console. A rotation Lambda could do neither.';
+  'Rotation is an operator procedure (README, "Rotating the JWT secret"): the JWT secret is shared with the token issuer and rotated with a current+previous key pair; the Upstash token is rotated in the Upstash console. A rotation Lambda could do neither.';
 
 export class BizServiceStack extends Stack {
   readonly api: HttpApi;
@@ -67,7 +67,7 @@ export class BizServiceStack extends Stack {
       this.jwtSecret = importSecret(this, 'JwtSecret', settings.jwtSecret);
     } else {
       const secret = new Secret(this, 'JwtSecret', {
-        description: 'biz-service: HS256 key shared with the token issuer, {"secret"} (see docs/deploy.md for rotation)',
+        description: 'biz-service: HS256 key shared with the token issuer, {"secret"} (see the README for rotation)',
         generateSecretString: {
           secretStringTemplate: '{}',
           generateStringKey: 'secret',
