@@ -286,33 +286,6 @@ const bodyFor = (schema: fc.Arbitrary<unknown>) =>
     },
   );
 
-/**
- * KNOWN BUGS, reported; skipped in the property below and pinned by the it.fails tests at the
- * end of this file; remove both when fixed.
- * 1. lib/validation.ts revocationInput / lib/store/upstash.ts revokeToken: an `exp` above Redis's
- *    EXAT limit (about 9.2e15 s) passes validation and makes Redis refuse the SET, so
- *    POST /api/revocations answers 503 instead of 400 on Redis (204 on memory).
- * 2. lib/http/body.ts / lib/validation.ts: a JSON number beyond the double range (`1e400`) parses
- *    as Infinity and is stored as `null`: the request is accepted (200) but what reads back is
- *    not what was sent (POST /api/results `result`, PUT config values, enqueue `args`).
- */
-const knownBug = (target: Target, endpoint: Endpoint, text: string) => {
-  let value: unknown;
-  let overflow = false;
-  try {
-    value = JSON.parse(text, (_key, item: unknown) => {
-      if (typeof item === 'number' && !Number.isFinite(item)) overflow = true;
-      return item;
-    });
-  } catch {
-    return false;
-  }
-  if (overflow) return true;
-  if (target.name !== 'redis' || endpoint.name !== 'POST /api/revocations') return false;
-  const exp = (value as { exp?: unknown } | null)?.exp;
-  return typeof exp === 'number' && exp > 9e15;
-};
-
 const contentType = fc.constantFrom(
   'application/json',
   'application/json; charset=utf-8',
@@ -437,7 +410,6 @@ describe.each(targets)('on the $name store', (target) => {
           contentType,
           async ([name, text], type) => {
             const endpoint = byName(name);
-            fc.pre(!knownBug(target, endpoint, text));
             const { runtime, snapshot } = await target.fresh();
             const now = runtime.clock.now();
             for (const id of ['c-0', 'c-1', 'c-2']) {
@@ -586,8 +558,8 @@ describe.each(targets)('on the $name store', (target) => {
   );
 });
 
-describe('known bugs found by these properties', () => {
-  it.fails('KNOWN BUG (reported): a result with a number beyond the double range is accepted and stored as null', async () => {
+describe('bugs these properties found (fixed; kept as regressions)', () => {
+  it('never accepts a result with a number beyond the double range only to store it as null', async () => {
     const { runtime } = await memoryTarget.fresh();
     const now = runtime.clock.now();
     await runtime.commands.enqueue({
@@ -604,14 +576,14 @@ describe('known bugs found by these properties', () => {
       token: await signToken({ sub: 'agent-001' }),
       body: '{"command_id":"c-0","status":"completed","result":{"n":1e400}}',
     });
-    // Either refused (400), or kept as sent; today it is 200 and reads back {"n":null}.
+    // Either refused (400), or kept as sent; it used to be 200 and read back {"n":null}.
     if (answer.status === 200) expect((await runtime.commands.get('agent-001', 'c-0'))?.resultJson).toBe('{"n":1e400}');
     else expect(answer.status).toBe(400);
   });
 });
 
-describe.skipIf(!HAS_REDIS)('known bugs found by these properties (Redis)', () => {
-  it.fails('KNOWN BUG (reported): POST /api/revocations with exp above 9.2e15 answers 503 on Redis instead of 400', async () => {
+describe.skipIf(!HAS_REDIS)('bugs these properties found on Redis (fixed; kept as regressions)', () => {
+  it("answers POST /api/revocations with an exp beyond Redis's EXAT range without a 5xx (it used to be 503)", async () => {
     const { runtime } = await redisTarget.fresh();
     expect(runtime.config.useRedis).toBe(true);
     const operator = await signToken({ sub: 'operator-1', scope: OPERATOR_SCOPES });
