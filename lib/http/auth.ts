@@ -1,8 +1,8 @@
 /**
  * Bearer authentication for a Middy chain: extracts the token (RFC 6750 2.1, header only),
  * verifies it (signature and claims, cached per token string), checks its certificate binding
- * (RFC 8705, per request), then in one store round trip its revocation and the agent's rate
- * limit, then the route's scopes. Puts the verified token and the runtime on the Lambda context.
+ * (RFC 8705, per request), then its revocation (one store call) and, when configured, the
+ * agent's rate limit, both in flight at once, then the route's scopes. Puts the verified token and the runtime on the Lambda context.
  *
  * Nothing touches the store before the token is verified and its binding holds.
  */
@@ -72,7 +72,8 @@ export function authenticate(options: {
       }
       if (rt.config.useRedis && verified.jti === undefined) throw invalidToken('missing_claim');
 
-      // Issued in the same tick so that @upstash/redis auto-pipelining can send them together.
+      // Both in flight at once: one round trip of time (two requests when rate limiting is on;
+      // @upstash/redis never batches a read with a script, and auto-pipelining is off).
       const [revocation, limit] = await Promise.all([
         settle(rt.revocations.isRevoked(verified)),
         rt.rateLimiter === undefined ? undefined : settle(rt.rateLimiter.limit(verified.sub)),
