@@ -191,8 +191,9 @@ async function measure(
 
 export async function roundTripFigure(options: RoundTripOptions): Promise<FigureResult> {
   const { startUpstashBridge } = await import('../lib/local/upstash-bridge.ts');
-  const redisHost = options.redisHost ?? '127.0.0.1';
-  const redisPort = options.redisPort ?? 6379;
+  // The same variables the service reads (REDIS_HOST, REDIS_PORT); loopback by default.
+  const redisHost = options.redisHost ?? process.env.REDIS_HOST ?? '127.0.0.1';
+  const redisPort = options.redisPort ?? (Number(process.env.REDIS_PORT) || 6379);
   const bridge = await startUpstashBridge({ redisHost, redisPort });
   const run = `bench-${process.pid}-${randomBytes(3).toString('hex')}`;
   const prefix = `bench:${run}:`;
