@@ -137,7 +137,8 @@ export async function httpFigure(options: HttpOptions): Promise<FigureResult> {
         ],
       ),
       `ratio local/bare req/s: ${fmtRatio(ratio)}; bare/local server CPU per request: ${fmtRatio(cpuRatio)}`,
-      `${options.connections} connections, ${options.rounds} x ${options.seconds} s per server, alternating; autocannon in this process, each server in its own.`,
+      `${options.connections} connections, ${options.rounds} x ${options.seconds} s per server, alternating; autocannon in this process, each server in its own;`,
+      `the local server's log level: ${process.env.POWERTOOLS_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'INFO (default: one access-log line per request)'}.`,
       'req/s is the target; when the machine is busy the load tool caps the bare server first and the req/s ratio reads high: CPU per request is the cross-check.',
     ].join('\n');
     return {
