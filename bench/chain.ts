@@ -113,6 +113,8 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
   const production = createRuntime(config, { ...stores });
   const cacheOff = createRuntime(config, { ...stores, verifierCacheSize: 0 });
 
+  // Put a runtime in before any handler module loads (importing one starts making the default runtime).
+  setRuntime(production);
   const handlers = new Map<string, Handler>();
   /** The endpoint's own function (what the chain wraps), called directly with what the chain would give it. */
   const bodies = new Map<string, () => Promise<unknown>>();
@@ -156,6 +158,13 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
     if (body) contenders.push({ name: `${endpoint.name}|body`, op: body, async: true });
   }
   const rates = await interleaved(contenders, options);
+  // The loops do not look at answers: check that every chain still answers as it did at the start.
+  for (const endpoint of list) {
+    for (const rt of [production, cacheOff]) {
+      setRuntime(rt);
+      await callExpecting(handlers.get(endpoint.name) as Handler, endpoint.template, endpoint.status, endpoint.name);
+    }
+  }
   setRuntime(production);
   const limit = rates.get('limit') ?? [];
   const verify = rates.get('verify') ?? [];
