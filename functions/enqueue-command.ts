@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { operatorView } from '../lib/commands.ts';
-import { type AuthContext, authenticate, edge, json, jsonBody } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
 import { SCOPES } from '../lib/routes.ts';
 import { agentIdParam, commandInput } from '../lib/validation.ts';
 
@@ -25,7 +25,7 @@ export async function enqueueCommand(event: APIGatewayProxyEventV2, { runtime }:
   });
 }
 
-export const handler = middy(enqueueCommand)
+export const handler = middy(enqueueCommand, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [SCOPES.adminCommands] }))
   .use(jsonBody());

@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { operatorView } from '../lib/commands.ts';
 import { ApiError } from '../lib/errors.ts';
-import { type AuthContext, authenticate, edge, json } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
 import { SCOPES } from '../lib/routes.ts';
 import { agentIdParam, commandIdParam } from '../lib/validation.ts';
 
@@ -15,6 +15,6 @@ export async function getCommand(event: APIGatewayProxyEventV2, { runtime }: Aut
   return json(200, operatorView(record, runtime.clock.now()));
 }
 
-export const handler = middy(getCommand)
+export const handler = middy(getCommand, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [SCOPES.adminCommands] }));

@@ -2,7 +2,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { agentView } from '../lib/commands.ts';
-import { type AuthContext, authenticate, edge, json } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
 import { SCOPES } from '../lib/routes.ts';
 import { limitParam } from '../lib/validation.ts';
 
@@ -12,6 +12,6 @@ export async function getCommands(event: APIGatewayProxyEventV2, { auth, runtime
   return json(200, { agent_id: auth.sub, commands: commands.map(agentView) });
 }
 
-export const handler = middy(getCommands)
+export const handler = middy(getCommands, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [SCOPES.commands] }));

@@ -2,7 +2,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mergedConfig } from '../lib/agent-config.ts';
-import { type AuthContext, authenticate, edge, json } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
 import { SCOPES } from '../lib/routes.ts';
 
 export async function getConfig(_event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
@@ -10,6 +10,6 @@ export async function getConfig(_event: APIGatewayProxyEventV2, { auth, runtime 
   return json(200, { agent_id: auth.sub, config: mergedConfig(overrides) });
 }
 
-export const handler = middy(getConfig)
+export const handler = middy(getConfig, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [SCOPES.commands] }));

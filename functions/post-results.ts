@@ -2,7 +2,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError } from '../lib/errors.ts';
-import { type AuthContext, authenticate, edge, json, jsonBody } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
 import { SCOPES } from '../lib/routes.ts';
 import { resultInput } from '../lib/validation.ts';
 
@@ -26,7 +26,7 @@ export async function postResults(event: APIGatewayProxyEventV2, { auth, runtime
   }
 }
 
-export const handler = middy(postResults)
+export const handler = middy(postResults, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [SCOPES.results] }))
   .use(jsonBody());

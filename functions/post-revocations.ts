@@ -1,7 +1,7 @@
 /** POST /api/revocations (operators): revoke one token by jti, or every token of a subject so far. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { type AuthContext, authenticate, edge, jsonBody, noContent } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, jsonBody, noContent } from '../lib/http/edge.ts';
 import { SCOPES } from '../lib/routes.ts';
 import { revocationInput } from '../lib/validation.ts';
 
@@ -16,7 +16,7 @@ export async function postRevocations(event: APIGatewayProxyEventV2, { runtime }
   return noContent();
 }
 
-export const handler = middy(postRevocations)
+export const handler = middy(postRevocations, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [SCOPES.adminRevoke] }))
   .use(jsonBody({ maxBytes: 4 * 1024 }));

@@ -2,7 +2,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { configOverrides, mergedConfig } from '../lib/agent-config.ts';
-import { type AuthContext, authenticate, edge, json, jsonBody } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
 import { SCOPES } from '../lib/routes.ts';
 import { agentIdParam } from '../lib/validation.ts';
 
@@ -13,7 +13,7 @@ export async function putConfig(event: APIGatewayProxyEventV2, { runtime }: Auth
   return json(200, { agent_id: agentId, config: mergedConfig(overrides) });
 }
 
-export const handler = middy(putConfig)
+export const handler = middy(putConfig, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [SCOPES.adminConfig] }))
   .use(jsonBody({ maxBytes: 16 * 1024 }));

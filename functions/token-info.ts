@@ -1,7 +1,7 @@
 /** GET /api/token-info (debug): what the service verified in the caller's token. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { type AuthContext, authenticate, edge, json } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
 
 export async function tokenInfo(_event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
   const { alg, typ, kid } = auth.header;
@@ -13,6 +13,6 @@ export async function tokenInfo(_event: APIGatewayProxyEventV2, { auth, runtime 
   });
 }
 
-export const handler = middy(tokenInfo)
+export const handler = middy(tokenInfo, chainOptions)
   .use(edge())
   .use(authenticate({ scopes: [] }));

@@ -12,7 +12,7 @@ import { checkBinding } from '../auth/binding.ts';
 import type { VerifiedToken } from '../auth/verifier.ts';
 import { missingScopes } from '../auth/scopes.ts';
 import { ApiError, insufficientScope, invalidToken, missingToken, TokenError, unavailable } from '../errors.ts';
-import { logger } from '../logger.ts';
+import { logger, requestKeys } from '../logger.ts';
 import { type Runtime, runtime } from '../runtime.ts';
 
 export interface AuthContext extends Context {
@@ -65,7 +65,7 @@ export function authenticate(options: {
         checkBinding(verified.claims, clientCertPem(request.event), { requireBound: rt.config.requireBoundTokens });
       } catch (error) {
         if (error instanceof TokenError) {
-          logger.info('token rejected', { reason: error.reason, detail: error.message });
+          logger.info('token rejected', { ...requestKeys(request.context), reason: error.reason, detail: error.message });
           throw invalidToken(error.reason, error);
         }
         throw error;
@@ -81,20 +81,24 @@ export function authenticate(options: {
       if (!revocation.ok) {
         // Fail closed: a token whose revocation state is unknown is never accepted.
         if (revocation.error instanceof ApiError) throw revocation.error;
-        logger.error('revocation check failed', { error: revocation.error as Error });
+        logger.error('revocation check failed', { ...requestKeys(request.context), error: revocation.error as Error });
         throw unavailable('the revocation check is unavailable, try again shortly', revocation.error);
       }
       if (revocation.value) {
-        logger.info('token rejected', { reason: 'token_revoked', agent_id: verified.sub });
+        logger.info('token rejected', { ...requestKeys(request.context), reason: 'token_revoked', agent_id: verified.sub });
         throw invalidToken('token_revoked');
       }
       if (limit !== undefined) {
         if (!limit.ok) {
           // Fail open, logged: the token is verified and not revoked; the limit protects
           // capacity, not access. See SECURITY.md.
-          logger.error('rate limit check failed; request let through', { error: limit.error as Error, agent_id: verified.sub });
+          logger.error('rate limit check failed; request let through', {
+            ...requestKeys(request.context),
+            error: limit.error as Error,
+            agent_id: verified.sub,
+          });
         } else if (!limit.value.success) {
-          logger.info('rate limited', { agent_id: verified.sub });
+          logger.info('rate limited', { ...requestKeys(request.context), agent_id: verified.sub });
           throw rateLimited(limit.value.reset, Date.now()); // reset is on the limiter's (system) clock
         }
       }
@@ -103,7 +107,6 @@ export function authenticate(options: {
       if (lacking.length > 0) throw insufficientScope(required);
 
       request.context.auth = verified;
-      logger.appendKeys({ agent_id: verified.sub });
     },
   };
 }

@@ -6,7 +6,7 @@
 import httpErrorHandler from '@middy/http-error-handler';
 import type middy from '@middy/core';
 import { ApiError, unavailable } from '../errors.ts';
-import { logger } from '../logger.ts';
+import { logger, requestKeys } from '../logger.ts';
 import { StoreUnavailableError } from '../store/types.ts';
 
 const SERVER_ERROR = JSON.stringify({ error: 'server_error', error_description: 'internal error' });
@@ -33,11 +33,12 @@ const shape: middy.MiddlewareObj = {
   onError: (request) => {
     const error = request.error as (Error & { statusCode?: number; cause?: unknown }) | null | undefined;
     if (error instanceof ApiError) {
-      if (error.statusCode >= 500) logger.error('request failed', { error: error.description, cause: error.cause });
+      if (error.statusCode >= 500)
+        logger.error('request failed', { ...requestKeys(request.context), error: error.description, cause: error.cause });
       return;
     }
     if (error instanceof StoreUnavailableError) {
-      logger.error('store unavailable', { error });
+      logger.error('store unavailable', { ...requestKeys(request.context), error });
       request.error = unavailable('the data store is unavailable, try again shortly', error);
       return;
     }
@@ -45,7 +46,7 @@ const shape: middy.MiddlewareObj = {
       request.error = fromMiddy(error as { statusCode: number; message: string });
       return;
     }
-    logger.error('unexpected error', { error: error as Error });
+    logger.error('unexpected error', { ...requestKeys(request.context), error: error as Error });
     // Left as is: http-error-handler replaces it with the bare fallback below.
   },
 };

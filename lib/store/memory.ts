@@ -30,7 +30,7 @@ export class MemoryCommandStore implements CommandStore {
       queue = new Map();
       this.queues.set(command.agentId, queue);
     }
-    queue.set(command.commandId, { ...command, args: structuredClone(command.args) });
+    queue.set(command.commandId, { ...command, args: deepFreeze(structuredClone(command.args)) });
   }
 
   async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
@@ -84,8 +84,17 @@ export class MemoryCommandStore implements CommandStore {
   }
 }
 
+/** A snapshot of a record; its args are frozen at enqueue, so they can be shared, not cloned. */
 function copy(record: CommandRecord): CommandRecord {
-  return { ...record, args: structuredClone(record.args) };
+  return { ...record };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 export class MemoryRevocationStore implements RevocationStore {
