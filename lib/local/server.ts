@@ -22,6 +22,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type Config, ConfigError, loadConfig } from '../config.ts';
 import { logger } from '../logger.ts';
 import { createRuntime, setRuntime } from '../runtime.ts';
+import { localLambdaContext } from './lambda-context.ts';
 import { fallbackRoute, findRoute } from '../routes.ts';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -133,24 +134,6 @@ function safeDecode(value: string): string {
   }
 }
 
-function lambdaContext(functionName: string, requestId: string): Context {
-  const deadline = Date.now() + 10_000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
-
 function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
   res.statusCode = result.statusCode ?? 200;
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
@@ -186,7 +169,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
   const { event, handler } = toEvent(req, Buffer.concat(chunks), url, requestId);
   let result: APIGatewayProxyStructuredResultV2;
   try {
-    result = await (await loadHandler(handler))(event, lambdaContext(handler, requestId));
+    result = await (await loadHandler(handler))(event, localLambdaContext(handler, { requestId }));
   } catch (error) {
     logger.error('handler threw', { error: error as Error, request_id: requestId });
     result = SERVER_ERROR;

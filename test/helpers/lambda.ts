@@ -1,5 +1,6 @@
 /** Builders for API Gateway HTTP API (payload 2.0) events and Lambda contexts. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { localLambdaContext } from '../../lib/local/lambda-context.ts';
 
 export interface EventInput {
   method?: string;
@@ -52,22 +53,8 @@ export function httpEvent(input: EventInput): APIGatewayProxyEventV2 {
 }
 
 export function lambdaContext(functionName = 'test-function', timeoutMs = 10_000): Context {
-  const deadline = Date.now() + timeoutMs;
   counter += 1;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: `aws-req-${counter}`,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+  return localLambdaContext(functionName, { requestId: `aws-req-${counter}`, timeoutMs });
 }
 
 export type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
