@@ -209,7 +209,7 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
   const text = [
     table(['contender', 'calls/s median (min–max)', 'to limit', 'time vs verify alone', 'cost beyond verify per call'], rows),
     'body = the endpoint function alone (store, views, JSON), called directly with what the chain gives it; chain = the rest',
-    '(Middy, edge middlewares, bearer parsing, revocation check, scopes, logging context, the early-timeout timer).',
+    '(Middy and its middlewares: error edge, headers, bearer parsing, revocation check, scopes, whatever else runs per call).',
   ].join('\n');
   return { title: '2. Handler chain (in-process, real exported handlers, in-memory store)', text, targets, numbers };
 }
