@@ -63,13 +63,17 @@ let current: Promise<Runtime> | undefined;
 
 /** The process's runtime, made from the environment (and secrets) on first use. */
 export function runtime(): Promise<Runtime> {
-  current ??= loadSecrets(process.env)
-    .then((env) => createRuntime(loadConfig(env)))
-    .catch((error: unknown) => {
-      // A failed start (a Secrets Manager blip) is tried again on the next request.
-      current = undefined;
-      throw error;
-    });
+  if (current === undefined) {
+    const loading: Promise<Runtime> = loadSecrets(process.env)
+      .then((env) => createRuntime(loadConfig(env)))
+      .catch((error: unknown) => {
+        // A failed start (a Secrets Manager blip) is tried again on the next request, unless
+        // a runtime was put in meanwhile.
+        if (current === loading) current = undefined;
+        throw error;
+      });
+    current = loading;
+  }
   return current;
 }
 
