@@ -1,7 +1,7 @@
 /**
  * The per-agent rate limit: a sliding window per `sub` with @upstash/ratelimit on the process's
- * one @upstash/redis client. Its one EVALSHA is issued in the same tick as the revocation check
- * (lib/http/auth.ts), so the client's auto-pipelining sends them together.
+ * one @upstash/redis client. Its one EVALSHA is sent at the same time as the revocation check
+ * (lib/http/auth.ts): two requests in flight together, one round trip of time.
  *
  * Off unless RATE_LIMIT_REQUESTS is set. With USE_REDIS it is counted in Redis, shared by every
  * Lambda instance; on the in-memory store (local development) it is counted in the process
