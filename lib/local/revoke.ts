@@ -16,8 +16,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { ConfigError, loadConfig } from '../config.ts';
 import { createUpstashStores } from '../store/upstash.ts';
+import { loadLocalConfig } from './local-config.ts';
 
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
@@ -66,8 +67,7 @@ export function parseRevokeArgs(args: readonly string[]): RevokeRequest | 'help'
 
 /** Writes the revocation; returns the line to print. */
 export async function revoke(request: RevokeRequest, env: Record<string, string | undefined> = process.env): Promise<string> {
-  let config: Config = loadConfig(env);
-  if (!config.useRedis) {
+  if (!loadConfig(env).useRedis) {
     throw new UsageError(
       'USE_REDIS is not true, so the service keeps revocations in memory, inside the running server process; ' +
         'this command cannot reach them. Revoke through the running service instead:\n' +
@@ -76,16 +76,10 @@ export async function revoke(request: RevokeRequest, env: Record<string, string 
         'or run the service and this command with USE_REDIS=true.',
     );
   }
-  let closeBridge: (() => Promise<void>) | undefined;
-  let where = `Upstash at ${config.upstashUrl}`;
+  const local = await loadLocalConfig(env);
+  const { config } = local;
+  const where = local.bridged ? `Redis at ${config.redisHost}:${config.redisPort}` : `Upstash at ${config.upstashUrl}`;
   try {
-    if (config.upstashUrl === undefined) {
-      const { startUpstashBridge } = await import('./upstash-bridge.ts');
-      const bridge = await startUpstashBridge({ redisHost: config.redisHost, redisPort: config.redisPort });
-      closeBridge = () => bridge.close();
-      where = `Redis at ${config.redisHost}:${config.redisPort}`;
-      config = loadConfig({ ...env, UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token });
-    }
     const { revocations } = createUpstashStores(config);
     const nowSeconds = Math.floor(Date.now() / 1000);
     if ('sub' in request) {
@@ -98,7 +92,7 @@ export async function revoke(request: RevokeRequest, env: Record<string, string 
     const note = request.exp === undefined ? ' (no --exp given: assumed the longest token lifetime)' : '';
     return `revoked jti ${JSON.stringify(request.jti)} until ${new Date(until * 1000).toISOString()}${note} (${where}, prefix ${config.redisKeyPrefix})`;
   } finally {
-    await closeBridge?.();
+    await local.close();
   }
 }
 

@@ -19,10 +19,11 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { type Config, ConfigError } from '../config.ts';
 import { logger } from '../logger.ts';
 import { createRuntime, setRuntime } from '../runtime.ts';
 import { localLambdaContext } from './lambda-context.ts';
+import { loadLocalConfig } from './local-config.ts';
 import { fallbackRoute, findRoute } from '../routes.ts';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -202,17 +203,8 @@ export interface ServerOptions {
 
 /** Starts the service on loopback; with USE_REDIS=true and no Upstash URL, also the bridge. */
 export async function startServer(options: ServerOptions = {}): Promise<LocalServer> {
-  const env = { ...(options.env ?? process.env) };
-  let config = loadConfig(env);
-  let closeBridge: (() => Promise<void>) | undefined;
-  if (config.useRedis && config.upstashUrl === undefined) {
-    const { startUpstashBridge } = await import('./upstash-bridge.ts');
-    const bridge = await startUpstashBridge({ redisHost: config.redisHost, redisPort: config.redisPort });
-    closeBridge = () => bridge.close();
-    env.UPSTASH_REDIS_REST_URL = bridge.url;
-    env.UPSTASH_REDIS_REST_TOKEN = bridge.token;
-    config = loadConfig(env);
-  }
+  const local = await loadLocalConfig(options.env ?? process.env);
+  const { config } = local;
   setRuntime(createRuntime(config));
 
   const listener: http.RequestListener = (req, res) => {
@@ -248,7 +240,7 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await closeBridge?.();
+      await local.close();
     },
   };
 }
