@@ -91,8 +91,10 @@ export function commandInput(body: unknown): CommandInput {
   if (typeof body.command !== 'string' || body.command.length < 1 || body.command.length > 128) {
     throw bad('command must be a string of 1 to 128 characters');
   }
-  if (body.args !== undefined && !isObject(body.args)) throw bad('args must be a JSON object');
-  if (body.args !== undefined) storableJson(body.args, 'args');
+  if (body.args !== undefined) {
+    if (!isObject(body.args)) throw bad('args must be a JSON object');
+    storableJson(body.args, 'args');
+  }
   const ttl = body.ttl_seconds;
   if (ttl !== undefined && (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_TTL_SECONDS)) {
     throw bad(`ttl_seconds must be a whole number from 1 to ${MAX_TTL_SECONDS}`);

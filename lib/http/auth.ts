@@ -2,7 +2,8 @@
  * Bearer authentication for a Middy chain: extracts the token (RFC 6750 2.1, header only),
  * verifies it (signature and claims, cached per token string), checks its certificate binding
  * (RFC 8705, per request), then its revocation (one store call) and, when configured, the
- * agent's rate limit, both in flight at once, then the route's scopes. Puts the verified token and the runtime on the Lambda context.
+ * agent's rate limit, both in flight at once, then the route's scopes. Puts the verified token
+ * and the runtime on the Lambda context.
  *
  * Nothing touches the store before the token is verified and its binding holds.
  */
@@ -20,10 +21,6 @@ export interface AuthContext extends Context {
   runtime: Runtime;
 }
 
-export interface RuntimeContext extends Context {
-  runtime: Runtime;
-}
-
 const BEARER = /^Bearer +(\S+)$/i;
 
 /** The token from the Authorization header, undefined when there is none. */
@@ -34,16 +31,6 @@ export function bearerToken(headers: APIGatewayProxyEventV2['headers']): string 
   // Another scheme, two headers joined by a comma, stray characters: not a usable token.
   if (!found?.[1] || found[1].includes(',')) throw invalidToken('malformed_token');
   return found[1];
-}
-
-/** Only puts the runtime on the context (for routes without a token). */
-export function withRuntime(): middy.MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, RuntimeContext> {
-  void runtime().catch(() => {}); // start making it during init; errors surface on the request
-  return {
-    before: async (request) => {
-      request.context.runtime = await runtime();
-    },
-  };
 }
 
 export function authenticate(options: {

@@ -21,8 +21,3 @@ export function jsonBody(options: { maxBytes?: number } = {}): middy.MiddlewareO
   };
   return [limit, httpJsonBodyParser() as middy.MiddlewareObj<APIGatewayProxyEventV2>];
 }
-
-/** The body after jsonBody() ran: any JSON value. */
-export function parsedBody(event: APIGatewayProxyEventV2): unknown {
-  return event.body as unknown;
-}

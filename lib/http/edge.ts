@@ -8,8 +8,8 @@ import type middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import { httpErrors } from './errors.ts';
 
-export type { AuthContext, RuntimeContext } from './auth.ts';
-export { authenticate, withRuntime } from './auth.ts';
+export type { AuthContext } from './auth.ts';
+export { authenticate } from './auth.ts';
 export { jsonBody } from './body.ts';
 export { json, noContent } from './response.ts';
 
