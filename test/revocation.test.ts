@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as postRevocations } from '../functions/post-revocations.ts';
 import { handler as whoami } from '../functions/whoami.ts';
@@ -13,17 +13,7 @@ import type { UpstashBridge } from '../lib/local/upstash-bridge.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import type { UpstashRevocationStore } from '../lib/store/upstash.ts';
 import { invoke } from './helpers/lambda.ts';
-import {
-  deletePrefix,
-  HAS_REDIS,
-  REDIS_HOST,
-  REDIS_PORT,
-  redisEnv,
-  startBridge,
-  type TcpClient,
-  tcpClient,
-  uniquePrefix,
-} from './helpers/redis.ts';
+import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisEnv, redisFixture, type TcpClient } from './helpers/redis.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
 import { signToken } from './helpers/tokens.ts';
 
@@ -53,18 +43,14 @@ describe('the revoke command without Redis', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
-  const prefix = uniquePrefix('revocation');
+  const fixture = redisFixture('revocation');
+  const { prefix } = fixture;
   let bridge: UpstashBridge;
   let redis: TcpClient;
   let admin: string;
 
-  beforeAll(async () => {
-    [bridge, redis] = await Promise.all([startBridge(), tcpClient()]);
-  });
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await bridge.close();
-    redis.destroy();
+  beforeAll(() => {
+    ({ bridge, redis } = fixture);
   });
 
   const install = (env: Record<string, string> = {}): Runtime => useTestRuntime(redisEnv(bridge, prefix, env));

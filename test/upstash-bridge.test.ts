@@ -3,9 +3,9 @@
  * wire format itself is checked), and the real client on top of it, against a real Redis.
  */
 import { Redis } from '@upstash/redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startUpstashBridge, type UpstashBridge } from '../lib/local/upstash-bridge.ts';
-import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, startBridge, type TcpClient, tcpClient, uniquePrefix } from './helpers/redis.ts';
+import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisFixture, type TcpClient } from './helpers/redis.ts';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
@@ -16,17 +16,13 @@ describe('the Upstash bridge refuses', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('the Upstash bridge on a real Redis', () => {
-  const prefix = uniquePrefix('bridge');
+  const fixture = redisFixture('bridge');
+  const { prefix } = fixture;
   let bridge: UpstashBridge;
   let redis: TcpClient;
 
-  beforeAll(async () => {
-    [bridge, redis] = await Promise.all([startBridge(), tcpClient()]);
-  });
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await bridge.close();
-    redis.destroy();
+  beforeAll(() => {
+    ({ bridge, redis } = fixture);
   });
 
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
