@@ -1,6 +1,6 @@
 /**
  * A server for figure 5, run in its own process so that the load tool (in the parent) and the
- * server each get a core: `service` is the local server (lib/local/server.ts, every request
+ * server each get a core: `service` is the local server (dev/server.ts, every request
  * through the real handlers), `bare` is a node:http server answering every request with the
  * bytes given in BENCH_BARE (status, headers, body). Tells the parent its port over IPC, and
  * its own CPU time when asked; stops on SIGTERM or when the parent goes away.
@@ -12,7 +12,7 @@ const mode = process.argv[2];
 
 async function main(): Promise<{ port: number; close: () => Promise<void> }> {
   if (mode === 'service') {
-    const { startServer } = await import('../lib/local/server.ts');
+    const { startServer } = await import('../dev/server.ts');
     const server = await startServer({ env: process.env, port: 0 });
     return { port: server.port, close: () => server.close() };
   }

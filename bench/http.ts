@@ -1,5 +1,5 @@
 /**
- * Figure 5, HTTP: the local server (lib/local/server.ts over the real handlers, in-memory
+ * Figure 5, HTTP: the local server (dev/server.ts over the real handlers, in-memory
  * store, its access log on) under autocannon at 50 connections on loopback, next to a bare
  * node:http server answering the same bytes, each in a child process, alternating in rounds.
  * The request is an agent's poll: GET /api/commands with its bearer token.

@@ -7,7 +7,7 @@
  * measured interleaved with the calls. Twice: rate limit off (the default) and on.
  */
 import { randomBytes } from 'node:crypto';
-import type { UpstashBridge } from '../lib/local/upstash-bridge.ts';
+import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import { type Config, loadConfig } from '../lib/config.ts';
 import { createRuntime, type Runtime, setRuntime } from '../lib/runtime.ts';
 import { createRedisClient } from '../lib/store/upstash.ts';
@@ -192,7 +192,7 @@ async function measure(
 }
 
 export async function roundTripFigure(options: RoundTripOptions): Promise<FigureResult> {
-  const { startUpstashBridge } = await import('../lib/local/upstash-bridge.ts');
+  const { startUpstashBridge } = await import('../dev/upstash-bridge.ts');
   // The same variables the service reads (REDIS_HOST, REDIS_PORT); loopback by default.
   const redisHost = options.redisHost ?? process.env.REDIS_HOST ?? '127.0.0.1';
   const redisPort = options.redisPort ?? (Number(process.env.REDIS_PORT) || 6379);

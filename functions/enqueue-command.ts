@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { operatorView } from '../lib/commands.ts';
+import { operatorView } from '../lib/commands/views.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
-import { SCOPES } from '../lib/routes.ts';
-import { agentIdParam, commandInput } from '../lib/validation.ts';
+import { ROUTES } from '../lib/http/routes.ts';
+import { agentIdParam, commandInput } from '../lib/http/validation.ts';
 
 export async function enqueueCommand(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
@@ -27,5 +27,5 @@ export async function enqueueCommand(event: APIGatewayProxyEventV2, { runtime }:
 
 export const handler = middy(enqueueCommand, chainOptions)
   .use(edge())
-  .use(authenticate({ scopes: [SCOPES.adminCommands] }))
-  .use(jsonBody());
+  .use(authenticate(ROUTES.EnqueueCommand))
+  .use(jsonBody(ROUTES.EnqueueCommand));

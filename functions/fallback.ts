@@ -1,9 +1,8 @@
 /** Every request no route matches: 404 not_found, or 405 with Allow when the path exists. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ApiError } from '../lib/errors.ts';
-import { httpErrors } from '../lib/http/errors.ts';
-import { allowedMethods } from '../lib/routes.ts';
+import { ApiError, httpErrors } from '../lib/http/errors.ts';
+import { allowedMethods } from '../lib/http/router.ts';
 
 export async function fallback(event: APIGatewayProxyEventV2): Promise<never> {
   const allowed = allowedMethods(event.rawPath ?? '/');

@@ -1,11 +1,11 @@
 /** GET /api/agents/{agentId}/commands/{commandId} (operators): a command's status and result. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { operatorView } from '../lib/commands.ts';
-import { ApiError } from '../lib/errors.ts';
+import { operatorView } from '../lib/commands/views.ts';
+import { ApiError } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
-import { SCOPES } from '../lib/routes.ts';
-import { agentIdParam, commandIdParam } from '../lib/validation.ts';
+import { ROUTES } from '../lib/http/routes.ts';
+import { agentIdParam, commandIdParam } from '../lib/http/validation.ts';
 
 export async function getCommand(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
@@ -15,6 +15,4 @@ export async function getCommand(event: APIGatewayProxyEventV2, { runtime }: Aut
   return json(200, operatorView(record, runtime.clock.now()));
 }
 
-export const handler = middy(getCommand, chainOptions)
-  .use(edge())
-  .use(authenticate({ scopes: [SCOPES.adminCommands] }));
+export const handler = middy(getCommand, chainOptions).use(edge()).use(authenticate(ROUTES.GetCommand));

@@ -1,10 +1,10 @@
 /** GET /api/commands[?limit=N]: the agent's unfinished commands, oldest first, at least once. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { agentView } from '../lib/commands.ts';
+import { agentView } from '../lib/commands/views.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
-import { SCOPES } from '../lib/routes.ts';
-import { limitParam } from '../lib/validation.ts';
+import { ROUTES } from '../lib/http/routes.ts';
+import { limitParam } from '../lib/http/validation.ts';
 
 export async function getCommands(event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
   const limit = limitParam(event.queryStringParameters?.limit);
@@ -12,6 +12,4 @@ export async function getCommands(event: APIGatewayProxyEventV2, { auth, runtime
   return json(200, { agent_id: auth.sub, commands: commands.map(agentView) });
 }
 
-export const handler = middy(getCommands, chainOptions)
-  .use(edge())
-  .use(authenticate({ scopes: [SCOPES.commands] }));
+export const handler = middy(getCommands, chainOptions).use(edge()).use(authenticate(ROUTES.GetCommands));

@@ -1,10 +1,10 @@
 /** POST /api/results: the agent reports a command's outcome; the first result wins. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ApiError } from '../lib/errors.ts';
+import { ApiError } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
-import { SCOPES } from '../lib/routes.ts';
-import { resultInput } from '../lib/validation.ts';
+import { ROUTES } from '../lib/http/routes.ts';
+import { resultInput } from '../lib/http/validation.ts';
 
 export async function postResults(event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
   const input = resultInput(event.body);
@@ -26,7 +26,4 @@ export async function postResults(event: APIGatewayProxyEventV2, { auth, runtime
   }
 }
 
-export const handler = middy(postResults, chainOptions)
-  .use(edge())
-  .use(authenticate({ scopes: [SCOPES.results] }))
-  .use(jsonBody());
+export const handler = middy(postResults, chainOptions).use(edge()).use(authenticate(ROUTES.PostResults)).use(jsonBody(ROUTES.PostResults));

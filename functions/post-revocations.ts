@@ -2,8 +2,8 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type AuthContext, authenticate, chainOptions, edge, jsonBody, noContent } from '../lib/http/edge.ts';
-import { SCOPES } from '../lib/routes.ts';
-import { revocationInput } from '../lib/validation.ts';
+import { ROUTES } from '../lib/http/routes.ts';
+import { revocationInput } from '../lib/http/validation.ts';
 
 export async function postRevocations(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
   const input = revocationInput(event.body);
@@ -18,5 +18,5 @@ export async function postRevocations(event: APIGatewayProxyEventV2, { runtime }
 
 export const handler = middy(postRevocations, chainOptions)
   .use(edge())
-  .use(authenticate({ scopes: [SCOPES.adminRevoke] }))
-  .use(jsonBody({ maxBytes: 4 * 1024 }));
+  .use(authenticate(ROUTES.PostRevocations))
+  .use(jsonBody(ROUTES.PostRevocations));

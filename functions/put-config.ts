@@ -1,10 +1,10 @@
 /** PUT /api/agents/{agentId}/config (operators): replace one agent's config overrides. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { configOverrides, mergedConfig } from '../lib/agent-config.ts';
+import { configOverrides, mergedConfig } from '../lib/commands/agent-config.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
-import { SCOPES } from '../lib/routes.ts';
-import { agentIdParam } from '../lib/validation.ts';
+import { ROUTES } from '../lib/http/routes.ts';
+import { agentIdParam } from '../lib/http/validation.ts';
 
 export async function putConfig(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
@@ -13,7 +13,4 @@ export async function putConfig(event: APIGatewayProxyEventV2, { runtime }: Auth
   return json(200, { agent_id: agentId, config: mergedConfig(overrides) });
 }
 
-export const handler = middy(putConfig, chainOptions)
-  .use(edge())
-  .use(authenticate({ scopes: [SCOPES.adminConfig] }))
-  .use(jsonBody({ maxBytes: 16 * 1024 }));
+export const handler = middy(putConfig, chainOptions).use(edge()).use(authenticate(ROUTES.PutConfig)).use(jsonBody(ROUTES.PutConfig));

@@ -2,6 +2,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
+import { ROUTES } from '../lib/http/routes.ts';
 
 export async function tokenInfo(_event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
   const { alg, typ, kid } = auth.header;
@@ -13,6 +14,4 @@ export async function tokenInfo(_event: APIGatewayProxyEventV2, { auth, runtime 
   });
 }
 
-export const handler = middy(tokenInfo, chainOptions)
-  .use(edge())
-  .use(authenticate({ scopes: [] }));
+export const handler = middy(tokenInfo, chainOptions).use(edge()).use(authenticate(ROUTES.TokenInfo));

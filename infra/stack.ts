@@ -15,7 +15,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { fallbackRoute, type Route, routes } from '../lib/routes.ts';
+import { fallbackRoute, type Route, routes } from '../lib/http/routes.ts';
 import { SECRET_ID_VARIABLES } from '../lib/secrets.ts';
 import { ServiceFunction } from './function.ts';
 import type { Settings } from './settings.ts';

@@ -6,7 +6,7 @@
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, loadConfig } from './config.ts';
 import { TokenVerifier } from './auth/verifier.ts';
-import { createRateLimiter, MemoryRateLimiter } from './ratelimit.ts';
+import { createRateLimiter, MemoryRateLimiter } from './store/ratelimit.ts';
 import { loadSecrets } from './secrets.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from './store/memory.ts';
 import type { CommandStore, RateLimiter, RevocationStore } from './store/types.ts';
@@ -54,6 +54,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const verifier = new TokenVerifier({
     ...config,
     now: () => clock.now(),
+    requireJti: config.useRedis,
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
   return { config, clock, verifier, commands, revocations, rateLimiter };

@@ -14,7 +14,7 @@ import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as whoami } from '../functions/whoami.ts';
 import { certificateThumbprint } from '../lib/auth/binding.ts';
 import { loadConfig } from '../lib/config.ts';
-import { type LocalServer, startServer } from '../lib/local/server.ts';
+import { type LocalServer, startServer } from '../dev/server.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
 import { httpEvent, lambdaContext } from './helpers/lambda.ts';
 import { useTestRuntime } from './helpers/runtime.ts';

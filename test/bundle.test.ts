@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SECRET } from '../lib/config.ts';
-import { fallbackRoute, routes } from '../lib/routes.ts';
+import { fallbackRoute, routes } from '../lib/http/routes.ts';
 import { invokeBundle } from './helpers/infra-bundle.ts';
 import { resourcesOfType, type Synthesised, synth } from './helpers/infra-synth.ts';
 import { httpEvent } from './helpers/lambda.ts';

@@ -1,6 +1,6 @@
 /**
  * The sample events in events/ stay valid: one per route of the route table (and one for the
- * fallback), each a well-formed HTTP API payload 2.0 event that lib/local/invoke.ts feeds to
+ * fallback), each a well-formed HTTP API payload 2.0 event that dev/invoke.ts feeds to
  * its handler with a fresh token, getting the status the route should answer.
  */
 import { execFile } from 'node:child_process';
@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { functionForEvent, invokeEvent, prepareEvent, readEvent, scopesFor, TOKEN_PLACEHOLDER } from '../lib/local/invoke.ts';
-import { fallbackRoute, findRoute, routes } from '../lib/routes.ts';
+import { functionForEvent, invokeEvent, prepareEvent, readEvent, scopesFor, TOKEN_PLACEHOLDER } from '../dev/invoke.ts';
+import { fallbackRoute, routes } from '../lib/http/routes.ts';
+import { findRoute } from '../lib/http/router.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
 import { TEST_ENV } from './helpers/tokens.ts';
 
@@ -61,7 +62,7 @@ describe('events/', () => {
   });
 });
 
-describe('lib/local/invoke.ts', () => {
+describe('dev/invoke.ts', () => {
   beforeEach(() => {
     useTestRuntime();
   });
@@ -87,7 +88,7 @@ describe('lib/local/invoke.ts', () => {
 
   it('runs from the command line and prints the answer', async () => {
     const run = promisify(execFile);
-    const { stdout } = await run(process.execPath, ['lib/local/invoke.ts', 'health', 'events/health.json'], {
+    const { stdout } = await run(process.execPath, ['dev/invoke.ts', 'health', 'events/health.json'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT' },
     });

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalServer, startServer } from '../lib/local/server.ts';
+import { type LocalServer, startServer } from '../dev/server.ts';
 import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, tcpClient, uniquePrefix } from './helpers/redis.ts';
 import { signToken, TEST_ENV, TEST_SECRET } from './helpers/tokens.ts';
 
@@ -135,12 +135,12 @@ async function rawRequest(path: string, headers: [string, string][]): Promise<{ 
 describe('npm start and npm run token, as a developer runs them', () => {
   it('prints a token that the running service accepts, and logs one line per request without the token', async () => {
     const env = { ...process.env, ...TEST_ENV, BIZ_SERVICE_PORT: '0', POWERTOOLS_LOG_LEVEL: 'INFO' };
-    const { stdout } = await run('node', ['lib/local/token.ts', '--sub', 'agent-cli', '--scope', 'agent:commands'], { env });
+    const { stdout } = await run('node', ['dev/token.ts', '--sub', 'agent-cli', '--scope', 'agent:commands'], { env });
     const token = stdout.trim();
     expect(token.split('.')).toHaveLength(3);
 
     const { spawn } = await import('node:child_process');
-    const child = spawn('node', ['lib/local/server.ts'], { env });
+    const child = spawn('node', ['dev/server.ts'], { env });
     try {
       let output = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -171,7 +171,7 @@ describe('npm start and npm run token, as a developer runs them', () => {
 
   it('refuses to start on a bad setting, naming the variable', async () => {
     const env = { ...process.env, BIZ_SERVICE_PORT: 'five-thousand' };
-    await expect(run('node', ['lib/local/server.ts'], { env })).rejects.toMatchObject({
+    await expect(run('node', ['dev/server.ts'], { env })).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('BIZ_SERVICE_PORT'),
     });

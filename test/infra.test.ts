@@ -6,7 +6,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_DEFAULTS } from '../infra/function.ts';
 import { SettingsError } from '../infra/settings.ts';
-import { fallbackRoute, routes } from '../lib/routes.ts';
+import { fallbackRoute, routes } from '../lib/http/routes.ts';
 import { acknowledgements, nagFindings, type Resource, refId, resourcesOfType, type Synthesised, synth } from './helpers/infra-synth.ts';
 
 const UPSTASH_URL = 'https://eu1-example-12345.upstash.io';

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUpstashBridge, type UpstashBridge } from '../lib/local/upstash-bridge.ts';
+import { startUpstashBridge, type UpstashBridge } from '../dev/upstash-bridge.ts';
 import {
   agentWorker,
   freePort,

@@ -8,8 +8,8 @@ import { Redis } from '@upstash/redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as whoami } from '../functions/whoami.ts';
-import type { UpstashBridge } from '../lib/local/upstash-bridge.ts';
-import { MemoryRateLimiter } from '../lib/ratelimit.ts';
+import type { UpstashBridge } from '../dev/upstash-bridge.ts';
+import { MemoryRateLimiter } from '../lib/store/ratelimit.ts';
 import type { RateLimiter } from '../lib/store/types.ts';
 import { invoke } from './helpers/lambda.ts';
 import { deletePrefix, HAS_REDIS, redisEnv, startBridge, type TcpClient, tcpClient, uniquePrefix } from './helpers/redis.ts';
@@ -200,7 +200,7 @@ describe.skipIf(!HAS_REDIS)('the rate limit on real Redis (@upstash/ratelimit th
   });
 
   it('explains why the two commands are two requests: @upstash/redis auto-pipelining keeps reads and writes apart', async () => {
-    // Not our code: a record of the client's behaviour that lib/ratelimit.ts and SECURITY.md rely on.
+    // Not our code: a record of the client's behaviour that lib/store/ratelimit.ts and SECURITY.md rely on.
     const redis = new Redis({ url: bridge.url, token: bridge.token, enableAutoPipelining: true, enableTelemetry: false });
     const before = bridge.requests;
     await Promise.all([redis.mget(`${prefix}a`, `${prefix}b`), redis.get(`${prefix}c`)]);

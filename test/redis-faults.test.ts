@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as whoami } from '../functions/whoami.ts';
 import { loadConfig } from '../lib/config.ts';
-import type { UpstashBridge } from '../lib/local/upstash-bridge.ts';
+import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import { MemoryRevocationStore } from '../lib/store/memory.ts';
 import { createUpstashStores } from '../lib/store/upstash.ts';
 import { invoke } from './helpers/lambda.ts';

@@ -9,7 +9,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as postRevocations } from '../functions/post-revocations.ts';
 import { handler as whoami } from '../functions/whoami.ts';
-import type { UpstashBridge } from '../lib/local/upstash-bridge.ts';
+import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import type { UpstashRevocationStore } from '../lib/store/upstash.ts';
 import { invoke } from './helpers/lambda.ts';
@@ -33,7 +33,7 @@ describe('the revoke command without Redis', () => {
   it('explains that in-memory revocations live in the server process, points at the API, and exits non-zero', async () => {
     const env = { ...process.env, USE_REDIS: 'false' };
 
-    const failure = await run(process.execPath, ['lib/local/revoke.ts', '--sub', 'agent-001'], { env }).catch((error: unknown) => error);
+    const failure = await run(process.execPath, ['dev/revoke.ts', '--sub', 'agent-001'], { env }).catch((error: unknown) => error);
 
     expect(failure).toMatchObject({ code: 2 });
     expect((failure as { stderr: string }).stderr).toMatch(/inside the running server process/);
@@ -160,7 +160,7 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
         UPSTASH_REDIS_REST_TOKEN: '',
       };
 
-      const { stdout } = await run(process.execPath, ['lib/local/revoke.ts', '--jti', jti, '--exp', String(exp)], { env });
+      const { stdout } = await run(process.execPath, ['dev/revoke.ts', '--jti', jti, '--exp', String(exp)], { env });
 
       expect(stdout).toContain(`revoked jti "${jti}"`);
       expectRevoked(await fetchWith(token));
@@ -168,7 +168,7 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
     });
 
     it('makes the command line refuse bad arguments with a usage message and exit code 2', async () => {
-      const failure = await run(process.execPath, ['lib/local/revoke.ts', '--jti', 'a', '--sub', 'b'], { env: process.env }).catch(
+      const failure = await run(process.execPath, ['dev/revoke.ts', '--jti', 'a', '--sub', 'b'], { env: process.env }).catch(
         (error: unknown) => error,
       );
 

@@ -4,7 +4,7 @@
  */
 import { Redis } from '@upstash/redis';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startUpstashBridge, type UpstashBridge } from '../lib/local/upstash-bridge.ts';
+import { startUpstashBridge, type UpstashBridge } from '../dev/upstash-bridge.ts';
 import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisFixture, type TcpClient } from './helpers/redis.ts';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');

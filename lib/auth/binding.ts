@@ -10,7 +10,7 @@
  * and not with another.
  */
 import { createHash, timingSafeEqual, X509Certificate } from 'node:crypto';
-import { TokenError } from '../errors.ts';
+import { TokenError } from './errors.ts';
 
 /** `x5t#S256` of a PEM certificate: base64url (no padding) of SHA-256 over its DER. */
 export function certificateThumbprint(pem: string): string {

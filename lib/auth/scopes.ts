@@ -1,5 +1,14 @@
 /** Scopes from `scope` (space-delimited string or JSON array) or else `scp`; exact matching. */
 
+/** Every scope the service knows. */
+export const SCOPES = {
+  commands: 'agent:commands',
+  results: 'agent:results',
+  adminCommands: 'admin:commands',
+  adminConfig: 'admin:config',
+  adminRevoke: 'admin:revoke',
+} as const;
+
 function parse(source: unknown): string[] | undefined {
   if (typeof source === 'string') return source.split(' ').filter((scope) => scope.length > 0);
   if (Array.isArray(source) && source.every((scope) => typeof scope === 'string')) {

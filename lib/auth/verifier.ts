@@ -7,7 +7,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config.ts';
-import { TokenError } from '../errors.ts';
+import { TokenError } from './errors.ts';
 import { hasDuplicateKeys } from './json-guard.ts';
 import { scopesOf } from './scopes.ts';
 
@@ -30,6 +30,11 @@ export type VerifierOptions = Pick<Config, 'secrets' | 'issuer' | 'audiences' | 
   readonly now?: () => number;
   /** How many verified tokens to remember (until their exp); 0 turns the cache off. */
   readonly cacheSize?: number;
+  /**
+   * Refuse tokens without `jti` (`missing_claim`): with Redis, revocation and the allowlist
+   * work by jti, so a token without one could never be revoked on its own.
+   */
+  readonly requireJti?: boolean;
 };
 
 const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -155,6 +160,7 @@ export class TokenVerifier {
     if (claims.iss === undefined) throw new TokenError('invalid_issuer', 'no iss');
     if (claims.exp === undefined) throw new TokenError('missing_claim', 'exp');
     if (typeof claims.sub !== 'string' || claims.sub === '') throw new TokenError('missing_claim', 'sub');
+    if (this.options.requireJti && claims.jti === undefined) throw new TokenError('missing_claim', 'jti');
     if (isNumber(claims.iat) && claims.iat > nowSeconds + leeway) throw new TokenError('token_not_yet_valid', 'iat in the future');
     const scopes = scopesOf(claims);
     if (scopes === undefined) throw new TokenError('malformed_token', 'scope is not a string or array of strings');

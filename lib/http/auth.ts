@@ -10,11 +10,14 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { checkBinding } from '../auth/binding.ts';
-import type { VerifiedToken } from '../auth/verifier.ts';
+import { TokenError } from '../auth/errors.ts';
 import { missingScopes } from '../auth/scopes.ts';
-import { ApiError, insufficientScope, invalidToken, missingToken, TokenError, unavailable } from '../errors.ts';
+import type { VerifiedToken } from '../auth/verifier.ts';
 import { logger, requestKeys } from '../logger.ts';
-import { type Runtime, runtime } from '../runtime.ts';
+import { type Runtime, runtime as processRuntime } from '../runtime.ts';
+import { insufficientScope, missingToken, rateLimited } from './errors.ts';
+import { StoreUnavailableError } from '../store/types.ts';
+import type { AuthenticatedRoute } from './routes.ts';
 
 export interface AuthContext extends Context {
   auth: VerifiedToken;
@@ -29,15 +32,23 @@ export function bearerToken(headers: APIGatewayProxyEventV2['headers']): string 
   if (value === undefined || value.trim() === '') return undefined;
   const found = BEARER.exec(value);
   // Another scheme, two headers joined by a comma, stray characters: not a usable token.
-  if (!found?.[1] || found[1].includes(',')) throw invalidToken('malformed_token');
+  if (!found?.[1] || found[1].includes(',')) throw new TokenError('malformed_token', 'not one Bearer token');
   return found[1];
 }
 
-export function authenticate(options: {
-  scopes: readonly string[];
-}): middy.MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, AuthContext> {
+export interface AuthenticateOptions {
+  /** Where the runtime comes from; by default the process's own, made once from the environment. */
+  readonly runtime?: () => Promise<Runtime>;
+}
+
+/** The route's own scopes (from its entry in the route table) are the ones required. */
+export function authenticate(
+  route: Pick<AuthenticatedRoute, 'scopes'>,
+  options: AuthenticateOptions = {},
+): middy.MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, AuthContext> {
+  const runtime = options.runtime ?? processRuntime;
   void runtime().catch(() => {});
-  const required = options.scopes;
+  const required = route.scopes;
   return {
     before: async (request) => {
       const rt = await runtime();
@@ -45,19 +56,9 @@ export function authenticate(options: {
       const token = bearerToken(request.event.headers);
       if (token === undefined) throw missingToken();
 
-      let verified: VerifiedToken;
-      try {
-        verified = rt.verifier.verify(token);
-        // Per request, never cached: the same token is good with one certificate only.
-        checkBinding(verified.claims, clientCertPem(request.event), { requireBound: rt.config.requireBoundTokens });
-      } catch (error) {
-        if (error instanceof TokenError) {
-          logger.info('token rejected', { ...requestKeys(request.context), reason: error.reason, detail: error.message });
-          throw invalidToken(error.reason, error);
-        }
-        throw error;
-      }
-      if (rt.config.useRedis && verified.jti === undefined) throw invalidToken('missing_claim');
+      const verified = rt.verifier.verify(token);
+      // Per request, never cached: the same token is good with one certificate only.
+      checkBinding(verified.claims, clientCertPem(request.event), { requireBound: rt.config.requireBoundTokens });
 
       // Both in flight at once: one round trip of time (two requests when rate limiting is on;
       // @upstash/redis never batches a read with a script, and auto-pipelining is off).
@@ -65,16 +66,12 @@ export function authenticate(options: {
         settle(rt.revocations.isRevoked(verified)),
         rt.rateLimiter === undefined ? undefined : settle(rt.rateLimiter.limit(verified.sub)),
       ]);
+      // Fail closed: a token whose revocation state is unknown is never accepted; the edge answers 503.
       if (!revocation.ok) {
-        // Fail closed: a token whose revocation state is unknown is never accepted.
-        if (revocation.error instanceof ApiError) throw revocation.error;
-        logger.error('revocation check failed', { ...requestKeys(request.context), error: revocation.error as Error });
-        throw unavailable('the revocation check is unavailable, try again shortly', revocation.error);
+        const { error } = revocation;
+        throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('the revocation check failed', { cause: error });
       }
-      if (revocation.value) {
-        logger.info('token rejected', { ...requestKeys(request.context), reason: 'token_revoked', agent_id: verified.sub });
-        throw invalidToken('token_revoked');
-      }
+      if (revocation.value) throw new TokenError('token_revoked', undefined, undefined, verified.sub);
       if (limit !== undefined) {
         if (!limit.ok) {
           // Fail open, logged: the token is verified and not revoked; the limit protects
@@ -114,12 +111,4 @@ export function clientCertPem(event: APIGatewayProxyEventV2): string | undefined
   };
   const pem = context?.authentication?.clientCert?.clientCertPem;
   return typeof pem === 'string' ? pem : undefined;
-}
-
-/** 429 with Retry-After: whole seconds until the window frees up, at least 1. */
-export function rateLimited(resetMs: number, nowMs: number): ApiError {
-  const seconds = Math.max(1, Math.ceil((resetMs - nowMs) / 1000));
-  return new ApiError('rate_limited', `too many requests for this agent; retry after ${seconds} s`, {
-    headers: { 'Retry-After': String(seconds) },
-  });
 }

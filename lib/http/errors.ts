@@ -1,13 +1,108 @@
 /**
- * The edge of every chain: errors become JSON `{"error","error_description"}` answers.
- * Ours (ApiError) carry their status and headers; Middy's own HTTP errors (415 from the
- * body parser, 422 for malformed JSON) are given our shape; anything else is a bare 500.
+ * The API error family and the one place where errors become HTTP answers.
+ *
+ * ApiError carries its status, a stable `error` code, a description that may be shown, and its
+ * headers. The families below it know no HTTP: a TokenError (lib/auth/errors.ts) becomes 401
+ * invalid_token, a StoreUnavailableError (lib/store/types.ts) 503 temporarily_unavailable, and
+ * Middy's own HTTP errors (415 from the body parser, 422 for malformed JSON) get our shape, all
+ * in `shape` below. Anything else is a bare 500.
  */
-import httpErrorHandler from '@middy/http-error-handler';
 import type middy from '@middy/core';
-import { ApiError, unavailable } from '../errors.ts';
+import httpErrorHandler from '@middy/http-error-handler';
+import { TokenError, type TokenErrorReason } from '../auth/errors.ts';
 import { logger, requestKeys } from '../logger.ts';
 import { StoreUnavailableError } from '../store/types.ts';
+
+export type ErrorCode =
+  | 'invalid_request'
+  | 'missing_token'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'rate_limited'
+  | 'server_error'
+  | 'temporarily_unavailable';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  missing_token: 401,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  server_error: 500,
+  temporarily_unavailable: 503,
+};
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly code: ErrorCode;
+  readonly description: string;
+  readonly statusCode: number;
+  /** Read by @middy/http-error-handler: our errors are always meant to be shown. */
+  readonly expose = true;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, description: string, options: { headers?: Record<string, string>; cause?: unknown } = {}) {
+    // The message is the JSON body the client gets; http-error-handler sends it as application/json.
+    super(JSON.stringify({ error: code, error_description: description }), { cause: options.cause });
+    this.code = code;
+    this.description = description;
+    this.statusCode = STATUS[code];
+    this.headers = { 'Cache-Control': 'no-store', ...options.headers };
+  }
+}
+
+export const REALM = 'biz-service';
+
+export function badRequest(description: string): ApiError {
+  return new ApiError('invalid_request', description);
+}
+
+export function missingToken(): ApiError {
+  return new ApiError('missing_token', 'no bearer token in the Authorization header', {
+    headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` },
+  });
+}
+
+export function invalidToken(reason: TokenErrorReason, cause?: unknown): ApiError {
+  return new ApiError('invalid_token', reason, {
+    headers: { 'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${reason}"` },
+    cause,
+  });
+}
+
+export function insufficientScope(required: readonly string[]): ApiError {
+  const scope = required.join(' ');
+  return new ApiError('insufficient_scope', `this request needs the scope: ${scope}`, {
+    headers: {
+      'WWW-Authenticate': `Bearer realm="${REALM}", error="insufficient_scope", error_description="insufficient_scope", scope="${scope}"`,
+    },
+  });
+}
+
+export function unavailable(description: string, cause?: unknown, retryAfterSeconds = 1): ApiError {
+  return new ApiError('temporarily_unavailable', description, {
+    headers: { 'Retry-After': String(retryAfterSeconds) },
+    cause,
+  });
+}
+
+/** 429 with Retry-After: whole seconds until the window frees up, at least 1. */
+export function rateLimited(resetMs: number, nowMs: number): ApiError {
+  const seconds = Math.max(1, Math.ceil((resetMs - nowMs) / 1000));
+  return new ApiError('rate_limited', `too many requests for this agent; retry after ${seconds} s`, {
+    headers: { 'Retry-After': String(seconds) },
+  });
+}
 
 const SERVER_ERROR = JSON.stringify({ error: 'server_error', error_description: 'internal error' });
 
@@ -19,22 +114,29 @@ function fromMiddy(error: { statusCode: number; message: string }): ApiError {
       return new ApiError('payload_too_large', 'the body is too large');
     case 400:
     case 422:
-      return new ApiError(
-        'invalid_request',
-        error.message === 'Forbidden key in JSON body' ? 'forbidden key in JSON body' : 'the body is not valid JSON',
-      );
+      return badRequest(error.message === 'Forbidden key in JSON body' ? 'forbidden key in JSON body' : 'the body is not valid JSON');
     default:
       return new ApiError('server_error', 'internal error');
   }
 }
 
-/** Turns any error into one that http-error-handler renders as our JSON. */
+/** The one mapping from every error family to an ApiError that http-error-handler renders. */
 const shape: middy.MiddlewareObj = {
   onError: (request) => {
     const error = request.error as (Error & { statusCode?: number; cause?: unknown }) | null | undefined;
     if (error instanceof ApiError) {
       if (error.statusCode >= 500)
         logger.error('request failed', { ...requestKeys(request.context), error: error.description, cause: error.cause });
+      return;
+    }
+    if (error instanceof TokenError) {
+      logger.info('token rejected', {
+        ...requestKeys(request.context),
+        reason: error.reason,
+        detail: error.message,
+        ...(error.subject === undefined ? {} : { agent_id: error.subject }),
+      });
+      request.error = invalidToken(error.reason, error);
       return;
     }
     if (error instanceof StoreUnavailableError) {

@@ -2,15 +2,8 @@
  * The embedded default: everything in this process's memory. Each method runs to completion
  * without awaiting in between, so every change is atomic on Node's single thread.
  */
-import type {
-  CommandRecord,
-  CommandStore,
-  CompleteOutcome,
-  NewCommand,
-  ResultSubmission,
-  RevocationStore,
-  TokenIdentity,
-} from './types.ts';
+import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
+import type { CommandStore, RevocationStore, TokenIdentity } from './types.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

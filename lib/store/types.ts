@@ -2,50 +2,7 @@
  * The narrow storage interfaces the handlers depend on. Two implementations: in-memory
  * (the embedded default) and Upstash Redis. Every multi-step change is atomic in each.
  */
-
-export type CommandStatus = 'pending' | 'delivered' | 'completed' | 'failed' | 'expired';
-export type ResultStatus = 'completed' | 'failed';
-
-/** A command as stored. Times are epoch milliseconds. */
-export interface CommandRecord {
-  readonly commandId: string;
-  readonly agentId: string;
-  readonly command: string;
-  readonly args: Record<string, unknown>;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly deliveredAt?: number;
-  readonly completedAt?: number;
-  /** Set once a result arrives. */
-  readonly resultStatus?: ResultStatus;
-  /** The result exactly as accepted, JSON-encoded; absent when the agent sent none. */
-  readonly resultJson?: string;
-}
-
-export interface NewCommand {
-  readonly commandId: string;
-  readonly agentId: string;
-  readonly command: string;
-  readonly args: Record<string, unknown>;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-}
-
-export interface ResultSubmission {
-  readonly status: ResultStatus;
-  /** JSON encoding of the result; undefined when none was sent. */
-  readonly resultJson: string | undefined;
-  readonly completedAt: number;
-}
-
-/**
- * accepted: this submission completed the command.
- * duplicate: the same result had already been accepted (an agent retrying).
- * conflict: the command already has another result.
- * expired: the command expired before any result arrived.
- * not_found: no such command for that agent.
- */
-export type CompleteOutcome = 'accepted' | 'duplicate' | 'conflict' | 'expired' | 'not_found';
+import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
 
 export interface CommandStore {
   /** Adds a command at the end of the agent's queue. */

@@ -36,16 +36,8 @@
  */
 import { Redis } from '@upstash/redis';
 import { type Config, ConfigError } from '../config.ts';
-import {
-  type CommandRecord,
-  type CommandStore,
-  type CompleteOutcome,
-  type NewCommand,
-  type ResultSubmission,
-  type RevocationStore,
-  StoreUnavailableError,
-  type TokenIdentity,
-} from './types.ts';
+import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
+import { type CommandStore, type RevocationStore, StoreUnavailableError, type TokenIdentity } from './types.ts';
 
 /**
  * The client, with every setting explicit:

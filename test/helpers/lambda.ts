@@ -1,6 +1,6 @@
 /** Builders for API Gateway HTTP API (payload 2.0) events and Lambda contexts. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { localLambdaContext } from '../../lib/local/lambda-context.ts';
+import { localLambdaContext } from '../../dev/lambda-context.ts';
 
 export interface EventInput {
   method?: string;

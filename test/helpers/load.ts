@@ -224,12 +224,12 @@ export interface ServerProcess {
 }
 
 /**
- * The service as `npm start` runs it (node lib/local/server.ts), in its own process so that its
+ * The service as `npm start` runs it (node dev/server.ts), in its own process so that its
  * memory is its own; on a free loopback port. Resolves once /health answers.
  */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['lib/local/server.ts'], {
+  const child: ChildProcess = spawn(process.execPath, ['dev/server.ts'], {
     cwd: new URL('../..', import.meta.url).pathname,
     env: {
       PATH: process.env.PATH ?? '',

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll } from 'vitest';
-import { startUpstashBridge, type UpstashBridge } from '../../lib/local/upstash-bridge.ts';
+import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
 
 export const REDIS_HOST = process.env.REDIS_HOST || '127.0.0.1';
 export const REDIS_PORT = Number(process.env.REDIS_PORT || 6379);

@@ -17,7 +17,8 @@ import { handler as postResults } from '../../functions/post-results.ts';
 import { handler as postRevocations } from '../../functions/post-revocations.ts';
 import { handler as putConfig } from '../../functions/put-config.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import type { CommandStore, NewCommand, RevocationStore } from '../../lib/store/types.ts';
+import type { NewCommand } from '../../lib/commands/model.ts';
+import type { CommandStore, RevocationStore } from '../../lib/store/types.ts';
 import { invoke } from './lambda.ts';
 import { signToken } from './tokens.ts';
 

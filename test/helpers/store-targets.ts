@@ -2,7 +2,7 @@
  * The stores the endpoint suites run on: in-memory always; real Redis through the local
  * Upstash bridge and the real @upstash/redis client when Redis answers (under CI=true, always).
  */
-import type { UpstashBridge } from '../../lib/local/upstash-bridge.ts';
+import type { UpstashBridge } from '../../dev/upstash-bridge.ts';
 import { deletePrefix, HAS_REDIS, redisEnv, startBridge, type TcpClient, tcpClient, uniquePrefix } from './redis.ts';
 import { useTestRuntime } from './runtime.ts';
 import { memoryStore, type StoreUnderTest } from './stores.ts';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import jwt from 'jsonwebtoken';
-import { ConfigError, loadConfig } from '../config.ts';
+import { ConfigError, loadConfig } from '../lib/config.ts';
 
 const USAGE =
   'usage: npm run token -- --sub AGENT_ID [--scope "agent:commands agent:results"] [--ttl SECONDS] [--kid KID] [--client-id ID]';

@@ -16,8 +16,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.ts';
-import { createUpstashStores } from '../store/upstash.ts';
+import { ConfigError, loadConfig } from '../lib/config.ts';
+import { createUpstashStores } from '../lib/store/upstash.ts';
 import { loadLocalConfig } from './local-config.ts';
 
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 24 * 3600;

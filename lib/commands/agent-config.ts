@@ -1,11 +1,11 @@
 /** Agent configuration: built-in defaults merged with the overrides an operator sets per agent. */
-import { ApiError } from './errors.ts';
-import { MAX_BODY_BYTES } from './http/body.ts';
-import { isObject, storableJson } from './validation.ts';
+import { ApiError } from '../http/errors.ts';
+import { RESULT_MAX_BYTES } from './model.ts';
+import { isObject, storableJson } from '../http/validation.ts';
 
 export const CONFIG_DEFAULTS = {
   poll_interval_seconds: 30,
-  result_max_bytes: MAX_BODY_BYTES,
+  result_max_bytes: RESULT_MAX_BYTES,
   commands_per_fetch: 10,
 } as const satisfies Record<string, unknown>;
 
@@ -25,7 +25,7 @@ export function configOverrides(body: unknown): Record<string, unknown> {
     }
   };
   positive('poll_interval_seconds', 86400);
-  positive('result_max_bytes', MAX_BODY_BYTES);
+  positive('result_max_bytes', RESULT_MAX_BYTES);
   positive('commands_per_fetch', 100);
   return body;
 }

@@ -14,10 +14,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import jwt from 'jsonwebtoken';
 import { localLambdaContext } from './lambda-context.ts';
-import { loadConfig } from '../config.ts';
-import { fallbackRoute, routes } from '../routes.ts';
+import { loadConfig } from '../lib/config.ts';
+import { fallbackRoute, routes } from '../lib/http/routes.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TOKEN_PLACEHOLDER = '{{token}}';
 const USAGE = 'usage: npm run invoke -- [function] events/<route>.json   (function: a file name in functions/, e.g. get-commands)';
 

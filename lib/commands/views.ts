@@ -1,5 +1,5 @@
 /** How commands are shown: to the agent that runs them, and to operators. */
-import type { CommandRecord, CommandStatus } from './store/types.ts';
+import type { CommandRecord, CommandStatus } from './model.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 

@@ -3,7 +3,7 @@
  * except that USE_REDIS=true without Upstash variables starts the local Upstash bridge in front
  * of REDIS_HOST:REDIS_PORT and points the configuration at it.
  */
-import { type Config, loadConfig } from '../config.ts';
+import { type Config, loadConfig } from '../lib/config.ts';
 
 export interface LocalConfig {
   readonly config: Config;

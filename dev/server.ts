@@ -19,12 +19,13 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { type Config, ConfigError } from '../config.ts';
-import { logger } from '../logger.ts';
-import { createRuntime, setRuntime } from '../runtime.ts';
+import { type Config, ConfigError } from '../lib/config.ts';
+import { logger } from '../lib/logger.ts';
+import { createRuntime, setRuntime } from '../lib/runtime.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { loadLocalConfig } from './local-config.ts';
-import { fallbackRoute, findRoute } from '../routes.ts';
+import { findRoute } from '../lib/http/router.ts';
+import { fallbackRoute } from '../lib/http/routes.ts';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -53,7 +54,7 @@ const handlers = new Map<string, Promise<Handler>>();
 function loadHandler(name: string): Promise<Handler> {
   let found = handlers.get(name);
   if (!found) {
-    const url = new URL(`../../functions/${name}.ts`, import.meta.url);
+    const url = new URL(`../functions/${name}.ts`, import.meta.url);
     found = import(url.href).then((module: { handler: Handler }) => module.handler);
     handlers.set(name, found);
   }

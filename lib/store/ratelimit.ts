@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { Ratelimit } from '@upstash/ratelimit';
 import type { Redis } from '@upstash/redis';
-import type { RateLimiter } from './store/types.ts';
+import type { RateLimiter } from './types.ts';
 
 export interface RateLimiterOptions {
   /** Requests allowed per window and key. */

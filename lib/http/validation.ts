@@ -1,6 +1,6 @@
 /** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
 import { ApiError } from './errors.ts';
-import type { ResultStatus } from './store/types.ts';
+import type { ResultStatus } from '../commands/model.ts';
 
 const AGENT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 const COMMAND_ID = /^[A-Za-z0-9._:@-]{1,128}$/;

@@ -1,0 +1,98 @@
+/**
+ * The route table: one record per route, the single source of truth for the functions (each
+ * takes its scopes and body limit from its own entry), the local server, the 405 fallback and the
+ * CDK stack. Paths use API Gateway's `{param}` syntax. Plain data: matching a path against the
+ * table is lib/http/router.ts's job, so a function bundle that reads its entry compiles no
+ * patterns.
+ */
+import { SCOPES } from '../auth/scopes.ts';
+import { RESULT_MAX_BYTES } from '../commands/model.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface Route {
+  /** Stable name, used for the Lambda function's logical id. */
+  readonly name: string;
+  readonly method: HttpMethod;
+  readonly path: string;
+  /** Handler file under functions/, without extension. */
+  readonly handler: string;
+  /** Scopes the token must carry; undefined means no token at all, [] any valid token. */
+  readonly scopes: readonly string[] | undefined;
+  /** The largest request body in bytes; undefined: the route takes no body. */
+  readonly bodyLimit?: number;
+  /** Debug routes can be left out of a deployment. */
+  readonly debug?: boolean;
+  /** The handler reads a secret (JWT key, Upstash token) and talks to the store. */
+  readonly usesStore: boolean;
+}
+
+/** A route that requires a token (every route but /health). */
+export interface AuthenticatedRoute extends Route {
+  readonly scopes: readonly string[];
+}
+
+export const ROUTES = {
+  Health: { name: 'Health', method: 'GET', path: '/health', handler: 'health', scopes: undefined, usesStore: false },
+  GetCommands: {
+    name: 'GetCommands',
+    method: 'GET',
+    path: '/api/commands',
+    handler: 'get-commands',
+    scopes: [SCOPES.commands],
+    usesStore: true,
+  },
+  PostResults: {
+    name: 'PostResults',
+    method: 'POST',
+    path: '/api/results',
+    handler: 'post-results',
+    scopes: [SCOPES.results],
+    bodyLimit: RESULT_MAX_BYTES,
+    usesStore: true,
+  },
+  GetConfig: { name: 'GetConfig', method: 'GET', path: '/api/config', handler: 'get-config', scopes: [SCOPES.commands], usesStore: true },
+  TokenInfo: { name: 'TokenInfo', method: 'GET', path: '/api/token-info', handler: 'token-info', scopes: [], debug: true, usesStore: true },
+  WhoAmI: { name: 'WhoAmI', method: 'GET', path: '/api/whoami', handler: 'whoami', scopes: [], debug: true, usesStore: true },
+  EnqueueCommand: {
+    name: 'EnqueueCommand',
+    method: 'POST',
+    path: '/api/agents/{agentId}/commands',
+    handler: 'enqueue-command',
+    scopes: [SCOPES.adminCommands],
+    bodyLimit: 256 * 1024,
+    usesStore: true,
+  },
+  GetCommand: {
+    name: 'GetCommand',
+    method: 'GET',
+    path: '/api/agents/{agentId}/commands/{commandId}',
+    handler: 'get-command',
+    scopes: [SCOPES.adminCommands],
+    usesStore: true,
+  },
+  PutConfig: {
+    name: 'PutConfig',
+    method: 'PUT',
+    path: '/api/agents/{agentId}/config',
+    handler: 'put-config',
+    scopes: [SCOPES.adminConfig],
+    bodyLimit: 16 * 1024,
+    usesStore: true,
+  },
+  PostRevocations: {
+    name: 'PostRevocations',
+    method: 'POST',
+    path: '/api/revocations',
+    handler: 'post-revocations',
+    scopes: [SCOPES.adminRevoke],
+    bodyLimit: 4 * 1024,
+    usesStore: true,
+  },
+} as const satisfies Record<string, Route>;
+
+/** Every route, in the table's order. */
+export const routes: readonly Route[] = Object.values(ROUTES);
+
+/** Serves every request no route matches: 404, or 405 with Allow when the path exists. */
+export const fallbackRoute = { name: 'Fallback', handler: 'fallback' } as const;
