@@ -78,7 +78,7 @@ export async function revoke(request: RevokeRequest, env: Record<string, string 
   }
   const local = await loadLocalConfig(env);
   const { config } = local;
-  const where = local.bridged ? `Redis at ${config.redisHost}:${config.redisPort}` : `Upstash at ${config.upstashUrl}`;
+  const where = local.bridged ? `Redis at ${local.local.redisHost}:${local.local.redisPort}` : `Upstash at ${config.upstashUrl}`;
   try {
     const { revocations } = createUpstashStores(config);
     const nowSeconds = Math.floor(Date.now() / 1000);

@@ -214,7 +214,7 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
       if (!res.headersSent) send(res, SERVER_ERROR);
     });
   };
-  const tls = config.tls;
+  const { tls } = local.local;
   const server =
     tls === undefined
       ? http.createServer(listener)
@@ -231,7 +231,7 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? config.port, host, () => resolve());
+    server.listen(options.port ?? local.local.port, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,10 +1,10 @@
 /** PUT /api/agents/{agentId}/config (operators): replace one agent's config overrides. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { configOverrides, mergedConfig } from '../lib/commands/agent-config.ts';
+import { mergedConfig } from '../lib/commands/agent-config.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
-import { agentIdParam } from '../lib/http/validation.ts';
+import { agentIdParam, configOverrides } from '../lib/http/validation.ts';
 
 export async function putConfig(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);

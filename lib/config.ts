@@ -17,10 +17,7 @@ export interface Config {
   readonly audiences: readonly string[];
   readonly algorithms: readonly HmacAlgorithm[];
   readonly clockToleranceSeconds: number;
-  readonly port: number;
   readonly useRedis: boolean;
-  readonly redisHost: string;
-  readonly redisPort: number;
   readonly redisTimeoutMs: number;
   readonly redisKeyPrefix: string;
   readonly upstashUrl: string | undefined;
@@ -34,21 +31,11 @@ export interface Config {
   readonly rateLimit: RateLimitConfig | undefined;
   /** REQUIRE_BOUND_TOKENS: only certificate-bound tokens (RFC 8705 `cnf`) are accepted. */
   readonly requireBoundTokens: boolean;
-  /** Local server only: serve HTTPS, and with a CA require client certificates (mTLS). */
-  readonly tls: TlsConfig | undefined;
 }
 
 export interface RateLimitConfig {
   readonly requests: number;
   readonly windowSeconds: number;
-}
-
-export interface TlsConfig {
-  /** Paths of PEM files. */
-  readonly certFile: string;
-  readonly keyFile: string;
-  /** Client certificates must chain to this CA; undefined: no client certificate asked for. */
-  readonly caFile: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -60,14 +47,14 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
-function text(env: Env, name: string, fallback: string): string {
+export function text(env: Env, name: string, fallback: string): string {
   const value = env[name];
   return value === undefined || value === '' ? fallback : value;
 }
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+export function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw.trim())) {
@@ -80,7 +67,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function boolean(env: Env, name: string, fallback: boolean): boolean {
+export function boolean(env: Env, name: string, fallback: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = raw.trim().toLowerCase();
@@ -89,7 +76,7 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
 }
 
-function list(env: Env, name: string, fallback: string): string[] {
+export function list(env: Env, name: string, fallback: string): string[] {
   const items = text(env, name, fallback)
     .split(',')
     .map((item) => item.trim())
@@ -139,20 +126,6 @@ function rateLimit(env: Env): RateLimitConfig | undefined {
   return requests === 0 ? undefined : { requests, windowSeconds };
 }
 
-function tls(env: Env): TlsConfig | undefined {
-  const certFile = env.TLS_CERT_FILE || undefined;
-  const keyFile = env.TLS_KEY_FILE || undefined;
-  const caFile = env.MTLS_CA_FILE || undefined;
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
-  }
-  if (certFile === undefined || keyFile === undefined) {
-    if (caFile !== undefined) throw new ConfigError('MTLS_CA_FILE', 'client certificates need TLS: set TLS_CERT_FILE and TLS_KEY_FILE too');
-    return undefined;
-  }
-  return { certFile, keyFile, caFile };
-}
-
 export function loadConfig(env: Env = process.env): Config {
   const production = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) || env.NODE_ENV === 'production';
 
@@ -187,10 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     audiences: list(env, 'JWT_AUDIENCE', 'biz-service'),
     algorithms,
     clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 60, 0, 3600),
-    port: integer(env, 'BIZ_SERVICE_PORT', 5000, 0, 65535),
     useRedis: boolean(env, 'USE_REDIS', false),
-    redisHost: text(env, 'REDIS_HOST', 'localhost'),
-    redisPort: integer(env, 'REDIS_PORT', 6379, 1, 65535),
     redisTimeoutMs: integer(env, 'REDIS_TIMEOUT_MS', 1000, 1, 60000),
     redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'biz:'),
     upstashUrl,
@@ -201,6 +171,5 @@ export function loadConfig(env: Env = process.env): Config {
     production,
     rateLimit: rateLimit(env),
     requireBoundTokens: boolean(env, 'REQUIRE_BOUND_TOKENS', false),
-    tls: tls(env),
   };
 }

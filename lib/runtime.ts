@@ -5,12 +5,13 @@
  */
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, loadConfig } from './config.ts';
+import type { Redis } from '@upstash/redis';
 import { TokenVerifier } from './auth/verifier.ts';
 import { createRateLimiter, MemoryRateLimiter } from './store/ratelimit.ts';
 import { loadSecrets } from './secrets.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from './store/memory.ts';
 import type { CommandStore, RateLimiter, RevocationStore } from './store/types.ts';
-import { createUpstashStores } from './store/upstash.ts';
+import { createRedisClient, UpstashCommandStore, UpstashRevocationStore } from './store/upstash.ts';
 
 export interface Runtime {
   readonly config: Config;
@@ -26,31 +27,28 @@ export interface RuntimeParts {
   clock?: Clock;
   commands?: CommandStore;
   revocations?: RevocationStore;
-  rateLimiter?: RateLimiter;
+  /** Pass `undefined` explicitly for no rate limit whatever the configuration says. */
+  rateLimiter?: RateLimiter | undefined;
   verifierCacheSize?: number;
 }
 
+/**
+ * Each part the caller does not pass in gets its own default from the configuration: the
+ * in-memory stores, or with USE_REDIS the Upstash ones on one shared client; the configured rate
+ * limiter whatever stores were passed in (pass `rateLimiter: undefined` explicitly to have none).
+ */
 export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
   const clock = parts.clock ?? systemClock;
-  let { commands, revocations, rateLimiter } = parts;
-  if (commands === undefined || revocations === undefined) {
-    const stores = config.useRedis
-      ? createUpstashStores(config)
-      : {
-          redis: undefined,
-          commands: new MemoryCommandStore(config),
-          revocations: new MemoryRevocationStore(() => Math.floor(clock.now() / 1000)),
-        };
-    commands ??= stores.commands;
-    revocations ??= stores.revocations;
-    if (config.rateLimit !== undefined && rateLimiter === undefined) {
-      const { requests, windowSeconds } = config.rateLimit;
-      rateLimiter =
-        stores.redis === undefined
-          ? new MemoryRateLimiter({ requests, windowSeconds })
-          : createRateLimiter(stores.redis, { requests, windowSeconds, prefix: `${config.redisKeyPrefix}ratelimit` });
-    }
-  }
+  let client: Redis | undefined;
+  const redis = () => {
+    client ??= createRedisClient(config);
+    return client;
+  };
+  const commands = parts.commands ?? (config.useRedis ? new UpstashCommandStore(redis(), config) : new MemoryCommandStore(config));
+  const revocations =
+    parts.revocations ??
+    (config.useRedis ? new UpstashRevocationStore(redis(), config) : new MemoryRevocationStore(() => Math.floor(clock.now() / 1000)));
+  const rateLimiter = 'rateLimiter' in parts ? parts.rateLimiter : defaultRateLimiter(config, redis);
   const verifier = new TokenVerifier({
     ...config,
     now: () => clock.now(),
@@ -58,6 +56,15 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
   return { config, clock, verifier, commands, revocations, rateLimiter };
+}
+
+function defaultRateLimiter(config: Config, redis: () => Redis): RateLimiter | undefined {
+  if (config.rateLimit === undefined) return undefined;
+  const { requests, windowSeconds } = config.rateLimit;
+  // Counted in Redis, shared by every instance; in this process only on the in-memory store.
+  return config.useRedis
+    ? createRateLimiter(redis(), { requests, windowSeconds, prefix: `${config.redisKeyPrefix}ratelimit` })
+    : new MemoryRateLimiter({ requests, windowSeconds });
 }
 
 let current: Promise<Runtime> | undefined;

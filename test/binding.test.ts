@@ -14,6 +14,7 @@ import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as whoami } from '../functions/whoami.ts';
 import { certificateThumbprint } from '../lib/auth/binding.ts';
 import { loadConfig } from '../lib/config.ts';
+import { loadLocalSettings } from '../dev/local-config.ts';
 import { type LocalServer, startServer } from '../dev/server.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
 import { httpEvent, lambdaContext } from './helpers/lambda.ts';
@@ -302,7 +303,7 @@ describe('the local server in mTLS mode', () => {
   });
 
   it('refuses TLS settings that do not go together, naming the variable', () => {
-    expect(() => loadConfig({ TLS_CERT_FILE: file('server.pem') })).toThrow(/^TLS_KEY_FILE:/);
-    expect(() => loadConfig({ MTLS_CA_FILE: file('ca.pem') })).toThrow(/^MTLS_CA_FILE:/);
+    expect(() => loadLocalSettings({ TLS_CERT_FILE: file('server.pem') })).toThrow(/^TLS_KEY_FILE:/);
+    expect(() => loadLocalSettings({ MTLS_CA_FILE: file('ca.pem') })).toThrow(/^MTLS_CA_FILE:/);
   });
 });

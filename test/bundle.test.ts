@@ -59,6 +59,19 @@ describe('bundling', () => {
     console.info(`bundle sizes (bytes): ${JSON.stringify(sizes)}; synth with bundling took ${bundled.ms} ms`);
   });
 
+  it('bundles no development code, and the route matcher only into the fallback', () => {
+    for (const [name, dir] of assets) {
+      const { sources } = JSON.parse(readFileSync(path.join(dir, 'index.mjs.map'), 'utf8')) as { sources: string[] };
+      const ours = sources.filter((source) => !source.includes('node_modules/')).map((source) => source.replace(/^(\.\.\/)+/, ''));
+      expect(ours.length, name).toBeGreaterThan(0);
+      expect(
+        ours.filter((source) => source.startsWith('dev/') || source.startsWith('test/') || source.startsWith('bench/')),
+        name,
+      ).toEqual([]);
+      if (name !== fallbackRoute.name) expect(ours, name).not.toContain('lib/http/router.ts');
+    }
+  });
+
   it('keeps every bundle under the ceiling', () => {
     for (const [name, dir] of assets) {
       const size = statSync(path.join(dir, 'index.mjs')).size;

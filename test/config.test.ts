@@ -1,5 +1,6 @@
 /** Configuration is read once, checked, and a bad value names its variable. */
 import { describe, expect, it } from 'vitest';
+import { loadLocalSettings } from '../dev/local-config.ts';
 import { ConfigError, DEFAULT_SECRET, loadConfig } from '../lib/config.ts';
 
 describe('the test run', () => {
@@ -16,10 +17,7 @@ describe('loadConfig', () => {
       audiences: ['biz-service'],
       algorithms: ['HS256'],
       clockToleranceSeconds: 60,
-      port: 5000,
       useRedis: false,
-      redisHost: 'localhost',
-      redisPort: 6379,
       redisTimeoutMs: 1000,
       revocationMode: 'denylist',
       commandTtlSeconds: 86400,
@@ -30,9 +28,6 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['BIZ_SERVICE_PORT', 'abc'],
-    ['BIZ_SERVICE_PORT', '70000'],
-    ['REDIS_PORT', '0'],
     ['USE_REDIS', 'maybe'],
     ['JWT_CLOCK_TOLERANCE_SECONDS', '-5'],
     ['COMMAND_TTL_SECONDS', '1h'],
@@ -43,6 +38,11 @@ describe('loadConfig', () => {
   ])('refuses %s=%s, naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}:`));
+  });
+
+  it('leaves the local-only settings (port, Redis host and port, TLS files) to the local tools', () => {
+    const config = loadConfig({ BIZ_SERVICE_PORT: 'abc', REDIS_PORT: '0', TLS_CERT_FILE: 'x.pem' }) as unknown as Record<string, unknown>;
+    for (const key of ['port', 'redisHost', 'redisPort', 'tls']) expect(config).not.toHaveProperty(key);
   });
 
   it('never allows alg none, in any case', () => {
@@ -83,5 +83,20 @@ describe('loadConfig', () => {
     expect(loadConfig({ UPSTASH_REDIS_REST_URL: 'https://x.upstash.io', UPSTASH_REDIS_REST_TOKEN: 't' }).upstashUrl).toBe(
       'https://x.upstash.io',
     );
+  });
+});
+
+describe('loadLocalSettings (dev tools only)', () => {
+  it('gives the documented defaults', () => {
+    expect(loadLocalSettings({})).toEqual({ port: 5000, redisHost: 'localhost', redisPort: 6379, tls: undefined });
+  });
+
+  it.each([
+    ['BIZ_SERVICE_PORT', 'abc'],
+    ['BIZ_SERVICE_PORT', '70000'],
+    ['REDIS_PORT', '0'],
+  ])('refuses %s=%s, naming the variable', (name, value) => {
+    expect(() => loadLocalSettings({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadLocalSettings({ [name]: value })).toThrow(new RegExp(`^${name}:`));
   });
 });

@@ -6,6 +6,7 @@
  * patterns.
  */
 import { SCOPES } from '../auth/scopes.ts';
+import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { RESULT_MAX_BYTES } from '../commands/model.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -77,7 +78,7 @@ export const ROUTES = {
     path: '/api/agents/{agentId}/config',
     handler: 'put-config',
     scopes: [SCOPES.adminConfig],
-    bodyLimit: 16 * 1024,
+    bodyLimit: MAX_OVERRIDES_BYTES,
     usesStore: true,
   },
   PostRevocations: {

@@ -1,13 +1,10 @@
 /** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
-import { ApiError } from './errors.ts';
-import type { ResultStatus } from '../commands/model.ts';
+import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
+import { RESULT_MAX_BYTES, type ResultStatus } from '../commands/model.ts';
+import { badRequest as bad } from './errors.ts';
 
 const AGENT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 const COMMAND_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
-
-function bad(description: string): ApiError {
-  return new ApiError('invalid_request', description);
-}
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -120,4 +117,23 @@ export function revocationInput(body: unknown): RevocationInput {
     throw bad("exp must be the token's expiry in epoch seconds");
   }
   return { jti: body.jti, exp: body.exp as number };
+}
+
+/** Checks an operator's overrides: a JSON object; the known keys keep their types and ranges. */
+export function configOverrides(body: unknown): Record<string, unknown> {
+  if (!isObject(body)) throw bad('the config must be a JSON object');
+  storableJson(body, 'the config');
+  if (JSON.stringify(body).length > MAX_OVERRIDES_BYTES) {
+    throw bad(`the config must be at most ${MAX_OVERRIDES_BYTES} bytes of JSON`);
+  }
+  const positive = (key: string, max: number) => {
+    const value = body[key];
+    if (value !== undefined && (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max)) {
+      throw bad(`${key} must be a whole number from 1 to ${max}`);
+    }
+  };
+  positive('poll_interval_seconds', 86400);
+  positive('result_max_bytes', RESULT_MAX_BYTES);
+  positive('commands_per_fetch', 100);
+  return body;
 }
