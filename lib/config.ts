@@ -17,6 +17,8 @@ export interface Config {
   readonly audiences: readonly string[];
   readonly algorithms: readonly HmacAlgorithm[];
   readonly clockToleranceSeconds: number;
+  /** JWT_REQUIRED_TYP: the `typ` every token's header must carry (e.g. `at+jwt`); undefined: not checked. */
+  readonly requiredTyp: string | undefined;
   readonly useRedis: boolean;
   readonly redisTimeoutMs: number;
   readonly redisKeyPrefix: string;
@@ -120,6 +122,15 @@ function secrets(env: Env, production: boolean): Map<string, string> {
   return map;
 }
 
+function requiredTyp(env: Env): string | undefined {
+  const value = env.JWT_REQUIRED_TYP?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!/^[A-Za-z0-9!#$&^_.+/-]{1,64}$/.test(value)) {
+    throw new ConfigError('JWT_REQUIRED_TYP', `expected a media type such as at+jwt, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 function rateLimit(env: Env): RateLimitConfig | undefined {
   const requests = integer(env, 'RATE_LIMIT_REQUESTS', 0, 0, 1_000_000);
   const windowSeconds = integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86400);
@@ -160,6 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     audiences: list(env, 'JWT_AUDIENCE', 'biz-service'),
     algorithms,
     clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 60, 0, 3600),
+    requiredTyp: requiredTyp(env),
     useRedis: boolean(env, 'USE_REDIS', false),
     redisTimeoutMs: integer(env, 'REDIS_TIMEOUT_MS', 1000, 1, 60000),
     redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'biz:'),

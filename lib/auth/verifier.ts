@@ -1,17 +1,26 @@
 /**
  * The token rules: HS* signature with the allowed algorithms only, `iss`, `aud`, `exp`
- * required, `nbf`/`iat` with leeway, `sub` a string, scopes well-typed, no unknown `crit`.
- * jsonwebtoken checks the signature and the registered claims; the stricter structural
- * checks around it are ours. Built once per process with its keys as KeyObjects.
+ * required, `nbf`/`iat` with leeway, `sub` a string, scopes well-typed, no unknown `crit`,
+ * optionally a required `typ`. The signature is checked over the raw segments (jws, the library
+ * under jsonwebtoken) before the payload is even decoded, so a forged token costs one HMAC, not
+ * a parse; jsonwebtoken then checks the registered claims; the stricter structural checks around
+ * it are ours. Built once per process with its keys as KeyObjects.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import jws from 'jws';
 import type { Config } from '../config.ts';
 import { TokenError } from './errors.ts';
 import { hasDuplicateKeys } from './json-guard.ts';
 import { scopesOf } from './scopes.ts';
 
 export const MAX_TOKEN_BYTES = 8192;
+
+/**
+ * The longest `sub` and `jti` a token may carry: the revocation API takes ids up to this
+ * length, so every token the verifier accepts can be revoked.
+ */
+export const MAX_ID_LENGTH = 256;
 
 export interface VerifiedToken {
   readonly token: string;
@@ -30,6 +39,14 @@ export type VerifierOptions = Pick<Config, 'secrets' | 'issuer' | 'audiences' | 
   readonly now?: () => number;
   /** How many verified tokens to remember (until their exp); 0 turns the cache off. */
   readonly cacheSize?: number;
+  /** The most memory (estimated bytes) the remembered tokens may take together. */
+  readonly cacheBytes?: number;
+  /**
+   * JWT_REQUIRED_TYP: the header's `typ` must be this media type (compared as RFC 7515 4.1.9 says:
+   * case-insensitively, `application/` optional), e.g. `at+jwt` (RFC 9068) so that an ID token
+   * signed with the same key is not taken as an access token. Undefined: any or none.
+   */
+  readonly requiredTyp?: string | undefined;
   /**
    * Refuse tokens without `jti` (`missing_claim`): with Redis, revocation and the allowlist
    * work by jti, so a token without one could never be revoked on its own.
@@ -46,9 +63,17 @@ function segment(part: string): Buffer {
   return bytes;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function jsonObject(part: string, what: string): Record<string, unknown> {
   let value: unknown;
-  const text = segment(part).toString('utf8');
+  let text: string;
+  try {
+    text = UTF8.decode(segment(part));
+  } catch (error) {
+    if (error instanceof TokenError) throw error;
+    throw new TokenError('malformed_token', `${what} is not UTF-8`);
+  }
   try {
     value = JSON.parse(text);
   } catch {
@@ -66,6 +91,41 @@ const isNumber = (value: unknown): value is number => typeof value === 'number' 
 const isStringOrStrings = (value: unknown): boolean =>
   typeof value === 'string' || (Array.isArray(value) && value.every((item) => typeof item === 'string'));
 
+/**
+ * Every string (names and values, at any depth) is well-formed Unicode, and the number of JSON
+ * values, which is what the cache's memory estimate counts. A lone surrogate (`"\ud800"`) would
+ * become U+FFFD on its way to Redis, so two different ids could meet in one key.
+ */
+function wellFormedValues(value: unknown): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    count += 1;
+    if (typeof item === 'string') {
+      if (!item.isWellFormed()) throw new TokenError('malformed_token', 'a claim is not well-formed Unicode');
+    } else if (typeof item === 'object' && item !== null) {
+      for (const [name, child] of Object.entries(item)) {
+        if (!name.isWellFormed()) throw new TokenError('malformed_token', 'a claim name is not well-formed Unicode');
+        stack.push(child);
+      }
+    }
+  }
+  return count;
+}
+
+/** A short, printable echo of an `alg` for the log line; anything else is not echoed. */
+function algForLog(alg: unknown): string {
+  if (typeof alg !== 'string') return 'no alg';
+  return /^[A-Za-z0-9+_-]{1,16}$/.test(alg) ? alg : 'an unknown alg';
+}
+
+function typMatches(typ: unknown, required: string): boolean {
+  if (typeof typ !== 'string') return false;
+  const bare = (value: string) => value.toLowerCase().replace(/^application\//, '');
+  return bare(typ) === bare(required);
+}
+
 function checkClaimTypes(claims: Record<string, unknown>): void {
   for (const name of ['exp', 'nbf', 'iat'] as const) {
     if (claims[name] !== undefined && !isNumber(claims[name])) throw new TokenError('malformed_token', `${name} is not a number`);
@@ -76,6 +136,12 @@ function checkClaimTypes(claims: Record<string, unknown>): void {
   if (claims.aud !== undefined && !isStringOrStrings(claims.aud))
     throw new TokenError('malformed_token', 'aud is not a string or array of strings');
   if (claims.sub !== undefined && typeof claims.sub !== 'string') throw new TokenError('malformed_token', 'sub is not a string');
+  // An empty sub is missing_claim (checked after the signature); an empty jti could never be revoked.
+  if (claims.jti === '') throw new TokenError('malformed_token', 'jti is empty');
+  for (const name of ['sub', 'jti'] as const) {
+    const id = claims[name] as string | undefined;
+    if (id !== undefined && id.length > MAX_ID_LENGTH) throw new TokenError('malformed_token', `${name} is longer than ${MAX_ID_LENGTH}`);
+  }
 }
 
 function translate(error: unknown): TokenError {
@@ -97,8 +163,13 @@ export class TokenVerifier {
   private readonly options: VerifierOptions;
   private readonly now: () => number;
   private readonly cacheSize: number;
-  /** Verified tokens by their exact string; an entry is only used before the token's exp. */
-  private readonly cache = new Map<string, VerifiedToken>();
+  private readonly cacheBytes: number;
+  /**
+   * Verified tokens by their exact string, oldest insertion first; an entry is only used before
+   * the token's exp. With its estimated size in bytes.
+   */
+  private readonly cache = new Map<string, { verified: VerifiedToken; bytes: number }>();
+  private cachedBytes = 0;
 
   constructor(options: VerifierOptions) {
     this.options = options;
@@ -106,6 +177,7 @@ export class TokenVerifier {
     this.algorithms = new Set(options.algorithms);
     this.now = options.now ?? Date.now;
     this.cacheSize = options.cacheSize ?? 10_000;
+    this.cacheBytes = options.cacheBytes ?? 16 * 1024 * 1024;
   }
 
   /** Verifies a compact JWS; throws TokenError with one stable reason per cause. */
@@ -113,35 +185,46 @@ export class TokenVerifier {
     const nowMs = this.now();
     const cached = this.cache.get(token);
     if (cached !== undefined) {
-      if ((cached.exp + this.options.clockToleranceSeconds) * 1000 > nowMs) return cached;
-      this.cache.delete(token);
+      if ((cached.verified.exp + this.options.clockToleranceSeconds) * 1000 > nowMs) return cached.verified;
+      this.forget(token, cached.bytes);
     }
-    const verified = this.verifyUncached(token, nowMs);
-    this.remember(verified, nowMs);
+    const { verified, values } = this.verifyUncached(token, nowMs);
+    this.remember(verified, values);
     return verified;
   }
 
-  private verifyUncached(token: string, nowMs: number): VerifiedToken {
+  private verifyUncached(token: string, nowMs: number): { verified: VerifiedToken; values: number } {
     if (token.length > MAX_TOKEN_BYTES) throw new TokenError('malformed_token', 'token too large');
     if (!SHAPE.test(token)) throw new TokenError('malformed_token', 'not a compact JWS');
     const [headerPart = '', payloadPart = '', signaturePart = ''] = token.split('.');
 
     const header = jsonObject(headerPart, 'header');
     if (typeof header.alg !== 'string' || !this.algorithms.has(header.alg)) {
-      throw new TokenError('unsupported_algorithm', typeof header.alg === 'string' ? header.alg : 'no alg');
+      throw new TokenError('unsupported_algorithm', algForLog(header.alg));
     }
     if (header.crit !== undefined) throw new TokenError('malformed_token', 'unsupported crit header');
     if (header.kid !== undefined && typeof header.kid !== 'string') throw new TokenError('malformed_token', 'kid is not a string');
+    if (this.options.requiredTyp !== undefined && !typMatches(header.typ, this.options.requiredTyp)) {
+      throw new TokenError('malformed_token', `typ is not ${this.options.requiredTyp}`);
+    }
     if (signaturePart === '') throw new TokenError('invalid_signature', 'no signature');
     segment(signaturePart);
-
-    const claims = jsonObject(payloadPart, 'payload');
-    checkClaimTypes(claims);
 
     // With one secret (JWT_SECRET_KEY alone) every token uses it, whatever its kid: authorization
     // servers such as Spring's put a kid on HMAC tokens too. With JWT_SECRET_KEYS the kid selects.
     const key = this.keys.size === 1 ? this.keys.get('') : this.keys.get(typeof header.kid === 'string' ? header.kid : '');
     if (key === undefined) throw new TokenError('invalid_signature', 'unknown kid');
+    // Before the signature, only what costs no parse: the payload is canonical base64url of a
+    // JSON object's text. Then the signature over the segments as sent, before any JSON of the
+    // payload is read.
+    if (!/^[\t\n\r ]*\{/.test(segment(payloadPart).toString('latin1'))) {
+      throw new TokenError('malformed_token', 'payload is not a JSON object');
+    }
+    if (!jws.verify(token, header.alg as jws.Algorithm, key as unknown as string)) throw new TokenError('invalid_signature');
+
+    const claims = jsonObject(payloadPart, 'payload');
+    checkClaimTypes(claims);
+    const values = wellFormedValues(claims);
 
     const nowSeconds = Math.floor(nowMs / 1000);
     const leeway = this.options.clockToleranceSeconds;
@@ -165,7 +248,7 @@ export class TokenVerifier {
     const scopes = scopesOf(claims);
     if (scopes === undefined) throw new TokenError('malformed_token', 'scope is not a string or array of strings');
 
-    return {
+    const verified: VerifiedToken = {
       token,
       header,
       claims,
@@ -176,20 +259,33 @@ export class TokenVerifier {
       scopes,
       clientId: (claims.client_id as string | undefined) ?? (typeof claims.azp === 'string' ? claims.azp : undefined),
     };
+    return { verified, values };
   }
 
-  private remember(verified: VerifiedToken, nowMs: number): void {
+  /**
+   * Remembers a verified token, within both bounds: entries and estimated bytes (the token text
+   * twice, UTF-16, plus about 96 bytes per parsed JSON value). Eviction takes the oldest
+   * insertion first, O(1) each; expired entries go when they are met or reach the front.
+   */
+  private remember(verified: VerifiedToken, values: number): void {
     if (this.cacheSize === 0) return;
-    if (this.cache.size >= this.cacheSize) {
-      // Drop expired entries first; if none, the oldest insertion.
-      for (const [token, entry] of this.cache) {
-        if ((entry.exp + this.options.clockToleranceSeconds) * 1000 <= nowMs) this.cache.delete(token);
-      }
-      if (this.cache.size >= this.cacheSize) {
-        const oldest = this.cache.keys().next().value;
-        if (oldest !== undefined) this.cache.delete(oldest);
-      }
+    const bytes = verified.token.length * 4 + values * 96;
+    if (bytes > this.cacheBytes) return;
+    while (this.cache.size >= this.cacheSize || this.cachedBytes + bytes > this.cacheBytes) {
+      const oldest = this.cache.entries().next().value;
+      if (oldest === undefined) break;
+      this.forget(oldest[0], oldest[1].bytes);
     }
-    this.cache.set(verified.token, verified);
+    this.cache.set(verified.token, { verified, bytes });
+    this.cachedBytes += bytes;
+  }
+
+  private forget(token: string, bytes: number): void {
+    if (this.cache.delete(token)) this.cachedBytes -= bytes;
+  }
+
+  /** How many tokens are remembered, and their estimated bytes (for tests and the bench). */
+  cacheStats(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cachedBytes };
   }
 }
