@@ -18,6 +18,7 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type Config, ConfigError } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
@@ -75,7 +76,9 @@ function toEvent(req: http.IncomingMessage, body: Buffer, url: URL, requestId: s
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
-  const isText = body.length === 0 || /^(application\/(.+\+)?json|text\/)/i.test(headers['content-type'] ?? '');
+  // A text body that is not valid UTF-8 is passed on as its bytes (base64), as a binary one is, so
+  // the handler sees what was sent and can refuse it, instead of U+FFFD replacing the bytes.
+  const isText = body.length === 0 || (/^(application\/(.+\+)?json|text\/)/i.test(headers['content-type'] ?? '') && isUtf8(body));
   const now = Date.now();
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
@@ -145,9 +148,24 @@ function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV
 
 const SERVER_ERROR = {
   statusCode: 500,
-  headers: { 'Content-Type': 'application/json' },
+  headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
   body: '{"error":"server_error","error_description":"internal error"}',
 };
+
+/** A request target that is no URL (`GET http://[`, a port beyond 65535): 400, as for any bad input. */
+const BAD_TARGET = {
+  statusCode: 400,
+  headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
+  body: '{"error":"invalid_request","error_description":"the request target is not a valid URL"}',
+};
+
+function requestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const started = performance.now();
@@ -159,7 +177,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
     if (size > MAX_REQUEST_BYTES) {
       send(res, {
         statusCode: 413,
-        headers: { 'Content-Type': 'application/json', Connection: 'close' },
+        headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Connection: 'close' },
         body: '{"error":"payload_too_large","error_description":"the request is too large"}',
       });
       req.destroy();
@@ -167,7 +185,12 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
     }
     chunks.push(chunk);
   }
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = requestUrl(req.url);
+  if (url === undefined) {
+    send(res, BAD_TARGET);
+    accessLog('request', { request_id: requestId, method: req.method, path: '(not a URL)', route: '-', status: 400 });
+    return;
+  }
   const { event, handler } = toEvent(req, Buffer.concat(chunks), url, requestId);
   let result: APIGatewayProxyStructuredResultV2;
   try {

@@ -2,12 +2,12 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError } from '../lib/http/errors.ts';
-import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody, rawBody } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { resultInput } from '../lib/http/validation.ts';
 
 export async function postResults(event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
-  const input = resultInput(event.body);
+  const input = resultInput(event.body, rawBody(event));
   const outcome = await runtime.commands.complete(auth.sub, input.commandId, {
     status: input.status,
     resultJson: input.resultJson,

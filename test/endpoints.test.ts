@@ -12,7 +12,7 @@ import { handler as postResults } from '../functions/post-results.ts';
 import { handler as putConfig } from '../functions/put-config.ts';
 import type { ManualClock } from '../lib/clock.ts';
 import type { Runtime } from '../lib/runtime.ts';
-import { invoke } from './helpers/lambda.ts';
+import { httpEvent, invoke, lambdaContext } from './helpers/lambda.ts';
 import { storesUnderTest } from './helpers/store-targets.ts';
 import { signToken } from './helpers/tokens.ts';
 
@@ -171,6 +171,64 @@ describe.each(targets)('endpoints on the $name store', (target) => {
     });
   });
 
+  describe('results read back byte for byte (the text the agent sent)', () => {
+    it('keeps large integers, exponents and spacing exactly', async () => {
+      const id = (await enqueue({ command: 'scan' })).body.command_id;
+      const text = `{"command_id":"${id}","status":"completed","result": {"id":9007199254740993, "n":1e20,"f":1.50}}`;
+
+      const posted = await post(text);
+      expect(posted.status).toBe(200);
+
+      const answer = await read(id);
+      expect(answer.status).toBe(200);
+      expect(answer.raw).toContain('"result":{"id":9007199254740993, "n":1e20,"f":1.50}');
+    });
+
+    it('takes another number for a different result (409), and the same text as a retry (200)', async () => {
+      const id = (await enqueue({ command: 'scan' })).body.command_id;
+      const body = (n: string) => `{"command_id":"${id}","status":"completed","result":{"id":${n}}}`;
+      expect((await post(body('9007199254740993'))).status).toBe(200);
+      expect((await post(body('9007199254740993'))).status).toBe(200);
+      expect((await post(body('9007199254740992'))).status).toBe(409);
+    });
+
+    it('accepts a result of exactly result_max_bytes (262144 bytes of JSON), refuses one byte more', async () => {
+      const id = (await enqueue({ command: 'dump' })).body.command_id;
+      const limit = 256 * 1024;
+      const over = await post({ command_id: id, status: 'completed', result: 'x'.repeat(limit - 1) });
+      expect(over.status).toBe(400);
+      expect(over.body.error_description).toBe(`result must be at most ${limit} bytes of JSON`);
+      expect((await read(id)).body.result).toBeNull();
+
+      const exact = await post({ command_id: id, status: 'completed', result: 'x'.repeat(limit - 2) });
+      expect(exact.status).toBe(200);
+      expect((await read(id)).body.result).toBe('x'.repeat(limit - 2));
+    });
+
+    it('bounds what is stored by the limit: 1e20 repeated reads back as sent, not 4x larger', async () => {
+      const id = (await enqueue({ command: 'dump' })).body.command_id;
+      const numbers = `[${Array.from({ length: 40_000 }, () => '1e20').join(',')}]`;
+      expect((await post(`{"command_id":"${id}","status":"completed","result":${numbers}}`)).status).toBe(200);
+      const answer = await read(id);
+      expect(answer.raw?.length).toBeLessThan(numbers.length + 1024);
+      expect(answer.raw).toContain(numbers);
+    });
+
+    it('refuses a body that is not valid UTF-8, and strings that are not well-formed Unicode', async () => {
+      const id = (await enqueue({ command: 'scan' })).body.command_id;
+      const bytes = Buffer.from(`{"command_id":"${id}","status":"completed","result":"@@"}`);
+      bytes[bytes.indexOf('@@')] = 0xff;
+      const event = httpEvent({ method: 'POST', path: '/api/results', token: agent, body: bytes.toString('base64') });
+      event.isBase64Encoded = true;
+      const base64 = (await postResults(event, lambdaContext())) as { statusCode: number; body: string };
+      expect(base64.statusCode).toBe(400);
+      expect(JSON.parse(base64.body).error_description).toBe('the body is not valid UTF-8');
+      const lone = await post(`{"command_id":"${id}","status":"completed","result":"x\\ud800"}`);
+      expect(lone.status).toBe(400);
+      expect((await read(id)).body.result).toBeNull();
+    });
+  });
+
   describe('input checks', () => {
     it('answers 400 for a limit outside 1..100', async () => {
       for (const limit of ['0', '101', 'ten', '-1', '1.5']) {
@@ -219,8 +277,8 @@ describe.each(targets)('endpoints on the $name store', (target) => {
       expect(wrongType.body.error).toBe('unsupported_media_type');
     });
 
-    it('answers 413 for a body over 256 KB', async () => {
-      const answer = await post({ command_id: 'x', status: 'completed', result: 'x'.repeat(256 * 1024) });
+    it('answers 413 for a body over 256 KB and the envelope (260 KB)', async () => {
+      const answer = await post({ command_id: 'x', status: 'completed', result: 'x'.repeat(260 * 1024) });
       expect(answer.status).toBe(413);
       expect(answer.body.error).toBe('payload_too_large');
     });

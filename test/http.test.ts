@@ -96,6 +96,33 @@ describe.each(stores)('the local server on the $name store', ({ name, env }) => 
     expect(JSON.parse(body)).toEqual({ error: 'invalid_token', error_description: 'malformed_token' });
   });
 
+  it('answers a request target that is no URL with a JSON 400, never a 500', async () => {
+    for (const target of ['http://[', 'http://a:b@c:99999/api/whoami']) {
+      const { status, body } = await rawRequest(target, []);
+      expect(status, target).toBe(400);
+      expect(JSON.parse(body)).toEqual({ error: 'invalid_request', error_description: 'the request target is not a valid URL' });
+    }
+  });
+
+  it('answers a body over 1 MB with 413 that is never cached', async () => {
+    const answer = await request('/api/results', { method: 'POST', token: await signToken(), body: 'x'.repeat(1_100_000) });
+    expect(answer.status).toBe(413);
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('passes a JSON body that is not UTF-8 on as its bytes, so it is refused rather than altered', async () => {
+    const bytes = Buffer.from('{"command_id":"c1","status":"completed","result":"@"}');
+    bytes[bytes.indexOf('@')] = 0xc3;
+    const answer = await request('/api/results', {
+      method: 'POST',
+      token: await signToken(),
+      body: bytes,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(answer.status).toBe(400);
+    expect(((await answer.json()) as { error_description: string }).error_description).toBe('the body is not valid UTF-8');
+  });
+
   it('does not accept a token in the query string', async () => {
     const token = await signToken();
     const answer = await request(`/api/whoami?access_token=${token}`);

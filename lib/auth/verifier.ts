@@ -11,7 +11,7 @@ import jwt from 'jsonwebtoken';
 import jws from 'jws';
 import type { Config } from '../config.ts';
 import { TokenError } from './errors.ts';
-import { hasDuplicateKeys } from './json-guard.ts';
+import { hasDuplicateKeys } from '../json-text.ts';
 import { scopesOf } from './scopes.ts';
 
 export const MAX_TOKEN_BYTES = 8192;

@@ -1,4 +1,5 @@
 /** How commands are shown: to the agent that runs them, and to operators. */
+import { RawJson } from '../json-text.ts';
 import type { CommandRecord, CommandStatus } from './model.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -30,6 +31,7 @@ export function operatorView(record: CommandRecord, now: number) {
     expires_at: iso(record.expiresAt),
     delivered_at: iso(record.deliveredAt),
     completed_at: iso(record.completedAt),
-    result: record.resultJson === undefined ? null : (JSON.parse(record.resultJson) as unknown),
+    // The result's text as the agent sent it, byte for byte.
+    result: record.resultJson === undefined ? null : new RawJson(record.resultJson),
   };
 }

@@ -28,8 +28,10 @@ const BEARER = /^Bearer +(\S+)$/i;
 
 /** The token from the Authorization header, undefined when there is none. */
 export function bearerToken(headers: APIGatewayProxyEventV2['headers']): string | undefined {
-  const value = headers?.authorization;
-  if (value === undefined || value.trim() === '') return undefined;
+  const value: unknown = headers?.authorization;
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return undefined;
+  // API Gateway joins repeated headers into one string; anything else (an array in a hand-made event) is no token.
+  if (typeof value !== 'string') throw new TokenError('malformed_token', 'the Authorization header is not one string');
   const found = BEARER.exec(value);
   // Another scheme, two headers joined by a comma, stray characters: not a usable token.
   if (!found?.[1] || found[1].includes(',')) throw new TokenError('malformed_token', 'not one Bearer token');

@@ -1,12 +1,34 @@
 /**
- * JSON bodies: the route's size limit checked before parsing (413), then Middy's own JSON body
- * parser (415 for another content type, malformed JSON becomes our 400).
+ * JSON bodies: the route's size limit checked before parsing (413), the bytes checked to be UTF-8
+ * (400, never replaced), then Middy's own JSON body parser (415 for another content type,
+ * malformed JSON becomes our 400). The text as the client sent it stays readable through
+ * rawBody(event), for values that must be stored byte for byte (results).
  */
 import type middy from '@middy/core';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError, badRequest } from './errors.ts';
 import type { Route } from './routes.ts';
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const rawBodies = new WeakMap<object, string>();
+
+/** The body's text exactly as received (after base64 decoding), once jsonBody has run. */
+export function rawBody(event: APIGatewayProxyEventV2): string | undefined {
+  return rawBodies.get(event);
+}
+
+function bodyText(body: string, isBase64Encoded: boolean): string {
+  if (!isBase64Encoded) {
+    if (!body.isWellFormed()) throw badRequest('the body is not valid UTF-8');
+    return body;
+  }
+  try {
+    return UTF8.decode(Buffer.from(body, 'base64'));
+  } catch {
+    throw badRequest('the body is not valid UTF-8');
+  }
+}
 
 export function jsonBody(route: Pick<Route, 'bodyLimit' | 'name'>): middy.MiddlewareObj<APIGatewayProxyEventV2>[] {
   const maxBytes = route.bodyLimit;
@@ -17,6 +39,10 @@ export function jsonBody(route: Pick<Route, 'bodyLimit' | 'name'>): middy.Middle
       if (body === undefined || body === '') throw badRequest('a JSON body is required');
       const bytes = isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, 'utf8');
       if (bytes > maxBytes) throw new ApiError('payload_too_large', `the body must be at most ${maxBytes} bytes`);
+      const text = bodyText(body, isBase64Encoded);
+      rawBodies.set(request.event, text);
+      request.event.body = text;
+      request.event.isBase64Encoded = false;
     },
   };
   return [limit, httpJsonBodyParser() as middy.MiddlewareObj<APIGatewayProxyEventV2>];

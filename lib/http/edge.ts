@@ -10,7 +10,7 @@ import { httpErrors } from './errors.ts';
 
 export type { AuthContext } from './auth.ts';
 export { authenticate } from './auth.ts';
-export { jsonBody } from './body.ts';
+export { jsonBody, rawBody } from './body.ts';
 export { json, noContent } from './response.ts';
 
 /** Use first: its error handling then runs last, after every other middleware's. */

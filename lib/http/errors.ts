@@ -153,7 +153,15 @@ const shape: middy.MiddlewareObj = {
   },
 };
 
+/** Runs after http-error-handler: every error answer, the bare 500 too, is never cached. */
+const noStore: middy.MiddlewareObj = {
+  onError: (request) => {
+    const response = request.response as { headers?: Record<string, string> } | undefined;
+    if (response) response.headers = { ...response.headers, 'Cache-Control': 'no-store' };
+  },
+};
+
 /** Use first in the chain so that its onError runs last. */
 export function httpErrors(): middy.MiddlewareObj[] {
-  return [httpErrorHandler({ logger: false, fallbackMessage: SERVER_ERROR }), shape];
+  return [noStore, httpErrorHandler({ logger: false, fallbackMessage: SERVER_ERROR }), shape];
 }

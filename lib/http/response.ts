@@ -1,11 +1,12 @@
-/** JSON answers in API Gateway's payload 2.0 shape. */
+/** JSON answers in API Gateway's payload 2.0 shape; RawJson values are written as their own text. */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { stringifyWithRaw } from '../json-text.ts';
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode,
     headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },
-    body: JSON.stringify(body),
+    body: stringifyWithRaw(body),
   };
 }
 

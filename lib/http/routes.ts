@@ -33,6 +33,9 @@ export interface AuthenticatedRoute extends Route {
   readonly scopes: readonly string[];
 }
 
+/** Room in a body for what surrounds a bounded value (command_id, status, ...). */
+const ENVELOPE_BYTES = 4 * 1024;
+
 export const ROUTES = {
   Health: { name: 'Health', method: 'GET', path: '/health', handler: 'health', scopes: undefined, usesStore: false },
   GetCommands: {
@@ -49,7 +52,8 @@ export const ROUTES = {
     path: '/api/results',
     handler: 'post-results',
     scopes: [SCOPES.results],
-    bodyLimit: RESULT_MAX_BYTES,
+    // A result of RESULT_MAX_BYTES fits, with room for the envelope around it.
+    bodyLimit: RESULT_MAX_BYTES + ENVELOPE_BYTES,
     usesStore: true,
   },
   GetConfig: { name: 'GetConfig', method: 'GET', path: '/api/config', handler: 'get-config', scopes: [SCOPES.commands], usesStore: true },

@@ -1,6 +1,7 @@
 /** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { RESULT_MAX_BYTES, type ResultStatus } from '../commands/model.ts';
+import { topLevelMember } from '../json-text.ts';
 import { badRequest as bad } from './errors.ts';
 
 const AGENT_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -21,9 +22,13 @@ export function storableJson(value: unknown, field: string): void {
   while (stack.length > 0) {
     const [item, depth] = stack.pop() as [unknown, number];
     if (typeof item === 'number' && !Number.isFinite(item)) throw bad(`${field} holds a number JSON cannot carry`);
+    if (typeof item === 'string' && !item.isWellFormed()) throw bad(`${field} holds a string that is not well-formed Unicode`);
     if (typeof item === 'object' && item !== null) {
       if (depth > MAX_JSON_DEPTH) throw bad(`${field} is nested deeper than ${MAX_JSON_DEPTH} levels`);
-      for (const child of Object.values(item)) stack.push([child, depth + 1]);
+      for (const [name, child] of Object.entries(item)) {
+        if (!name.isWellFormed()) throw bad(`${field} holds a name that is not well-formed Unicode`);
+        stack.push([child, depth + 1]);
+      }
     }
   }
 }
@@ -59,19 +64,25 @@ export interface ResultInput {
   readonly resultJson: string | undefined;
 }
 
-export function resultInput(body: unknown): ResultInput {
+/**
+ * The result is kept as the JSON text the agent sent (`raw`, the request body), not a
+ * re-serialisation, so it reads back byte for byte (large integers included), and that text is
+ * what the RESULT_MAX_BYTES limit bounds.
+ */
+export function resultInput(body: unknown, raw: string | undefined): ResultInput {
   if (!isObject(body)) throw bad('the body must be a JSON object');
   onlyKeys(body, ['command_id', 'status', 'result']);
   if (typeof body.command_id !== 'string' || !COMMAND_ID.test(body.command_id)) {
     throw bad('command_id must be a string of 1 to 128 characters');
   }
   if (body.status !== 'completed' && body.status !== 'failed') throw bad('status must be "completed" or "failed"');
-  if (body.result !== undefined) storableJson(body.result, 'result');
-  return {
-    commandId: body.command_id,
-    status: body.status,
-    resultJson: body.result === undefined ? undefined : JSON.stringify(body.result),
-  };
+  let resultJson: string | undefined;
+  if (body.result !== undefined) {
+    storableJson(body.result, 'result');
+    resultJson = (raw === undefined ? undefined : topLevelMember(raw, 'result')) ?? JSON.stringify(body.result);
+    if (Buffer.byteLength(resultJson, 'utf8') > RESULT_MAX_BYTES) throw bad(`result must be at most ${RESULT_MAX_BYTES} bytes of JSON`);
+  }
+  return { commandId: body.command_id, status: body.status, resultJson };
 }
 
 export interface CommandInput {
