@@ -1,7 +1,8 @@
 /**
- * biz-service on AWS: an HTTP API whose routes are generated from lib/routes.ts (the table the
+ * biz-service on AWS: an HTTP API whose routes are generated from lib/http/routes.ts (the table the
  * local server uses too), one function per handler, the JWT secret and the Upstash token in
- * Secrets Manager, logs with a retention period, access logs, stage throttling and alarms.
+ * Secrets Manager, logs with a retention period, access logs, stage throttling and alarms; on
+ * request, reserved concurrency per function and a CloudFront + WAF edge (infra/edge.ts).
  */
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
