@@ -7,6 +7,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { MAX_REDIS_TIMEOUT_MS } from './function.ts';
+import { fallbackRoute, routes } from '../lib/http/routes.ts';
 import { CONTEXT_DEFAULTS, readSettings } from './settings.ts';
 import { BizServiceStack } from './stack.ts';
 
@@ -15,7 +16,11 @@ export function buildApp(app: App = new App()): { app: App; stack: BizServiceSta
   const account = process.env.CDK_DEFAULT_ACCOUNT || undefined;
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) || CONTEXT_DEFAULTS.stackName;
   const stack = new BizServiceStack(app, stackName, {
-    settings: readSettings(app.node, MAX_REDIS_TIMEOUT_MS),
+    settings: readSettings(app.node, {
+      maxRedisTimeoutMs: MAX_REDIS_TIMEOUT_MS,
+      functionNames: [...routes.map((route) => route.name), fallbackRoute.name],
+      region,
+    }),
     description: 'biz-service: resource server for the agent fleet',
     ...(region === undefined ? {} : { env: { region, ...(account === undefined ? {} : { account }) } }),
   });

@@ -62,6 +62,8 @@ export interface ServiceFunctionProps {
   readonly description: string;
   readonly environment: Record<string, string>;
   readonly logRetention: RetentionDays;
+  /** Reserved concurrency (a cap and a guaranteed share of the account); undefined: none. */
+  readonly reservedConcurrency?: number | undefined;
 }
 
 export class ServiceFunction extends Construct {
@@ -110,6 +112,7 @@ export class ServiceFunction extends Construct {
         ...props.environment,
       },
       bundling: BUNDLING,
+      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
     });
 
     // Errors (crashes, timeouts, failed cold starts) or throttles in any 5-minute period.

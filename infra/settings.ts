@@ -21,7 +21,7 @@ export interface Settings {
   readonly resultRetentionSeconds: number;
   readonly redisTimeoutMs: number;
   readonly redisKeyPrefix: string;
-  /** Deploy /api/token-info and /api/whoami. */
+  /** Deploy /api/token-info and /api/whoami (debug routes; off unless asked for). */
   readonly debugRoutes: boolean;
   /** Per-agent rate limit in the functions (RATE_LIMIT_*); 0 requests = off. Needs Upstash. */
   readonly rateLimitRequests: number;
@@ -53,7 +53,30 @@ export interface Settings {
    * only overrides variables the template declares) can set them.
    */
   readonly samLocal: boolean;
+  /**
+   * Reserved concurrency by function name (route name, or the fallback's): a cap, and a share
+   * of the account that no other function can take. A function not in the map reserves none.
+   */
+  readonly reservedConcurrency: ReadonlyMap<string, number>;
+  /**
+   * CloudFront with a WAF web ACL in front of the API. `webAclArn` set: that existing
+   * CLOUDFRONT-scope ACL; otherwise the stack creates one (it must then be in us-east-1) with a
+   * per-IP rate rule of `rateLimitPer5Min` requests.
+   */
+  readonly edge: { readonly webAclArn: string | undefined; readonly rateLimitPer5Min: number } | undefined;
 }
+
+/** What readSettings cannot know from context alone. */
+export interface SettingsLimits {
+  readonly maxRedisTimeoutMs: number;
+  /** The functions the stack can build (names in reservedConcurrencyByFunction). */
+  readonly functionNames: readonly string[];
+  /** The stack's region, if it has one (`-c region` or AWS_REGION); undefined: environment-agnostic. */
+  readonly region: string | undefined;
+}
+
+/** CloudFront takes its web ACLs (scope CLOUDFRONT) and viewer certificates from us-east-1 only. */
+export const EDGE_REGION = 'us-east-1';
 
 /** Every context key the stack reads, with its default (the values cdk.json ships). */
 export const CONTEXT_DEFAULTS = {
@@ -68,7 +91,7 @@ export const CONTEXT_DEFAULTS = {
   resultRetentionSeconds: 604800,
   redisTimeoutMs: 1000,
   redisKeyPrefix: 'biz:',
-  debugRoutes: true,
+  debugRoutes: false,
   rateLimitRequests: 0,
   rateLimitWindowSeconds: 60,
   domainName: '',
@@ -81,6 +104,11 @@ export const CONTEXT_DEFAULTS = {
   alarmTopicArn: '',
   secretsRevision: '1',
   samLocal: false,
+  reservedConcurrency: 0,
+  reservedConcurrencyByFunction: '',
+  edgeWaf: false,
+  wafRateLimitPer5Min: 2000,
+  webAclArn: '',
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
@@ -126,8 +154,35 @@ function boolean(lookup: Lookup, key: ContextKey): boolean {
 
 const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'));
 
-export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutMs: number): Settings {
+/** Lambda's per-function ceiling is the account's limit; this bound only catches typing errors. */
+const MAX_RESERVED_CONCURRENCY = 100_000;
+
+function reservedConcurrency(lookup: Lookup, functionNames: readonly string[]): Map<string, number> {
+  const fallback = integer(lookup, 'reservedConcurrency', 0, MAX_RESERVED_CONCURRENCY);
+  const byName = new Map<string, number>(functionNames.map((name) => [name, fallback]));
+  for (const item of text(lookup, 'reservedConcurrencyByFunction').split(',')) {
+    if (item.trim() === '') continue;
+    const found = /^\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*(\d+)\s*$/.exec(item);
+    if (!found?.[1] || found[2] === undefined) {
+      throw new SettingsError('reservedConcurrencyByFunction', `expected Name=number,..., got ${JSON.stringify(item.trim())}`);
+    }
+    if (!byName.has(found[1])) {
+      throw new SettingsError('reservedConcurrencyByFunction', `no function ${found[1]}; the functions are ${functionNames.join(', ')}`);
+    }
+    const value = Number(found[2]);
+    if (value > MAX_RESERVED_CONCURRENCY) {
+      throw new SettingsError('reservedConcurrencyByFunction', `${found[1]}: expected at most ${MAX_RESERVED_CONCURRENCY}, got ${value}`);
+    }
+    byName.set(found[1], value);
+  }
+  // 0 means "no reservation": Lambda's own 0 (never run the function) is not offered.
+  for (const [name, value] of byName) if (value === 0) byName.delete(name);
+  return byName;
+}
+
+export function readSettings(node: Pick<Node, 'tryGetContext'>, limits: SettingsLimits): Settings {
   const lookup: Lookup = (key) => node.tryGetContext(key);
+  const { maxRedisTimeoutMs } = limits;
 
   const issuer = text(lookup, 'issuer');
   if (issuer === '') throw new SettingsError('issuer', 'must not be empty');
@@ -183,6 +238,40 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutM
     );
   }
 
+  const edgeWaf = boolean(lookup, 'edgeWaf');
+  const webAclArn = optional(lookup, 'webAclArn');
+  // WAF's rate-based rules take 10 to 2e9 requests per evaluation window.
+  const rateLimitPer5Min = integer(lookup, 'wafRateLimitPer5Min', 10, 2_000_000_000);
+  if (webAclArn !== undefined) {
+    if (!edgeWaf) throw new SettingsError('webAclArn', 'a web ACL needs the edge: set edgeWaf=true as well');
+    if (!/^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[\w-]+\/[\w-]+$/.test(webAclArn)) {
+      throw new SettingsError(
+        'webAclArn',
+        `expected the ARN of a CLOUDFRONT-scope web ACL (arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>), got ${JSON.stringify(webAclArn)}`,
+      );
+    }
+  }
+  if (edgeWaf) {
+    if (truststoreUri !== undefined) {
+      throw new SettingsError(
+        'edgeWaf',
+        'CloudFront would end the TLS connection, so API Gateway could not check client certificates: use the edge or truststoreUri, not both',
+      );
+    }
+    if (webAclArn === undefined && limits.region !== EDGE_REGION) {
+      throw new SettingsError(
+        'edgeWaf',
+        `the stack creates a CLOUDFRONT-scope web ACL, which AWS only accepts in ${EDGE_REGION}: deploy with -c region=${EDGE_REGION}, or create the web ACL there and pass -c webAclArn=...`,
+      );
+    }
+    if (certificateArn !== undefined && certificateArn.split(':')[3] !== EDGE_REGION) {
+      throw new SettingsError(
+        'certificateArn',
+        `with edgeWaf, domainName is served by CloudFront, which needs its certificate in ${EDGE_REGION}`,
+      );
+    }
+  }
+
   const throttleRateLimit = integer(lookup, 'throttleRateLimit', 1, 10000);
   const throttleBurstLimit = integer(lookup, 'throttleBurstLimit', 1, 5000);
 
@@ -210,5 +299,7 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, maxRedisTimeoutM
     alarmTopicArn: optional(lookup, 'alarmTopicArn'),
     secretsRevision: text(lookup, 'secretsRevision') || CONTEXT_DEFAULTS.secretsRevision,
     samLocal: boolean(lookup, 'samLocal'),
+    reservedConcurrency: reservedConcurrency(lookup, limits.functionNames),
+    edge: edgeWaf ? { webAclArn, rateLimitPer5Min } : undefined,
   };
 }

@@ -1,7 +1,8 @@
 /**
- * biz-service on AWS: an HTTP API whose routes are generated from lib/routes.ts (the table the
+ * biz-service on AWS: an HTTP API whose routes are generated from lib/http/routes.ts (the table the
  * local server uses too), one function per handler, the JWT secret and the Upstash token in
- * Secrets Manager, logs with a retention period, access logs, stage throttling and alarms.
+ * Secrets Manager, logs with a retention period, access logs, stage throttling and alarms; on
+ * request, reserved concurrency per function and a CloudFront + WAF edge (infra/edge.ts).
  */
 import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
@@ -14,9 +15,11 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { CloudFrontTarget } from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
 import { fallbackRoute, type Route, routes } from '../lib/http/routes.ts';
 import { SECRET_ID_VARIABLES } from '../lib/secrets.ts';
+import { Edge } from './edge.ts';
 import { ServiceFunction } from './function.ts';
 import type { Settings } from './settings.ts';
 
@@ -42,6 +45,11 @@ function importSecret(scope: Construct, id: string, nameOrArn: string): NamedSec
   return { secret: Secret.fromSecretNameV2(scope, id, nameOrArn), secretId: nameOrArn };
 }
 
+/** Lambda keeps this much of an account's concurrency unreserved; a deployment that takes more fails. */
+const UNRESERVED_MINIMUM = 100;
+/** The concurrency limit of an account that never asked for more. */
+const DEFAULT_ACCOUNT_CONCURRENCY = 1000;
+
 /** The routes this deployment serves: the route table, less the debug routes when asked. */
 export function deployedRoutes(settings: Pick<Settings, 'debugRoutes'>): readonly Route[] {
   return routes.filter((route) => settings.debugRoutes || !route.debug);
@@ -57,6 +65,8 @@ export class BizServiceStack extends Stack {
   readonly functions: ReadonlyMap<string, ServiceFunction>;
   readonly jwtSecret: NamedSecret;
   readonly upstashTokenSecret: NamedSecret | undefined;
+  /** CloudFront + WAF in front of the API, with edgeWaf=true. */
+  readonly edge: Edge | undefined;
 
   constructor(scope: Construct, id: string, props: BizServiceStackProps) {
     super(scope, id, props);
@@ -133,6 +143,7 @@ export class BizServiceStack extends Stack {
         description,
         environment: usesStore ? storeEnvironment : {},
         logRetention: settings.logRetention,
+        reservedConcurrency: settings.reservedConcurrency.get(name),
       });
       if (usesStore) {
         this.jwtSecret.secret.grantRead(made.role);
@@ -163,14 +174,37 @@ export class BizServiceStack extends Stack {
     }
     this.functions = functions;
 
+    const reserved = [...functions.keys()].reduce((sum, name) => sum + (settings.reservedConcurrency.get(name) ?? 0), 0);
+    if (reserved > DEFAULT_ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM) {
+      Annotations.of(this).addWarningV2(
+        'biz-service:reserved-concurrency',
+        `The functions reserve ${reserved} concurrent executions in all: Lambda keeps ${UNRESERVED_MINIMUM} of the account's limit unreserved, so the account needs a limit of at least ${reserved + UNRESERVED_MINIMUM} (the default is ${DEFAULT_ACCOUNT_CONCURRENCY}).`,
+      );
+    }
+
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
         'Authorization is done in each function: bearer JWTs signed with HS256 and a shared secret, which the HTTP API JWT authorizer (JWKS only) cannot verify. /health and the JSON 404/405 fallback are public by design.',
     });
 
+    // With the edge, the custom domain (if any) is CloudFront's; API Gateway keeps only its default endpoint.
+    this.edge =
+      settings.edge === undefined
+        ? undefined
+        : new Edge(this, 'Edge', {
+            api: this.api,
+            webAclArn: settings.edge.webAclArn,
+            rateLimitPer5Min: settings.edge.rateLimitPer5Min,
+            logRetentionDays: settings.logRetention,
+            domain:
+              settings.domainName === undefined || settings.certificateArn === undefined
+                ? undefined
+                : { name: settings.domainName, certificateArn: settings.certificateArn },
+          });
+
     let domain: DomainName | undefined;
-    if (settings.domainName !== undefined && settings.certificateArn !== undefined) {
+    if (settings.domainName !== undefined && settings.certificateArn !== undefined && this.edge === undefined) {
       const { truststoreUri } = settings;
       domain = new DomainName(this, 'Domain', {
         domainName: settings.domainName,
@@ -229,10 +263,27 @@ export class BizServiceStack extends Stack {
       for (const alarm of [serverErrors, ...[...functions.values()].map((made) => made.alarm)]) alarm.addAlarmAction(action);
     }
 
+    const edgeUrl = this.edge && `https://${settings.domainName ?? this.edge.distribution.distributionDomainName}/`;
     new CfnOutput(this, 'ApiUrl', {
-      value: domain === undefined ? this.stage.url : `https://${settings.domainName}/`,
+      value: edgeUrl ?? (domain === undefined ? this.stage.url : `https://${settings.domainName}/`),
       description: 'Base URL of the API',
     });
+    if (this.edge !== undefined) {
+      new CfnOutput(this, 'OriginUrl', {
+        value: this.stage.url,
+        description: 'The API behind the edge: reachable directly, without the WAF rules (README, "Unauthenticated traffic")',
+      });
+      if (settings.domainName !== undefined) {
+        new CfnOutput(this, 'DomainTarget', {
+          value: this.edge.distribution.distributionDomainName,
+          description: `Point ${settings.domainName} here: a CNAME, or a Route 53 alias with DomainHostedZoneId`,
+        });
+        new CfnOutput(this, 'DomainHostedZoneId', {
+          value: CloudFrontTarget.getHostedZoneId(this),
+          description: 'Hosted zone of DomainTarget (CloudFront), for a Route 53 alias',
+        });
+      }
+    }
     if (domain !== undefined) {
       new CfnOutput(this, 'DomainTarget', {
         value: domain.regionalDomainName,

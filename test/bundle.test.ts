@@ -28,7 +28,8 @@ const assets = new Map<string, string>();
 
 beforeAll(() => {
   outdir = mkdtempSync(path.join(tmpdir(), 'biz-cdk-'));
-  bundled = synth({}, { bundle: true, outdir });
+  // With the debug routes (off by default), so that every handler in the route table is bundled.
+  bundled = synth({ debugRoutes: 'true' }, { bundle: true, outdir });
   for (const [id, fn] of resourcesOfType(bundled.json, 'AWS::Lambda::Function')) {
     const name = id.replace(/Function[0-9A-F]{8}$/, '');
     const key = fn.Properties?.Code?.S3Key as string;

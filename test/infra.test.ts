@@ -2,12 +2,25 @@
  * The synthesised CloudFormation template, asserted with aws-cdk-lib/assertions. One template
  * (bundling skipped) serves most assertions; a few more synths vary the context.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
+import { FLAGS } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_DEFAULTS } from '../infra/function.ts';
-import { SettingsError } from '../infra/settings.ts';
+import { EDGE_RATE_LIMITED_BODY, EDGE_RETRY_AFTER_SECONDS } from '../infra/edge.ts';
+import { FUNCTION_DEFAULTS, PROJECT_ROOT } from '../infra/function.ts';
+import { CONTEXT_DEFAULTS, SettingsError } from '../infra/settings.ts';
 import { fallbackRoute, routes } from '../lib/http/routes.ts';
-import { acknowledgements, nagFindings, type Resource, refId, resourcesOfType, type Synthesised, synth } from './helpers/infra-synth.ts';
+import {
+  acknowledgements,
+  CDK_JSON_CONTEXT,
+  nagFindings,
+  type Resource,
+  refId,
+  resourcesOfType,
+  type Synthesised,
+  synth,
+} from './helpers/infra-synth.ts';
 
 const UPSTASH_URL = 'https://eu1-example-12345.upstash.io';
 // Values that must never reach the template, even when the synthesising shell has them.
@@ -16,6 +29,12 @@ const SENTINELS = {
   JWT_SECRET_KEYS: 'k1=sentinel-jwt-keys-0123456789abcdef01234567',
   UPSTASH_REDIS_REST_TOKEN: 'sentinel-upstash-token-0123456789abcdef',
 };
+
+/** What a deployment with the default context serves: the route table without the debug routes. */
+const deployed = routes.filter((route) => !route.debug);
+const EDGE_REGION = { region: 'us-east-1' };
+const EDGE_CERTIFICATE = 'arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-1111-2222-3333-444455556666';
+const WEB_ACL_ARN = 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/fleet-edge/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111';
 
 let main: Synthesised;
 
@@ -66,7 +85,8 @@ function secretReads(json: Synthesised['json']): Map<string, unknown[]> {
       if (!((policy.Properties?.Roles ?? []) as unknown[]).some((role) => refId(role) === roleId)) continue;
       for (const statement of statements(policy)) {
         const actions = [statement.Action].flat();
-        if (actions.some((action) => action.startsWith('secretsmanager:'))) resources.push(statement.Resource);
+        // One statement may name several secrets (@aws-cdk/aws-iam:minimizePolicies merges them).
+        if (actions.some((action) => action.startsWith('secretsmanager:'))) resources.push(...[statement.Resource].flat());
       }
     }
     reads.set(functionId, resources);
@@ -79,17 +99,17 @@ beforeAll(() => {
 });
 
 describe('the HTTP API', () => {
-  it('has exactly the routes of the route table, plus $default for the fallback', () => {
+  it('has exactly the routes of the route table but the debug routes, plus $default for the fallback', () => {
     const keys = [...functionByRouteKey(main.json).keys()].sort();
-    expect(keys).toEqual([...routes.map((route) => `${route.method} ${route.path}`), '$default'].sort());
+    expect(keys).toEqual([...deployed.map((route) => `${route.method} ${route.path}`), '$default'].sort());
   });
 
   it('sends each route to its own function, and $default to the fallback', () => {
     const byKey = functionByRouteKey(main.json);
-    for (const route of routes)
+    for (const route of deployed)
       expect(byKey.get(`${route.method} ${route.path}`)).toMatch(new RegExp(`^${route.name}Function[0-9A-F]{8}$`));
     expect(byKey.get('$default')).toMatch(new RegExp(`^${fallbackRoute.name}Function[0-9A-F]{8}$`));
-    expect(new Set(byKey.values()).size).toBe(routes.length + 1);
+    expect(new Set(byKey.values()).size).toBe(deployed.length + 1);
   });
 
   it('logs every request to a log group with a retention period, without headers', () => {
@@ -123,7 +143,7 @@ describe('the HTTP API', () => {
 describe('the functions', () => {
   it('run on Node.js 24, ARM64, with the stated memory and a timeout above the Redis timeout', () => {
     const functions = resourcesOfType(main.json, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(routes.length + 1);
+    expect(functions).toHaveLength(deployed.length + 1);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -185,7 +205,7 @@ describe('the functions', () => {
     const reads = secretReads(main.json);
     const jwt = resourcesOfType(main.json, 'AWS::SecretsManager::Secret').find(([id]) => id.startsWith('JwtSecret'))?.[0];
     const token = resourcesOfType(main.json, 'AWS::SecretsManager::Secret').find(([id]) => id.startsWith('UpstashToken'))?.[0];
-    for (const route of [...routes, { ...fallbackRoute, usesStore: false }]) {
+    for (const route of [...deployed, { ...fallbackRoute, usesStore: false }]) {
       const functionId = [...reads.keys()].find((id) => id.startsWith(`${route.name}Function`)) as string;
       const expected = route.usesStore ? [{ Ref: jwt }, { Ref: token }] : [];
       expect(reads.get(functionId), route.name).toEqual(expected);
@@ -220,7 +240,7 @@ describe('the alarms', () => {
 
   it('watch every function for errors and throttles', () => {
     const alarms = resourcesOfType(main.json, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties?.Metrics !== undefined);
-    expect(alarms).toHaveLength(routes.length + 1);
+    expect(alarms).toHaveLength(deployed.length + 1);
     const watched = new Set<string>();
     for (const [, alarm] of alarms) {
       const metrics = alarm.Properties?.Metrics as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Value: unknown }[] } } }[];
@@ -229,7 +249,7 @@ describe('the alarms', () => {
       const fn = refId(metrics.find((metric) => metric.MetricStat)?.MetricStat?.Metric.Dimensions[0]?.Value);
       watched.add(fn as string);
     }
-    expect(watched.size).toBe(routes.length + 1);
+    expect(watched.size).toBe(deployed.length + 1);
   });
 
   it('notify an SNS topic when one is given', () => {
@@ -255,14 +275,15 @@ describe('cdk-nag (AwsSolutions)', () => {
 });
 
 describe('context', () => {
-  it('leaves the debug routes and their functions out when debugRoutes is false', () => {
-    const lean = synth({ upstashUrl: UPSTASH_URL, debugRoutes: 'false' });
-    const expected = routes.filter((route) => !route.debug);
-    expect(expected.length).toBeLessThan(routes.length);
-    expect([...functionByRouteKey(lean.json).keys()].sort()).toEqual(
-      [...expected.map((route) => `${route.method} ${route.path}`), '$default'].sort(),
+  it('leaves the debug routes and their functions out by default, and deploys them with debugRoutes=true', () => {
+    expect(deployed.length).toBeLessThan(routes.length);
+    main.template.resourceCountIs('AWS::Lambda::Function', deployed.length + 1);
+    const debug = synth({ upstashUrl: UPSTASH_URL, debugRoutes: 'true' });
+    expect([...functionByRouteKey(debug.json).keys()].sort()).toEqual(
+      [...routes.map((route) => `${route.method} ${route.path}`), '$default'].sort(),
     );
-    lean.template.resourceCountIs('AWS::Lambda::Function', expected.length + 1);
+    debug.template.resourceCountIs('AWS::Lambda::Function', routes.length + 1);
+    expect(nagFindings(debug.stack)).toEqual([]);
   });
 
   it('imports existing secrets by name, grants only those, and stays cdk-nag clean', () => {
@@ -295,7 +316,7 @@ describe('context', () => {
       id.replace(/Function[0-9A-F]{8}$/, ''),
       fn.Properties?.Environment?.Variables?.SECRETS_REVISION,
     ]);
-    const expected = [...routes.map((route) => [route.name, route.usesStore ? '7' : undefined]), [fallbackRoute.name, undefined]];
+    const expected = [...deployed.map((route) => [route.name, route.usesStore ? '7' : undefined]), [fallbackRoute.name, undefined]];
     expect(revisions.sort()).toEqual(expected.sort());
   });
 
@@ -347,5 +368,208 @@ describe('context', () => {
 
   it('synthesises in seconds without bundling, once aws-cdk-lib is loaded', () => {
     expect(synth({ upstashUrl: UPSTASH_URL }).ms).toBeLessThan(15_000);
+  });
+});
+
+describe('cdk.json', () => {
+  /** CDK's own keys in cdk.json's context: the CLI's telemetry switch and the feature flags. */
+  const cdkOwn = (key: string) => key === 'cli-telemetry' || key in FLAGS;
+  const recommended = JSON.parse(
+    readFileSync(path.join(PROJECT_ROOT, 'node_modules', 'aws-cdk-lib', 'recommended-feature-flags.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  /** Flags set against the recommendation, each for a reason (README, "Deploy"). */
+  const deviations: Record<string, unknown> = {
+    // Would send every construct's property values (strings masked) to AWS in AWS::CDK::Metadata.
+    '@aws-cdk/core:enableAdditionalMetadataCollection': false,
+  };
+
+  it('sets every stack setting to its CONTEXT_DEFAULTS value, and nothing else', () => {
+    const settings = Object.fromEntries(Object.entries(CDK_JSON_CONTEXT).filter(([key]) => !cdkOwn(key)));
+    expect(settings).toEqual(CONTEXT_DEFAULTS);
+  });
+
+  it('sets every feature flag a new CDK app gets, at its recommended value or a stated deviation', () => {
+    const flags = Object.fromEntries(Object.entries(CDK_JSON_CONTEXT).filter(([key]) => key in FLAGS));
+    expect(flags).toEqual({ ...recommended, ...deviations });
+    for (const key of Object.keys(deviations)) expect(recommended).toHaveProperty([key]);
+  });
+});
+
+describe('reserved concurrency', () => {
+  function reservations(json: Synthesised['json']): Record<string, unknown> {
+    return Object.fromEntries(
+      resourcesOfType(json, 'AWS::Lambda::Function').map(([id, fn]) => [
+        id.replace(/Function[0-9A-F]{8}$/, ''),
+        fn.Properties?.ReservedConcurrentExecutions,
+      ]),
+    );
+  }
+
+  it('reserves nothing by default', () => {
+    expect(Object.values(reservations(main.json)).every((value) => value === undefined)).toBe(true);
+  });
+
+  it('reserves reservedConcurrency for every function, with per-function values and 0 for none', () => {
+    const capped = synth({
+      upstashUrl: UPSTASH_URL,
+      reservedConcurrency: 20,
+      reservedConcurrencyByFunction: 'Health=2, GetCommands=50,Fallback=0',
+    });
+    const expected = Object.fromEntries([...deployed.map((route) => [route.name, 20]), [fallbackRoute.name, undefined]]);
+    expect(reservations(capped.json)).toEqual({ ...expected, Health: 2, GetCommands: 50 });
+    expect(nagFindings(capped.stack)).toEqual([]);
+    expect(JSON.stringify(capped.stack.node.metadata)).not.toContain('reserved-concurrency');
+  });
+
+  it('warns when the reservations need more than an account with the default limit has', () => {
+    const greedy = synth({ reservedConcurrency: 100, reservedConcurrencyByFunction: 'Health=200' });
+    const total = 100 * deployed.length + 200;
+    expect(JSON.stringify(greedy.stack.node.metadata)).toContain(`reserve ${total} concurrent executions in all`);
+    expect(JSON.stringify(greedy.stack.node.metadata)).toContain(`at least ${total + 100}`);
+  });
+
+  it('refuses malformed reservations and unknown function names, naming the key', () => {
+    expect(() => synth({ reservedConcurrency: 'many' })).toThrow(/context reservedConcurrency:/);
+    expect(() => synth({ reservedConcurrency: -1 })).toThrow(/context reservedConcurrency:/);
+    expect(() => synth({ reservedConcurrencyByFunction: 'Health' })).toThrow(/reservedConcurrencyByFunction.*Name=number/);
+    expect(() => synth({ reservedConcurrencyByFunction: 'Health=-2' })).toThrow(/reservedConcurrencyByFunction/);
+    expect(() => synth({ reservedConcurrencyByFunction: 'Nope=3' })).toThrow(
+      /reservedConcurrencyByFunction: no function Nope; the functions are .*Health/,
+    );
+  });
+});
+
+describe('the edge (edgeWaf)', () => {
+  let edge: Synthesised;
+  beforeAll(() => {
+    edge = synth({ ...EDGE_REGION, upstashUrl: UPSTASH_URL, edgeWaf: 'true' });
+  });
+
+  it('creates a CLOUDFRONT web ACL that blocks an IP beyond wafRateLimitPer5Min with a JSON 429 and Retry-After', () => {
+    edge.template.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    edge.template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      DefaultAction: { Allow: {} },
+      Rules: [
+        Match.objectLike({
+          Name: 'RateLimitPerIp',
+          Statement: {
+            RateBasedStatement: { AggregateKeyType: 'IP', Limit: CONTEXT_DEFAULTS.wafRateLimitPer5Min, EvaluationWindowSec: 300 },
+          },
+          Action: {
+            Block: {
+              CustomResponse: {
+                ResponseCode: 429,
+                CustomResponseBodyKey: 'rate-limited',
+                ResponseHeaders: Match.arrayWith([{ Name: 'Retry-After', Value: String(EDGE_RETRY_AFTER_SECONDS) }]),
+              },
+            },
+          },
+          VisibilityConfig: Match.objectLike({ CloudWatchMetricsEnabled: true, SampledRequestsEnabled: true }),
+        }),
+      ],
+    });
+    const [, acl] = resourcesOfType(edge.json, 'AWS::WAFv2::WebACL')[0] as [string, Resource];
+    const body = acl.Properties?.CustomResponseBodies?.['rate-limited'];
+    expect(body.ContentType).toBe('APPLICATION_JSON');
+    expect(JSON.parse(body.Content)).toEqual(EDGE_RATE_LIMITED_BODY);
+
+    const stricter = synth({ ...EDGE_REGION, edgeWaf: 'true', wafRateLimitPer5Min: '300' });
+    stricter.template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 300 }) } })],
+    });
+  });
+
+  it('puts a CloudFront distribution with that ACL in front of the API, caching nothing and passing every method over HTTPS', () => {
+    const [aclId] = resourcesOfType(edge.json, 'AWS::WAFv2::WebACL')[0] as [string, Resource];
+    const [apiId] = resourcesOfType(edge.json, 'AWS::ApiGatewayV2::Api')[0] as [string, Resource];
+    const [, distribution] = resourcesOfType(edge.json, 'AWS::CloudFront::Distribution')[0] as [string, Resource];
+    const config = distribution.Properties?.DistributionConfig;
+    expect(config.WebACLId).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
+    expect(config.Origins).toHaveLength(1);
+    expect(JSON.stringify(config.Origins[0].DomainName)).toContain(`"Fn::GetAtt":["${apiId}","ApiEndpoint"]`);
+    expect(config.Origins[0].CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: 'https-only', OriginSSLProtocols: ['TLSv1.2'] });
+    expect(config.DefaultCacheBehavior).toMatchObject({
+      // The managed CachingDisabled and AllViewerExceptHostHeader policies.
+      CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+      OriginRequestPolicyId: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
+      ViewerProtocolPolicy: 'https-only',
+    });
+    expect([...config.DefaultCacheBehavior.AllowedMethods].sort()).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
+    expect(refId(config.Logging.Bucket)).toMatch(/^EdgeLogs/);
+    edge.template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 30, Status: 'Enabled' })] },
+      PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicAcls: true, RestrictPublicBuckets: true }),
+    });
+  });
+
+  it('gives the edge URL as ApiUrl and the direct one as OriginUrl', () => {
+    const [distributionId] = resourcesOfType(edge.json, 'AWS::CloudFront::Distribution')[0] as [string, Resource];
+    edge.template.hasOutput('ApiUrl', { Value: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/']] } });
+    edge.template.hasOutput('OriginUrl', {});
+    main.template.resourceCountIs('AWS::CloudFront::Distribution', 0);
+    main.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+  });
+
+  it('is cdk-nag clean, each acknowledgement with a written reason', () => {
+    expect(nagFindings(edge.stack)).toEqual([]);
+    const acks = acknowledgements(edge.stack).filter((ack) => ack.path.includes('/Edge/'));
+    expect(acks.map((ack) => ack.id.replace(/^Annotation::/, '')).sort()).toEqual([
+      'AwsSolutions-CFR1',
+      'AwsSolutions-CFR4',
+      'AwsSolutions-S1',
+    ]);
+    for (const ack of acks) expect(String(ack.reason).length, ack.id).toBeGreaterThan(40);
+  });
+
+  it('serves domainName from CloudFront with TLS 1.2, and creates no API Gateway domain', () => {
+    const named = synth({ ...EDGE_REGION, edgeWaf: 'true', domainName: 'api.example.com', certificateArn: EDGE_CERTIFICATE });
+    named.template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        Aliases: ['api.example.com'],
+        ViewerCertificate: { AcmCertificateArn: EDGE_CERTIFICATE, MinimumProtocolVersion: 'TLSv1.2_2021', SslSupportMethod: 'sni-only' },
+      }),
+    });
+    named.template.resourceCountIs('AWS::ApiGatewayV2::DomainName', 0);
+    named.template.hasOutput('ApiUrl', { Value: 'https://api.example.com/' });
+    named.template.hasOutput('DomainTarget', {});
+    expect(nagFindings(named.stack)).toEqual([]);
+    expect(acknowledgements(named.stack).map((ack) => ack.id.replace(/^Annotation::/, ''))).not.toContain('AwsSolutions-CFR4');
+  });
+
+  it('uses an existing web ACL from webAclArn, in any region, and creates none', () => {
+    const shared = synth({ region: 'eu-west-1', upstashUrl: UPSTASH_URL, edgeWaf: 'true', webAclArn: WEB_ACL_ARN });
+    shared.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    shared.template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ WebACLId: WEB_ACL_ARN }),
+    });
+    expect(nagFindings(shared.stack)).toEqual([]);
+  });
+
+  it('refuses what cannot work: a new ACL outside us-east-1, mutual TLS behind CloudFront, a certificate elsewhere, an ACL without the edge', () => {
+    expect(() => synth({ region: 'eu-west-1', edgeWaf: 'true' })).toThrow(/context edgeWaf: .*us-east-1.*webAclArn/);
+    expect(() => synth({ edgeWaf: 'true' })).toThrow(/context edgeWaf:/);
+    expect(() =>
+      synth({
+        ...EDGE_REGION,
+        edgeWaf: 'true',
+        domainName: 'api.example.com',
+        certificateArn: EDGE_CERTIFICATE,
+        truststoreUri: 's3://example-truststore/agents-ca.pem',
+      }),
+    ).toThrow(/context edgeWaf: .*truststoreUri/);
+    expect(() =>
+      synth({
+        ...EDGE_REGION,
+        edgeWaf: 'true',
+        domainName: 'api.example.com',
+        certificateArn: EDGE_CERTIFICATE.replace('us-east-1', 'eu-west-1'),
+      }),
+    ).toThrow(/context certificateArn: .*us-east-1/);
+    expect(() => synth({ webAclArn: WEB_ACL_ARN })).toThrow(/context webAclArn: .*edgeWaf=true/);
+    expect(() => synth({ ...EDGE_REGION, edgeWaf: 'true', webAclArn: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/a/b' })).toThrow(
+      /context webAclArn: .*CLOUDFRONT/,
+    );
+    expect(() => synth({ ...EDGE_REGION, edgeWaf: 'true', wafRateLimitPer5Min: 5 })).toThrow(/context wafRateLimitPer5Min:/);
   });
 });

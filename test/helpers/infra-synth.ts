@@ -1,9 +1,12 @@
 /** Synthesises the real CDK app for tests, and reads the template the way the assertions need. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { App, type Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { buildApp } from '../../infra/app.ts';
+import { PROJECT_ROOT } from '../../infra/function.ts';
 import type { BizServiceStack } from '../../infra/stack.ts';
 
 export interface Synthesised {
@@ -18,14 +21,20 @@ export interface Resource {
   readonly Properties?: Record<string, any>;
 }
 
+/** cdk.json's `context` block: what the CDK CLI hands the app before any `-c` value. */
+export const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+).context;
+
 /**
- * One synth of infra/app.ts with these context values. Esbuild bundling is skipped unless
+ * One synth of infra/app.ts with cdk.json's context (feature flags included) and these values
+ * over it, as `cdk synth -c key=value` would. Esbuild bundling is skipped unless
  * `bundle` is true (context `aws:cdk:bundling-stacks: []`), so a synth takes about a second.
  */
 export function synth(context: Record<string, unknown> = {}, options: { bundle?: boolean; outdir?: string } = {}): Synthesised {
   const started = Date.now();
   const app = new App({
-    context: { ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
+    context: { ...CDK_JSON_CONTEXT, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
     ...(options.outdir ? { outdir: options.outdir } : {}),
   });
   const { stack } = buildApp(app);
