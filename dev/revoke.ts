@@ -1,8 +1,9 @@
 /**
  * Revokes tokens from the command line, in the same store the service uses:
  *
- *   npm run revoke -- --jti JTI [--exp EPOCH_SECONDS]   one token, until its exp (+ clock leeway)
- *   npm run revoke -- --sub SUBJECT                      every token of SUBJECT issued until now
+ *   npm run revoke -- --jti JTI --exp EPOCH_SECONDS   one token, until its exp (+ clock leeway)
+ *   npm run revoke -- --token JWT                      one token given whole: its own jti and exp
+ *   npm run revoke -- --sub SUBJECT                    every token of SUBJECT issued until now
  *
  * Configuration comes from the same environment as the service (loadConfig). With
  * USE_REDIS=true it talks to Upstash when UPSTASH_REDIS_REST_URL/TOKEN are set, otherwise to the
@@ -10,27 +11,31 @@
  * Redis there is nothing to write to: the in-memory store lives inside the running server
  * process, so the command explains that and points at POST /api/revocations.
  *
- * Without --exp, a jti stays revoked for DEFAULT_TOKEN_LIFETIME_SECONDS (24 h, longer than any
- * token this project mints: `npm run token` defaults to 5 minutes) plus the clock leeway. Give
- * --exp (the token's own exp claim) whenever you know it.
+ * --jti needs the token's own exp (no guess: a guessed lifetime shorter than the token's would
+ * let it work again); --token reads both from the token, after checking it is one the service
+ * accepts. The windows are the API's own (lib/auth/revocation-window.ts).
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { RevocationRefused, revocationWindow } from '../lib/auth/revocation-window.ts';
+import { TokenVerifier } from '../lib/auth/verifier.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { createUpstashStores } from '../lib/store/upstash.ts';
 import { loadLocalConfig } from './local-config.ts';
 
-export const DEFAULT_TOKEN_LIFETIME_SECONDS = 24 * 3600;
-
-export const USAGE = `usage: npm run revoke -- --jti JTI [--exp EPOCH_SECONDS]
+export const USAGE = `usage: npm run revoke -- --jti JTI --exp EPOCH_SECONDS
+       npm run revoke -- --token JWT
        npm run revoke -- --sub SUBJECT
 
-  --jti JTI      revoke one token (its jti claim)
-  --exp SECONDS  that token's exp claim (epoch seconds); the entry goes by itself after it
-                 (default: now + ${DEFAULT_TOKEN_LIFETIME_SECONDS} s)
-  --sub SUBJECT  revoke every token of SUBJECT issued up to now (tokens issued later still work)`;
+  --jti JTI      revoke one token (its jti claim) ...
+  --exp SECONDS  ... with that token's exp claim (epoch seconds, not yet passed); the entry goes
+                 by itself after it (plus the clock leeway)
+  --token JWT    revoke one token given whole: its own jti and exp are used
+  --sub SUBJECT  revoke every token of SUBJECT issued up to now (and within the clock leeway
+                 after it; tokens issued later work)
+  -h, --help     this text`;
 
-export type RevokeRequest = { readonly jti: string; readonly exp: number | undefined } | { readonly sub: string };
+export type RevokeRequest = { readonly jti: string; readonly exp: number } | { readonly token: string } | { readonly sub: string };
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -38,11 +43,23 @@ export class UsageError extends Error {
 
 /** Parses the arguments; throws UsageError with a message for the user. */
 export function parseRevokeArgs(args: readonly string[]): RevokeRequest | 'help' {
-  let values: { jti?: string | undefined; exp?: string | undefined; sub?: string | undefined; help?: boolean | undefined };
+  let values: {
+    jti?: string | undefined;
+    exp?: string | undefined;
+    sub?: string | undefined;
+    token?: string | undefined;
+    help?: boolean | undefined;
+  };
   try {
     ({ values } = parseArgs({
       args: [...args],
-      options: { jti: { type: 'string' }, exp: { type: 'string' }, sub: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        jti: { type: 'string' },
+        exp: { type: 'string' },
+        sub: { type: 'string' },
+        token: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -50,7 +67,12 @@ export function parseRevokeArgs(args: readonly string[]): RevokeRequest | 'help'
     throw new UsageError((error as Error).message);
   }
   if (values.help) return 'help';
-  if ((values.jti === undefined) === (values.sub === undefined)) throw new UsageError('give exactly one of --jti or --sub');
+  const given = [values.jti, values.sub, values.token].filter((value) => value !== undefined).length;
+  if (given !== 1) throw new UsageError('give exactly one of --jti (with --exp), --token or --sub');
+  if (values.token !== undefined) {
+    if (values.exp !== undefined) throw new UsageError('--exp goes with --jti only (--token carries its own)');
+    return { token: values.token };
+  }
   if (values.sub !== undefined) {
     if (values.exp !== undefined) throw new UsageError('--exp goes with --jti only');
     if (values.sub.trim() === '' || values.sub.length > 256)
@@ -59,7 +81,7 @@ export function parseRevokeArgs(args: readonly string[]): RevokeRequest | 'help'
   }
   const jti = values.jti ?? '';
   if (jti.trim() === '' || jti.length > 256) throw new UsageError('--jti must be a non-empty token id of at most 256 characters');
-  if (values.exp === undefined) return { jti, exp: undefined };
+  if (values.exp === undefined) throw new UsageError("--jti needs --exp, the token's exp claim (or give the whole token with --token)");
   if (!/^\d{1,12}$/.test(values.exp) || Number(values.exp) <= 0)
     throw new UsageError("--exp must be the token's exp claim in epoch seconds");
   return { jti, exp: Number(values.exp) };
@@ -81,16 +103,17 @@ export async function revoke(request: RevokeRequest, env: Record<string, string 
   const where = local.bridged ? `Redis at ${local.local.redisHost}:${local.local.redisPort}` : `Upstash at ${config.upstashUrl}`;
   try {
     const { revocations } = createUpstashStores(config);
-    const nowSeconds = Math.floor(Date.now() / 1000);
+    const window = revocationWindow(Date.now(), config.clockToleranceSeconds);
     if ('sub' in request) {
-      await revocations.revokeSubject(request.sub, nowSeconds);
-      return `revoked every token of ${JSON.stringify(request.sub)} issued at or before ${new Date(nowSeconds * 1000).toISOString()} (${where}, prefix ${config.redisKeyPrefix})`;
+      await revocations.revokeSubject(request.sub, window.subjectCutoff);
+      return `revoked every token of ${JSON.stringify(request.sub)} issued at or before ${new Date(window.subjectCutoff * 1000).toISOString()} (${where}, prefix ${config.redisKeyPrefix})`;
     }
-    // As POST /api/revocations does: kept until the token could no longer pass anyway.
-    const until = (request.exp ?? nowSeconds + DEFAULT_TOKEN_LIFETIME_SECONDS) + config.clockToleranceSeconds;
-    await revocations.revokeToken(request.jti, until);
-    const note = request.exp === undefined ? ' (no --exp given: assumed the longest token lifetime)' : '';
-    return `revoked jti ${JSON.stringify(request.jti)} until ${new Date(until * 1000).toISOString()}${note} (${where}, prefix ${config.redisKeyPrefix})`;
+    const { jti, exp } = 'token' in request ? window.tokenToRevoke(new TokenVerifier({ ...config, cacheSize: 0 }), request.token) : request;
+    if (exp <= window.nowSeconds)
+      throw new UsageError("--exp has passed: a token with that exp can no longer be used; give the token's real exp");
+    const until = window.keepUntil(exp);
+    await revocations.revokeToken(jti, until);
+    return `revoked jti ${JSON.stringify(jti)} until ${new Date(until * 1000).toISOString()} (${where}, prefix ${config.redisKeyPrefix})`;
   } finally {
     await local.close();
   }
@@ -112,7 +135,7 @@ async function main(): Promise<void> {
     console.log(await revoke(request));
     process.exit(0);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof RevocationRefused) {
       console.error(`revoke: ${error.message}`);
       process.exit(2);
     }

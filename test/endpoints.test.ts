@@ -9,6 +9,7 @@ import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as getConfig } from '../functions/get-config.ts';
 import { handler as health } from '../functions/health.ts';
 import { handler as postResults } from '../functions/post-results.ts';
+import { handler as postRevocations } from '../functions/post-revocations.ts';
 import { handler as putConfig } from '../functions/put-config.ts';
 import type { ManualClock } from '../lib/clock.ts';
 import type { Runtime } from '../lib/runtime.ts';
@@ -358,6 +359,64 @@ describe.each(targets)('endpoints on the $name store', (target) => {
 
     it('needs admin:config to change it', async () => {
       expect((await put({ a: 1 }, agent)).status).toBe(403);
+    });
+  });
+
+  describe('revocations that hold', () => {
+    const revoke = async (body: unknown) => {
+      const admin = await signToken({ sub: 'operator-1', scope: 'admin:revoke' }, { now: Math.floor(rt.clock.now() / 1000) });
+      return invoke(postRevocations, { method: 'POST', path: '/api/revocations', token: admin, body });
+    };
+
+    it('refuses a jti revocation whose exp has passed (it would revoke nothing), and the token still works', async () => {
+      const jti = `j-${agentId}`;
+      const token = await signToken({ sub: agentId, jti }, { now: Math.floor(rt.clock.now() / 1000) });
+
+      const answer = await revoke({ jti, exp: Math.floor(rt.clock.now() / 1000) - 3600 });
+
+      expect(answer.status).toBe(400);
+      expect(answer.body.error_description).toMatch(/^exp has passed/);
+      expect((await fetchCommands(token)).status).toBe(200);
+    });
+
+    it('revokes a token given whole, with its own jti and exp', async () => {
+      const token = await signToken({ sub: agentId, jti: `w-${agentId}` }, { now: Math.floor(rt.clock.now() / 1000) });
+      expect((await fetchCommands(token)).status).toBe(200);
+
+      expect((await revoke({ token })).status).toBe(204);
+
+      expect((await fetchCommands(token)).body).toEqual({ error: 'invalid_token', error_description: 'token_revoked' });
+    });
+
+    it('refuses to revoke a token given whole that is expired, forged or has no jti, naming why', async () => {
+      const nowS = Math.floor(rt.clock.now() / 1000);
+      const expired = await signToken({ sub: agentId }, { now: nowS - 7200, expiresIn: 60 });
+      const forged = await signToken({ sub: agentId }, { now: nowS, secret: 'another-secret-0123456789abcdef0123456789' });
+      const noJti = await signToken({ sub: agentId }, { now: nowS, omit: ['jti'] });
+
+      expect((await revoke({ token: expired })).body.error_description).toBe('the token has expired already: it can no longer be used');
+      expect((await revoke({ token: forged })).body.error_description).toBe(
+        'the token is not one this service accepts (invalid_signature)',
+      );
+      const answer = await revoke({ token: noJti });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('invalid_request');
+    });
+
+    it('revokes by subject every token the verifier would still take as issued by now (iat up to now + leeway)', async () => {
+      rt.clock.set(Math.floor(rt.clock.now() / 1000) * 1000 + 500);
+      const nowS = Math.floor(rt.clock.now() / 1000);
+      const skewed = await signToken({ sub: agentId, iat: nowS + 55 }, { now: nowS });
+      const fraction = await signToken({ sub: agentId, iat: nowS + 0.999 }, { now: nowS });
+      expect((await fetchCommands(skewed)).status).toBe(200);
+
+      expect((await revoke({ sub: agentId })).status).toBe(204);
+
+      expect((await fetchCommands(skewed)).status).toBe(401);
+      expect((await fetchCommands(fraction)).status).toBe(401);
+      rt.clock.advance(62_000);
+      const later = await signToken({ sub: agentId }, { now: Math.floor(rt.clock.now() / 1000) });
+      expect((await fetchCommands(later)).status).toBe(200);
     });
   });
 

@@ -15,6 +15,7 @@ import type { UpstashRevocationStore } from '../lib/store/upstash.ts';
 import { invoke } from './helpers/lambda.ts';
 import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisEnv, redisFixture, type TcpClient } from './helpers/redis.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
+import { parseRevokeArgs, UsageError } from '../dev/revoke.ts';
 import { signToken } from './helpers/tokens.ts';
 
 const run = promisify(execFile);
@@ -28,6 +29,17 @@ function claims(token: string): { jti: string; exp: number; iat: number; sub: st
     sub: string;
   };
 }
+
+describe('the revoke command arguments', () => {
+  it('wants the exp with --jti (no guessed lifetime), and takes --token or --sub alone', () => {
+    expect(() => parseRevokeArgs(['--jti', 'abc'])).toThrow(/--jti needs --exp/);
+    expect(parseRevokeArgs(['--jti', 'abc', '--exp', '2000000000'])).toEqual({ jti: 'abc', exp: 2000000000 });
+    expect(parseRevokeArgs(['--token', 'a.b.c'])).toEqual({ token: 'a.b.c' });
+    expect(() => parseRevokeArgs(['--token', 'a.b.c', '--exp', '1'])).toThrow(UsageError);
+    expect(() => parseRevokeArgs(['--token', 'a.b.c', '--sub', 'x'])).toThrow(/exactly one/);
+    expect(parseRevokeArgs(['--sub', 'agent-001'])).toEqual({ sub: 'agent-001' });
+  });
+});
 
 describe('the revoke command without Redis', () => {
   it('explains that in-memory revocations live in the server process, points at the API, and exits non-zero', async () => {
@@ -53,7 +65,7 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
     ({ bridge, redis } = fixture);
   });
 
-  const install = (env: Record<string, string> = {}): Runtime => useTestRuntime(redisEnv(bridge, prefix, env));
+  const install = (env: Record<string, string> = {}) => useTestRuntime(redisEnv(bridge, prefix, env));
   const agentToken = (sub: string, options: Parameters<typeof signToken>[1] = {}) => signToken({ sub, scope: 'agent:commands' }, options);
   const fetchWith = (token: string) => invoke(getCommands, { path: '/api/commands', token });
   const revoke = (body: unknown) => invoke(postRevocations, { method: 'POST', path: '/api/revocations', token: admin, body });
@@ -109,21 +121,23 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
       expect(await redis.exists(`${prefix}revoked:jti:${jti}`)).toBe(0);
     });
 
-    it('revokes by subject: tokens issued up to the cut-off are rejected, newer ones accepted', async () => {
+    it('revokes by subject: tokens issued up to the cut-off (now + the leeway) are rejected, newer ones accepted', async () => {
       const rt = install();
+      rt.clock.set(Math.floor(rt.clock.now() / 1000) * 1000); // a whole second, so the cut-off is exactly now + 60
       const nowS = Math.floor(rt.clock.now() / 1000);
       const old = await agentToken('agent-sub', { now: nowS - 30 });
       const sameSecond = await agentToken('agent-sub', { now: nowS });
       const otherAgent = await agentToken('agent-other', { now: nowS - 30 });
 
       expect((await revoke({ sub: 'agent-sub' })).status).toBe(204);
-      const newer = await agentToken('agent-sub', { now: nowS + 1 });
+      const newer = await agentToken('agent-sub', { now: nowS + 61 });
 
       expectRevoked(await fetchWith(old));
       expectRevoked(await fetchWith(sameSecond));
+      rt.clock.advance(61_000);
       expect((await fetchWith(newer)).status).toBe(200);
       expect((await fetchWith(otherAgent)).status).toBe(200);
-      expect(await redis.get(`${prefix}revoked:sub:agent-sub`)).toBe(String(nowS));
+      expect(await redis.get(`${prefix}revoked:sub:agent-sub`)).toBe(String(nowS + 60));
     });
 
     it('rejects a token without jti while Redis is on (missing_claim)', async () => {

@@ -10,6 +10,7 @@
 import type middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import { TokenError, type TokenErrorReason } from '../auth/errors.ts';
+import { RevocationRefused } from '../auth/revocation-window.ts';
 import { logger, requestKeys } from '../logger.ts';
 import { StoreUnavailableError } from '../store/types.ts';
 
@@ -137,6 +138,10 @@ const shape: middy.MiddlewareObj = {
         ...(error.subject === undefined ? {} : { agent_id: error.subject }),
       });
       request.error = invalidToken(error.reason, error);
+      return;
+    }
+    if (error instanceof RevocationRefused) {
+      request.error = badRequest(error.message);
       return;
     }
     if (error instanceof StoreUnavailableError) {

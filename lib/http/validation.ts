@@ -1,6 +1,7 @@
 /** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { RESULT_MAX_BYTES, type ResultStatus } from '../commands/model.ts';
+import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
 import { badRequest as bad } from './errors.ts';
 
@@ -112,24 +113,6 @@ export function commandInput(body: unknown): CommandInput {
 
 const MAX_EPOCH_SECONDS = 253_402_300_799;
 
-export type RevocationInput = { readonly jti: string; readonly exp: number } | { readonly sub: string };
-
-export function revocationInput(body: unknown): RevocationInput {
-  if (!isObject(body)) throw bad('the body must be a JSON object');
-  if (body.sub !== undefined) {
-    onlyKeys(body, ['sub']);
-    if (typeof body.sub !== 'string' || body.sub === '' || body.sub.length > 256) throw bad('sub must be a non-empty string');
-    return { sub: body.sub };
-  }
-  onlyKeys(body, ['jti', 'exp']);
-  if (typeof body.jti !== 'string' || body.jti === '' || body.jti.length > 256) throw bad('give jti (with exp) or sub');
-  // Up to the year 9999: a larger value is no token's expiry, and would outlive any key TTL.
-  if (!Number.isInteger(body.exp) || (body.exp as number) <= 0 || (body.exp as number) > MAX_EPOCH_SECONDS) {
-    throw bad("exp must be the token's expiry in epoch seconds");
-  }
-  return { jti: body.jti, exp: body.exp as number };
-}
-
 /** Checks an operator's overrides: a JSON object; the known keys keep their types and ranges. */
 export function configOverrides(body: unknown): Record<string, unknown> {
   if (!isObject(body)) throw bad('the config must be a JSON object');
@@ -147,4 +130,41 @@ export function configOverrides(body: unknown): Record<string, unknown> {
   positive('result_max_bytes', RESULT_MAX_BYTES);
   positive('commands_per_fetch', 100);
   return body;
+}
+
+export type RevocationInput = { readonly jti: string; readonly exp: number } | { readonly sub: string } | { readonly token: string };
+
+/**
+ * One token by `jti` and its `exp` (which must not have passed: a revocation that ends before it
+ * starts would answer 204 and revoke nothing), one token given whole (`token`: its own jti and
+ * exp are used, so nothing is taken on trust), or every token of a subject so far (`sub`).
+ */
+export function revocationInput(body: unknown, nowSeconds: number): RevocationInput {
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  if (body.sub !== undefined) {
+    onlyKeys(body, ['sub']);
+    if (typeof body.sub !== 'string' || body.sub === '' || body.sub.length > MAX_ID_LENGTH) {
+      throw bad(`sub must be a string of 1 to ${MAX_ID_LENGTH} characters`);
+    }
+    return { sub: body.sub };
+  }
+  if (body.token !== undefined) {
+    onlyKeys(body, ['token']);
+    if (typeof body.token !== 'string' || body.token === '' || body.token.length > MAX_TOKEN_BYTES) {
+      throw bad(`token must be a compact JWT of at most ${MAX_TOKEN_BYTES} characters`);
+    }
+    return { token: body.token };
+  }
+  onlyKeys(body, ['jti', 'exp']);
+  if (typeof body.jti !== 'string' || body.jti === '' || body.jti.length > MAX_ID_LENGTH) {
+    throw bad(`give jti (1 to ${MAX_ID_LENGTH} characters) with exp, or token, or sub`);
+  }
+  // Up to the year 9999: a larger value is no token's expiry, and would outlive any key TTL.
+  if (!Number.isInteger(body.exp) || (body.exp as number) <= 0 || (body.exp as number) > MAX_EPOCH_SECONDS) {
+    throw bad("exp must be the token's expiry in epoch seconds");
+  }
+  if ((body.exp as number) <= nowSeconds) {
+    throw bad("exp has passed: a token with that exp can no longer be used; give the token's real exp, or the token itself");
+  }
+  return { jti: body.jti, exp: body.exp as number };
 }
