@@ -20,7 +20,9 @@ const contract = Contract.load();
 
 const handlers = new Map<string, Handler>(
   await Promise.all(
-    routes.map(async (route) => [route.name, ((await import(`../functions/${route.handler}.ts`)) as { handler: Handler }).handler] as const),
+    routes.map(
+      async (route) => [route.name, ((await import(`../functions/${route.handler}.ts`)) as { handler: Handler }).handler] as const,
+    ),
   ),
 );
 
@@ -174,12 +176,20 @@ describe('answers as documented', () => {
     expect(fetched.status).toBe(200);
     expect(fetched.body.commands.map((command: { command_id: string }) => command.command_id)).toEqual([commandId]);
 
+    expect((await call('GetCommands', { token: agent, query: { limit: '100' } })).body.commands).toHaveLength(1);
+
     const delivered = await call('GetCommand', { params: { ...params, commandId }, token: ops });
     expect(delivered.body.status).toBe('delivered');
 
-    const posted = await call('PostResults', { token: agent, body: { command_id: commandId, status: 'completed', result: { exit_code: 0 } } });
+    const posted = await call('PostResults', {
+      token: agent,
+      body: { command_id: commandId, status: 'completed', result: { exit_code: 0 } },
+    });
     expect(posted.status).toBe(200);
-    const again = await call('PostResults', { token: agent, body: { command_id: commandId, status: 'completed', result: { exit_code: 0 } } });
+    const again = await call('PostResults', {
+      token: agent,
+      body: { command_id: commandId, status: 'completed', result: { exit_code: 0 } },
+    });
     expect(again.status).toBe(200);
 
     const completed = await call('GetCommand', { params: { ...params, commandId }, token: ops });
@@ -208,6 +218,7 @@ describe('answers as documented', () => {
     const cases: { name: string; request: Call; schemaRejects: boolean }[] = [
       { name: 'GetCommands', request: { token: agent, query: { limit: '0' } }, schemaRejects: true },
       { name: 'GetCommands', request: { token: agent, query: { limit: 'ten' } }, schemaRejects: true },
+      { name: 'GetCommands', request: { token: agent, query: { limit: '101' } }, schemaRejects: true },
       { name: 'PostResults', request: { token: agent, body: { command_id: 'c', status: 'done' } }, schemaRejects: true },
       { name: 'PostResults', request: { token: agent, body: { command_id: 'c', status: 'failed', extra: 1 } }, schemaRejects: true },
       { name: 'PostResults', request: { token: agent, body: { command_id: 'c', status: 'failed', result: deep } }, schemaRejects: false },
@@ -220,7 +231,11 @@ describe('answers as documented', () => {
       { name: 'PostResults', request: { token: agent, headers: { 'content-type': 'application/json' } }, schemaRejects: false },
       { name: 'EnqueueCommand', request: { token: ops, params: { agentId: 'bad id' }, body: { command: 'x' } }, schemaRejects: true },
       { name: 'EnqueueCommand', request: { token: ops, params: { agentId: 'a' }, body: { command: '' } }, schemaRejects: true },
-      { name: 'EnqueueCommand', request: { token: ops, params: { agentId: 'a' }, body: { command: 'x', ttl_seconds: 0 } }, schemaRejects: true },
+      {
+        name: 'EnqueueCommand',
+        request: { token: ops, params: { agentId: 'a' }, body: { command: 'x', ttl_seconds: 0 } },
+        schemaRejects: true,
+      },
       { name: 'EnqueueCommand', request: { token: ops, params: { agentId: 'a' }, body: { command: 'x', args: [1] } }, schemaRejects: true },
       { name: 'GetCommand', request: { token: ops, params: { agentId: 'a', commandId: 'a b' } }, schemaRejects: true },
       { name: 'GetCommand', request: { token: ops, params: { agentId: 'x'.repeat(129), commandId: 'c' } }, schemaRejects: true },
@@ -253,7 +268,10 @@ describe('answers as documented', () => {
     const revoked = await tokenFor(name, { jti: `revoked-${name}` });
     await rt.revocations.revokeToken(`revoked-${name}`, Math.floor(Date.now() / 1000) + 600);
     const bad: [string, string][] = [
-      [await signToken({ scope: (route(name).scopes ?? []).join(' ') }, { secret: 'another-secret-0123456789abcdef0123456789' }), 'invalid_signature'],
+      [
+        await signToken({ scope: (route(name).scopes ?? []).join(' ') }, { secret: 'another-secret-0123456789abcdef0123456789' }),
+        'invalid_signature',
+      ],
       [await signToken({ scope: (route(name).scopes ?? []).join(' ') }, { expiresIn: -3600 }), 'token_expired'],
       [revoked, 'token_revoked'],
     ];
@@ -372,6 +390,48 @@ describe('requests no operation matches', () => {
       expect(answer.status, path).toBe(404);
       expect(contract.responseProblems('#/components/responses/NotFound', answer)).toEqual([]);
     }
+  });
+});
+
+describe('the checker', () => {
+  const answer = (status: number, headers: Record<string, string>, body: unknown): Answer => ({
+    status,
+    headers,
+    body,
+    raw: JSON.stringify(body),
+  });
+  const json = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+  const unavailable = { error: 'temporarily_unavailable', error_description: 'down' };
+
+  it('accepts an answer the document describes', () => {
+    expect(contract.answerProblems('GET', '/api/config', answer(503, { ...json, 'retry-after': '1' }, unavailable))).toEqual([]);
+  });
+
+  it('rejects a missing, undocumented or malformed header, a wrong body and an undocumented status', () => {
+    expect(contract.answerProblems('GET', '/api/config', answer(503, json, unavailable))).toEqual([
+      'required header Retry-After is missing',
+    ]);
+    expect(
+      contract.answerProblems('GET', '/api/config', answer(503, { ...json, 'retry-after': '1', 'x-extra': 'a' }, unavailable)),
+    ).toEqual(['header x-extra is not documented']);
+    expect(contract.answerProblems('GET', '/api/config', answer(503, { ...json, 'retry-after': 'soon' }, unavailable))).toHaveLength(1);
+    expect(
+      contract.answerProblems(
+        'GET',
+        '/api/config',
+        answer(503, { ...json, 'retry-after': '1' }, { ...unavailable, error: 'rate_limited' }),
+      ),
+    ).toHaveLength(1);
+    expect(
+      contract.answerProblems(
+        'GET',
+        '/api/config',
+        answer(503, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'retry-after': '1' }, 'down'),
+      ),
+    ).toHaveLength(1);
+    expect(() =>
+      contract.answerProblems('GET', '/api/config', answer(404, json, { error: 'not_found', error_description: 'no such route' })),
+    ).toThrow(/does not list/);
   });
 });
 

@@ -166,7 +166,9 @@ export class Contract {
   requestBodyProblems(method: string, path: string, body: unknown): string[] {
     const operation = this.operation(method, path);
     if (operation.requestBody?.content['application/json'] === undefined) throw new Error(`${method} ${path} takes no JSON body`);
-    const validate = this.bodies.getSchema(`${ID}#/paths/${pointerPart(path)}/${method.toLowerCase()}/requestBody/content/application~1json/schema`);
+    const validate = this.bodies.getSchema(
+      `${ID}#/paths/${pointerPart(path)}/${method.toLowerCase()}/requestBody/content/application~1json/schema`,
+    );
     if (validate === undefined) throw new Error(`no request schema for ${method} ${path}`);
     return validate(body) ? [] : [text(validate.errors)];
   }
