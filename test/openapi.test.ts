@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as fallback } from '../functions/fallback.ts';
 import type { TokenVerifier } from '../lib/auth/verifier.ts';
-import { type Route, routes, SCOPES } from '../lib/routes.ts';
+import { SCOPES } from '../lib/auth/scopes.ts';
+import { type Route, routes } from '../lib/http/routes.ts';
 import { setRuntime } from '../lib/runtime.ts';
 import { type Answer, type EventInput, type Handler, invoke } from './helpers/lambda.ts';
 import { Contract } from './helpers/openapi.ts';
@@ -141,6 +142,14 @@ describe('the route table and the document', () => {
       // No token at all: security []; any valid token: the scheme with no scopes.
       expect(operation.security, name).toEqual(scopes === undefined ? [] : [{ oauth2: [...scopes] }]);
       expect(operation.tags?.includes('debug') ?? false, name).toBe(debug === true);
+    }
+  });
+
+  it('give a request body, with its limit, to exactly the routes with a bodyLimit', () => {
+    for (const { name, bodyLimit } of routes) {
+      const takesBody = bodyRoutes.some((candidate) => candidate.name === name);
+      expect(takesBody, name).toBe(bodyLimit !== undefined);
+      if (takesBody) expect(documentedBodyLimit(name), name).toBe(bodyLimit);
     }
   });
 
