@@ -7,6 +7,7 @@
  */
 import { createServer } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { startServer } from '../dev/server.ts';
 import { handler as fallback } from '../functions/fallback.ts';
 import type { TokenVerifier } from '../lib/auth/verifier.ts';
 import { SCOPES } from '../lib/auth/scopes.ts';
@@ -15,7 +16,7 @@ import { setRuntime } from '../lib/runtime.ts';
 import { type Answer, type EventInput, type Handler, invoke } from './helpers/lambda.ts';
 import { Contract } from './helpers/openapi.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
-import { signToken } from './helpers/tokens.ts';
+import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
 const contract = Contract.load();
 
@@ -399,6 +400,21 @@ describe('requests no operation matches', () => {
       expect(answer.status, path).toBe(404);
       expect(contract.responseProblems('#/components/responses/NotFound', answer)).toEqual([]);
     }
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('the local server answers the document as JSON; deployed, the path is no route (404)', async () => {
+    const server = await startServer({ env: TEST_ENV, port: 0 });
+    try {
+      const response = await fetch(`${server.url}/openapi.json`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/json');
+      expect(await response.json()).toEqual(contract.document);
+    } finally {
+      await server.close();
+    }
+    expect((await invoke(fallback, { path: '/openapi.json', routeKey: '$default' })).status).toBe(404);
   });
 });
 
