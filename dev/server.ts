@@ -196,7 +196,14 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
   }
   if (req.method === 'GET' && url.pathname === OPENAPI_PATH) {
     send(res, { statusCode: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: openApiJson() });
-    accessLog('request', { request_id: requestId, method: req.method, path: url.pathname, route: `GET ${OPENAPI_PATH}`, status: 200 });
+    accessLog('request', {
+      request_id: requestId,
+      method: req.method,
+      path: url.pathname,
+      route: `GET ${OPENAPI_PATH}`,
+      status: 200,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
     return;
   }
   const { event, handler } = toEvent(req, Buffer.concat(chunks), url, requestId);
