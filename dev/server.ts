@@ -10,6 +10,8 @@
  *                                  HTTPS; with a CA, a client certificate signed by it is
  *                                  required (mTLS) and passed to the handlers as API Gateway's
  *                                  custom domain does (requestContext.authentication.clientCert)
+ *
+ * Besides the routes, GET /openapi.json answers the OpenAPI document (docs/openapi.yaml) as JSON.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { logger } from '../lib/logger.ts';
 import { createRuntime, setRuntime } from '../lib/runtime.ts';
 import { localLambdaContext } from './lambda-context.ts';
 import { loadLocalConfig } from './local-config.ts';
+import { OPENAPI_PATH, openApiJson } from './openapi.ts';
 import { findRoute } from '../lib/http/router.ts';
 import { fallbackRoute } from '../lib/http/routes.ts';
 
@@ -189,6 +192,18 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
   if (url === undefined) {
     send(res, BAD_TARGET);
     accessLog('request', { request_id: requestId, method: req.method, path: '(not a URL)', route: '-', status: 400 });
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === OPENAPI_PATH) {
+    send(res, { statusCode: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: openApiJson() });
+    accessLog('request', {
+      request_id: requestId,
+      method: req.method,
+      path: url.pathname,
+      route: `GET ${OPENAPI_PATH}`,
+      status: 200,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
     return;
   }
   const { event, handler } = toEvent(req, Buffer.concat(chunks), url, requestId);
