@@ -35,6 +35,8 @@ export interface BridgeOptions {
   readonly host?: string;
   /** 0 (default) picks a free port. */
   readonly port?: number;
+  /** Where start-up warnings go (an evicting Redis); console.warn by default. */
+  readonly warn?: (message: string) => void;
 }
 
 export interface UpstashBridge {
@@ -44,12 +46,16 @@ export interface UpstashBridge {
   readonly token: string;
   /** HTTP requests served so far (any path, any outcome), for round-trip counts in tests and benchmarks. */
   readonly requests: number;
+  /** What the bridge warned about at start (an evicting maxmemory-policy), for tests. */
+  readonly warnings: readonly string[];
   /** Fault injection: every request hangs this long before it is handled (0 turns it off). */
   setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Connections at once: every client of the bridge is this machine's own service and tests. */
+const MAX_CONNECTIONS = 256;
 
 /** They would block, or change the state of, the connection every request shares. */
 const REFUSED = new Set([
@@ -128,6 +134,25 @@ function encode(value: unknown, base64: boolean): unknown {
 
 type Entry = { result: unknown } | { error: string };
 
+/**
+ * A Redis that evicts keys under memory pressure drops TTL'd revocation entries first
+ * (`volatile-*`) or any key (`allkeys-*`): the denylist would fail open without an error. The
+ * service needs `noeviction` (and persistence, which a development Redis often has off).
+ */
+async function evictionWarnings(redis: { sendCommand(args: string[]): Promise<unknown> }, where: string): Promise<string[]> {
+  try {
+    const reply = await redis.sendCommand(['CONFIG', 'GET', 'maxmemory-policy']);
+    const policy = Array.isArray(reply) ? String(reply[1] ?? '') : '';
+    if (policy === '' || policy === 'noeviction') return [];
+    return [
+      `biz-service bridge: the Redis at ${where} has maxmemory-policy=${policy}: under memory pressure it drops keys, revocations first, ` +
+        'and revoked tokens would work again; set maxmemory-policy noeviction (see README, Redis)',
+    ];
+  } catch {
+    return []; // CONFIG may be renamed or refused (managed Redis): nothing to check here
+  }
+}
+
 export async function startUpstashBridge(options: BridgeOptions): Promise<UpstashBridge> {
   const host = options.host ?? '127.0.0.1';
   if (!isLoopback(host)) throw new Error(`the Upstash bridge listens on loopback only, not on ${JSON.stringify(host)}`);
@@ -159,6 +184,8 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
   void redis.connect().catch(() => {});
   await firstAttempt;
   const typed = redis.withTypeMapping(TYPE_MAPPING);
+  const warnings = redis.isReady ? await evictionWarnings(redis, `${options.redisHost}:${options.redisPort}`) : [];
+  for (const warning of warnings) (options.warn ?? console.warn)(warning);
 
   const unavailable = (error: unknown) =>
     new Error(
@@ -218,6 +245,17 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
       });
       res.end(JSON.stringify(body));
     };
+    /** Answers without reading the body, and closes the connection so that no body is read later either. */
+    const closeWith = (status: number, body: unknown) => {
+      res.setHeader('Connection', 'close');
+      reply(status, body);
+      req.destroy();
+    };
+
+    // Method and token before a byte of the body is read: an unauthenticated client costs nothing.
+    if (req.method !== 'POST') return closeWith(405, { error: 'ERR only POST is supported' });
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return closeWith(401, { error: 'Unauthorized' });
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -239,10 +277,6 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
         timers.add(timer);
       });
     }
-    if (req.method !== 'POST') return reply(405, { error: 'ERR only POST is supported' });
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return reply(401, { error: 'Unauthorized' });
-
     let body: unknown;
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -271,7 +305,7 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
     }
   }
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) {
         res.writeHead(500, { 'Content-Type': 'application/json' });
@@ -279,6 +313,7 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
       }
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -293,6 +328,7 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     token,
+    warnings,
     get requests() {
       return served;
     },

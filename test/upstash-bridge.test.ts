@@ -2,9 +2,11 @@
  * The local Upstash bridge: the REST protocol as @upstash/redis speaks it (raw HTTP, so the
  * wire format itself is checked), and the real client on top of it, against a real Redis.
  */
+import net from 'node:net';
 import { Redis } from '@upstash/redis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startUpstashBridge, type UpstashBridge } from '../dev/upstash-bridge.ts';
+import { startOwnRedis } from './helpers/own-redis.ts';
 import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisFixture, type TcpClient } from './helpers/redis.ts';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -238,6 +240,52 @@ describe.skipIf(!HAS_REDIS)('the Upstash bridge on a real Redis', () => {
         bridge.setDelay(0);
       }
     });
+  });
+});
+
+describe.skipIf(!HAS_REDIS)('the Upstash bridge protects itself and warns', () => {
+  it('answers a wrong token with 401 before reading the body, and closes the connection', async () => {
+    const bridge = await startUpstashBridge({ redisHost: REDIS_HOST, redisPort: REDIS_PORT });
+    try {
+      const url = new URL(bridge.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname, () => {
+          // Announces 10 MB and sends none of it: only an answer that needs no body can come back.
+          socket.write(`POST / HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer wrong\r\nContent-Length: 10000000\r\n\r\n`);
+        });
+        let data = '';
+        socket.on('data', (chunk) => {
+          data += chunk.toString();
+        });
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+        setTimeout(() => reject(new Error(`no answer without the body: ${data}`)), 5_000).unref();
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 401/);
+      expect(answer).toContain('{"error":"Unauthorized"}');
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('warns at start when the Redis it fronts evicts keys (revocations would silently go)', async () => {
+    const evicting = await startOwnRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru']);
+    const said: string[] = [];
+    try {
+      const bridge = await startUpstashBridge({ redisHost: '127.0.0.1', redisPort: evicting.port, warn: (line) => said.push(line) });
+      await bridge.close();
+      expect(bridge.warnings).toHaveLength(1);
+      expect(said[0]).toContain('maxmemory-policy=volatile-lru');
+      expect(said[0]).toContain('noeviction');
+    } finally {
+      await evicting.stop();
+    }
+  });
+
+  it('says nothing about a Redis that does not evict', async () => {
+    const bridge = await startUpstashBridge({ redisHost: REDIS_HOST, redisPort: REDIS_PORT, warn: () => {} });
+    await bridge.close();
+    expect(bridge.warnings).toEqual([]);
   });
 });
 
