@@ -47,7 +47,9 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const commands = parts.commands ?? (config.useRedis ? new UpstashCommandStore(redis(), config) : new MemoryCommandStore(config));
   const revocations =
     parts.revocations ??
-    (config.useRedis ? new UpstashRevocationStore(redis(), config) : new MemoryRevocationStore(() => Math.floor(clock.now() / 1000)));
+    (config.useRedis
+      ? new UpstashRevocationStore(redis(), config)
+      : new MemoryRevocationStore(() => Math.floor(clock.now() / 1000), config));
   const rateLimiter = 'rateLimiter' in parts ? parts.rateLimiter : defaultRateLimiter(config, redis);
   const verifier = new TokenVerifier({
     ...config,

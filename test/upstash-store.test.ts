@@ -17,12 +17,12 @@ import { useTestRuntime } from './helpers/runtime.ts';
 import { handlerContract, storeContract } from './helpers/store-contract.ts';
 import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
-storeContract('memory', async ({ resultRetentionSeconds }) => ({
+storeContract('memory', async ({ resultRetentionSeconds, revocationMode }) => ({
   commands: new MemoryCommandStore({ resultRetentionSeconds }),
-  revocations: new MemoryRevocationStore(() => Math.floor(Date.now() / 1000)),
+  revocations: new MemoryRevocationStore(() => Math.floor(Date.now() / 1000), { revocationMode }),
 }));
 
-handlerContract('memory', () => useTestRuntime());
+handlerContract('memory', (env) => useTestRuntime(env));
 
 describe.skipIf(!HAS_REDIS)('Upstash stores on a real Redis', () => {
   const prefix = uniquePrefix();
@@ -42,11 +42,11 @@ describe.skipIf(!HAS_REDIS)('Upstash stores on a real Redis', () => {
   const stores = (over: UpstashBridge, env: Record<string, string> = {}) =>
     createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(over, prefix, env) }));
 
-  storeContract('upstash', async ({ resultRetentionSeconds }) =>
-    stores(bridge, { RESULT_RETENTION_SECONDS: String(resultRetentionSeconds) }),
+  storeContract('upstash', async ({ resultRetentionSeconds, revocationMode = 'denylist' }) =>
+    stores(bridge, { RESULT_RETENTION_SECONDS: String(resultRetentionSeconds), REVOCATION_MODE: revocationMode }),
   );
 
-  handlerContract('upstash', () => useTestRuntime(redisEnv(bridge, prefix)));
+  handlerContract('upstash', (env) => useTestRuntime(redisEnv(bridge, prefix, env)));
 
   describe('what it writes to Redis', () => {
     it('gives every command hash and queue an absolute expiry at expiresAt + retention, then completedAt + retention', async () => {

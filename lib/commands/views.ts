@@ -1,14 +1,9 @@
 /** How commands are shown: to the agent that runs them, and to operators. */
 import { RawJson } from '../json-text.ts';
-import type { CommandRecord, CommandStatus } from './model.ts';
+import { statusOf } from './lifecycle.ts';
+import type { CommandRecord } from './model.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
-
-export function statusOf(record: CommandRecord, now: number): CommandStatus {
-  if (record.resultStatus !== undefined) return record.resultStatus;
-  if (record.expiresAt <= now) return 'expired';
-  return record.deliveredAt === undefined ? 'pending' : 'delivered';
-}
 
 export function agentView(record: CommandRecord) {
   return {

@@ -1,15 +1,16 @@
 /**
  * The embedded default: everything in this process's memory. Each method runs to completion
- * without awaiting in between, so every change is atomic on Node's single thread.
+ * without awaiting in between, so every change is atomic on Node's single thread. Storage only:
+ * every rule is a call into lib/commands/lifecycle.ts or lib/auth/revocation.ts.
  */
+import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../auth/revocation.ts';
+import { complete, delivered, isDeliverable, isGone } from '../commands/lifecycle.ts';
 import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
-import type { CommandStore, RevocationStore, TokenIdentity } from './types.ts';
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+import type { CommandStore, RevocationStore } from './types.ts';
 
 export class MemoryCommandStore implements CommandStore {
   /** Commands per agent, in enqueue order. Finished ones stay readable until retention ends. */
-  private readonly queues = new Map<string, Map<string, Mutable<CommandRecord>>>();
+  private readonly queues = new Map<string, Map<string, CommandRecord>>();
   private readonly configs = new Map<string, Record<string, unknown>>();
   private readonly retentionMs: number;
 
@@ -28,32 +29,29 @@ export class MemoryCommandStore implements CommandStore {
 
   async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
     const queue = this.queues.get(agentId);
-    if (!queue) return [];
+    if (!queue || limit < 1) return [];
     const out: CommandRecord[] = [];
     for (const [id, record] of queue) {
-      if (this.isGone(record, now)) {
+      if (isGone(record, now, this.retentionMs)) {
         queue.delete(id);
         continue;
       }
-      if (record.resultStatus !== undefined || record.expiresAt <= now) continue;
-      record.deliveredAt ??= now;
-      out.push(copy(record));
+      if (!isDeliverable(record, now)) continue;
+      const handedOut = delivered(record, now);
+      if (handedOut !== record) queue.set(id, handedOut); // same key: keeps its place in the queue
+      out.push(copy(handedOut));
       if (out.length >= limit) break;
     }
     return out;
   }
 
   async complete(agentId: string, commandId: string, submission: ResultSubmission): Promise<CompleteOutcome> {
-    const record = this.queues.get(agentId)?.get(commandId);
-    if (!record || this.isGone(record, submission.completedAt)) return 'not_found';
-    if (record.resultStatus !== undefined) {
-      return record.resultStatus === submission.status && record.resultJson === submission.resultJson ? 'duplicate' : 'conflict';
-    }
-    if (record.expiresAt <= submission.completedAt) return 'expired';
-    record.resultStatus = submission.status;
-    if (submission.resultJson !== undefined) record.resultJson = submission.resultJson;
-    record.completedAt = submission.completedAt;
-    return 'accepted';
+    const queue = this.queues.get(agentId);
+    const { outcome, record } = complete(queue?.get(commandId), submission, this.retentionMs);
+    // A gone record is dropped when met, as the Lua does; otherwise the record as it now stands.
+    if (record === undefined) queue?.delete(commandId);
+    else queue?.set(commandId, record);
+    return outcome;
   }
 
   async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
@@ -68,12 +66,6 @@ export class MemoryCommandStore implements CommandStore {
 
   async putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void> {
     this.configs.set(agentId, structuredClone(overrides));
-  }
-
-  /** A finished or expired command is dropped once the retention period has passed. */
-  private isGone(record: CommandRecord, now: number): boolean {
-    const end = record.completedAt ?? record.expiresAt;
-    return end + this.retentionMs <= now;
   }
 }
 
@@ -91,32 +83,47 @@ function deepFreeze<T>(value: T): T {
 }
 
 export class MemoryRevocationStore implements RevocationStore {
-  private readonly tokens = new Map<string, number>();
-  private readonly subjects = new Map<string, number>();
+  /** Denylisted jti → until when (epoch s). */
+  private readonly revoked = new Map<string, number>();
+  /** Allowlist registrations: jti → until when (epoch s). */
+  private readonly registered = new Map<string, number>();
+  /** Subject → cut-off (epoch s). */
+  private readonly cutoffs = new Map<string, number>();
   private readonly nowSeconds: () => number;
+  private readonly mode: RevocationMode;
 
-  constructor(nowSeconds: () => number) {
+  constructor(nowSeconds: () => number, options: { revocationMode?: RevocationMode } = {}) {
     this.nowSeconds = nowSeconds;
+    this.mode = options.revocationMode ?? 'denylist';
   }
 
   async isRevoked(token: TokenIdentity): Promise<boolean> {
-    if (token.jti !== undefined) {
-      const until = this.tokens.get(token.jti);
-      if (until !== undefined) {
-        if (until > this.nowSeconds()) return true;
-        this.tokens.delete(token.jti);
-      }
-    }
-    const cutoff = this.subjects.get(token.sub);
-    // A token without iat cannot show it was issued after the cut-off.
-    return cutoff !== undefined && (token.iat === undefined || token.iat <= cutoff);
+    const now = this.nowSeconds();
+    return isRevoked(token, this.mode, {
+      jtiRevoked: token.jti !== undefined && this.live(this.revoked, token.jti, now),
+      subjectCutoff: this.cutoffs.get(token.sub),
+      registered: token.jti !== undefined && this.live(this.registered, token.jti, now),
+    });
   }
 
   async revokeToken(jti: string, expiresAt: number): Promise<void> {
-    this.tokens.set(jti, expiresAt);
+    this.revoked.set(jti, expiresAt);
   }
 
   async revokeSubject(sub: string, cutoff: number): Promise<void> {
-    this.subjects.set(sub, Math.max(cutoff, this.subjects.get(sub) ?? 0));
+    this.cutoffs.set(sub, raisedCutoff(this.cutoffs.get(sub), cutoff));
+  }
+
+  async registerToken(jti: string, expiresAt: number): Promise<void> {
+    this.registered.set(jti, expiresAt);
+  }
+
+  /** Whether the entry for `jti` is live; a lapsed one is dropped (as its Redis key expires). */
+  private live(entries: Map<string, number>, jti: string, now: number): boolean {
+    const until = entries.get(jti);
+    if (until === undefined) return false;
+    if (isLive(until, now)) return true;
+    entries.delete(jti);
+    return false;
   }
 }

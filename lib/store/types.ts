@@ -2,6 +2,7 @@
  * The narrow storage interfaces the handlers depend on. Two implementations: in-memory
  * (the embedded default) and Upstash Redis. Every multi-step change is atomic in each.
  */
+import type { TokenIdentity } from '../auth/revocation.ts';
 import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
 
 export interface CommandStore {
@@ -22,14 +23,10 @@ export interface CommandStore {
   putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void>;
 }
 
-/** What the revocation check needs to know of a verified token. Times are epoch seconds. */
-export interface TokenIdentity {
-  readonly jti: string | undefined;
-  readonly sub: string;
-  readonly iat: number | undefined;
-  readonly exp: number;
-}
-
+/**
+ * Revocation state; the decision itself is lib/auth/revocation.ts, with the store's
+ * REVOCATION_MODE. Times are epoch seconds.
+ */
 export interface RevocationStore {
   /** One round trip: is this token revoked (or, in allowlist mode, not registered)? */
   isRevoked(token: TokenIdentity): Promise<boolean>;
@@ -37,6 +34,11 @@ export interface RevocationStore {
   revokeToken(jti: string, expiresAt: number): Promise<void>;
   /** Revokes every token of `sub` issued at or before `cutoff` (epoch seconds). */
   revokeSubject(sub: string, cutoff: number): Promise<void>;
+  /**
+   * Registers an issued token as active until `expiresAt` (what the auth server does); in
+   * allowlist mode only registered tokens are accepted. Recorded in denylist mode too, unused.
+   */
+  registerToken(jti: string, expiresAt: number): Promise<void>;
 }
 
 /** A per-key request budget (per-agent rate limit); absent when rate limiting is off. */

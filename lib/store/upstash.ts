@@ -4,11 +4,12 @@
  * stores; every store method is one Redis command (a plain command or one Lua script run with
  * EVALSHA), so one HTTP round trip, and every multi-step change is atomic on the server.
  *
- * Key layout (`<p>` is REDIS_KEY_PREFIX, default `biz:`; `<agent>` is the agent id with `%`
- * written `%25` and `:` written `%3A`, so that a `:` in an id can never make two keys meet;
- * ordinary ids such as `agent-001` or `fleet@eu.1` are unchanged):
+ * Key layout, built by lib/store/keys.ts (`<p>` is REDIS_KEY_PREFIX, default `biz:`; `<agent>`,
+ * `<sub>` and `<jti>` are the id with `%` written `%25` and `:` written `%3A`, so that a `:` in an
+ * id can never make two keys meet; ordinary ids such as `agent-001`, `fleet@eu.1` or a UUID are
+ * unchanged):
  *
- *   <p>revoked:jti:<jti>          string "1"            revoked token; EXPIREAT = the token's exp + clock leeway
+ *   <p>revoked:jti:<jti>          string "1"            revoked token; EXAT = the token's exp + clock leeway
  *   <p>revoked:sub:<sub>          string <epoch s>       cut-off: tokens of <sub> with iat <= it are revoked;
  *                                                         only ever raised; no TTL (see revokeSubject)
  *   <p>active:jti:<jti>           string "1"            allowlist mode only: the token is accepted while this
@@ -26,6 +27,9 @@
  *                                                         PEXPIREAT = the latest end of any member's hash
  *   <p>config:<agent>             string (JSON)          the agent's config overrides; no TTL
  *
+ * The rules are not written here: the scripts (lib/store/scripts.ts) mirror
+ * lib/commands/lifecycle.ts, and isRevoked hands what its MGET read to lib/auth/revocation.ts.
+ *
  * Times passed to the stores (now, createdAt, completedAt) come from the runtime's clock, and
  * the Lua scripts decide with them, never with Redis's own clock, exactly like the in-memory
  * store. TTLs are set as absolute times from the same values.
@@ -35,9 +39,20 @@
  * cannot be made never reads as "not revoked".
  */
 import { Redis } from '@upstash/redis';
-import { type Config, ConfigError } from '../config.ts';
+import {
+  cutoffSeconds,
+  isRevoked,
+  isRevokedUnread,
+  needsRegistration,
+  type RevocationMode,
+  type TokenIdentity,
+} from '../auth/revocation.ts';
+import { goneAt, retainedUntil } from '../commands/lifecycle.ts';
 import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
-import { type CommandStore, type RevocationStore, StoreUnavailableError, type TokenIdentity } from './types.ts';
+import { type Config, ConfigError } from '../config.ts';
+import { type RedisKeys, redisKeys } from './keys.ts';
+import { COMPLETE, ENQUEUE, FETCH, inputsOf, type LuaScript, RAISE_CUTOFF } from './scripts.ts';
+import { type CommandStore, type RevocationStore, StoreUnavailableError } from './types.ts';
 
 /**
  * The client, with every setting explicit:
@@ -88,98 +103,14 @@ async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** `%` → `%25` and `:` → `%3A`: unambiguous, never throws (encodeURIComponent does on lone surrogates). */
-const agentPart = (agentId: string) => agentId.replace(/[%:]/g, (c) => (c === '%' ? '%25' : '%3A'));
-
-// --- Lua -------------------------------------------------------------------------------------
-// Numbers that go back into Redis are passed in as strings from TypeScript (never formatted by
-// Lua, whose tostring would write large numbers in exponent form).
-
-/** KEYS: cmd, queue. ARGV: commandId, agentId, command, args, createdAt, expiresAt, end (ms). */
-const ENQUEUE = `
-local key, queue = KEYS[1], KEYS[2]
-redis.call('DEL', key)
-redis.call('HSET', key, 'commandId', ARGV[1], 'agentId', ARGV[2], 'command', ARGV[3], 'args', ARGV[4],
-  'createdAt', ARGV[5], 'expiresAt', ARGV[6])
-redis.call('PEXPIREAT', key, ARGV[7])
-if not redis.call('ZSCORE', queue, ARGV[1]) then
-  local last = redis.call('ZRANGE', queue, -1, -1, 'WITHSCORES')
-  local seq = 1
-  if last[2] then seq = tonumber(last[2]) + 1 end
-  redis.call('ZADD', queue, string.format('%d', seq), ARGV[1])
-end
-if redis.call('PEXPIREAT', queue, ARGV[7], 'NX') == 0 then redis.call('PEXPIREAT', queue, ARGV[7], 'GT') end
-return 1
-`;
-
-/**
- * KEYS: queue. ARGV: cmd key prefix of the agent, limit, now (ms), retention (ms).
- * Walks the queue oldest first; drops what can no longer be delivered (hash gone, finished,
- * expired: an expired hash stays for get/complete until its retention ends); stamps
- * deliveredAt once; returns up to limit flat HGETALL arrays.
- */
-const FETCH = `
-local queue, prefix = KEYS[1], ARGV[1]
-local limit, now, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local out = {}
-local start = 0
-while #out < limit do
-  local ids = redis.call('ZRANGE', queue, start, start + 99)
-  if #ids == 0 then break end
-  local dropped = 0
-  for _, id in ipairs(ids) do
-    local key = prefix .. id
-    local f = redis.call('HMGET', key, 'expiresAt', 'resultStatus', 'deliveredAt')
-    local expiresAt = tonumber(f[1])
-    if not expiresAt or f[2] or expiresAt <= now then
-      redis.call('ZREM', queue, id)
-      dropped = dropped + 1
-      if expiresAt and not f[2] and expiresAt + retention <= now then redis.call('DEL', key) end
-    else
-      if not f[3] then redis.call('HSET', key, 'deliveredAt', ARGV[3]) end
-      out[#out + 1] = redis.call('HGETALL', key)
-      if #out >= limit then break end
-    end
-  end
-  start = start + #ids - dropped
-end
-return out
-`;
-
-/**
- * KEYS: cmd, queue. ARGV: commandId, agentId, status, hasResult ('1'|'0'), resultJson,
- * completedAt (ms), retention (ms), completedAt + retention (ms).
- */
-const COMPLETE = `
-local key, queue = KEYS[1], KEYS[2]
-local f = redis.call('HMGET', key, 'agentId', 'expiresAt', 'completedAt', 'resultStatus', 'resultJson')
-if not f[2] or f[1] ~= ARGV[2] then return 'not_found' end
-local now = tonumber(ARGV[6])
-local expiresAt = tonumber(f[2])
-if tonumber(f[3] or f[2]) + tonumber(ARGV[7]) <= now then
-  redis.call('DEL', key)
-  redis.call('ZREM', queue, ARGV[1])
-  return 'not_found'
-end
-if f[4] then
-  local same = f[4] == ARGV[3] and ((ARGV[4] == '1' and f[5] == ARGV[5]) or (ARGV[4] == '0' and not f[5]))
-  if same then return 'duplicate' end
-  return 'conflict'
-end
-if expiresAt <= now then return 'expired' end
-redis.call('HSET', key, 'resultStatus', ARGV[3], 'completedAt', ARGV[6])
-if ARGV[4] == '1' then redis.call('HSET', key, 'resultJson', ARGV[5]) end
-redis.call('PEXPIREAT', key, ARGV[8])
-redis.call('ZREM', queue, ARGV[1])
-return 'accepted'
-`;
-
-/** KEYS: revoked:sub. ARGV: cut-off (epoch s). Keeps the latest cut-off. */
-const RAISE_CUTOFF = `
-local current = tonumber(redis.call('GET', KEYS[1]))
-if not current or current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1
-`;
+/** One script on the client, run by EVALSHA (EVAL once when Redis does not know it yet), inputs by name. */
+function runner<K extends string, A extends string>(redis: Redis, lua: LuaScript<K, A>) {
+  const compiled = redis.createScript<unknown>(lua.lua);
+  return (keys: Readonly<Record<K, string>>, args: Readonly<Record<A, string | number>>): Promise<unknown> => {
+    const inputs = inputsOf(lua, keys, args);
+    return compiled.exec(inputs.keys, inputs.args);
+  };
+}
 
 const OUTCOMES: ReadonlySet<string> = new Set(['accepted', 'duplicate', 'conflict', 'expired', 'not_found']);
 
@@ -213,7 +144,7 @@ function toRecord(flat: unknown): CommandRecord | undefined {
 
 export class UpstashCommandStore implements CommandStore {
   private readonly redis: Redis;
-  private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly retentionMs: number;
   private readonly enqueueScript;
   private readonly fetchScript;
@@ -221,39 +152,27 @@ export class UpstashCommandStore implements CommandStore {
 
   constructor(redis: Redis, options: { redisKeyPrefix: string; resultRetentionSeconds: number }) {
     this.redis = redis;
-    this.prefix = options.redisKeyPrefix;
+    this.keys = redisKeys(options.redisKeyPrefix);
     this.retentionMs = options.resultRetentionSeconds * 1000;
-    this.enqueueScript = redis.createScript<number>(ENQUEUE);
-    this.fetchScript = redis.createScript<unknown[]>(FETCH);
-    this.completeScript = redis.createScript<string>(COMPLETE);
-  }
-
-  private commandKey(agentId: string, commandId: string): string {
-    return `${this.commandPrefix(agentId)}${commandId}`;
-  }
-
-  private commandPrefix(agentId: string): string {
-    return `${this.prefix}cmd:${agentPart(agentId)}:`;
-  }
-
-  private queueKey(agentId: string): string {
-    return `${this.prefix}queue:${agentPart(agentId)}`;
+    this.enqueueScript = runner(redis, ENQUEUE);
+    this.fetchScript = runner(redis, FETCH);
+    this.completeScript = runner(redis, COMPLETE);
   }
 
   async enqueue(command: NewCommand): Promise<void> {
     const { commandId, agentId } = command;
     await call('enqueue', () =>
-      this.enqueueScript.exec(
-        [this.commandKey(agentId, commandId), this.queueKey(agentId)],
-        [
+      this.enqueueScript(
+        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
+        {
           commandId,
           agentId,
-          command.command,
-          JSON.stringify(command.args),
-          String(command.createdAt),
-          String(command.expiresAt),
-          String(command.expiresAt + this.retentionMs),
-        ],
+          command: command.command,
+          args: JSON.stringify(command.args),
+          createdAt: command.createdAt,
+          expiresAt: command.expiresAt,
+          goneAt: goneAt(command, this.retentionMs),
+        },
       ),
     );
   }
@@ -261,7 +180,10 @@ export class UpstashCommandStore implements CommandStore {
   async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
     if (limit < 1) return [];
     const rows = await call('fetch', () =>
-      this.fetchScript.exec([this.queueKey(agentId)], [this.commandPrefix(agentId), String(limit), String(now), String(this.retentionMs)]),
+      this.fetchScript(
+        { queueKey: this.keys.queue(agentId) },
+        { commandPrefix: this.keys.commandPrefix(agentId), limit, now, retentionMs: this.retentionMs },
+      ),
     );
     if (!Array.isArray(rows)) throw new StoreUnavailableError('Redis fetch returned no list');
     return rows.map(toRecord).filter((record): record is CommandRecord => record !== undefined);
@@ -269,18 +191,18 @@ export class UpstashCommandStore implements CommandStore {
 
   async complete(agentId: string, commandId: string, submission: ResultSubmission): Promise<CompleteOutcome> {
     const outcome = await call('complete', () =>
-      this.completeScript.exec(
-        [this.commandKey(agentId, commandId), this.queueKey(agentId)],
-        [
+      this.completeScript(
+        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
+        {
           commandId,
           agentId,
-          submission.status,
-          submission.resultJson === undefined ? '0' : '1',
-          submission.resultJson ?? '',
-          String(submission.completedAt),
-          String(this.retentionMs),
-          String(submission.completedAt + this.retentionMs),
-        ],
+          status: submission.status,
+          hasResult: submission.resultJson === undefined ? '0' : '1',
+          resultJson: submission.resultJson ?? '',
+          completedAt: submission.completedAt,
+          retentionMs: this.retentionMs,
+          goneAt: retainedUntil(submission.completedAt, this.retentionMs),
+        },
       ),
     );
     if (typeof outcome !== 'string' || !OUTCOMES.has(outcome)) {
@@ -290,18 +212,18 @@ export class UpstashCommandStore implements CommandStore {
   }
 
   async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
-    const flat = await call('get', () => this.redis.hgetall(this.commandKey(agentId, commandId)));
+    const flat = await call('get', () => this.redis.hgetall(this.keys.command(agentId, commandId)));
     const record = toRecord(flat);
     return record?.agentId === agentId ? record : undefined;
   }
 
   async getConfig(agentId: string): Promise<Record<string, unknown> | undefined> {
-    const raw = await call('getConfig', () => this.redis.get<string>(`${this.prefix}config:${agentPart(agentId)}`));
+    const raw = await call('getConfig', () => this.redis.get<string>(this.keys.config(agentId)));
     return raw === null || raw === undefined ? undefined : (JSON.parse(raw) as Record<string, unknown>);
   }
 
   async putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void> {
-    await call('putConfig', () => this.redis.set(`${this.prefix}config:${agentPart(agentId)}`, JSON.stringify(overrides)));
+    await call('putConfig', () => this.redis.set(this.keys.config(agentId), JSON.stringify(overrides)));
   }
 }
 
@@ -316,43 +238,42 @@ function expiry(expiresAt: number): { exat: number } | undefined {
 
 export class UpstashRevocationStore implements RevocationStore {
   private readonly redis: Redis;
-  private readonly prefix: string;
-  private readonly allowlist: boolean;
+  private readonly keys: RedisKeys;
+  private readonly mode: RevocationMode;
   private readonly raiseCutoff;
 
-  constructor(redis: Redis, options: { redisKeyPrefix: string; revocationMode: Config['revocationMode'] }) {
+  constructor(redis: Redis, options: { redisKeyPrefix: string; revocationMode: RevocationMode }) {
     this.redis = redis;
-    this.prefix = options.redisKeyPrefix;
-    this.allowlist = options.revocationMode === 'allowlist';
-    this.raiseCutoff = redis.createScript<number>(RAISE_CUTOFF);
+    this.keys = redisKeys(options.redisKeyPrefix);
+    this.mode = options.revocationMode;
+    this.raiseCutoff = runner(redis, RAISE_CUTOFF);
   }
 
-  /** One MGET: revoked:jti, revoked:sub and (allowlist mode) active:jti. */
+  /** One MGET of revoked:sub, revoked:jti and (allowlist mode) active:jti; the decision is isRevoked's. */
   async isRevoked(token: TokenIdentity): Promise<boolean> {
-    if (token.jti === undefined && this.allowlist) return true; // cannot be registered
-    const keys = [`${this.prefix}revoked:sub:${token.sub}`];
-    if (token.jti !== undefined) {
-      keys.push(`${this.prefix}revoked:jti:${token.jti}`);
-      if (this.allowlist) keys.push(`${this.prefix}active:jti:${token.jti}`);
+    if (isRevokedUnread(token, this.mode)) return true;
+    const { jti } = token;
+    const keys = [this.keys.revokedSub(token.sub)];
+    if (jti !== undefined) {
+      keys.push(this.keys.revokedJti(jti));
+      if (needsRegistration(token, this.mode)) keys.push(this.keys.activeJti(jti));
     }
     const values = await call('isRevoked', () => this.redis.mget<(string | null)[]>(...keys));
     if (!Array.isArray(values) || values.length !== keys.length) {
       throw new StoreUnavailableError(`Redis MGET returned ${JSON.stringify(values)}`);
     }
-    const [cutoffRaw, revokedJti, active] = values;
-    if (token.jti !== undefined) {
-      if (revokedJti !== null && revokedJti !== undefined) return true;
-      if (this.allowlist && (active === null || active === undefined)) return true;
-    }
-    if (cutoffRaw === null || cutoffRaw === undefined) return false;
-    const cutoff = Number(cutoffRaw);
-    // A token without iat cannot show it was issued after the cut-off.
-    return token.iat === undefined || !Number.isFinite(cutoff) || token.iat <= cutoff;
+    const [cutoff, revokedJti, active] = values;
+    const present = (value: string | null | undefined) => value !== null && value !== undefined;
+    return isRevoked(token, this.mode, {
+      subjectCutoff: present(cutoff) ? Number(cutoff) : undefined,
+      jtiRevoked: present(revokedJti),
+      registered: present(active),
+    });
   }
 
   /** SET ... EXAT: the entry goes by itself at expiresAt (already past: gone at once, as in memory). */
   async revokeToken(jti: string, expiresAt: number): Promise<void> {
-    await call('revokeToken', () => this.redis.set(`${this.prefix}revoked:jti:${jti}`, '1', expiry(expiresAt)));
+    await call('revokeToken', () => this.redis.set(this.keys.revokedJti(jti), '1', expiry(expiresAt)));
   }
 
   /**
@@ -361,12 +282,12 @@ export class UpstashRevocationStore implements RevocationStore {
    * an operator revoked (delete it by hand once the subject's old tokens have all expired).
    */
   async revokeSubject(sub: string, cutoff: number): Promise<void> {
-    await call('revokeSubject', () => this.raiseCutoff.exec([`${this.prefix}revoked:sub:${sub}`], [String(Math.floor(cutoff))]));
+    await call('revokeSubject', () => this.raiseCutoff({ cutoffKey: this.keys.revokedSub(sub) }, { cutoff: cutoffSeconds(cutoff) }));
   }
 
-  /** Allowlist mode: registers an issued token as active until expiresAt (what the auth server does). */
+  /** Registers an issued token as active until expiresAt (what the auth server does); read in allowlist mode. */
   async registerToken(jti: string, expiresAt: number): Promise<void> {
-    await call('registerToken', () => this.redis.set(`${this.prefix}active:jti:${jti}`, '1', expiry(expiresAt)));
+    await call('registerToken', () => this.redis.set(this.keys.activeJti(jti), '1', expiry(expiresAt)));
   }
 }
 

@@ -16,6 +16,7 @@ import { handler as getConfig } from '../../functions/get-config.ts';
 import { handler as postResults } from '../../functions/post-results.ts';
 import { handler as postRevocations } from '../../functions/post-revocations.ts';
 import { handler as putConfig } from '../../functions/put-config.ts';
+import type { RevocationMode } from '../../lib/auth/revocation.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import type { NewCommand } from '../../lib/commands/model.ts';
 import type { CommandStore, RevocationStore } from '../../lib/store/types.ts';
@@ -27,8 +28,8 @@ export interface Stores {
   revocations: RevocationStore;
 }
 
-/** Makes fresh stores (empty as far as the test can see) with this retention. */
-export type StoreFactory = (options: { resultRetentionSeconds: number }) => Promise<Stores>;
+/** Makes fresh stores (empty as far as the test can see) with this retention and revocation mode (default denylist). */
+export type StoreFactory = (options: { resultRetentionSeconds: number; revocationMode?: RevocationMode }) => Promise<Stores>;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const HOUR = 3_600_000;
@@ -382,13 +383,50 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect(await revocations.isRevoked(token(randomUUID(), sub, nowS + 10))).toBe(true);
     });
   });
+
+  describe(`${name}: revocation store contract, allowlist mode`, () => {
+    let revocations: RevocationStore;
+    let nowS: number;
+    const token = (jti: string | undefined, sub: string, iat: number | undefined) => ({ jti, sub, iat, exp: nowS + 300 });
+    beforeEach(async () => {
+      ({ revocations } = await factory({ resultRetentionSeconds: 60, revocationMode: 'allowlist' }));
+      nowS = Math.floor(Date.now() / 1000);
+    });
+
+    it('accepts a registered token and refuses one never registered, or without jti', async () => {
+      const [registered, sub] = [randomUUID(), newAgent()];
+      await revocations.registerToken(registered, nowS + 300);
+
+      expect(await revocations.isRevoked(token(registered, sub, nowS))).toBe(false);
+      expect(await revocations.isRevoked(token(randomUUID(), sub, nowS))).toBe(true);
+      expect(await revocations.isRevoked(token(undefined, sub, nowS))).toBe(true);
+    });
+
+    it('refuses a registration whose end has already passed', async () => {
+      const jti = randomUUID();
+      await revocations.registerToken(jti, nowS - 1);
+
+      expect(await revocations.isRevoked(token(jti, newAgent(), nowS))).toBe(true);
+    });
+
+    it('still honours jti revocations and subject cut-offs on registered tokens', async () => {
+      const [revoked, underCutoff, sub] = [randomUUID(), randomUUID(), newAgent()];
+      for (const jti of [revoked, underCutoff]) await revocations.registerToken(jti, nowS + 300);
+      await revocations.revokeToken(revoked, nowS + 300);
+      await revocations.revokeSubject(sub, nowS);
+
+      expect(await revocations.isRevoked(token(revoked, newAgent(), nowS))).toBe(true);
+      expect(await revocations.isRevoked(token(underCutoff, sub, nowS))).toBe(true);
+      expect(await revocations.isRevoked(token(underCutoff, newAgent(), nowS))).toBe(false);
+    });
+  });
 }
 
 /**
  * The same flows through the real handlers. `install` puts in a fresh runtime (the caller's
- * store) and returns it.
+ * store, with `env` on top of its own) and returns it.
  */
-export function handlerContract(name: string, install: () => Runtime | Promise<Runtime>): void {
+export function handlerContract(name: string, install: (env?: Record<string, string>) => Runtime | Promise<Runtime>): void {
   describe(`${name}: through the handlers`, () => {
     let operator: string;
     let admin: string;
@@ -495,6 +533,27 @@ export function handlerContract(name: string, install: () => Runtime | Promise<R
       expect(after.status).toBe(401);
       expect(after.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked' });
       expect(after.headers['www-authenticate']).toContain('error_description="token_revoked"');
+    });
+  });
+  describe(`${name}: through the handlers, allowlist mode`, () => {
+    let rt: Runtime;
+    beforeEach(async () => {
+      rt = await install({ REVOCATION_MODE: 'allowlist' });
+    });
+    const claimsOf = (token: string) =>
+      JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { jti: string; exp: number };
+
+    it('answers 200 to a registered token and 401 token_revoked to one never registered', async () => {
+      const registered = await signToken({ sub: newAgent(), scope: 'agent:commands' });
+      const unregistered = await signToken({ sub: newAgent(), scope: 'agent:commands' });
+      await rt.revocations.registerToken(claimsOf(registered).jti, claimsOf(registered).exp);
+
+      const accepted = await invoke(getCommands, { path: '/api/commands', token: registered });
+      const refused = await invoke(getCommands, { path: '/api/commands', token: unregistered });
+
+      expect(accepted.status).toBe(200);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked' });
     });
   });
 }

@@ -1,0 +1,112 @@
+/**
+ * The Redis key layout and the Lua scripts, as written down: one key builder that matches the
+ * README and upstash.ts's header, ids escaped the same way everywhere, and every script with its
+ * inputs named at its top and the pure function it mirrors.
+ */
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as revocation from '../lib/auth/revocation.ts';
+import * as lifecycle from '../lib/commands/lifecycle.ts';
+import { loadConfig } from '../lib/config.ts';
+import { keyPart, redisKeys } from '../lib/store/keys.ts';
+import * as scripts from '../lib/store/scripts.ts';
+import { createUpstashStores } from '../lib/store/upstash.ts';
+import { HAS_REDIS, type RedisFixture, redisEnv, redisFixture } from './helpers/redis.ts';
+import { TEST_ENV } from './helpers/tokens.ts';
+
+/** Every key of the layout, with the placeholders of the documentation as ids. */
+function documentedShapes(): string[] {
+  const keys = redisKeys('<p>');
+  return [
+    keys.revokedJti('<jti>'),
+    keys.revokedSub('<sub>'),
+    keys.activeJti('<jti>'),
+    keys.command('<agent>', '<commandId>'),
+    keys.queue('<agent>'),
+    keys.config('<agent>'),
+  ];
+}
+
+describe('the key layout', () => {
+  it('is the one the README documents, row for row', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('### Key layout'), readme.indexOf('### Revocation'));
+    const rows = [...section.matchAll(/^\| `(<p>[^`]+)` \|/gm)].map((match) => match[1]);
+
+    expect(rows).toEqual(documentedShapes());
+  });
+
+  it("is the one upstash.ts's header documents", () => {
+    const source = readFileSync('lib/store/upstash.ts', 'utf8');
+    const header = source.slice(0, source.indexOf('*/'));
+    const rows = [...header.matchAll(/^ \* {3}(<p>\S+)/gm)].map((match) => match[1]);
+
+    expect(rows).toEqual(documentedShapes());
+  });
+
+  it('escapes agent ids, subjects and jtis alike, so that no two ids share a key', () => {
+    const keys = redisKeys('biz:');
+
+    expect(keyPart('a:b%c')).toBe('a%3Ab%25c');
+    expect(keys.revokedSub('team:a%b')).toBe('biz:revoked:sub:team%3Aa%25b');
+    expect(keys.revokedJti('j:1')).toBe('biz:revoked:jti:j%3A1');
+    expect(keys.activeJti('j%3A1')).toBe('biz:active:jti:j%253A1');
+    expect(keys.command('a:b', 'c')).not.toBe(keys.command('a', 'b:c'));
+    expect(keys.queue('a:b')).not.toBe(keys.queue('a%3Ab'));
+    expect(keys.command('fleet@eu.1', 'k1')).toBe(`${keys.commandPrefix('fleet@eu.1')}k1`);
+    expect(keys.config('agent-001')).toBe('biz:config:agent-001');
+  });
+});
+
+describe('the Lua scripts', () => {
+  const all = Object.entries(scripts as Record<string, unknown>).filter(
+    (entry): entry is [string, scripts.LuaScript] => typeof entry[1] === 'object' && entry[1] !== null && 'lua' in entry[1],
+  );
+  const pure = new Set([...Object.keys(lifecycle), ...Object.keys(revocation)]);
+
+  it('are ENQUEUE, FETCH, COMPLETE and RAISE_CUTOFF', () => {
+    expect(all.map(([name]) => name).sort()).toEqual(['COMPLETE', 'ENQUEUE', 'FETCH', 'RAISE_CUTOFF']);
+  });
+
+  it.each(all)('%s binds every KEYS and ARGV entry to a named local at its top, and uses none by position after', (_, lua) => {
+    const lines = lua.lua.split('\n');
+    const bindings = [
+      ...lua.keys.map((name, i) => `local ${name} = KEYS[${i + 1}]`),
+      ...lua.args.map((name, i) => `local ${name} = ARGV[${i + 1}]`),
+    ];
+
+    expect(lines.slice(0, bindings.length)).toEqual(bindings);
+    expect(lines.slice(bindings.length).join('\n')).not.toMatch(/KEYS|ARGV/);
+  });
+
+  it.each(all)('%s names pure functions that exist', (_, lua) => {
+    const named = [...lua.mirrors.matchAll(/\b([a-z][A-Za-z]+)\b/g)].map((match) => match[1] ?? '').filter((word) => pure.has(word));
+
+    expect(named.length).toBeGreaterThan(0);
+  });
+
+  it('puts the values given by name where the script reads them', () => {
+    const inputs = scripts.inputsOf(scripts.RAISE_CUTOFF, { cutoffKey: 'k' }, { cutoff: 1_700_000_000 });
+
+    expect(inputs).toEqual({ keys: ['k'], args: ['1700000000'] });
+  });
+});
+
+describe.skipIf(!HAS_REDIS)('the key layout on a real Redis', () => {
+  const fixture: RedisFixture = redisFixture('keys');
+  let stores: ReturnType<typeof createUpstashStores>;
+  beforeAll(() => {
+    stores = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(fixture.bridge, fixture.prefix) }));
+  });
+
+  it('writes a subject cut-off and a revoked jti under their escaped ids', async () => {
+    await stores.revocations.revokeSubject('team:a%b', 1_700_000_000.9);
+    await stores.revocations.revokeToken('j:1', 4_000_000_000);
+    await stores.revocations.registerToken('j:1', 4_000_000_000);
+
+    expect(await fixture.redis.get(`${fixture.prefix}revoked:sub:team%3Aa%25b`)).toBe('1700000000');
+    expect(await fixture.redis.get(`${fixture.prefix}revoked:jti:j%3A1`)).toBe('1');
+    expect(await fixture.redis.get(`${fixture.prefix}active:jti:j%3A1`)).toBe('1');
+    expect(await fixture.redis.exists(`${fixture.prefix}revoked:sub:team:a%b`)).toBe(0);
+  });
+});
