@@ -3,19 +3,26 @@
  * A missing or malformed value stops the start with the variable's name in the message.
  */
 
+import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, isAllowedKeyUrl, JWKS_DEFAULT_TIMEOUT_MS } from './auth/jwks.ts';
+
 export const DEFAULT_SECRET = 'your-256-bit-secret-key-here';
 const MIN_SECRET_BYTES = 32;
-const SUPPORTED_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
-export type HmacAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export type HmacAlgorithm = (typeof HMAC_ALGORITHMS)[number];
+export type Algorithm = HmacAlgorithm | AsymmetricAlgorithm;
+const SUPPORTED_ALGORITHMS: readonly string[] = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS];
 
 export type RevocationMode = 'denylist' | 'allowlist';
 
 export interface Config {
-  /** HS* secrets by `kid`; the entry under '' is used for tokens without `kid`. */
+  /** HS* secrets by `kid`; the entry under '' is used for tokens without `kid`. Empty: no HMAC. */
   readonly secrets: ReadonlyMap<string, string>;
   readonly issuer: string;
   readonly audiences: readonly string[];
-  readonly algorithms: readonly HmacAlgorithm[];
+  /** Each family is verified with its own kind of key only: HS* with secrets, the rest with the JWKS. */
+  readonly algorithms: readonly Algorithm[];
+  /** The issuer's public keys (JWT_JWKS_URL or JWT_ISSUER_DISCOVERY); undefined: HMAC only. */
+  readonly jwks: JwksConfig | undefined;
   readonly clockToleranceSeconds: number;
   /** JWT_REQUIRED_TYP: the `typ` every token's header must carry (e.g. `at+jwt`); undefined: not checked. */
   readonly requiredTyp: string | undefined;
@@ -33,6 +40,16 @@ export interface Config {
   readonly rateLimit: RateLimitConfig | undefined;
   /** REQUIRE_BOUND_TOKENS: only certificate-bound tokens (RFC 8705 `cnf`) are accepted. */
   readonly requireBoundTokens: boolean;
+}
+
+export interface JwksConfig {
+  /** JWT_JWKS_URL; undefined with discovery, which finds it at cold start. */
+  readonly url: string | undefined;
+  /** JWT_ISSUER_DISCOVERY: `jwks_uri` from the issuer's metadata. */
+  readonly discovery: boolean;
+  readonly cacheSeconds: number;
+  readonly maxStaleSeconds: number;
+  readonly timeoutMs: number;
 }
 
 export interface RateLimitConfig {
@@ -87,10 +104,12 @@ export function list(env: Env, name: string, fallback: string): string[] {
   return items;
 }
 
-function secrets(env: Env, production: boolean): Map<string, string> {
+function secrets(env: Env, production: boolean, jwks: boolean): Map<string, string> {
   const map = new Map<string, string>();
   const single = env.JWT_SECRET_KEY;
   const many = env.JWT_SECRET_KEYS;
+  // With a JWKS, no sample secret: HMAC is on only when a secret is set (a migration).
+  if (jwks && !single && !many) return map;
   if (many !== undefined && many !== '') {
     // kid=secret pairs separated by commas; the first one also serves tokens without kid.
     for (const pair of many.split(',')) {
@@ -137,16 +156,60 @@ function rateLimit(env: Env): RateLimitConfig | undefined {
   return requests === 0 ? undefined : { requests, windowSeconds };
 }
 
+function jwks(env: Env, issuer: string): JwksConfig | undefined {
+  const url = env.JWT_JWKS_URL || undefined;
+  const discovery = boolean(env, 'JWT_ISSUER_DISCOVERY', false);
+  if (url !== undefined && discovery) {
+    throw new ConfigError('JWT_ISSUER_DISCOVERY', 'set JWT_JWKS_URL or JWT_ISSUER_DISCOVERY=true, not both');
+  }
+  if (url !== undefined && !isAllowedKeyUrl(url)) {
+    throw new ConfigError('JWT_JWKS_URL', `expected an https:// URL (http:// only to a loopback address), got ${JSON.stringify(url)}`);
+  }
+  if (discovery && !isAllowedKeyUrl(issuer)) {
+    throw new ConfigError('JWT_ISSUER', `discovery needs an https:// issuer (http:// only on loopback), got ${JSON.stringify(issuer)}`);
+  }
+  if (url === undefined && !discovery) return undefined;
+  const cacheSeconds = integer(env, 'JWT_JWKS_CACHE_SECONDS', 600, 30, 86400);
+  const maxStaleSeconds = integer(env, 'JWT_JWKS_MAX_STALE_SECONDS', 86400, 0, 604800);
+  if (maxStaleSeconds < cacheSeconds) {
+    throw new ConfigError('JWT_JWKS_MAX_STALE_SECONDS', `must be at least JWT_JWKS_CACHE_SECONDS (${cacheSeconds})`);
+  }
+  return {
+    url,
+    discovery,
+    cacheSeconds,
+    maxStaleSeconds,
+    timeoutMs: integer(env, 'JWT_JWKS_TIMEOUT_MS', JWKS_DEFAULT_TIMEOUT_MS, 100, 10000),
+  };
+}
+
+function algorithms(env: Env, hmac: boolean, publicKeys: boolean): Algorithm[] {
+  const fallback = [...(hmac ? ['HS256'] : []), ...(publicKeys ? ['RS256'] : [])].join(',');
+  const chosen = list(env, 'JWT_ALGORITHMS', fallback).map((alg) => {
+    if (alg.toLowerCase() === 'none') throw new ConfigError('JWT_ALGORITHMS', '"none" can never be allowed');
+    if (alg === 'EdDSA') {
+      throw new ConfigError('JWT_ALGORITHMS', `EdDSA cannot be verified by jsonwebtoken 9; allowed: ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    }
+    if (!SUPPORTED_ALGORITHMS.includes(alg)) {
+      throw new ConfigError('JWT_ALGORITHMS', `unsupported algorithm ${JSON.stringify(alg)}; allowed: ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    }
+    if (alg.startsWith('HS') && !hmac) {
+      throw new ConfigError('JWT_ALGORITHMS', `${alg} needs a secret: set JWT_SECRET_KEY or JWT_SECRET_KEYS, or leave ${alg} out`);
+    }
+    if (!alg.startsWith('HS') && !publicKeys) {
+      throw new ConfigError('JWT_ALGORITHMS', `${alg} needs the issuer's keys: set JWT_JWKS_URL (or JWT_ISSUER_DISCOVERY=true)`);
+    }
+    return alg as Algorithm;
+  });
+  return [...new Set(chosen)];
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) || env.NODE_ENV === 'production';
 
-  const algorithms = list(env, 'JWT_ALGORITHMS', 'HS256').map((alg) => {
-    if (alg.toLowerCase() === 'none') throw new ConfigError('JWT_ALGORITHMS', '"none" can never be allowed');
-    if (!(SUPPORTED_ALGORITHMS as readonly string[]).includes(alg)) {
-      throw new ConfigError('JWT_ALGORITHMS', `unsupported algorithm ${JSON.stringify(alg)}; allowed: ${SUPPORTED_ALGORITHMS.join(', ')}`);
-    }
-    return alg as HmacAlgorithm;
-  });
+  const issuer = text(env, 'JWT_ISSUER', 'https://localhost:8443');
+  const keySet = jwks(env, issuer);
+  const secretMap = secrets(env, production, keySet !== undefined);
 
   const mode = text(env, 'REVOCATION_MODE', 'denylist');
   if (mode !== 'denylist' && mode !== 'allowlist') {
@@ -166,10 +229,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   return {
-    secrets: secrets(env, production),
-    issuer: text(env, 'JWT_ISSUER', 'https://localhost:8443'),
+    secrets: secretMap,
+    issuer,
     audiences: list(env, 'JWT_AUDIENCE', 'biz-service'),
-    algorithms,
+    algorithms: algorithms(env, secretMap.size > 0, keySet !== undefined),
+    jwks: keySet,
     clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 60, 0, 3600),
     requiredTyp: requiredTyp(env),
     useRedis: boolean(env, 'USE_REDIS', false),

@@ -6,7 +6,9 @@
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { Redis } from '@upstash/redis';
+import { RemoteKeySet } from './auth/jwks.ts';
 import { TokenVerifier } from './auth/verifier.ts';
+import { logger } from './logger.ts';
 import { createRateLimiter, MemoryRateLimiter } from './store/ratelimit.ts';
 import { loadSecrets } from './secrets.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from './store/memory.ts';
@@ -30,6 +32,25 @@ export interface RuntimeParts {
   /** Pass `undefined` explicitly for no rate limit whatever the configuration says. */
   rateLimiter?: RateLimiter | undefined;
   verifierCacheSize?: number;
+  /** The issuer's key set; by default made from config.jwks (and its cold-start fetch begun). */
+  keySet?: RemoteKeySet;
+}
+
+/** The key set config.jwks describes; its first fetch starts now (during INIT in Lambda). */
+export function createKeySet(config: Config, clock: Clock = systemClock): RemoteKeySet | undefined {
+  const { jwks } = config;
+  if (jwks === undefined) return undefined;
+  const keySet = new RemoteKeySet({
+    jwksUrl: jwks.url,
+    discoveryIssuer: jwks.discovery ? config.issuer : undefined,
+    cacheSeconds: jwks.cacheSeconds,
+    maxStaleSeconds: jwks.maxStaleSeconds,
+    timeoutMs: jwks.timeoutMs,
+    now: () => clock.now(),
+    log: (level, message, fields) => logger[level](message, fields),
+  });
+  void keySet.start();
+  return keySet;
 }
 
 /**
@@ -53,6 +74,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const rateLimiter = 'rateLimiter' in parts ? parts.rateLimiter : defaultRateLimiter(config, redis);
   const verifier = new TokenVerifier({
     ...config,
+    keySet: parts.keySet ?? createKeySet(config, clock),
     now: () => clock.now(),
     requireJti: config.useRedis,
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),

@@ -28,3 +28,18 @@ export class TokenError extends Error {
     this.subject = subject;
   }
 }
+
+/**
+ * The public key a token needs cannot be known now: the issuer's JWKS could not be fetched (or
+ * had no usable key) and no key set at hand decides the token. Neither a yes nor a no: the edge
+ * answers 503 with Retry-After.
+ */
+export class KeySetUnavailableError extends Error {
+  override name = 'KeySetUnavailableError';
+  /** When the next fetch may be tried, in whole seconds (at least 1). */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

@@ -1,17 +1,23 @@
 /**
- * The token rules: HS* signature with the allowed algorithms only, `iss`, `aud`, `exp`
+ * The token rules: a signature with the allowed algorithms only, `iss`, `aud`, `exp`
  * required, `nbf`/`iat` with leeway, `sub` a string, scopes well-typed, no unknown `crit`,
  * optionally a required `typ`. The signature is checked over the raw segments (jws, the library
  * under jsonwebtoken) before the payload is even decoded, so a forged token costs one HMAC, not
  * a parse; jsonwebtoken then checks the registered claims; the stricter structural checks around
  * it are ours. Built once per process with its keys as KeyObjects.
+ *
+ * Each algorithm family has its own kind of key and never another's: HS* tokens are checked
+ * with the configured secrets only, RS/PS/ES tokens with the issuer's JWKS only (lib/auth/jwks.ts),
+ * and the libraries are told the one algorithm the chosen key is for. A token whose kid names a
+ * key of the other family, or of another type, curve or `alg`, is unsupported_algorithm.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import jws from 'jws';
 import type { Config } from '../config.ts';
-import { TokenError } from './errors.ts';
 import { hasDuplicateKeys } from '../json-text.ts';
+import { KeySetUnavailableError, TokenError } from './errors.ts';
+import type { RemoteKeySet } from './jwks.ts';
 import { scopesOf } from './scopes.ts';
 
 export const MAX_TOKEN_BYTES = 8192;
@@ -52,7 +58,19 @@ export type VerifierOptions = Pick<Config, 'secrets' | 'issuer' | 'audiences' | 
    * work by jti, so a token without one could never be revoked on its own.
    */
   readonly requireJti?: boolean;
+  /** The issuer's public keys, for RS/PS/ES tokens; undefined: HMAC only. */
+  readonly keySet?: RemoteKeySet | undefined;
 };
+
+interface Remembered {
+  readonly verified: VerifiedToken;
+  /** Estimated size in bytes. */
+  readonly bytes: number;
+  /** The public key it was verified with: the entry holds only while the key set still has it. */
+  readonly publicKey: KeyObject | undefined;
+}
+
+const isHmac = (alg: unknown) => typeof alg === 'string' && alg.startsWith('HS');
 
 const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -152,6 +170,9 @@ function translate(error: unknown): TokenError {
   if (message === 'invalid signature') return new TokenError('invalid_signature', undefined, error);
   if (message === 'jwt signature is required') return new TokenError('invalid_signature', 'no signature', error);
   if (message === 'invalid algorithm') return new TokenError('unsupported_algorithm', undefined, error);
+  // jsonwebtoken's own key-type checks ("... must be an asymmetric key ...", "\"alg\" parameter ..."):
+  // ours come first, these are a second line.
+  if (/must be an? (a)?symmetric key|"alg" parameter/.test(message)) return new TokenError('unsupported_algorithm', message, error);
   if (message.startsWith('jwt issuer invalid')) return new TokenError('invalid_issuer', undefined, error);
   if (message.startsWith('jwt audience invalid')) return new TokenError('invalid_audience', undefined, error);
   return new TokenError('malformed_token', message, error);
@@ -164,11 +185,12 @@ export class TokenVerifier {
   private readonly now: () => number;
   private readonly cacheSize: number;
   private readonly cacheBytes: number;
+  private readonly keySet: RemoteKeySet | undefined;
   /**
    * Verified tokens by their exact string, oldest insertion first; an entry is only used before
    * the token's exp. With its estimated size in bytes.
    */
-  private readonly cache = new Map<string, { verified: VerifiedToken; bytes: number }>();
+  private readonly cache = new Map<string, Remembered>();
   private cachedBytes = 0;
 
   constructor(options: VerifierOptions) {
@@ -178,22 +200,77 @@ export class TokenVerifier {
     this.now = options.now ?? Date.now;
     this.cacheSize = options.cacheSize ?? 10_000;
     this.cacheBytes = options.cacheBytes ?? 16 * 1024 * 1024;
+    this.keySet = options.keySet;
   }
 
-  /** Verifies a compact JWS; throws TokenError with one stable reason per cause. */
+  /**
+   * Undefined when verify() can decide this token now (always for HMAC); otherwise the key set
+   * fetch to wait for before calling verify() (it never rejects, and keeps to the cooldown).
+   */
+  prepare(token: string): Promise<void> | undefined {
+    if (this.keySet === undefined) return undefined;
+    const header = this.cache.get(token)?.verified.header ?? peekHeader(token);
+    if (header === undefined || typeof header.alg !== 'string' || !this.algorithms.has(header.alg)) return undefined;
+    const kid = typeof header.kid === 'string' ? header.kid : undefined;
+    // An HMAC token with a kid waits for a fetch in flight only (the cold start): its kid must
+    // not name a public key. It never starts a fetch.
+    if (isHmac(header.alg)) return kid === undefined ? undefined : this.keySet.pending();
+    return this.keySet.prepare(header.alg, kid);
+  }
+
+  /**
+   * Verifies a compact JWS with the keys at hand; throws TokenError with one stable reason per
+   * cause, or KeySetUnavailableError when the token's public key cannot be known now.
+   */
   verify(token: string): VerifiedToken {
     const nowMs = this.now();
     const cached = this.cache.get(token);
     if (cached !== undefined) {
-      if ((cached.verified.exp + this.options.clockToleranceSeconds) * 1000 > nowMs) return cached.verified;
+      if ((cached.verified.exp + this.options.clockToleranceSeconds) * 1000 > nowMs && this.stillHeld(cached)) return cached.verified;
       this.forget(token, cached.bytes);
     }
-    const { verified, values } = this.verifyUncached(token, nowMs);
-    this.remember(verified, values);
+    const { verified, values, publicKey } = this.verifyUncached(token, nowMs);
+    this.remember(verified, values, publicKey);
     return verified;
   }
 
-  private verifyUncached(token: string, nowMs: number): { verified: VerifiedToken; values: number } {
+  private stillHeld(entry: Remembered): boolean {
+    if (entry.publicKey === undefined) return true;
+    const { alg, kid } = entry.verified.header;
+    const found = this.keySet?.lookup(alg as string, kid as string | undefined);
+    return found?.status === 'found' && found.key === entry.publicKey;
+  }
+
+  /** The key for this token's algorithm family; throws when there is none to use. */
+  private keyFor(alg: string, kid: string | undefined): { key: KeyObject; publicKey: KeyObject | undefined } {
+    if (isHmac(alg)) {
+      // An HMAC token naming one of the issuer's public keys: the confusion attack, refused by name.
+      if (kid !== undefined && this.keySet?.has(kid)) throw new TokenError('unsupported_algorithm', 'kid names a public key');
+      // With one secret (JWT_SECRET_KEY alone) every token uses it, whatever its kid: authorization
+      // servers such as Spring's put a kid on HMAC tokens too. With JWT_SECRET_KEYS the kid selects.
+      const key = this.keys.size === 1 ? this.keys.get('') : this.keys.get(kid ?? '');
+      if (key === undefined) throw new TokenError('invalid_signature', 'unknown kid');
+      return { key, publicKey: undefined };
+    }
+    if (this.keySet === undefined) throw new TokenError('unsupported_algorithm', alg);
+    // A kid of one of our secrets on a public-key token: the other side of the same attack.
+    if (kid !== undefined && this.keys.size > 1 && this.keys.has(kid)) throw new TokenError('unsupported_algorithm', 'kid names a secret');
+    const found = this.keySet.lookup(alg, kid);
+    switch (found.status) {
+      case 'found':
+        return { key: found.key, publicKey: found.key };
+      case 'incompatible':
+        throw new TokenError('unsupported_algorithm', `the key ${kid ?? ''} is not for ${alg}`);
+      case 'ambiguous':
+        throw new TokenError('invalid_signature', kid === undefined ? 'no kid and several keys fit' : 'several keys have this kid');
+      case 'missing':
+        throw new TokenError('invalid_signature', kid === undefined ? `no key for ${alg}` : 'unknown kid');
+      case 'unavailable':
+        throw new KeySetUnavailableError("the issuer's keys cannot be fetched now", found.retryAfterSeconds);
+    }
+  }
+
+  private verifyUncached(token: string, nowMs: number): { verified: VerifiedToken; values: number; publicKey: KeyObject | undefined } {
     if (token.length > MAX_TOKEN_BYTES) throw new TokenError('malformed_token', 'token too large');
     if (!SHAPE.test(token)) throw new TokenError('malformed_token', 'not a compact JWS');
     const [headerPart = '', payloadPart = '', signaturePart = ''] = token.split('.');
@@ -210,10 +287,7 @@ export class TokenVerifier {
     if (signaturePart === '') throw new TokenError('invalid_signature', 'no signature');
     segment(signaturePart);
 
-    // With one secret (JWT_SECRET_KEY alone) every token uses it, whatever its kid: authorization
-    // servers such as Spring's put a kid on HMAC tokens too. With JWT_SECRET_KEYS the kid selects.
-    const key = this.keys.size === 1 ? this.keys.get('') : this.keys.get(typeof header.kid === 'string' ? header.kid : '');
-    if (key === undefined) throw new TokenError('invalid_signature', 'unknown kid');
+    const { key, publicKey } = this.keyFor(header.alg, header.kid as string | undefined);
     // Before the signature, only what costs no parse: the payload is canonical base64url of a
     // JSON object's text. Then the signature over the segments as sent, before any JSON of the
     // payload is read.
@@ -230,7 +304,8 @@ export class TokenVerifier {
     const leeway = this.options.clockToleranceSeconds;
     try {
       jwt.verify(token, key, {
-        algorithms: [...this.algorithms] as jwt.Algorithm[],
+        // The one algorithm this key is for: jsonwebtoken checks the key's type against it too.
+        algorithms: [header.alg as jwt.Algorithm],
         issuer: this.options.issuer,
         audience: [...this.options.audiences] as [string, ...string[]],
         clockTolerance: leeway,
@@ -259,7 +334,7 @@ export class TokenVerifier {
       scopes,
       clientId: (claims.client_id as string | undefined) ?? (typeof claims.azp === 'string' ? claims.azp : undefined),
     };
-    return { verified, values };
+    return { verified, values, publicKey };
   }
 
   /**
@@ -267,7 +342,7 @@ export class TokenVerifier {
    * twice, UTF-16, plus about 96 bytes per parsed JSON value). Eviction takes the oldest
    * insertion first, O(1) each; expired entries go when they are met or reach the front.
    */
-  private remember(verified: VerifiedToken, values: number): void {
+  private remember(verified: VerifiedToken, values: number, publicKey: KeyObject | undefined): void {
     if (this.cacheSize === 0) return;
     const bytes = verified.token.length * 4 + values * 96;
     if (bytes > this.cacheBytes) return;
@@ -276,7 +351,7 @@ export class TokenVerifier {
       if (oldest === undefined) break;
       this.forget(oldest[0], oldest[1].bytes);
     }
-    this.cache.set(verified.token, { verified, bytes });
+    this.cache.set(verified.token, { verified, bytes, publicKey });
     this.cachedBytes += bytes;
   }
 
@@ -287,5 +362,17 @@ export class TokenVerifier {
   /** How many tokens are remembered, and their estimated bytes (for tests and the bench). */
   cacheStats(): { entries: number; bytes: number } {
     return { entries: this.cache.size, bytes: this.cachedBytes };
+  }
+}
+
+/** The header of something shaped like a compact JWS, undefined for anything else (verify() says why). */
+function peekHeader(token: string): Record<string, unknown> | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || token.length > MAX_TOKEN_BYTES) return undefined;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null ? (header as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -58,6 +58,10 @@ export function authenticate(
       const token = bearerToken(request.event.headers);
       if (token === undefined) throw missingToken();
 
+      // Only a public-key token whose key is not at hand waits (for one key set fetch, at most
+      // the timeout); a key that cannot be known throws KeySetUnavailableError: 503 at the edge.
+      const keys = rt.verifier.prepare(token);
+      if (keys !== undefined) await keys;
       const verified = rt.verifier.verify(token);
       // Per request, never cached: the same token is good with one certificate only.
       checkBinding(verified.claims, clientCertPem(request.event), { requireBound: rt.config.requireBoundTokens });

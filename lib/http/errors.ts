@@ -3,13 +3,14 @@
  *
  * ApiError carries its status, a stable `error` code, a description that may be shown, and its
  * headers. The families below it know no HTTP: a TokenError (lib/auth/errors.ts) becomes 401
- * invalid_token, a StoreUnavailableError (lib/store/types.ts) 503 temporarily_unavailable, and
+ * invalid_token, a StoreUnavailableError (lib/store/types.ts) or a KeySetUnavailableError (the
+ * issuer's keys cannot be fetched, lib/auth/errors.ts) 503 temporarily_unavailable, and
  * Middy's own HTTP errors (415 from the body parser, 422 for malformed JSON) get our shape, all
  * in `shape` below. Anything else is a bare 500.
  */
 import type middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
-import { TokenError, type TokenErrorReason } from '../auth/errors.ts';
+import { KeySetUnavailableError, TokenError, type TokenErrorReason } from '../auth/errors.ts';
 import { RevocationRefused } from '../auth/revocation-window.ts';
 import { logger, requestKeys } from '../logger.ts';
 import { StoreUnavailableError } from '../store/types.ts';
@@ -147,6 +148,12 @@ const shape: middy.MiddlewareObj = {
     if (error instanceof StoreUnavailableError) {
       logger.error('store unavailable', { ...requestKeys(request.context), error });
       request.error = unavailable('the data store is unavailable, try again shortly', error);
+      return;
+    }
+    if (error instanceof KeySetUnavailableError) {
+      // Fail closed, and say so: a token whose key cannot be known is neither accepted nor called a bad signature.
+      logger.error('token key unavailable', { ...requestKeys(request.context), error });
+      request.error = unavailable("the token issuer's keys cannot be fetched, try again shortly", error, error.retryAfterSeconds);
       return;
     }
     if (error && typeof error.statusCode === 'number' && error.statusCode < 500 && error.name !== 'TimeoutError') {
