@@ -7,6 +7,10 @@
  * "production" = the runtime as a Lambda container makes it (verified-token cache on);
  * "cache off" = the same chain with cacheSize 0, which is what the overhead over
  * verification alone is computed on (both sides then verify every call).
+ *
+ * Then the same poll with RS256 and ES256 tokens from a JWKS (HMAC and JWKS configured together,
+ * as during a migration): what a public-key verification costs per call, and how much of it the
+ * verified-token cache takes away for an agent polling with one token.
  */
 import { createSecretKey } from 'node:crypto';
 import { TokenVerifier } from '../lib/auth/verifier.ts';
@@ -38,7 +42,10 @@ import {
   spread,
   table,
 } from './stats.ts';
+import { BENCH_PUBLIC_KEY_ENV, benchKeySet, signPublicKeyToken } from './public-keys.ts';
 import { limitVerify } from './verify.ts';
+
+const PUBLIC_KEY_ALGS = ['RS256', 'ES256'] as const;
 
 interface Endpoint {
   readonly name: string;
@@ -147,6 +154,33 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
     const handler = handlers.get(endpoint.name) as Handler;
     return () => handler(eventFrom(endpoint.template), contextFor(endpoint.name));
   };
+
+  // Public-key tokens: the poll of the first endpoint, with the same stores.
+  const poll = list[0] as Endpoint;
+  const pkConfig = loadConfig(BENCH_PUBLIC_KEY_ENV);
+  const keySet = await benchKeySet();
+  const pkProduction = createRuntime(pkConfig, { ...stores, keySet });
+  const pkCacheOff = createRuntime(pkConfig, { ...stores, keySet, verifierCacheSize: 0 });
+  const pkVerifier = new TokenVerifier({ ...pkConfig, keySet, cacheSize: 0 });
+  const pkPolls = PUBLIC_KEY_ALGS.map((alg) => {
+    const signed = signPublicKeyToken(alg);
+    return {
+      alg,
+      token: signed,
+      endpoint: { ...poll, name: `${poll.name} ${alg}`, template: template('GET', '/api/commands', { token: signed }) },
+    };
+  });
+  for (const { endpoint } of pkPolls) {
+    for (const rt of [pkProduction, pkCacheOff]) {
+      setRuntime(rt);
+      await callExpecting(handlers.get(poll.name) as Handler, endpoint.template, endpoint.status, endpoint.name);
+    }
+  }
+  setRuntime(production);
+  const pkCall = (endpoint: Endpoint) => {
+    const handler = handlers.get(poll.name) as Handler;
+    return () => handler(eventFrom(endpoint.template), contextFor(poll.name));
+  };
   const contenders: Contender[] = [
     { name: 'limit', op: () => limitVerify(token, key) },
     { name: 'verify', op: () => verifier.verify(token) },
@@ -157,12 +191,23 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
     const body = bodies.get(endpoint.name);
     if (body) contenders.push({ name: `${endpoint.name}|body`, op: body, async: true });
   }
+  for (const { alg, token: signed, endpoint } of pkPolls) {
+    contenders.push({ name: `verify|${alg}`, op: () => pkVerifier.verify(signed) });
+    contenders.push({ name: `${endpoint.name}|production`, op: pkCall(endpoint), async: true, before: () => setRuntime(pkProduction) });
+    contenders.push({ name: `${endpoint.name}|cacheOff`, op: pkCall(endpoint), async: true, before: () => setRuntime(pkCacheOff) });
+  }
   const rates = await interleaved(contenders, options);
   // The loops do not look at answers: check that every chain still answers as it did at the start.
   for (const endpoint of list) {
     for (const rt of [production, cacheOff]) {
       setRuntime(rt);
       await callExpecting(handlers.get(endpoint.name) as Handler, endpoint.template, endpoint.status, endpoint.name);
+    }
+  }
+  for (const { endpoint } of pkPolls) {
+    for (const rt of [pkProduction, pkCacheOff]) {
+      setRuntime(rt);
+      await callExpecting(handlers.get(poll.name) as Handler, endpoint.template, endpoint.status, endpoint.name);
     }
   }
   setRuntime(production);
@@ -206,10 +251,45 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
       }
     }
   }
+  const hsChainOff = spread(rates.get(`${poll.name}|cacheOff`) ?? []).median;
+  for (const { alg, endpoint } of pkPolls) {
+    const alone = rates.get(`verify|${alg}`) ?? [];
+    const usPerVerify = 1e6 / spread(alone).median;
+    rows.push([
+      `TokenVerifier alone, ${alg}, cache off`,
+      fmtSpread(spread(alone)),
+      fmtRatio(spread(ratios(alone, limit))),
+      fmtRatio(spread(ratios(verify, alone))),
+      `${usPerVerify.toFixed(1)} µs per verification`,
+    ]);
+    numbers[`verify|${alg}|perSec`] = spread(alone).median;
+    const on = rates.get(`${endpoint.name}|production`) ?? [];
+    const off = rates.get(`${endpoint.name}|cacheOff`) ?? [];
+    const onUs = 1e6 / spread(on).median;
+    const offUs = 1e6 / spread(off).median;
+    rows.push([
+      `${endpoint.name} (cache off)`,
+      fmtSpread(spread(off)),
+      fmtRatio(spread(ratios(off, limit))),
+      fmtRatio(spread(ratios(verify, off))),
+      `+${(offUs - 1e6 / hsChainOff).toFixed(1)} µs over the HS256 chain (cache off)`,
+    ]);
+    rows.push([
+      `${endpoint.name} (production, cache on)`,
+      fmtSpread(spread(on)),
+      fmtRatio(spread(ratios(on, limit))),
+      fmtRatio(spread(ratios(verify, on))),
+      `the cache saves ${(offUs - onUs).toFixed(1)} µs of ${offUs.toFixed(1)} per call (${(100 * (1 - onUs / offUs)).toFixed(0)} %)`,
+    ]);
+    numbers[`${endpoint.name}|production|perSec`] = spread(on).median;
+    numbers[`${endpoint.name}|cacheOff|perSec`] = spread(off).median;
+  }
   const text = [
     table(['contender', 'calls/s median (min–max)', 'to limit', 'time vs verify alone', 'cost beyond verify per call'], rows),
     'body = the endpoint function alone (store, views, JSON), called directly with what the chain gives it; chain = the rest',
     '(Middy and its middlewares: error edge, headers, bearer parsing, revocation check, scopes, whatever else runs per call).',
+    'RS256 / ES256 rows: HMAC and a JWKS configured together; "verify alone" there is the HS256 verification, so the ratio',
+    'is how many HS256 verifications one call costs; a polling agent re-sends one token, so with the cache on it is verified once.',
   ].join('\n');
   return { title: '2. Handler chain (in-process, real exported handlers, in-memory store)', text, targets, numbers };
 }
