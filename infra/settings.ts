@@ -4,6 +4,7 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { ConfigError, loadConfig } from '../lib/config.ts';
 
 export interface Settings {
   /** Token issuer the functions require in `iss`. */
@@ -12,8 +13,12 @@ export interface Settings {
   readonly audiences: readonly string[];
   /** Upstash REST URL; empty means no Redis (in-memory store per container: demo only). */
   readonly upstashUrl: string | undefined;
-  /** Name or ARN of an existing JWT secret; empty: the stack creates one. */
+  /** Name or ARN of an existing JWT secret; empty: the stack creates one, unless jwksUrl is set. */
   readonly jwtSecret: string | undefined;
+  /** The issuer's JWKS (https://) for RS/PS/ES tokens; with no jwtSecret, HMAC is off and no secret is made. */
+  readonly jwksUrl: string | undefined;
+  /** JWT_ALGORITHMS, comma-separated; empty: the functions' default (HS256, RS256 or both). */
+  readonly jwtAlgorithms: string | undefined;
   /** Name or ARN of an existing Upstash token secret; empty: the stack creates one to fill in. */
   readonly upstashTokenSecret: string | undefined;
   readonly revocationMode: 'denylist' | 'allowlist';
@@ -85,6 +90,8 @@ export const CONTEXT_DEFAULTS = {
   audiences: 'biz-service',
   upstashUrl: '',
   jwtSecret: '',
+  jwksUrl: '',
+  jwtAlgorithms: '',
   upstashTokenSecret: '',
   revocationMode: 'denylist',
   commandTtlSeconds: 86400,
@@ -150,6 +157,23 @@ function boolean(lookup: Lookup, key: ContextKey): boolean {
   if (raw === true || raw === 'true') return true;
   if (raw === false || raw === 'false') return false;
   throw new SettingsError(key, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** jwksUrl and jwtAlgorithms, checked by the functions' own configuration rules (lib/config.ts). */
+function tokenKeys(lookup: Lookup, jwtSecret: string | undefined): Pick<Settings, 'jwksUrl' | 'jwtAlgorithms'> {
+  const jwksUrl = optional(lookup, 'jwksUrl');
+  if (jwksUrl !== undefined && !/^https:\/\/[^\s/]+/.test(jwksUrl)) {
+    throw new SettingsError('jwksUrl', `expected an https:// URL, got ${JSON.stringify(jwksUrl)}`);
+  }
+  const jwtAlgorithms = optional(lookup, 'jwtAlgorithms');
+  const hmac = jwtSecret !== undefined || jwksUrl === undefined;
+  try {
+    loadConfig({ JWT_JWKS_URL: jwksUrl, JWT_ALGORITHMS: jwtAlgorithms, JWT_SECRET_KEY: hmac ? 'x'.repeat(32) : '' });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new SettingsError(error.variable === 'JWT_JWKS_URL' ? 'jwksUrl' : 'jwtAlgorithms', error.message);
+  }
+  return { jwksUrl, jwtAlgorithms };
 }
 
 const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'));
@@ -275,11 +299,13 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, limits: Settings
   const throttleRateLimit = integer(lookup, 'throttleRateLimit', 1, 10000);
   const throttleBurstLimit = integer(lookup, 'throttleBurstLimit', 1, 5000);
 
+  const jwtSecret = optional(lookup, 'jwtSecret');
   return {
     issuer,
     audiences,
     upstashUrl,
-    jwtSecret: optional(lookup, 'jwtSecret'),
+    jwtSecret,
+    ...tokenKeys(lookup, jwtSecret),
     upstashTokenSecret: optional(lookup, 'upstashTokenSecret'),
     revocationMode,
     commandTtlSeconds: integer(lookup, 'commandTtlSeconds', 1, 31536000),

@@ -63,7 +63,8 @@ export class BizServiceStack extends Stack {
   readonly stage: HttpStage;
   /** By route name, plus fallbackRoute.name. */
   readonly functions: ReadonlyMap<string, ServiceFunction>;
-  readonly jwtSecret: NamedSecret;
+  /** Undefined with a JWKS and no HMAC secret: no secret at all. */
+  readonly jwtSecret: NamedSecret | undefined;
   readonly upstashTokenSecret: NamedSecret | undefined;
   /** CloudFront + WAF in front of the API, with edgeWaf=true. */
   readonly edge: Edge | undefined;
@@ -75,6 +76,9 @@ export class BizServiceStack extends Stack {
     // Secrets: imported by name or ARN, or created here (values generated, never in the template).
     if (settings.jwtSecret !== undefined) {
       this.jwtSecret = importSecret(this, 'JwtSecret', settings.jwtSecret);
+    } else if (settings.jwksUrl !== undefined) {
+      // Public keys only: nothing to keep secret.
+      this.jwtSecret = undefined;
     } else {
       const secret = new Secret(this, 'JwtSecret', {
         description: 'biz-service: HS256 key shared with the token issuer, {"secret"} (see the README for rotation)',
@@ -121,7 +125,10 @@ export class BizServiceStack extends Stack {
       REQUIRE_BOUND_TOKENS: String(settings.requireBoundTokens),
       RATE_LIMIT_REQUESTS: String(settings.rateLimitRequests),
       RATE_LIMIT_WINDOW_SECONDS: String(settings.rateLimitWindowSeconds),
-      [SECRET_ID_VARIABLES.jwt]: this.jwtSecret.secretId,
+      ...(this.jwtSecret === undefined ? {} : { [SECRET_ID_VARIABLES.jwt]: this.jwtSecret.secretId }),
+      // Configuration, not a secret; the functions fetch it over outbound HTTPS.
+      ...(settings.jwksUrl === undefined ? {} : { JWT_JWKS_URL: settings.jwksUrl }),
+      ...(settings.jwtAlgorithms === undefined ? {} : { JWT_ALGORITHMS: settings.jwtAlgorithms }),
       // Read by nobody: bumping it (-c secretsRevision=...) recycles the instances after a rotation.
       SECRETS_REVISION: settings.secretsRevision,
       ...(settings.upstashUrl === undefined || this.upstashTokenSecret === undefined
@@ -146,7 +153,7 @@ export class BizServiceStack extends Stack {
         reservedConcurrency: settings.reservedConcurrency.get(name),
       });
       if (usesStore) {
-        this.jwtSecret.secret.grantRead(made.role);
+        this.jwtSecret?.secret.grantRead(made.role);
         this.upstashTokenSecret?.secret.grantRead(made.role);
       }
       functions.set(name, made);
@@ -294,7 +301,9 @@ export class BizServiceStack extends Stack {
         description: 'Hosted zone of DomainTarget, for a Route 53 alias',
       });
     }
-    new CfnOutput(this, 'JwtSecretArn', { value: this.jwtSecret.secret.secretArn, description: 'Secret holding the JWT key' });
+    if (this.jwtSecret !== undefined) {
+      new CfnOutput(this, 'JwtSecretArn', { value: this.jwtSecret.secret.secretArn, description: 'Secret holding the JWT key' });
+    }
     if (this.upstashTokenSecret !== undefined) {
       new CfnOutput(this, 'UpstashTokenSecretArn', {
         value: this.upstashTokenSecret.secret.secretArn,
