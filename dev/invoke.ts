@@ -56,9 +56,10 @@ export function mintToken(scopes: readonly string[], env: Env = process.env, sub
   const config = loadConfig(env);
   // The key for tokens without kid: JWT_SECRET_KEY, or the first of JWT_SECRET_KEYS.
   const secret = config.secrets.get('');
-  if (secret === undefined) throw new Error('no JWT secret configured');
+  if (secret === undefined)
+    throw new Error('no JWT secret configured (with only JWT_JWKS_URL, put a token from npm run token -- --key in the event)');
   return jwt.sign({ scope: scopes.join(' '), jti: randomUUID(), client_id: 'local-invoke' }, secret, {
-    algorithm: config.algorithms[0] ?? 'HS256',
+    algorithm: config.algorithms.find((alg) => alg.startsWith('HS')) ?? 'HS256',
     issuer: config.issuer,
     audience: config.audiences[0] ?? 'biz-service',
     subject: sub,

@@ -1,35 +1,101 @@
 /**
  * Prints a token signed with the current configuration, for curl:
  *   npm run token -- --sub agent-001 --scope "agent:commands agent:results" [--ttl 300] [--kid K] [--client-id C]
+ *
+ * With the issuer's keys instead of a shared secret (JWT_JWKS_URL), a local private key signs:
+ *   npm run token -- --jwks .local/issuer.pem [--alg ES256] [--serve 8081]
+ *       makes the key if the file does not exist (RSA 2048; P-256 with --alg ES256), prints its
+ *       public JWKS, and with --serve serves it at http://127.0.0.1:PORT/jwks.json until stopped
+ *   npm run token -- --key .local/issuer.pem --sub agent-001 [--alg PS256]
+ *       signs RS256 (RSA key) or ES256 (P-256 key), kid = the key's JWK thumbprint (RFC 7638)
  */
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { calculateJwkThumbprint, type JWK } from 'jose';
 import jwt from 'jsonwebtoken';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 
-const USAGE =
-  'usage: npm run token -- --sub AGENT_ID [--scope "agent:commands agent:results"] [--ttl SECONDS] [--kid KID] [--client-id ID]';
+const USAGE = [
+  'usage: npm run token -- --sub AGENT_ID [--scope "agent:commands agent:results"] [--ttl SECONDS] [--kid KID] [--client-id ID]',
+  '                        [--key PRIVATE_KEY.pem [--alg RS256|PS256|ES256]]',
+  '       npm run token -- --jwks PRIVATE_KEY.pem [--alg RS256|ES256] [--serve PORT]',
+].join('\n');
 
-export function mintToken(
-  options: { sub: string; scope: string; ttl: number; kid?: string; clientId?: string },
+/** A PEM private key from a file; with `create`, made first when the file does not exist. */
+export function privateKeyFile(path: string, options: { create?: boolean; alg?: string } = {}): KeyObject {
+  if (!existsSync(path)) {
+    if (!options.create) throw new Error(`no key file ${path} (make one with --jwks ${path})`);
+    const { privateKey } = options.alg?.startsWith('ES')
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  }
+  return createPrivateKey(readFileSync(path));
+}
+
+/** The public JWK of a private key, kid = its RFC 7638 thumbprint, for signatures only. */
+export async function publicJwk(privateKey: KeyObject): Promise<JWK> {
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as JWK;
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), use: 'sig' };
+}
+
+function algorithmFor(key: KeyObject, wanted: string | undefined): jwt.Algorithm {
+  const alg = wanted ?? (key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256');
+  const fits = key.asymmetricKeyType === 'ec' ? alg === 'ES256' : ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'].includes(alg);
+  if (!fits) throw new Error(`--alg ${alg} does not fit a ${key.asymmetricKeyType} key`);
+  return alg as jwt.Algorithm;
+}
+
+export async function mintToken(
+  options: { sub: string; scope: string; ttl: number; kid?: string; clientId?: string; key?: KeyObject; alg?: string },
   env = process.env,
-): string {
+): Promise<string> {
   const config = loadConfig(env);
+  const claims = { scope: options.scope, jti: randomUUID(), client_id: options.clientId ?? options.sub };
+  const common = { issuer: config.issuer, audience: config.audiences[0] ?? 'biz-service', subject: options.sub, expiresIn: options.ttl };
+  if (options.key !== undefined) {
+    const kid = options.kid ?? (await publicJwk(options.key)).kid;
+    return jwt.sign(claims, options.key, { ...common, algorithm: algorithmFor(options.key, options.alg), ...(kid ? { keyid: kid } : {}) });
+  }
   const kid = options.kid ?? '';
   const secret = config.secrets.get(kid);
-  if (secret === undefined) throw new ConfigError('JWT_SECRET_KEYS', `no secret for kid ${JSON.stringify(kid)}`);
-  return jwt.sign({ scope: options.scope, jti: randomUUID(), client_id: options.clientId ?? options.sub }, secret, {
-    algorithm: config.algorithms[0] ?? 'HS256',
-    issuer: config.issuer,
-    audience: config.audiences[0] ?? 'biz-service',
-    subject: options.sub,
-    expiresIn: options.ttl,
+  if (secret === undefined) {
+    throw new ConfigError(
+      config.secrets.size === 0 ? 'JWT_SECRET_KEY' : 'JWT_SECRET_KEYS',
+      config.secrets.size === 0 ? 'no secret configured: sign with --key PRIVATE_KEY.pem' : `no secret for kid ${JSON.stringify(kid)}`,
+    );
+  }
+  return jwt.sign(claims, secret, {
+    ...common,
+    algorithm: config.algorithms.find((alg) => alg.startsWith('HS')) ?? 'HS256',
     ...(options.kid ? { keyid: options.kid } : {}),
   });
 }
 
-function main(): void {
+/** Serves the JWKS on loopback for a local JWT_JWKS_URL; resolves with the URL once listening. */
+export function serveJwks(jwks: unknown, port: number): Promise<{ url: string; close(): void }> {
+  const body = JSON.stringify(jwks);
+  const server = createServer((request, response) => {
+    if (request.url !== '/jwks.json') {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(body);
+  });
+  return new Promise((resolve) => {
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address() as { port: number };
+      resolve({ url: `http://127.0.0.1:${address.port}/jwks.json`, close: () => server.close() });
+    });
+  });
+}
+
+async function main(): Promise<void> {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -39,6 +105,10 @@ function main(): void {
         ttl: { type: 'string', default: '300' },
         kid: { type: 'string' },
         'client-id': { type: 'string' },
+        key: { type: 'string' },
+        alg: { type: 'string' },
+        jwks: { type: 'string' },
+        serve: { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -50,19 +120,33 @@ function main(): void {
     console.log(USAGE);
     return;
   }
-  const ttl = Number(values.ttl);
-  if (typeof values.sub !== 'string' || values.sub === '' || !Number.isInteger(ttl) || ttl < 1) {
-    console.error(USAGE);
-    process.exit(2);
-  }
+  const alg = typeof values.alg === 'string' ? values.alg : undefined;
   try {
+    if (typeof values.jwks === 'string') {
+      const key = privateKeyFile(values.jwks, { create: true, ...(alg === undefined ? {} : { alg }) });
+      const jwks = { keys: [await publicJwk(key)] };
+      if (typeof values.serve !== 'string') {
+        console.log(JSON.stringify(jwks, null, 2));
+        return;
+      }
+      const served = await serveJwks(jwks, Number(values.serve));
+      console.log(`JWKS of ${values.jwks} at ${served.url} (JWT_JWKS_URL=${served.url}); Ctrl-C stops`);
+      return;
+    }
+    const ttl = Number(values.ttl);
+    if (typeof values.sub !== 'string' || values.sub === '' || !Number.isInteger(ttl) || ttl < 1) {
+      console.error(USAGE);
+      process.exit(2);
+    }
     console.log(
-      mintToken({
+      await mintToken({
         sub: values.sub,
         scope: String(values.scope),
         ttl,
         ...(typeof values.kid === 'string' ? { kid: values.kid } : {}),
         ...(typeof values['client-id'] === 'string' ? { clientId: values['client-id'] } : {}),
+        ...(typeof values.key === 'string' ? { key: privateKeyFile(values.key) } : {}),
+        ...(alg === undefined ? {} : { alg }),
       }),
     );
   } catch (error) {
@@ -71,4 +155,4 @@ function main(): void {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) void main();
