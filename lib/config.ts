@@ -4,6 +4,7 @@
  */
 
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, isAllowedKeyUrl, JWKS_DEFAULT_TIMEOUT_MS } from './auth/jwks.ts';
+import type { RevocationMode } from './auth/revocation.ts';
 
 export const DEFAULT_SECRET = 'your-256-bit-secret-key-here';
 const MIN_SECRET_BYTES = 32;
@@ -12,7 +13,7 @@ export type HmacAlgorithm = (typeof HMAC_ALGORITHMS)[number];
 export type Algorithm = HmacAlgorithm | AsymmetricAlgorithm;
 const SUPPORTED_ALGORITHMS: readonly string[] = [...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS];
 
-export type RevocationMode = 'denylist' | 'allowlist';
+export type { RevocationMode };
 
 export interface Config {
   /** HS* secrets by `kid`; the entry under '' is used for tokens without `kid`. Empty: no HMAC. */

@@ -46,11 +46,16 @@ describe('the layout', () => {
     expect(offending).toEqual([]);
   });
 
-  it('keeps the token rules and the command model free of HTTP, AWS and storage code', () => {
+  it('keeps the token rules and the command model free of HTTP, AWS, storage code and the configuration', () => {
     const pure = [...sources('lib/auth'), ...sources('lib/commands')];
     const offending = pure.flatMap((file) =>
       imports(file)
-        .filter((target) => /^lib\/(http|store)\//.test(target) || /^(@middy|@upstash|aws-lambda|@aws-sdk|aws-cdk-lib)/.test(target))
+        .filter(
+          (target) =>
+            /^lib\/(http|store)\//.test(target) ||
+            /^lib\/(config|runtime|secrets)\.ts$/.test(target) ||
+            /^(@middy|@upstash|aws-lambda|@aws-sdk|aws-cdk-lib)/.test(target),
+        )
         .map((target) => `${file} -> ${target}`),
     );
     expect(offending).toEqual([]);

@@ -8,9 +8,8 @@
  * - allowlist: as denylist, and also revoked unless its jti is registered (a token without jti
  *   never can be).
  */
-import type { RevocationMode } from '../config.ts';
-
-export type { RevocationMode };
+/** denylist: revoked entries refuse; allowlist: only registered tokens pass (REVOCATION_MODE). */
+export type RevocationMode = 'denylist' | 'allowlist';
 
 /** What the revocation check needs to know of a verified token. */
 export interface TokenIdentity {

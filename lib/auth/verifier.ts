@@ -14,7 +14,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import jws from 'jws';
-import type { Config } from '../config.ts';
 import { hasDuplicateKeys } from '../json-text.ts';
 import { KeySetUnavailableError, TokenError } from './errors.ts';
 import type { RemoteKeySet } from './jwks.ts';
@@ -40,7 +39,16 @@ export interface VerifiedToken {
   readonly clientId: string | undefined;
 }
 
-export type VerifierOptions = Pick<Config, 'secrets' | 'issuer' | 'audiences' | 'algorithms' | 'clockToleranceSeconds'> & {
+/** What the verifier needs of the configuration (lib/config.ts's Config has these fields). */
+export type VerifierOptions = {
+  /** HS* secrets by `kid`; the entry under '' is used for tokens without `kid`. */
+  readonly secrets: ReadonlyMap<string, string>;
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  /** The allowed `alg` values. */
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSeconds: number;
+
   /** Epoch milliseconds; defaults to the system clock. */
   readonly now?: () => number;
   /** How many verified tokens to remember (until their exp); 0 turns the cache off. */
