@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUpstashBridge, type UpstashBridge } from '../dev/upstash-bridge.ts';
+import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
 import {
   agentWorker,
   freePort,
@@ -27,9 +27,9 @@ import {
   readBack,
   type ServerProcess,
   startServerProcess,
-} from './helpers/load.ts';
-import { HAS_REDIS } from './helpers/redis.ts';
-import { signToken, TEST_ENV } from './helpers/tokens.ts';
+} from '../helpers/load.ts';
+import { HAS_REDIS } from '../helpers/redis.ts';
+import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 
 /** REDIS_TIMEOUT_MS of the server in the slow-Redis test. */
 const TIMEOUT_MS = 500;

@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../bench/run.ts';
-import { HAS_REDIS } from './helpers/redis.ts';
+import type { RunReport } from '../../bench/run.ts';
+import { HAS_REDIS } from '../helpers/redis.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LIMIT_MS = 110_000;
 
 async function runQuick(out: string): Promise<{ code: number | null; output: string }> {

@@ -6,17 +6,17 @@
  *
  * Short by default (CI): 4 seconds. The full run (a few minutes):
  *
- *   LOAD_SECONDS=180 npx vitest run test/load.test.ts
+ *   LOAD_SECONDS=180 npm run test:soak -- test/soak/load.test.ts
  *
  * LOAD_CONNECTIONS (default 50) sets the number of concurrent agents. Figures are printed.
  * LOAD_REDIS_TIMEOUT_MS (default 5000) is the server's REDIS_TIMEOUT_MS here: this test is about
  * correctness under load, and on a shared 2-core machine a Redis call can wait longer than the
- * production default of 1000 ms for a CPU; answers to a slow Redis are test/outage.test.ts's job.
+ * production default of 1000 ms for a CPU; answers to a slow Redis are test/soak/outage.test.ts's job.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentWorker, Ledger, makeFleet, operatorWorker, readBack, type ServerProcess, startServerProcess } from './helpers/load.ts';
-import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, type TcpClient, tcpClient, uniquePrefix } from './helpers/redis.ts';
-import { TEST_ENV } from './helpers/tokens.ts';
+import { agentWorker, Ledger, makeFleet, operatorWorker, readBack, type ServerProcess, startServerProcess } from '../helpers/load.ts';
+import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, type TcpClient, tcpClient, uniquePrefix } from '../helpers/redis.ts';
+import { TEST_ENV } from '../helpers/tokens.ts';
 
 const SECONDS = Number(process.env.LOAD_SECONDS || 4);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS || 50);
