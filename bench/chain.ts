@@ -65,10 +65,10 @@ async function endpoints(
   const config = loadConfig(BENCH_ENV);
   const commands = new MemoryCommandStore(config);
   const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
-  const poller = signToken();
+  const poller = await signToken();
   const reporterId = `${AGENT_ID}-results`;
-  const reporter = signToken({ sub: reporterId });
-  const idle = signToken({ sub: `${AGENT_ID}-idle` });
+  const reporter = await signToken({ sub: reporterId });
+  const idle = await signToken({ sub: `${AGENT_ID}-idle` });
   await commands.enqueue({
     commandId: '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11',
     agentId: AGENT_ID,
@@ -146,7 +146,7 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
     await callExpecting(module.handler, endpoint.template, endpoint.status, endpoint.name);
   }
 
-  const token = signToken();
+  const token = await signToken();
   const key = createSecretKey(Buffer.from(BENCH_SECRET, 'utf8'));
   const verifier = new TokenVerifier({ ...config, cacheSize: 0 });
 

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { type Bundle, buildBundle, functionNames, kbOf, OUT_DIR, ROOT, stackBundling } from './bundle.ts';
+import { contextForChild, contextInChild } from '../dev/lambda-context.ts';
 import { AGENT_ID, BENCH_ENV, type EventTemplate, eventFrom, signToken, template } from './fixtures.ts';
 import { atMost, type FigureResult, fmt, kb, quartiles, spread, table, type TargetResult } from './stats.ts';
 
@@ -23,9 +24,9 @@ export interface ColdOptions {
 }
 
 /** One event per function that its handler answers in a fresh process (in-memory store, empty). */
-function eventFor(name: string): EventTemplate {
-  const agent = signToken();
-  const operator = signToken({ sub: 'operator-1', scope: 'admin:commands admin:config admin:revoke' });
+async function eventFor(name: string): Promise<EventTemplate> {
+  const agent = await signToken();
+  const operator = await signToken({ sub: 'operator-1', scope: 'admin:commands admin:config admin:revoke' });
   const commandId = '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11';
   switch (name) {
     case 'health':
@@ -74,11 +75,7 @@ function eventFor(name: string): EventTemplate {
 const CHILD = `
 const started = performance.now();
 const { handler } = await import(process.env.BENCH_BUNDLE);
-const deadline = Date.now() + 10000;
-const context = { callbackWaitsForEmptyEventLoop: false, functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-  functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:bench',
-  memoryLimitInMB: '256', awsRequestId: 'cold-1', logGroupName: '/aws/lambda/bench', logStreamName: 'bench',
-  getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()), done() {}, fail() {}, succeed() {} };
+${contextInChild('BENCH_CONTEXT')}
 const result = await handler(JSON.parse(process.env.BENCH_EVENT), context);
 const cpu = process.cpuUsage();
 process.stdout.write(JSON.stringify({ status: result && result.statusCode, ms: performance.now() - started, cpu: (cpu.user + cpu.system) / 1000 }));
@@ -166,7 +163,8 @@ export async function coldFigure(options: ColdOptions): Promise<FigureResult> {
       env: {
         ...lambdaEnv(`biz-service-${name}`),
         BENCH_BUNDLE: pathToFileURL(bundle.file).href,
-        BENCH_EVENT: JSON.stringify(eventFrom(eventFor(name))),
+        BENCH_EVENT: JSON.stringify(eventFrom(await eventFor(name))),
+        BENCH_CONTEXT: contextForChild(`biz-service-${name}`, { requestId: 'cold-1', logStreamName: 'bench' }),
       },
     });
   }

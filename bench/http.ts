@@ -74,7 +74,7 @@ function load(url: string, headers: Record<string, string>, seconds: number, con
 const errorsOf = (r: Result) => r.errors + r.timeouts + r.non2xx;
 
 export async function httpFigure(options: HttpOptions): Promise<FigureResult> {
-  const token = signToken();
+  const token = await signToken();
   const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
   const service = await startChild('service', { ...BENCH_ENV, BIZ_SERVICE_PORT: '0', USE_REDIS: 'false' });
   let bare: Child | undefined;

@@ -37,9 +37,9 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
   const agentId = `${run}-agent`;
   const reporterId = `${run}-reporter`;
   const opsAgent = `${run}-ops`;
-  const poller = signToken({ sub: agentId });
-  const reporter = signToken({ sub: reporterId });
-  const operator = signToken({ sub: `${run}-operator`, scope: 'admin:commands admin:config admin:revoke' });
+  const poller = await signToken({ sub: agentId });
+  const reporter = await signToken({ sub: reporterId });
+  const operator = await signToken({ sub: `${run}-operator`, scope: 'admin:commands admin:config admin:revoke' });
   const pending = '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11';
   const answered = '0c9e4b1a-6d2f-4e8b-8f3a-9b1c2d3e4f50';
   const base = { args: { interval_seconds: 30 }, createdAt: now, expiresAt: now + 3_600_000 };

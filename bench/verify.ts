@@ -30,7 +30,7 @@ export interface VerifyFigure extends FigureResult {
 }
 
 export async function verifyFigure(options: RoundOptions): Promise<VerifyFigure> {
-  const token = signToken();
+  const token = await signToken();
   const key = createSecretKey(Buffer.from(BENCH_SECRET, 'utf8'));
   const config = loadConfig(BENCH_ENV);
   const uncached = new TokenVerifier({ ...config, cacheSize: 0 });

@@ -7,13 +7,12 @@
  * JWT_SECRET_KEYS, JWT_ISSUER, JWT_AUDIENCE and their defaults), so the sample events never
  * expire. The handler is imported from functions/ and called with a Lambda-like context.
  */
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import jwt from 'jsonwebtoken';
-import { localLambdaContext } from './lambda-context.ts';
+import { lambdaContext } from './lambda-context.ts';
+import { configSigner, signToken } from './token.ts';
 import { loadConfig } from '../lib/config.ts';
 import { fallbackRoute, routes } from '../lib/http/routes.ts';
 
@@ -52,35 +51,28 @@ export function scopesFor(functionName: string): readonly string[] {
 }
 
 /** A token valid for five minutes, signed the way the local configuration verifies it. */
-export function mintToken(scopes: readonly string[], env: Env = process.env, sub = 'agent-001'): string {
-  const config = loadConfig(env);
+export async function mintToken(scopes: readonly string[], env: Env = process.env, sub = 'agent-001'): Promise<string> {
   // The key for tokens without kid: JWT_SECRET_KEY, or the first of JWT_SECRET_KEYS.
-  const secret = config.secrets.get('');
-  if (secret === undefined)
+  if (loadConfig(env).secrets.get('') === undefined)
     throw new Error('no JWT secret configured (with only JWT_JWKS_URL, put a token from npm run token -- --key in the event)');
-  return jwt.sign({ scope: scopes.join(' '), jti: randomUUID(), client_id: 'local-invoke' }, secret, {
-    algorithm: config.algorithms.find((alg) => alg.startsWith('HS')) ?? 'HS256',
-    issuer: config.issuer,
-    audience: config.audiences[0] ?? 'biz-service',
-    subject: sub,
-    expiresIn: 300,
-  });
+  return signToken(configSigner(env), { sub, scope: scopes.join(' '), client_id: 'local-invoke' });
 }
 
 /** A copy of the event with the token placeholder filled in and the request time set to now. */
-export function prepareEvent(event: APIGatewayProxyEventV2, functionName: string, options: InvokeOptions = {}): APIGatewayProxyEventV2 {
+export async function prepareEvent(
+  event: APIGatewayProxyEventV2,
+  functionName: string,
+  options: InvokeOptions = {},
+): Promise<APIGatewayProxyEventV2> {
   const headers: Record<string, string | undefined> = { ...event.headers };
   for (const [name, value] of Object.entries(headers)) {
     if (value?.includes(TOKEN_PLACEHOLDER)) {
-      headers[name] = value.replace(TOKEN_PLACEHOLDER, mintToken(scopesFor(functionName), options.env ?? process.env, options.sub));
+      const token = await mintToken(scopesFor(functionName), options.env ?? process.env, options.sub);
+      headers[name] = value.replace(TOKEN_PLACEHOLDER, token);
     }
   }
   const now = Date.now();
   return { ...event, headers, requestContext: { ...event.requestContext, timeEpoch: now } };
-}
-
-export function lambdaContext(functionName: string, timeoutMs = 10_000): Context {
-  return localLambdaContext(`biz-service-${functionName}`, { timeoutMs, logStreamName: 'local-invoke' });
 }
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2 | string | undefined>;
@@ -101,7 +93,8 @@ export async function invokeEvent(
 ): Promise<InvokeResult> {
   const name = functionName ?? functionForEvent(event);
   const handler = await loadHandler(name);
-  const answer = await handler(prepareEvent(event, name, options), lambdaContext(name));
+  const context = lambdaContext(`biz-service-${name}`, { logStreamName: 'local-invoke' });
+  const answer = await handler(await prepareEvent(event, name, options), context);
   // Payload 2.0 also allows a bare string or object answer: API Gateway sends it as a 200 JSON body.
   const result: APIGatewayProxyStructuredResultV2 =
     typeof answer === 'object' && answer !== null && 'statusCode' in answer ? answer : { statusCode: 200, body: JSON.stringify(answer) };

@@ -25,7 +25,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type Config, ConfigError } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
 import { createRuntime, setRuntime } from '../lib/runtime.ts';
-import { localLambdaContext } from './lambda-context.ts';
+import { httpEvent } from './events.ts';
+import { lambdaContext } from './lambda-context.ts';
 import { loadLocalConfig } from './local-config.ts';
 import { OPENAPI_PATH, openApiJson } from './openapi.ts';
 import { findRoute } from '../lib/http/router.ts';
@@ -78,42 +79,24 @@ function toEvent(req: http.IncomingMessage, body: Buffer, url: URL, requestId: s
   }
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
-  const routeKey = match ? `${match.route.method} ${match.route.path}` : '$default';
   // A text body that is not valid UTF-8 is passed on as its bytes (base64), as a binary one is, so
   // the handler sees what was sent and can refuse it, instead of U+FFFD replacing the bytes.
   const isText = body.length === 0 || (/^(application\/(.+\+)?json|text\/)/i.test(headers['content-type'] ?? '') && isUtf8(body));
-  const now = Date.now();
-  const event: APIGatewayProxyEventV2 = {
-    version: '2.0',
-    routeKey,
-    rawPath: path,
-    rawQueryString: url.search.slice(1),
+  const event = httpEvent({
+    method,
+    path,
+    routeKey: match ? `${match.route.method} ${match.route.path}` : '$default',
     headers,
-    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
-    ...(match && Object.keys(match.pathParameters).length > 0
-      ? { pathParameters: Object.fromEntries(Object.entries(match.pathParameters).map(([k, v]) => [k, safeDecode(v)])) }
-      : {}),
-    requestContext: {
-      accountId: 'local',
-      apiId: 'local',
-      domainName: headers.host ?? 'localhost',
-      domainPrefix: 'local',
-      http: {
-        method,
-        path,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? '',
-        userAgent: headers['user-agent'] ?? '',
-      },
-      requestId,
-      routeKey,
-      stage: '$default',
-      time: new Date(now).toUTCString(),
-      timeEpoch: now,
-    },
-    ...(body.length > 0 ? { body: isText ? body.toString('utf8') : body.toString('base64') } : {}),
-    isBase64Encoded: body.length > 0 && !isText,
-  };
+    query,
+    rawQueryString: url.search.slice(1),
+    ...(match ? { pathParameters: Object.fromEntries(Object.entries(match.pathParameters).map(([k, v]) => [k, safeDecode(v)])) } : {}),
+    ...(body.length > 0 ? { body: isText ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !isText } : {}),
+    // What the client sent, nothing added.
+    defaultContentType: null,
+    requestId,
+    sourceIp: req.socket.remoteAddress ?? '',
+    protocol: `HTTP/${req.httpVersion}`,
+  });
   const clientCert = peerCertificate(req);
   if (clientCert !== undefined) Object.assign(event.requestContext, { authentication: { clientCert } });
   return { event, handler: match ? match.route.handler : fallbackRoute.handler };
@@ -209,7 +192,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
   const { event, handler } = toEvent(req, Buffer.concat(chunks), url, requestId);
   let result: APIGatewayProxyStructuredResultV2;
   try {
-    result = await (await loadHandler(handler))(event, localLambdaContext(handler, { requestId }));
+    result = await (await loadHandler(handler))(event, lambdaContext(handler, { requestId }));
   } catch (error) {
     logger.error('handler threw', { error: error as Error, request_id: requestId });
     result = SERVER_ERROR;

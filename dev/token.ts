@@ -1,5 +1,6 @@
 /**
- * Prints a token signed with the current configuration, for curl:
+ * The one token minter of this repository (tests, benchmark, `npm run token`, `npm run invoke`),
+ * and the command that prints a token signed with the current configuration, for curl:
  *   npm run token -- --sub agent-001 --scope "agent:commands agent:results" [--ttl 300] [--kid K] [--client-id C]
  *
  * With the issuer's keys instead of a shared secret (JWT_JWKS_URL), a local private key signs:
@@ -8,6 +9,9 @@
  *       public JWKS, and with --serve serves it at http://127.0.0.1:PORT/jwks.json until stopped
  *   npm run token -- --key .local/issuer.pem --sub agent-001 [--alg PS256]
  *       signs RS256 (RSA key) or ES256 (P-256 key), kid = the key's JWK thumbprint (RFC 7638)
+ *
+ * Tokens are signed with jose, another library than the verifier's (jsonwebtoken), so that a
+ * test token is never shaped by the code it tests.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,8 +19,7 @@ import { createServer } from 'node:http';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { calculateJwkThumbprint, type JWK } from 'jose';
-import jwt from 'jsonwebtoken';
+import { calculateJwkThumbprint, type JWK, SignJWT } from 'jose';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 
 const USAGE = [
@@ -44,25 +47,74 @@ export async function publicJwk(privateKey: KeyObject): Promise<JWK> {
   return { ...jwk, kid: await calculateJwkThumbprint(jwk), use: 'sig' };
 }
 
-function algorithmFor(key: KeyObject, wanted: string | undefined): jwt.Algorithm {
+function algorithmFor(key: KeyObject, wanted: string | undefined): string {
   const alg = wanted ?? (key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256');
   const fits = key.asymmetricKeyType === 'ec' ? alg === 'ES256' : ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'].includes(alg);
   if (!fits) throw new Error(`--alg ${alg} does not fit a ${key.asymmetricKeyType} key`);
-  return alg as jwt.Algorithm;
+  return alg;
 }
 
-export async function mintToken(
-  options: { sub: string; scope: string; ttl: number; kid?: string; clientId?: string; key?: KeyObject; alg?: string },
-  env = process.env,
-): Promise<string> {
+/** Who signs: the key, and the issuer and audience the verifier expects. */
+export interface Signer {
+  /** An HMAC secret, or a private key (RSA or P-256). */
+  readonly secret: string | KeyObject;
+  readonly issuer: string;
+  readonly audience: string;
+  /** HS256 by default. */
+  readonly alg?: string;
+  /** Goes into the header when set. */
+  readonly kid?: string;
+}
+
+export interface TokenOptions {
+  /** Another HMAC secret than the signer's. */
+  secret?: string;
+  alg?: string;
+  /** Extra (or replaced) header fields. */
+  header?: Record<string, unknown>;
+  /** Seconds from now; negative for a token already expired. 300 by default. */
+  expiresIn?: number;
+  /** Epoch seconds used as "now" for iat/exp. */
+  now?: number;
+  /** Claims to leave out (also the defaults: iat, jti, ...). */
+  omit?: string[];
+}
+
+/**
+ * A compact JWS with the claims an agent token carries (sub agent-001, both agent scopes, a
+ * fresh jti, five minutes), `claims` on top.
+ */
+export async function signToken(signer: Signer, claims: Record<string, unknown> = {}, options: TokenOptions = {}): Promise<string> {
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  const payload: Record<string, unknown> = {
+    iss: signer.issuer,
+    aud: signer.audience,
+    sub: 'agent-001',
+    iat: now,
+    exp: now + (options.expiresIn ?? 300),
+    jti: randomUUID(),
+    scope: 'agent:commands agent:results',
+    ...claims,
+  };
+  for (const name of options.omit ?? []) delete payload[name];
+  const key = options.secret ?? signer.secret;
+  return new SignJWT(payload)
+    .setProtectedHeader({
+      alg: options.alg ?? signer.alg ?? 'HS256',
+      typ: 'JWT',
+      ...(signer.kid ? { kid: signer.kid } : {}),
+      ...options.header,
+    })
+    .sign(typeof key === 'string' ? new TextEncoder().encode(key) : key);
+}
+
+/**
+ * The signer the local configuration verifies (JWT_SECRET_KEY / JWT_SECRET_KEYS, JWT_ALGORITHMS,
+ * JWT_ISSUER, JWT_AUDIENCE and their defaults): its secret for `kid` ('' for tokens without
+ * one: JWT_SECRET_KEY, or the first of JWT_SECRET_KEYS), first HMAC algorithm and first audience.
+ */
+export function configSigner(env: Readonly<Record<string, string | undefined>> = process.env, kid = ''): Signer {
   const config = loadConfig(env);
-  const claims = { scope: options.scope, jti: randomUUID(), client_id: options.clientId ?? options.sub };
-  const common = { issuer: config.issuer, audience: config.audiences[0] ?? 'biz-service', subject: options.sub, expiresIn: options.ttl };
-  if (options.key !== undefined) {
-    const kid = options.kid ?? (await publicJwk(options.key)).kid;
-    return jwt.sign(claims, options.key, { ...common, algorithm: algorithmFor(options.key, options.alg), ...(kid ? { keyid: kid } : {}) });
-  }
-  const kid = options.kid ?? '';
   const secret = config.secrets.get(kid);
   if (secret === undefined) {
     throw new ConfigError(
@@ -70,11 +122,32 @@ export async function mintToken(
       config.secrets.size === 0 ? 'no secret configured: sign with --key PRIVATE_KEY.pem' : `no secret for kid ${JSON.stringify(kid)}`,
     );
   }
-  return jwt.sign(claims, secret, {
-    ...common,
-    algorithm: config.algorithms.find((alg) => alg.startsWith('HS')) ?? 'HS256',
-    ...(options.kid ? { keyid: options.kid } : {}),
-  });
+  return {
+    secret,
+    issuer: config.issuer,
+    audience: config.audiences[0] ?? 'biz-service',
+    alg: config.algorithms.find((alg) => alg.startsWith('HS')) ?? 'HS256',
+    ...(kid ? { kid } : {}),
+  };
+}
+
+/** What `npm run token` prints: signed with the configured secret, or with `key` (kid: its thumbprint). */
+export async function mintToken(
+  options: { sub: string; scope: string; ttl: number; kid?: string; clientId?: string; key?: KeyObject; alg?: string },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<string> {
+  const claims = { sub: options.sub, scope: options.scope, client_id: options.clientId ?? options.sub };
+  if (options.key === undefined) return signToken(configSigner(env, options.kid ?? ''), claims, { expiresIn: options.ttl });
+  const config = loadConfig(env);
+  const kid = options.kid ?? (await publicJwk(options.key)).kid;
+  const signer: Signer = {
+    secret: options.key,
+    issuer: config.issuer,
+    audience: config.audiences[0] ?? 'biz-service',
+    alg: algorithmFor(options.key, options.alg),
+    ...(kid ? { kid } : {}),
+  };
+  return signToken(signer, claims, { expiresIn: options.ttl });
 }
 
 /** Serves the JWKS on loopback for a local JWT_JWKS_URL; resolves with the URL once listening. */

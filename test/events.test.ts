@@ -75,7 +75,7 @@ describe('dev/invoke.ts', () => {
 
   it('replaces the token placeholder with a fresh token carrying the route scopes', async () => {
     const event = await readEvent(path.join(EVENTS, 'enqueue-command.json'));
-    const prepared = prepareEvent(event, 'enqueue-command', { env: TEST_ENV });
+    const prepared = await prepareEvent(event, 'enqueue-command', { env: TEST_ENV });
     const token = prepared.headers.authorization?.replace(/^Bearer /, '') ?? '';
     const claims = jwt.verify(token, TEST_ENV.JWT_SECRET_KEY, {
       issuer: TEST_ENV.JWT_ISSUER,

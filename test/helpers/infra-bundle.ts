@@ -1,19 +1,16 @@
 /** Runs a bundled function (index.mjs in a cdk.out asset folder) in a child Node process, as Lambda would. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { contextForChild, contextInChild } from '../../dev/lambda-context.ts';
 
 const run = promisify(execFile);
 
-// Imports the bundle from its own folder (no node_modules around it) and calls the handler once.
+// Imports the bundle from its own folder (no node_modules around it) and calls the handler once,
+// with the shared Lambda context rebuilt from TEST_CONTEXT (the child imports nothing of ours).
 const CHILD = `
 import { pathToFileURL } from 'node:url';
 const { handler } = await import(pathToFileURL(process.cwd() + '/index.mjs').href);
-const context = {
-  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, functionVersion: '$LATEST', awsRequestId: 'bundle-test',
-  invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:' + process.env.AWS_LAMBDA_FUNCTION_NAME,
-  memoryLimitInMB: '256', logGroupName: '/aws/lambda/test', logStreamName: 'test', callbackWaitsForEmptyEventLoop: false,
-  getRemainingTimeInMillis: () => 10000,
-};
+${contextInChild('TEST_CONTEXT')}
 const result = await handler(JSON.parse(process.env.TEST_EVENT), context);
 process.stdout.write(JSON.stringify({ node: process.version, result }));
 `;
@@ -33,6 +30,7 @@ export async function invokeBundle(assetDir: string, event: unknown, env: Record
       AWS_LAMBDA_FUNCTION_NAME: 'bundle-test',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       TEST_EVENT: JSON.stringify(event),
+      TEST_CONTEXT: contextForChild('bundle-test', { requestId: 'bundle-test', logStreamName: 'test' }),
       ...env,
     },
     timeout: 15_000,

@@ -1,40 +1,17 @@
-/** Real signed tokens for tests, made with jose (another library than the one that verifies). */
-import { SignJWT } from 'jose';
+/** The tests' identity for the one token minter (dev/token.ts, jose: another library than the verifier's). */
+import { type Signer, signToken as sign, type TokenOptions } from '../../dev/token.ts';
+
+export type { TokenOptions };
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 export const TEST_ISSUER = 'https://auth.test.local';
 export const TEST_AUDIENCE = 'biz-service';
 
-export interface TokenOptions {
-  secret?: string;
-  alg?: string;
-  header?: Record<string, unknown>;
-  /** Seconds from now; negative for a token already expired. */
-  expiresIn?: number;
-  /** Epoch seconds used as "now" for iat/exp. */
-  now?: number;
-  omit?: string[];
-}
+const TEST_SIGNER: Signer = { secret: TEST_SECRET, issuer: TEST_ISSUER, audience: TEST_AUDIENCE };
 
-let sequence = 0;
-
-export async function signToken(claims: Record<string, unknown> = {}, options: TokenOptions = {}): Promise<string> {
-  const now = options.now ?? Math.floor(Date.now() / 1000);
-  sequence += 1;
-  const payload: Record<string, unknown> = {
-    iss: TEST_ISSUER,
-    aud: TEST_AUDIENCE,
-    sub: 'agent-001',
-    iat: now,
-    exp: now + (options.expiresIn ?? 300),
-    jti: `jti-${process.pid}-${sequence}-${Math.random().toString(36).slice(2)}`,
-    scope: 'agent:commands agent:results',
-    ...claims,
-  };
-  for (const name of options.omit ?? []) delete payload[name];
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT', ...options.header })
-    .sign(new TextEncoder().encode(options.secret ?? TEST_SECRET));
+/** A real token for TEST_ENV: an agent token (agent-001, both agent scopes) unless `claims` say otherwise. */
+export function signToken(claims: Record<string, unknown> = {}, options: TokenOptions = {}): Promise<string> {
+  return sign(TEST_SIGNER, claims, options);
 }
 
 /** The environment that matches signToken()'s defaults. */
