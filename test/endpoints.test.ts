@@ -1,7 +1,7 @@
 /**
  * Every endpoint through its real exported handler and Middy chain, on each store.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as enqueueCommand } from '../functions/enqueue-command.ts';
 import { handler as fallback } from '../functions/fallback.ts';
 import { handler as getCommand } from '../functions/get-command.ts';
@@ -14,10 +14,10 @@ import { handler as putConfig } from '../functions/put-config.ts';
 import type { ManualClock } from '../lib/clock.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { httpEvent, invoke, lambdaContext } from './helpers/lambda.ts';
-import { storesUnderTest } from './helpers/store-targets.ts';
+import { storeTargets } from './helpers/targets.ts';
 import { signToken } from './helpers/tokens.ts';
 
-const targets = await storesUnderTest();
+const targets = storeTargets('endpoints');
 
 describe.each(targets)('endpoints on the $name store', (target) => {
   let rt: Runtime & { clock: ManualClock };
@@ -26,15 +26,8 @@ describe.each(targets)('endpoints on the $name store', (target) => {
   let operator: string;
   let agentId: string;
 
-  beforeAll(async () => {
-    await target.setUp?.();
-  });
-  afterAll(async () => {
-    await target.tearDown?.();
-  });
-
   beforeEach(async () => {
-    rt = await target.use();
+    rt = target.use();
     // A fresh agent id per test keeps tests apart on a shared Redis.
     agentId = `agent-${Math.random().toString(36).slice(2, 10)}`;
     const now = Math.floor(rt.clock.now() / 1000);

@@ -6,20 +6,21 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startServer } from '../dev/server.ts';
-import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, tcpClient, uniquePrefix } from './helpers/redis.ts';
+import { REDIS_HOST, REDIS_PORT } from './helpers/redis.ts';
+import { storeTargets } from './helpers/targets.ts';
 import { signToken, TEST_ENV, TEST_SECRET } from './helpers/tokens.ts';
 
 const run = promisify(execFile);
 let server: LocalServer;
 
-const redisPrefix = uniquePrefix('http');
-const stores = [
-  { name: 'memory', env: {} },
-  // USE_REDIS=true without Upstash variables: the server starts the local bridge in front of Redis.
-  ...(HAS_REDIS
-    ? [{ name: 'redis', env: { USE_REDIS: 'true', REDIS_HOST, REDIS_PORT: String(REDIS_PORT), REDIS_KEY_PREFIX: redisPrefix } }]
-    : []),
-];
+// USE_REDIS=true without Upstash variables: the server starts the local bridge in front of Redis.
+const stores = storeTargets('http').map((target) => ({
+  name: target.name,
+  env:
+    target.name === 'redis'
+      ? { USE_REDIS: 'true', REDIS_HOST, REDIS_PORT: String(REDIS_PORT), REDIS_KEY_PREFIX: `${target.prefix}server:` }
+      : {},
+}));
 
 const request = (path: string, init: RequestInit & { token?: string } = {}) => {
   const headers = new Headers(init.headers);
@@ -28,17 +29,12 @@ const request = (path: string, init: RequestInit & { token?: string } = {}) => {
   return fetch(`${server.url}${path}`, { ...init, headers });
 };
 
-describe.each(stores)('the local server on the $name store', ({ name, env }) => {
+describe.each(stores)('the local server on the $name store', ({ env }) => {
   beforeAll(async () => {
     server = await startServer({ env: { ...TEST_ENV, ...env }, port: 0 });
   });
   afterAll(async () => {
     await server.close();
-    if (name === 'redis') {
-      const client = await tcpClient();
-      await deletePrefix(client, redisPrefix);
-      client.destroy();
-    }
   });
 
   it('runs the walkthrough: enqueue as operator, fetch as agent, post a result, read it back', async () => {

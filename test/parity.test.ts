@@ -23,7 +23,8 @@ import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } fro
 import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
 import type { CommandStore, RevocationStore } from '../lib/store/types.ts';
 import { createRedisClient, UpstashCommandStore, UpstashRevocationStore } from '../lib/store/upstash.ts';
-import { HAS_REDIS, redisFixture } from './helpers/redis.ts';
+import { HAS_REDIS } from './helpers/redis.ts';
+import { redisTarget } from './helpers/targets.ts';
 
 /** PROPERTIES_FACTOR=20 multiplies the number of histories, for a deeper search. */
 const FACTOR = Number(process.env.PROPERTIES_FACTOR || 1);
@@ -347,7 +348,7 @@ describe('parity of the pure rules and the in-memory store', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('parity of the pure rules, the in-memory store and the Lua on a real Redis', () => {
-  const fixture = redisFixture('parity');
+  const fixture = redisTarget('parity');
   let redis: Redis;
   let history = 0;
   beforeAll(() => {

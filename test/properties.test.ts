@@ -9,7 +9,7 @@
  * Runs are bounded so that the file stays well under a minute.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler as enqueueCommand } from '../functions/enqueue-command.ts';
 import { handler as getCommand } from '../functions/get-command.ts';
 import { handler as getCommands } from '../functions/get-commands.ts';
@@ -21,12 +21,12 @@ import { handler as whoami } from '../functions/whoami.ts';
 import { CONFIG_DEFAULTS } from '../lib/commands/agent-config.ts';
 import { TokenVerifier } from '../lib/auth/verifier.ts';
 import { loadConfig } from '../lib/config.ts';
-import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
 import { type Handler, invoke } from './helpers/lambda.ts';
-import { deletePrefix, HAS_REDIS, redisEnv, startBridge, type TcpClient, tcpClient, uniquePrefix } from './helpers/redis.ts';
+import { HAS_REDIS } from './helpers/redis.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
+import { memoryTarget, type StoreTarget, storeTargets } from './helpers/targets.ts';
 import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
 const AGENTS = ['agent-001', 'agent-002', 'agent:3@site.b'] as const;
@@ -36,78 +36,60 @@ const runs = (n: number) => Math.max(1, Math.round(n * FACTOR));
 const TIME_LIMIT = 20_000 * Math.max(1, FACTOR);
 const OPERATOR_SCOPES = 'admin:commands admin:config admin:revoke';
 
-interface Target {
-  readonly name: string;
-  readonly runs: { bodies: number; histories: number };
-  /** A fresh, empty runtime; snapshot() is every piece of state it holds. */
-  fresh(): Promise<{ runtime: Runtime; snapshot: () => Promise<string> }>;
-}
-
-const memoryTarget: Target = {
-  name: 'memory',
-  runs: { bodies: 250, histories: 60 },
-  async fresh() {
-    const config = loadConfig({ ...TEST_ENV });
-    const commands = new MemoryCommandStore(config);
-    const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
-    const runtime = useTestRuntime({}, { commands, revocations });
-    const inside = (object: object) =>
-      Object.entries(object).map(([key, value]) => [key, value instanceof Map ? deepEntries(value) : value]);
-    return { runtime, snapshot: async () => JSON.stringify([inside(commands), inside(revocations)]) };
-  },
+const targets = storeTargets('properties');
+/** Runs per property on each store (Redis runs are slower: every call is an HTTP request). */
+const RUNS: Record<StoreTarget['name'], { bodies: number; histories: number }> = {
+  memory: { bodies: 250, histories: 60 },
+  redis: { bodies: 150, histories: 25 },
 };
 
-function deepEntries(map: Map<unknown, unknown>): unknown {
-  return [...map].map(([key, value]) => [key, value instanceof Map ? deepEntries(value) : value]);
-}
+/** The commands a body can name (see commandIdLike), seeded before each request. */
+const SEEDED = ['c-0', 'c-1', 'c-2'];
 
-let bridge: UpstashBridge | undefined;
-let tcp: TcpClient | undefined;
-const base = uniquePrefix('properties');
-let runNumber = 0;
-
-const redisTarget: Target = {
-  name: 'redis',
-  runs: { bodies: 150, histories: 25 },
-  async fresh() {
-    if (bridge === undefined || tcp === undefined) throw new Error('no bridge');
-    runNumber += 1;
-    const prefix = `${base}${runNumber}:`;
-    const runtime = useTestRuntime(redisEnv(bridge, prefix));
-    const client = tcp;
-    return {
-      runtime,
-      snapshot: async () => {
-        const keys = (await client.keys(`${prefix}*`)).sort();
-        const values = [];
-        for (const key of keys) {
-          const type = await client.type(key);
-          if (type === 'string') values.push([key, await client.get(key)]);
-          else if (type === 'hash') values.push([key, Object.entries(await client.hGetAll(key)).sort()]);
-          else if (type === 'zset') values.push([key, await client.zRangeWithScores(key, 0, -1)]);
-          else values.push([key, type]);
-        }
-        return JSON.stringify(values);
-      },
-    };
-  },
-};
-
-const targets = [memoryTarget, ...(HAS_REDIS ? [redisTarget] : [])];
-
-beforeAll(async () => {
-  if (!HAS_REDIS) return;
-  bridge = await startBridge();
-  tcp = await tcpClient();
-});
-
-afterAll(async () => {
-  if (tcp) {
-    await deletePrefix(tcp, base);
-    tcp.destroy();
+/**
+ * Everything a request to agent-001's endpoints could have changed, read back through the
+ * store interfaces: agent-001's queue (a fetch, which also stamps deliveredAt the first time),
+ * each of its commands, its config, and whether the jti or sub the body names is revoked. On
+ * Redis also every key under the runtime's prefix, with its value.
+ */
+async function snapshot(target: StoreTarget, runtime: Runtime, body: string): Promise<string> {
+  const { commands, revocations } = runtime;
+  const now = runtime.clock.now();
+  const nowS = Math.floor(now / 1000);
+  const queued = (await commands.fetch('agent-001', 1_000, now)).map((record) => record.commandId);
+  const ids = [...new Set([...SEEDED, ...queued])].sort();
+  const records = await Promise.all(ids.map(async (id) => [id, await commands.get('agent-001', id)]));
+  const config = await commands.getConfig('agent-001');
+  const named = new Set<string>();
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown> | null;
+    for (const value of [parsed?.jti, parsed?.sub])
+      if (value !== undefined) named.add(typeof value === 'string' ? value : JSON.stringify(value));
+  } catch {
+    // not JSON: it names nothing
   }
-  await bridge?.close();
-});
+  const revoked = [];
+  for (const name of [...named].sort()) {
+    revoked.push([
+      name,
+      await revocations.isRevoked({ jti: name, sub: 'probe', iat: nowS, exp: nowS + 300 }),
+      await revocations.isRevoked({ jti: undefined, sub: name, iat: undefined, exp: nowS + 300 }),
+    ]);
+  }
+  const state: unknown[] = [queued, records, config ?? null, revoked];
+  if (target.name === 'redis') {
+    const prefix = runtime.config.redisKeyPrefix;
+    const keys = (await target.redis.keys(`${prefix}*`)).sort();
+    for (const key of keys) {
+      const type = await target.redis.type(key);
+      if (type === 'string') state.push([key, await target.redis.get(key)]);
+      else if (type === 'hash') state.push([key, Object.entries(await target.redis.hGetAll(key)).sort()]);
+      else if (type === 'zset') state.push([key, await target.redis.zRangeWithScores(key, 0, -1)]);
+      else state.push([key, type]);
+    }
+  }
+  return JSON.stringify(state);
+}
 
 describe('any change to a valid token is rejected', () => {
   const verifier = new TokenVerifier({ ...loadConfig({ ...TEST_ENV }), cacheSize: 0 });
@@ -410,7 +392,7 @@ describe.each(targets)('on the $name store', (target) => {
           contentType,
           async ([name, text], type) => {
             const endpoint = byName(name);
-            const { runtime, snapshot } = await target.fresh();
+            const runtime = target.use();
             const now = runtime.clock.now();
             for (const id of ['c-0', 'c-1', 'c-2']) {
               await runtime.commands.enqueue({
@@ -423,7 +405,7 @@ describe.each(targets)('on the $name store', (target) => {
               });
             }
             await runtime.commands.complete('agent-001', 'c-2', { status: 'failed', resultJson: '{"first":true}', completedAt: now });
-            const before = await snapshot();
+            const before = await snapshot(target, runtime, text);
             const answer = await invoke(endpoint.handler, {
               method: endpoint.method,
               path: endpoint.path,
@@ -436,13 +418,13 @@ describe.each(targets)('on the $name store', (target) => {
             expect(ALLOWED, `${endpoint.name} answered ${answer.status}: ${answer.raw?.slice(0, 200)}`).toContain(answer.status);
             if (answer.status >= 400) {
               expect(answer.body.error).toEqual(expect.any(String));
-              expect(await snapshot(), `${endpoint.name} ${answer.status} changed the store`).toBe(before);
+              expect(await snapshot(target, runtime, text), `${endpoint.name} ${answer.status} changed the store`).toBe(before);
             } else {
               await endpoint.check(JSON.parse(text), answer, tokens);
             }
           },
         ),
-        { numRuns: runs(target.runs.bodies) },
+        { numRuns: runs(RUNS[target.name].bodies) },
       );
       // The generators reach both sides: some bodies accepted, some refused.
       expect([...seen.keys()].some((status) => status < 300)).toBe(true);
@@ -473,7 +455,7 @@ describe.each(targets)('on the $name store', (target) => {
 
       await fc.assert(
         fc.asyncProperty(fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }), async (batches) => {
-          await target.fresh();
+          target.use();
           const owner = new Map<string, string>();
           const order: string[] = [];
           const accepted = new Map<string, string>();
@@ -551,7 +533,7 @@ describe.each(targets)('on the $name store', (target) => {
             expect((answer.body.commands as { command_id: string }[]).map((c) => c.command_id).sort()).toEqual(expected);
           }
         }),
-        { numRuns: runs(target.runs.histories) },
+        { numRuns: runs(RUNS[target.name].histories) },
       );
     },
     TIME_LIMIT,
@@ -560,7 +542,7 @@ describe.each(targets)('on the $name store', (target) => {
 
 describe('bugs these properties found (fixed; kept as regressions)', () => {
   it('never accepts a result with a number beyond the double range only to store it as null', async () => {
-    const { runtime } = await memoryTarget.fresh();
+    const runtime = memoryTarget.use();
     const now = runtime.clock.now();
     await runtime.commands.enqueue({
       commandId: 'c-0',
@@ -584,7 +566,7 @@ describe('bugs these properties found (fixed; kept as regressions)', () => {
 
 describe.skipIf(!HAS_REDIS)('bugs these properties found on Redis (fixed; kept as regressions)', () => {
   it("answers POST /api/revocations with an exp beyond Redis's EXAT range without a 5xx (it used to be 503)", async () => {
-    const { runtime } = await redisTarget.fresh();
+    const runtime = (targets.find((target) => target.name === 'redis') as StoreTarget).use();
     expect(runtime.config.useRedis).toBe(true);
     const operator = await signToken({ sub: 'operator-1', scope: OPERATOR_SCOPES });
     const answer = await invoke(postRevocations, {

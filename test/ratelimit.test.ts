@@ -5,15 +5,16 @@
  * in-memory window used with the in-memory store.
  */
 import { Redis } from '@upstash/redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as whoami } from '../functions/whoami.ts';
 import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import { MemoryRateLimiter } from '../lib/store/ratelimit.ts';
 import type { RateLimiter } from '../lib/store/types.ts';
 import { invoke } from './helpers/lambda.ts';
-import { deletePrefix, HAS_REDIS, redisEnv, startBridge, type TcpClient, tcpClient, uniquePrefix } from './helpers/redis.ts';
+import { HAS_REDIS, type TcpClient } from './helpers/redis.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
+import { redisTarget } from './helpers/targets.ts';
 import { signToken } from './helpers/tokens.ts';
 
 const ask = async (sub = 'agent-001', token?: string) =>
@@ -101,25 +102,20 @@ describe('the rate limit through the auth middleware (in-memory store)', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('the rate limit on real Redis (@upstash/ratelimit through the bridge)', () => {
+  const target = redisTarget('ratelimit');
   let bridge: UpstashBridge;
   let tcp: TcpClient;
-  const prefix = uniquePrefix('ratelimit');
+  /** One prefix for the whole file: runtimes made one after the other share their budgets. */
+  const prefix = `${target.prefix}shared:`;
 
-  beforeAll(async () => {
-    bridge = await startBridge();
-    tcp = await tcpClient();
+  beforeAll(() => {
+    ({ bridge, redis: tcp } = target);
   });
 
   afterEach(() => bridge.setDelay(0));
 
-  afterAll(async () => {
-    await deletePrefix(tcp, prefix);
-    tcp.destroy();
-    await bridge.close();
-  });
-
   const useRedis = (extra: Record<string, string> = {}) =>
-    useTestRuntime(redisEnv(bridge, prefix, { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_WINDOW_SECONDS: '20', ...extra }));
+    target.use({ REDIS_KEY_PREFIX: prefix, RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_WINDOW_SECONDS: '20', ...extra });
 
   it('lets 3 requests of an agent through, then 429 with Retry-After; another agent is not affected', async () => {
     useRedis();

@@ -12,18 +12,9 @@ import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import { MemoryRevocationStore } from '../lib/store/memory.ts';
 import { createUpstashStores } from '../lib/store/upstash.ts';
 import { invoke } from './helpers/lambda.ts';
-import {
-  deletePrefix,
-  HAS_REDIS,
-  REDIS_HOST,
-  REDIS_PORT,
-  redisEnv,
-  startBridge,
-  type TcpClient,
-  tcpClient,
-  uniquePrefix,
-} from './helpers/redis.ts';
+import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisEnv, startBridge } from './helpers/redis.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
+import { redisTarget } from './helpers/targets.ts';
 import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
 const TIMEOUT_MS = 400;
@@ -72,23 +63,23 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }
 }
 
 describe.skipIf(!HAS_REDIS)('Redis faults', () => {
-  const prefix = uniquePrefix('faults');
+  const target = redisTarget('faults');
+  const { prefix } = target;
   const hop = new RedisHop();
+  /** A bridge to Redis through the hop, which the tests cut. */
   let hopBridge: UpstashBridge;
   let bridge: UpstashBridge;
-  let redis: TcpClient;
   let token: string;
 
   beforeAll(async () => {
+    ({ bridge } = target);
     await hop.start();
-    [hopBridge, bridge, redis] = await Promise.all([startBridge({ redisPort: hop.port }), startBridge(), tcpClient()]);
+    hopBridge = await startBridge({ redisPort: hop.port });
     token = await signToken({ sub: 'agent-faults', scope: 'agent:commands' });
   });
   afterAll(async () => {
     bridge.setDelay(0);
-    await deletePrefix(redis, prefix);
-    await Promise.all([hopBridge.close(), bridge.close(), hop.stop()]);
-    redis.destroy();
+    await Promise.all([hopBridge.close(), hop.stop()]);
   });
 
   const env = (over: UpstashBridge, extra: Record<string, string> = {}) =>

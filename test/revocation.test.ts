@@ -12,8 +12,8 @@ import { handler as whoami } from '../functions/whoami.ts';
 import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import type { Runtime } from '../lib/runtime.ts';
 import { invoke } from './helpers/lambda.ts';
-import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisEnv, redisFixture, type TcpClient } from './helpers/redis.ts';
-import { useTestRuntime } from './helpers/runtime.ts';
+import { HAS_REDIS, REDIS_HOST, REDIS_PORT, type TcpClient } from './helpers/redis.ts';
+import { redisTarget, type TestRuntime } from './helpers/targets.ts';
 import { parseRevokeArgs, UsageError } from '../dev/revoke.ts';
 import { signToken } from './helpers/tokens.ts';
 
@@ -54,17 +54,22 @@ describe('the revoke command without Redis', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
-  const fixture = redisFixture('revocation');
-  const { prefix } = fixture;
+  const target = redisTarget('revocation');
   let bridge: UpstashBridge;
   let redis: TcpClient;
+  /** The keys of the runtime installed last. */
+  let prefix: string;
   let admin: string;
 
   beforeAll(() => {
-    ({ bridge, redis } = fixture);
+    ({ bridge, redis } = target);
   });
 
-  const install = (env: Record<string, string> = {}) => useTestRuntime(redisEnv(bridge, prefix, env));
+  const install = (env: Record<string, string> = {}): TestRuntime => {
+    const rt = target.use(env);
+    prefix = rt.config.redisKeyPrefix;
+    return rt;
+  };
   const agentToken = (sub: string, options: Parameters<typeof signToken>[1] = {}) => signToken({ sub, scope: 'agent:commands' }, options);
   const fetchWith = (token: string) => invoke(getCommands, { path: '/api/commands', token });
   const revoke = (body: unknown) => invoke(postRevocations, { method: 'POST', path: '/api/revocations', token: admin, body });

@@ -11,7 +11,8 @@ import { loadConfig } from '../lib/config.ts';
 import { keyPart, redisKeys } from '../lib/store/keys.ts';
 import * as scripts from '../lib/store/scripts.ts';
 import { createUpstashStores } from '../lib/store/upstash.ts';
-import { HAS_REDIS, type RedisFixture, redisEnv, redisFixture } from './helpers/redis.ts';
+import { HAS_REDIS, redisEnv } from './helpers/redis.ts';
+import { type RedisTarget, redisTarget } from './helpers/targets.ts';
 import { TEST_ENV } from './helpers/tokens.ts';
 
 /** Every key of the layout, with the placeholders of the documentation as ids. */
@@ -93,7 +94,7 @@ describe('the Lua scripts', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('the key layout on a real Redis', () => {
-  const fixture: RedisFixture = redisFixture('keys');
+  const fixture: RedisTarget = redisTarget('keys');
   let stores: ReturnType<typeof createUpstashStores>;
   beforeAll(() => {
     stores = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(fixture.bridge, fixture.prefix) }));

@@ -7,7 +7,8 @@ import { Redis } from '@upstash/redis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startUpstashBridge, type UpstashBridge } from '../dev/upstash-bridge.ts';
 import { startOwnRedis } from './helpers/own-redis.ts';
-import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisFixture, type TcpClient } from './helpers/redis.ts';
+import { HAS_REDIS, REDIS_HOST, REDIS_PORT, type TcpClient } from './helpers/redis.ts';
+import { redisTarget } from './helpers/targets.ts';
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
@@ -18,13 +19,13 @@ describe('the Upstash bridge refuses', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('the Upstash bridge on a real Redis', () => {
-  const fixture = redisFixture('bridge');
-  const { prefix } = fixture;
+  const target = redisTarget('bridge');
+  const { prefix } = target;
   let bridge: UpstashBridge;
   let redis: TcpClient;
 
   beforeAll(() => {
-    ({ bridge, redis } = fixture);
+    ({ bridge, redis } = target);
   });
 
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {

@@ -4,49 +4,46 @@
  * "Lambda instances" (separate clients, separate bridge connections) on one Redis.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler as postResults } from '../functions/post-results.ts';
 import { loadConfig } from '../lib/config.ts';
 import type { UpstashBridge } from '../dev/upstash-bridge.ts';
-import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
 import type { CommandRecord, NewCommand } from '../lib/commands/model.ts';
 import { createUpstashStores } from '../lib/store/upstash.ts';
 import { invoke } from './helpers/lambda.ts';
-import { deletePrefix, HAS_REDIS, redisEnv, startBridge, type TcpClient, tcpClient, uniquePrefix } from './helpers/redis.ts';
+import { HAS_REDIS, redisEnv, startBridge, type TcpClient } from './helpers/redis.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
 import { handlerContract, storeContract } from './helpers/store-contract.ts';
+import { redisTarget, storeTargets } from './helpers/targets.ts';
 import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
-storeContract('memory', async ({ resultRetentionSeconds, revocationMode }) => ({
-  commands: new MemoryCommandStore({ resultRetentionSeconds }),
-  revocations: new MemoryRevocationStore(() => Math.floor(Date.now() / 1000), { revocationMode }),
-}));
-
-handlerContract('memory', (env) => useTestRuntime(env));
+for (const target of storeTargets('contract')) {
+  storeContract(target);
+  handlerContract(target);
+}
 
 describe.skipIf(!HAS_REDIS)('Upstash stores on a real Redis', () => {
-  const prefix = uniquePrefix();
+  const target = redisTarget('upstash');
   let bridge: UpstashBridge;
+  /** A second bridge: another "Lambda instance" with its own connection to the same Redis. */
   let second: UpstashBridge;
   let redis: TcpClient;
+  /** This test's keys: every instance in one test shares them. */
+  let prefix: string;
 
   beforeAll(async () => {
-    [bridge, second, redis] = await Promise.all([startBridge(), startBridge(), tcpClient()]);
+    ({ bridge, redis } = target);
+    second = await startBridge();
   });
   afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await Promise.all([bridge.close(), second.close()]);
-    redis.destroy();
+    await second.close();
+  });
+  beforeEach(() => {
+    prefix = target.env().REDIS_KEY_PREFIX as string;
   });
 
   const stores = (over: UpstashBridge, env: Record<string, string> = {}) =>
     createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(over, prefix, env) }));
-
-  storeContract('upstash', async ({ resultRetentionSeconds, revocationMode = 'denylist' }) =>
-    stores(bridge, { RESULT_RETENTION_SECONDS: String(resultRetentionSeconds), REVOCATION_MODE: revocationMode }),
-  );
-
-  handlerContract('upstash', (env) => useTestRuntime(redisEnv(bridge, prefix, env)));
 
   describe('what it writes to Redis', () => {
     it('gives every command hash and queue an absolute expiry at expiresAt + retention, then completedAt + retention', async () => {

@@ -1,13 +1,12 @@
 /**
- * Real Redis for tests: is it reachable, a bridge in front of it, a unique key prefix per test
- * file, and clean-up of that prefix afterwards.
+ * Real Redis for tests, the parts: is it reachable, a bridge in front of it, unique key prefixes,
+ * and clean-up of a prefix. Suites take their Redis from targets.ts, which puts these together.
  *
  * When no Redis answers on REDIS_HOST:REDIS_PORT (default 127.0.0.1:6379): under CI=true the
  * Redis test files fail (redisAvailable throws); elsewhere they are skipped with a loud warning.
  */
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
-import { afterAll, beforeAll } from 'vitest';
 import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
 
 export const REDIS_HOST = process.env.REDIS_HOST || '127.0.0.1';
@@ -80,28 +79,4 @@ export function redisEnv(bridge: UpstashBridge, prefix: string, extra: Record<st
     REDIS_KEY_PREFIX: prefix,
     ...extra,
   };
-}
-
-export interface RedisFixture {
-  readonly prefix: string;
-  /** Set by the time the describe's tests (and later beforeAll hooks) run. */
-  bridge: UpstashBridge;
-  redis: TcpClient;
-}
-
-/**
- * For the calling describe block: a bridge and a TCP client before its tests, and after them the
- * keys under a fresh prefix deleted and both closed.
- */
-export function redisFixture(label: string): RedisFixture {
-  const fixture = { prefix: uniquePrefix(label) } as RedisFixture;
-  beforeAll(async () => {
-    [fixture.bridge, fixture.redis] = await Promise.all([startBridge(), tcpClient()]);
-  });
-  afterAll(async () => {
-    await deletePrefix(fixture.redis, fixture.prefix);
-    await fixture.bridge.close();
-    fixture.redis.destroy();
-  });
-  return fixture;
 }

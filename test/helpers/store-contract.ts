@@ -21,6 +21,7 @@ import type { Runtime } from '../../lib/runtime.ts';
 import type { NewCommand } from '../../lib/commands/model.ts';
 import type { CommandStore, RevocationStore } from '../../lib/store/types.ts';
 import { invoke } from './lambda.ts';
+import type { StoreTarget } from './targets.ts';
 import { signToken } from './tokens.ts';
 
 export interface Stores {
@@ -30,6 +31,12 @@ export interface Stores {
 
 /** Makes fresh stores (empty as far as the test can see) with this retention and revocation mode (default denylist). */
 export type StoreFactory = (options: { resultRetentionSeconds: number; revocationMode?: RevocationMode }) => Promise<Stores>;
+
+/** Fresh stores on the target, not installed; their clock is the system's (revocations expire for real). */
+function storesOn(target: StoreTarget): StoreFactory {
+  return async ({ resultRetentionSeconds, revocationMode = 'denylist' }) =>
+    target.runtime({ RESULT_RETENTION_SECONDS: String(resultRetentionSeconds), REVOCATION_MODE: revocationMode });
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const HOUR = 3_600_000;
@@ -54,7 +61,9 @@ function newCommand(agentId: string, createdAt: number, extra: Partial<NewComman
   };
 }
 
-export function storeContract(name: string, factory: StoreFactory): void {
+export function storeContract(target: StoreTarget): void {
+  const { name } = target;
+  const factory = storesOn(target);
   describe(`${name}: command store contract`, () => {
     const retentionSeconds = 7 * 24 * 3600;
     let commands: CommandStore;
@@ -423,10 +432,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
 }
 
 /**
- * The same flows through the real handlers. `install` puts in a fresh runtime (the caller's
- * store, with `env` on top of its own) and returns it.
+ * The same flows through the real handlers. `install` puts in a fresh runtime (on the target's
+ * store) and returns it.
  */
-export function handlerContract(name: string, install: (env?: Record<string, string>) => Runtime | Promise<Runtime>): void {
+export function handlerContract(target: StoreTarget): void {
+  const { name } = target;
+  const install = (env: Record<string, string> = {}): Runtime => target.use(env);
   describe(`${name}: through the handlers`, () => {
     let operator: string;
     let admin: string;

@@ -15,7 +15,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentWorker, Ledger, makeFleet, operatorWorker, readBack, type ServerProcess, startServerProcess } from '../helpers/load.ts';
-import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, type TcpClient, tcpClient, uniquePrefix } from '../helpers/redis.ts';
+import { HAS_REDIS, REDIS_HOST, REDIS_PORT } from '../helpers/redis.ts';
+import { redisTarget } from '../helpers/targets.ts';
 import { TEST_ENV } from '../helpers/tokens.ts';
 
 const SECONDS = Number(process.env.LOAD_SECONDS || 4);
@@ -24,12 +25,10 @@ const REDIS_TIMEOUT_MS = process.env.LOAD_REDIS_TIMEOUT_MS || '5000';
 const MB = 1024 * 1024;
 
 describe.skipIf(!HAS_REDIS)(`load: ${CONNECTIONS} agents for ${SECONDS} s on real Redis`, () => {
+  const { prefix } = redisTarget('load');
   let server: ServerProcess;
-  let tcp: TcpClient;
-  const prefix = uniquePrefix('load');
 
   beforeAll(async () => {
-    tcp = await tcpClient();
     server = await startServerProcess({
       ...TEST_ENV,
       USE_REDIS: 'true',
@@ -42,10 +41,6 @@ describe.skipIf(!HAS_REDIS)(`load: ${CONNECTIONS} agents for ${SECONDS} s on rea
 
   afterAll(async () => {
     await server?.stop();
-    if (tcp) {
-      await deletePrefix(tcp, prefix);
-      tcp.destroy();
-    }
   });
 
   it(
