@@ -62,9 +62,15 @@ async function snapshot(target: StoreTarget, runtime: Runtime, body: string): Pr
   const config = await commands.getConfig('agent-001');
   const named = new Set<string>();
   try {
-    const parsed = JSON.parse(body) as Record<string, unknown> | null;
-    for (const value of [parsed?.jti, parsed?.sub])
-      if (value !== undefined) named.add(typeof value === 'string' ? value : JSON.stringify(value));
+    const parsed: unknown = JSON.parse(body);
+    // Own members of an object only: a string body has String.prototype.sub, for one.
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      for (const name of ['jti', 'sub']) {
+        if (!Object.hasOwn(parsed, name)) continue;
+        const value = (parsed as Record<string, unknown>)[name];
+        named.add(typeof value === 'string' ? value : JSON.stringify(value));
+      }
+    }
   } catch {
     // not JSON: it names nothing
   }
