@@ -2,7 +2,8 @@
  * A real HTTPS issuer on loopback for the JWKS tests: a self-signed certificate made by openssl,
  * trusted in this test process only (tls.setDefaultCACertificates, what NODE_EXTRA_CA_CERTS does
  * for a whole process), so the service's own fetch path runs unchanged. Real keys from
- * node:crypto; tokens signed with jose, not with the library that verifies them.
+ * node:crypto; tokens signed by the one minter (dev/token.ts, jose), not with the library that
+ * verifies them.
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
@@ -12,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { SignJWT } from 'jose';
+import { signToken } from '../../dev/token.ts';
 import { TEST_AUDIENCE, TEST_ISSUER } from './tokens.ts';
 
 export interface KeyPair {
@@ -38,25 +39,17 @@ export function publicJwk(pair: KeyPair, extra: Record<string, unknown> = {}): J
   return { ...pair.publicKey.export({ format: 'jwk' }), kid: pair.kid, use: 'sig', ...extra };
 }
 
-/** A token signed with jose by a private key; the kid is the pair's unless header says otherwise. */
-export async function signWith(
+/** A token signed by a private key (the one minter, dev/token.ts: jose); the kid is the pair's unless header says otherwise. */
+export function signWith(
   pair: KeyPair,
   alg: string,
   options: { claims?: Record<string, unknown>; header?: Record<string, unknown>; nowSeconds?: number; expiresIn?: number } = {},
 ): Promise<string> {
-  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
-  return new SignJWT({
-    iss: TEST_ISSUER,
-    aud: TEST_AUDIENCE,
-    sub: 'agent-001',
-    iat: now,
-    exp: now + (options.expiresIn ?? 300),
-    jti: `jti-${Math.random().toString(36).slice(2)}`,
-    scope: 'agent:commands agent:results',
-    ...options.claims,
-  })
-    .setProtectedHeader({ alg, typ: 'JWT', kid: pair.kid, ...options.header })
-    .sign(pair.privateKey);
+  return signToken({ secret: pair.privateKey, issuer: TEST_ISSUER, audience: TEST_AUDIENCE, alg, kid: pair.kid }, options.claims, {
+    ...(options.nowSeconds === undefined ? {} : { now: options.nowSeconds }),
+    ...(options.expiresIn === undefined ? {} : { expiresIn: options.expiresIn }),
+    ...(options.header === undefined ? {} : { header: options.header }),
+  });
 }
 
 export type IssuerAnswer =
