@@ -1,18 +1,10 @@
 /** A redis-server of the test's own, on a free loopback port, for tests that must change or break it. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-
-async function freeLoopbackPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from './load.ts';
 
 export interface OwnRedis {
   readonly port: number;
@@ -21,7 +13,7 @@ export interface OwnRedis {
 
 /** Starts redis-server with these extra arguments (no persistence by default); resolves once it answers PING. */
 export async function startOwnRedis(extra: readonly string[] = []): Promise<OwnRedis> {
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'biz-own-redis-'));
   const child: ChildProcess = spawn(
     'redis-server',
