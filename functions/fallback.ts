@@ -1,7 +1,8 @@
 /** Every request no route matches: 404 not_found, or 405 with Allow when the path exists. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { ApiError, httpErrors } from '../lib/http/errors.ts';
+import { edge } from '../lib/http/edge.ts';
+import { ApiError } from '../lib/http/errors.ts';
 import { allowedMethods } from '../lib/http/router.ts';
 
 export async function fallback(event: APIGatewayProxyEventV2): Promise<never> {
@@ -12,4 +13,4 @@ export async function fallback(event: APIGatewayProxyEventV2): Promise<never> {
   throw new ApiError('not_found', 'no such route');
 }
 
-export const handler = middy(fallback).use(httpErrors());
+export const handler = middy(fallback).use(edge());

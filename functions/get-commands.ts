@@ -2,13 +2,15 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { agentView } from '../lib/commands/views.ts';
-import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, count, edge, json, METRIC } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { limitParam } from '../lib/http/validation.ts';
 
-export async function getCommands(event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
+export async function getCommands(event: APIGatewayProxyEventV2, context: AuthContext) {
+  const { auth, runtime } = context;
   const limit = limitParam(event.queryStringParameters?.limit);
   const commands = await runtime.commands.fetch(auth.sub, limit, runtime.clock.now());
+  if (commands.length > 0) count(context, METRIC.commandsDelivered, commands.length);
   return json(200, { agent_id: auth.sub, commands: commands.map(agentView) });
 }
 

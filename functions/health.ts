@@ -1,6 +1,6 @@
-/** GET /health: liveness, no token, touches nothing. */
+/** GET /health: liveness, no token, touches nothing (GET /ready checks the store). */
 import middy from '@middy/core';
-import httpErrorHandler from '@middy/http-error-handler';
+import { edge } from '../lib/http/edge.ts';
 
 const health = async () => ({
   statusCode: 200,
@@ -8,4 +8,4 @@ const health = async () => ({
   body: '{"status":"ok"}',
 });
 
-export const handler = middy(health).use(httpErrorHandler({ logger: false }));
+export const handler = middy(health).use(edge());

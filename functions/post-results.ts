@@ -2,11 +2,12 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ApiError } from '../lib/http/errors.ts';
-import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody, rawBody } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, count, edge, json, jsonBody, METRIC, rawBody } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { resultInput } from '../lib/http/validation.ts';
 
-export async function postResults(event: APIGatewayProxyEventV2, { auth, runtime }: AuthContext) {
+export async function postResults(event: APIGatewayProxyEventV2, context: AuthContext) {
+  const { auth, runtime } = context;
   const input = resultInput(event.body, rawBody(event));
   const outcome = await runtime.commands.complete(auth.sub, input.commandId, {
     status: input.status,
@@ -15,6 +16,8 @@ export async function postResults(event: APIGatewayProxyEventV2, { auth, runtime
   });
   switch (outcome) {
     case 'accepted':
+      count(context, input.status === 'completed' ? METRIC.commandsCompleted : METRIC.commandsFailed);
+      return json(200, { command_id: input.commandId, status: input.status, accepted: true });
     case 'duplicate':
       return json(200, { command_id: input.commandId, status: input.status, accepted: true });
     case 'conflict':

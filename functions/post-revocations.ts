@@ -2,19 +2,22 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { revocationWindow } from '../lib/auth/revocation-window.ts';
-import { type AuthContext, authenticate, chainOptions, edge, jsonBody, noContent } from '../lib/http/edge.ts';
+import { type AuthContext, authenticate, chainOptions, count, edge, jsonBody, METRIC, noContent } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { revocationInput } from '../lib/http/validation.ts';
 
-export async function postRevocations(event: APIGatewayProxyEventV2, { runtime }: AuthContext) {
+export async function postRevocations(event: APIGatewayProxyEventV2, context: AuthContext) {
+  const { runtime } = context;
   const window = revocationWindow(runtime.clock.now(), runtime.config.clockToleranceSeconds);
   const input = revocationInput(event.body, window.nowSeconds);
   if ('sub' in input) {
     await runtime.revocations.revokeSubject(input.sub, window.subjectCutoff);
+    count(context, METRIC.revocations);
     return noContent();
   }
   const { jti, exp } = 'token' in input ? window.tokenToRevoke(runtime.verifier, input.token) : input;
   await runtime.revocations.revokeToken(jti, window.keepUntil(exp));
+  count(context, METRIC.revocations);
   return noContent();
 }
 

@@ -104,7 +104,8 @@ function expectRefused(answers: Answer[], reason?: string) {
   for (const answer of answers) {
     expect(answer.status).toBe(401);
     expect(['invalid_token', 'missing_token']).toContain(answer.body.error);
-    if (reason !== undefined) expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason });
+    if (reason !== undefined)
+      expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason, request_id: expect.any(String) });
     expect(answer.headers['www-authenticate']).toMatch(/^Bearer realm="biz-service"/);
   }
   expect(calls).toEqual([]);

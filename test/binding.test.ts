@@ -173,7 +173,7 @@ describe('a certificate-bound token through the handlers', () => {
     for (const other of [pem.agent2, pem.rogue]) {
       const answer = await call(await bound('agent1'), other);
       expect(answer.status).toBe(401);
-      expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'certificate_mismatch' });
+      expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'certificate_mismatch', request_id: expect.any(String) });
       expect(answer.headers['WWW-Authenticate']).toBe(
         'Bearer realm="biz-service", error="invalid_token", error_description="certificate_mismatch"',
       );
@@ -290,7 +290,7 @@ describe('the local server in mTLS mode', () => {
   it('refuses a bound token over a connection with another certificate of the same CA', async () => {
     const answer = await request('/api/whoami', await bound('agent1'), 'agent2');
     expect(answer.status).toBe(401);
-    expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'certificate_mismatch' });
+    expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'certificate_mismatch', request_id: expect.any(String) });
   });
 
   it('accepts an unbound token from any client with a valid certificate', async () => {

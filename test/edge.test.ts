@@ -22,7 +22,11 @@ describe('the error edge', () => {
     const answer = (await whoami(event, lambdaContext())) as { statusCode: number; body: string };
 
     expect(answer.statusCode).toBe(401);
-    expect(JSON.parse(answer.body)).toEqual({ error: 'invalid_token', error_description: 'malformed_token' });
+    expect(JSON.parse(answer.body)).toEqual({
+      error: 'invalid_token',
+      error_description: 'malformed_token',
+      request_id: expect.any(String),
+    });
   });
 
   it('gives the bare 500 Cache-Control: no-store too, and no detail', async () => {
@@ -37,7 +41,7 @@ describe('the error edge', () => {
     });
 
     expect(answer.status).toBe(500);
-    expect(answer.body).toEqual({ error: 'server_error', error_description: 'internal error' });
+    expect(answer.body).toEqual({ error: 'server_error', error_description: 'internal error', request_id: expect.any(String) });
     expect(answer.headers['cache-control']).toBe('no-store');
     expect(answer.raw).not.toContain('secret-ish');
   });

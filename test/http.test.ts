@@ -89,14 +89,18 @@ describe.each(stores)('the local server on the $name store', ({ env }) => {
       ['Authorization', `Bearer ${token}`],
     ]);
     expect(status).toBe(401);
-    expect(JSON.parse(body)).toEqual({ error: 'invalid_token', error_description: 'malformed_token' });
+    expect(JSON.parse(body)).toEqual({ error: 'invalid_token', error_description: 'malformed_token', request_id: expect.any(String) });
   });
 
   it('answers a request target that is no URL with a JSON 400, never a 500', async () => {
     for (const target of ['http://[', 'http://a:b@c:99999/api/whoami']) {
       const { status, body } = await rawRequest(target, []);
       expect(status, target).toBe(400);
-      expect(JSON.parse(body)).toEqual({ error: 'invalid_request', error_description: 'the request target is not a valid URL' });
+      expect(JSON.parse(body)).toEqual({
+        error: 'invalid_request',
+        error_description: 'the request target is not a valid URL',
+        request_id: expect.any(String),
+      });
     }
   });
 

@@ -292,7 +292,7 @@ describe('answers as documented', () => {
     for (const [token, reason] of bad) {
       const answer = await call(name, { ...goodRequest(name), token });
       expect(answer.status).toBe(401);
-      expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason });
+      expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason, request_id: expect.any(String) });
       expect(answer.headers['www-authenticate']).toContain(`error_description="${reason}"`);
     }
   });
@@ -457,8 +457,8 @@ describe('the checker', () => {
     body,
     raw: JSON.stringify(body),
   });
-  const json = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-  const unavailable = { error: 'temporarily_unavailable', error_description: 'down' };
+  const json = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': 'req-1' };
+  const unavailable = { error: 'temporarily_unavailable', error_description: 'down', request_id: 'req-1' };
 
   it('accepts an answer the document describes', () => {
     expect(contract.answerProblems('GET', '/api/config', answer(503, { ...json, 'retry-after': '1' }, unavailable))).toEqual([]);
@@ -483,7 +483,7 @@ describe('the checker', () => {
       contract.answerProblems(
         'GET',
         '/api/config',
-        answer(503, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'retry-after': '1' }, 'down'),
+        answer(503, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'x-request-id': 'req-1', 'retry-after': '1' }, 'down'),
       ),
     ).toHaveLength(1);
     expect(() =>

@@ -49,7 +49,11 @@ describe('the rate limit through the auth middleware (in-memory store)', () => {
     for (let i = 0; i < 3; i += 1) expect((await ask('agent-001')).status).toBe(200);
     const answer = await ask('agent-001');
     expect(answer.status).toBe(429);
-    expect(answer.body).toEqual({ error: 'rate_limited', error_description: expect.stringMatching(/retry after \d+ s/) });
+    expect(answer.body).toEqual({
+      error: 'rate_limited',
+      error_description: expect.stringMatching(/retry after \d+ s/),
+      request_id: expect.any(String),
+    });
     const retryAfter = Number(answer.headers['retry-after']);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(30);

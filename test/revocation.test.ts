@@ -76,7 +76,7 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
 
   function expectRevoked(answer: Awaited<ReturnType<typeof invoke>>): void {
     expect(answer.status).toBe(401);
-    expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked' });
+    expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked', request_id: expect.any(String) });
     expect(answer.headers['www-authenticate']).toBe('Bearer realm="biz-service", error="invalid_token", error_description="token_revoked"');
   }
 
@@ -150,7 +150,7 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
       const answer = await fetchWith(token);
 
       expect(answer.status).toBe(401);
-      expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'missing_claim' });
+      expect(answer.body).toEqual({ error: 'invalid_token', error_description: 'missing_claim', request_id: expect.any(String) });
     });
 
     it('makes the whole auth step one HTTP round trip to Redis', async () => {

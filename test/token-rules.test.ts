@@ -27,7 +27,7 @@ function basePayload(extra: Record<string, unknown> = {}) {
 function expectInvalid(answer: Answer, reason: string) {
   expect(answer.status).toBe(401);
   expect(answer.headers['content-type']).toBe('application/json');
-  expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason });
+  expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason, request_id: expect.any(String) });
   expect(answer.headers['www-authenticate']).toBe(`Bearer realm="biz-service", error="invalid_token", error_description="${reason}"`);
 }
 
@@ -42,7 +42,7 @@ describe('the Authorization header', () => {
   it('answers 401 missing_token with a bare Bearer challenge when there is no header', async () => {
     const answer = await call(undefined);
     expect(answer.status).toBe(401);
-    expect(answer.body).toEqual({ error: 'missing_token', error_description: expect.any(String) });
+    expect(answer.body).toEqual({ error: 'missing_token', error_description: expect.any(String), request_id: expect.any(String) });
     expect(answer.headers['www-authenticate']).toBe('Bearer realm="biz-service"');
   });
 
@@ -217,7 +217,11 @@ describe('scopes', () => {
   it('answers 403 insufficient_scope naming the required scope', async () => {
     const answer = await fetch(await signToken({ scope: 'agent:results' }));
     expect(answer.status).toBe(403);
-    expect(answer.body).toEqual({ error: 'insufficient_scope', error_description: expect.stringContaining('agent:commands') });
+    expect(answer.body).toEqual({
+      error: 'insufficient_scope',
+      error_description: expect.stringContaining('agent:commands'),
+      request_id: expect.any(String),
+    });
     expect(answer.headers['www-authenticate']).toBe(
       'Bearer realm="biz-service", error="insufficient_scope", error_description="insufficient_scope", scope="agent:commands"',
     );

@@ -1,21 +1,24 @@
 /**
- * What every chain starts with: the error edge and header normalisation. Log lines carry the
- * request id and agent where they are written (lib/logger.ts requestKeys), not through a
- * per-request logger context: most requests log nothing, and Powertools' injectLambdaContext
- * costs about a fifth of the chain on every call (bench figure 2).
+ * What every chain starts with: the request's observation (its X-Request-Id, its one log line and
+ * its metrics, lib/http/observe.ts), the error edge and header normalisation. Log lines carry the
+ * request's keys where they are written (lib/logger.ts requestKeys, read from the context), not
+ * through Powertools' injectLambdaContext, whose logger-wide keys would mix the local server's
+ * concurrent requests.
  */
 import type middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import { httpErrors } from './errors.ts';
+import { observe } from './observe.ts';
 
 export type { AuthContext } from './auth.ts';
 export { authenticate } from './auth.ts';
 export { jsonBody, rawBody } from './body.ts';
+export { count, METRIC } from './observe.ts';
 export { json, noContent } from './response.ts';
 
-/** Use first: its error handling then runs last, after every other middleware's. */
+/** Use first: its error handling then runs last, after every other middleware's, and the observation last of all. */
 export function edge(): middy.MiddlewareObj<any, any, Error, any>[] {
-  return [...httpErrors(), httpHeaderNormalizer()];
+  return [observe(), ...httpErrors(), httpHeaderNormalizer()];
 }
 
 /**

@@ -6,14 +6,16 @@
  * invalid_token, a StoreUnavailableError (lib/store/types.ts) or a KeySetUnavailableError (the
  * issuer's keys cannot be fetched, lib/auth/errors.ts) 503 temporarily_unavailable, and
  * Middy's own HTTP errors (415 from the body parser, 422 for malformed JSON) get our shape, all
- * in `shape` below. Anything else is a bare 500.
+ * in `shape` below. Anything else is a bare 500. Every error body names the request
+ * (`request_id`, the answer's X-Request-Id). Nothing here writes a log line: what went wrong is
+ * put on the request's observation, and lib/http/observe.ts writes the request's one line.
  */
 import type middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import { KeySetUnavailableError, TokenError, type TokenErrorReason } from '../auth/errors.ts';
 import { RevocationRefused } from '../auth/revocation-window.ts';
-import { logger, requestKeys } from '../logger.ts';
 import { StoreUnavailableError } from '../store/types.ts';
+import { observation, type UnavailableCause } from './observe.ts';
 
 export type ErrorCode =
   | 'invalid_request'
@@ -60,6 +62,11 @@ export class ApiError extends Error {
     this.description = description;
     this.statusCode = STATUS[code];
     this.headers = { 'Cache-Control': 'no-store', ...options.headers };
+  }
+
+  /** The body again, naming the request (the answer's X-Request-Id). */
+  nameRequest(requestId: string): void {
+    this.message = JSON.stringify({ error: this.code, error_description: this.description, request_id: requestId });
   }
 }
 
@@ -122,46 +129,84 @@ function fromMiddy(error: { statusCode: number; message: string }): ApiError {
   }
 }
 
+/** Why the store failed, as one of a few values (the Unavailable metric's `cause` dimension). */
+export function unavailableCause(error: unknown): UnavailableCause {
+  for (let at: unknown = error, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth += 1) {
+    if (at.name === 'TimeoutError' || at.name === 'AbortError') return 'store_timeout';
+    const code = (at as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOTFOUND' || at.message === 'fetch failed')
+      return 'store_unreachable';
+  }
+  return 'store_error';
+}
+
+/** The message of an error and of its causes, one line, no stack: what an operator needs of an outage. */
+function causeText(error: unknown): string {
+  const parts: string[] = [];
+  for (let at: unknown = error, depth = 0; at !== undefined && at !== null && depth < 5; depth += 1) {
+    parts.push(at instanceof Error ? `${at.name}: ${at.message}` : String(at));
+    at = at instanceof Error ? at.cause : undefined;
+  }
+  return parts.join(' <- ');
+}
+
 /** The one mapping from every error family to an ApiError that http-error-handler renders. */
+function toApiError(request: middy.Request): ApiError {
+  const error = request.error as (Error & { statusCode?: number; cause?: unknown }) | null | undefined;
+  const seen = observation(request.context);
+  if (error instanceof ApiError) {
+    if (error.code === 'temporarily_unavailable' && seen) {
+      seen.cause ??= unavailableCause(error.cause);
+      seen.error ??= causeText(error.cause ?? error.description);
+    } else if (error.statusCode >= 500 && seen) {
+      seen.error ??= error.cause ?? error.description;
+    }
+    return error;
+  }
+  if (error instanceof TokenError) {
+    if (seen) {
+      seen.reason = error.reason;
+      seen.detail = error.message;
+      if (error.subject !== undefined) seen.agentId = error.subject;
+    }
+    return invalidToken(error.reason, error);
+  }
+  if (error instanceof RevocationRefused) return badRequest(error.message);
+  if (error instanceof StoreUnavailableError) {
+    if (seen) {
+      seen.cause = unavailableCause(error);
+      seen.error = causeText(error);
+    }
+    return unavailable('the data store is unavailable, try again shortly', error);
+  }
+  if (error instanceof KeySetUnavailableError) {
+    // Fail closed, and say so: a token whose key cannot be known is neither accepted nor called a bad signature.
+    if (seen) {
+      seen.cause = 'key_set_unavailable';
+      seen.error = causeText(error);
+    }
+    return unavailable("the token issuer's keys cannot be fetched, try again shortly", error, error.retryAfterSeconds);
+  }
+  if (error && typeof error.statusCode === 'number' && error.statusCode < 500 && error.name !== 'TimeoutError') {
+    return fromMiddy(error as { statusCode: number; message: string });
+  }
+  // A bug: logged with its stack on the request's line, answered with no detail.
+  if (seen) seen.error = error;
+  return new ApiError('server_error', 'internal error', { cause: error });
+}
+
 const shape: middy.MiddlewareObj = {
   onError: (request) => {
-    const error = request.error as (Error & { statusCode?: number; cause?: unknown }) | null | undefined;
-    if (error instanceof ApiError) {
-      if (error.statusCode >= 500)
-        logger.error('request failed', { ...requestKeys(request.context), error: error.description, cause: error.cause });
-      return;
-    }
-    if (error instanceof TokenError) {
-      logger.info('token rejected', {
-        ...requestKeys(request.context),
-        reason: error.reason,
-        detail: error.message,
-        ...(error.subject === undefined ? {} : { agent_id: error.subject }),
-      });
-      request.error = invalidToken(error.reason, error);
-      return;
-    }
-    if (error instanceof RevocationRefused) {
-      request.error = badRequest(error.message);
-      return;
-    }
-    if (error instanceof StoreUnavailableError) {
-      logger.error('store unavailable', { ...requestKeys(request.context), error });
-      request.error = unavailable('the data store is unavailable, try again shortly', error);
-      return;
-    }
-    if (error instanceof KeySetUnavailableError) {
-      // Fail closed, and say so: a token whose key cannot be known is neither accepted nor called a bad signature.
-      logger.error('token key unavailable', { ...requestKeys(request.context), error });
-      request.error = unavailable("the token issuer's keys cannot be fetched, try again shortly", error, error.retryAfterSeconds);
-      return;
-    }
-    if (error && typeof error.statusCode === 'number' && error.statusCode < 500 && error.name !== 'TimeoutError') {
-      request.error = fromMiddy(error as { statusCode: number; message: string });
-      return;
-    }
-    logger.error('unexpected error', { ...requestKeys(request.context), error: error as Error });
-    // Left as is: http-error-handler replaces it with the bare fallback below.
+    const answer = toApiError(request);
+    const seen = observation(request.context);
+    // The request line's reason: a rejected token's own code, else the answer's error code.
+    if (seen && seen.reason === undefined) seen.reason = answer.code;
+    const requestId =
+      seen?.requestId ??
+      (request.event as { requestContext?: { requestId?: string } } | undefined)?.requestContext?.requestId ??
+      request.context.awsRequestId;
+    if (requestId) answer.nameRequest(requestId);
+    request.error = answer;
   },
 };
 

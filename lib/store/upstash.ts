@@ -51,6 +51,7 @@ import { goneAt, retainedUntil } from '../commands/lifecycle.ts';
 import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
 import { type Config, ConfigError } from '../config.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
+import { recordStoreLatency } from './latency.ts';
 import { COMPLETE, ENQUEUE, FETCH, inputsOf, type LuaScript, RAISE_CUTOFF } from './scripts.ts';
 import { type CommandStore, type RevocationStore, StoreUnavailableError } from './types.ts';
 
@@ -81,7 +82,7 @@ export function createRedisClient(config: Pick<Config, 'upstashUrl' | 'upstashTo
     );
   }
   const timeoutMs = config.redisTimeoutMs;
-  return new Redis({
+  const client = new Redis({
     url: config.upstashUrl,
     token: config.upstashToken,
     signal: () => AbortSignal.timeout(timeoutMs),
@@ -92,6 +93,16 @@ export function createRedisClient(config: Pick<Config, 'upstashUrl' | 'upstashTo
     responseEncoding: 'base64',
     readYourWrites: true,
   });
+  // Every HTTP round trip, timed for the StoreLatency metric.
+  client.use(async (req, next) => {
+    const started = performance.now();
+    try {
+      return await next(req);
+    } finally {
+      recordStoreLatency(performance.now() - started);
+    }
+  });
+  return client;
 }
 
 /** Runs one client call; any failure becomes a StoreUnavailableError carrying the cause. */

@@ -12,12 +12,14 @@ import { pathToFileURL } from 'node:url';
 const { handler } = await import(pathToFileURL(process.cwd() + '/index.mjs').href);
 ${contextInChild('TEST_CONTEXT')}
 const result = await handler(JSON.parse(process.env.TEST_EVENT), context);
-process.stdout.write(JSON.stringify({ node: process.version, result }));
+process.stdout.write('\\n' + JSON.stringify({ node: process.version, result }));
 `;
 
 export interface BundleAnswer {
   readonly node: string;
   readonly result: { statusCode: number; headers?: Record<string, string>; body?: string };
+  /** What the function wrote to stdout before answering: its log lines and EMF metrics, one JSON object each. */
+  readonly lines: readonly Record<string, unknown>[];
 }
 
 export async function invokeBundle(assetDir: string, event: unknown, env: Record<string, string>): Promise<BundleAnswer> {
@@ -35,5 +37,7 @@ export async function invokeBundle(assetDir: string, event: unknown, env: Record
     },
     timeout: 15_000,
   });
-  return JSON.parse(stdout) as BundleAnswer;
+  const lines = stdout.split('\n').filter((line) => line.trim() !== '');
+  const last = lines.pop() ?? '';
+  return { ...(JSON.parse(last) as Omit<BundleAnswer, 'lines'>), lines: lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
