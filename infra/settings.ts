@@ -45,8 +45,10 @@ export interface Settings {
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
   readonly logRetention: RetentionDays;
-  /** SNS topic that the alarms notify; empty: alarms without actions. */
+  /** SNS topic that the alarms notify; empty: alarms without actions (unless alarmEmail). */
   readonly alarmTopicArn: string | undefined;
+  /** An address subscribed to the alarms: to alarmTopicArn, or to a topic the stack creates. */
+  readonly alarmEmail: string | undefined;
   /**
    * Any text; changing it changes the store functions' configuration, so Lambda starts new
    * instances that read the secrets again (after a rotation).
@@ -109,6 +111,7 @@ export const CONTEXT_DEFAULTS = {
   throttleBurstLimit: 100,
   logRetentionDays: 30,
   alarmTopicArn: '',
+  alarmEmail: '',
   secretsRevision: '1',
   samLocal: false,
   reservedConcurrency: 0,
@@ -141,6 +144,14 @@ function text(lookup: Lookup, key: ContextKey): string {
 function optional(lookup: Lookup, key: ContextKey): string | undefined {
   const value = text(lookup, key);
   return value === '' ? undefined : value;
+}
+
+function email(lookup: Lookup, key: ContextKey): string | undefined {
+  const value = optional(lookup, key);
+  if (value !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) {
+    throw new SettingsError(key, `expected an e-mail address, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 function integer(lookup: Lookup, key: ContextKey, min: number, max: number): number {
@@ -323,6 +334,7 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, limits: Settings
     throttleBurstLimit,
     logRetention: logRetentionDays as RetentionDays,
     alarmTopicArn: optional(lookup, 'alarmTopicArn'),
+    alarmEmail: email(lookup, 'alarmEmail'),
     secretsRevision: text(lookup, 'secretsRevision') || CONTEXT_DEFAULTS.secretsRevision,
     samLocal: boolean(lookup, 'samLocal'),
     reservedConcurrency: reservedConcurrency(lookup, limits.functionNames),

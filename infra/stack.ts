@@ -14,11 +14,13 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { CloudFrontTarget } from 'aws-cdk-lib/aws-route53-targets';
 import type { Construct } from 'constructs';
 import { fallbackRoute, type Route, routes } from '../lib/http/routes.ts';
 import { SECRET_ID_VARIABLES } from '../lib/secrets.ts';
+import { ServiceDashboard } from './dashboard.ts';
 import { Edge } from './edge.ts';
 import { ServiceFunction } from './function.ts';
 import type { Settings } from './settings.ts';
@@ -68,6 +70,9 @@ export class BizServiceStack extends Stack {
   readonly upstashTokenSecret: NamedSecret | undefined;
   /** CloudFront + WAF in front of the API, with edgeWaf=true. */
   readonly edge: Edge | undefined;
+  readonly dashboard: ServiceDashboard;
+  /** Where the alarms go: alarmTopicArn, or the topic made for alarmEmail; undefined: nowhere. */
+  readonly alarmTopic: ITopic | undefined;
 
   constructor(scope: Construct, id: string, props: BizServiceStackProps) {
     super(scope, id, props);
@@ -136,24 +141,37 @@ export class BizServiceStack extends Stack {
         : { UPSTASH_REDIS_REST_URL: settings.upstashUrl, [SECRET_ID_VARIABLES.upstashToken]: this.upstashTokenSecret.secretId }),
     };
 
+    // GET /ready: where the store is and the Upstash token's id; no JWT key.
+    const probeEnvironment: Record<string, string> = {
+      REDIS_TIMEOUT_MS: storeEnvironment.REDIS_TIMEOUT_MS as string,
+      USE_REDIS: storeEnvironment.USE_REDIS as string,
+      ...(settings.upstashUrl === undefined || this.upstashTokenSecret === undefined
+        ? {}
+        : { UPSTASH_REDIS_REST_URL: settings.upstashUrl, [SECRET_ID_VARIABLES.upstashToken]: this.upstashTokenSecret.secretId }),
+      SECRETS_REVISION: settings.secretsRevision,
+    };
+
     if (settings.samLocal) {
       // Empty on purpose: SAM's --env-vars can only override variables the template declares.
       storeEnvironment.JWT_SECRET_KEY = '';
       storeEnvironment.UPSTASH_REDIS_REST_TOKEN = '';
+      probeEnvironment.UPSTASH_REDIS_REST_TOKEN = '';
       Annotations.of(this).addWarningV2('biz-service:sam-local', 'samLocal=true: a template for sam local only; do not deploy it.');
     }
 
     const functions = new Map<string, ServiceFunction>();
-    const makeFunction = (name: string, handler: string, description: string, usesStore: boolean): ServiceFunction => {
+    const makeFunction = (name: string, handler: string, description: string, usesStore: boolean, probesStore = false): ServiceFunction => {
       const made = new ServiceFunction(this, name, {
         handler,
         description,
-        environment: usesStore ? storeEnvironment : {},
+        environment: usesStore ? storeEnvironment : probesStore ? probeEnvironment : {},
         logRetention: settings.logRetention,
         reservedConcurrency: settings.reservedConcurrency.get(name),
       });
       if (usesStore) {
         this.jwtSecret?.secret.grantRead(made.role);
+        this.upstashTokenSecret?.secret.grantRead(made.role);
+      } else if (probesStore) {
         this.upstashTokenSecret?.secret.grantRead(made.role);
       }
       functions.set(name, made);
@@ -172,7 +190,13 @@ export class BizServiceStack extends Stack {
     });
 
     for (const route of deployedRoutes(settings)) {
-      const made = makeFunction(route.name, route.handler, `biz-service: ${route.method} ${route.path}`, route.usesStore);
+      const made = makeFunction(
+        route.name,
+        route.handler,
+        `biz-service: ${route.method} ${route.path}`,
+        route.usesStore,
+        route.probesStore === true,
+      );
       this.api.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
@@ -265,10 +289,14 @@ export class BizServiceStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    if (settings.alarmTopicArn !== undefined) {
-      const action = new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', settings.alarmTopicArn));
-      for (const alarm of [serverErrors, ...[...functions.values()].map((made) => made.alarm)]) alarm.addAlarmAction(action);
+    const alarms = [serverErrors, ...[...functions.values()].map((made) => made.alarm)];
+    this.alarmTopic = alarmTopic(this, settings);
+    if (this.alarmTopic !== undefined) {
+      const action = new SnsAction(this.alarmTopic);
+      for (const alarm of alarms) alarm.addAlarmAction(action);
     }
+    this.dashboard = new ServiceDashboard(this, 'Operations', { dashboardName: this.stackName, stage: this.stage, alarms });
+    new CfnOutput(this, 'DashboardName', { value: this.stackName, description: 'The CloudWatch dashboard of this stack' });
 
     const edgeUrl = this.edge && `https://${settings.domainName ?? this.edge.distribution.distributionDomainName}/`;
     new CfnOutput(this, 'ApiUrl', {
@@ -311,4 +339,26 @@ export class BizServiceStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * The alarms' topic: alarmTopicArn when given; otherwise, with alarmEmail, a topic of the
+ * stack's own (SSL-only publishing). alarmEmail is subscribed to whichever it is; the address
+ * must confirm the subscription from the mail AWS sends.
+ */
+function alarmTopic(scope: Stack, settings: Pick<Settings, 'alarmTopicArn' | 'alarmEmail'>): ITopic | undefined {
+  let topic: ITopic | undefined;
+  if (settings.alarmTopicArn !== undefined) {
+    topic = Topic.fromTopicArn(scope, 'AlarmTopic', settings.alarmTopicArn);
+  } else if (settings.alarmEmail !== undefined) {
+    const made = new Topic(scope, 'AlarmTopic', { displayName: `${scope.stackName} alarms`, enforceSSL: true });
+    Validations.of(made).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and a customer managed KMS key would cost more at rest than everything else here; the messages are alarm states, no data',
+    });
+    topic = made;
+  }
+  if (topic !== undefined && settings.alarmEmail !== undefined) topic.addSubscription(new EmailSubscription(settings.alarmEmail));
+  return topic;
 }

@@ -205,6 +205,43 @@ function algorithms(env: Env, hmac: boolean, publicKeys: boolean): Algorithm[] {
   return [...new Set(chosen)];
 }
 
+/** The levels Powertools Logger knows; it would take any other silently, as INFO. */
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
+
+function checkLogLevel(env: Env): void {
+  for (const name of ['POWERTOOLS_LOG_LEVEL', 'LOG_LEVEL']) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (!(LOG_LEVELS as readonly string[]).includes(value.toUpperCase())) {
+      throw new ConfigError(name, `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+    }
+  }
+}
+
+/** Where the store is: what GET /ready needs (no JWT key), and part of every Config. */
+export type StoreSettings = Pick<Config, 'useRedis' | 'redisTimeoutMs' | 'redisKeyPrefix' | 'upstashUrl' | 'upstashToken'>;
+
+export function loadStoreSettings(env: Env = process.env): StoreSettings {
+  const upstashUrl = env.UPSTASH_REDIS_REST_URL || undefined;
+  const upstashToken = env.UPSTASH_REDIS_REST_TOKEN || undefined;
+  if (upstashUrl !== undefined && !/^https?:\/\//.test(upstashUrl)) {
+    throw new ConfigError('UPSTASH_REDIS_REST_URL', `expected an http(s) URL, got ${JSON.stringify(upstashUrl)}`);
+  }
+  if ((upstashUrl === undefined) !== (upstashToken === undefined)) {
+    throw new ConfigError(
+      upstashUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL',
+      'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither',
+    );
+  }
+  return {
+    useRedis: boolean(env, 'USE_REDIS', false),
+    redisTimeoutMs: integer(env, 'REDIS_TIMEOUT_MS', 1000, 1, 60000),
+    redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'biz:'),
+    upstashUrl,
+    upstashToken,
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = Boolean(env.AWS_LAMBDA_FUNCTION_NAME) || env.NODE_ENV === 'production';
 
@@ -217,17 +254,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('REVOCATION_MODE', `expected denylist or allowlist, got ${JSON.stringify(mode)}`);
   }
 
-  const upstashUrl = env.UPSTASH_REDIS_REST_URL || undefined;
-  const upstashToken = env.UPSTASH_REDIS_REST_TOKEN || undefined;
-  if (upstashUrl !== undefined && !/^https?:\/\//.test(upstashUrl)) {
-    throw new ConfigError('UPSTASH_REDIS_REST_URL', `expected an http(s) URL, got ${JSON.stringify(upstashUrl)}`);
-  }
-  if ((upstashUrl === undefined) !== (upstashToken === undefined)) {
-    throw new ConfigError(
-      upstashUrl ? 'UPSTASH_REDIS_REST_TOKEN' : 'UPSTASH_REDIS_REST_URL',
-      'set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither',
-    );
-  }
+  const store = loadStoreSettings(env);
+  checkLogLevel(env);
 
   return {
     secrets: secretMap,
@@ -237,11 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwks: keySet,
     clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 60, 0, 3600),
     requiredTyp: requiredTyp(env),
-    useRedis: boolean(env, 'USE_REDIS', false),
-    redisTimeoutMs: integer(env, 'REDIS_TIMEOUT_MS', 1000, 1, 60000),
-    redisKeyPrefix: text(env, 'REDIS_KEY_PREFIX', 'biz:'),
-    upstashUrl,
-    upstashToken,
+    ...store,
     revocationMode: mode,
     commandTtlSeconds: integer(env, 'COMMAND_TTL_SECONDS', 86400, 1, 31536000),
     resultRetentionSeconds: integer(env, 'RESULT_RETENTION_SECONDS', 604800, 1, 31536000),

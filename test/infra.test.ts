@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EDGE_RATE_LIMITED_BODY, EDGE_RETRY_AFTER_SECONDS } from '../infra/edge.ts';
 import { FUNCTION_DEFAULTS, PROJECT_ROOT } from '../infra/function.ts';
 import { CONTEXT_DEFAULTS, SettingsError } from '../infra/settings.ts';
+import { METRIC, METRICS_NAMESPACE } from '../lib/http/metric-names.ts';
 import { fallbackRoute, routes } from '../lib/http/routes.ts';
 import {
   acknowledgements,
@@ -201,13 +202,13 @@ describe('the functions', () => {
     });
   });
 
-  it('may read only the secrets they need: store functions both, /health and the fallback none', () => {
+  it('may read only the secrets they need: store functions both, /ready the Upstash token only, /health and the fallback none', () => {
     const reads = secretReads(main.json);
     const jwt = resourcesOfType(main.json, 'AWS::SecretsManager::Secret').find(([id]) => id.startsWith('JwtSecret'))?.[0];
     const token = resourcesOfType(main.json, 'AWS::SecretsManager::Secret').find(([id]) => id.startsWith('UpstashToken'))?.[0];
     for (const route of [...deployed, { ...fallbackRoute, usesStore: false }]) {
       const functionId = [...reads.keys()].find((id) => id.startsWith(`${route.name}Function`)) as string;
-      const expected = route.usesStore ? [{ Ref: jwt }, { Ref: token }] : [];
+      const expected = route.usesStore ? [{ Ref: jwt }, { Ref: token }] : 'probesStore' in route && route.probesStore ? [{ Ref: token }] : [];
       expect(reads.get(functionId), route.name).toEqual(expected);
     }
   });
@@ -256,6 +257,70 @@ describe('the alarms', () => {
     const topic = 'arn:aws:sns:eu-west-1:123456789012:ops';
     const other = synth({ upstashUrl: UPSTASH_URL, alarmTopicArn: topic });
     other.template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topic] });
+    other.template.resourceCountIs('AWS::SNS::Topic', 0);
+    other.template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('reach a person with alarmEmail: a topic of the stack (SSL only) with the address subscribed, cdk-nag clean', () => {
+    const mailed = synth({ upstashUrl: UPSTASH_URL, alarmEmail: 'oncall@example.com' });
+    mailed.template.resourceCountIs('AWS::SNS::Topic', 1);
+    const [[topicId] = []] = resourcesOfType(mailed.json, 'AWS::SNS::Topic');
+    mailed.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: { Ref: topicId },
+    });
+    mailed.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      }),
+    });
+    mailed.template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: topicId }] });
+    expect(nagFindings(mailed.stack)).toEqual([]);
+  });
+
+  it('subscribe alarmEmail to the given alarmTopicArn instead of making a topic', () => {
+    const topic = 'arn:aws:sns:eu-west-1:123456789012:ops';
+    const both = synth({ upstashUrl: UPSTASH_URL, alarmTopicArn: topic, alarmEmail: 'oncall@example.com' });
+    both.template.resourceCountIs('AWS::SNS::Topic', 0);
+    both.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', TopicArn: topic });
+  });
+
+  it('refuse an alarmEmail that is not an address, naming the key', () => {
+    expect(() => synth({ alarmEmail: 'oncall' })).toThrow(/context alarmEmail: expected an e-mail address/);
+  });
+});
+
+describe('the dashboard', () => {
+  const body = (): string => {
+    const [[, dashboard] = []] = resourcesOfType(main.json, 'AWS::CloudWatch::Dashboard');
+    const parts = (dashboard?.Properties?.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    return parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join('');
+  };
+
+  it('is one dashboard named after the stack', () => {
+    main.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    main.template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'BizService' });
+  });
+
+  it('graphs every metric the handlers write, by its dimensions', () => {
+    const text = body();
+    for (const name of Object.values(METRIC)) {
+      if (name === METRIC.duration || name === METRIC.storeLatency || name === METRIC.requests) continue;
+      expect(text, name).toContain(`MetricName=\\"${name}\\"`);
+    }
+    expect(text).toContain(`{${METRICS_NAMESPACE},route,service,status_class} MetricName=\\"${METRIC.requests}\\"`);
+    expect(text).toContain(`{${METRICS_NAMESPACE},route,service,status_class} MetricName=\\"${METRIC.duration}\\"`);
+    expect(text).toContain(`{${METRICS_NAMESPACE},route,service,status_class} MetricName=\\"${METRIC.storeLatency}\\"`);
+    expect(text).toContain(`{${METRICS_NAMESPACE},reason,service} MetricName=\\"${METRIC.tokenRejected}\\"`);
+    expect(text).toContain(`{${METRICS_NAMESPACE},cause,service} MetricName=\\"${METRIC.unavailable}\\"`);
+  });
+
+  it('shows the state of every alarm', () => {
+    const alarms = resourcesOfType(main.json, 'AWS::CloudWatch::Alarm').map(([id]) => id);
+    const text = body();
+    expect(alarms.length).toBe(deployed.length + 2);
+    for (const id of alarms) expect(text, id).toContain(`{"Fn::GetAtt":["${id}","Arn"]}`);
   });
 });
 
@@ -316,7 +381,10 @@ describe('context', () => {
       id.replace(/Function[0-9A-F]{8}$/, ''),
       fn.Properties?.Environment?.Variables?.SECRETS_REVISION,
     ]);
-    const expected = [...deployed.map((route) => [route.name, route.usesStore ? '7' : undefined]), [fallbackRoute.name, undefined]];
+    const expected = [
+      ...deployed.map((route) => [route.name, route.usesStore || route.probesStore ? '7' : undefined]),
+      [fallbackRoute.name, undefined],
+    ];
     expect(revisions.sort()).toEqual(expected.sort());
   });
 

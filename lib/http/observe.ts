@@ -13,32 +13,9 @@ import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { logger, requestKeys } from '../logger.ts';
 import { takeStoreLatencies } from '../store/latency.ts';
+import { type CountMetric, METRIC, METRICS_NAMESPACE } from './metric-names.ts';
 
-/** Metric names, stated once (the dashboard in infra/ reads the same list). */
-export const METRIC = {
-  requests: 'Requests',
-  duration: 'Duration',
-  storeLatency: 'StoreLatency',
-  rateLimited: 'RateLimited',
-  tokenRejected: 'TokenRejected',
-  unavailable: 'Unavailable',
-  revocations: 'Revocations',
-  commandsEnqueued: 'CommandsEnqueued',
-  commandsDelivered: 'CommandsDelivered',
-  commandsCompleted: 'CommandsCompleted',
-  commandsFailed: 'CommandsFailed',
-  commandsTimedOut: 'CommandsTimedOut',
-} as const;
-
-export type CountMetric =
-  | typeof METRIC.revocations
-  | typeof METRIC.commandsEnqueued
-  | typeof METRIC.commandsDelivered
-  | typeof METRIC.commandsCompleted
-  | typeof METRIC.commandsFailed
-  | typeof METRIC.commandsTimedOut;
-
-export const METRICS_NAMESPACE = 'BizService';
+export { type CountMetric, METRIC, METRICS_NAMESPACE } from './metric-names.ts';
 
 /** Why a 503 was answered: a bounded set, one dimension value each (the issuer's key set: JWKS). */
 export type UnavailableCause = 'store_timeout' | 'store_unreachable' | 'store_error' | 'key_set_unavailable';

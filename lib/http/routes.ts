@@ -26,9 +26,11 @@ export interface Route {
   readonly debug?: boolean;
   /** The handler reads a secret (JWT key, Upstash token) and talks to the store. */
   readonly usesStore: boolean;
+  /** The handler only checks that the store answers: the store's settings and the Upstash token, no JWT key. */
+  readonly probesStore?: boolean;
 }
 
-/** A route that requires a token (every route but /health). */
+/** A route that requires a token (every route but /health and /ready). */
 export interface AuthenticatedRoute extends Route {
   readonly scopes: readonly string[];
 }
@@ -38,6 +40,7 @@ const ENVELOPE_BYTES = 4 * 1024;
 
 export const ROUTES = {
   Health: { name: 'Health', method: 'GET', path: '/health', handler: 'health', scopes: undefined, usesStore: false },
+  Ready: { name: 'Ready', method: 'GET', path: '/ready', handler: 'ready', scopes: undefined, usesStore: false, probesStore: true },
   GetCommands: {
     name: 'GetCommands',
     method: 'GET',

@@ -1,0 +1,25 @@
+/** The service's metric names and namespace, stated once: lib/http/observe.ts writes them, infra/dashboard.ts graphs them. */
+export const METRIC = {
+  requests: 'Requests',
+  duration: 'Duration',
+  storeLatency: 'StoreLatency',
+  rateLimited: 'RateLimited',
+  tokenRejected: 'TokenRejected',
+  unavailable: 'Unavailable',
+  revocations: 'Revocations',
+  commandsEnqueued: 'CommandsEnqueued',
+  commandsDelivered: 'CommandsDelivered',
+  commandsCompleted: 'CommandsCompleted',
+  commandsFailed: 'CommandsFailed',
+  commandsTimedOut: 'CommandsTimedOut',
+} as const;
+
+export type CountMetric =
+  | typeof METRIC.revocations
+  | typeof METRIC.commandsEnqueued
+  | typeof METRIC.commandsDelivered
+  | typeof METRIC.commandsCompleted
+  | typeof METRIC.commandsFailed
+  | typeof METRIC.commandsTimedOut;
+
+export const METRICS_NAMESPACE = 'BizService';
