@@ -24,6 +24,8 @@ import { isUtf8 } from 'node:buffer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type Config, ConfigError } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
+import { setReadinessStore } from '../functions/ready.ts';
+import { useMetrics } from '../lib/http/observe.ts';
 import { createRuntime, setRuntime } from '../lib/runtime.ts';
 import { httpEvent } from './events.ts';
 import { lambdaContext } from './lambda-context.ts';
@@ -125,25 +127,27 @@ function safeDecode(value: string): string {
   }
 }
 
-function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2, requestId: string): void {
   res.statusCode = result.statusCode ?? 200;
+  // The handlers set it themselves; the server's own answers get it here.
+  res.setHeader('X-Request-Id', requestId);
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, String(value));
   const body = result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
   res.end(body);
 }
 
-const SERVER_ERROR = {
-  statusCode: 500,
-  headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-  body: '{"error":"server_error","error_description":"internal error"}',
-};
+/** An error answer of the server's own, in the handlers' shape. */
+function ownError(statusCode: number, error: string, description: string, requestId: string, headers: Record<string, string> = {}) {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },
+    body: JSON.stringify({ error, error_description: description, request_id: requestId }),
+  };
+}
+const serverError = (requestId: string) => ownError(500, 'server_error', 'internal error', requestId);
 
 /** A request target that is no URL (`GET http://[`, a port beyond 65535): 400, as for any bad input. */
-const BAD_TARGET = {
-  statusCode: 400,
-  headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-  body: '{"error":"invalid_request","error_description":"the request target is not a valid URL"}',
-};
+const badTarget = (requestId: string) => ownError(400, 'invalid_request', 'the request target is not a valid URL', requestId);
 
 function requestUrl(target: string | undefined): URL | undefined {
   try {
@@ -161,11 +165,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_REQUEST_BYTES) {
-      send(res, {
-        statusCode: 413,
-        headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Connection: 'close' },
-        body: '{"error":"payload_too_large","error_description":"the request is too large"}',
-      });
+      send(res, ownError(413, 'payload_too_large', 'the request is too large', requestId, { Connection: 'close' }), requestId);
       req.destroy();
       return;
     }
@@ -173,12 +173,16 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
   }
   const url = requestUrl(req.url);
   if (url === undefined) {
-    send(res, BAD_TARGET);
+    send(res, badTarget(requestId), requestId);
     accessLog('request', { request_id: requestId, method: req.method, path: '(not a URL)', route: '-', status: 400 });
     return;
   }
   if (req.method === 'GET' && url.pathname === OPENAPI_PATH) {
-    send(res, { statusCode: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: openApiJson() });
+    send(
+      res,
+      { statusCode: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: openApiJson() },
+      requestId,
+    );
     accessLog('request', {
       request_id: requestId,
       method: req.method,
@@ -195,9 +199,9 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
     result = await (await loadHandler(handler))(event, lambdaContext(handler, { requestId }));
   } catch (error) {
     logger.error('handler threw', { error: error as Error, request_id: requestId });
-    result = SERVER_ERROR;
+    result = serverError(requestId);
   }
-  send(res, result);
+  send(res, result, requestId);
   accessLog('request', {
     request_id: requestId,
     method: req.method,
@@ -228,11 +232,15 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
   const local = await loadLocalConfig(options.env ?? process.env);
   const { config } = local;
   setRuntime(createRuntime(config));
+  setReadinessStore(config);
+  // EMF metric lines are for CloudWatch; locally they are opt-in (POWERTOOLS_METRICS_DISABLED=false).
+  if ((options.env ?? process.env).POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(undefined);
 
   const listener: http.RequestListener = (req, res) => {
     serve(req, res).catch((error: unknown) => {
       logger.error('request failed', { error: error as Error });
-      if (!res.headersSent) send(res, SERVER_ERROR);
+      const requestId = randomUUID();
+      if (!res.headersSent) send(res, serverError(requestId), requestId);
     });
   };
   const { tls } = local.local;

@@ -208,7 +208,11 @@ describe('the functions', () => {
     const token = resourcesOfType(main.json, 'AWS::SecretsManager::Secret').find(([id]) => id.startsWith('UpstashToken'))?.[0];
     for (const route of [...deployed, { ...fallbackRoute, usesStore: false }]) {
       const functionId = [...reads.keys()].find((id) => id.startsWith(`${route.name}Function`)) as string;
-      const expected = route.usesStore ? [{ Ref: jwt }, { Ref: token }] : 'probesStore' in route && route.probesStore ? [{ Ref: token }] : [];
+      const expected = route.usesStore
+        ? [{ Ref: jwt }, { Ref: token }]
+        : 'probesStore' in route && route.probesStore
+          ? [{ Ref: token }]
+          : [];
       expect(reads.get(functionId), route.name).toEqual(expected);
     }
   });

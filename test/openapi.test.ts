@@ -36,6 +36,7 @@ const handlers = new Map<string, Handler>(
 const UNPROVOKED: Record<string, string> = {
   'Health 429':
     "the edge's WAF rate rule answers it, never a handler: its body and headers, read from the synthesised web ACL, are checked against RateLimited below",
+  'Ready 429': 'the same WAF rate rule, checked the same way',
 };
 
 /** "<operationId> <status>" of every answer checked against the document. */
@@ -381,6 +382,25 @@ describe('answers as documented', () => {
     const answer = await call(name, { ...goodRequest(name), token: await tokenFor(name) });
     expect(answer.status).toBe(503);
     expect(answer.headers['retry-after']).toBe('1');
+  });
+});
+
+describe('GET /ready', () => {
+  it('answers 200 on the in-memory store, and 503 naming the store when it cannot answer', async () => {
+    const { setReadinessStore } = await import('../functions/ready.ts');
+    setReadinessStore(useTestRuntime().config);
+    expect((await call('Ready')).body).toEqual({ status: 'ready', checks: { store: 'ok' } });
+    setReadinessStore(
+      useTestRuntime({
+        USE_REDIS: 'true',
+        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${await closedPort()}`,
+        UPSTASH_REDIS_REST_TOKEN: 'unused',
+      }).config,
+    );
+    const down = await call('Ready');
+    expect(down.status).toBe(503);
+    expect(down.body.error_description).toBe('not ready: the store (Redis) did not answer');
+    expect(down.headers['retry-after']).toBe('1');
   });
 });
 
