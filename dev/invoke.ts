@@ -14,6 +14,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { lambdaContext } from './lambda-context.ts';
 import { configSigner, signToken } from './token.ts';
 import { loadConfig } from '../lib/config.ts';
+import { useMetrics } from '../lib/http/observe.ts';
 import { fallbackRoute, routes } from '../lib/http/routes.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -111,6 +112,8 @@ export async function readEvent(file: string): Promise<APIGatewayProxyEventV2> {
 }
 
 async function main(args: readonly string[]): Promise<number> {
+  // EMF lines would mix with the answer printed on stdout; POWERTOOLS_METRICS_DISABLED=false shows them.
+  if (process.env.POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(undefined);
   if (args.length === 0 || args.length > 2 || args.includes('--help') || args.includes('-h')) {
     console.error(USAGE);
     return 2;

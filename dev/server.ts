@@ -40,10 +40,9 @@ type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIG
 const MAX_REQUEST_BYTES = 1024 * 1024;
 
 /**
- * The local server's access log: one JSON line per request, in the shape of the handlers'
- * Powertools lines. Written directly, because a Powertools line costs about as much as the
- * whole handler chain and the access log runs on every request (bench figure 5); it is
- * development tooling, never part of a Lambda function.
+ * The local server's access log for the answers it gives itself (too large, not a URL,
+ * /openapi.json), in the shape of the handlers' Powertools lines; a handler's answer is logged by
+ * its own chain (lib/http/observe.ts). Written directly; development tooling only.
  */
 const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 const accessLogOn =
@@ -202,14 +201,8 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
     result = serverError(requestId);
   }
   send(res, result, requestId);
-  accessLog('request', {
-    request_id: requestId,
-    method: req.method,
-    path: url.pathname,
-    route: event.routeKey,
-    status: result.statusCode ?? 200,
-    ms: Math.round((performance.now() - started) * 10) / 10,
-  });
+  // The handler's chain wrote the request's line (lib/http/observe.ts); the server writes its own
+  // line only for the answers it gives itself (above).
 }
 
 export interface LocalServer {

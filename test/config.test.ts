@@ -86,6 +86,19 @@ describe('loadConfig', () => {
   });
 });
 
+describe('the log level', () => {
+  it('refuses a level Powertools does not know, naming the variable', () => {
+    expect(() => loadConfig({ POWERTOOLS_LOG_LEVEL: 'bogus' })).toThrow(/^POWERTOOLS_LOG_LEVEL: expected one of TRACE, DEBUG, INFO/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/^LOG_LEVEL: expected one of/);
+  });
+
+  it('takes every known level in any case', () => {
+    for (const level of ['trace', 'DEBUG', 'Info', 'warn', 'ERROR', 'critical', 'SILENT']) {
+      expect(() => loadConfig({ POWERTOOLS_LOG_LEVEL: level }), level).not.toThrow();
+    }
+  });
+});
+
 describe('loadLocalSettings (dev tools only)', () => {
   it('gives the documented defaults', () => {
     expect(loadLocalSettings({})).toEqual({ port: 5000, redisHost: 'localhost', redisPort: 6379, tls: undefined });

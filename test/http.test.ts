@@ -187,7 +187,12 @@ describe('npm start and npm run token, as a developer runs them', () => {
         .map((line) => JSON.parse(line) as Record<string, unknown>);
       const access = lines.filter((line) => line.message === 'request');
       expect(access).toHaveLength(1);
-      expect(access[0]).toMatchObject({ method: 'GET', path: '/api/whoami', status: 200 });
+      expect(access[0]).toMatchObject({
+        route: 'GET /api/whoami',
+        status: 200,
+        agent_id: 'agent-cli',
+        request_id: answer.headers.get('x-request-id'),
+      });
       expect(output).not.toContain(token);
       expect(output).not.toContain(token.split('.')[2]);
       expect(output).not.toContain(TEST_SECRET);
