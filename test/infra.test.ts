@@ -298,7 +298,9 @@ describe('the alarms', () => {
 describe('the dashboard', () => {
   const body = (): string => {
     const [[, dashboard] = []] = resourcesOfType(main.json, 'AWS::CloudWatch::Dashboard');
-    const parts = (dashboard?.Properties?.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    const joined = dashboard?.Properties?.DashboardBody as { 'Fn::Join': [string, unknown[]] } | undefined;
+    if (joined === undefined) throw new Error('no dashboard body');
+    const parts = joined['Fn::Join'][1];
     return parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join('');
   };
 
