@@ -76,7 +76,7 @@ const call = (token: string) => invoke(whoami, { path: '/api/whoami', token });
 
 function expectInvalid(answer: Answer, reason: string) {
   expect(answer.status).toBe(401);
-  expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason });
+  expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason, request_id: expect.any(String) });
 }
 
 function expectUnavailable(answer: Answer) {

@@ -542,7 +542,7 @@ export function handlerContract(target: StoreTarget): void {
       expect(before.status).toBe(200);
       expect(revoke.status).toBe(204);
       expect(after.status).toBe(401);
-      expect(after.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked' });
+      expect(after.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked', request_id: expect.any(String) });
       expect(after.headers['www-authenticate']).toContain('error_description="token_revoked"');
     });
   });
@@ -564,7 +564,7 @@ export function handlerContract(target: StoreTarget): void {
 
       expect(accepted.status).toBe(200);
       expect(refused.status).toBe(401);
-      expect(refused.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked' });
+      expect(refused.body).toEqual({ error: 'invalid_token', error_description: 'token_revoked', request_id: expect.any(String) });
     });
   });
 }
