@@ -11,9 +11,9 @@ import { TokenVerifier } from './auth/verifier.ts';
 import { logger } from './logger.ts';
 import { createRateLimiter, MemoryRateLimiter } from './store/ratelimit.ts';
 import { loadSecrets } from './secrets.ts';
-import { MemoryCommandStore, MemoryRevocationStore } from './store/memory.ts';
-import type { CommandStore, RateLimiter, RevocationStore } from './store/types.ts';
-import { createRedisClient, UpstashCommandStore, UpstashRevocationStore } from './store/upstash.ts';
+import { MemoryCommandStore, MemoryGroupStore, MemoryRevocationStore } from './store/memory.ts';
+import type { CommandStore, GroupStore, RateLimiter, RevocationStore } from './store/types.ts';
+import { createRedisClient, UpstashCommandStore, UpstashGroupStore, UpstashRevocationStore } from './store/upstash.ts';
 
 export interface Runtime {
   readonly config: Config;
@@ -21,6 +21,7 @@ export interface Runtime {
   readonly verifier: TokenVerifier;
   readonly commands: CommandStore;
   readonly revocations: RevocationStore;
+  readonly groups: GroupStore;
   /** Per-agent rate limit; undefined when off. */
   readonly rateLimiter: RateLimiter | undefined;
 }
@@ -29,6 +30,7 @@ export interface RuntimeParts {
   clock?: Clock;
   commands?: CommandStore;
   revocations?: RevocationStore;
+  groups?: GroupStore;
   /** Pass `undefined` explicitly for no rate limit whatever the configuration says. */
   rateLimiter?: RateLimiter | undefined;
   verifierCacheSize?: number;
@@ -71,6 +73,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     (config.useRedis
       ? new UpstashRevocationStore(redis(), config)
       : new MemoryRevocationStore(() => Math.floor(clock.now() / 1000), config));
+  const groups = parts.groups ?? (config.useRedis ? new UpstashGroupStore(redis(), config) : new MemoryGroupStore());
   const rateLimiter = 'rateLimiter' in parts ? parts.rateLimiter : defaultRateLimiter(config, redis);
   const verifier = new TokenVerifier({
     ...config,
@@ -79,7 +82,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     requireJti: config.useRedis,
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
-  return { config, clock, verifier, commands, revocations, rateLimiter };
+  return { config, clock, verifier, commands, revocations, groups, rateLimiter };
 }
 
 function defaultRateLimiter(config: Config, redis: () => Redis): RateLimiter | undefined {

@@ -35,6 +35,10 @@ const EXPECTED_STATUS: Record<string, number> = {
   'get-command.json': 404, // no such command yet
   'put-config.json': 200,
   'post-revocations.json': 204,
+  'put-group-member.json': 204,
+  'delete-group-member.json': 204, // idempotent: no member is fine
+  'get-group-members.json': 200,
+  'get-agent-groups.json': 200,
   'fallback.json': 405, // DELETE on a GET-only path
 };
 

@@ -46,8 +46,8 @@ describe('the layout', () => {
     expect(offending).toEqual([]);
   });
 
-  it('keeps the token rules and the command model free of HTTP, AWS, storage code and the configuration', () => {
-    const pure = [...sources('lib/auth'), ...sources('lib/commands')];
+  it('keeps the token rules, the command model and the group rules free of HTTP, AWS, storage code and the configuration', () => {
+    const pure = [...sources('lib/auth'), ...sources('lib/commands'), ...sources('lib/groups')];
     const offending = pure.flatMap((file) =>
       imports(file)
         .filter(

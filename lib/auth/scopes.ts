@@ -7,6 +7,7 @@ export const SCOPES = {
   adminCommands: 'admin:commands',
   adminConfig: 'admin:config',
   adminRevoke: 'admin:revoke',
+  adminGroups: 'admin:groups',
 } as const;
 
 function parse(source: unknown): string[] | undefined {

@@ -97,6 +97,38 @@ export const ROUTES = {
     bodyLimit: 4 * 1024,
     usesStore: true,
   },
+  PutGroupMember: {
+    name: 'PutGroupMember',
+    method: 'PUT',
+    path: '/api/groups/{group}/agents/{agentId}',
+    handler: 'put-group-member',
+    scopes: [SCOPES.adminGroups],
+    usesStore: true,
+  },
+  DeleteGroupMember: {
+    name: 'DeleteGroupMember',
+    method: 'DELETE',
+    path: '/api/groups/{group}/agents/{agentId}',
+    handler: 'delete-group-member',
+    scopes: [SCOPES.adminGroups],
+    usesStore: true,
+  },
+  GetGroupMembers: {
+    name: 'GetGroupMembers',
+    method: 'GET',
+    path: '/api/groups/{group}/agents',
+    handler: 'get-group-members',
+    scopes: [SCOPES.adminGroups],
+    usesStore: true,
+  },
+  GetAgentGroups: {
+    name: 'GetAgentGroups',
+    method: 'GET',
+    path: '/api/agents/{agentId}/groups',
+    handler: 'get-agent-groups',
+    scopes: [SCOPES.adminGroups],
+    usesStore: true,
+  },
 } as const satisfies Record<string, Route>;
 
 /** Every route, in the table's order. */

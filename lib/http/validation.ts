@@ -1,5 +1,6 @@
 /** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
+import { decodeCursor, InvalidCursorError } from '../groups/membership.ts';
 import { RESULT_MAX_BYTES, type ResultStatus } from '../commands/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
@@ -46,6 +47,14 @@ export function agentIdParam(value: string | undefined): string {
   return value;
 }
 
+/** Group names follow the agent id rules: the same characters, the same length. */
+export function groupParam(value: string | undefined): string {
+  if (value === undefined || !AGENT_ID.test(value)) {
+    throw bad('group must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -');
+  }
+  return value;
+}
+
 export function commandIdParam(value: string | undefined): string {
   if (value === undefined || !COMMAND_ID.test(value)) throw bad('commandId is not valid');
   return value;
@@ -57,6 +66,17 @@ export function limitParam(value: string | undefined, fallback = 10, max = 100):
     throw bad(`limit must be a whole number from 1 to ${max}`);
   }
   return Number(value);
+}
+
+/** A page cursor as the service gave it (`next_cursor`); absent: from the start (position 0). */
+export function cursorParam(value: string | undefined): number {
+  if (value === undefined) return 0;
+  try {
+    return decodeCursor(value);
+  } catch (error) {
+    if (error instanceof InvalidCursorError) throw bad('cursor must be a next_cursor this service gave');
+    throw error;
+  }
 }
 
 export interface ResultInput {

@@ -1,12 +1,23 @@
 /**
  * The embedded default: everything in this process's memory. Each method runs to completion
  * without awaiting in between, so every change is atomic on Node's single thread. Storage only:
- * every rule is a call into lib/commands/lifecycle.ts or lib/auth/revocation.ts.
+ * every rule is a call into lib/commands/lifecycle.ts, lib/auth/revocation.ts or
+ * lib/groups/membership.ts.
  */
 import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../auth/revocation.ts';
 import { complete, delivered, isDeliverable, isGone } from '../commands/lifecycle.ts';
 import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
-import type { CommandStore, RevocationStore } from './types.ts';
+import {
+  type JoinOutcome,
+  joinOutcome,
+  type LeaveOutcome,
+  leaveOutcome,
+  type MemberPage,
+  memberPage,
+  nextPosition,
+  sortedGroups,
+} from '../groups/membership.ts';
+import type { CommandStore, GroupStore, RevocationStore } from './types.ts';
 
 export class MemoryCommandStore implements CommandStore {
   /** Commands per agent, in enqueue order. Finished ones stay readable until retention ends. */
@@ -126,4 +137,69 @@ export class MemoryRevocationStore implements RevocationStore {
     entries.delete(jti);
     return false;
   }
+}
+
+interface MemoryGroup {
+  /** The last join position given; kept when the group empties, as Redis keeps its counter. */
+  last: number;
+  readonly positions: Map<string, number>;
+  /** The members in position order (positions only grow, so a join appends). */
+  readonly order: { readonly agentId: string; readonly position: number }[];
+}
+
+export class MemoryGroupStore implements GroupStore {
+  private readonly groups = new Map<string, MemoryGroup>();
+  /** Agent id → the groups it is in. */
+  private readonly agents = new Map<string, Set<string>>();
+
+  async join(group: string, agentId: string): Promise<JoinOutcome> {
+    const entry = this.groups.get(group);
+    const outcome = joinOutcome(entry?.positions.has(agentId) ?? false, this.agents.get(agentId)?.size ?? 0);
+    if (outcome !== 'added') return outcome;
+    const target: MemoryGroup = entry ?? { last: 0, positions: new Map(), order: [] };
+    this.groups.set(group, target);
+    const position = nextPosition(target.last);
+    target.last = position;
+    target.positions.set(agentId, position);
+    target.order.push({ agentId, position });
+    const mine = this.agents.get(agentId) ?? new Set<string>();
+    mine.add(group);
+    this.agents.set(agentId, mine);
+    return outcome;
+  }
+
+  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+    const entry = this.groups.get(group);
+    const position = entry?.positions.get(agentId);
+    const outcome = leaveOutcome(position !== undefined);
+    if (entry === undefined || position === undefined) return outcome;
+    entry.positions.delete(agentId);
+    entry.order.splice(firstAfter(entry.order, position - 1), 1);
+    const mine = this.agents.get(agentId);
+    mine?.delete(group);
+    if (mine?.size === 0) this.agents.delete(agentId);
+    return outcome;
+  }
+
+  async members(group: string, after: number, limit: number): Promise<MemberPage> {
+    const order = this.groups.get(group)?.order ?? [];
+    const start = firstAfter(order, after);
+    return memberPage(order.slice(start, start + limit + 1), limit);
+  }
+
+  async groupsOf(agentId: string): Promise<string[]> {
+    return sortedGroups(this.agents.get(agentId) ?? []);
+  }
+}
+
+/** The index of the first entry whose position is greater than `after` (binary search). */
+function firstAfter(order: readonly { readonly position: number }[], after: number): number {
+  let low = 0;
+  let high = order.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((order[middle] as { position: number }).position <= after) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

@@ -1,7 +1,7 @@
 /**
  * The Lua scripts of the Upstash store, each a named constant that says which pure function it
- * mirrors (lib/commands/lifecycle.ts, lib/auth/revocation.ts); test/parity.test.ts runs them
- * against those functions on random histories.
+ * mirrors (lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/groups/membership.ts);
+ * test/parity.test.ts runs them against those functions on random histories.
  *
  * Inputs are named: `script()` binds every KEYS and ARGV entry to a local of that name at the top
  * of the script, in the order given, and refuses a body that reaches into KEYS or ARGV itself;
@@ -156,5 +156,37 @@ export const RAISE_CUTOFF = script({
 local current = tonumber(redis.call('GET', cutoffKey))
 if not current or current < tonumber(cutoff) then redis.call('SET', cutoffKey, cutoff) end
 return 1
+`,
+});
+
+/**
+ * Join a group: the agent takes the group's next position (from the counter at `seqKey`, never
+ * reused) in the members' sorted set, and the group goes into the agent's set; both or neither.
+ * `maxGroups` is MAX_GROUPS_PER_AGENT. Answers the JoinOutcome.
+ */
+export const GROUP_JOIN = script({
+  mirrors: 'joinOutcome and nextPosition (lib/groups/membership.ts)',
+  keys: ['groupKey', 'seqKey', 'agentGroupsKey'],
+  args: ['group', 'agentId', 'maxGroups'],
+  body: `
+if redis.call('ZSCORE', groupKey, agentId) then return 'unchanged' end
+if redis.call('SCARD', agentGroupsKey) >= tonumber(maxGroups) then return 'too_many_groups' end
+local position = redis.call('INCR', seqKey)
+redis.call('ZADD', groupKey, string.format('%d', position), agentId)
+redis.call('SADD', agentGroupsKey, group)
+return 'added'
+`,
+});
+
+/** Leave a group: out of the members' sorted set and the agent's set, both at once. Answers the LeaveOutcome. */
+export const GROUP_LEAVE = script({
+  mirrors: 'leaveOutcome (lib/groups/membership.ts)',
+  keys: ['groupKey', 'agentGroupsKey'],
+  args: ['group', 'agentId'],
+  body: `
+local removed = redis.call('ZREM', groupKey, agentId)
+redis.call('SREM', agentGroupsKey, group)
+if removed == 1 then return 'removed' end
+return 'unchanged'
 `,
 });

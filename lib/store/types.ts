@@ -4,6 +4,7 @@
  */
 import type { TokenIdentity } from '../auth/revocation.ts';
 import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
+import type { JoinOutcome, LeaveOutcome, MemberPage } from '../groups/membership.ts';
 
 export interface CommandStore {
   /** Adds a command at the end of the agent's queue. */
@@ -39,6 +40,21 @@ export interface RevocationStore {
    * allowlist mode only registered tokens are accepted. Recorded in denylist mode too, unused.
    */
   registerToken(jti: string, expiresAt: number): Promise<void>;
+}
+
+/**
+ * Groups of agents (lib/groups/membership.ts has the rules). Each change keeps both sides, the
+ * group's members and the agent's groups, in step, atomically; each method is one store command.
+ */
+export interface GroupStore {
+  /** Puts the agent in the group; nothing changes when it is a member already or in too many groups. */
+  join(group: string, agentId: string): Promise<JoinOutcome>;
+  /** Takes the agent out of the group; nothing changes when it is no member. */
+  leave(group: string, agentId: string): Promise<LeaveOutcome>;
+  /** Up to `limit` members in join order, after join position `after` (0: from the start). */
+  members(group: string, after: number, limit: number): Promise<MemberPage>;
+  /** The groups the agent is in, sorted (sortedGroups). */
+  groupsOf(agentId: string): Promise<string[]>;
 }
 
 /** A per-key request budget (per-agent rate limit); absent when rate limiting is off. */

@@ -26,9 +26,15 @@
  *                                                         leave it at once, expired ones when fetch meets them;
  *                                                         PEXPIREAT = the latest end of any member's hash
  *   <p>config:<agent>             string (JSON)          the agent's config overrides; no TTL
+ *   <p>group:<group>              sorted set             the group's members (member = agent id), score = join
+ *                                                         position from group-seq: join order, stable for
+ *                                                         cursors; no TTL
+ *   <p>group-seq:<group>          string (integer)       the last join position the group gave (INCR); kept when
+ *                                                         the group empties, so no position is given twice; no TTL
+ *   <p>agent-groups:<agent>       set                    the groups the agent is in (at most 64); no TTL
  *
  * The rules are not written here: the scripts (lib/store/scripts.ts) mirror
- * lib/commands/lifecycle.ts, and isRevoked hands what its MGET read to lib/auth/revocation.ts.
+ * lib/commands/lifecycle.ts and lib/groups/membership.ts, and isRevoked hands what its MGET read to lib/auth/revocation.ts.
  *
  * Times passed to the stores (now, createdAt, completedAt) come from the runtime's clock, and
  * the Lua scripts decide with them, never with Redis's own clock, exactly like the in-memory
@@ -50,10 +56,18 @@ import {
 import { goneAt, retainedUntil } from '../commands/lifecycle.ts';
 import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
 import { type Config, ConfigError } from '../config.ts';
+import {
+  type JoinOutcome,
+  type LeaveOutcome,
+  MAX_GROUPS_PER_AGENT,
+  type MemberPage,
+  memberPage,
+  sortedGroups,
+} from '../groups/membership.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
-import { COMPLETE, ENQUEUE, FETCH, inputsOf, type LuaScript, RAISE_CUTOFF } from './scripts.ts';
-import { type CommandStore, type RevocationStore, StoreUnavailableError } from './types.ts';
+import { COMPLETE, ENQUEUE, FETCH, GROUP_JOIN, GROUP_LEAVE, inputsOf, type LuaScript, RAISE_CUTOFF } from './scripts.ts';
+import { type CommandStore, type GroupStore, type RevocationStore, StoreUnavailableError } from './types.ts';
 
 /**
  * The client, with every setting explicit:
@@ -302,12 +316,83 @@ export class UpstashRevocationStore implements RevocationStore {
   }
 }
 
-/** Both stores on one client, made once per process by the runtime (which also hands the client to the rate limiter). */
-export function createUpstashStores(config: Config): { redis: Redis; commands: UpstashCommandStore; revocations: UpstashRevocationStore } {
+const JOIN_OUTCOMES: ReadonlySet<string> = new Set<JoinOutcome>(['added', 'unchanged', 'too_many_groups']);
+const LEAVE_OUTCOMES: ReadonlySet<string> = new Set<LeaveOutcome>(['removed', 'unchanged']);
+
+/**
+ * Groups: a join or a leave is one script that writes the group's sorted set and the agent's set
+ * together, every key it touches passed in KEYS; a page is one ZRANGE BYSCORE, an agent's groups
+ * one SMEMBERS.
+ */
+export class UpstashGroupStore implements GroupStore {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly joinScript;
+  private readonly leaveScript;
+
+  constructor(redis: Redis, options: { redisKeyPrefix: string }) {
+    this.redis = redis;
+    this.keys = redisKeys(options.redisKeyPrefix);
+    this.joinScript = runner(redis, GROUP_JOIN);
+    this.leaveScript = runner(redis, GROUP_LEAVE);
+  }
+
+  async join(group: string, agentId: string): Promise<JoinOutcome> {
+    const outcome = await call('join', () =>
+      this.joinScript(
+        { groupKey: this.keys.group(group), seqKey: this.keys.groupSeq(group), agentGroupsKey: this.keys.agentGroups(agentId) },
+        { group, agentId, maxGroups: MAX_GROUPS_PER_AGENT },
+      ),
+    );
+    if (typeof outcome !== 'string' || !JOIN_OUTCOMES.has(outcome))
+      throw new StoreUnavailableError(`Redis join returned ${JSON.stringify(outcome)}`);
+    return outcome as JoinOutcome;
+  }
+
+  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+    const outcome = await call('leave', () =>
+      this.leaveScript({ groupKey: this.keys.group(group), agentGroupsKey: this.keys.agentGroups(agentId) }, { group, agentId }),
+    );
+    if (typeof outcome !== 'string' || !LEAVE_OUTCOMES.has(outcome))
+      throw new StoreUnavailableError(`Redis leave returned ${JSON.stringify(outcome)}`);
+    return outcome as LeaveOutcome;
+  }
+
+  /** One ZRANGE of the members with a position above `after`, one more than a page to know whether another follows. */
+  async members(group: string, after: number, limit: number): Promise<MemberPage> {
+    const flat = await call('members', () =>
+      this.redis.zrange<string[]>(this.keys.group(group), `(${after}`, '+inf', {
+        byScore: true,
+        withScores: true,
+        offset: 0,
+        count: limit + 1,
+      }),
+    );
+    if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new StoreUnavailableError(`Redis members returned ${JSON.stringify(flat)}`);
+    const entries: { agentId: string; position: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ agentId: String(flat[i]), position: Number(flat[i + 1]) });
+    return memberPage(entries, limit);
+  }
+
+  async groupsOf(agentId: string): Promise<string[]> {
+    const groups = await call('groupsOf', () => this.redis.smembers<string[]>(this.keys.agentGroups(agentId)));
+    if (!Array.isArray(groups)) throw new StoreUnavailableError(`Redis groupsOf returned ${JSON.stringify(groups)}`);
+    return sortedGroups(groups.map(String));
+  }
+}
+
+/** The stores on one client, made once per process by the runtime (which also hands the client to the rate limiter). */
+export function createUpstashStores(config: Config): {
+  redis: Redis;
+  commands: UpstashCommandStore;
+  revocations: UpstashRevocationStore;
+  groups: UpstashGroupStore;
+} {
   const redis = createRedisClient(config);
   return {
     redis,
     commands: new UpstashCommandStore(redis, config),
     revocations: new UpstashRevocationStore(redis, config),
+    groups: new UpstashGroupStore(redis, config),
   };
 }
