@@ -105,6 +105,13 @@ function goodRequest(name: string): Call {
       return { params: { agentId: 'agent-001' }, body: { poll_interval_seconds: 10 } };
     case 'PostRevocations':
       return { body: { sub: 'agent-999' } };
+    case 'PutGroupMember':
+    case 'DeleteGroupMember':
+      return { params: { group: 'web-eu', agentId: 'agent-001' } };
+    case 'GetGroupMembers':
+      return { params: { group: 'web-eu' }, query: { limit: '10' } };
+    case 'GetAgentGroups':
+      return { params: { agentId: 'agent-001' } };
     default:
       return {};
   }
@@ -225,9 +232,39 @@ describe('answers as documented', () => {
     expect((await call('PostRevocations', { token: ops, body: { sub: 'agent-001' } })).status).toBe(204);
   });
 
+  it('2xx: the group routes, through joins, pages and a leave', async () => {
+    const ops = await signToken({ sub: 'ops-1', scope: 'admin:groups' });
+    for (const agentId of ['agent-001', 'agent-002', 'agent-003']) {
+      expect((await call('PutGroupMember', { params: { group: 'web-eu', agentId }, token: ops })).status).toBe(204);
+    }
+    expect((await call('PutGroupMember', { params: { group: 'web-eu', agentId: 'agent-001' }, token: ops })).status).toBe(204);
+    expect((await call('PutGroupMember', { params: { group: 'canary', agentId: 'agent-001' }, token: ops })).status).toBe(204);
+
+    const first = await call('GetGroupMembers', { params: { group: 'web-eu' }, query: { limit: '2' }, token: ops });
+    expect(first.body).toEqual({ group: 'web-eu', agents: ['agent-001', 'agent-002'], next_cursor: expect.any(String) });
+    const rest = await call('GetGroupMembers', { params: { group: 'web-eu' }, query: { cursor: first.body.next_cursor }, token: ops });
+    expect(rest.body).toEqual({ group: 'web-eu', agents: ['agent-003'], next_cursor: null });
+
+    const groups = await call('GetAgentGroups', { params: { agentId: 'agent-001' }, token: ops });
+    expect(groups.body).toEqual({ agent_id: 'agent-001', groups: ['canary', 'web-eu'] });
+
+    expect((await call('DeleteGroupMember', { params: { group: 'web-eu', agentId: 'agent-001' }, token: ops })).status).toBe(204);
+    expect((await call('DeleteGroupMember', { params: { group: 'web-eu', agentId: 'agent-001' }, token: ops })).status).toBe(204);
+    expect((await call('GetAgentGroups', { params: { agentId: 'agent-001' }, token: ops })).body.groups).toEqual(['canary']);
+  });
+
+  it('409: the 65th group of one agent', async () => {
+    const ops = await signToken({ sub: 'ops-1', scope: 'admin:groups' });
+    for (let i = 0; i < 64; i += 1) await rt.groups.join(`g-${i}`, 'agent-full');
+    const answer = await call('PutGroupMember', { params: { group: 'g-64', agentId: 'agent-full' }, token: ops });
+    expect(answer.status).toBe(409);
+    expect(answer.body.error_description).toMatch(/64 groups already/);
+  });
+
   it('400: bad parameters and bodies, which the document rejects too where a schema can say so', async () => {
     const ops = await signToken({ sub: 'ops-1', scope: 'admin:commands admin:config admin:revoke' });
     const agent = await signToken({ sub: 'agent-001', scope: 'agent:commands agent:results' });
+    const groupOps = await signToken({ sub: 'ops-1', scope: 'admin:groups' });
     let deep: unknown = 1;
     for (let i = 0; i < 70; i += 1) deep = { deeper: deep };
     const cases: { name: string; request: Call; schemaRejects: boolean }[] = [
@@ -259,6 +296,17 @@ describe('answers as documented', () => {
       { name: 'PostRevocations', request: { token: ops, body: { jti: 'j' } }, schemaRejects: true },
       { name: 'PostRevocations', request: { token: ops, body: { sub: '' } }, schemaRejects: true },
       { name: 'PostRevocations', request: { token: ops, body: { jti: 'j', exp: 1, sub: 's' } }, schemaRejects: true },
+      { name: 'PutGroupMember', request: { token: groupOps, params: { group: 'a b', agentId: 'a' } }, schemaRejects: true },
+      { name: 'PutGroupMember', request: { token: groupOps, params: { group: 'g', agentId: 'x'.repeat(129) } }, schemaRejects: true },
+      { name: 'DeleteGroupMember', request: { token: groupOps, params: { group: 'g/h', agentId: 'a' } }, schemaRejects: true },
+      { name: 'GetGroupMembers', request: { token: groupOps, params: { group: 'g' }, query: { limit: '0' } }, schemaRejects: true },
+      {
+        name: 'GetGroupMembers',
+        request: { token: groupOps, params: { group: 'g' }, query: { cursor: 'not a cursor' } },
+        schemaRejects: true,
+      },
+      { name: 'GetGroupMembers', request: { token: groupOps, params: { group: 'g' }, query: { cursor: 'Zm9v' } }, schemaRejects: false },
+      { name: 'GetAgentGroups', request: { token: groupOps, params: { agentId: '' } }, schemaRejects: true },
     ];
     for (const { name, request, schemaRejects } of cases) {
       const answer = await call(name, request);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as revocation from '../lib/auth/revocation.ts';
 import * as lifecycle from '../lib/commands/lifecycle.ts';
+import * as membership from '../lib/groups/membership.ts';
 import { loadConfig } from '../lib/config.ts';
 import { keyPart, redisKeys } from '../lib/store/keys.ts';
 import * as scripts from '../lib/store/scripts.ts';
@@ -25,6 +26,9 @@ function documentedShapes(): string[] {
     keys.command('<agent>', '<commandId>'),
     keys.queue('<agent>'),
     keys.config('<agent>'),
+    keys.group('<group>'),
+    keys.groupSeq('<group>'),
+    keys.agentGroups('<agent>'),
   ];
 }
 
@@ -56,6 +60,9 @@ describe('the key layout', () => {
     expect(keys.queue('a:b')).not.toBe(keys.queue('a%3Ab'));
     expect(keys.command('fleet@eu.1', 'k1')).toBe(`${keys.commandPrefix('fleet@eu.1')}k1`);
     expect(keys.config('agent-001')).toBe('biz:config:agent-001');
+    expect(keys.group('web:eu')).toBe('biz:group:web%3Aeu');
+    expect(keys.groupSeq('web:eu')).toBe('biz:group-seq:web%3Aeu');
+    expect(keys.agentGroups('a:b')).not.toBe(keys.agentGroups('a%3Ab'));
   });
 });
 
@@ -63,10 +70,10 @@ describe('the Lua scripts', () => {
   const all = Object.entries(scripts as Record<string, unknown>).filter(
     (entry): entry is [string, scripts.LuaScript] => typeof entry[1] === 'object' && entry[1] !== null && 'lua' in entry[1],
   );
-  const pure = new Set([...Object.keys(lifecycle), ...Object.keys(revocation)]);
+  const pure = new Set([...Object.keys(lifecycle), ...Object.keys(revocation), ...Object.keys(membership)]);
 
-  it('are ENQUEUE, FETCH, COMPLETE and RAISE_CUTOFF', () => {
-    expect(all.map(([name]) => name).sort()).toEqual(['COMPLETE', 'ENQUEUE', 'FETCH', 'RAISE_CUTOFF']);
+  it('are ENQUEUE, FETCH, COMPLETE, RAISE_CUTOFF, GROUP_JOIN and GROUP_LEAVE', () => {
+    expect(all.map(([name]) => name).sort()).toEqual(['COMPLETE', 'ENQUEUE', 'FETCH', 'GROUP_JOIN', 'GROUP_LEAVE', 'RAISE_CUTOFF']);
   });
 
   it.each(all)('%s binds every KEYS and ARGV entry to a named local at its top, and uses none by position after', (_, lua) => {
@@ -109,5 +116,13 @@ describe.skipIf(!HAS_REDIS)('the key layout on a real Redis', () => {
     expect(await fixture.redis.get(`${fixture.prefix}revoked:jti:j%3A1`)).toBe('1');
     expect(await fixture.redis.get(`${fixture.prefix}active:jti:j%3A1`)).toBe('1');
     expect(await fixture.redis.exists(`${fixture.prefix}revoked:sub:team:a%b`)).toBe(0);
+  });
+
+  it('writes a membership under the escaped group and agent, on both sides', async () => {
+    await stores.groups.join('web:eu', 'fleet@eu:1');
+
+    expect(await fixture.redis.zScore(`${fixture.prefix}group:web%3Aeu`, 'fleet@eu:1')).toBe(1);
+    expect(await fixture.redis.get(`${fixture.prefix}group-seq:web%3Aeu`)).toBe('1');
+    expect(await fixture.redis.sMembers(`${fixture.prefix}agent-groups:fleet@eu%3A1`)).toEqual(['web:eu']);
   });
 });
