@@ -27,6 +27,7 @@ export interface ColdOptions {
 async function eventFor(name: string): Promise<EventTemplate> {
   const agent = await signToken();
   const operator = await signToken({ sub: 'operator-1', scope: 'admin:commands admin:config admin:revoke' });
+  const groupOperator = await signToken({ sub: 'operator-1', scope: 'admin:groups' });
   const commandId = '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11';
   switch (name) {
     case 'health':
@@ -66,6 +67,25 @@ async function eventFor(name: string): Promise<EventTemplate> {
       });
     case 'post-revocations':
       return template('POST', '/api/revocations', { token: operator, body: JSON.stringify({ sub: 'agent-gone' }) });
+    case 'put-group-member':
+    case 'delete-group-member':
+      return template(name === 'put-group-member' ? 'PUT' : 'DELETE', `/api/groups/web-eu/agents/${AGENT_ID}`, {
+        routeKey: `${name === 'put-group-member' ? 'PUT' : 'DELETE'} /api/groups/{group}/agents/{agentId}`,
+        token: groupOperator,
+        pathParameters: { group: 'web-eu', agentId: AGENT_ID },
+      });
+    case 'get-group-members':
+      return template('GET', '/api/groups/web-eu/agents', {
+        routeKey: 'GET /api/groups/{group}/agents',
+        token: groupOperator,
+        pathParameters: { group: 'web-eu' },
+      });
+    case 'get-agent-groups':
+      return template('GET', `/api/agents/${AGENT_ID}/groups`, {
+        routeKey: 'GET /api/agents/{agentId}/groups',
+        token: groupOperator,
+        pathParameters: { agentId: AGENT_ID },
+      });
     default:
       return template('GET', '/nowhere', { routeKey: '$default' });
   }
