@@ -25,7 +25,8 @@ import {
 import { MemoryGroupStore } from '../lib/store/memory.ts';
 import type { GroupStore } from '../lib/store/types.ts';
 import { createRedisClient, UpstashGroupStore } from '../lib/store/upstash.ts';
-import { HAS_REDIS, redisFixture } from './helpers/redis.ts';
+import { HAS_REDIS } from './helpers/redis.ts';
+import { redisTarget } from './helpers/targets.ts';
 
 /** PROPERTIES_FACTOR=20 multiplies the number of histories, for a deeper search. */
 const FACTOR = Number(process.env.PROPERTIES_FACTOR || 1);
@@ -167,7 +168,7 @@ describe('group parity of the pure rules and the in-memory store', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('group parity of the pure rules, the in-memory store and the Lua on a real Redis', () => {
-  const fixture = redisFixture('group-parity');
+  const fixture = redisTarget('group-parity');
   let redis: Redis;
   let history = 0;
   beforeAll(() => {

@@ -15,8 +15,8 @@ import { redisKeys } from '../lib/store/keys.ts';
 import type { GroupStore } from '../lib/store/types.ts';
 import { createUpstashStores } from '../lib/store/upstash.ts';
 import { groupHandlerContract, groupStoreContract, walk } from './helpers/group-contract.ts';
-import { deletePrefix, HAS_REDIS, redisEnv, startBridge, type TcpClient, tcpClient, uniquePrefix } from './helpers/redis.ts';
-import { useTestRuntime } from './helpers/runtime.ts';
+import { HAS_REDIS, redisEnv, startBridge, type TcpClient } from './helpers/redis.ts';
+import { memoryTarget, redisTarget } from './helpers/targets.ts';
 import { TEST_ENV } from './helpers/tokens.ts';
 
 const BIG = 100_000;
@@ -77,7 +77,7 @@ describe('the membership rules', () => {
 });
 
 groupStoreContract('memory', async () => new MemoryGroupStore());
-groupHandlerContract('memory', (env) => useTestRuntime(env));
+groupHandlerContract('memory', (env) => memoryTarget.use(env));
 
 describe('memory: a group of 100,000 members', () => {
   it('walks it in 1,000 pages of 100, every member once, in join order', async () => {
@@ -93,25 +93,26 @@ describe('memory: a group of 100,000 members', () => {
 });
 
 describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
-  const prefix = uniquePrefix('groups');
-  let bridge: UpstashBridge;
+  const target = redisTarget('groups');
+  /** A second instance: its own bridge (its own connections) to the same Redis, under the same prefix. */
   let second: UpstashBridge;
+  let bridge: UpstashBridge;
   let redis: TcpClient;
+  let prefix: string;
 
   beforeAll(async () => {
-    [bridge, second, redis] = await Promise.all([startBridge(), startBridge(), tcpClient()]);
+    [bridge, redis, prefix] = [target.bridge, target.redis, `${target.prefix}stores:`];
+    second = await startBridge();
   });
   afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await Promise.all([bridge.close(), second.close()]);
-    redis.destroy();
+    await second.close();
   });
 
   const groupStore = (over: UpstashBridge): GroupStore =>
     createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(over, prefix) })).groups;
 
   groupStoreContract('upstash', async () => groupStore(bridge));
-  groupHandlerContract('upstash', (env) => useTestRuntime(redisEnv(bridge, prefix, env)));
+  groupHandlerContract('upstash', (env) => target.use(env));
 
   it('writes exactly the keys a join declares, and a leave empties the sets but keeps the position counter', async () => {
     const keyPrefix = `${prefix}declared:`;
