@@ -248,6 +248,7 @@ export function groupHandlerContract(name: string, use: (env?: Record<string, st
 
       expect(answer.status).toBe(409);
       expect(answer.body).toEqual({
+        request_id: expect.any(String),
         error: 'conflict',
         error_description: `this agent is in ${MAX_GROUPS_PER_AGENT} groups already, the most it may be in; take it out of one first`,
       });
