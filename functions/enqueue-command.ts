@@ -1,16 +1,22 @@
-/** POST /api/agents/{agentId}/commands (operators): queue a command for one agent. */
+/**
+ * POST /api/agents/{agentId}/commands (operators): queue a command for one agent. With an
+ * Idempotency-Key, the same request again within RESULT_RETENTION_SECONDS answers the original
+ * 201 (same command, nothing added); another request under that key is 422.
+ */
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { operatorView } from '../lib/commands/views.ts';
+import { createdView } from '../lib/commands/views.ts';
+import { ApiError } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, json, jsonBody, METRIC } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
-import { agentIdParam, commandInput } from '../lib/http/validation.ts';
+import { agentIdParam, commandFingerprint, commandInput, idempotencyKeyHeader } from '../lib/http/validation.ts';
 
 export async function enqueueCommand(event: APIGatewayProxyEventV2, context: AuthContext) {
-  const { runtime } = context;
+  const { auth, runtime } = context;
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const input = commandInput(event.body);
+  const key = idempotencyKeyHeader(event.headers?.['idempotency-key']);
   const now = runtime.clock.now();
   const command = {
     commandId: randomUUID(),
@@ -19,11 +25,17 @@ export async function enqueueCommand(event: APIGatewayProxyEventV2, context: Aut
     args: input.args,
     createdAt: now,
     expiresAt: now + (input.ttlSeconds ?? runtime.config.commandTtlSeconds) * 1000,
+    ...(input.timeoutSeconds === undefined ? {} : { timeoutMs: input.timeoutSeconds * 1000 }),
   };
-  await runtime.commands.enqueue(command);
-  count(context, METRIC.commandsEnqueued);
-  return json(201, operatorView(command, now), {
-    Location: `/api/agents/${encodeURIComponent(agentId)}/commands/${command.commandId}`,
+  const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: commandFingerprint(agentId, input) };
+  const answer = await runtime.commands.enqueue(command, idempotency);
+  if (answer.outcome === 'mismatch') {
+    throw new ApiError('unprocessable', 'this Idempotency-Key was already used with a different request');
+  }
+  const { record } = answer;
+  if (answer.outcome === 'created') count(context, METRIC.commandsEnqueued);
+  return json(201, createdView(record), {
+    Location: `/api/agents/${encodeURIComponent(agentId)}/commands/${record.commandId}`,
   });
 }
 

@@ -1,4 +1,4 @@
-/** GET /api/commands[?limit=N]: the agent's unfinished commands, oldest first, at least once. */
+/** GET /api/commands[?limit=N]: the agent's unfinished commands (pending, delivered, in_progress), oldest first, at least once. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { agentView } from '../lib/commands/views.ts';
@@ -9,9 +9,10 @@ import { limitParam } from '../lib/http/validation.ts';
 export async function getCommands(event: APIGatewayProxyEventV2, context: AuthContext) {
   const { auth, runtime } = context;
   const limit = limitParam(event.queryStringParameters?.limit);
-  const commands = await runtime.commands.fetch(auth.sub, limit, runtime.clock.now());
+  const now = runtime.clock.now();
+  const commands = await runtime.commands.fetch(auth.sub, limit, now);
   if (commands.length > 0) count(context, METRIC.commandsDelivered, commands.length);
-  return json(200, { agent_id: auth.sub, commands: commands.map(agentView) });
+  return json(200, { agent_id: auth.sub, commands: commands.map((record) => agentView(record, now)) });
 }
 
 export const handler = middy(getCommands, chainOptions).use(edge()).use(authenticate(ROUTES.GetCommands));

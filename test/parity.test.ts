@@ -18,8 +18,32 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from '@upstash/redis';
 import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../lib/auth/revocation.ts';
-import { complete, delivered, isDeliverable, isGone } from '../lib/commands/lifecycle.ts';
-import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../lib/commands/model.ts';
+import {
+  applyReport,
+  cancel,
+  created,
+  delivered,
+  type IdempotencyEntry,
+  idempotency,
+  idempotentUntil,
+  isDeliverable,
+  isGone,
+  listPage,
+  type Sequenced,
+  type Transition,
+} from '../lib/commands/lifecycle.ts';
+import type {
+  Cancellation,
+  CommandRecord,
+  CommandStatus,
+  EnqueueOutcome,
+  IdempotentRequest,
+  ListPage,
+  ListQuery,
+  NewCommand,
+  Outcome,
+  Report,
+} from '../lib/commands/model.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
 import type { CommandStore, RevocationStore } from '../lib/store/types.ts';
 import { createRedisClient, UpstashCommandStore, UpstashRevocationStore } from '../lib/store/upstash.ts';
@@ -35,6 +59,17 @@ const AGENTS = ['x', 'x:y', 'x%3Ay'] as const;
 const SUBJECTS = ['x', 'x:y', 'x%3Ay', 's'] as const;
 const JTIS = ['j1', 'j:2', 'j%3A2', '8c1f0b7e-5a0e-4a8e-9f1e-0d6c2b1e7a11'] as const;
 const RESULTS = [undefined, '1', '"1"', '{"exit":0}', '{"exit":1}'] as const;
+const DETAILS = [undefined, '{"step":"1"}', '{"step":"2","of":"3"}'] as const;
+const OPERATORS = ['op', 'op:x'] as const;
+const IDEMPOTENCY_KEYS = ['k', 'k:1'] as const;
+const FINGERPRINTS = ['f1', 'f2'] as const;
+const STATUS_SETS: readonly (readonly CommandStatus[] | undefined)[] = [
+  undefined,
+  ['pending', 'delivered', 'in_progress'],
+  ['completed', 'failed', 'rejected'],
+  ['canceled', 'timed_out', 'expired'],
+  ['in_progress'],
+];
 
 const wallSeconds = () => Math.floor(Date.now() / 1000);
 
@@ -46,9 +81,19 @@ const endOf = (end: End, nowS: number) =>
   end === 'past' ? nowS - 5 : end === 'ahead' ? nowS + 3600 : end === 'beyondRedis' ? 1e16 : Number.NaN;
 
 type Op =
-  | { kind: 'enqueue'; agent: number; ttlMs: number; colon: boolean }
+  | {
+      kind: 'enqueue';
+      agent: number;
+      ttlMs: number;
+      colon: boolean;
+      timeoutMs: number | undefined;
+      idempotency: { sub: number; key: number; fingerprint: number } | undefined;
+    }
   | { kind: 'fetch'; agent: number; limit: number }
-  | { kind: 'complete'; pick: number; otherAgent: number | undefined; status: 'completed' | 'failed'; result: number }
+  | { kind: 'complete'; pick: number; otherAgent: number | undefined; status: 'completed' | 'failed' | 'rejected'; result: number }
+  | { kind: 'progress'; pick: number; otherAgent: number | undefined; details: number; stepMs: number | undefined }
+  | { kind: 'cancel'; pick: number; otherAgent: number | undefined; reason: string | undefined }
+  | { kind: 'list'; agent: number; statuses: number; limit: number; cursor: 'start' | 'last' | number }
   | { kind: 'get'; pick: number; otherAgent: number | undefined }
   | { kind: 'advance'; ms: number }
   | { kind: 'revokeToken'; jti: number; end: End }
@@ -83,6 +128,37 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       agent: agentIndex,
       ttlMs: fc.constantFrom(1, 1_000, 5_000, 60_000),
       colon: fc.boolean(),
+      timeoutMs: rarely(fc.constantFrom(1_000, 2_000, 120_000)),
+      idempotency: rarely(fc.record({ sub: index(OPERATORS), key: index(IDEMPOTENCY_KEYS), fingerprint: index(FINGERPRINTS) })),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('progress'),
+      pick: fc.nat(),
+      otherAgent: rarely(index(AGENTS)),
+      details: index(DETAILS),
+      stepMs: mostly(fc.constantFrom(1_000, 3_000, 60_000)).map((ms) => ms),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('cancel'),
+      pick: fc.nat(),
+      otherAgent: rarely(index(AGENTS)),
+      reason: fc.constantFrom(undefined, 'no longer needed', ''),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('list'),
+      agent: agentIndex,
+      statuses: index(STATUS_SETS),
+      limit: fc.integer({ min: 1, max: 3 }),
+      cursor: fc.oneof(fc.constantFrom<'start' | 'last'>('start', 'last', 'last'), fc.integer({ min: 1, max: 8 })),
     }),
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('fetch'), agent: agentIndex, limit: fc.nat({ max: 4 }) }) },
@@ -92,7 +168,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       kind: fc.constant('complete'),
       pick: fc.nat(),
       otherAgent: rarely(index(AGENTS)),
-      status: fc.constantFrom('completed', 'completed', 'completed', 'failed'),
+      status: fc.constantFrom('completed', 'completed', 'completed', 'failed', 'rejected'),
       result: resultIndex,
     }),
   },
@@ -123,42 +199,70 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 // --- The reference model: the pure rules over the plainest possible state ----------------------
 
-/** Every command ever enqueued, in enqueue order; visibility and delivery are computed from time. */
+/** Every command ever enqueued, in enqueue order with its sequence; visibility and states are computed from time. */
 class ModelCommands {
-  private readonly log: CommandRecord[] = [];
+  private readonly log: { seq: number; record: CommandRecord }[] = [];
+  private readonly keys = new Map<string, IdempotencyEntry>();
 
-  enqueue(command: NewCommand): void {
-    this.log.push({ ...command });
+  enqueue(command: NewCommand, request: IdempotentRequest | undefined): EnqueueOutcome {
+    if (request !== undefined) {
+      const key = JSON.stringify([request.sub, command.agentId, request.key]);
+      const entry = this.keys.get(key);
+      const existing = entry === undefined ? undefined : this.get(command.agentId, entry.commandId, command.createdAt);
+      const live = existing !== undefined && existing.record !== undefined && !existing.gone;
+      const decision = idempotency(entry, request.fingerprint, command.createdAt, live);
+      if (decision === 'mismatch') return { outcome: 'mismatch' };
+      if (decision === 'replay') return { outcome: 'replayed', record: existing?.record as CommandRecord };
+      const until = idempotentUntil(command.createdAt, RETENTION_MS);
+      this.keys.set(key, { fingerprint: request.fingerprint, commandId: command.commandId, until });
+    }
+    this.log.push({ seq: this.log.filter(({ record }) => record.agentId === command.agentId).length + 1, record: created(command) });
+    return { outcome: 'created', record: created(command) };
   }
 
-  /** The first `limit` deliverable commands of the agent, in enqueue order, each stamped delivered. */
+  /** The first `limit` deliverable commands of the agent, in enqueue order, each counted delivered. */
   fetch(agentId: string, limit: number, now: number): CommandRecord[] {
     if (limit < 1) return [];
     const picked = this.log
-      .map((record, at) => ({ record, at }))
+      .map((entry, at) => ({ record: entry.record, at }))
       .filter(({ record }) => record.agentId === agentId && !isGone(record, now, RETENTION_MS) && isDeliverable(record, now))
       .slice(0, limit);
-    for (const { record, at } of picked) this.log[at] = delivered(record, now);
-    return picked.map(({ at }) => this.log[at] as CommandRecord);
+    for (const { record, at } of picked) (this.log[at] as Sequenced & { record: CommandRecord }).record = delivered(record, now);
+    return picked.map(({ at }) => this.log[at]?.record as CommandRecord);
   }
 
-  complete(agentId: string, commandId: string, submission: ResultSubmission): CompleteOutcome {
-    const at = this.find(agentId, commandId);
-    const result = complete(at === undefined ? undefined : this.log[at], submission, RETENTION_MS);
-    if (at !== undefined && result.record !== undefined) this.log[at] = result.record;
-    return result.outcome;
+  complete(agentId: string, commandId: string, report: Report): Outcome {
+    return this.apply(agentId, commandId, (record) => applyReport(record, report, RETENTION_MS)).outcome;
+  }
+
+  cancel(agentId: string, commandId: string, cancellation: Cancellation): Transition {
+    return this.apply(agentId, commandId, (record) => cancel(record, cancellation, RETENTION_MS));
+  }
+
+  list(agentId: string, query: ListQuery, now: number): ListPage {
+    return listPage(
+      this.log.filter(({ record }) => record.agentId === agentId),
+      query,
+      now,
+      RETENTION_MS,
+    );
   }
 
   /** The command, and whether it is gone at `now` (then a store may have dropped it already). */
   get(agentId: string, commandId: string, now: number): { record: CommandRecord | undefined; gone: boolean } {
-    const at = this.find(agentId, commandId);
-    const record = at === undefined ? undefined : this.log[at];
+    const record = this.find(agentId, commandId)?.record;
     return { record, gone: record !== undefined && isGone(record, now, RETENTION_MS) };
   }
 
-  private find(agentId: string, commandId: string): number | undefined {
-    const at = this.log.findIndex((record) => record.agentId === agentId && record.commandId === commandId);
-    return at === -1 ? undefined : at;
+  private apply(agentId: string, commandId: string, transition: (record: CommandRecord | undefined) => Transition): Transition {
+    const entry = this.find(agentId, commandId);
+    const result = transition(entry?.record);
+    if (entry !== undefined && result.record !== undefined) entry.record = result.record;
+    return result;
+  }
+
+  private find(agentId: string, commandId: string) {
+    return this.log.find(({ record }) => record.agentId === agentId && record.commandId === commandId);
   }
 }
 
@@ -206,6 +310,8 @@ async function runHistory(ops: readonly Op[], mode: RevocationMode, subjects: re
   const commands = new ModelCommands();
   const revocations = new ModelRevocations(mode);
   const enqueued: { agentId: string; commandId: string }[] = [];
+  /** The last next cursor each agent's list gave. */
+  const cursors = new Map<string, number>();
   const baseS = wallSeconds();
   let now = Date.now() + 60_000;
 
@@ -239,12 +345,21 @@ async function runHistory(ops: readonly Op[], mode: RevocationMode, subjects: re
           args: { step, list: [1, 'two'] },
           createdAt: now,
           expiresAt: now + op.ttlMs,
+          ...(op.timeoutMs === undefined ? {} : { timeoutMs: op.timeoutMs }),
         };
-        commands.enqueue(command);
-        enqueued.push(command);
+        const request =
+          op.idempotency === undefined
+            ? undefined
+            : {
+                sub: OPERATORS[op.idempotency.sub] as string,
+                key: IDEMPOTENCY_KEYS[op.idempotency.key] as string,
+                fingerprint: FINGERPRINTS[op.idempotency.fingerprint] as string,
+              };
+        const expected = commands.enqueue(command, request);
+        if (expected.outcome === 'created') enqueued.push(command);
         await each(
-          (s) => s.commands.enqueue(command),
-          () => {},
+          (s) => s.commands.enqueue(command, request),
+          (answer) => expect(answer).toStrictEqual(expected),
         );
         break;
       }
@@ -259,11 +374,43 @@ async function runHistory(ops: readonly Op[], mode: RevocationMode, subjects: re
       }
       case 'complete': {
         const { agentId, commandId } = target(op.pick, op.otherAgent);
-        const submission: ResultSubmission = { status: op.status, resultJson: RESULTS[op.result], completedAt: now };
+        const submission: Report = { status: op.status, resultJson: RESULTS[op.result], completedAt: now };
         const expected = commands.complete(agentId, commandId, submission);
         await each(
           (s) => s.commands.complete(agentId, commandId, submission),
-          (answer) => expect(answer).toBe(expected),
+          (answer) => expect(answer).toStrictEqual(expected),
+        );
+        break;
+      }
+      case 'progress': {
+        const { agentId, commandId } = target(op.pick, op.otherAgent);
+        const update: Report = { status: 'in_progress', statusDetailsJson: DETAILS[op.details], timeoutMs: op.stepMs, at: now };
+        const expected = commands.complete(agentId, commandId, update);
+        await each(
+          (s) => s.commands.complete(agentId, commandId, update),
+          (answer) => expect(answer).toStrictEqual(expected),
+        );
+        break;
+      }
+      case 'cancel': {
+        const { agentId, commandId } = target(op.pick, op.otherAgent);
+        const cancellation = { reason: op.reason, at: now };
+        const expected = commands.cancel(agentId, commandId, cancellation);
+        await each(
+          (s) => s.commands.cancel(agentId, commandId, cancellation),
+          (answer) => expect(answer).toStrictEqual(expected),
+        );
+        break;
+      }
+      case 'list': {
+        const agentId = AGENTS[op.agent] as string;
+        const after = op.cursor === 'start' ? 0 : op.cursor === 'last' ? (cursors.get(agentId) ?? 0) : op.cursor;
+        const query: ListQuery = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after };
+        const expected = commands.list(agentId, query, now);
+        cursors.set(agentId, expected.nextAfter ?? 0);
+        await each(
+          (s) => s.commands.list(agentId, query, now),
+          (answer) => expect(answer).toStrictEqual(expected),
         );
         break;
       }

@@ -5,52 +5,108 @@
  *
  * Times are epoch milliseconds, always the caller's (the service's clock), never a database's.
  *
- *   pending ──fetch──▶ delivered ──result──▶ completed | failed
- *      └──────────── expiresAt ─────────────▶ expired (no result accepted any more)
+ *   pending ──fetch──▶ delivered ──in_progress──▶ in_progress ──result──▶ completed | failed | rejected
+ *      │                  │  └────────────── result ───────────────────▶ completed | failed | rejected
+ *      └──────────────────┴─── any state not terminal ── cancel ────────▶ canceled
+ *   deadlineAt (first delivery + timeout, or a step timeout) ───────────▶ timed_out
+ *   expiresAt ─────────────────────────────────────────────────────────▶ expired
  *
- * A finished command stays readable until completedAt + retention, an expired unfinished one until
- * expiresAt + retention; after that it is gone, as if it had never been.
+ * A terminal state never changes. timed_out and expired are never written: they hold from their
+ * instant on (the earlier of deadlineAt and expiresAt; a tie is expired) for every reader, so no
+ * sweeper is needed. A command stays readable until its end (completedAt, else that instant)
+ * plus retention; after that it is gone, as if it had never been.
  */
-import type { CommandRecord, CommandStatus, CompleteOutcome, ResultSubmission } from './model.ts';
+import type {
+  Cancellation,
+  CommandRecord,
+  CommandStatus,
+  ListPage,
+  ListQuery,
+  NewCommand,
+  Outcome,
+  ProgressSubmission,
+  Report,
+  ResultSubmission,
+  TerminalStatus,
+} from './model.ts';
 
-/** True once a result was accepted. */
-export function isFinished(record: CommandRecord): boolean {
-  return record.resultStatus !== undefined;
+const TERMINAL: ReadonlySet<CommandStatus> = new Set<CommandStatus>([
+  'completed',
+  'failed',
+  'rejected',
+  'timed_out',
+  'canceled',
+  'expired',
+]);
+
+export function isTerminal(status: CommandStatus): status is TerminalStatus {
+  return TERMINAL.has(status);
 }
 
-/** True from expiresAt on (the end itself is already expired). */
-export function isExpired(record: CommandRecord, now: number): boolean {
-  return record.expiresAt <= now;
+/** The instant time alone ends the command, and how: the earlier of deadlineAt and expiresAt (a tie is expired). */
+export function timeEnd(record: Pick<CommandRecord, 'expiresAt' | 'deadlineAt'>): { status: 'timed_out' | 'expired'; at: number } {
+  if (record.deadlineAt !== undefined && record.deadlineAt < record.expiresAt) return { status: 'timed_out', at: record.deadlineAt };
+  return { status: 'expired', at: record.expiresAt };
 }
 
-/** The status shown at `now`: a result wins; otherwise expired, pending or delivered. */
+/** The status at `now`: a written end wins; then the end by time; then in_progress, delivered, pending. */
 export function statusOf(record: CommandRecord, now: number): CommandStatus {
   if (record.resultStatus !== undefined) return record.resultStatus;
-  if (isExpired(record, now)) return 'expired';
+  const end = timeEnd(record);
+  if (end.at <= now) return end.status;
+  if (record.startedAt !== undefined) return 'in_progress';
   return record.deliveredAt === undefined ? 'pending' : 'delivered';
 }
 
-/** A fetch at `now` hands it out: unfinished and not yet expired. */
+/** When it reached its terminal state, if it has by `now`. */
+export function endedAt(record: CommandRecord, now: number): number | undefined {
+  if (record.completedAt !== undefined) return record.completedAt;
+  const end = timeEnd(record);
+  return end.at <= now ? end.at : undefined;
+}
+
+/** The last change at `now`: the written one, or the instant time ended it (always later than any write). */
+export function updatedAtOf(record: CommandRecord, now: number): number {
+  if (record.resultStatus === undefined) {
+    const end = timeEnd(record);
+    if (end.at <= now) return end.at;
+  }
+  return record.updatedAt ?? record.createdAt;
+}
+
+/** A fetch at `now` hands it out: not yet in a terminal state. */
 export function isDeliverable(record: CommandRecord, now: number): boolean {
-  return !isFinished(record) && !isExpired(record, now);
+  return !isTerminal(statusOf(record, now));
 }
 
-/** The record as handed out at `now`: deliveredAt is stamped once, by the first fetch. */
+/**
+ * The record as handed out at `now`: deliveryCount counts every fetch; the first one stamps
+ * deliveredAt and updatedAt and, when the command has a timeout, starts its deadline.
+ */
 export function delivered(record: CommandRecord, now: number): CommandRecord {
-  return record.deliveredAt === undefined ? { ...record, deliveredAt: now } : record;
+  const count = (record.deliveryCount ?? 0) + 1;
+  if (record.deliveredAt !== undefined) return { ...record, deliveryCount: count };
+  const startsDeadline = record.timeoutMs !== undefined && record.deadlineAt === undefined;
+  return {
+    ...record,
+    deliveredAt: now,
+    deliveryCount: count,
+    updatedAt: now,
+    ...(startsDeadline ? { deadlineAt: now + (record.timeoutMs as number) } : {}),
+  };
 }
 
-/** A record whose life ended at `end` (completedAt, else expiresAt) is kept until this time. */
+/** A record whose life ended at `end` is kept until this time. */
 export function retainedUntil(end: number, retentionMs: number): number {
   return end + retentionMs;
 }
 
-/** When the record is gone: retention counts from completedAt once finished, else from expiresAt. */
-export function goneAt(record: Pick<CommandRecord, 'expiresAt' | 'completedAt'>, retentionMs: number): number {
-  return retainedUntil(record.completedAt ?? record.expiresAt, retentionMs);
+/** When the record is gone: retention counts from completedAt once written, else from the end by time. */
+export function goneAt(record: Pick<CommandRecord, 'expiresAt' | 'deadlineAt' | 'completedAt'>, retentionMs: number): number {
+  return retainedUntil(record.completedAt ?? timeEnd(record).at, retentionMs);
 }
 
-/** Past retention at `now`: no store shows it, no result reaches it. */
+/** Past retention at `now`: no store shows it, nothing reaches it. */
 export function isGone(record: CommandRecord, now: number, retentionMs: number): boolean {
   return goneAt(record, retentionMs) <= now;
 }
@@ -60,28 +116,145 @@ export function isSameResult(record: CommandRecord, submission: ResultSubmission
   return record.resultStatus === submission.status && record.resultJson === submission.resultJson;
 }
 
-export interface Completion {
-  readonly outcome: CompleteOutcome;
-  /** The record after the submission: changed only when accepted; undefined when there is none (or it is gone). */
+export interface Transition {
+  readonly outcome: Outcome;
+  /** The record after the event: changed only when accepted; undefined when there is none (or it is gone). */
   readonly record: CommandRecord | undefined;
 }
 
+const NOT_FOUND: Transition = { outcome: { outcome: 'not_found' }, record: undefined };
+
 /**
- * The outcome of a submitted result for `record` (undefined: no such command of that agent).
- * First result wins; checked in this order: gone → not_found, finished → duplicate or conflict,
- * expired → expired, else accepted (the record takes the result and completedAt).
+ * An in_progress update at `update.at`: refused in a terminal state; otherwise the command is
+ * (or stays) in_progress, startedAt is stamped once, updatedAt moves, status_details is replaced
+ * when given, and a step timeout moves the deadline to at + timeoutMs. A command never delivered
+ * starts its own timeout here.
  */
-export function complete(record: CommandRecord | undefined, submission: ResultSubmission, retentionMs: number): Completion {
-  if (record === undefined || isGone(record, submission.completedAt, retentionMs)) return { outcome: 'not_found', record: undefined };
-  if (isFinished(record)) return { outcome: isSameResult(record, submission) ? 'duplicate' : 'conflict', record };
-  if (isExpired(record, submission.completedAt)) return { outcome: 'expired', record };
+export function progress(record: CommandRecord, update: ProgressSubmission): Transition {
+  const status = statusOf(record, update.at);
+  if (isTerminal(status)) return { outcome: { outcome: 'refused', status }, record };
+  const deadlineAt =
+    update.timeoutMs !== undefined
+      ? update.at + update.timeoutMs
+      : (record.deadlineAt ?? (record.timeoutMs === undefined ? undefined : update.at + record.timeoutMs));
+  const next: CommandRecord = {
+    ...record,
+    startedAt: record.startedAt ?? update.at,
+    updatedAt: update.at,
+    ...(deadlineAt === undefined ? {} : { deadlineAt }),
+    ...(update.statusDetailsJson === undefined ? {} : { statusDetailsJson: update.statusDetailsJson }),
+  };
+  return { outcome: { outcome: 'accepted', status: statusOf(next, update.at) }, record: next };
+}
+
+/**
+ * A final result: the first written end wins (the same result again is a duplicate, anything
+ * else refused with the state that won); after timed_out or expired, refused.
+ */
+export function finish(record: CommandRecord, submission: ResultSubmission): Transition {
+  const at = submission.completedAt;
+  const status = statusOf(record, at);
+  if (record.resultStatus !== undefined) {
+    const outcome = isSameResult(record, submission) ? 'duplicate' : 'refused';
+    return { outcome: { outcome, status }, record };
+  }
+  if (isTerminal(status)) return { outcome: { outcome: 'refused', status }, record };
   return {
-    outcome: 'accepted',
+    outcome: { outcome: 'accepted', status: submission.status },
     record: {
       ...record,
       resultStatus: submission.status,
       ...(submission.resultJson === undefined ? {} : { resultJson: submission.resultJson }),
-      completedAt: submission.completedAt,
+      completedAt: at,
+      updatedAt: at,
     },
   };
+}
+
+/** The time a report is made at. */
+export function reportedAt(report: Report): number {
+  return report.status === 'in_progress' ? report.at : report.completedAt;
+}
+
+/**
+ * What the agent reported, for `record` (undefined: no such command of that agent): gone →
+ * not_found; then progress or finish.
+ */
+export function applyReport(record: CommandRecord | undefined, report: Report, retentionMs: number): Transition {
+  if (record === undefined || isGone(record, reportedAt(report), retentionMs)) return NOT_FOUND;
+  return report.status === 'in_progress' ? progress(record, report) : finish(record, report);
+}
+
+/** An operator's cancel: from any state that is not terminal; a terminal one is refused with its state. */
+export function cancel(record: CommandRecord | undefined, cancellation: Cancellation, retentionMs: number): Transition {
+  const { at, reason } = cancellation;
+  if (record === undefined || isGone(record, at, retentionMs)) return NOT_FOUND;
+  const status = statusOf(record, at);
+  if (isTerminal(status)) return { outcome: { outcome: 'refused', status }, record };
+  return {
+    outcome: { outcome: 'accepted', status: 'canceled' },
+    record: {
+      ...record,
+      resultStatus: 'canceled',
+      completedAt: at,
+      updatedAt: at,
+      ...(reason === undefined ? {} : { cancelReason: reason }),
+    },
+  };
+}
+
+/** The record a new command starts as. */
+export function created(command: NewCommand): CommandRecord {
+  return { ...command };
+}
+
+/** One of an agent's commands with its enqueue sequence (1, 2, 3, ...). */
+export interface Sequenced {
+  readonly seq: number;
+  readonly record: CommandRecord;
+}
+
+/**
+ * A page of `entries` (enqueue order) at `now`: those after `query.after`, not gone, of the
+ * statuses asked for, at most `limit`; nextAfter is the last one's sequence when another
+ * matching command follows.
+ */
+export function listPage(entries: readonly Sequenced[], query: ListQuery, now: number, retentionMs: number): ListPage {
+  const records: CommandRecord[] = [];
+  let last = 0;
+  for (const { seq, record } of entries) {
+    if (seq <= query.after || isGone(record, now, retentionMs)) continue;
+    if (query.statuses !== undefined && !query.statuses.includes(statusOf(record, now))) continue;
+    if (records.length === query.limit) return { records, nextAfter: last };
+    records.push(record);
+    last = seq;
+  }
+  return { records, nextAfter: undefined };
+}
+
+/** An idempotency key seen at `createdAt` is honoured until this time. */
+export function idempotentUntil(createdAt: number, retentionMs: number): number {
+  return createdAt + retentionMs;
+}
+
+/** A stored idempotency key: the request's fingerprint and the command it made. */
+export interface IdempotencyEntry {
+  readonly fingerprint: string;
+  readonly commandId: string;
+  readonly until: number;
+}
+
+/**
+ * What an enqueue with an Idempotency-Key does at `now`: `create` when the key is new (or its
+ * window has passed, or its command is gone), `replay` for the same request, `mismatch` for
+ * another one.
+ */
+export function idempotency(
+  entry: IdempotencyEntry | undefined,
+  fingerprint: string,
+  now: number,
+  commandExists: boolean,
+): 'create' | 'replay' | 'mismatch' {
+  if (entry === undefined || entry.until <= now || !commandExists) return 'create';
+  return entry.fingerprint === fingerprint ? 'replay' : 'mismatch';
 }

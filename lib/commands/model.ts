@@ -3,8 +3,26 @@
  * no HTTP; the rules over it live in lifecycle.ts, how it is shown in views.ts.
  */
 
-export type CommandStatus = 'pending' | 'delivered' | 'completed' | 'failed' | 'expired';
-export type ResultStatus = 'completed' | 'failed';
+/** Every state a command can be in; lifecycle.ts says how one leads to another. */
+export const COMMAND_STATUSES = [
+  'pending',
+  'delivered',
+  'in_progress',
+  'completed',
+  'failed',
+  'rejected',
+  'timed_out',
+  'canceled',
+  'expired',
+] as const;
+export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+
+/** A state that never changes again. */
+export type TerminalStatus = 'completed' | 'failed' | 'rejected' | 'timed_out' | 'canceled' | 'expired';
+/** The final statuses an agent may report. */
+export type ResultStatus = 'completed' | 'failed' | 'rejected';
+/** The terminal states that are written (a result or a cancel); timed_out and expired follow from time alone. */
+export type WrittenStatus = ResultStatus | 'canceled';
 
 /** The largest result an agent may send (also the `result_max_bytes` of the agent config). */
 export const RESULT_MAX_BYTES = 256 * 1024;
@@ -17,12 +35,27 @@ export interface CommandRecord {
   readonly args: Record<string, unknown>;
   readonly createdAt: number;
   readonly expiresAt: number;
+  /** From the first delivery on, it must end within this; absent: no timeout. */
+  readonly timeoutMs?: number;
+  /** The last written change (first delivery, progress, result, cancel); absent: createdAt. */
+  readonly updatedAt?: number;
   readonly deliveredAt?: number;
+  /** How many fetches handed it out; absent: 0. */
+  readonly deliveryCount?: number;
+  /** The first in_progress update. */
+  readonly startedAt?: number;
+  /** It times out at this instant unless it has ended before. */
+  readonly deadlineAt?: number;
+  /** The latest status_details of an in_progress update, JSON-encoded. */
+  readonly statusDetailsJson?: string;
+  /** When the written terminal state (resultStatus) was reached. */
   readonly completedAt?: number;
-  /** Set once a result arrives. */
-  readonly resultStatus?: ResultStatus;
+  /** Set once a result or a cancel is accepted. */
+  readonly resultStatus?: WrittenStatus;
   /** The result exactly as accepted, JSON-encoded; absent when the agent sent none. */
   readonly resultJson?: string;
+  /** The operator's reason, when canceled with one. */
+  readonly cancelReason?: string;
 }
 
 export interface NewCommand {
@@ -32,8 +65,10 @@ export interface NewCommand {
   readonly args: Record<string, unknown>;
   readonly createdAt: number;
   readonly expiresAt: number;
+  readonly timeoutMs?: number;
 }
 
+/** A final result from the agent. */
 export interface ResultSubmission {
   readonly status: ResultStatus;
   /** JSON encoding of the result; undefined when none was sent. */
@@ -41,11 +76,61 @@ export interface ResultSubmission {
   readonly completedAt: number;
 }
 
+/** An in_progress update from the agent. */
+export interface ProgressSubmission {
+  readonly status: 'in_progress';
+  /** JSON encoding of status_details; undefined: the details stay as they were. */
+  readonly statusDetailsJson: string | undefined;
+  /** A step timeout: the deadline moves to `at + timeoutMs`; undefined: it stays. */
+  readonly timeoutMs: number | undefined;
+  readonly at: number;
+}
+
+/** What an agent may send to POST /api/results. */
+export type Report = ResultSubmission | ProgressSubmission;
+
+export interface Cancellation {
+  readonly reason: string | undefined;
+  readonly at: number;
+}
+
 /**
- * accepted: this submission completed the command.
+ * accepted: this submission changed the command (to `status`).
  * duplicate: the same result had already been accepted (an agent retrying).
- * conflict: the command already has another result.
- * expired: the command expired before any result arrived.
+ * refused: the command is already in the terminal state `status`, which stays.
  * not_found: no such command for that agent.
  */
-export type CompleteOutcome = 'accepted' | 'duplicate' | 'conflict' | 'expired' | 'not_found';
+export type Outcome =
+  | { readonly outcome: 'accepted' | 'duplicate' | 'refused'; readonly status: CommandStatus }
+  | { readonly outcome: 'not_found' };
+
+/** An enqueue that carries an Idempotency-Key (scoped to the operator's sub and the agent). */
+export interface IdempotentRequest {
+  readonly sub: string;
+  readonly key: string;
+  /** A digest of the request; the same key with another fingerprint is refused. */
+  readonly fingerprint: string;
+}
+
+/**
+ * created: the command is new. replayed: the key was seen with the same request; `record` is the
+ * command it made. mismatch: the key was seen with another request; nothing changed.
+ */
+export type EnqueueOutcome =
+  | { readonly outcome: 'created' | 'replayed'; readonly record: CommandRecord }
+  | { readonly outcome: 'mismatch' };
+
+/** A page of an agent's commands for operators. */
+export interface ListQuery {
+  /** Only these statuses (at `now`); undefined: every status. */
+  readonly statuses: readonly CommandStatus[] | undefined;
+  readonly limit: number;
+  /** The enqueue sequence after which the page starts; 0: from the first. */
+  readonly after: number;
+}
+
+export interface ListPage {
+  readonly records: readonly CommandRecord[];
+  /** The sequence of the page's last record when more may follow; undefined when this page is the last. */
+  readonly nextAfter: number | undefined;
+}

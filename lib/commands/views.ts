@@ -1,32 +1,55 @@
 /** How commands are shown: to the agent that runs them, and to operators. */
 import { RawJson } from '../json-text.ts';
-import { statusOf } from './lifecycle.ts';
+import { endedAt, statusOf, updatedAtOf } from './lifecycle.ts';
 import type { CommandRecord } from './model.ts';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+const raw = (json: string | undefined) => (json === undefined ? null : new RawJson(json));
 
-export function agentView(record: CommandRecord) {
+/** What a fetch hands out at `now` (the record as the fetch left it). */
+export function agentView(record: CommandRecord, now: number) {
   return {
     command_id: record.commandId,
-    command: record.command,
-    args: record.args,
-    created_at: iso(record.createdAt),
-    expires_at: iso(record.expiresAt),
-  };
-}
-
-export function operatorView(record: CommandRecord, now: number) {
-  return {
-    command_id: record.commandId,
-    agent_id: record.agentId,
     command: record.command,
     args: record.args,
     status: statusOf(record, now),
     created_at: iso(record.createdAt),
     expires_at: iso(record.expiresAt),
-    delivered_at: iso(record.deliveredAt),
-    completed_at: iso(record.completedAt),
-    // The result's text as the agent sent it, byte for byte.
-    result: record.resultJson === undefined ? null : new RawJson(record.resultJson),
+    delivery_count: record.deliveryCount ?? 0,
+    deadline_at: iso(record.deadlineAt),
   };
+}
+
+/** The whole record at `now`; timed_out and expired already hold at their instant. */
+export function operatorView(record: CommandRecord, now: number) {
+  const status = statusOf(record, now);
+  return {
+    command_id: record.commandId,
+    agent_id: record.agentId,
+    command: record.command,
+    args: record.args,
+    status,
+    created_at: iso(record.createdAt),
+    updated_at: iso(updatedAtOf(record, now)),
+    expires_at: iso(record.expiresAt),
+    timeout_seconds: record.timeoutMs === undefined ? null : record.timeoutMs / 1000,
+    delivered_at: iso(record.deliveredAt),
+    delivery_count: record.deliveryCount ?? 0,
+    started_at: iso(record.startedAt),
+    deadline_at: iso(record.deadlineAt),
+    completed_at: iso(endedAt(record, now)),
+    // The agent's own text, byte for byte.
+    status_details: raw(record.statusDetailsJson),
+    result: raw(record.resultJson),
+    ...(status === 'canceled' ? { cancel_reason: record.cancelReason ?? null } : {}),
+  };
+}
+
+/** The answer to the enqueue that made the command, exactly as it was (an idempotent replay gives it again). */
+export function createdView(record: CommandRecord) {
+  const { commandId, agentId, command, args, createdAt, expiresAt, timeoutMs } = record;
+  return operatorView(
+    { commandId, agentId, command, args, createdAt, expiresAt, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+    createdAt,
+  );
 }

@@ -30,13 +30,21 @@ function bodyText(body: string, isBase64Encoded: boolean): string {
   }
 }
 
-export function jsonBody(route: Pick<Route, 'bodyLimit' | 'name'>): middy.MiddlewareObj<APIGatewayProxyEventV2>[] {
+/** With `optional`, a request without a body (none, or empty) passes with `event.body` undefined. */
+export function jsonBody(
+  route: Pick<Route, 'bodyLimit' | 'name'>,
+  options: { optional?: boolean } = {},
+): middy.MiddlewareObj<APIGatewayProxyEventV2>[] {
   const maxBytes = route.bodyLimit;
   if (maxBytes === undefined) throw new Error(`route ${route.name} has no bodyLimit in the route table`);
   const limit: middy.MiddlewareObj<APIGatewayProxyEventV2> = {
     before: (request) => {
       const { body, isBase64Encoded } = request.event;
-      if (body === undefined || body === '') throw badRequest('a JSON body is required');
+      if (body === undefined || body === null || body === '') {
+        if (!options.optional) throw badRequest('a JSON body is required');
+        request.event.body = undefined;
+        return;
+      }
       const bytes = isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body, 'utf8');
       if (bytes > maxBytes) throw new ApiError('payload_too_large', `the body must be at most ${maxBytes} bytes`);
       const text = bodyText(body, isBase64Encoded);
@@ -45,5 +53,10 @@ export function jsonBody(route: Pick<Route, 'bodyLimit' | 'name'>): middy.Middle
       request.event.isBase64Encoded = false;
     },
   };
-  return [limit, httpJsonBodyParser() as middy.MiddlewareObj<APIGatewayProxyEventV2>];
+  const parser = httpJsonBodyParser() as middy.MiddlewareObj<APIGatewayProxyEventV2>;
+  if (!options.optional) return [limit, parser];
+  const parseWhenPresent: middy.MiddlewareObj<APIGatewayProxyEventV2> = {
+    before: (request) => (request.event.body === undefined ? undefined : parser.before?.(request)),
+  };
+  return [limit, parseWhenPresent];
 }

@@ -14,6 +14,7 @@ import type middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import { KeySetUnavailableError, TokenError, type TokenErrorReason } from '../auth/errors.ts';
 import { RevocationRefused } from '../auth/revocation-window.ts';
+import type { TerminalStatus } from '../commands/model.ts';
 import { StoreUnavailableError } from '../store/types.ts';
 import { observation, type UnavailableCause } from './observe.ts';
 
@@ -26,6 +27,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'conflict'
   | 'payload_too_large'
+  | 'unprocessable'
   | 'unsupported_media_type'
   | 'rate_limited'
   | 'server_error'
@@ -40,6 +42,7 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   conflict: 409,
   payload_too_large: 413,
+  unprocessable: 422,
   unsupported_media_type: 415,
   rate_limited: 429,
   server_error: 500,
@@ -111,6 +114,20 @@ export function rateLimited(resetMs: number, nowMs: number): ApiError {
   return new ApiError('rate_limited', `too many requests for this agent; retry after ${seconds} s`, {
     headers: { 'Retry-After': String(seconds) },
   });
+}
+
+const TERMINAL_WORDS: Record<TerminalStatus, string> = {
+  completed: 'was completed',
+  failed: 'failed',
+  rejected: 'was rejected',
+  timed_out: 'timed out',
+  canceled: 'was canceled',
+  expired: 'expired',
+};
+
+/** 409 naming the terminal state the command is in (for example "the command was canceled"). */
+export function terminalConflict(status: TerminalStatus, detail = ''): ApiError {
+  return new ApiError('conflict', `the command ${TERMINAL_WORDS[status]}${detail}`);
 }
 
 const SERVER_ERROR = JSON.stringify({ error: 'server_error', error_description: 'internal error' });

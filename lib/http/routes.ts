@@ -79,6 +79,24 @@ export const ROUTES = {
     scopes: [SCOPES.adminCommands],
     usesStore: true,
   },
+  ListCommands: {
+    name: 'ListCommands',
+    method: 'GET',
+    path: '/api/agents/{agentId}/commands',
+    handler: 'list-commands',
+    scopes: [SCOPES.adminCommands],
+    usesStore: true,
+  },
+  CancelCommand: {
+    name: 'CancelCommand',
+    method: 'POST',
+    path: '/api/agents/{agentId}/commands/{commandId}/cancel',
+    handler: 'cancel-command',
+    scopes: [SCOPES.adminCommands],
+    // Optional: {"reason": at most 256 characters}.
+    bodyLimit: 4 * 1024,
+    usesStore: true,
+  },
   PutConfig: {
     name: 'PutConfig',
     method: 'PUT',

@@ -1,7 +1,8 @@
 /** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
+import { createHash } from 'node:crypto';
 import { decodeCursor, InvalidCursorError } from '../groups/membership.ts';
-import { RESULT_MAX_BYTES, type ResultStatus } from '../commands/model.ts';
+import { COMMAND_STATUSES, type CommandStatus, type Report, RESULT_MAX_BYTES } from '../commands/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
 import { badRequest as bad } from './errors.ts';
@@ -81,42 +82,102 @@ export function cursorParam(value: string | undefined): number {
 
 export interface ResultInput {
   readonly commandId: string;
-  readonly status: ResultStatus;
-  readonly resultJson: string | undefined;
+  /** The report without its time, which the handler adds. */
+  readonly report:
+    | { readonly status: 'completed' | 'failed' | 'rejected'; readonly resultJson: string | undefined }
+    | { readonly status: 'in_progress'; readonly statusDetailsJson: string | undefined; readonly timeoutMs: number | undefined };
 }
 
+/** A timeout of a command or of one step: whole seconds, up to a week. */
+export const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
+export const MAX_STATUS_DETAILS = 32;
+export const MAX_STATUS_DETAIL_CHARS = 1024;
+export const MAX_STATUS_DETAIL_NAME_CHARS = 128;
+export const MAX_CANCEL_REASON_CHARS = 256;
+
+function timeoutSeconds(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_TIMEOUT_SECONDS) {
+    throw bad(`${field} must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
+  }
+  return value as number;
+}
+
+function statusDetails(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) throw bad('status_details must be a JSON object of strings');
+  const entries = Object.entries(value);
+  if (entries.length > MAX_STATUS_DETAILS) throw bad(`status_details may hold at most ${MAX_STATUS_DETAILS} values`);
+  for (const [name, detail] of entries) {
+    if (name.length < 1 || name.length > MAX_STATUS_DETAIL_NAME_CHARS || !name.isWellFormed()) {
+      throw bad(`status_details names must be 1 to ${MAX_STATUS_DETAIL_NAME_CHARS} characters`);
+    }
+    if (typeof detail !== 'string') throw bad(`status_details.${name} must be a string`);
+    if (detail.length > MAX_STATUS_DETAIL_CHARS || !detail.isWellFormed()) {
+      throw bad(`status_details.${name} must be at most ${MAX_STATUS_DETAIL_CHARS} characters`);
+    }
+  }
+  return JSON.stringify(value);
+}
+
+const RESULT_STATUSES = ['completed', 'failed', 'rejected'] as const;
+
 /**
- * The result is kept as the JSON text the agent sent (`raw`, the request body), not a
- * re-serialisation, so it reads back byte for byte (large integers included), and that text is
- * what the RESULT_MAX_BYTES limit bounds.
+ * A final result (completed, failed, rejected) or a progress update (in_progress). The result is
+ * kept as the JSON text the agent sent (`raw`, the request body), not a re-serialisation, so it
+ * reads back byte for byte (large integers included), and that text is what the
+ * RESULT_MAX_BYTES limit bounds.
  */
 export function resultInput(body: unknown, raw: string | undefined): ResultInput {
   if (!isObject(body)) throw bad('the body must be a JSON object');
-  onlyKeys(body, ['command_id', 'status', 'result']);
+  onlyKeys(body, ['command_id', 'status', 'result', 'status_details', 'timeout_seconds']);
   if (typeof body.command_id !== 'string' || !COMMAND_ID.test(body.command_id)) {
     throw bad('command_id must be a string of 1 to 128 characters');
   }
-  if (body.status !== 'completed' && body.status !== 'failed') throw bad('status must be "completed" or "failed"');
+  const commandId = body.command_id;
+  if (body.status === 'in_progress') {
+    if (body.result !== undefined) throw bad('result goes with a final status (completed, failed or rejected), not with in_progress');
+    const step = timeoutSeconds(body.timeout_seconds, 'timeout_seconds');
+    return {
+      commandId,
+      report: {
+        status: 'in_progress',
+        statusDetailsJson: statusDetails(body.status_details),
+        timeoutMs: step === undefined ? undefined : step * 1000,
+      },
+    };
+  }
+  const status = RESULT_STATUSES.find((candidate) => candidate === body.status);
+  if (status === undefined) throw bad('status must be "in_progress", "completed", "failed" or "rejected"');
+  if (body.status_details !== undefined || body.timeout_seconds !== undefined) {
+    throw bad('status_details and timeout_seconds go with "in_progress" only');
+  }
   let resultJson: string | undefined;
   if (body.result !== undefined) {
     storableJson(body.result, 'result');
     resultJson = (raw === undefined ? undefined : topLevelMember(raw, 'result')) ?? JSON.stringify(body.result);
     if (Buffer.byteLength(resultJson, 'utf8') > RESULT_MAX_BYTES) throw bad(`result must be at most ${RESULT_MAX_BYTES} bytes of JSON`);
   }
-  return { commandId: body.command_id, status: body.status, resultJson };
+  return { commandId, report: { status, resultJson } };
+}
+
+/** The report with its time. */
+export function reportAt(input: ResultInput, at: number): Report {
+  return input.report.status === 'in_progress' ? { ...input.report, at } : { ...input.report, completedAt: at };
 }
 
 export interface CommandInput {
   readonly command: string;
   readonly args: Record<string, unknown>;
   readonly ttlSeconds: number | undefined;
+  readonly timeoutSeconds: number | undefined;
 }
 
 export const MAX_TTL_SECONDS = 30 * 24 * 3600;
 
 export function commandInput(body: unknown): CommandInput {
   if (!isObject(body)) throw bad('the body must be a JSON object');
-  onlyKeys(body, ['command', 'args', 'ttl_seconds']);
+  onlyKeys(body, ['command', 'args', 'ttl_seconds', 'timeout_seconds']);
   if (typeof body.command !== 'string' || body.command.length < 1 || body.command.length > 128) {
     throw bad('command must be a string of 1 to 128 characters');
   }
@@ -128,7 +189,67 @@ export function commandInput(body: unknown): CommandInput {
   if (ttl !== undefined && (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_TTL_SECONDS)) {
     throw bad(`ttl_seconds must be a whole number from 1 to ${MAX_TTL_SECONDS}`);
   }
-  return { command: body.command, args: (body.args as Record<string, unknown> | undefined) ?? {}, ttlSeconds: ttl as number | undefined };
+  return {
+    command: body.command,
+    args: (body.args as Record<string, unknown> | undefined) ?? {},
+    ttlSeconds: ttl as number | undefined,
+    timeoutSeconds: timeoutSeconds(body.timeout_seconds, 'timeout_seconds'),
+  };
+}
+
+/**
+ * What makes two enqueues "the same request" for an Idempotency-Key: the agent and the checked
+ * input, with object members in sorted order (so member order and white space do not count).
+ */
+export function commandFingerprint(agentId: string, input: CommandInput): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (isObject(value))
+      return Object.fromEntries(
+        Object.keys(value)
+          .sort()
+          .map((key) => [key, canonical(value[key])]),
+      );
+    return value;
+  };
+  const text = JSON.stringify(canonical({ agentId, ...input }));
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+/** The Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header): 1 to 255 printable ASCII characters. */
+export function idempotencyKeyHeader(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  // Accepted bare or as the draft's Structured Field string ("...").
+  const key = /^"[^"\\]*"$/.test(value) ? value.slice(1, -1) : value;
+  if (!IDEMPOTENCY_KEY.test(key)) throw bad('Idempotency-Key must be 1 to 255 printable ASCII characters');
+  return key;
+}
+
+/** The optional body of a cancel: `{"reason": string of at most 256 characters}`. */
+export function cancelInput(body: unknown): { reason: string | undefined } {
+  if (body === undefined) return { reason: undefined };
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  onlyKeys(body, ['reason']);
+  if (body.reason === undefined) return { reason: undefined };
+  if (typeof body.reason !== 'string' || body.reason.length > MAX_CANCEL_REASON_CHARS || !body.reason.isWellFormed()) {
+    throw bad(`reason must be a string of at most ${MAX_CANCEL_REASON_CHARS} characters`);
+  }
+  return { reason: body.reason };
+}
+
+/** `?status=a,b`: known statuses, each once. */
+export function statusFilterParam(value: string | undefined): CommandStatus[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(',');
+  const statuses: CommandStatus[] = [];
+  for (const name of names) {
+    const status = COMMAND_STATUSES.find((candidate) => candidate === name);
+    if (status === undefined) throw bad(`status must be a comma-separated list of: ${COMMAND_STATUSES.join(', ')}`);
+    if (!statuses.includes(status)) statuses.push(status);
+  }
+  return statuses;
 }
 
 const MAX_EPOCH_SECONDS = 253_402_300_799;

@@ -5,8 +5,31 @@
  * lib/groups/membership.ts.
  */
 import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../auth/revocation.ts';
-import { complete, delivered, isDeliverable, isGone } from '../commands/lifecycle.ts';
-import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
+import {
+  applyReport,
+  cancel,
+  created,
+  delivered,
+  type IdempotencyEntry,
+  idempotency,
+  idempotentUntil,
+  isDeliverable,
+  isGone,
+  listPage,
+  type Sequenced,
+  type Transition,
+} from '../commands/lifecycle.ts';
+import type {
+  Cancellation,
+  CommandRecord,
+  EnqueueOutcome,
+  IdempotentRequest,
+  ListPage,
+  ListQuery,
+  NewCommand,
+  Outcome,
+  Report,
+} from '../commands/model.ts';
 import {
   type JoinOutcome,
   joinOutcome,
@@ -19,55 +42,96 @@ import {
 } from '../groups/membership.ts';
 import type { CommandStore, GroupStore, RevocationStore } from './types.ts';
 
+interface Queue {
+  /** Every command still kept, in enqueue order, with its sequence. */
+  readonly entries: Map<string, { seq: number; record: CommandRecord }>;
+  /** The last sequence given out (never reused). */
+  last: number;
+}
+
 export class MemoryCommandStore implements CommandStore {
   /** Commands per agent, in enqueue order. Finished ones stay readable until retention ends. */
-  private readonly queues = new Map<string, Map<string, CommandRecord>>();
+  private readonly queues = new Map<string, Queue>();
   private readonly configs = new Map<string, Record<string, unknown>>();
+  /** Idempotency keys by (sub, agent, key). */
+  private readonly idempotency = new Map<string, IdempotencyEntry>();
   private readonly retentionMs: number;
 
   constructor(options: { resultRetentionSeconds: number }) {
     this.retentionMs = options.resultRetentionSeconds * 1000;
   }
 
-  async enqueue(command: NewCommand): Promise<void> {
+  async enqueue(command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
     let queue = this.queues.get(command.agentId);
     if (!queue) {
-      queue = new Map();
+      queue = { entries: new Map(), last: 0 };
       this.queues.set(command.agentId, queue);
     }
-    queue.set(command.commandId, { ...command, args: deepFreeze(structuredClone(command.args)) });
+    const key = request && JSON.stringify([request.sub, command.agentId, request.key]);
+    if (request && key) {
+      const entry = this.idempotency.get(key);
+      const existing = entry && queue.entries.get(entry.commandId)?.record;
+      const live = existing !== undefined && !isGone(existing, command.createdAt, this.retentionMs);
+      switch (idempotency(entry, request.fingerprint, command.createdAt, live)) {
+        case 'mismatch':
+          return { outcome: 'mismatch' };
+        case 'replay':
+          return { outcome: 'replayed', record: copy(existing as CommandRecord) };
+        case 'create':
+          this.idempotency.set(key, {
+            fingerprint: request.fingerprint,
+            commandId: command.commandId,
+            until: idempotentUntil(command.createdAt, this.retentionMs),
+          });
+      }
+    }
+    queue.last += 1;
+    const record = created({ ...command, args: deepFreeze(structuredClone(command.args)) });
+    queue.entries.set(command.commandId, { seq: queue.last, record });
+    return { outcome: 'created', record: copy(record) };
   }
 
   async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
     const queue = this.queues.get(agentId);
     if (!queue || limit < 1) return [];
     const out: CommandRecord[] = [];
-    for (const [id, record] of queue) {
-      if (isGone(record, now, this.retentionMs)) {
-        queue.delete(id);
+    for (const [id, entry] of queue.entries) {
+      if (isGone(entry.record, now, this.retentionMs)) {
+        queue.entries.delete(id);
         continue;
       }
-      if (!isDeliverable(record, now)) continue;
-      const handedOut = delivered(record, now);
-      if (handedOut !== record) queue.set(id, handedOut); // same key: keeps its place in the queue
-      out.push(copy(handedOut));
+      if (!isDeliverable(entry.record, now)) continue;
+      entry.record = delivered(entry.record, now); // same key: keeps its place in the queue
+      out.push(copy(entry.record));
       if (out.length >= limit) break;
     }
     return out;
   }
 
-  async complete(agentId: string, commandId: string, submission: ResultSubmission): Promise<CompleteOutcome> {
-    const queue = this.queues.get(agentId);
-    const { outcome, record } = complete(queue?.get(commandId), submission, this.retentionMs);
-    // A gone record is dropped when met, as the Lua does; otherwise the record as it now stands.
-    if (record === undefined) queue?.delete(commandId);
-    else queue?.set(commandId, record);
-    return outcome;
+  async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
+    return this.apply(agentId, commandId, (record) => applyReport(record, report, this.retentionMs)).outcome;
+  }
+
+  async cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
+    const { outcome, record } = this.apply(agentId, commandId, (found) => cancel(found, cancellation, this.retentionMs));
+    return { outcome, record: record && copy(record) };
   }
 
   async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
-    const record = this.queues.get(agentId)?.get(commandId);
-    return record ? copy(record) : undefined;
+    const entry = this.queues.get(agentId)?.entries.get(commandId);
+    return entry ? copy(entry.record) : undefined;
+  }
+
+  async list(agentId: string, query: ListQuery, now: number): Promise<ListPage> {
+    const queue = this.queues.get(agentId);
+    if (!queue) return { records: [], nextAfter: undefined };
+    const entries: Sequenced[] = [];
+    for (const [id, entry] of queue.entries) {
+      if (isGone(entry.record, now, this.retentionMs)) queue.entries.delete(id);
+      else entries.push(entry);
+    }
+    const page = listPage(entries, query, now, this.retentionMs);
+    return { records: page.records.map(copy), nextAfter: page.nextAfter };
   }
 
   async getConfig(agentId: string): Promise<Record<string, unknown> | undefined> {
@@ -77,6 +141,16 @@ export class MemoryCommandStore implements CommandStore {
 
   async putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void> {
     this.configs.set(agentId, structuredClone(overrides));
+  }
+
+  /** Runs a transition on one command; a gone record is dropped when met, as the Lua does. */
+  private apply(agentId: string, commandId: string, transition: (record: CommandRecord | undefined) => Transition): Transition {
+    const entries = this.queues.get(agentId)?.entries;
+    const entry = entries?.get(commandId);
+    const result = transition(entry?.record);
+    if (entry && result.record === undefined) entries?.delete(commandId);
+    else if (entry && result.record) entry.record = result.record;
+    return result;
   }
 }
 

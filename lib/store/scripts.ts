@@ -37,6 +37,9 @@ function script<const K extends string, const A extends string>(definition: {
   }
   if (new Set(names).size !== names.length) throw new Error(`a script input is named twice: ${names.join(', ')}`);
   if (/\b(KEYS|ARGV)\s*\[/.test(definition.body)) throw new Error('a script body uses its inputs by name, never KEYS[i] or ARGV[i]');
+  for (const name of names) {
+    if (new RegExp(`\\blocal\\s+(function\\s+)?${name}\\b`).test(definition.body)) throw new Error(`the body hides the input ${name}`);
+  }
   const bindings = [
     ...definition.keys.map((name, i) => `local ${name} = KEYS[${i + 1}]`),
     ...definition.args.map((name, i) => `local ${name} = ARGV[${i + 1}]`),
@@ -57,37 +60,128 @@ export function inputsOf<K extends string, A extends string>(
   };
 }
 
-/** Enqueue: the hash and its place at the end of the queue; both kept until `goneAt` (lifecycle `goneAt`). */
+/**
+ * The lifecycle rules the command scripts share, as Lua functions named after the pure functions
+ * they mirror (lib/commands/lifecycle.ts). Every argument is a number or nil (a field not set),
+ * except the statuses.
+ */
+const LIFECYCLE_LUA = `
+local function timeEnd(expiresAt, deadlineAt)
+  if deadlineAt and deadlineAt < expiresAt then return 'timed_out', deadlineAt end
+  return 'expired', expiresAt
+end
+local function statusOf(resultStatus, expiresAt, deadlineAt, startedAt, deliveredAt, at)
+  if resultStatus then return resultStatus end
+  local endStatus, endAt = timeEnd(expiresAt, deadlineAt)
+  if endAt <= at then return endStatus end
+  if startedAt then return 'in_progress' end
+  if deliveredAt then return 'delivered' end
+  return 'pending'
+end
+local function isTerminal(status)
+  return status ~= 'pending' and status ~= 'delivered' and status ~= 'in_progress'
+end
+local function goneAt(completedAt, expiresAt, deadlineAt, retention)
+  if completedAt then return completedAt + retention end
+  local _, endAt = timeEnd(expiresAt, deadlineAt)
+  return endAt + retention
+end
+local function ms(value) return string.format('%d', value) end
+`;
+
+/** The hash fields the rules read, in this order, by every script below. */
+const RULE_FIELDS = `'expiresAt', 'deadlineAt', 'completedAt', 'resultStatus', 'startedAt', 'deliveredAt', 'timeoutMs'`;
+const READ_RULE_FIELDS = `
+local function ruleFields(key)
+  local f = redis.call('HMGET', key, ${RULE_FIELDS})
+  return { expiresAt = tonumber(f[1]), deadlineAt = tonumber(f[2]), completedAt = tonumber(f[3]), resultStatus = f[4],
+    startedAt = tonumber(f[5]), deliveredAt = tonumber(f[6]), timeoutMs = tonumber(f[7]) }
+end
+local function statusAt(r, at) return statusOf(r.resultStatus, r.expiresAt, r.deadlineAt, r.startedAt, r.deliveredAt, at) end
+local function goneOf(r, retention) return goneAt(r.completedAt, r.expiresAt, r.deadlineAt, retention) end
+`;
+
+/**
+ * Enqueue: with an idempotency key (`useKey` '1'), first the key: a live entry whose command is
+ * not gone answers `replayed` with that command's hash when the fingerprint is the same, else
+ * `mismatch`, and nothing changes; otherwise the key is (re)written. Then the hash, its place at
+ * the end of the queue and of the log (the same sequence, from the agent's counter), both kept
+ * until `goneAt`.
+ */
 export const ENQUEUE = script({
-  mirrors: 'the enqueue order of the in-memory store; expiry at goneAt (lib/commands/lifecycle.ts)',
-  keys: ['commandKey', 'queueKey'],
-  args: ['commandId', 'agentId', 'command', 'args', 'createdAt', 'expiresAt', 'goneAt'],
+  mirrors: 'created, idempotency and idempotentUntil; expiry at goneAt (lib/commands/lifecycle.ts)',
+  keys: ['commandKey', 'queueKey', 'logKey', 'seqKey', 'idemKey'],
+  args: [
+    'commandPrefix',
+    'commandId',
+    'agentId',
+    'command',
+    'args',
+    'createdAt',
+    'expiresAt',
+    'timeoutMs',
+    'keepUntil',
+    'useKey',
+    'fingerprint',
+    'idemUntil',
+    'retentionMs',
+  ],
   body: `
+${LIFECYCLE_LUA}
+${READ_RULE_FIELDS}
+local now, retention = tonumber(createdAt), tonumber(retentionMs)
+if useKey == '1' then
+  local stored = redis.call('HMGET', idemKey, 'fingerprint', 'commandId', 'until')
+  if stored[1] and tonumber(stored[3]) > now then
+    local existing = commandPrefix .. stored[2]
+    local r = ruleFields(existing)
+    if r.expiresAt and goneOf(r, retention) > now then
+      if stored[1] == fingerprint then return { 'replayed', redis.call('HGETALL', existing) } end
+      return { 'mismatch' }
+    end
+  end
+  redis.call('DEL', idemKey)
+  redis.call('HSET', idemKey, 'fingerprint', fingerprint, 'commandId', commandId, 'until', idemUntil)
+  redis.call('PEXPIREAT', idemKey, idemUntil)
+end
 redis.call('DEL', commandKey)
 redis.call('HSET', commandKey, 'commandId', commandId, 'agentId', agentId, 'command', command, 'args', args,
   'createdAt', createdAt, 'expiresAt', expiresAt)
-redis.call('PEXPIREAT', commandKey, goneAt)
-if not redis.call('ZSCORE', queueKey, commandId) then
+if timeoutMs ~= '' then redis.call('HSET', commandKey, 'timeoutMs', timeoutMs) end
+redis.call('PEXPIREAT', commandKey, keepUntil)
+local seq = redis.call('ZSCORE', logKey, commandId)
+if not seq then
+  seq = redis.call('INCR', seqKey)
+  -- A queue written before the counter existed: carry on after its last sequence.
   local last = redis.call('ZRANGE', queueKey, -1, -1, 'WITHSCORES')
-  local seq = 1
-  if last[2] then seq = tonumber(last[2]) + 1 end
-  redis.call('ZADD', queueKey, string.format('%d', seq), commandId)
+  if last[2] and tonumber(last[2]) >= seq then
+    seq = tonumber(last[2]) + 1
+    redis.call('SET', seqKey, ms(seq))
+  end
+  seq = ms(seq)
 end
-if redis.call('PEXPIREAT', queueKey, goneAt, 'NX') == 0 then redis.call('PEXPIREAT', queueKey, goneAt, 'GT') end
-return 1
+redis.call('ZADD', queueKey, seq, commandId)
+redis.call('ZADD', logKey, seq, commandId)
+for _, key in ipairs({ queueKey, logKey }) do
+  if redis.call('PEXPIREAT', key, keepUntil, 'NX') == 0 then redis.call('PEXPIREAT', key, keepUntil, 'GT') end
+end
+return { 'created' }
 `,
 });
 
 /**
- * Fetch: walks the queue oldest first; drops what is not deliverable (hash gone, finished,
- * expired; an expired hash stays for get/complete until it is gone); stamps deliveredAt once;
- * returns up to `limit` flat HGETALL arrays.
+ * Fetch: walks the queue oldest first; drops what is in a terminal state at `now` (a hash gone,
+ * finished, timed out or expired; such a hash stays for get and the log until it is gone);
+ * counts a delivery on each one handed out, and the first stamps deliveredAt and starts its
+ * deadline; returns up to `limit` flat HGETALL arrays.
  */
 export const FETCH = script({
   mirrors: 'isDeliverable, delivered and isGone (lib/commands/lifecycle.ts)',
   keys: ['queueKey'],
   args: ['commandPrefix', 'limit', 'now', 'retentionMs'],
   body: `
+${LIFECYCLE_LUA}
+${READ_RULE_FIELDS}
 local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
 local out = {}
 local start = 0
@@ -97,14 +191,21 @@ while #out < max do
   local dropped = 0
   for _, id in ipairs(ids) do
     local key = commandPrefix .. id
-    local f = redis.call('HMGET', key, 'expiresAt', 'resultStatus', 'deliveredAt')
-    local expiresAt, resultStatus, deliveredAt = tonumber(f[1]), f[2], f[3]
-    if not expiresAt or resultStatus or expiresAt <= at then
+    local r = ruleFields(key)
+    if not r.expiresAt or isTerminal(statusAt(r, at)) then
       redis.call('ZREM', queueKey, id)
       dropped = dropped + 1
-      if expiresAt and not resultStatus and expiresAt + retention <= at then redis.call('DEL', key) end
+      if r.expiresAt and goneOf(r, retention) <= at then redis.call('DEL', key) end
     else
-      if not deliveredAt then redis.call('HSET', key, 'deliveredAt', now) end
+      redis.call('HINCRBY', key, 'deliveryCount', 1)
+      if not r.deliveredAt then
+        redis.call('HSET', key, 'deliveredAt', now, 'updatedAt', now)
+        if r.timeoutMs and not r.deadlineAt then
+          r.deadlineAt = at + r.timeoutMs
+          redis.call('HSET', key, 'deadlineAt', ms(r.deadlineAt))
+          redis.call('PEXPIREAT', key, ms(goneOf(r, retention)))
+        end
+      end
       out[#out + 1] = redis.call('HGETALL', key)
       if #out >= max then break end
     end
@@ -116,34 +217,139 @@ return out
 });
 
 /**
- * Complete: first result wins. `hasResult` is '1' or '0' (a result without a body is its own
- * value); `goneAt` is completedAt + retention, the hash's new expiry once accepted.
+ * Complete: a progress update (`status` in_progress) or a final result, as applyReport decides.
+ * Inputs: `hasResult`/`hasDetails` are '1' or '0' (a result without a body is its own value);
+ * `stepTimeoutMs` is '' when none. Returns { outcome, status }.
  */
 export const COMPLETE = script({
-  mirrors: 'complete (lib/commands/lifecycle.ts): isGone, then isFinished/isSameResult, then isExpired',
+  mirrors: 'applyReport (lib/commands/lifecycle.ts): isGone, then progress or finish (isSameResult, statusOf)',
   keys: ['commandKey', 'queueKey'],
-  args: ['commandId', 'agentId', 'status', 'hasResult', 'resultJson', 'completedAt', 'retentionMs', 'goneAt'],
+  args: [
+    'commandId',
+    'agentId',
+    'status',
+    'hasResult',
+    'resultJson',
+    'hasDetails',
+    'statusDetailsJson',
+    'stepTimeoutMs',
+    'at',
+    'retentionMs',
+  ],
   body: `
-local f = redis.call('HMGET', commandKey, 'agentId', 'expiresAt', 'completedAt', 'resultStatus', 'resultJson')
-local storedAgent, expiresAt, storedCompletedAt, storedStatus, storedResult = f[1], tonumber(f[2]), tonumber(f[3]), f[4], f[5]
-if not expiresAt or storedAgent ~= agentId then return 'not_found' end
-local at = tonumber(completedAt)
-if (storedCompletedAt or expiresAt) + tonumber(retentionMs) <= at then
+${LIFECYCLE_LUA}
+${READ_RULE_FIELDS}
+if redis.call('HGET', commandKey, 'agentId') ~= agentId then return { 'not_found' } end
+local r = ruleFields(commandKey)
+if not r.expiresAt then return { 'not_found' } end
+local now, retention = tonumber(at), tonumber(retentionMs)
+if goneOf(r, retention) <= now then
   redis.call('DEL', commandKey)
   redis.call('ZREM', queueKey, commandId)
-  return 'not_found'
+  return { 'not_found' }
 end
-if storedStatus then
+local current = statusAt(r, now)
+if status == 'in_progress' then
+  if isTerminal(current) then return { 'refused', current } end
+  local deadline = r.deadlineAt
+  if stepTimeoutMs ~= '' then deadline = now + tonumber(stepTimeoutMs)
+  elseif not deadline and r.timeoutMs then deadline = now + r.timeoutMs end
+  redis.call('HSET', commandKey, 'updatedAt', at)
+  if not r.startedAt then redis.call('HSET', commandKey, 'startedAt', at) end
+  if hasDetails == '1' then redis.call('HSET', commandKey, 'statusDetailsJson', statusDetailsJson) end
+  if deadline ~= r.deadlineAt then
+    r.deadlineAt = deadline
+    redis.call('HSET', commandKey, 'deadlineAt', ms(deadline))
+    redis.call('PEXPIREAT', commandKey, ms(goneOf(r, retention)))
+  end
+  return { 'accepted', 'in_progress' }
+end
+if r.resultStatus then
+  local storedResult = redis.call('HGET', commandKey, 'resultJson')
   local sameBody = (hasResult == '1' and storedResult == resultJson) or (hasResult == '0' and not storedResult)
-  if storedStatus == status and sameBody then return 'duplicate' end
-  return 'conflict'
+  if r.resultStatus == status and sameBody then return { 'duplicate', status } end
+  return { 'refused', r.resultStatus }
 end
-if expiresAt <= at then return 'expired' end
-redis.call('HSET', commandKey, 'resultStatus', status, 'completedAt', completedAt)
+if isTerminal(current) then return { 'refused', current } end
+redis.call('HSET', commandKey, 'resultStatus', status, 'completedAt', at, 'updatedAt', at)
 if hasResult == '1' then redis.call('HSET', commandKey, 'resultJson', resultJson) end
-redis.call('PEXPIREAT', commandKey, goneAt)
+redis.call('PEXPIREAT', commandKey, ms(now + retention))
 redis.call('ZREM', queueKey, commandId)
-return 'accepted'
+return { 'accepted', status }
+`,
+});
+
+/** Cancel: from any state not terminal. Returns { outcome, status, the hash after } (not_found: { outcome }). */
+export const CANCEL = script({
+  mirrors: 'cancel (lib/commands/lifecycle.ts): isGone, then statusOf and isTerminal',
+  keys: ['commandKey', 'queueKey'],
+  args: ['commandId', 'agentId', 'hasReason', 'reason', 'at', 'retentionMs'],
+  body: `
+${LIFECYCLE_LUA}
+${READ_RULE_FIELDS}
+if redis.call('HGET', commandKey, 'agentId') ~= agentId then return { 'not_found' } end
+local r = ruleFields(commandKey)
+if not r.expiresAt then return { 'not_found' } end
+local now, retention = tonumber(at), tonumber(retentionMs)
+if goneOf(r, retention) <= now then
+  redis.call('DEL', commandKey)
+  redis.call('ZREM', queueKey, commandId)
+  return { 'not_found' }
+end
+local current = statusAt(r, now)
+if isTerminal(current) then return { 'refused', current, redis.call('HGETALL', commandKey) } end
+redis.call('HSET', commandKey, 'resultStatus', 'canceled', 'completedAt', at, 'updatedAt', at)
+if hasReason == '1' then redis.call('HSET', commandKey, 'cancelReason', reason) end
+redis.call('PEXPIREAT', commandKey, ms(now + retention))
+redis.call('ZREM', queueKey, commandId)
+return { 'accepted', 'canceled', redis.call('HGETALL', commandKey) }
+`,
+});
+
+/**
+ * List: walks the log after the sequence `after`, in batches; drops what is gone (the hash,
+ * its log entry, its queue entry); keeps those of the `statuses` asked for (comma-separated,
+ * '' for all); returns { flat HGETALL arrays, the last one's sequence when another matching
+ * command follows, else '' }.
+ */
+export const LIST = script({
+  mirrors: 'listPage, statusOf and isGone (lib/commands/lifecycle.ts)',
+  keys: ['logKey', 'queueKey'],
+  args: ['commandPrefix', 'after', 'limit', 'statuses', 'now', 'retentionMs'],
+  body: `
+${LIFECYCLE_LUA}
+${READ_RULE_FIELDS}
+local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
+local wanted = nil
+if statuses ~= '' then
+  wanted = {}
+  for name in string.gmatch(statuses, '[^,]+') do wanted[name] = true end
+end
+local out = {}
+local last = ''
+local from = '(' .. after
+while true do
+  local batch = redis.call('ZRANGEBYSCORE', logKey, from, '+inf', 'WITHSCORES', 'LIMIT', 0, 100)
+  if #batch == 0 then break end
+  for i = 1, #batch, 2 do
+    local id, seq = batch[i], batch[i + 1]
+    local key = commandPrefix .. id
+    local r = ruleFields(key)
+    if not r.expiresAt then
+      redis.call('ZREM', logKey, id)
+    elseif goneOf(r, retention) <= at then
+      redis.call('DEL', key)
+      redis.call('ZREM', logKey, id)
+      redis.call('ZREM', queueKey, id)
+    elseif not wanted or wanted[statusAt(r, at)] then
+      if #out == max then return { out, last } end
+      out[#out + 1] = redis.call('HGETALL', key)
+      last = seq
+    end
+    from = '(' .. seq
+  end
+end
+return { out, '' }
 `,
 });
 

@@ -3,21 +3,39 @@
  * (the embedded default) and Upstash Redis. Every multi-step change is atomic in each.
  */
 import type { TokenIdentity } from '../auth/revocation.ts';
-import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
+import type {
+  Cancellation,
+  CommandRecord,
+  EnqueueOutcome,
+  IdempotentRequest,
+  ListPage,
+  ListQuery,
+  NewCommand,
+  Outcome,
+  Report,
+} from '../commands/model.ts';
 import type { JoinOutcome, LeaveOutcome, MemberPage } from '../groups/membership.ts';
 
 export interface CommandStore {
-  /** Adds a command at the end of the agent's queue. */
-  enqueue(command: NewCommand): Promise<void>;
   /**
-   * Up to `limit` unfinished, unexpired commands of the agent, oldest first. Records
-   * `deliveredAt = now` on those delivered for the first time. Safe to repeat.
+   * Adds a command at the end of the agent's queue. With `idempotency`, atomically: a key seen
+   * within retention with the same fingerprint answers the command it made (nothing added), with
+   * another fingerprint `mismatch` (nothing changed).
+   */
+  enqueue(command: NewCommand, idempotency?: IdempotentRequest): Promise<EnqueueOutcome>;
+  /**
+   * Up to `limit` commands of the agent not in a terminal state at `now`, oldest first; each
+   * fetch counts a delivery (lifecycle `delivered`). Safe to repeat.
    */
   fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]>;
-  /** First result wins; see CompleteOutcome. */
-  complete(agentId: string, commandId: string, submission: ResultSubmission): Promise<CompleteOutcome>;
-  /** One command of one agent, or undefined. */
+  /** A progress update or a final result from the agent (lifecycle `applyReport`). */
+  complete(agentId: string, commandId: string, report: Report): Promise<Outcome>;
+  /** An operator's cancel (lifecycle `cancel`). */
+  cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
+  /** One command of one agent, or undefined (a command past retention may still be read until a store meets it). */
   get(agentId: string, commandId: string): Promise<CommandRecord | undefined>;
+  /** A page of the agent's commands still within retention at `now`, in enqueue order (lifecycle `listPage`). */
+  list(agentId: string, query: ListQuery, now: number): Promise<ListPage>;
   /** The agent's config overrides, or undefined when it has none. */
   getConfig(agentId: string): Promise<Record<string, unknown> | undefined>;
   /** Replaces the agent's config overrides. */

@@ -16,15 +16,27 @@
  *                                                         exists; written by the auth server (registerToken here)
  *   <p>cmd:<agent>:<commandId>    hash                   one command: commandId, agentId, command, args (JSON,
  *                                                         kept byte for byte), createdAt, expiresAt (epoch ms),
- *                                                         then deliveredAt, resultStatus, resultJson, completedAt;
- *                                                         PEXPIREAT = expiresAt + retention, and once finished
- *                                                         completedAt + retention (RESULT_RETENTION_SECONDS)
- *   <p>queue:<agent>              sorted set             the agent's unfinished commands (member = commandId),
+ *                                                         timeoutMs; then deliveredAt, deliveryCount, updatedAt,
+ *                                                         startedAt, deadlineAt, statusDetailsJson, resultStatus
+ *                                                         (completed, failed, rejected or canceled), resultJson,
+ *                                                         cancelReason, completedAt; PEXPIREAT = its goneAt: the
+ *                                                         earlier of expiresAt and deadlineAt + retention, once
+ *                                                         ended completedAt + retention (RESULT_RETENTION_SECONDS)
+ *   <p>queue:<agent>              sorted set             the agent's commands not yet terminal (member = commandId),
  *                                                         score = enqueue sequence (1, 2, 3, ...): exact
  *                                                         enqueue order, as the in-memory store, whatever the
- *                                                         clocks of the Lambda instances say; finished commands
- *                                                         leave it at once, expired ones when fetch meets them;
+ *                                                         clocks of the Lambda instances say; a command leaves it
+ *                                                         when a result or a cancel is written, or when fetch
+ *                                                         meets it timed out or expired;
  *                                                         PEXPIREAT = the latest end of any member's hash
+ *   <p>log:<agent>                sorted set             every command of the agent still kept, same scores:
+ *                                                         the operators' list walks it; an entry leaves when the
+ *                                                         list meets it gone; PEXPIREAT as the queue
+ *   <p>seq:<agent>                string <n>             the agent's last enqueue sequence (INCR); no TTL, so
+ *                                                         a list cursor stays good
+ *   <p>idem:<sub>:<agent>:<key>   hash                   an operator's Idempotency-Key for an agent: fingerprint,
+ *                                                         commandId, until; PEXPIREAT = until (createdAt +
+ *                                                         RESULT_RETENTION_SECONDS)
  *   <p>config:<agent>             string (JSON)          the agent's config overrides; no TTL
  *   <p>group:<group>              sorted set             the group's members (member = agent id), score = join
  *                                                         position from group-seq: join order, stable for
@@ -53,8 +65,21 @@ import {
   type RevocationMode,
   type TokenIdentity,
 } from '../auth/revocation.ts';
-import { goneAt, retainedUntil } from '../commands/lifecycle.ts';
-import type { CommandRecord, CompleteOutcome, NewCommand, ResultSubmission } from '../commands/model.ts';
+import { created, goneAt, idempotentUntil, reportedAt, type Transition } from '../commands/lifecycle.ts';
+import {
+  type Cancellation,
+  COMMAND_STATUSES,
+  type CommandRecord,
+  type CommandStatus,
+  type EnqueueOutcome,
+  type IdempotentRequest,
+  type ListPage,
+  type ListQuery,
+  type NewCommand,
+  type Outcome,
+  type Report,
+  type WrittenStatus,
+} from '../commands/model.ts';
 import { type Config, ConfigError } from '../config.ts';
 import {
   type JoinOutcome,
@@ -66,7 +91,7 @@ import {
 } from '../groups/membership.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
-import { COMPLETE, ENQUEUE, FETCH, GROUP_JOIN, GROUP_LEAVE, inputsOf, type LuaScript, RAISE_CUTOFF } from './scripts.ts';
+import { CANCEL, COMPLETE, ENQUEUE, FETCH, GROUP_JOIN, GROUP_LEAVE, inputsOf, LIST, type LuaScript, RAISE_CUTOFF } from './scripts.ts';
 import { type CommandStore, type GroupStore, type RevocationStore, StoreUnavailableError } from './types.ts';
 
 /**
@@ -137,7 +162,8 @@ function runner<K extends string, A extends string>(redis: Redis, lua: LuaScript
   };
 }
 
-const OUTCOMES: ReadonlySet<string> = new Set(['accepted', 'duplicate', 'conflict', 'expired', 'not_found']);
+const WRITTEN: ReadonlySet<string> = new Set<WrittenStatus>(['completed', 'failed', 'rejected', 'canceled']);
+const STATUSES: ReadonlySet<string> = new Set<string>(COMMAND_STATUSES);
 
 /** A flat HGETALL array to a CommandRecord; undefined when empty. */
 function toRecord(flat: unknown): CommandRecord | undefined {
@@ -149,10 +175,15 @@ function toRecord(flat: unknown): CommandRecord | undefined {
     if (value === undefined) throw new StoreUnavailableError(`Redis command hash lacks the field ${name}`);
     return value;
   };
-  const delivered = fields.get('deliveredAt');
-  const completed = fields.get('completedAt');
+  const text = (name: keyof CommandRecord) => {
+    const value = fields.get(name);
+    return value === undefined ? {} : { [name]: value };
+  };
+  const number = (name: keyof CommandRecord) => {
+    const value = fields.get(name);
+    return value === undefined ? {} : { [name]: Number(value) };
+  };
   const resultStatus = fields.get('resultStatus');
-  const resultJson = fields.get('resultJson');
   return {
     commandId: required('commandId'),
     agentId: required('agentId'),
@@ -160,11 +191,28 @@ function toRecord(flat: unknown): CommandRecord | undefined {
     args: JSON.parse(required('args')) as Record<string, unknown>,
     createdAt: Number(required('createdAt')),
     expiresAt: Number(required('expiresAt')),
-    ...(delivered === undefined ? {} : { deliveredAt: Number(delivered) }),
-    ...(resultStatus === 'completed' || resultStatus === 'failed' ? { resultStatus } : {}),
-    ...(resultJson === undefined ? {} : { resultJson }),
-    ...(completed === undefined ? {} : { completedAt: Number(completed) }),
-  };
+    ...number('timeoutMs'),
+    ...number('updatedAt'),
+    ...number('deliveredAt'),
+    ...number('deliveryCount'),
+    ...number('startedAt'),
+    ...number('deadlineAt'),
+    ...text('statusDetailsJson'),
+    ...number('completedAt'),
+    ...(resultStatus !== undefined && WRITTEN.has(resultStatus) ? { resultStatus: resultStatus as WrittenStatus } : {}),
+    ...text('resultJson'),
+    ...text('cancelReason'),
+  } as CommandRecord;
+}
+
+/** A script's { outcome, status } answer as an Outcome. */
+function toOutcome(what: string, answer: unknown): Outcome {
+  const [outcome, status] = Array.isArray(answer) ? answer : [];
+  if (outcome === 'not_found') return { outcome };
+  if ((outcome === 'accepted' || outcome === 'duplicate' || outcome === 'refused') && STATUSES.has(String(status))) {
+    return { outcome, status: status as CommandStatus };
+  }
+  throw new StoreUnavailableError(`Redis ${what} returned ${JSON.stringify(answer)}`);
 }
 
 export class UpstashCommandStore implements CommandStore {
@@ -174,6 +222,8 @@ export class UpstashCommandStore implements CommandStore {
   private readonly enqueueScript;
   private readonly fetchScript;
   private readonly completeScript;
+  private readonly cancelScript;
+  private readonly listScript;
 
   constructor(redis: Redis, options: { redisKeyPrefix: string; resultRetentionSeconds: number }) {
     this.redis = redis;
@@ -182,24 +232,44 @@ export class UpstashCommandStore implements CommandStore {
     this.enqueueScript = runner(redis, ENQUEUE);
     this.fetchScript = runner(redis, FETCH);
     this.completeScript = runner(redis, COMPLETE);
+    this.cancelScript = runner(redis, CANCEL);
+    this.listScript = runner(redis, LIST);
   }
 
-  async enqueue(command: NewCommand): Promise<void> {
+  async enqueue(command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
     const { commandId, agentId } = command;
-    await call('enqueue', () =>
+    const answer = await call('enqueue', () =>
       this.enqueueScript(
-        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
         {
+          commandKey: this.keys.command(agentId, commandId),
+          queueKey: this.keys.queue(agentId),
+          logKey: this.keys.log(agentId),
+          seqKey: this.keys.seq(agentId),
+          idemKey: request === undefined ? '' : this.keys.idempotency(request.sub, agentId, request.key),
+        },
+        {
+          commandPrefix: this.keys.commandPrefix(agentId),
           commandId,
           agentId,
           command: command.command,
           args: JSON.stringify(command.args),
           createdAt: command.createdAt,
           expiresAt: command.expiresAt,
-          goneAt: goneAt(command, this.retentionMs),
+          timeoutMs: command.timeoutMs ?? '',
+          keepUntil: goneAt(command, this.retentionMs),
+          useKey: request === undefined ? '0' : '1',
+          fingerprint: request?.fingerprint ?? '',
+          idemUntil: idempotentUntil(command.createdAt, this.retentionMs),
+          retentionMs: this.retentionMs,
         },
       ),
     );
+    const [outcome, flat] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'created') return { outcome, record: created(command) };
+    if (outcome === 'mismatch') return { outcome };
+    const record = toRecord(flat);
+    if (outcome === 'replayed' && record !== undefined) return { outcome, record };
+    throw new StoreUnavailableError(`Redis enqueue returned ${JSON.stringify(answer)}`);
   }
 
   async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
@@ -214,32 +284,75 @@ export class UpstashCommandStore implements CommandStore {
     return rows.map(toRecord).filter((record): record is CommandRecord => record !== undefined);
   }
 
-  async complete(agentId: string, commandId: string, submission: ResultSubmission): Promise<CompleteOutcome> {
-    const outcome = await call('complete', () =>
+  async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
+    const progress = report.status === 'in_progress' ? report : undefined;
+    const result = report.status === 'in_progress' ? undefined : report;
+    const answer = await call('complete', () =>
       this.completeScript(
         { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
         {
           commandId,
           agentId,
-          status: submission.status,
-          hasResult: submission.resultJson === undefined ? '0' : '1',
-          resultJson: submission.resultJson ?? '',
-          completedAt: submission.completedAt,
+          status: report.status,
+          hasResult: result?.resultJson === undefined ? '0' : '1',
+          resultJson: result?.resultJson ?? '',
+          hasDetails: progress?.statusDetailsJson === undefined ? '0' : '1',
+          statusDetailsJson: progress?.statusDetailsJson ?? '',
+          stepTimeoutMs: progress?.timeoutMs ?? '',
+          at: reportedAt(report),
           retentionMs: this.retentionMs,
-          goneAt: retainedUntil(submission.completedAt, this.retentionMs),
         },
       ),
     );
-    if (typeof outcome !== 'string' || !OUTCOMES.has(outcome)) {
-      throw new StoreUnavailableError(`Redis complete returned ${JSON.stringify(outcome)}`);
-    }
-    return outcome as CompleteOutcome;
+    return toOutcome('complete', answer);
+  }
+
+  async cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
+    const answer = await call('cancel', () =>
+      this.cancelScript(
+        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
+        {
+          commandId,
+          agentId,
+          hasReason: cancellation.reason === undefined ? '0' : '1',
+          reason: cancellation.reason ?? '',
+          at: cancellation.at,
+          retentionMs: this.retentionMs,
+        },
+      ),
+    );
+    const outcome = toOutcome('cancel', answer);
+    const record = outcome.outcome === 'not_found' ? undefined : toRecord((answer as unknown[])[2]);
+    if (outcome.outcome !== 'not_found' && record === undefined) throw new StoreUnavailableError('Redis cancel returned no record');
+    return { outcome, record };
   }
 
   async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
     const flat = await call('get', () => this.redis.hgetall(this.keys.command(agentId, commandId)));
     const record = toRecord(flat);
     return record?.agentId === agentId ? record : undefined;
+  }
+
+  async list(agentId: string, query: ListQuery, now: number): Promise<ListPage> {
+    const answer = await call('list', () =>
+      this.listScript(
+        { logKey: this.keys.log(agentId), queueKey: this.keys.queue(agentId) },
+        {
+          commandPrefix: this.keys.commandPrefix(agentId),
+          after: query.after,
+          limit: query.limit,
+          statuses: query.statuses?.join(',') ?? '',
+          now,
+          retentionMs: this.retentionMs,
+        },
+      ),
+    );
+    const [rows, last] = Array.isArray(answer) ? answer : [];
+    if (!Array.isArray(rows) || typeof last !== 'string') throw new StoreUnavailableError(`Redis list returned ${JSON.stringify(answer)}`);
+    return {
+      records: rows.map(toRecord).filter((record): record is CommandRecord => record !== undefined),
+      nextAfter: last === '' ? undefined : Number(last),
+    };
   }
 
   async getConfig(agentId: string): Promise<Record<string, unknown> | undefined> {
