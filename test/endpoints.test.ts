@@ -69,8 +69,11 @@ describe.each(targets)('endpoints on the $name store', (target) => {
             command_id: created.body.command_id,
             command: 'restart',
             args: { service: 'nginx' },
+            status: 'delivered',
             created_at: created.body.created_at,
             expires_at: new Date(rt.clock.now() + 86_400_000).toISOString(),
+            delivery_count: 1,
+            deadline_at: null,
           },
         ],
       });

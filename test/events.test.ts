@@ -33,6 +33,8 @@ const EXPECTED_STATUS: Record<string, number> = {
   'whoami.json': 200,
   'enqueue-command.json': 201,
   'get-command.json': 404, // no such command yet
+  'list-commands.json': 200,
+  'cancel-command.json': 404, // no such command yet
   'put-config.json': 200,
   'post-revocations.json': 204,
   'put-group-member.json': 204,

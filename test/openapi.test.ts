@@ -101,6 +101,10 @@ function goodRequest(name: string): Call {
       return { params: { agentId: 'agent-001' }, body: { command: 'restart' } };
     case 'GetCommand':
       return { params: { agentId: 'agent-001', commandId: 'no-such-command' } };
+    case 'ListCommands':
+      return { params: { agentId: 'agent-001' }, query: { limit: '10' } };
+    case 'CancelCommand':
+      return { params: { agentId: 'agent-001', commandId: 'no-such-command' }, body: { reason: 'not needed' } };
     case 'PutConfig':
       return { params: { agentId: 'agent-001' }, body: { poll_interval_seconds: 10 } };
     case 'PostRevocations':
@@ -217,6 +221,44 @@ describe('answers as documented', () => {
     const completed = await call('GetCommand', { params: { ...params, commandId }, token: ops });
     expect(completed.body).toMatchObject({ status: 'completed', result: { exit_code: 0 } });
 
+    // Progress, a timeout, a cancel, an idempotent replay and the list.
+    const idempotent = {
+      params,
+      token: ops,
+      headers: { 'idempotency-key': 'deploy-42' },
+      body: { command: 'deploy', timeout_seconds: 60 },
+    };
+    const started = await call('EnqueueCommand', idempotent);
+    const replayed = await call('EnqueueCommand', idempotent);
+    expect(replayed.status).toBe(201);
+    expect(replayed.raw).toBe(started.raw);
+    expect(replayed.headers.location).toBe(started.headers.location);
+    await call('GetCommands', { token: agent });
+    const progress = await call('PostResults', {
+      token: agent,
+      body: { command_id: started.body.command_id, status: 'in_progress', status_details: { step: '1 of 3' }, timeout_seconds: 30 },
+    });
+    expect(progress.body).toEqual({ command_id: started.body.command_id, status: 'in_progress', accepted: true });
+    const working = await call('GetCommand', { params: { ...params, commandId: started.body.command_id }, token: ops });
+    expect(working.body).toMatchObject({ status: 'in_progress', status_details: { step: '1 of 3' } });
+    const toCancel = await call('EnqueueCommand', { params, token: ops, body: { command: 'scan' } });
+    const canceled = await call('CancelCommand', {
+      params: { ...params, commandId: toCancel.body.command_id },
+      token: ops,
+      body: { reason: 'not needed' },
+    });
+    expect(canceled.body).toMatchObject({ status: 'canceled', cancel_reason: 'not needed' });
+    const bare = await call('EnqueueCommand', { params, token: ops, body: { command: 'scan' } });
+    expect((await call('CancelCommand', { params: { ...params, commandId: bare.body.command_id }, token: ops })).status).toBe(200);
+    rt.clock.advance(31_000);
+    const firstPage = await call('ListCommands', { params, token: ops, query: { limit: '2' } });
+    expect(firstPage.body.commands.map((command: { status: string }) => command.status)).toEqual(['completed', 'timed_out']);
+    const secondPage = await call('ListCommands', { params, token: ops, query: { limit: '2', cursor: firstPage.body.next_cursor } });
+    expect(secondPage.body).toMatchObject({ next_cursor: null });
+    expect(secondPage.body.commands.map((command: { status: string }) => command.status)).toEqual(['canceled', 'canceled']);
+    const filtered = await call('ListCommands', { params, token: ops, query: { status: 'timed_out,expired' } });
+    expect(filtered.body.commands).toHaveLength(1);
+
     const put = await call('PutConfig', { params, token: ops, body: { poll_interval_seconds: 10, region: 'eu-west-1' } });
     expect(put.body.config).toMatchObject({ poll_interval_seconds: 10, region: 'eu-west-1' });
     expect((await call('GetConfig', { token: agent })).body.config).toEqual(put.body.config);
@@ -293,6 +335,44 @@ describe('answers as documented', () => {
       { name: 'GetCommand', request: { token: ops, params: { agentId: 'x'.repeat(129), commandId: 'c' } }, schemaRejects: true },
       { name: 'PutConfig', request: { token: ops, params: { agentId: 'a' }, body: { poll_interval_seconds: 0 } }, schemaRejects: true },
       { name: 'PutConfig', request: { token: ops, params: { agentId: 'a' }, body: [1, 2] }, schemaRejects: true },
+      {
+        name: 'PostResults',
+        request: { token: agent, body: { command_id: 'c', status: 'in_progress', timeout_seconds: 0 } },
+        schemaRejects: true,
+      },
+      {
+        name: 'PostResults',
+        request: { token: agent, body: { command_id: 'c', status: 'in_progress', status_details: { step: 1 } } },
+        schemaRejects: true,
+      },
+      {
+        name: 'PostResults',
+        request: { token: agent, body: { command_id: 'c', status: 'completed', status_details: { step: '1' } } },
+        schemaRejects: true,
+      },
+      {
+        name: 'EnqueueCommand',
+        request: { token: ops, params: { agentId: 'a' }, body: { command: 'x', timeout_seconds: 604801 } },
+        schemaRejects: true,
+      },
+      {
+        name: 'EnqueueCommand',
+        request: { token: ops, params: { agentId: 'a' }, headers: { 'idempotency-key': 'é' }, body: { command: 'x' } },
+        schemaRejects: false,
+      },
+      { name: 'ListCommands', request: { token: ops, params: { agentId: 'a' }, query: { status: 'done' } }, schemaRejects: true },
+      { name: 'ListCommands', request: { token: ops, params: { agentId: 'a' }, query: { limit: '0' } }, schemaRejects: true },
+      {
+        name: 'ListCommands',
+        request: { token: ops, params: { agentId: 'a' }, query: { cursor: 'bm90LWEtY3Vyc29y' } },
+        schemaRejects: false,
+      },
+      {
+        name: 'CancelCommand',
+        request: { token: ops, params: { agentId: 'a', commandId: 'c' }, body: { reason: 'x'.repeat(257) } },
+        schemaRejects: true,
+      },
+      { name: 'CancelCommand', request: { token: ops, params: { agentId: 'a', commandId: 'c' }, body: { why: 'x' } }, schemaRejects: true },
       { name: 'PostRevocations', request: { token: ops, body: { jti: 'j' } }, schemaRejects: true },
       { name: 'PostRevocations', request: { token: ops, body: { sub: '' } }, schemaRejects: true },
       { name: 'PostRevocations', request: { token: ops, body: { jti: 'j', exp: 1, sub: 's' } }, schemaRejects: true },
@@ -352,9 +432,11 @@ describe('answers as documented', () => {
     expect(answer.headers['www-authenticate']).toContain(`scope="${(route(name).scopes ?? []).join(' ')}"`);
   });
 
-  it('404: a command that does not exist, to read or to complete', async () => {
+  it('404: a command that does not exist, to read, to complete or to cancel', async () => {
     const read = await call('GetCommand', { ...goodRequest('GetCommand'), token: await tokenFor('GetCommand') });
     expect(read.status).toBe(404);
+    const cancel = await call('CancelCommand', { ...goodRequest('CancelCommand'), token: await tokenFor('CancelCommand') });
+    expect(cancel.status).toBe(404);
     const post = await call('PostResults', { ...goodRequest('PostResults'), token: await tokenFor('PostResults') });
     expect(post.status).toBe(404);
   });
@@ -375,7 +457,21 @@ describe('answers as documented', () => {
     rt.clock.advance(2_000);
     const expired = await call('PostResults', { token: agent, body: { command_id: expiring, status: 'completed' } });
     expect(expired.status).toBe(409);
-    expect(expired.body.error_description).toBe('this command expired before a result arrived');
+    expect(expired.body.error_description).toBe('the command expired before a result arrived');
+
+    const cancelAgain = await call('CancelCommand', { params: { agentId: 'agent-001', commandId: finished }, token: ops });
+    expect(cancelAgain.status).toBe(409);
+    expect(cancelAgain.body.error_description).toBe('the command was completed');
+  });
+
+  it('422: one Idempotency-Key with another body', async () => {
+    const ops = await signToken({ sub: 'ops-1', scope: 'admin:commands' });
+    const request = (command: string) =>
+      call('EnqueueCommand', { params: { agentId: 'agent-001' }, token: ops, headers: { 'idempotency-key': 'k-1' }, body: { command } });
+    expect((await request('restart')).status).toBe(201);
+    const refused = await request('reboot');
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toBe('unprocessable');
   });
 
   it.each(bodyRoutes.map(({ name }) => name))('413: %s with a body one byte over the limit the document states', async (name) => {

@@ -25,6 +25,9 @@ function documentedShapes(): string[] {
     keys.activeJti('<jti>'),
     keys.command('<agent>', '<commandId>'),
     keys.queue('<agent>'),
+    keys.log('<agent>'),
+    keys.seq('<agent>'),
+    keys.idempotency('<sub>', '<agent>', '<key>'),
     keys.config('<agent>'),
     keys.group('<group>'),
     keys.groupSeq('<group>'),
@@ -63,6 +66,8 @@ describe('the key layout', () => {
     expect(keys.group('web:eu')).toBe('biz:group:web%3Aeu');
     expect(keys.groupSeq('web:eu')).toBe('biz:group-seq:web%3Aeu');
     expect(keys.agentGroups('a:b')).not.toBe(keys.agentGroups('a%3Ab'));
+    expect(keys.idempotency('ops:1', 'a:b', 'k:%')).toBe('biz:idem:ops%3A1:a%3Ab:k%3A%25');
+    expect(keys.idempotency('ops', 'a:b', 'k')).not.toBe(keys.idempotency('ops:a', 'b', 'k'));
   });
 });
 
@@ -72,8 +77,8 @@ describe('the Lua scripts', () => {
   );
   const pure = new Set([...Object.keys(lifecycle), ...Object.keys(revocation), ...Object.keys(membership)]);
 
-  it('are ENQUEUE, FETCH, COMPLETE, RAISE_CUTOFF, GROUP_JOIN and GROUP_LEAVE', () => {
-    expect(all.map(([name]) => name).sort()).toEqual(['COMPLETE', 'ENQUEUE', 'FETCH', 'GROUP_JOIN', 'GROUP_LEAVE', 'RAISE_CUTOFF']);
+  it('are ENQUEUE, FETCH, COMPLETE, CANCEL, LIST, RAISE_CUTOFF, GROUP_JOIN and GROUP_LEAVE', () => {
+    expect(all.map(([name]) => name).sort()).toEqual(['CANCEL', 'COMPLETE', 'ENQUEUE', 'FETCH', 'GROUP_JOIN', 'GROUP_LEAVE', 'LIST', 'RAISE_CUTOFF']);
   });
 
   it.each(all)('%s binds every KEYS and ARGV entry to a named local at its top, and uses none by position after', (_, lua) => {

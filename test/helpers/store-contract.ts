@@ -18,7 +18,7 @@ import { handler as postRevocations } from '../../functions/post-revocations.ts'
 import { handler as putConfig } from '../../functions/put-config.ts';
 import type { RevocationMode } from '../../lib/auth/revocation.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import type { NewCommand } from '../../lib/commands/model.ts';
+import type { NewCommand, Outcome } from '../../lib/commands/model.ts';
 import type { CommandStore, RevocationStore } from '../../lib/store/types.ts';
 import { invoke } from './lambda.ts';
 import type { StoreTarget } from './targets.ts';
@@ -36,6 +36,11 @@ export type StoreFactory = (options: { resultRetentionSeconds: number; revocatio
 function storesOn(target: StoreTarget): StoreFactory {
   return async ({ resultRetentionSeconds, revocationMode = 'denylist' }) =>
     target.runtime({ RESULT_RETENTION_SECONDS: String(resultRetentionSeconds), REVOCATION_MODE: revocationMode });
+}
+
+/** An outcome as one word, with the state that won when refused ("refused canceled"). */
+export function said(outcome: Outcome): string {
+  return outcome.outcome === 'refused' ? `refused ${outcome.status}` : outcome.outcome;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -102,7 +107,7 @@ export function storeContract(target: StoreTarget): void {
 
       const [record] = await commands.fetch(agent, 10, t0 + 7);
 
-      expect(record).toStrictEqual({ ...command, deliveredAt: t0 + 7 });
+      expect(record).toStrictEqual({ ...command, deliveredAt: t0 + 7, deliveryCount: 1, updatedAt: t0 + 7 });
       expect(JSON.stringify(record?.args)).toBe(JSON.stringify(args));
     });
 
@@ -175,7 +180,7 @@ export function storeContract(target: StoreTarget): void {
 
       const outcome = await commands.complete(agent, command.commandId, { status: 'completed', resultJson: '1', completedAt: t0 + 1_000 });
 
-      expect(outcome).toBe('expired');
+      expect(said(outcome)).toBe('refused expired');
       const record = await commands.get(agent, command.commandId);
       expect(record?.resultStatus).toBeUndefined();
       expect(record?.completedAt).toBeUndefined();
@@ -188,11 +193,11 @@ export function storeContract(target: StoreTarget): void {
       const submit = (status: 'completed' | 'failed', resultJson: string | undefined, at = t0 + 10) =>
         commands.complete(agent, command.commandId, { status, resultJson, completedAt: at });
 
-      expect(await submit('completed', '{"exit":0}')).toBe('accepted');
-      expect(await submit('completed', '{"exit":0}', t0 + 20)).toBe('duplicate');
-      expect(await submit('failed', '{"exit":0}')).toBe('conflict');
-      expect(await submit('completed', '{"exit":1}')).toBe('conflict');
-      expect(await submit('completed', undefined)).toBe('conflict');
+      expect(said(await submit('completed', '{"exit":0}'))).toBe('accepted');
+      expect(said(await submit('completed', '{"exit":0}', t0 + 20))).toBe('duplicate');
+      expect(said(await submit('failed', '{"exit":0}'))).toBe('refused completed');
+      expect(said(await submit('completed', '{"exit":1}'))).toBe('refused completed');
+      expect(said(await submit('completed', undefined))).toBe('refused completed');
 
       const record = await commands.get(agent, command.commandId);
       expect(record).toMatchObject({ resultStatus: 'completed', resultJson: '{"exit":0}', completedAt: t0 + 10 });
@@ -203,14 +208,14 @@ export function storeContract(target: StoreTarget): void {
       const command = newCommand(agent, t0);
       await commands.enqueue(command);
 
-      expect(await commands.complete(agent, command.commandId, { status: 'failed', resultJson: undefined, completedAt: t0 + 1 })).toBe(
-        'accepted',
-      );
-      expect(await commands.complete(agent, command.commandId, { status: 'failed', resultJson: undefined, completedAt: t0 + 2 })).toBe(
-        'duplicate',
-      );
-      expect(await commands.complete(agent, command.commandId, { status: 'failed', resultJson: '""', completedAt: t0 + 3 })).toBe(
-        'conflict',
+      expect(
+        said(await commands.complete(agent, command.commandId, { status: 'failed', resultJson: undefined, completedAt: t0 + 1 })),
+      ).toBe('accepted');
+      expect(
+        said(await commands.complete(agent, command.commandId, { status: 'failed', resultJson: undefined, completedAt: t0 + 2 })),
+      ).toBe('duplicate');
+      expect(said(await commands.complete(agent, command.commandId, { status: 'failed', resultJson: '""', completedAt: t0 + 3 }))).toBe(
+        'refused failed',
       );
       const record = await commands.get(agent, command.commandId);
       expect(record).toBeDefined();
@@ -223,8 +228,8 @@ export function storeContract(target: StoreTarget): void {
       await commands.enqueue(command);
       const submission = { status: 'completed' as const, resultJson: '1', completedAt: t0 + 1 };
 
-      expect(await commands.complete(agent, randomUUID(), submission)).toBe('not_found');
-      expect(await commands.complete(newAgent(), command.commandId, submission)).toBe('not_found');
+      expect(said(await commands.complete(agent, randomUUID(), submission))).toBe('not_found');
+      expect(said(await commands.complete(newAgent(), command.commandId, submission))).toBe('not_found');
       expect(await commands.get(newAgent(), command.commandId)).toBeUndefined();
       expect(await commands.fetch(newAgent(), 10, t0 + 1)).toEqual([]);
       expect(await commands.get(agent, command.commandId)).toBeDefined();
@@ -237,11 +242,11 @@ export function storeContract(target: StoreTarget): void {
       const submission = { status: 'completed' as const, resultJson: '1', completedAt: t0 + 1 };
 
       expect(await commands.get(base, 'y:z')).toBeUndefined();
-      expect(await commands.complete(base, 'y:z', submission)).toBe('not_found');
+      expect(said(await commands.complete(base, 'y:z', submission))).toBe('not_found');
       expect(await commands.fetch(base, 10, t0 + 1)).toEqual([]);
       expect(await commands.fetch(`${base}%3Ay`, 10, t0 + 1)).toEqual([]);
       expect(await commands.get(`${base}%3Ay`, 'z')).toBeUndefined();
-      expect(await commands.complete(`${base}:y`, 'z', submission)).toBe('accepted');
+      expect(said(await commands.complete(`${base}:y`, 'z', submission))).toBe('accepted');
     });
 
     it('keeps both commands when such ids would meet in a naive key', async () => {
@@ -274,8 +279,8 @@ export function storeContract(target: StoreTarget): void {
         completedAt: t0 + 10 + retentionMs,
       });
 
-      expect(justBefore).toBe('duplicate');
-      expect(after).toBe('not_found');
+      expect(said(justBefore)).toBe('duplicate');
+      expect(said(after)).toBe('not_found');
     });
 
     it('forgets an expired, never finished command once expiresAt + retention has passed', async () => {
@@ -285,8 +290,8 @@ export function storeContract(target: StoreTarget): void {
       const retentionMs = retentionSeconds * 1000;
       const submit = (at: number) => commands.complete(agent, command.commandId, { status: 'completed', resultJson: '1', completedAt: at });
 
-      expect(await submit(t0 + 1_000 + retentionMs - 1)).toBe('expired');
-      expect(await submit(t0 + 1_000 + retentionMs)).toBe('not_found');
+      expect(said(await submit(t0 + 1_000 + retentionMs - 1))).toBe('refused expired');
+      expect(said(await submit(t0 + 1_000 + retentionMs))).toBe('not_found');
     });
 
     it('replaces and isolates config overrides per agent', async () => {
