@@ -46,6 +46,11 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
   await rt.commands.enqueue({ commandId: pending, agentId, command: 'collect_metrics', ...base });
   await rt.commands.enqueue({ commandId: answered, agentId: reporterId, command: 'restart_service', ...base });
   await rt.commands.enqueue({ commandId: pending, agentId: opsAgent, command: 'collect_metrics', ...base });
+  const working = '5a1e7c3d-2b4f-4e6a-8c9d-0e1f2a3b4c5d';
+  const canceled = '9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+  await rt.commands.enqueue({ commandId: working, agentId: reporterId, command: 'deploy', ...base, timeoutMs: 600_000 });
+  await rt.commands.enqueue({ commandId: canceled, agentId: opsAgent, command: 'scan', ...base });
+  await rt.commands.cancel(opsAgent, canceled, { reason: 'bench', at: now });
   await rt.commands.putConfig(agentId, { poll_interval_seconds: 15 });
   const json = (value: unknown) => JSON.stringify(value);
   const op = (method: string, path: string, routeKey: string, extra: Partial<EventTemplate> & { token?: string }) =>
@@ -65,6 +70,16 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
       template: template('POST', '/api/results', {
         token: reporter,
         body: json({ command_id: answered, status: 'completed', result: { ok: true } }),
+      }),
+      status: 200,
+    },
+    {
+      name: 'POST /api/results (in_progress)',
+      file: 'post-results',
+      agent: true,
+      template: template('POST', '/api/results', {
+        token: reporter,
+        body: json({ command_id: working, status: 'in_progress', status_details: { step: '2 of 3' }, timeout_seconds: 300 }),
       }),
       status: 200,
     },
@@ -95,6 +110,43 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
         pathParameters: { agentId: opsAgent, commandId: pending },
       }),
       status: 200,
+    },
+    {
+      name: 'GET /api/agents/{id}/commands',
+      file: 'list-commands',
+      agent: false,
+      template: op('GET', `/api/agents/${opsAgent}/commands`, 'GET /api/agents/{agentId}/commands', {
+        pathParameters: { agentId: opsAgent },
+        query: { status: 'pending,canceled', limit: '20' },
+      }),
+      status: 200,
+    },
+    {
+      name: 'POST /api/agents/{id}/commands/{cid}/cancel',
+      file: 'cancel-command',
+      agent: false,
+      // Already canceled: 409 on every call, the same one script as a cancel that succeeds.
+      template: op(
+        'POST',
+        `/api/agents/${opsAgent}/commands/${canceled}/cancel`,
+        'POST /api/agents/{agentId}/commands/{commandId}/cancel',
+        {
+          pathParameters: { agentId: opsAgent, commandId: canceled },
+          body: json({ reason: 'again' }),
+        },
+      ),
+      status: 409,
+    },
+    {
+      name: 'POST /api/agents/{id}/commands (Idempotency-Key)',
+      file: 'enqueue-command',
+      agent: false,
+      template: op('POST', `/api/agents/${opsAgent}/commands`, 'POST /api/agents/{agentId}/commands', {
+        pathParameters: { agentId: opsAgent },
+        headers: { 'idempotency-key': `${run}-once` },
+        body: json({ command: 'collect_metrics', args: {}, ttl_seconds: 60 }),
+      }),
+      status: 201,
     },
     {
       name: 'PUT /api/agents/{id}/config',

@@ -34,7 +34,7 @@ const progress = (at: number, extra: { statusDetailsJson?: string; timeoutMs?: n
   timeoutMs: extra.timeoutMs,
   at,
 });
-const after = (record: CommandRecord | undefined) => {
+const recordOf = (record: CommandRecord | undefined) => {
   if (record === undefined) throw new Error('no record');
   return record;
 };
@@ -49,13 +49,13 @@ function inState(status: CommandStatus): { record: CommandRecord; at: number } {
     case 'delivered':
       return { record: fetched, at };
     case 'in_progress':
-      return { record: after(applyReport(fetched, progress(T0 + 20), RETENTION).record), at };
+      return { record: recordOf(applyReport(fetched, progress(T0 + 20), RETENTION).record), at };
     case 'completed':
     case 'failed':
     case 'rejected':
-      return { record: after(applyReport(fetched, result(status, T0 + 20), RETENTION).record), at };
+      return { record: recordOf(applyReport(fetched, result(status, T0 + 20), RETENTION).record), at };
     case 'canceled':
-      return { record: after(cancel(fetched, { reason: 'r', at: T0 + 20 }, RETENTION).record), at };
+      return { record: recordOf(cancel(fetched, { reason: 'r', at: T0 + 20 }, RETENTION).record), at };
     case 'timed_out':
       return { record: fetched, at: T0 + 10 + 5_000 };
     case 'expired':
@@ -97,7 +97,7 @@ describe('progress (in_progress)', () => {
   it.each(OPEN)('from %s: becomes in_progress, details replaced, updated_at moved, started_at kept from the first', (status) => {
     const { record, at } = inState(status);
     const first = applyReport(record, progress(at, { statusDetailsJson: '{"step":"1"}' }), RETENTION);
-    const second = applyReport(after(first.record), progress(at + 5, { statusDetailsJson: '{"step":"2"}' }), RETENTION);
+    const second = applyReport(recordOf(first.record), progress(at + 5, { statusDetailsJson: '{"step":"2"}' }), RETENTION);
 
     expect(first.outcome).toEqual({ outcome: 'accepted', status: 'in_progress' });
     expect(second.outcome).toEqual({ outcome: 'accepted', status: 'in_progress' });
@@ -106,14 +106,14 @@ describe('progress (in_progress)', () => {
 
   it('keeps the details when an update carries none', () => {
     const { record, at } = inState('in_progress');
-    const withDetails = after(applyReport(record, progress(at, { statusDetailsJson: '{"a":"b"}' }), RETENTION).record);
-    expect(after(applyReport(withDetails, progress(at + 1), RETENTION).record).statusDetailsJson).toBe('{"a":"b"}');
+    const withDetails = recordOf(applyReport(record, progress(at, { statusDetailsJson: '{"a":"b"}' }), RETENTION).record);
+    expect(recordOf(applyReport(withDetails, progress(at + 1), RETENTION).record).statusDetailsJson).toBe('{"a":"b"}');
   });
 
   it('moves the deadline to now + a step timeout, earlier or later', () => {
     const { record, at } = inState('delivered');
-    const later = after(applyReport(record, progress(at, { timeoutMs: 60_000 }), RETENTION).record);
-    const earlier = after(applyReport(later, progress(at + 1, { timeoutMs: 1_000 }), RETENTION).record);
+    const later = recordOf(applyReport(record, progress(at, { timeoutMs: 60_000 }), RETENTION).record);
+    const earlier = recordOf(applyReport(later, progress(at + 1, { timeoutMs: 1_000 }), RETENTION).record);
 
     expect(later.deadlineAt).toBe(at + 60_000);
     expect(earlier.deadlineAt).toBe(at + 1_001);
@@ -123,7 +123,7 @@ describe('progress (in_progress)', () => {
 
   it('starts the timeout of a command never delivered', () => {
     const record = { ...base, timeoutMs: 2_000 };
-    expect(after(applyReport(record, progress(T0 + 5), RETENTION).record).deadlineAt).toBe(T0 + 2_005);
+    expect(recordOf(applyReport(record, progress(T0 + 5), RETENTION).record).deadlineAt).toBe(T0 + 2_005);
   });
 
   it.each(TERMINAL)('from %s: refused with that state, nothing changed', (status) => {
@@ -144,7 +144,7 @@ describe('final results (completed, failed, rejected)', () => {
 
       expect(answer.outcome).toEqual({ outcome: 'accepted', status: to });
       expect(answer.record).toMatchObject({ resultStatus: to, completedAt: at, updatedAt: at, resultJson: '{"ok":true}' });
-      expect(statusOf(after(answer.record), at + 1e9)).toBe(to);
+      expect(statusOf(recordOf(answer.record), at + 1e9)).toBe(to);
     },
   );
 
@@ -179,11 +179,11 @@ describe('cancel', () => {
 
     expect(answer.outcome).toEqual({ outcome: 'accepted', status: 'canceled' });
     expect(answer.record).toMatchObject({ resultStatus: 'canceled', completedAt: at, updatedAt: at, cancelReason: 'no longer needed' });
-    expect(isDeliverable(after(answer.record), at)).toBe(false);
+    expect(isDeliverable(recordOf(answer.record), at)).toBe(false);
   });
 
   it('keeps no reason when none is given', () => {
-    expect(after(cancel(base, { reason: undefined, at: T0 + 1 }, RETENTION).record)).not.toHaveProperty('cancelReason');
+    expect(recordOf(cancel(base, { reason: undefined, at: T0 + 1 }, RETENTION).record)).not.toHaveProperty('cancelReason');
   });
 
   it.each(TERMINAL)('from %s: refused with that state', (status) => {
