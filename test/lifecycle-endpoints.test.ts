@@ -5,35 +5,27 @@
  * idempotent enqueue, bad input that changes nothing, and the races.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as cancelCommand } from '../functions/cancel-command.ts';
 import { handler as enqueueCommand } from '../functions/enqueue-command.ts';
 import { handler as getCommand } from '../functions/get-command.ts';
 import { handler as getCommands } from '../functions/get-commands.ts';
 import { handler as listCommands } from '../functions/list-commands.ts';
 import { handler as postResults } from '../functions/post-results.ts';
-import type { ManualClock } from '../lib/clock.ts';
-import type { Runtime } from '../lib/runtime.ts';
 import { invoke } from './helpers/lambda.ts';
-import { storesUnderTest } from './helpers/store-targets.ts';
+import { storeTargets, type TestRuntime } from './helpers/targets.ts';
 import { signToken } from './helpers/tokens.ts';
 
-const targets = await storesUnderTest();
+const targets = storeTargets('lifecycle');
 
 describe.each(targets)('the command lifecycle on the $name store', (target) => {
-  let rt: Runtime & { clock: ManualClock };
+  let rt: TestRuntime;
   let agentId: string;
   let agent: string;
   let operator: string;
 
-  beforeAll(async () => {
-    await target.setUp?.();
-  });
-  afterAll(async () => {
-    await target.tearDown?.();
-  });
   beforeEach(async () => {
-    rt = await target.use();
+    rt = target.use();
     agentId = `agent-${randomUUID().slice(0, 8)}`;
     const now = Math.floor(rt.clock.now() / 1000);
     agent = await signToken({ sub: agentId, scope: 'agent:commands agent:results' }, { now });

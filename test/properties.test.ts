@@ -18,6 +18,7 @@ import { handler as postResults } from '../functions/post-results.ts';
 import { handler as postRevocations } from '../functions/post-revocations.ts';
 import { handler as putConfig } from '../functions/put-config.ts';
 import { handler as whoami } from '../functions/whoami.ts';
+import type { CommandRecord } from '../lib/commands/model.ts';
 import { CONFIG_DEFAULTS } from '../lib/commands/agent-config.ts';
 import { TokenVerifier } from '../lib/auth/verifier.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -50,7 +51,8 @@ const SEEDED = ['c-0', 'c-1', 'c-2'];
  * Everything a request to agent-001's endpoints could have changed, read back through the
  * store interfaces: agent-001's queue (a fetch, which also stamps deliveredAt the first time),
  * each of its commands, its config, and whether the jti or sub the body names is revoked. On
- * Redis also every key under the runtime's prefix, with its value.
+ * Redis also every key under the runtime's prefix, with its value. The delivery count is left
+ * out: the snapshot's own fetch counts one delivery each time.
  */
 async function snapshot(target: StoreTarget, runtime: Runtime, body: string): Promise<string> {
   const { commands, revocations } = runtime;
@@ -58,7 +60,12 @@ async function snapshot(target: StoreTarget, runtime: Runtime, body: string): Pr
   const nowS = Math.floor(now / 1000);
   const queued = (await commands.fetch('agent-001', 1_000, now)).map((record) => record.commandId);
   const ids = [...new Set([...SEEDED, ...queued])].sort();
-  const records = await Promise.all(ids.map(async (id) => [id, await commands.get('agent-001', id)]));
+  const withoutCount = (record: CommandRecord | undefined) => {
+    if (record === undefined) return undefined;
+    const { deliveryCount: _counted, ...rest } = record;
+    return rest;
+  };
+  const records = await Promise.all(ids.map(async (id) => [id, withoutCount(await commands.get('agent-001', id))]));
   const config = await commands.getConfig('agent-001');
   const named = new Set<string>();
   try {
@@ -89,7 +96,13 @@ async function snapshot(target: StoreTarget, runtime: Runtime, body: string): Pr
     for (const key of keys) {
       const type = await target.redis.type(key);
       if (type === 'string') state.push([key, await target.redis.get(key)]);
-      else if (type === 'hash') state.push([key, Object.entries(await target.redis.hGetAll(key)).sort()]);
+      else if (type === 'hash')
+        state.push([
+          key,
+          Object.entries(await target.redis.hGetAll(key))
+            .filter(([field]) => field !== 'deliveryCount')
+            .sort(),
+        ]);
       else if (type === 'zset') state.push([key, await target.redis.zRangeWithScores(key, 0, -1)]);
       else state.push([key, type]);
     }
