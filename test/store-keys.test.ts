@@ -78,7 +78,16 @@ describe('the Lua scripts', () => {
   const pure = new Set([...Object.keys(lifecycle), ...Object.keys(revocation), ...Object.keys(membership)]);
 
   it('are ENQUEUE, FETCH, COMPLETE, CANCEL, LIST, RAISE_CUTOFF, GROUP_JOIN and GROUP_LEAVE', () => {
-    expect(all.map(([name]) => name).sort()).toEqual(['CANCEL', 'COMPLETE', 'ENQUEUE', 'FETCH', 'GROUP_JOIN', 'GROUP_LEAVE', 'LIST', 'RAISE_CUTOFF']);
+    expect(all.map(([name]) => name).sort()).toEqual([
+      'CANCEL',
+      'COMPLETE',
+      'ENQUEUE',
+      'FETCH',
+      'GROUP_JOIN',
+      'GROUP_LEAVE',
+      'LIST',
+      'RAISE_CUTOFF',
+    ]);
   });
 
   it.each(all)('%s binds every KEYS and ARGV entry to a named local at its top, and uses none by position after', (_, lua) => {
