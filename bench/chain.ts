@@ -63,8 +63,8 @@ async function endpoints(
   now: number,
 ): Promise<{ list: Endpoint[]; stores: { commands: MemoryCommandStore; revocations: MemoryRevocationStore } }> {
   const config = loadConfig(BENCH_ENV);
-  const commands = new MemoryCommandStore(config);
   const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
+  const commands = new MemoryCommandStore(config, revocations);
   const poller = await signToken();
   const reporterId = `${AGENT_ID}-results`;
   const reporter = await signToken({ sub: reporterId });

@@ -11,7 +11,11 @@
  * - `Upstash-Encoding: base64` (the client's default): every string of a result is base64 of its
  *   exact bytes, except a status reply "OK" which stays "OK"; integers stay numbers, nil stays
  *   null, arrays are encoded element by element. Without the header strings go out as UTF-8.
- * - Numbers (and booleans) in a command become strings; EVAL/EVALSHA/SCRIPT LOAD pass through.
+ * - Numbers (and booleans) in a command become strings; EVAL/EVALSHA/SCRIPT LOAD pass through,
+ *   with one change where Upstash's Lua dialect meets Redis 7: the Upstash-only shebang flag
+ *   `allow-key-locking` (Upstash then locks only the script's declared keys) is stripped before
+ *   Redis sees the script, and EVALSHA of the script as the client hashed it runs the script as
+ *   it was sent (see `UpstashDialect` below).
  * - The `upstash-sync-token` request header is echoed.
  * - When Redis cannot be reached the whole request gets 503 {"error"} at once (the TCP client
  *   has no offline queue), and the client reconnects in the background by itself.
@@ -21,7 +25,7 @@
  * One node-redis connection serves all requests: node-redis pipelines concurrent commands on it
  * in order, and MULTI/EXEC blocks are written as one unit, so transactions never interleave.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClient, ErrorReply, RESP_TYPES } from 'redis';
@@ -134,6 +138,64 @@ function encode(value: unknown, base64: boolean): unknown {
 
 type Entry = { result: unknown } | { error: string };
 
+/** Shebang flags only Upstash knows; Redis 7 refuses a script that names them ("Unexpected flag"). */
+const UPSTASH_ONLY_FLAGS: ReadonlySet<string> = new Set(['allow-key-locking']);
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
+/**
+ * Upstash's script dialect on Redis 7. A script's `#!lua flags=...` line loses the Upstash-only
+ * flags; when no flag is left the line goes, and the script runs as any script without flags
+ * (Redis's compatible mode). Redis knows the script by the hash of what it was sent, the client
+ * by the hash of what it wrote: EVAL and SCRIPT LOAD remember the pair, EVALSHA (and
+ * EVALSHA_RO) with the client's hash run the script as sent, and SCRIPT LOAD answers the
+ * client's hash. A hash the bridge has not seen goes through as it is: Redis answers NOSCRIPT
+ * and the client sends EVAL, as it does after a SCRIPT FLUSH.
+ */
+/** The script as Redis 7 takes it: the Upstash-only flags stripped (the flags line gone when none is left). */
+export function portableScript(script: string): string {
+  return UpstashDialect.portable(script);
+}
+
+class UpstashDialect {
+  private readonly sent = new Map<string, string>();
+
+  static portable(script: string): string {
+    const match = /^#!lua flags=([^\n]*)(\n|$)/.exec(script);
+    if (match === null) return script;
+    const kept = (match[1] ?? '')
+      .split(',')
+      .map((flag) => flag.trim())
+      .filter((flag) => flag !== '' && !UPSTASH_ONLY_FLAGS.has(flag));
+    const rest = script.slice(match[0].length);
+    return kept.length > 0 ? `#!lua flags=${kept.join(',')}\n${rest}` : rest;
+  }
+
+  /** The command as Redis 7 takes it, and how to turn Redis's answer back into Upstash's. */
+  rewrite(args: string[]): { args: string[]; answer?: string } {
+    const name = (args[0] ?? '').toLowerCase();
+    if ((name === 'eval' || name === 'eval_ro') && args[1] !== undefined) {
+      const sent = this.remember(args[1]);
+      return { args: [args[0] as string, sent, ...args.slice(2)] };
+    }
+    if ((name === 'evalsha' || name === 'evalsha_ro') && args[1] !== undefined) {
+      const known = this.sent.get(args[1].toLowerCase());
+      return known === undefined ? { args } : { args: [args[0] as string, known, ...args.slice(2)] };
+    }
+    if (name === 'script' && (args[1] ?? '').toLowerCase() === 'load' && args[2] !== undefined) {
+      this.remember(args[2]);
+      return { args: [args[0] as string, args[1] as string, UpstashDialect.portable(args[2])], answer: sha1(args[2]) };
+    }
+    return { args };
+  }
+
+  private remember(script: string): string {
+    const sent = UpstashDialect.portable(script);
+    if (sent !== script) this.sent.set(sha1(script), sha1(sent));
+    return sent;
+  }
+}
+
 /**
  * A Redis that evicts keys under memory pressure drops TTL'd revocation entries first
  * (`volatile-*`) or any key (`allkeys-*`): the denylist would fail open without an error. The
@@ -192,10 +254,14 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
       `Redis at ${options.redisHost}:${options.redisPort} is unavailable: ${(error as Error).message}${lastRedisError ? ` (${lastRedisError})` : ''}`,
     );
 
-  async function one(args: string[], base64: boolean): Promise<Entry> {
+  const dialect = new UpstashDialect();
+
+  async function one(given: string[], base64: boolean): Promise<Entry> {
     try {
-      checkAllowed(args);
-      return { result: encode(await redis.sendCommand(args), base64) };
+      checkAllowed(given);
+      const { args, answer } = dialect.rewrite(given);
+      const reply = await redis.sendCommand(args);
+      return { result: encode(answer ?? reply, base64) };
     } catch (error) {
       if (error instanceof ErrorReply || error instanceof BadRequest) return { error: error.message };
       throw unavailable(error);
@@ -210,7 +276,7 @@ export async function startUpstashBridge(options: BridgeOptions): Promise<Upstas
   async function transaction(commands: string[][], base64: boolean): Promise<{ status: number; body: Entry | Entry[] }> {
     for (const args of commands) checkAllowed(args);
     const multi = typed.multi();
-    for (const args of commands) multi.addCommand(args);
+    for (const args of commands) multi.addCommand(dialect.rewrite(args).args);
     let replies: unknown[];
     try {
       replies = (await multi.exec()) as unknown[];

@@ -28,7 +28,7 @@ export async function enqueueCommand(event: APIGatewayProxyEventV2, context: Aut
     ...(input.timeoutSeconds === undefined ? {} : { timeoutMs: input.timeoutSeconds * 1000 }),
   };
   const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: commandFingerprint(agentId, input) };
-  const answer = await runtime.commands.enqueue(command, idempotency);
+  const answer = await runtime.commands.enqueue(command, idempotency, context.admission);
   if (answer.outcome === 'mismatch') {
     throw new ApiError('unprocessable', 'this Idempotency-Key was already used with a different request');
   }

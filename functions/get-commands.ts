@@ -10,7 +10,7 @@ export async function getCommands(event: APIGatewayProxyEventV2, context: AuthCo
   const { auth, runtime } = context;
   const limit = limitParam(event.queryStringParameters?.limit);
   const now = runtime.clock.now();
-  const commands = await runtime.commands.fetch(auth.sub, limit, now);
+  const commands = await runtime.commands.fetch(auth.sub, limit, now, context.admission);
   if (commands.length > 0) count(context, METRIC.commandsDelivered, commands.length);
   return json(200, { agent_id: auth.sub, commands: commands.map((record) => agentView(record, now)) });
 }

@@ -11,12 +11,12 @@ export async function postRevocations(event: APIGatewayProxyEventV2, context: Au
   const window = revocationWindow(runtime.clock.now(), runtime.config.clockToleranceSeconds);
   const input = revocationInput(event.body, window.nowSeconds);
   if ('sub' in input) {
-    await runtime.revocations.revokeSubject(input.sub, window.subjectCutoff);
+    await runtime.revocations.revokeSubject(input.sub, window.subjectCutoff, context.admission);
     count(context, METRIC.revocations);
     return noContent();
   }
   const { jti, exp } = 'token' in input ? window.tokenToRevoke(runtime.verifier, input.token) : input;
-  await runtime.revocations.revokeToken(jti, window.keepUntil(exp));
+  await runtime.revocations.revokeToken(jti, window.keepUntil(exp), context.admission);
   count(context, METRIC.revocations);
   return noContent();
 }

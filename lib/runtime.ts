@@ -9,10 +9,9 @@ import type { Redis } from '@upstash/redis';
 import { RemoteKeySet } from './auth/jwks.ts';
 import { TokenVerifier } from './auth/verifier.ts';
 import { logger } from './logger.ts';
-import { createRateLimiter, MemoryRateLimiter } from './store/ratelimit.ts';
 import { loadSecrets } from './secrets.ts';
 import { MemoryCommandStore, MemoryGroupStore, MemoryRevocationStore } from './store/memory.ts';
-import type { CommandStore, GroupStore, RateLimiter, RevocationStore } from './store/types.ts';
+import type { CommandStore, GroupStore, RevocationStore } from './store/types.ts';
 import { createRedisClient, UpstashCommandStore, UpstashGroupStore, UpstashRevocationStore } from './store/upstash.ts';
 
 export interface Runtime {
@@ -20,10 +19,9 @@ export interface Runtime {
   readonly clock: Clock;
   readonly verifier: TokenVerifier;
   readonly commands: CommandStore;
+  /** Revocation state; with `commands`, it admits requests (revocation decision and rate limit, lib/store/types.ts). */
   readonly revocations: RevocationStore;
   readonly groups: GroupStore;
-  /** Per-agent rate limit; undefined when off. */
-  readonly rateLimiter: RateLimiter | undefined;
 }
 
 export interface RuntimeParts {
@@ -31,8 +29,6 @@ export interface RuntimeParts {
   commands?: CommandStore;
   revocations?: RevocationStore;
   groups?: GroupStore;
-  /** Pass `undefined` explicitly for no rate limit whatever the configuration says. */
-  rateLimiter?: RateLimiter | undefined;
   verifierCacheSize?: number;
   /** The issuer's key set; by default made from config.jwks (and its cold-start fetch begun). */
   keySet?: RemoteKeySet;
@@ -57,8 +53,10 @@ export function createKeySet(config: Config, clock: Clock = systemClock): Remote
 
 /**
  * Each part the caller does not pass in gets its own default from the configuration: the
- * in-memory stores, or with USE_REDIS the Upstash ones on one shared client; the configured rate
- * limiter whatever stores were passed in (pass `rateLimiter: undefined` explicitly to have none).
+ * in-memory stores, or with USE_REDIS the Upstash ones on one shared client. Both admit requests
+ * with the configured revocation mode and rate limit (RATE_LIMIT_REQUESTS), counted in Redis
+ * with USE_REDIS (shared by every instance), in this process otherwise. A default in-memory
+ * command store admits with the runtime's in-memory revocation store.
  */
 export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
   const clock = parts.clock ?? systemClock;
@@ -67,14 +65,17 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     client ??= createRedisClient(config);
     return client;
   };
-  const commands = parts.commands ?? (config.useRedis ? new UpstashCommandStore(redis(), config) : new MemoryCommandStore(config));
   const revocations =
     parts.revocations ??
     (config.useRedis
       ? new UpstashRevocationStore(redis(), config)
       : new MemoryRevocationStore(() => Math.floor(clock.now() / 1000), config));
+  const commands =
+    parts.commands ??
+    (config.useRedis
+      ? new UpstashCommandStore(redis(), config)
+      : new MemoryCommandStore(config, revocations instanceof MemoryRevocationStore ? revocations : undefined));
   const groups = parts.groups ?? (config.useRedis ? new UpstashGroupStore(redis(), config) : new MemoryGroupStore());
-  const rateLimiter = 'rateLimiter' in parts ? parts.rateLimiter : defaultRateLimiter(config, redis);
   const verifier = new TokenVerifier({
     ...config,
     keySet: parts.keySet ?? createKeySet(config, clock),
@@ -82,16 +83,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     requireJti: config.useRedis,
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
-  return { config, clock, verifier, commands, revocations, groups, rateLimiter };
-}
-
-function defaultRateLimiter(config: Config, redis: () => Redis): RateLimiter | undefined {
-  if (config.rateLimit === undefined) return undefined;
-  const { requests, windowSeconds } = config.rateLimit;
-  // Counted in Redis, shared by every instance; in this process only on the in-memory store.
-  return config.useRedis
-    ? createRateLimiter(redis(), { requests, windowSeconds, prefix: `${config.redisKeyPrefix}ratelimit` })
-    : new MemoryRateLimiter({ requests, windowSeconds });
+  return { config, clock, verifier, commands, revocations, groups };
 }
 
 let current: Promise<Runtime> | undefined;

@@ -15,7 +15,6 @@ import { handler as postResults } from '../functions/post-results.ts';
 import { handler as whoami } from '../functions/whoami.ts';
 import { loadConfig } from '../lib/config.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
-import type { RateLimiter } from '../lib/store/types.ts';
 import { type Answer, type Handler, invoke } from './helpers/lambda.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
 import { signToken, TEST_AUDIENCE, TEST_ENV, TEST_ISSUER, TEST_SECRET } from './helpers/tokens.ts';
@@ -67,13 +66,12 @@ let calls: string[];
 beforeEach(() => {
   calls = [];
   const config = loadConfig({ ...TEST_ENV });
-  const limiter: RateLimiter = { limit: async () => ({ success: true, reset: Date.now() + 1000 }) };
+  const revocations = new MemoryRevocationStore(now, { rateLimit: { requests: 1_000, windowSeconds: 60 } });
   useTestRuntime(
     {},
     {
-      commands: counting(new MemoryCommandStore(config), calls, 'commands'),
-      revocations: counting(new MemoryRevocationStore(now), calls, 'revocations'),
-      rateLimiter: counting(limiter, calls, 'rateLimiter'),
+      commands: counting(new MemoryCommandStore(config, revocations), calls, 'commands'),
+      revocations: counting(revocations, calls, 'revocations'),
     },
   );
 });
@@ -112,10 +110,12 @@ function expectRefused(answers: Answer[], reason?: string) {
 }
 
 describe('the counting stores', () => {
-  it('do count: a valid token reaches the revocation check, the rate limit and the command store', async () => {
+  it('do count: a valid token reaches the command store, whose one call admits it (revocation and rate limit)', async () => {
     const answer = await invoke(getCommands, { path: '/api/commands', token: await signToken() });
     expect(answer.status).toBe(200);
-    expect(calls).toEqual(['revocations.isRevoked', 'rateLimiter.limit', 'commands.fetch']);
+    expect(calls).toEqual(['commands.fetch']);
+    expect((await invoke(whoami, { path: '/api/whoami', token: await signToken() })).status).toBe(200);
+    expect(calls).toEqual(['commands.fetch', 'revocations.admit']);
   });
 });
 
@@ -203,11 +203,12 @@ describe('kid', () => {
     async (_label, kid) => {
       const previous = 'previous-secret-0123456789abcdef01234567';
       const config = loadConfig({ ...TEST_ENV, JWT_SECRET_KEY: '', JWT_SECRET_KEYS: `2026-11=${TEST_SECRET},2026-10=${previous}` });
+      const revocations = new MemoryRevocationStore(now);
       useTestRuntime(
         { JWT_SECRET_KEY: '', JWT_SECRET_KEYS: `2026-11=${TEST_SECRET},2026-10=${previous}` },
         {
-          commands: counting(new MemoryCommandStore(config), calls, 'commands'),
-          revocations: counting(new MemoryRevocationStore(now), calls, 'revocations'),
+          commands: counting(new MemoryCommandStore(config, revocations), calls, 'commands'),
+          revocations: counting(revocations, calls, 'revocations'),
         },
       );
       for (const secret of [TEST_SECRET, previous, ...guesses]) {

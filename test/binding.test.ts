@@ -150,9 +150,10 @@ beforeEach(() => {
           : value;
       },
     });
+  const revocations = new MemoryRevocationStore(() => 0);
   useTestRuntime(
     {},
-    { commands: count(new MemoryCommandStore(config), 'commands'), revocations: count(new MemoryRevocationStore(() => 0), 'revocations') },
+    { commands: count(new MemoryCommandStore(config, revocations), 'commands'), revocations: count(revocations, 'revocations') },
   );
 });
 

@@ -192,7 +192,8 @@ describe('any change to a valid token is rejected', () => {
               : value;
           },
         });
-      useTestRuntime({}, { commands: spy(new MemoryCommandStore(config)), revocations: spy(new MemoryRevocationStore(() => 0)) });
+      const revocations = new MemoryRevocationStore(() => 0);
+      useTestRuntime({}, { commands: spy(new MemoryCommandStore(config, revocations)), revocations: spy(revocations) });
       await fc.assert(
         fc.asyncProperty(claims, edit, async (payload, change) => {
           const token = await signToken(payload);

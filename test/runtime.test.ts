@@ -32,28 +32,36 @@ describe('runtime()', () => {
 });
 
 describe('createRuntime(config, parts)', () => {
-  it('gives each part it is not handed its own default: stores passed in keep the configured rate limiter', async () => {
+  it('gives each part it is not handed its own default; stores passed in admit with their own rate limit', async () => {
     const { createRuntime } = await import('../lib/runtime.ts');
     const { loadConfig } = await import('../lib/config.ts');
     const { MemoryCommandStore, MemoryRevocationStore } = await import('../lib/store/memory.ts');
     const config = loadConfig({ RATE_LIMIT_REQUESTS: '5' });
-    const commands = new MemoryCommandStore(config);
-    const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
+    const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000), config);
+    const commands = new MemoryCommandStore(config, revocations);
 
     const runtime = createRuntime(config, { commands, revocations });
 
     expect(runtime.commands).toBe(commands);
     expect(runtime.revocations).toBe(revocations);
-    expect(runtime.rateLimiter).toBeDefined();
+    const token = { jti: 'j-1', sub: 'agent-001', iat: 1, exp: 2 };
     const answers = [];
-    for (let i = 0; i < 6; i += 1) answers.push((await runtime.rateLimiter?.limit('agent-001'))?.success);
-    expect(answers).toEqual([true, true, true, true, true, false]);
+    for (let i = 0; i < 6; i += 1) {
+      answers.push(
+        await runtime.commands.fetch('agent-001', 1, Date.now(), { token, now: Date.now() }).then(
+          () => 'ok',
+          (error: Error) => error.name,
+        ),
+      );
+    }
+    expect(answers).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'RateLimitedError']);
   });
 
-  it('has no rate limiter when told so explicitly, or when none is configured', async () => {
-    const { createRuntime } = await import('../lib/runtime.ts');
-    const { loadConfig } = await import('../lib/config.ts');
-    expect(createRuntime(loadConfig({ RATE_LIMIT_REQUESTS: '5' }), { rateLimiter: undefined }).rateLimiter).toBeUndefined();
-    expect(createRuntime(loadConfig({})).rateLimiter).toBeUndefined();
+  it('refuses to admit with a command store that was given no revocation store, rather than skip the check', async () => {
+    const { MemoryCommandStore } = await import('../lib/store/memory.ts');
+    const commands = new MemoryCommandStore({ resultRetentionSeconds: 60 });
+    await expect(commands.fetch('a', 1, 0, { token: { jti: 'j', sub: 'a', iat: 1, exp: 2 }, now: 0 })).rejects.toThrow(
+      /without a revocation store/,
+    );
   });
 });

@@ -1,11 +1,16 @@
 /**
  * Bearer authentication for a Middy chain: extracts the token (RFC 6750 2.1, header only),
  * verifies it (signature and claims, cached per token string), checks its certificate binding
- * (RFC 8705, per request), then its revocation (one store call) and, when configured, the
- * agent's rate limit, both in flight at once, then the route's scopes. Puts the verified token
- * and the runtime on the Lambda context.
+ * (RFC 8705, per request) and the route's scopes, all without I/O. Puts the verified token, its
+ * admission and the runtime on the Lambda context.
  *
- * Nothing touches the store before the token is verified and its binding holds.
+ * The revocation decision and the rate limit are the admission's (lib/store/types.ts): for a
+ * route whose handler calls the store (`admitsInStore` in the route table) that one store call
+ * admits the request in the same atomic step as its action, so the request costs one Upstash
+ * command; for the others (whoami, token-info) this middleware admits it with one call.
+ *
+ * Nothing touches the store before the token is verified, its binding holds and it has the
+ * route's scopes: a token refused for any of these is never counted against the rate limit.
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
@@ -13,14 +18,15 @@ import { checkBinding } from '../auth/binding.ts';
 import { TokenError } from '../auth/errors.ts';
 import { missingScopes } from '../auth/scopes.ts';
 import type { VerifiedToken } from '../auth/verifier.ts';
-import { logger, requestKeys } from '../logger.ts';
 import { type Runtime, runtime as processRuntime } from '../runtime.ts';
-import { insufficientScope, missingToken, rateLimited } from './errors.ts';
-import { StoreUnavailableError } from '../store/types.ts';
+import type { Admission } from '../store/types.ts';
+import { insufficientScope, missingToken } from './errors.ts';
 import type { AuthenticatedRoute } from './routes.ts';
 
 export interface AuthContext extends Context {
   auth: VerifiedToken;
+  /** What the handler passes to its store call, which admits the request (revocation, rate limit). */
+  admission: Admission;
   runtime: Runtime;
 }
 
@@ -45,12 +51,13 @@ export interface AuthenticateOptions {
 
 /** The route's own scopes (from its entry in the route table) are the ones required. */
 export function authenticate(
-  route: Pick<AuthenticatedRoute, 'scopes'>,
+  route: Pick<AuthenticatedRoute, 'scopes' | 'admitsInStore'>,
   options: AuthenticateOptions = {},
 ): middy.MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, AuthContext> {
   const runtime = options.runtime ?? processRuntime;
   void runtime().catch(() => {});
   const required = route.scopes;
+  const admitsInStore = route.admitsInStore === true;
   return {
     before: async (request) => {
       const rt = await runtime();
@@ -65,49 +72,17 @@ export function authenticate(
       const verified = rt.verifier.verify(token);
       // Per request, never cached: the same token is good with one certificate only.
       checkBinding(verified.claims, clientCertPem(request.event), { requireBound: rt.config.requireBoundTokens });
-
-      // Both in flight at once: one round trip of time (two requests when rate limiting is on;
-      // @upstash/redis never batches a read with a script, and auto-pipelining is off).
-      const [revocation, limit] = await Promise.all([
-        settle(rt.revocations.isRevoked(verified)),
-        rt.rateLimiter === undefined ? undefined : settle(rt.rateLimiter.limit(verified.sub)),
-      ]);
-      // Fail closed: a token whose revocation state is unknown is never accepted; the edge answers 503.
-      if (!revocation.ok) {
-        const { error } = revocation;
-        throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError('the revocation check failed', { cause: error });
-      }
-      if (revocation.value) throw new TokenError('token_revoked', undefined, undefined, verified.sub);
-      if (limit !== undefined) {
-        if (!limit.ok) {
-          // Fail open, logged: the token is verified and not revoked; the limit protects
-          // capacity, not access. See SECURITY.md.
-          logger.error('rate limit check failed; request let through', {
-            ...requestKeys(request.context),
-            error: limit.error as Error,
-            agent_id: verified.sub,
-          });
-        } else if (!limit.value.success) {
-          logger.info('rate limited', { ...requestKeys(request.context), agent_id: verified.sub });
-          throw rateLimited(limit.value.reset, Date.now()); // reset is on the limiter's (system) clock
-        }
-      }
-
       const lacking = missingScopes(verified.scopes, required);
       if (lacking.length > 0) throw insufficientScope(required);
 
+      const admission: Admission = { token: verified, now: rt.clock.now() };
+      // Fail closed: a store that cannot answer throws StoreUnavailableError (503 at the edge);
+      // a revoked token TokenError (401), an agent over its limit RateLimitedError (429).
+      if (!admitsInStore) await rt.revocations.admit(admission);
       request.context.auth = verified;
+      request.context.admission = admission;
     },
   };
-}
-
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
 }
 
 /** The client certificate of an mTLS request, as API Gateway (and the local server) pass it. */

@@ -3,7 +3,7 @@
  *
  * ApiError carries its status, a stable `error` code, a description that may be shown, and its
  * headers. The families below it know no HTTP: a TokenError (lib/auth/errors.ts) becomes 401
- * invalid_token, a StoreUnavailableError (lib/store/types.ts) or a KeySetUnavailableError (the
+ * invalid_token, a RateLimitedError (lib/store/types.ts) 429 rate_limited, a StoreUnavailableError (lib/store/types.ts) or a KeySetUnavailableError (the
  * issuer's keys cannot be fetched, lib/auth/errors.ts) 503 temporarily_unavailable, and
  * Middy's own HTTP errors (415 from the body parser, 422 for malformed JSON) get our shape, all
  * in `shape` below. Anything else is a bare 500. Every error body names the request
@@ -15,7 +15,7 @@ import httpErrorHandler from '@middy/http-error-handler';
 import { KeySetUnavailableError, TokenError, type TokenErrorReason } from '../auth/errors.ts';
 import { RevocationRefused } from '../auth/revocation-window.ts';
 import type { TerminalStatus } from '../commands/model.ts';
-import { StoreUnavailableError } from '../store/types.ts';
+import { RateLimitedError, StoreUnavailableError } from '../store/types.ts';
 import { observation, type UnavailableCause } from './observe.ts';
 
 export type ErrorCode =
@@ -187,6 +187,10 @@ function toApiError(request: middy.Request): ApiError {
       if (error.subject !== undefined) seen.agentId = error.subject;
     }
     return invalidToken(error.reason, error);
+  }
+  if (error instanceof RateLimitedError) {
+    if (seen) seen.agentId = error.subject;
+    return rateLimited(error.retryAfterMs, 0);
   }
   if (error instanceof RevocationRefused) return badRequest(error.message);
   if (error instanceof StoreUnavailableError) {

@@ -28,6 +28,11 @@ export interface Route {
   readonly usesStore: boolean;
   /** The handler only checks that the store answers: the store's settings and the Upstash token, no JWT key. */
   readonly probesStore?: boolean;
+  /**
+   * The handler's one store call admits the request (revocation and rate limit in the same
+   * atomic step as its action); false: the auth middleware admits it with one call of its own.
+   */
+  readonly admitsInStore?: boolean;
 }
 
 /** A route that requires a token (every route but /health and /ready). */
@@ -48,6 +53,7 @@ export const ROUTES = {
     handler: 'get-commands',
     scopes: [SCOPES.commands],
     usesStore: true,
+    admitsInStore: true,
   },
   PostResults: {
     name: 'PostResults',
@@ -58,8 +64,17 @@ export const ROUTES = {
     // A result of RESULT_MAX_BYTES fits, with room for the envelope around it.
     bodyLimit: RESULT_MAX_BYTES + ENVELOPE_BYTES,
     usesStore: true,
+    admitsInStore: true,
   },
-  GetConfig: { name: 'GetConfig', method: 'GET', path: '/api/config', handler: 'get-config', scopes: [SCOPES.commands], usesStore: true },
+  GetConfig: {
+    name: 'GetConfig',
+    method: 'GET',
+    path: '/api/config',
+    handler: 'get-config',
+    scopes: [SCOPES.commands],
+    usesStore: true,
+    admitsInStore: true,
+  },
   TokenInfo: { name: 'TokenInfo', method: 'GET', path: '/api/token-info', handler: 'token-info', scopes: [], debug: true, usesStore: true },
   WhoAmI: { name: 'WhoAmI', method: 'GET', path: '/api/whoami', handler: 'whoami', scopes: [], debug: true, usesStore: true },
   EnqueueCommand: {
@@ -70,6 +85,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminCommands],
     bodyLimit: 256 * 1024,
     usesStore: true,
+    admitsInStore: true,
   },
   GetCommand: {
     name: 'GetCommand',
@@ -78,6 +94,7 @@ export const ROUTES = {
     handler: 'get-command',
     scopes: [SCOPES.adminCommands],
     usesStore: true,
+    admitsInStore: true,
   },
   ListCommands: {
     name: 'ListCommands',
@@ -86,6 +103,7 @@ export const ROUTES = {
     handler: 'list-commands',
     scopes: [SCOPES.adminCommands],
     usesStore: true,
+    admitsInStore: true,
   },
   CancelCommand: {
     name: 'CancelCommand',
@@ -96,6 +114,7 @@ export const ROUTES = {
     // Optional: {"reason": at most 256 characters}.
     bodyLimit: 4 * 1024,
     usesStore: true,
+    admitsInStore: true,
   },
   PutConfig: {
     name: 'PutConfig',
@@ -105,6 +124,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminConfig],
     bodyLimit: MAX_OVERRIDES_BYTES,
     usesStore: true,
+    admitsInStore: true,
   },
   PostRevocations: {
     name: 'PostRevocations',
@@ -114,6 +134,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminRevoke],
     bodyLimit: 4 * 1024,
     usesStore: true,
+    admitsInStore: true,
   },
   PutGroupMember: {
     name: 'PutGroupMember',

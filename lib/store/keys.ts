@@ -41,6 +41,8 @@ export interface RedisKeys {
   groupSeq(group: string): string;
   /** `<p>agent-groups:<agent>`: the groups the agent is in (set). */
   agentGroups(agentId: string): string;
+  /** `<p>ratelimit:<sub>:<window>`: requests counted in one rate-limit window (lib/store/ratelimit.ts windowOf). */
+  rateLimit(sub: string, window: number): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -59,5 +61,6 @@ export function redisKeys(prefix: string): RedisKeys {
     group: (group) => `${prefix}group:${keyPart(group)}`,
     groupSeq: (group) => `${prefix}group-seq:${keyPart(group)}`,
     agentGroups: (agentId) => `${prefix}agent-groups:${keyPart(agentId)}`,
+    rateLimit: (sub, window) => `${prefix}ratelimit:${keyPart(sub)}:${window}`,
   };
 }

@@ -1,9 +1,11 @@
 /**
  * The embedded default: everything in this process's memory. Each method runs to completion
- * without awaiting in between, so every change is atomic on Node's single thread. Storage only:
- * every rule is a call into lib/commands/lifecycle.ts, lib/auth/revocation.ts or
+ * without awaiting in between, so every change is atomic on Node's single thread, the admission
+ * (revocation decision and rate limit) with it. Storage only: every rule is a call into
+ * lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts or
  * lib/groups/membership.ts.
  */
+import { TokenError } from '../auth/errors.ts';
 import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../auth/revocation.ts';
 import {
   applyReport,
@@ -40,7 +42,21 @@ import {
   nextPosition,
   sortedGroups,
 } from '../groups/membership.ts';
-import type { CommandStore, GroupStore, RevocationStore } from './types.ts';
+import { MemoryRateLimiter, type RateLimitSettings } from './ratelimit.ts';
+import { type Admission, type CommandStore, type GroupStore, RateLimitedError, type RevocationStore } from './types.ts';
+
+/** What the command store asks of the revocation store: the admission, decided synchronously. */
+export interface Gatekeeper {
+  /** Throws TokenError('token_revoked') or RateLimitedError; counts the request otherwise. */
+  admitNow(admission: Admission): void;
+}
+
+/** A command store made without a revocation store refuses every admission rather than skip it. */
+const NO_GATE: Gatekeeper = {
+  admitNow() {
+    throw new Error('this MemoryCommandStore was made without a revocation store to admit requests with');
+  },
+};
 
 interface Queue {
   /** Every command still kept, in enqueue order, with its sequence. */
@@ -57,11 +73,20 @@ export class MemoryCommandStore implements CommandStore {
   private readonly idempotency = new Map<string, IdempotencyEntry>();
   private readonly retentionMs: number;
 
-  constructor(options: { resultRetentionSeconds: number }) {
+  private readonly gate: Gatekeeper;
+
+  /** `gate`: the revocation store whose state admits requests (the runtime passes its own). */
+  constructor(options: { resultRetentionSeconds: number }, gate: Gatekeeper = NO_GATE) {
     this.retentionMs = options.resultRetentionSeconds * 1000;
+    this.gate = gate;
   }
 
-  async enqueue(command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
+  private admit(admission: Admission | undefined): void {
+    if (admission !== undefined) this.gate.admitNow(admission);
+  }
+
+  async enqueue(command: NewCommand, request?: IdempotentRequest, admission?: Admission): Promise<EnqueueOutcome> {
+    this.admit(admission);
     let queue = this.queues.get(command.agentId);
     if (!queue) {
       queue = { entries: new Map(), last: 0 };
@@ -91,7 +116,8 @@ export class MemoryCommandStore implements CommandStore {
     return { outcome: 'created', record: copy(record) };
   }
 
-  async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
+  async fetch(agentId: string, limit: number, now: number, admission?: Admission): Promise<CommandRecord[]> {
+    this.admit(admission);
     const queue = this.queues.get(agentId);
     if (!queue || limit < 1) return [];
     const out: CommandRecord[] = [];
@@ -108,21 +134,25 @@ export class MemoryCommandStore implements CommandStore {
     return out;
   }
 
-  async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
+  async complete(agentId: string, commandId: string, report: Report, admission?: Admission): Promise<Outcome> {
+    this.admit(admission);
     return this.apply(agentId, commandId, (record) => applyReport(record, report, this.retentionMs)).outcome;
   }
 
-  async cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
+  async cancel(agentId: string, commandId: string, cancellation: Cancellation, admission?: Admission): Promise<Transition> {
+    this.admit(admission);
     const { outcome, record } = this.apply(agentId, commandId, (found) => cancel(found, cancellation, this.retentionMs));
     return { outcome, record: record && copy(record) };
   }
 
-  async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
+  async get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined> {
+    this.admit(admission);
     const entry = this.queues.get(agentId)?.entries.get(commandId);
     return entry ? copy(entry.record) : undefined;
   }
 
-  async list(agentId: string, query: ListQuery, now: number): Promise<ListPage> {
+  async list(agentId: string, query: ListQuery, now: number, admission?: Admission): Promise<ListPage> {
+    this.admit(admission);
     const queue = this.queues.get(agentId);
     if (!queue) return { records: [], nextAfter: undefined };
     const entries: Sequenced[] = [];
@@ -134,12 +164,14 @@ export class MemoryCommandStore implements CommandStore {
     return { records: page.records.map(copy), nextAfter: page.nextAfter };
   }
 
-  async getConfig(agentId: string): Promise<Record<string, unknown> | undefined> {
+  async getConfig(agentId: string, admission?: Admission): Promise<Record<string, unknown> | undefined> {
+    this.admit(admission);
     const config = this.configs.get(agentId);
     return config ? structuredClone(config) : undefined;
   }
 
-  async putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void> {
+  async putConfig(agentId: string, overrides: Record<string, unknown>, admission?: Admission): Promise<void> {
+    this.admit(admission);
     this.configs.set(agentId, structuredClone(overrides));
   }
 
@@ -167,7 +199,7 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export class MemoryRevocationStore implements RevocationStore {
+export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
   /** Denylisted jti → until when (epoch s). */
   private readonly revoked = new Map<string, number>();
   /** Allowlist registrations: jti → until when (epoch s). */
@@ -176,13 +208,32 @@ export class MemoryRevocationStore implements RevocationStore {
   private readonly cutoffs = new Map<string, number>();
   private readonly nowSeconds: () => number;
   private readonly mode: RevocationMode;
+  private readonly limiter: MemoryRateLimiter | undefined;
 
-  constructor(nowSeconds: () => number, options: { revocationMode?: RevocationMode } = {}) {
+  constructor(nowSeconds: () => number, options: { revocationMode?: RevocationMode; rateLimit?: RateLimitSettings | undefined } = {}) {
     this.nowSeconds = nowSeconds;
     this.mode = options.revocationMode ?? 'denylist';
+    this.limiter = options.rateLimit === undefined ? undefined : new MemoryRateLimiter(options.rateLimit);
   }
 
   async isRevoked(token: TokenIdentity): Promise<boolean> {
+    return this.revokedNow(token);
+  }
+
+  /** The gate, as the Lua preamble: the revocation decision first, then the rate limit, counted only when admitted. */
+  admitNow(admission: Admission): void {
+    const { token } = admission;
+    if (this.revokedNow(token)) throw new TokenError('token_revoked', undefined, undefined, token.sub);
+    if (this.limiter === undefined) return;
+    const decision = this.limiter.limit(token.sub, admission.now);
+    if (!decision.allowed) throw new RateLimitedError(token.sub, decision.reset, admission.now);
+  }
+
+  async admit(admission: Admission): Promise<void> {
+    this.admitNow(admission);
+  }
+
+  private revokedNow(token: TokenIdentity): boolean {
     const now = this.nowSeconds();
     return isRevoked(token, this.mode, {
       jtiRevoked: token.jti !== undefined && this.live(this.revoked, token.jti, now),
@@ -191,11 +242,13 @@ export class MemoryRevocationStore implements RevocationStore {
     });
   }
 
-  async revokeToken(jti: string, expiresAt: number): Promise<void> {
+  async revokeToken(jti: string, expiresAt: number, admission?: Admission): Promise<void> {
+    if (admission !== undefined) this.admitNow(admission);
     this.revoked.set(jti, expiresAt);
   }
 
-  async revokeSubject(sub: string, cutoff: number): Promise<void> {
+  async revokeSubject(sub: string, cutoff: number, admission?: Admission): Promise<void> {
+    if (admission !== undefined) this.admitNow(admission);
     this.cutoffs.set(sub, raisedCutoff(this.cutoffs.get(sub), cutoff));
   }
 

@@ -11,41 +11,81 @@
  * calls tonumber only where it compares.
  */
 
+/**
+ * The Lua scripts of the Upstash store, each a named constant that says which pure function it
+ * mirrors (lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts,
+ * lib/groups/membership.ts); test/parity.test.ts runs them against those functions on random
+ * histories.
+ *
+ * Inputs are named: `script()` binds every KEYS and ARGV entry to a local of that name at the top
+ * of the script, in the order given, and refuses a body that reaches into KEYS or ARGV itself;
+ * the caller passes its values by name through `inputsOf()`, so no position is written twice.
+ * Every input arrives as a string. Numbers that go back into Redis are passed in as the decimal
+ * strings TypeScript wrote (Lua's tostring would write large numbers in exponent form); the body
+ * calls tonumber only where it compares.
+ *
+ * Key locking (Upstash): a script marked `lockKeys` starts with `#!lua flags=allow-key-locking`
+ * and then touches only the keys it declares, so Upstash locks those keys instead of the whole
+ * database while it runs (test/key-locking.test.ts checks every key such a script touches with
+ * Redis MONITOR). Redis 7 does not know the flag: the local Upstash bridge strips it, as Upstash's
+ * dialect meets Redis there (dev/). Three scripts cannot be marked and run under the global
+ * lock: FETCH and LIST read the hash of every command the queue or the log names, and ENQUEUE
+ * with an idempotency key reads the hash of the command that key made; those keys are known only
+ * once the queue, the log or the key is read.
+ *
+ * The admission gate (`gated()`): every agent and operator request runs its action inside one
+ * script whose preamble first takes the revocation decision and counts the rate limit, and only
+ * then runs the action; a refusal returns before the action has read or written anything.
+ */
+
 export interface LuaScript<K extends string = string, A extends string = string> {
   /** The pure function(s) the script mirrors. */
   readonly mirrors: string;
   readonly keys: readonly K[];
   readonly args: readonly A[];
-  /** The whole script as sent to Redis: the bindings, then the body. */
+  /** Declares every key it touches: sent with Upstash's allow-key-locking flag. */
+  readonly lockKeys: boolean;
+  /** The whole script as sent to Redis: the flags line, the bindings, then the body. */
   readonly lua: string;
+  /** The body alone (for composition by gated()). */
+  readonly body: string;
 }
+
+/** Upstash's flag for a script that declares every key it touches. */
+export const KEY_LOCKING_FLAG = 'allow-key-locking';
 
 const LUA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LUA_RESERVED = new Set(
   'and break do else elseif end false for function if in local nil not or repeat return then true until while'.split(' '),
 );
 
-function script<const K extends string, const A extends string>(definition: {
-  mirrors: string;
-  keys: readonly K[];
-  args: readonly A[];
-  body: string;
-}): LuaScript<K, A> {
-  const names = [...definition.keys, ...definition.args];
+function assemble(keys: readonly string[], args: readonly string[], lockKeys: boolean, body: string): string {
+  const names = [...keys, ...args];
   for (const name of names) {
     if (!LUA_NAME.test(name) || LUA_RESERVED.has(name)) throw new Error(`not a Lua local name: ${name}`);
   }
   if (new Set(names).size !== names.length) throw new Error(`a script input is named twice: ${names.join(', ')}`);
-  if (/\b(KEYS|ARGV)\s*\[/.test(definition.body)) throw new Error('a script body uses its inputs by name, never KEYS[i] or ARGV[i]');
+  if (/\b(KEYS|ARGV)\s*\[/.test(body)) throw new Error('a script body uses its inputs by name, never KEYS[i] or ARGV[i]');
   for (const name of names) {
-    if (new RegExp(`\\blocal\\s+(function\\s+)?${name}\\b`).test(definition.body)) throw new Error(`the body hides the input ${name}`);
+    if (new RegExp(`\\blocal\\s+(function\\s+)?${name}\\b`).test(body)) throw new Error(`the body hides the input ${name}`);
   }
-  const bindings = [
-    ...definition.keys.map((name, i) => `local ${name} = KEYS[${i + 1}]`),
-    ...definition.args.map((name, i) => `local ${name} = ARGV[${i + 1}]`),
+  const lines = [
+    ...(lockKeys ? [`#!lua flags=${KEY_LOCKING_FLAG}`] : []),
+    ...keys.map((name, i) => `local ${name} = KEYS[${i + 1}]`),
+    ...args.map((name, i) => `local ${name} = ARGV[${i + 1}]`),
   ];
-  const { body, ...rest } = definition;
-  return { ...rest, lua: `${bindings.join('\n')}\n${body.trim()}\n` };
+  return `${lines.join('\n')}\n${body.trim()}\n`;
+}
+
+function script<const K extends string, const A extends string>(definition: {
+  mirrors: string;
+  keys: readonly K[];
+  args: readonly A[];
+  lockKeys: boolean;
+  body: string;
+}): LuaScript<K, A> {
+  const body = definition.body.trim();
+  return { ...definition, body, lua: assemble(definition.keys, definition.args, definition.lockKeys, body) };
 }
 
 /** KEYS and ARGV in the script's order, from values given by name. */
@@ -59,6 +99,103 @@ export function inputsOf<K extends string, A extends string>(
     args: lua.args.map((name) => String(args[name])),
   };
 }
+
+/**
+ * The gate's inputs. Keys: the subject's cut-off, the jti's denylist entry and allowlist
+ * registration, this and the previous rate-limit window's counters (always declared, read only
+ * where the mode and settings need them). Args: `mode` is 'denylist' or 'allowlist'; `hasJti`
+ * and `hasIat` are '1' or '0'; `limitRequests` is '0' when the rate limit is off; `limitWindow`
+ * is the window's index (lib/store/ratelimit.ts windowOf) and `limitExpireAt` when its counter
+ * may go (the end of the next window, epoch ms); `limitNow` the caller's clock (epoch ms).
+ */
+export const GATE_KEYS = ['gateCutoffKey', 'gateRevokedKey', 'gateActiveKey', 'gateLimitKey', 'gateLimitPreviousKey'] as const;
+export const GATE_ARGS = [
+  'gateMode',
+  'gateHasJti',
+  'gateIat',
+  'gateHasIat',
+  'limitRequests',
+  'limitWindowMs',
+  'limitWindow',
+  'limitExpireAt',
+  'limitNow',
+] as const;
+export type GateKey = (typeof GATE_KEYS)[number];
+export type GateArg = (typeof GATE_ARGS)[number];
+
+/**
+ * The preamble. Mirrors isRevoked (lib/auth/revocation.ts: the unread allowlist case, the jti's
+ * denylist entry, the allowlist registration, then the cut-off, where an unreadable cut-off or a
+ * missing iat revokes: fail closed) and slidingWindow (lib/store/ratelimit.ts). A live entry is
+ * one whose key exists: Redis drops it at its EXAT, as isLive does in memory.
+ *
+ * The counter's INCR runs under pcall: when Redis refuses writes but still answers (OOM under
+ * noeviction, a read-only replica after a failover), the request goes on uncounted and the
+ * script says so (`limitNote` 1, logged once per window by the store); the action then fails by
+ * itself if it needs to write. Every other failure fails the whole script: nothing is let through
+ * whose revocation state is unknown.
+ */
+const GATE_PREAMBLE = `
+local function gateRevoked()
+  if gateHasJti == '0' then
+    if gateMode == 'allowlist' then return true end
+  else
+    if redis.call('EXISTS', gateRevokedKey) == 1 then return true end
+    if gateMode == 'allowlist' and redis.call('EXISTS', gateActiveKey) == 0 then return true end
+  end
+  local gateStored = redis.call('GET', gateCutoffKey)
+  if not gateStored then return false end
+  local gateCutoff = tonumber(gateStored)
+  if gateHasIat == '0' or not gateCutoff or gateCutoff ~= gateCutoff or gateCutoff == math.huge or gateCutoff == -math.huge then
+    return true
+  end
+  return tonumber(gateIat) <= gateCutoff
+end
+if gateRevoked() then return {'revoked'} end
+local limitNote = 0
+local limitMax = tonumber(limitRequests)
+if limitMax > 0 then
+  local limitMs, limitIndex, limitAt = tonumber(limitWindowMs), tonumber(limitWindow), tonumber(limitNow)
+  local limitCurrent = tonumber(redis.call('GET', gateLimitKey)) or 0
+  local limitPrevious = tonumber(redis.call('GET', gateLimitPreviousKey)) or 0
+  local limitOverlap = 1 - (limitAt - limitIndex * limitMs) / limitMs
+  if math.floor(limitPrevious * limitOverlap) + limitCurrent >= limitMax then return {'rate_limited', (limitIndex + 1) * limitMs} end
+  local limitCounted = redis.pcall('INCR', gateLimitKey)
+  if type(limitCounted) == 'table' and limitCounted.err then
+    limitNote = 1
+  else
+    redis.pcall('PEXPIREAT', gateLimitKey, limitExpireAt)
+  end
+end
+`;
+
+/**
+ * The action run behind the gate, one script: returns {'revoked'}, {'rate_limited', reset} or
+ * {'ok', limitNote, <what the action returns>}. Declares the gate's keys and the action's, so
+ * it locks keys exactly when the action does.
+ */
+export function gated<K extends string, A extends string>(action: LuaScript<K, A>): LuaScript<K | GateKey, A | GateArg> {
+  const keys = [...GATE_KEYS, ...action.keys];
+  const args = [...GATE_ARGS, ...action.args];
+  const body = `${GATE_PREAMBLE.trim()}\nlocal function action()\n${action.body}\nend\nreturn {'ok', limitNote, action()}`;
+  return {
+    mirrors: `the gate (isRevoked, slidingWindow), then ${action.mirrors}`,
+    keys,
+    args,
+    lockKeys: action.lockKeys,
+    body,
+    lua: assemble(keys, args, action.lockKeys, body),
+  };
+}
+
+/** The gate alone, for requests whose handler touches no store (whoami, token-info). */
+export const ADMIT = script({
+  mirrors: 'storage only: the gate (isRevoked, slidingWindow) is all it runs',
+  keys: [],
+  args: [],
+  lockKeys: true,
+  body: 'return 1',
+});
 
 /**
  * The lifecycle rules the command scripts share, as Lua functions named after the pure functions
@@ -126,6 +263,8 @@ export const ENQUEUE = script({
     'idemUntil',
     'retentionMs',
   ],
+  // With an idempotency key, reads `commandPrefix .. <the key's command>`: a key it cannot declare.
+  lockKeys: false,
   body: `
 ${LIFECYCLE_LUA}
 ${READ_RULE_FIELDS}
@@ -179,6 +318,8 @@ export const FETCH = script({
   mirrors: 'isDeliverable, delivered and isGone (lib/commands/lifecycle.ts)',
   keys: ['queueKey'],
   args: ['commandPrefix', 'limit', 'now', 'retentionMs'],
+  // Reads `commandPrefix .. id` for each id in the queue: keys it cannot declare (see the top).
+  lockKeys: false,
   body: `
 ${LIFECYCLE_LUA}
 ${READ_RULE_FIELDS}
@@ -236,6 +377,7 @@ export const COMPLETE = script({
     'at',
     'retentionMs',
   ],
+  lockKeys: true,
   body: `
 ${LIFECYCLE_LUA}
 ${READ_RULE_FIELDS}
@@ -284,6 +426,7 @@ export const CANCEL = script({
   mirrors: 'cancel (lib/commands/lifecycle.ts): isGone, then statusOf and isTerminal',
   keys: ['commandKey', 'queueKey'],
   args: ['commandId', 'agentId', 'hasReason', 'reason', 'at', 'retentionMs'],
+  lockKeys: true,
   body: `
 ${LIFECYCLE_LUA}
 ${READ_RULE_FIELDS}
@@ -316,6 +459,8 @@ export const LIST = script({
   mirrors: 'listPage, statusOf and isGone (lib/commands/lifecycle.ts)',
   keys: ['logKey', 'queueKey'],
   args: ['commandPrefix', 'after', 'limit', 'statuses', 'now', 'retentionMs'],
+  // Reads `commandPrefix .. id` for each id in the log: keys it cannot declare (see the top).
+  lockKeys: false,
   body: `
 ${LIFECYCLE_LUA}
 ${READ_RULE_FIELDS}
@@ -358,6 +503,7 @@ export const RAISE_CUTOFF = script({
   mirrors: 'raisedCutoff (lib/auth/revocation.ts)',
   keys: ['cutoffKey'],
   args: ['cutoff'],
+  lockKeys: true,
   body: `
 local current = tonumber(redis.call('GET', cutoffKey))
 if not current or current < tonumber(cutoff) then redis.call('SET', cutoffKey, cutoff) end
@@ -374,6 +520,7 @@ export const GROUP_JOIN = script({
   mirrors: 'joinOutcome and nextPosition (lib/groups/membership.ts)',
   keys: ['groupKey', 'seqKey', 'agentGroupsKey'],
   args: ['group', 'agentId', 'maxGroups'],
+  lockKeys: true,
   body: `
 if redis.call('ZSCORE', groupKey, agentId) then return 'unchanged' end
 if redis.call('SCARD', agentGroupsKey) >= tonumber(maxGroups) then return 'too_many_groups' end
@@ -389,10 +536,53 @@ export const GROUP_LEAVE = script({
   mirrors: 'leaveOutcome (lib/groups/membership.ts)',
   keys: ['groupKey', 'agentGroupsKey'],
   args: ['group', 'agentId'],
+  lockKeys: true,
   body: `
 local removed = redis.call('ZREM', groupKey, agentId)
 redis.call('SREM', agentGroupsKey, group)
 if removed == 1 then return 'removed' end
 return 'unchanged'
+`,
+});
+
+/** Revoke one token: the denylist entry, gone at `exat` (epoch s), or kept for good when `exat` is ''. */
+export const REVOKE_TOKEN = script({
+  mirrors: 'storage only: revokeToken of the in-memory store; the entry is live until its EXAT (isLive)',
+  keys: ['revokedKey'],
+  args: ['exat'],
+  lockKeys: true,
+  body: `
+if exat == '' then redis.call('SET', revokedKey, '1') else redis.call('SET', revokedKey, '1', 'EXAT', exat) end
+return 1
+`,
+});
+
+/** One command's hash, flat (HGETALL), for the operator's read. */
+export const GET_COMMAND = script({
+  mirrors: 'storage only: get of the in-memory store',
+  keys: ['commandKey'],
+  args: [],
+  lockKeys: true,
+  body: `return redis.call('HGETALL', commandKey)`,
+});
+
+/** The agent's config overrides (JSON text), or nil. */
+export const GET_CONFIG = script({
+  mirrors: 'storage only: getConfig of the in-memory store',
+  keys: ['configKey'],
+  args: [],
+  lockKeys: true,
+  body: `return redis.call('GET', configKey)`,
+});
+
+/** Replaces the agent's config overrides. */
+export const PUT_CONFIG = script({
+  mirrors: 'storage only: putConfig of the in-memory store',
+  keys: ['configKey'],
+  args: ['overrides'],
+  lockKeys: true,
+  body: `
+redis.call('SET', configKey, overrides)
+return 1
 `,
 });

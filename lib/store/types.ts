@@ -1,6 +1,13 @@
 /**
  * The narrow storage interfaces the handlers depend on. Two implementations: in-memory
  * (the embedded default) and Upstash Redis. Every multi-step change is atomic in each.
+ *
+ * Admission: every method that serves a request takes the caller's `Admission` and, in the same
+ * atomic step as its action (one script in Redis, one synchronous run in memory), first decides
+ * the token's revocation (lib/auth/revocation.ts) and counts the agent's rate limit
+ * (lib/store/ratelimit.ts). A refused request reads and changes nothing: the method throws
+ * TokenError('token_revoked') or RateLimitedError. Without an admission (the operator CLI,
+ * tests setting up state) the action runs unchecked.
  */
 import type { TokenIdentity } from '../auth/revocation.ts';
 import type {
@@ -16,30 +23,41 @@ import type {
 } from '../commands/model.ts';
 import type { JoinOutcome, LeaveOutcome, MemberPage } from '../groups/membership.ts';
 
+/** Who asks: the verified token, and the caller's clock for the rate limit (epoch ms). */
+export interface Admission {
+  readonly token: TokenIdentity;
+  readonly now: number;
+}
+
 export interface CommandStore {
   /**
    * Adds a command at the end of the agent's queue. With `idempotency`, atomically: a key seen
    * within retention with the same fingerprint answers the command it made (nothing added), with
    * another fingerprint `mismatch` (nothing changed).
    */
-  enqueue(command: NewCommand, idempotency?: IdempotentRequest): Promise<EnqueueOutcome>;
+  enqueue(command: NewCommand, idempotency?: IdempotentRequest, admission?: Admission): Promise<EnqueueOutcome>;
   /**
    * Up to `limit` commands of the agent not in a terminal state at `now`, oldest first; each
    * fetch counts a delivery (lifecycle `delivered`). Safe to repeat.
    */
-  fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]>;
+  fetch(agentId: string, limit: number, now: number, admission?: Admission): Promise<CommandRecord[]>;
   /** A progress update or a final result from the agent (lifecycle `applyReport`). */
-  complete(agentId: string, commandId: string, report: Report): Promise<Outcome>;
+  complete(agentId: string, commandId: string, report: Report, admission?: Admission): Promise<Outcome>;
   /** An operator's cancel (lifecycle `cancel`). */
-  cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
+  cancel(
+    agentId: string,
+    commandId: string,
+    cancellation: Cancellation,
+    admission?: Admission,
+  ): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
   /** One command of one agent, or undefined (a command past retention may still be read until a store meets it). */
-  get(agentId: string, commandId: string): Promise<CommandRecord | undefined>;
+  get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined>;
   /** A page of the agent's commands still within retention at `now`, in enqueue order (lifecycle `listPage`). */
-  list(agentId: string, query: ListQuery, now: number): Promise<ListPage>;
+  list(agentId: string, query: ListQuery, now: number, admission?: Admission): Promise<ListPage>;
   /** The agent's config overrides, or undefined when it has none. */
-  getConfig(agentId: string): Promise<Record<string, unknown> | undefined>;
+  getConfig(agentId: string, admission?: Admission): Promise<Record<string, unknown> | undefined>;
   /** Replaces the agent's config overrides. */
-  putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void>;
+  putConfig(agentId: string, overrides: Record<string, unknown>, admission?: Admission): Promise<void>;
 }
 
 /**
@@ -47,12 +65,14 @@ export interface CommandStore {
  * REVOCATION_MODE. Times are epoch seconds.
  */
 export interface RevocationStore {
-  /** One round trip: is this token revoked (or, in allowlist mode, not registered)? */
+  /** One round trip: is this token revoked (or, in allowlist mode, not registered)? Counts nothing. */
   isRevoked(token: TokenIdentity): Promise<boolean>;
+  /** The admission alone (one round trip), for a request whose handler touches no other store. */
+  admit(admission: Admission): Promise<void>;
   /** Revokes one token until `expiresAt` (epoch seconds), after which the entry goes by itself. */
-  revokeToken(jti: string, expiresAt: number): Promise<void>;
+  revokeToken(jti: string, expiresAt: number, admission?: Admission): Promise<void>;
   /** Revokes every token of `sub` issued at or before `cutoff` (epoch seconds). */
-  revokeSubject(sub: string, cutoff: number): Promise<void>;
+  revokeSubject(sub: string, cutoff: number, admission?: Admission): Promise<void>;
   /**
    * Registers an issued token as active until `expiresAt` (what the auth server does); in
    * allowlist mode only registered tokens are accepted. Recorded in denylist mode too, unused.
@@ -75,10 +95,16 @@ export interface GroupStore {
   groupsOf(agentId: string): Promise<string[]>;
 }
 
-/** A per-key request budget (per-agent rate limit); absent when rate limiting is off. */
-export interface RateLimiter {
-  /** Counts one request against `key`; `reset` is when the window frees up (epoch ms). */
-  limit(key: string): Promise<{ readonly success: boolean; readonly reset: number }>;
+/** The agent is over its rate limit: its window frees up `retryAfterMs` after the admission's `now`. */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  readonly subject: string;
+  readonly retryAfterMs: number;
+  constructor(subject: string, reset: number, now: number) {
+    super('over the rate limit');
+    this.subject = subject;
+    this.retryAfterMs = reset - now;
+  }
 }
 
 /** Raised by a store when its backend cannot answer; the edge turns it into a 503. */

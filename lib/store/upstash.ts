@@ -1,8 +1,10 @@
 /**
  * Upstash Redis implementations of the store interfaces, with the same behaviour as the
  * in-memory store (lib/store/memory.ts). One `@upstash/redis` client per process, shared by both
- * stores; every store method is one Redis command (a plain command or one Lua script run with
- * EVALSHA), so one HTTP round trip, and every multi-step change is atomic on the server.
+ * stores; every store method a request calls is one Lua script run with EVALSHA, so one HTTP
+ * round trip, and every multi-step change is atomic on the server. With an Admission the script
+ * is the action behind the gate (lib/store/scripts.ts gated): revocation decision, rate limit,
+ * then the action, so a request costs one Upstash command whatever is configured.
  *
  * Key layout, built by lib/store/keys.ts (`<p>` is REDIS_KEY_PREFIX, default `biz:`; `<agent>`,
  * `<sub>` and `<jti>` are the id with `%` written `%25` and `:` written `%3A`, so that a `:` in an
@@ -57,14 +59,8 @@
  * cannot be made never reads as "not revoked".
  */
 import { Redis } from '@upstash/redis';
-import {
-  cutoffSeconds,
-  isRevoked,
-  isRevokedUnread,
-  needsRegistration,
-  type RevocationMode,
-  type TokenIdentity,
-} from '../auth/revocation.ts';
+import { TokenError } from '../auth/errors.ts';
+import { cutoffSeconds, type RevocationMode, type TokenIdentity } from '../auth/revocation.ts';
 import { created, goneAt, idempotentUntil, reportedAt, type Transition } from '../commands/lifecycle.ts';
 import {
   type Cancellation,
@@ -91,8 +87,35 @@ import {
 } from '../groups/membership.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
-import { CANCEL, COMPLETE, ENQUEUE, FETCH, GROUP_JOIN, GROUP_LEAVE, inputsOf, LIST, type LuaScript, RAISE_CUTOFF } from './scripts.ts';
-import { type CommandStore, type GroupStore, type RevocationStore, StoreUnavailableError } from './types.ts';
+import { limitFailedOpen, type RateLimitSettings, windowOf } from './ratelimit.ts';
+import {
+  ADMIT,
+  CANCEL,
+  COMPLETE,
+  ENQUEUE,
+  FETCH,
+  type GateArg,
+  type GateKey,
+  GET_COMMAND,
+  GET_CONFIG,
+  GROUP_JOIN,
+  GROUP_LEAVE,
+  gated,
+  inputsOf,
+  LIST,
+  type LuaScript,
+  PUT_CONFIG,
+  RAISE_CUTOFF,
+  REVOKE_TOKEN,
+} from './scripts.ts';
+import {
+  type Admission,
+  type CommandStore,
+  type GroupStore,
+  RateLimitedError,
+  type RevocationStore,
+  StoreUnavailableError,
+} from './types.ts';
 
 /**
  * The client, with every setting explicit:
@@ -144,12 +167,30 @@ export function createRedisClient(config: Pick<Config, 'upstashUrl' | 'upstashTo
   return client;
 }
 
-/** Runs one client call; any failure becomes a StoreUnavailableError carrying the cause. */
+/**
+ * What of a client failure may be kept: its name and the error text, never the request.
+ * @upstash/redis writes `<redis error>, command was: <the whole request as JSON>` into its
+ * errors, and that request carries results, config values and command args (secrets, often).
+ */
+export function redisFailure(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const cut = message.indexOf(', command was:');
+  const safe = new Error(cut === -1 ? message : message.slice(0, cut));
+  safe.name = error instanceof Error ? error.name : 'Error';
+  return safe;
+}
+
+/**
+ * Runs one client call; any failure becomes a StoreUnavailableError naming the store call, whose
+ * message and cause carry the Redis error alone (redisFailure), never the command's arguments.
+ */
 async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    throw new StoreUnavailableError(`Redis ${what} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    if (error instanceof TokenError || error instanceof RateLimitedError || error instanceof StoreUnavailableError) throw error;
+    const cause = redisFailure(error);
+    throw new StoreUnavailableError(`Redis ${what} failed: ${cause.message}`, { cause });
   }
 }
 
@@ -159,6 +200,67 @@ function runner<K extends string, A extends string>(redis: Redis, lua: LuaScript
   return (keys: Readonly<Record<K, string>>, args: Readonly<Record<A, string | number>>): Promise<unknown> => {
     const inputs = inputsOf(lua, keys, args);
     return compiled.exec(inputs.keys, inputs.args);
+  };
+}
+
+/** How a store admits requests: its key layout, revocation mode and rate limit. */
+interface GateSettings {
+  readonly keys: RedisKeys;
+  readonly mode: RevocationMode;
+  readonly rateLimit: RateLimitSettings | undefined;
+}
+
+/** The gate's inputs for one admission (scripts.ts GATE_KEYS and GATE_ARGS). */
+function gateInputs(gate: GateSettings, admission: Admission) {
+  const { token, now } = admission;
+  const jti = token.jti ?? '';
+  const windowMs = (gate.rateLimit?.windowSeconds ?? 1) * 1000;
+  const window = windowOf(now, windowMs);
+  const keys: Record<GateKey, string> = {
+    gateCutoffKey: gate.keys.revokedSub(token.sub),
+    gateRevokedKey: gate.keys.revokedJti(jti),
+    gateActiveKey: gate.keys.activeJti(jti),
+    gateLimitKey: gate.keys.rateLimit(token.sub, window),
+    gateLimitPreviousKey: gate.keys.rateLimit(token.sub, window - 1),
+  };
+  const args: Record<GateArg, string | number> = {
+    gateMode: gate.mode,
+    gateHasJti: token.jti === undefined ? '0' : '1',
+    gateIat: token.iat === undefined ? '' : token.iat,
+    gateHasIat: token.iat === undefined ? '0' : '1',
+    limitRequests: gate.rateLimit?.requests ?? 0,
+    limitWindowMs: windowMs,
+    limitWindow: window,
+    limitExpireAt: (window + 2) * windowMs,
+    limitNow: now,
+  };
+  return { keys, args, windowMs };
+}
+
+/**
+ * One action as a store call: with an admission, the gated script (revocation, rate limit, then
+ * the action, one command); without one, the action's own script. A refusal throws what the
+ * memory store throws; what the action returned is handed back.
+ */
+function gatedRunner<K extends string, A extends string>(redis: Redis, gate: GateSettings, action: LuaScript<K, A>) {
+  const plain = runner(redis, action);
+  const behind = runner(redis, gated(action));
+  return async (
+    admission: Admission | undefined,
+    keys: Readonly<Record<K, string>>,
+    args: Readonly<Record<A, string | number>>,
+  ): Promise<unknown> => {
+    if (admission === undefined) return plain(keys, args);
+    const inputs = gateInputs(gate, admission);
+    const reply = await behind({ ...inputs.keys, ...keys }, { ...inputs.args, ...args });
+    if (!Array.isArray(reply)) throw new StoreUnavailableError(`Redis gate returned ${typeof reply}`);
+    const [verdict, note, result] = reply as [unknown, unknown, unknown];
+    const sub = admission.token.sub;
+    if (verdict === 'revoked') throw new TokenError('token_revoked', undefined, undefined, sub);
+    if (verdict === 'rate_limited') throw new RateLimitedError(sub, Number(note), admission.now);
+    if (verdict !== 'ok') throw new StoreUnavailableError('Redis gate returned an unknown verdict');
+    if (Number(note) === 1) limitFailedOpen(admission.now, inputs.windowMs);
+    return result;
   };
 }
 
@@ -212,11 +314,21 @@ function toOutcome(what: string, answer: unknown): Outcome {
   if ((outcome === 'accepted' || outcome === 'duplicate' || outcome === 'refused') && STATUSES.has(String(status))) {
     return { outcome, status: status as CommandStatus };
   }
-  throw new StoreUnavailableError(`Redis ${what} returned ${JSON.stringify(answer)}`);
+  throw new StoreUnavailableError(`Redis ${what} returned an unknown answer (${typeof answer})`);
+}
+
+/** What both stores are made with: the key prefix and, for the gate, the revocation mode and rate limit. */
+export interface UpstashStoreOptions {
+  readonly redisKeyPrefix: string;
+  readonly revocationMode?: RevocationMode;
+  readonly rateLimit?: RateLimitSettings | undefined;
+}
+
+function gateSettings(options: UpstashStoreOptions): GateSettings {
+  return { keys: redisKeys(options.redisKeyPrefix), mode: options.revocationMode ?? 'denylist', rateLimit: options.rateLimit };
 }
 
 export class UpstashCommandStore implements CommandStore {
-  private readonly redis: Redis;
   private readonly keys: RedisKeys;
   private readonly retentionMs: number;
   private readonly enqueueScript;
@@ -224,22 +336,29 @@ export class UpstashCommandStore implements CommandStore {
   private readonly completeScript;
   private readonly cancelScript;
   private readonly listScript;
+  private readonly getScript;
+  private readonly getConfigScript;
+  private readonly putConfigScript;
 
-  constructor(redis: Redis, options: { redisKeyPrefix: string; resultRetentionSeconds: number }) {
-    this.redis = redis;
-    this.keys = redisKeys(options.redisKeyPrefix);
+  constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
+    const gate = gateSettings(options);
+    this.keys = gate.keys;
     this.retentionMs = options.resultRetentionSeconds * 1000;
-    this.enqueueScript = runner(redis, ENQUEUE);
-    this.fetchScript = runner(redis, FETCH);
-    this.completeScript = runner(redis, COMPLETE);
-    this.cancelScript = runner(redis, CANCEL);
-    this.listScript = runner(redis, LIST);
+    this.enqueueScript = gatedRunner(redis, gate, ENQUEUE);
+    this.fetchScript = gatedRunner(redis, gate, FETCH);
+    this.completeScript = gatedRunner(redis, gate, COMPLETE);
+    this.cancelScript = gatedRunner(redis, gate, CANCEL);
+    this.listScript = gatedRunner(redis, gate, LIST);
+    this.getScript = gatedRunner(redis, gate, GET_COMMAND);
+    this.getConfigScript = gatedRunner(redis, gate, GET_CONFIG);
+    this.putConfigScript = gatedRunner(redis, gate, PUT_CONFIG);
   }
 
-  async enqueue(command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
+  async enqueue(command: NewCommand, request?: IdempotentRequest, admission?: Admission): Promise<EnqueueOutcome> {
     const { commandId, agentId } = command;
     const answer = await call('enqueue', () =>
       this.enqueueScript(
+        admission,
         {
           commandKey: this.keys.command(agentId, commandId),
           queueKey: this.keys.queue(agentId),
@@ -269,26 +388,28 @@ export class UpstashCommandStore implements CommandStore {
     if (outcome === 'mismatch') return { outcome };
     const record = toRecord(flat);
     if (outcome === 'replayed' && record !== undefined) return { outcome, record };
-    throw new StoreUnavailableError(`Redis enqueue returned ${JSON.stringify(answer)}`);
+    throw new StoreUnavailableError(`Redis enqueue returned an unknown answer (${typeof answer})`);
   }
 
-  async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
-    if (limit < 1) return [];
+  async fetch(agentId: string, limit: number, now: number, admission?: Admission): Promise<CommandRecord[]> {
+    if (limit < 1 && admission === undefined) return [];
     const rows = await call('fetch', () =>
       this.fetchScript(
+        admission,
         { queueKey: this.keys.queue(agentId) },
-        { commandPrefix: this.keys.commandPrefix(agentId), limit, now, retentionMs: this.retentionMs },
+        { commandPrefix: this.keys.commandPrefix(agentId), limit: Math.max(0, limit), now, retentionMs: this.retentionMs },
       ),
     );
     if (!Array.isArray(rows)) throw new StoreUnavailableError('Redis fetch returned no list');
     return rows.map(toRecord).filter((record): record is CommandRecord => record !== undefined);
   }
 
-  async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
+  async complete(agentId: string, commandId: string, report: Report, admission?: Admission): Promise<Outcome> {
     const progress = report.status === 'in_progress' ? report : undefined;
     const result = report.status === 'in_progress' ? undefined : report;
     const answer = await call('complete', () =>
       this.completeScript(
+        admission,
         { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
         {
           commandId,
@@ -307,9 +428,10 @@ export class UpstashCommandStore implements CommandStore {
     return toOutcome('complete', answer);
   }
 
-  async cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
+  async cancel(agentId: string, commandId: string, cancellation: Cancellation, admission?: Admission): Promise<Transition> {
     const answer = await call('cancel', () =>
       this.cancelScript(
+        admission,
         { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
         {
           commandId,
@@ -327,15 +449,16 @@ export class UpstashCommandStore implements CommandStore {
     return { outcome, record };
   }
 
-  async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
-    const flat = await call('get', () => this.redis.hgetall(this.keys.command(agentId, commandId)));
+  async get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined> {
+    const flat = await call('get', () => this.getScript(admission, { commandKey: this.keys.command(agentId, commandId) }, {}));
     const record = toRecord(flat);
     return record?.agentId === agentId ? record : undefined;
   }
 
-  async list(agentId: string, query: ListQuery, now: number): Promise<ListPage> {
+  async list(agentId: string, query: ListQuery, now: number, admission?: Admission): Promise<ListPage> {
     const answer = await call('list', () =>
       this.listScript(
+        admission,
         { logKey: this.keys.log(agentId), queueKey: this.keys.queue(agentId) },
         {
           commandPrefix: this.keys.commandPrefix(agentId),
@@ -348,20 +471,23 @@ export class UpstashCommandStore implements CommandStore {
       ),
     );
     const [rows, last] = Array.isArray(answer) ? answer : [];
-    if (!Array.isArray(rows) || typeof last !== 'string') throw new StoreUnavailableError(`Redis list returned ${JSON.stringify(answer)}`);
+    if (!Array.isArray(rows) || typeof last !== 'string')
+      throw new StoreUnavailableError(`Redis list returned an unknown answer (${typeof answer})`);
     return {
       records: rows.map(toRecord).filter((record): record is CommandRecord => record !== undefined),
       nextAfter: last === '' ? undefined : Number(last),
     };
   }
 
-  async getConfig(agentId: string): Promise<Record<string, unknown> | undefined> {
-    const raw = await call('getConfig', () => this.redis.get<string>(this.keys.config(agentId)));
-    return raw === null || raw === undefined ? undefined : (JSON.parse(raw) as Record<string, unknown>);
+  async getConfig(agentId: string, admission?: Admission): Promise<Record<string, unknown> | undefined> {
+    const raw = await call('getConfig', () => this.getConfigScript(admission, { configKey: this.keys.config(agentId) }, {}));
+    return typeof raw === 'string' ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
   }
 
-  async putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void> {
-    await call('putConfig', () => this.redis.set(this.keys.config(agentId), JSON.stringify(overrides)));
+  async putConfig(agentId: string, overrides: Record<string, unknown>, admission?: Admission): Promise<void> {
+    await call('putConfig', () =>
+      this.putConfigScript(admission, { configKey: this.keys.config(agentId) }, { overrides: JSON.stringify(overrides) }),
+    );
   }
 }
 
@@ -377,41 +503,41 @@ function expiry(expiresAt: number): { exat: number } | undefined {
 export class UpstashRevocationStore implements RevocationStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
-  private readonly mode: RevocationMode;
+  private readonly admitScript;
+  private readonly checkScript;
+  private readonly revokeScript;
   private readonly raiseCutoff;
 
-  constructor(redis: Redis, options: { redisKeyPrefix: string; revocationMode: RevocationMode }) {
+  constructor(redis: Redis, options: UpstashStoreOptions) {
+    const gate = gateSettings(options);
     this.redis = redis;
-    this.keys = redisKeys(options.redisKeyPrefix);
-    this.mode = options.revocationMode;
-    this.raiseCutoff = runner(redis, RAISE_CUTOFF);
+    this.keys = gate.keys;
+    this.admitScript = gatedRunner(redis, gate, ADMIT);
+    // isRevoked asks the same gate, with the rate limit left out: nothing is counted.
+    this.checkScript = gatedRunner(redis, { ...gate, rateLimit: undefined }, ADMIT);
+    this.revokeScript = gatedRunner(redis, gate, REVOKE_TOKEN);
+    this.raiseCutoff = gatedRunner(redis, gate, RAISE_CUTOFF);
   }
 
-  /** One MGET of revoked:sub, revoked:jti and (allowlist mode) active:jti; the decision is isRevoked's. */
+  /** The gate's revocation decision alone (the Lua mirror of isRevoked), one script. */
   async isRevoked(token: TokenIdentity): Promise<boolean> {
-    if (isRevokedUnread(token, this.mode)) return true;
-    const { jti } = token;
-    const keys = [this.keys.revokedSub(token.sub)];
-    if (jti !== undefined) {
-      keys.push(this.keys.revokedJti(jti));
-      if (needsRegistration(token, this.mode)) keys.push(this.keys.activeJti(jti));
+    try {
+      await call('isRevoked', () => this.checkScript({ token, now: 0 }, {}, {}));
+      return false;
+    } catch (error) {
+      if (error instanceof TokenError) return true;
+      throw error;
     }
-    const values = await call('isRevoked', () => this.redis.mget<(string | null)[]>(...keys));
-    if (!Array.isArray(values) || values.length !== keys.length) {
-      throw new StoreUnavailableError(`Redis MGET returned ${JSON.stringify(values)}`);
-    }
-    const [cutoff, revokedJti, active] = values;
-    const present = (value: string | null | undefined) => value !== null && value !== undefined;
-    return isRevoked(token, this.mode, {
-      subjectCutoff: present(cutoff) ? Number(cutoff) : undefined,
-      jtiRevoked: present(revokedJti),
-      registered: present(active),
-    });
+  }
+
+  async admit(admission: Admission): Promise<void> {
+    await call('admit', () => this.admitScript(admission, {}, {}));
   }
 
   /** SET ... EXAT: the entry goes by itself at expiresAt (already past: gone at once, as in memory). */
-  async revokeToken(jti: string, expiresAt: number): Promise<void> {
-    await call('revokeToken', () => this.redis.set(this.keys.revokedJti(jti), '1', expiry(expiresAt)));
+  async revokeToken(jti: string, expiresAt: number, admission?: Admission): Promise<void> {
+    const exat = expiry(expiresAt)?.exat ?? '';
+    await call('revokeToken', () => this.revokeScript(admission, { revokedKey: this.keys.revokedJti(jti) }, { exat }));
   }
 
   /**
@@ -419,8 +545,10 @@ export class UpstashRevocationStore implements RevocationStore {
    * lifetime, so any expiry could bring a revoked token back; it is one small key per subject
    * an operator revoked (delete it by hand once the subject's old tokens have all expired).
    */
-  async revokeSubject(sub: string, cutoff: number): Promise<void> {
-    await call('revokeSubject', () => this.raiseCutoff({ cutoffKey: this.keys.revokedSub(sub) }, { cutoff: cutoffSeconds(cutoff) }));
+  async revokeSubject(sub: string, cutoff: number, admission?: Admission): Promise<void> {
+    await call('revokeSubject', () =>
+      this.raiseCutoff(admission, { cutoffKey: this.keys.revokedSub(sub) }, { cutoff: cutoffSeconds(cutoff) }),
+    );
   }
 
   /** Registers an issued token as active until expiresAt (what the auth server does); read in allowlist mode. */
