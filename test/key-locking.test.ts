@@ -1,0 +1,162 @@
+/**
+ * Key locking, proved on a Redis of the test's own: every script marked for Upstash's
+ * `allow-key-locking` touches only the keys it declares. Redis MONITOR shows each command a
+ * script runs (`[0 lua]`) with its keys; each store call is followed by an ECHO marker, so the
+ * lines between two markers are one script's. The stores run through the local bridge with
+ * everything the gate can read switched on (allowlist mode, the rate limit), behind the gate and
+ * without it. FETCH, the one script left unmarked, is shown to need keys it cannot declare.
+ */
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUpstashBridge, type UpstashBridge } from '../dev/upstash-bridge.ts';
+import { loadConfig } from '../lib/config.ts';
+import { KEY_LOCKING_FLAG } from '../lib/store/scripts.ts';
+import type { Admission } from '../lib/store/types.ts';
+import { createUpstashStores } from '../lib/store/upstash.ts';
+import { type OwnRedis, startOwnRedis } from './helpers/own-redis.ts';
+import { redisEnv } from './helpers/redis.ts';
+import { TEST_ENV } from './helpers/tokens.ts';
+
+/** The arguments of one MONITOR line: `<time> [0 <client>] "CMD" "arg" ...`, with Redis's escapes. */
+function monitorLine(line: string): { client: string; args: string[] } | undefined {
+  const head = /^\S+ \[\d+ ([^\]]+)\] /.exec(line);
+  if (head === null) return undefined;
+  const args: string[] = [];
+  const quoted = /"((?:[^"\\]|\\.)*)"/g;
+  for (const match of line.slice(head[0].length).matchAll(quoted)) {
+    args.push(
+      (match[1] ?? '').replace(/\\x([0-9a-f]{2})|\\(.)/g, (_all, hex: string | undefined, char: string | undefined) =>
+        hex !== undefined ? String.fromCharCode(Number.parseInt(hex, 16)) : char === 'n' ? '\n' : char === 'r' ? '\r' : (char ?? ''),
+      ),
+    );
+  }
+  return { client: head[1] ?? '', args };
+}
+
+/** The keys a command names: every argument for the multi-key ones, else the first. */
+function keysOf(args: readonly string[]): string[] {
+  const [name = '', ...rest] = args;
+  return ['exists', 'del', 'unlink', 'mget', 'touch'].includes(name.toLowerCase()) ? rest : rest.slice(0, 1);
+}
+
+interface Segment {
+  readonly declared: Set<string>;
+  readonly touched: string[];
+  readonly scripts: string[];
+}
+
+describe('key locking on a Redis of our own', () => {
+  let own: OwnRedis;
+  let bridge: UpstashBridge;
+  let monitor: ReturnType<typeof createClient>;
+  let marker: ReturnType<typeof createClient>;
+  const lines: string[] = [];
+  const prefix = 'lock:';
+
+  beforeAll(async () => {
+    own = await startOwnRedis();
+    bridge = await startUpstashBridge({ redisHost: '127.0.0.1', redisPort: own.port });
+    monitor = createClient({ socket: { host: '127.0.0.1', port: own.port } });
+    marker = createClient({ socket: { host: '127.0.0.1', port: own.port } });
+    monitor.on('error', () => {});
+    marker.on('error', () => {});
+    await Promise.all([monitor.connect(), marker.connect()]);
+    await monitor.monitor((line) => lines.push(String(line)));
+  });
+
+  afterAll(async () => {
+    monitor?.destroy();
+    marker?.destroy();
+    await bridge?.close();
+    await own?.stop();
+  });
+
+  /** Runs one store call and returns what its script(s) declared and touched, from MONITOR. */
+  async function observed(run: () => Promise<unknown>): Promise<Segment> {
+    const id = randomUUID();
+    await run();
+    await marker.echo(`end-${id}`);
+    for (let i = 0; i < 100 && !lines.some((line) => line.includes(`end-${id}`)); i += 1) await new Promise((r) => setTimeout(r, 10));
+    const end = lines.findIndex((line) => line.includes(`end-${id}`));
+    const mine = lines.splice(0, end + 1).map(monitorLine);
+    const declared = new Set<string>();
+    const touched: string[] = [];
+    const scripts: string[] = [];
+    for (const entry of mine) {
+      if (entry === undefined) continue;
+      const [name = '', script = '', count = '0', ...rest] = entry.args;
+      if (entry.client === 'lua') touched.push(...keysOf(entry.args));
+      else if (/^evalsha$|^eval$/i.test(name)) {
+        scripts.push(name.toLowerCase() === 'eval' ? script : `sha:${script}`);
+        for (const key of rest.slice(0, Number(count))) declared.add(key);
+      }
+    }
+    return { declared, touched, scripts };
+  }
+
+  const undeclared = (segment: Segment) => segment.touched.filter((key) => !segment.declared.has(key));
+
+  it('sees every command a script runs, with its keys, and tells declared from undeclared', async () => {
+    const segment = await observed(() =>
+      marker.eval("redis.call('GET', KEYS[1]); return redis.call('GET', ARGV[1])", { keys: ['a'], arguments: ['b'] }),
+    );
+    expect(segment.touched).toEqual(['a', 'b']);
+    expect(undeclared(segment)).toEqual(['b']);
+  });
+
+  it('touches only declared keys in every script sent with allow-key-locking, behind the gate and without it; FETCH alone cannot', async () => {
+    const config = loadConfig({
+      ...TEST_ENV,
+      ...redisEnv(bridge, prefix, { REVOCATION_MODE: 'allowlist', RATE_LIMIT_REQUESTS: '1000' }),
+    });
+    const { commands, revocations } = createUpstashStores(config);
+    const now = Date.now();
+    const nowS = Math.floor(now / 1000);
+    const agent = 'agent:lock%1';
+    const jti = randomUUID();
+    await revocations.registerToken(jti, nowS + 600);
+    const admission: Admission = { token: { jti, sub: agent, iat: nowS, exp: nowS + 600 }, now };
+    const commandId = randomUUID();
+    const command = { commandId, agentId: agent, command: 'collect_metrics', args: { n: 1 }, createdAt: now, expiresAt: now + 60_000 };
+    await revocations.revokeSubject('someone-else', nowS); // a cut-off for another subject exists
+
+    const marked: [string, () => Promise<unknown>][] = [
+      ['enqueue', () => commands.enqueue(command, admission)],
+      ['complete', () => commands.complete(agent, commandId, { status: 'completed', resultJson: '{}', completedAt: now + 1 }, admission)],
+      ['get', () => commands.get(agent, commandId, admission)],
+      ['putConfig', () => commands.putConfig(agent, { a: 1 }, admission)],
+      ['getConfig', () => commands.getConfig(agent, admission)],
+      ['admit', () => revocations.admit(admission)],
+      ['isRevoked', () => revocations.isRevoked(admission.token)],
+      ['revokeToken', () => revocations.revokeToken(randomUUID(), nowS + 60, admission)],
+      ['revokeSubject', () => revocations.revokeSubject('someone-else', nowS + 1, admission)],
+      ['enqueue, ungated', () => commands.enqueue({ ...command, commandId: randomUUID() })],
+      ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', completedAt: now })],
+      ['revokeSubject, ungated', () => revocations.revokeSubject('someone-else', nowS + 2)],
+    ];
+    for (const [name, run] of marked) {
+      const segment = await observed(run);
+      expect(segment.scripts.length, name).toBeGreaterThan(0);
+      expect(segment.touched.length, name).toBeGreaterThan(0);
+      expect({ name, undeclared: undeclared(segment) }).toEqual({ name, undeclared: [] });
+    }
+
+    // A command waits: FETCH reads its hash, a key it could not name up front.
+    await commands.enqueue({ ...command, commandId: randomUUID() });
+    const fetch = await observed(() => commands.fetch(agent, 10, now, admission));
+    expect(undeclared(fetch).length).toBeGreaterThan(0);
+    expect(undeclared(fetch).every((key) => key.startsWith(`${prefix}cmd:agent%3Alock%251:`))).toBe(true);
+  });
+
+  it('strips the flag before Redis sees a script: Redis 7 refuses it, the bridge runs it', async () => {
+    const flagged = `#!lua flags=${KEY_LOCKING_FLAG}\nreturn redis.call('GET', KEYS[1])`;
+    await expect(marker.eval(flagged, { keys: [`${prefix}x`] })).rejects.toThrow(/Unexpected flag/);
+    const answer = await fetch(`${bridge.url}/`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${bridge.token}` },
+      body: JSON.stringify(['eval', flagged, 1, `${prefix}x`]),
+    });
+    expect(await answer.json()).toEqual({ result: null });
+  });
+});
