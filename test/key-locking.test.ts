@@ -132,7 +132,7 @@ describe('key locking on a Redis of our own', () => {
       ['revokeToken', () => revocations.revokeToken(randomUUID(), nowS + 60, admission)],
       ['revokeSubject', () => revocations.revokeSubject('someone-else', nowS + 1, admission)],
       ['enqueue, ungated', () => commands.enqueue({ ...command, commandId: randomUUID() })],
-      ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', completedAt: now })],
+      ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', resultJson: undefined, completedAt: now })],
       ['revokeSubject, ungated', () => revocations.revokeSubject('someone-else', nowS + 2)],
     ];
     for (const [name, run] of marked) {
