@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — five figure groups, each a ratio measured within one run (see README.md).
+ * `npm run bench` — six figure groups, each a ratio measured within one run (see README.md).
  *
  *   node bench/run.ts                 the full run (a couple of minutes on 2 cores)
  *   node bench/run.ts --quick         a smoke run (well under a minute; CI runs it)
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { ROOT } from './bundle.ts';
 import { chainFigure } from './chain.ts';
 import { coldFigure } from './cold.ts';
+import { costFigure } from './cost.ts';
 import { httpFigure } from './http.ts';
 import { roundTripFigure, SkipFigure } from './roundtrips.ts';
 import { type FigureResult, fmt, targetLine } from './stats.ts';
@@ -67,12 +68,29 @@ export function plan(quick: boolean) {
 export async function runBench(options: RunOptions): Promise<RunReport> {
   const log = options.log ?? (() => {});
   const p = plan(options.quick);
+  let roundTrips: Record<string, number> | undefined;
   const figures: { id: number; title: string; run: () => Promise<FigureResult> }[] = [
     { id: 1, title: 'verify limit', run: () => verifyFigure(p.verify) },
     { id: 2, title: 'handler chain', run: () => chainFigure(p.chain) },
     { id: 3, title: 'cold start', run: () => coldFigure(p.cold) },
-    { id: 4, title: 'round trips', run: () => roundTripFigure(p.roundTrips) },
+    {
+      id: 4,
+      title: 'round trips',
+      run: async () => {
+        const result = await roundTripFigure(p.roundTrips);
+        roundTrips = result.numbers;
+        return result;
+      },
+    },
     { id: 5, title: 'HTTP', run: () => httpFigure(p.http) },
+    {
+      id: 6,
+      title: 'cost model',
+      run: async () => {
+        if (roundTrips === undefined) throw new SkipFigure('the cost model needs figure 4 of the same run');
+        return costFigure(roundTrips);
+      },
+    },
   ];
   const started = performance.now();
   const cpus = os.cpus();
@@ -128,7 +146,7 @@ async function main(): Promise<void> {
   const only = arg('only')
     ?.split(',')
     .map((s) => Number(s.trim()))
-    .filter((n) => n >= 1 && n <= 5);
+    .filter((n) => n >= 1 && n <= 6);
   const report = await runBench({
     quick: arg('quick') !== undefined,
     ...(only && only.length > 0 ? { only } : {}),

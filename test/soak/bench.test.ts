@@ -50,7 +50,7 @@ describe('npm run bench -- --quick', () => {
     expect(code, output).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as RunReport;
     expect(report.quick).toBe(true);
-    expect(report.figures.map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(report.figures.map((f) => f.id)).toEqual([1, 2, 3, 4, 5, 6]);
 
     const numbers = (id: number) => {
       const figure = report.figures.find((f) => f.id === id);
@@ -85,9 +85,15 @@ describe('npm run bench -- --quick', () => {
       positive(trips['GET /api/commands|trips']);
       positive(trips['GET /api/commands|toBare']);
       expect(trips['GET /health|trips']).toBe(0);
+      const cost = numbers(6);
+      positive(cost['poll|commands']);
+      positive(cost['100000|on|before']);
+      positive(cost['100000|on|after']);
+      positive(cost['100000|on|cpsAfter']);
     } else {
-      // Without a Redis (outside CI, where helpers/redis.ts has already warned) figure 4 says SKIP.
+      // Without a Redis (outside CI, where helpers/redis.ts has already warned) figures 4 and 6 say SKIP.
       expect(report.figures.find((f) => f.id === 4)?.status).toBe('skipped');
+      expect(report.figures.find((f) => f.id === 6)?.status).toBe('skipped');
     }
 
     const http = numbers(5);
