@@ -4,7 +4,8 @@
  * script runs (`[0 lua]`) with its keys; each store call is followed by an ECHO marker, so the
  * lines between two markers are one script's. The stores run through the local bridge with
  * everything the gate can read switched on (allowlist mode, the rate limit), behind the gate and
- * without it. FETCH, the one script left unmarked, is shown to need keys it cannot declare.
+ * without it. The three scripts left unmarked (ENQUEUE with an idempotency key, FETCH, LIST) are
+ * shown to need keys they cannot declare.
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
@@ -105,7 +106,7 @@ describe('key locking on a Redis of our own', () => {
     expect(undeclared(segment)).toEqual(['b']);
   });
 
-  it('touches only declared keys in every script sent with allow-key-locking, behind the gate and without it; FETCH alone cannot', async () => {
+  it('touches only declared keys in every script sent with allow-key-locking, behind the gate and without it', async () => {
     const config = loadConfig({
       ...TEST_ENV,
       ...redisEnv(bridge, prefix, { REVOCATION_MODE: 'allowlist', RATE_LIMIT_REQUESTS: '1000' }),
@@ -121,8 +122,9 @@ describe('key locking on a Redis of our own', () => {
     const command = { commandId, agentId: agent, command: 'collect_metrics', args: { n: 1 }, createdAt: now, expiresAt: now + 60_000 };
     await revocations.revokeSubject('someone-else', nowS); // a cut-off for another subject exists
 
+    await commands.enqueue(command, undefined, admission);
+    await observed(async () => {}); // the set-up's lines are not the first script's
     const marked: [string, () => Promise<unknown>][] = [
-      ['enqueue', () => commands.enqueue(command, admission)],
       ['complete', () => commands.complete(agent, commandId, { status: 'completed', resultJson: '{}', completedAt: now + 1 }, admission)],
       ['get', () => commands.get(agent, commandId, admission)],
       ['putConfig', () => commands.putConfig(agent, { a: 1 }, admission)],
@@ -131,7 +133,7 @@ describe('key locking on a Redis of our own', () => {
       ['isRevoked', () => revocations.isRevoked(admission.token)],
       ['revokeToken', () => revocations.revokeToken(randomUUID(), nowS + 60, admission)],
       ['revokeSubject', () => revocations.revokeSubject('someone-else', nowS + 1, admission)],
-      ['enqueue, ungated', () => commands.enqueue({ ...command, commandId: randomUUID() })],
+      ['cancel', () => commands.cancel(agent, randomUUID(), { reason: undefined, at: now }, admission)],
       ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', resultJson: undefined, completedAt: now })],
       ['revokeSubject, ungated', () => revocations.revokeSubject('someone-else', nowS + 2)],
     ];
@@ -142,11 +144,22 @@ describe('key locking on a Redis of our own', () => {
       expect({ name, undeclared: undeclared(segment) }).toEqual({ name, undeclared: [] });
     }
 
-    // A command waits: FETCH reads its hash, a key it could not name up front.
-    await commands.enqueue({ ...command, commandId: randomUUID() });
-    const fetch = await observed(() => commands.fetch(agent, 10, now, admission));
-    expect(undeclared(fetch).length).toBeGreaterThan(0);
-    expect(undeclared(fetch).every((key) => key.startsWith(`${prefix}cmd:agent%3Alock%251:`))).toBe(true);
+    // The unmarked ones: each reads the hash of a command it finds on its way, a key it could not name up front.
+    const idempotency = { sub: 'operator-1', key: 'k-1', fingerprint: 'f-1' };
+    await observed(() => commands.enqueue({ ...command, commandId: randomUUID() }, idempotency)); // its own segment
+    const unmarked: [string, () => Promise<unknown>][] = [
+      ['fetch', () => commands.fetch(agent, 10, now, admission)],
+      ['list', () => commands.list(agent, { statuses: undefined, limit: 10, after: 0 }, now, admission)],
+      ['enqueue, replayed', () => commands.enqueue({ ...command, commandId: randomUUID() }, idempotency, admission)],
+    ];
+    for (const [name, run] of unmarked) {
+      const segment = await observed(run);
+      expect(undeclared(segment).length, name).toBeGreaterThan(0);
+      expect(
+        undeclared(segment).every((key) => key.startsWith(`${prefix}cmd:agent%3Alock%251:`)),
+        name,
+      ).toBe(true);
+    }
   });
 
   it('strips the flag before Redis sees a script: Redis 7 refuses it, the bridge runs it', async () => {
