@@ -33,6 +33,7 @@ function documentedShapes(): string[] {
     keys.group('<group>'),
     keys.groupSeq('<group>'),
     keys.agentGroups('<agent>'),
+    keys.rateLimit('<sub>', 0).replace(/0$/, '<window>'),
   ];
 }
 

@@ -46,17 +46,28 @@
  *   <p>group-seq:<group>          string (integer)       the last join position the group gave (INCR); kept when
  *                                                         the group empties, so no position is given twice; no TTL
  *   <p>agent-groups:<agent>       set                    the groups the agent is in (at most 64); no TTL
+ *   <p>ratelimit:<sub>:<window>   string <count>         requests of <sub> counted in one rate-limit window
+ *                                                         (window = floor(epoch ms / window ms));
+ *                                                         PEXPIREAT = the end of the next window
+ *
+ * Key locking (Upstash's allow-key-locking): every script declares the keys it touches, the gate's
+ * five (cut-off, denylist entry, registration, this and the previous window's counter) and the
+ * action's, and is sent with the flag, except FETCH: it reads <p>cmd:<agent>:<commandId> for each
+ * id that <p>queue:<agent> holds, keys known only once the queue is read, so it cannot declare
+ * them and runs under Upstash's global lock (no other command runs while it does).
  *
  * The rules are not written here: the scripts (lib/store/scripts.ts) mirror
- * lib/commands/lifecycle.ts and lib/groups/membership.ts, and isRevoked hands what its MGET read to lib/auth/revocation.ts.
+ * lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts and
+ * lib/groups/membership.ts.
  *
  * Times passed to the stores (now, createdAt, completedAt) come from the runtime's clock, and
  * the Lua scripts decide with them, never with Redis's own clock, exactly like the in-memory
  * store. TTLs are set as absolute times from the same values.
  *
  * Every failure of the client (network, timeout, HTTP status, Redis error) becomes a
- * StoreUnavailableError with the cause: the edge answers 503, and a revocation check that
- * cannot be made never reads as "not revoked".
+ * StoreUnavailableError with the Redis error alone as its cause (redisFailure: never the
+ * command's arguments): the edge answers 503, and a revocation check that cannot be made never
+ * reads as "not revoked".
  */
 import { Redis } from '@upstash/redis';
 import { TokenError } from '../auth/errors.ts';
@@ -128,9 +139,8 @@ import {
  *   the Lambda was frozen; an unreachable database costs ~50 ms, not the default six attempts
  *   over about 4.3 s (measured).
  * - enableAutoPipelining: false, so each store call is its own `POST /` request: one command,
- *   one round trip, its own timeout and its own error (a Lambda serves one request at a time).
- *   With auto-pipelining on it would not merge the revocation MGET with the rate limiter's
- *   EVALSHA anyway: the client keeps reads and writes in separate pipelines.
+ *   one round trip, its own timeout and its own error (a Lambda serves one request at a time,
+ *   and makes one store call per request).
  * - automaticDeserialization: false: values come back as the exact strings stored (args and
  *   results are JSON we parse ourselves; "5" must not turn into 5).
  * - enableTelemetry: false: no SDK/platform headers sent to the database.
