@@ -15,9 +15,9 @@ import { httpEvent } from './helpers/lambda.ts';
 import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
 /**
- * A regression ceiling, not the target. The target for a store-using function is 120 KB; it
- * is not met today: @upstash/redis (about 80 KB, every command class) and @upstash/ratelimit
- * with core-analytics (about 37 KB) come on top of about 90 KB for everything else.
+ * A regression ceiling, not the target. The target for a store-using function is 150 KB (bench
+ * figure 3); it is not met today: @upstash/redis (about 80 KB, every command class) and
+ * Powertools (logger and metrics) come on top of what the service itself needs.
  */
 const BUNDLE_CEILING_BYTES = 256 * 1024;
 
