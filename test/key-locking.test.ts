@@ -111,7 +111,7 @@ describe('key locking on a Redis of our own', () => {
       ...TEST_ENV,
       ...redisEnv(bridge, prefix, { REVOCATION_MODE: 'allowlist', RATE_LIMIT_REQUESTS: '1000' }),
     });
-    const { commands, revocations } = createUpstashStores(config);
+    const { commands, revocations, groups } = createUpstashStores(config);
     const now = Date.now();
     const nowS = Math.floor(now / 1000);
     const agent = 'agent:lock%1';
@@ -136,6 +136,8 @@ describe('key locking on a Redis of our own', () => {
       ['cancel', () => commands.cancel(agent, randomUUID(), { reason: undefined, at: now }, admission)],
       ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', resultJson: undefined, completedAt: now })],
       ['revokeSubject, ungated', () => revocations.revokeSubject('someone-else', nowS + 2)],
+      ['group join', () => groups.join('lock:group', agent)],
+      ['group leave', () => groups.leave('lock:group', agent)],
     ];
     for (const [name, run] of marked) {
       const segment = await observed(run);
