@@ -52,9 +52,12 @@
  *
  * Key locking (Upstash's allow-key-locking): every script declares the keys it touches, the gate's
  * five (cut-off, denylist entry, registration, this and the previous window's counter) and the
- * action's, and is sent with the flag, except FETCH: it reads <p>cmd:<agent>:<commandId> for each
- * id that <p>queue:<agent> holds, keys known only once the queue is read, so it cannot declare
- * them and runs under Upstash's global lock (no other command runs while it does).
+ * action's, and is sent with the flag, except three: FETCH and LIST read <p>cmd:<agent>:<commandId>
+ * for each id that <p>queue:<agent> or <p>log:<agent> holds, and ENQUEUE with an idempotency key
+ * reads the hash of the command that key made; those keys are known only once the queue, the log
+ * or the key is read, so these cannot declare them and run under Upstash's global lock (no other
+ * command runs while they do). Declaring them needs every command of an agent in one hash of
+ * that agent (fields <commandId>:<field>), with a sorted set of when each is gone.
  *
  * The rules are not written here: the scripts (lib/store/scripts.ts) mirror
  * lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts and
