@@ -113,7 +113,7 @@ export async function readEvent(file: string): Promise<APIGatewayProxyEventV2> {
 
 async function main(args: readonly string[]): Promise<number> {
   // EMF lines would mix with the answer printed on stdout; POWERTOOLS_METRICS_DISABLED=false shows them.
-  if (process.env.POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(undefined);
+  if (process.env.POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(false);
   if (args.length === 0 || args.length > 2 || args.includes('--help') || args.includes('-h')) {
     console.error(USAGE);
     return 2;

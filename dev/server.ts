@@ -227,7 +227,7 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
   setRuntime(createRuntime(config));
   setReadinessStore(config);
   // EMF metric lines are for CloudWatch; locally they are opt-in (POWERTOOLS_METRICS_DISABLED=false).
-  if ((options.env ?? process.env).POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(undefined);
+  if ((options.env ?? process.env).POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(false);
 
   const listener: http.RequestListener = (req, res) => {
     serve(req, res).catch((error: unknown) => {

@@ -1,9 +1,9 @@
 /**
- * What a request leaves behind, read from stdout as CloudWatch would: the EMF metric lines and
- * the one log line per request, through the real handlers; and GET /ready on both stores.
+ * What a request leaves behind, read from stdout as CloudWatch would: the one line per request,
+ * which is both its log line and its EMF metrics document, through the real handlers; and
+ * GET /ready on both stores.
  */
 import net from 'node:net';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as enqueueCommand } from '../functions/enqueue-command.ts';
 import { handler as getCommands } from '../functions/get-commands.ts';
@@ -43,8 +43,10 @@ async function captured(run: () => Promise<Answer>): Promise<{ answer: Answer; l
   }
 }
 
+/** The lines CloudWatch reads as EMF documents. */
 const emf = (lines: Line[]) => lines.filter((line) => line._aws !== undefined);
-const logs = (lines: Line[]) => lines.filter((line) => line._aws === undefined);
+/** Every line is a log line (the request line carries its metrics too). */
+const logs = (lines: Line[]) => lines;
 
 function closedPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -55,11 +57,9 @@ function closedPort(): Promise<number> {
   });
 }
 
-// On for this file (single metrics are new instances, which read the variable too).
-const metricsSetting = process.env.POWERTOOLS_METRICS_DISABLED;
+// On for this file.
 beforeEach(() => {
-  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-  useMetrics(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'biz-service' }));
+  useMetrics(true);
   logger.setLogLevel('INFO');
 });
 
@@ -68,11 +68,10 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  useMetrics(undefined);
-  process.env.POWERTOOLS_METRICS_DISABLED = metricsSetting;
+  useMetrics(false);
 });
 
-describe('metrics (EMF on stdout)', () => {
+describe('metrics (EMF in the one request line on stdout)', () => {
   it('writes one line per request: Requests and Duration by route and status class, and the commands delivered', async () => {
     useTestRuntime();
     const ops = await signToken({ sub: 'ops-1', scope: 'admin:commands' });
@@ -89,6 +88,7 @@ describe('metrics (EMF on stdout)', () => {
     const { answer, lines } = await captured(() => invoke(getCommands, { path: '/api/commands', token: agent }));
 
     expect(answer.status).toBe(200);
+    expect(lines).toHaveLength(1); // the log line and the metrics are one line
     const [line, ...more] = emf(lines);
     expect(more).toEqual([]);
     expect(line?._aws.CloudWatchMetrics).toEqual([
@@ -140,31 +140,38 @@ describe('metrics (EMF on stdout)', () => {
     expect(rt).toBeDefined();
   });
 
-  it('adds a TokenRejected line with the reason as its one extra dimension', async () => {
+  it('adds TokenRejected to the same line, with the reason as its one extra dimension', async () => {
     useTestRuntime();
     const expired = await signToken({ scope: 'agent:commands', exp: Math.floor(Date.now() / 1000) - 3600 });
 
     const { answer, lines } = await captured(() => invoke(getCommands, { path: '/api/commands', token: expired }));
 
     expect(answer.status).toBe(401);
-    const [request, rejected, ...more] = emf(lines);
+    expect(lines).toHaveLength(1);
+    const [line, ...more] = emf(lines);
     expect(more).toEqual([]);
-    expect(request).toMatchObject({ route: 'GET /api/commands', status_class: '4xx', Requests: 1 });
-    expect(rejected?._aws.CloudWatchMetrics[0].Dimensions).toEqual([expect.arrayContaining(['service', 'reason'])]);
-    expect(rejected).toMatchObject({ reason: 'token_expired', TokenRejected: 1 });
+    expect(line).toMatchObject({ route: 'GET /api/commands', status_class: '4xx', Requests: 1 });
+    expect(line?._aws.CloudWatchMetrics).toHaveLength(2);
+    expect(line?._aws.CloudWatchMetrics[1]).toEqual({
+      Namespace: METRICS_NAMESPACE,
+      Dimensions: [['service', 'reason']],
+      Metrics: [{ Name: METRIC.tokenRejected, Unit: 'Count' }],
+    });
+    expect(line).toMatchObject({ service: 'biz-service', reason: 'token_expired', TokenRejected: 1 });
   });
 
-  it('adds an Unavailable line with the cause when the store cannot answer, and StoreLatency per round trip', async () => {
+  it('adds Unavailable with the cause to the same line when the store cannot answer, and StoreLatency per round trip', async () => {
     useTestRuntime({ USE_REDIS: 'true', UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${await closedPort()}`, UPSTASH_REDIS_REST_TOKEN: 'x' });
     const agent = await signToken({ sub: 'agent-042', scope: 'agent:commands' });
 
     const { answer, lines } = await captured(() => invoke(getCommands, { path: '/api/commands', token: agent }));
 
     expect(answer.status).toBe(503);
-    const [request, unavailable] = emf(lines);
-    expect(request).toMatchObject({ status_class: '5xx', Requests: 1 });
-    expect(request?.StoreLatency).toBeDefined();
-    expect(unavailable).toMatchObject({ cause: 'store_unreachable', Unavailable: 1 });
+    const [line, ...more] = emf(lines);
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({ status_class: '5xx', Requests: 1, cause: 'store_unreachable', Unavailable: 1 });
+    expect(line?.StoreLatency).toBeDefined();
+    expect(line?._aws.CloudWatchMetrics[1]).toMatchObject({ Dimensions: [['service', 'cause']] });
   });
 });
 

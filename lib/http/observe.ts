@@ -1,14 +1,20 @@
 /**
  * What every request leaves behind, written once at the end of its chain: the `X-Request-Id`
- * header (API Gateway's request id, the one in its access log), ONE log line (INFO, or ERROR for
- * a 5xx, with its cause) with the route, status, agent, reason code and duration, and ONE
- * CloudWatch EMF line of metrics (Powertools Metrics), plus a second one only for a token
- * rejection or a 503 (their bounded `reason` / `cause` dimension).
+ * header (API Gateway's request id, the one in its access log) and ONE log line (INFO, or ERROR
+ * for a 5xx, with its cause) with the route, status, agent, reason code and duration, which is
+ * also the request's CloudWatch EMF document: its `_aws` member declares the metrics whose
+ * values stand in the same line (Requests, Duration, the domain counts, StoreLatency by route and
+ * status class; TokenRejected by reason; Unavailable by cause).
+ *
+ * Why not Powertools Metrics: it writes a second line per request (a third for a rejection or a
+ * 503). Measured here, that line cost about 21 µs per request against 13 µs for the log line, and
+ * at fleet scale every line is paid again in CloudWatch Logs ingestion (100,000 agents polling
+ * every 30 s make 8.6 billion lines a month). The EMF format is the same one Powertools writes;
+ * only where it goes changed. Powertools Logger still writes the line, with its level and format.
  *
  * Per-request state lives on the Lambda context object (never in module state), so the local
  * server's concurrent requests never mix their keys. Handlers add domain counts with `count()`.
  */
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { logger, requestKeys } from '../logger.ts';
@@ -42,14 +48,12 @@ interface ObservedContext extends Context {
   observation?: Observation;
 }
 
-let metrics: Metrics | undefined = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'biz-service',
-});
+let metricsOn = process.env.POWERTOOLS_METRICS_DISABLED !== 'true';
+const namespace = process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE;
 
-/** Replaces where metrics go (tests capture them; the local server turns them off with undefined). */
-export function useMetrics(next: Metrics | undefined): void {
-  metrics = next;
+/** Turns the EMF part of the request line on or off (tests; the local server keeps it off unless asked). */
+export function useMetrics(on: boolean): void {
+  metricsOn = on;
 }
 
 let coldStart = true;
@@ -94,32 +98,52 @@ function finish(request: middy.Request): void {
   if (status >= 500) {
     if (seen.cause !== undefined) line.cause = seen.cause;
     if (seen.error !== undefined) line.error = seen.error;
-    logger.error('request', line);
-  } else {
-    logger.info('request', line);
   }
-
-  if (metrics !== undefined) emit(metrics, seen, status, durationMs);
+  if (metricsOn) Object.assign(line, metricsOf(seen, status, durationMs));
+  if (status >= 500) logger.error('request', line);
+  else logger.info('request', line);
 }
 
-function emit(sink: Metrics, seen: Observation, status: number, durationMs: number): void {
-  sink.addDimensions({ route: seen.route, status_class: statusClass(status) });
-  sink.addMetric(METRIC.requests, MetricUnit.Count, 1);
-  sink.addMetric(METRIC.duration, MetricUnit.Milliseconds, durationMs);
-  if (status === 429) sink.addMetric(METRIC.rateLimited, MetricUnit.Count, 1);
-  for (const [name, value] of seen.counts ?? []) sink.addMetric(name, MetricUnit.Count, value);
-  for (const ms of takeStoreLatencies()) sink.addMetric(METRIC.storeLatency, MetricUnit.Milliseconds, ms);
-  sink.publishStoredMetrics();
+/**
+ * The EMF members of the request line: `_aws` with one directive per dimension set, and the
+ * values. `service` comes from the logger's own key, `route` and `reason`/`cause` are the line's.
+ */
+function metricsOf(seen: Observation, status: number, durationMs: number): Record<string, unknown> {
+  const values: Record<string, unknown> = { status_class: statusClass(status), [METRIC.requests]: 1, [METRIC.duration]: durationMs };
+  const byRoute: { Name: string; Unit: string }[] = [
+    { Name: METRIC.requests, Unit: 'Count' },
+    { Name: METRIC.duration, Unit: 'Milliseconds' },
+  ];
+  if (status === 429) {
+    values[METRIC.rateLimited] = 1;
+    byRoute.push({ Name: METRIC.rateLimited, Unit: 'Count' });
+  }
+  for (const [name, value] of seen.counts ?? []) {
+    values[name] = value;
+    byRoute.push({ Name: name, Unit: 'Count' });
+  }
+  const latencies = takeStoreLatencies();
+  if (latencies.length > 0) {
+    values[METRIC.storeLatency] = latencies.length === 1 ? latencies[0] : latencies;
+    byRoute.push({ Name: METRIC.storeLatency, Unit: 'Milliseconds' });
+  }
+  const directives: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] = [
+    { Namespace: namespace, Dimensions: [['service', 'route', 'status_class']], Metrics: byRoute },
+  ];
   if (status === 401 && seen.reason !== undefined) {
-    const single = sink.singleMetric();
-    single.addDimension('reason', seen.reason);
-    single.addMetric(METRIC.tokenRejected, MetricUnit.Count, 1);
+    values[METRIC.tokenRejected] = 1;
+    directives.push({
+      Namespace: namespace,
+      Dimensions: [['service', 'reason']],
+      Metrics: [{ Name: METRIC.tokenRejected, Unit: 'Count' }],
+    });
   }
   if (status === 503) {
-    const single = sink.singleMetric();
-    single.addDimension('cause', seen.cause ?? 'store_error');
-    single.addMetric(METRIC.unavailable, MetricUnit.Count, 1);
+    values.cause = seen.cause ?? 'store_error';
+    values[METRIC.unavailable] = 1;
+    directives.push({ Namespace: namespace, Dimensions: [['service', 'cause']], Metrics: [{ Name: METRIC.unavailable, Unit: 'Count' }] });
   }
+  return { _aws: { Timestamp: Date.now(), CloudWatchMetrics: directives }, ...values };
 }
 
 /**
