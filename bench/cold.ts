@@ -58,6 +58,21 @@ async function eventFor(name: string): Promise<EventTemplate> {
         token: operator,
         pathParameters: { agentId: AGENT_ID, commandId },
       });
+    case 'list-commands':
+      return template('GET', `/api/agents/${AGENT_ID}/commands`, {
+        routeKey: 'GET /api/agents/{agentId}/commands',
+        token: operator,
+        pathParameters: { agentId: AGENT_ID },
+      });
+    case 'cancel-command':
+      return template('POST', `/api/agents/${AGENT_ID}/commands/${commandId}/cancel`, {
+        routeKey: 'POST /api/agents/{agentId}/commands/{commandId}/cancel',
+        token: operator,
+        pathParameters: { agentId: AGENT_ID, commandId },
+        body: JSON.stringify({ reason: 'bench' }),
+      });
+    case 'ready':
+      return template('GET', '/ready');
     case 'put-config':
       return template('PUT', `/api/agents/${AGENT_ID}/config`, {
         routeKey: 'PUT /api/agents/{agentId}/config',
