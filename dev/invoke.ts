@@ -8,8 +8,8 @@
  * expire. The handler is imported from functions/ and called with a Lambda-like context.
  *
  * The store is the one `npm start` uses (in-memory unless USE_REDIS=true; then Upstash, or the
- * local Upstash bridge in front of REDIS_HOST:REDIS_PORT). The two samples about one command
- * (get-command, post-results) name a command that no store holds, so the command line first
+ * local Upstash bridge in front of REDIS_HOST:REDIS_PORT). The samples about one command
+ * (get-command, cancel-command, post-results) name a command that no store holds, so the command line first
  * enqueues one (events/enqueue-command.json) and puts its id in the event.
  */
 import { readFile } from 'node:fs/promises';
@@ -33,7 +33,7 @@ export const USAGE = `usage: npm run invoke -- [FUNCTION] events/ROUTE.json
                routeKey names
   -h, --help   this text
 
-get-command.json and post-results.json first get a command enqueued (events/enqueue-command.json),
+get-command.json, cancel-command.json and post-results.json first get a command enqueued (events/enqueue-command.json),
 whose id replaces the sample's.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -127,11 +127,13 @@ export async function readEvent(file: string): Promise<APIGatewayProxyEventV2> {
 }
 
 /** The functions whose sample names one command, and where the sample keeps its id. */
+const inPath = (event: APIGatewayProxyEventV2) => {
+  const { agentId, commandId } = event.pathParameters ?? {};
+  return agentId && commandId ? { agentId, commandId } : undefined;
+};
 const COMMAND_ID_OF: Record<string, (event: APIGatewayProxyEventV2) => { agentId: string; commandId: string } | undefined> = {
-  'get-command': (event) => {
-    const { agentId, commandId } = event.pathParameters ?? {};
-    return agentId && commandId ? { agentId, commandId } : undefined;
-  },
+  'get-command': inPath,
+  'cancel-command': inPath,
   'post-results': (event) => {
     const commandId = (JSON.parse(event.body ?? '{}') as { command_id?: unknown }).command_id;
     return typeof commandId === 'string' ? { agentId: 'agent-001', commandId } : undefined;
