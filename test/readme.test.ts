@@ -1,8 +1,9 @@
 /**
- * The README walkthrough works as written: its sh block is read from README.md at test time
- * (no second copy here), run with bash against `npm start` on a free port (the only change: the
- * port in the base URL), and every step's answer is checked. A new step without a check here
- * fails the test.
+ * The README walkthroughs work as written: their sh blocks ("Walkthrough with curl" and its
+ * groups, then "Progress, a timeout, a cancel and the list") are read from README.md at test time
+ * (no second copy here), run in order in one bash against `npm start` on a free port (the only
+ * change: the port in the base URL), and every step's answer is checked. A new step without a
+ * check here fails the test.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -37,15 +38,30 @@ function shBlocks(markdown: string, heading: string): string[] {
   return blocks;
 }
 
-/** The steps of a block: each begins at a comment line. */
+const PREAMBLE = '(before the first comment)';
+/** The sections whose sh blocks are run, in this order. */
+const SECTIONS = ['## Walkthrough with curl', '### Progress, a timeout, a cancel and the list'];
+
+/** The steps of a block: each begins at a comment line; what comes before the first one is a step too. */
 function steps(block: string): { title: string; code: string }[] {
   const out: { title: string; code: string }[] = [];
   for (const line of block.split('\n')) {
     if (line.startsWith('# ')) out.push({ title: line.slice(2), code: '' });
-    else if (out.length > 0) (out.at(-1) as { code: string }).code += `${line}\n`;
+    else if (line.trim() !== '') {
+      if (out.length === 0) out.push({ title: PREAMBLE, code: '' });
+      (out.at(-1) as { code: string }).code += `${line}\n`;
+    }
   }
   return out;
 }
+
+function walkthrough(): { title: string; code: string }[] {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  return SECTIONS.flatMap((heading) => shBlocks(readme, heading)).flatMap(steps);
+}
+
+const checkFor = (title: string) =>
+  Object.entries(CHECKS).find(([key]) => (key === PREAMBLE ? title === PREAMBLE : title.startsWith(key)))?.[1];
 
 /** The JSON documents of a text, written one after the other (curl -s adds no newline). */
 function documents(text: string): unknown[] {
@@ -92,6 +108,33 @@ const CHECKS: Record<string, (output: string) => void> = {
   },
   'what the service sees in a token': (output) =>
     expect(documents(output)).toEqual([{ agent_id: 'agent-001', client_id: 'agent-001', scopes: ['agent:commands', 'agent:results'] }]),
+  [PREAMBLE]: (output) => expect(output.trim()).toBe(''),
+  'put three agents in web-eu': (output) => expect(output.trim()).toBe('204\n204\n204'),
+  'the members, two per page': (output) =>
+    expect(documents(output)).toEqual([
+      { group: 'web-eu', agents: ['agent-001', 'agent-002'], next_cursor: expect.any(String) },
+      { group: 'web-eu', agents: ['agent-003'], next_cursor: null },
+    ]),
+  "an agent's groups, and taking it out of one": (output) =>
+    expect(documents(output)).toEqual([{ agent_id: 'agent-001', groups: ['canary', 'web-eu'] }]),
+  'start a command, idempotently': (output) => expect(output.trim()).toMatch(/^[0-9a-f-]{36}$/),
+  'the agent fetches it': (output) => {
+    const [fetched, progress, shown] = documents(output) as Record<string, unknown>[];
+    expect(fetched?.commands).toEqual([expect.objectContaining({ command: 'deploy', status: 'delivered' })]);
+    expect(progress).toMatchObject({ status: 'in_progress', accepted: true });
+    expect(shown).toMatchObject({ status: 'in_progress', status_details: { step: '2 of 3' } });
+  },
+  'one that times out': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ status: 'timed_out' }), expect.objectContaining({ error: 'conflict' })]),
+  'cancel the deploy': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ status: 'canceled' }), expect.objectContaining({ error: 'conflict' })]),
+  'list them': (output) => {
+    // Three answers: the NEXT=$(...) line prints nothing.
+    const [all, second, some] = documents(output) as { commands: { command_id: string; status: string }[]; next_cursor: unknown }[];
+    expect(all?.commands.map((command) => command.status).sort()).toEqual(['canceled', 'completed', 'completed', 'timed_out']);
+    expect(second?.commands.map((command) => command.command_id)).toEqual([all?.commands[1]?.command_id]);
+    expect(some?.commands.map((command) => command.status).sort()).toEqual(['canceled', 'timed_out']);
+  },
   'the reference agent': (output) => {
     expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });
     expect(output).toMatch(/ran echo: completed/);
@@ -135,19 +178,18 @@ describe('the README walkthrough, run as written against npm start', () => {
     if (server?.pid !== undefined && server.exitCode === null) process.kill(-server.pid, 'SIGTERM');
   });
 
-  it('finds the walkthrough block and a check for each of its steps', () => {
-    const blocks = shBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'), '## Walkthrough with curl');
-    expect(blocks).toHaveLength(1);
-    const titles = blocks.flatMap(steps).map((step) => step.title);
-    const unchecked = titles.filter((title) => !Object.keys(CHECKS).some((key) => title.startsWith(key)));
-    expect(unchecked).toEqual([]);
-    expect(titles).toHaveLength(Object.keys(CHECKS).length);
+  it('finds the walkthrough blocks and a check for each of their steps', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(SECTIONS.map((heading) => shBlocks(readme, heading).length)).toEqual([2, 1]);
+    const titles = walkthrough().map((step) => step.title);
+    expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
+    // Every check is used (the preamble by both later blocks).
+    expect(Object.keys(CHECKS).filter((key) => !titles.some((title) => checkFor(title) === CHECKS[key]))).toEqual([]);
   });
 
   it('answers every step as the README says', async () => {
-    const [block] = shBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'), '## Walkthrough with curl');
-    const all = steps(block ?? '');
-    expect(all).toHaveLength(Object.keys(CHECKS).length);
+    const all = walkthrough();
+    expect(all.length).toBeGreaterThan(Object.keys(CHECKS).length);
     const marker = (i: number) => `@@step ${i}@@`;
     // The steps as written, the base URL aside; a marker line between them to tell their output apart.
     const script = ['set -e', ...all.flatMap((step, i) => [`echo '${marker(i)}'`, step.code.replaceAll(BASE_URL, url)])].join('\n');
@@ -158,9 +200,10 @@ describe('the README walkthrough, run as written against npm start', () => {
       const from = stdout.indexOf(marker(i)) + marker(i).length;
       const to = i + 1 < all.length ? stdout.indexOf(marker(i + 1)) : stdout.length;
       const output = stdout.slice(from, to);
-      const check = Object.entries(CHECKS).find(([key]) => step.title.startsWith(key))?.[1];
+      const check = checkFor(step.title);
+      if (check === undefined) throw new Error(`no check for the step "${step.title}"`);
       try {
-        check?.(output);
+        check(output);
       } catch (error) {
         throw new Error(`step "${step.title}" answered:\n${output}\n${(error as Error).message}`);
       }
