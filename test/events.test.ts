@@ -121,11 +121,11 @@ describe('dev/invoke.ts', () => {
           env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
         });
       const [read, posted, canceled] = await Promise.all([
-      call('events/get-command.json'),
-      call('events/post-results.json'),
-      call('events/cancel-command.json'),
-    ]);
-    expect(JSON.parse(canceled.stdout)).toMatchObject({ functionName: 'cancel-command', statusCode: 200 });
+        call('events/get-command.json'),
+        call('events/post-results.json'),
+        call('events/cancel-command.json'),
+      ]);
+      expect(JSON.parse(canceled.stdout)).toMatchObject({ functionName: 'cancel-command', statusCode: 200 });
       expect(JSON.parse(read.stdout)).toMatchObject({
         functionName: 'get-command',
         statusCode: 200,
