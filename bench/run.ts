@@ -1,10 +1,11 @@
 /**
  * `npm run bench` — six figure groups, each a ratio measured within one run (see README.md).
  *
- *   node bench/run.ts                 the full run (a couple of minutes on 2 cores)
- *   node bench/run.ts --quick         a smoke run (well under a minute; CI runs it)
- *   node bench/run.ts --only=1,3      some figures only
- *   node bench/run.ts --json=FILE     also write the numbers as JSON (default .bench/last.json)
+ *   npm run bench                     the full run (a couple of minutes on 2 cores)
+ *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)
+ *   npm run bench -- --only=1,3       some figures only
+ *   npm run bench -- --json=FILE      also write the numbers as JSON (default .bench/last.json)
+ *   npm run bench -- --help           the options; an unknown one prints them and exits 2
  *
  * Always exits 0 when every figure ran, whether or not targets are met (MISS lines say by how
  * much); exits 1 only when a figure could not run for another reason than a missing Redis.
@@ -12,6 +13,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { ROOT } from './bundle.ts';
 import { chainFigure } from './chain.ts';
 import { coldFigure } from './cold.ts';
@@ -136,10 +138,46 @@ export async function runBench(options: RunOptions): Promise<RunReport> {
   return { ...report, ms };
 }
 
-function arg(name: string): string | undefined {
-  const found = process.argv.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (found === undefined) return undefined;
-  return found.includes('=') ? found.slice(found.indexOf('=') + 1) : '';
+export const USAGE = `usage: npm run bench -- [--quick] [--only=N,N] [--json=FILE]
+
+  --quick       a smoke run: few samples, figures indicative only (CI runs it)
+  --only=N,N    only these figure groups (1 verify, 2 handler chain, 3 cold start, 4 round trips, 5 HTTP, 6 cost model)
+  --json=FILE   where to write the numbers as JSON (default .bench/last.json)
+  -h, --help    this text`;
+
+export interface BenchArgs {
+  readonly quick: boolean;
+  readonly only?: readonly number[];
+  readonly json?: string;
+}
+
+/** Parses the command line; throws with a message for the user. */
+export function parseBenchArgs(args: readonly string[]): BenchArgs | 'help' {
+  let values: { quick?: boolean | undefined; only?: string | undefined; json?: string | undefined; help?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { quick: { type: 'boolean' }, only: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new Error((error as Error).message);
+  }
+  if (values.help) return 'help';
+  let only: number[] | undefined;
+  if (values.only !== undefined) {
+    only = values.only.split(',').map((item) => Number(item.trim()));
+    if (only.length === 0 || only.some((n) => !Number.isInteger(n) || n < 1 || n > 6)) {
+      throw new Error(`--only takes figure numbers from 1 to 6 separated by commas, got ${JSON.stringify(values.only)}`);
+    }
+  }
+  if (values.json === '') throw new Error('--json needs a file name');
+  return {
+    quick: values.quick === true,
+    ...(only === undefined ? {} : { only }),
+    ...(values.json === undefined ? {} : { json: values.json }),
+  };
 }
 
 /**
@@ -166,17 +204,25 @@ function dropHandlerLines(): { readonly count: () => number } {
 }
 
 async function main(): Promise<void> {
+  let args: BenchArgs | 'help';
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (args === 'help') {
+    console.log(USAGE);
+    return;
+  }
   const handlerLines = dropHandlerLines();
-  const only = arg('only')
-    ?.split(',')
-    .map((s) => Number(s.trim()))
-    .filter((n) => n >= 1 && n <= 6);
   const report = await runBench({
-    quick: arg('quick') !== undefined,
-    ...(only && only.length > 0 ? { only } : {}),
+    quick: args.quick,
+    ...(args.only === undefined ? {} : { only: args.only }),
     log: (line) => console.log(line),
   });
-  const out = arg('json') || path.join(ROOT, '.bench', 'last.json');
+  const out = args.json ?? path.join(ROOT, '.bench', 'last.json');
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`(${handlerLines.count()} handler log and metrics lines were written as in production and dropped, not printed)`);

@@ -6,6 +6,11 @@
  * for the scopes the route needs, signed with the local configuration (JWT_SECRET_KEY /
  * JWT_SECRET_KEYS, JWT_ISSUER, JWT_AUDIENCE and their defaults), so the sample events never
  * expire. The handler is imported from functions/ and called with a Lambda-like context.
+ *
+ * The store is the one `npm start` uses (in-memory unless USE_REDIS=true; then Upstash, or the
+ * local Upstash bridge in front of REDIS_HOST:REDIS_PORT). The samples about one command
+ * (get-command, cancel-command, post-results) name a command that no store holds, so the command line first
+ * enqueues one (events/enqueue-command.json) and puts its id in the event.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,13 +18,23 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from './lambda-context.ts';
 import { configSigner, signToken } from './token.ts';
-import { loadConfig } from '../lib/config.ts';
+import { ConfigError, loadConfig } from '../lib/config.ts';
+import { setReadinessStore } from '../functions/ready.ts';
 import { useMetrics } from '../lib/http/observe.ts';
 import { fallbackRoute, routes } from '../lib/http/routes.ts';
+import { createRuntime, setRuntime } from '../lib/runtime.ts';
+import { loadLocalConfig } from './local-config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const TOKEN_PLACEHOLDER = '{{token}}';
-const USAGE = 'usage: npm run invoke -- [function] events/<route>.json   (function: a file name in functions/, e.g. get-commands)';
+export const USAGE = `usage: npm run invoke -- [FUNCTION] events/ROUTE.json
+
+  FUNCTION     a file name in functions/ (e.g. get-commands); by default the one the event's
+               routeKey names
+  -h, --help   this text
+
+get-command.json, cancel-command.json and post-results.json first get a command enqueued (events/enqueue-command.json),
+whose id replaces the sample's.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -111,24 +126,77 @@ export async function readEvent(file: string): Promise<APIGatewayProxyEventV2> {
   return JSON.parse(await readFile(file, 'utf8')) as APIGatewayProxyEventV2;
 }
 
+/** The functions whose sample names one command, and where the sample keeps its id. */
+const inPath = (event: APIGatewayProxyEventV2) => {
+  const { agentId, commandId } = event.pathParameters ?? {};
+  return agentId && commandId ? { agentId, commandId } : undefined;
+};
+const COMMAND_ID_OF: Record<string, (event: APIGatewayProxyEventV2) => { agentId: string; commandId: string } | undefined> = {
+  'get-command': inPath,
+  'cancel-command': inPath,
+  'post-results': (event) => {
+    const commandId = (JSON.parse(event.body ?? '{}') as { command_id?: unknown }).command_id;
+    return typeof commandId === 'string' ? { agentId: 'agent-001', commandId } : undefined;
+  },
+};
+
+/**
+ * For a sample about one command: enqueues a command for its agent (events/enqueue-command.json)
+ * and returns the event with that command's id in place of the sample's. Other events unchanged.
+ */
+export async function withEnqueuedCommand(
+  event: APIGatewayProxyEventV2,
+  functionName: string,
+  options: InvokeOptions = {},
+): Promise<{ event: APIGatewayProxyEventV2; commandId?: string }> {
+  const named = COMMAND_ID_OF[functionName]?.(event);
+  if (named === undefined) return { event };
+  const enqueue = await readEvent(path.join(ROOT, 'events', 'enqueue-command.json'));
+  const forAgent = JSON.parse(JSON.stringify(enqueue).replaceAll('agent-001', named.agentId)) as APIGatewayProxyEventV2;
+  const created = await invokeEvent(forAgent, 'enqueue-command', options);
+  const commandId = (created.body as { command_id?: unknown }).command_id;
+  if (created.statusCode !== 201 || typeof commandId !== 'string') {
+    throw new Error(`enqueueing a command first answered ${created.statusCode}: ${JSON.stringify(created.body)}`);
+  }
+  // The id appears in the path, the path parameters and the body; a UUID for a UUID keeps every length.
+  return { event: JSON.parse(JSON.stringify(event).replaceAll(named.commandId, commandId)) as APIGatewayProxyEventV2, commandId };
+}
+
 async function main(args: readonly string[]): Promise<number> {
   // EMF lines would mix with the answer printed on stdout; POWERTOOLS_METRICS_DISABLED=false shows them.
   if (process.env.POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(false);
-  if (args.length === 0 || args.length > 2 || args.includes('--help') || args.includes('-h')) {
-    console.error(USAGE);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const unknown = args.find((arg) => arg.startsWith('-'));
+  if (args.length === 0 || args.length > 2 || unknown !== undefined) {
+    console.error(`${unknown === undefined ? '' : `invoke: unknown option ${unknown}\n\n`}${USAGE}`);
     return 2;
   }
   const [first, second] = args;
   const file = second ?? first;
   const functionName = second === undefined ? undefined : first;
   if (file === undefined) return 2;
+  let local: Awaited<ReturnType<typeof loadLocalConfig>> | undefined;
   try {
-    const result = await invokeEvent(await readEvent(file), functionName);
+    // The store npm start would use, the local Upstash bridge included.
+    local = await loadLocalConfig(process.env);
+    setRuntime(createRuntime(local.config));
+    setReadinessStore(local.config);
+    const read = await readEvent(file);
+    const name = functionName ?? functionForEvent(read);
+    const { event, commandId } = await withEnqueuedCommand(read, name);
+    if (commandId !== undefined) console.error(`invoke: enqueued command ${commandId} first (events/enqueue-command.json)`);
+    const result = await invokeEvent(event, name);
     console.log(JSON.stringify(result, null, 2));
     return 0;
   } catch (error) {
-    console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-    return 1;
+    if (error instanceof ConfigError) console.error(`invoke: configuration error: ${error.message}`);
+    else console.error(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    return error instanceof ConfigError ? 2 : 1;
+  } finally {
+    await local?.close();
   }
 }
 

@@ -26,6 +26,9 @@ const USAGE = [
   'usage: npm run token -- --sub AGENT_ID [--scope "agent:commands agent:results"] [--ttl SECONDS] [--kid KID] [--client-id ID]',
   '                        [--key PRIVATE_KEY.pem [--alg RS256|PS256|ES256]]',
   '       npm run token -- --jwks PRIVATE_KEY.pem [--alg RS256|ES256] [--serve PORT]',
+  '',
+  '  --ttl SECONDS   lifetime of the token (default 300: five minutes)',
+  '  -h, --help      this text',
 ].join('\n');
 
 /** A PEM private key from a file; with `create`, made first when the file does not exist. */
@@ -115,12 +118,15 @@ export async function signToken(signer: Signer, claims: Record<string, unknown> 
  */
 export function configSigner(env: Readonly<Record<string, string | undefined>> = process.env, kid = ''): Signer {
   const config = loadConfig(env);
-  const secret = config.secrets.get(kid);
+  // As the verifier: with one secret (JWT_SECRET_KEY alone) every kid uses it; with
+  // JWT_SECRET_KEYS the kid selects.
+  const secret = config.secrets.size === 1 ? config.secrets.get('') : config.secrets.get(kid);
   if (secret === undefined) {
-    throw new ConfigError(
-      config.secrets.size === 0 ? 'JWT_SECRET_KEY' : 'JWT_SECRET_KEYS',
-      config.secrets.size === 0 ? 'no secret configured: sign with --key PRIVATE_KEY.pem' : `no secret for kid ${JSON.stringify(kid)}`,
-    );
+    if (config.secrets.size === 0) {
+      throw new ConfigError('JWT_SECRET_KEY', 'no shared secret is configured (only a JWKS): sign with --key PRIVATE_KEY.pem');
+    }
+    const kids = [...config.secrets.keys()].filter((name) => name !== '');
+    throw new ConfigError('JWT_SECRET_KEYS', `no secret has kid ${JSON.stringify(kid)}; its kids are ${kids.join(', ')}`);
   }
   return {
     secret,
@@ -182,7 +188,7 @@ async function main(): Promise<void> {
         alg: { type: 'string' },
         jwks: { type: 'string' },
         serve: { type: 'string' },
-        help: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (error) {

@@ -1,6 +1,7 @@
 /** GET /api/commands[?limit=N]: the agent's unfinished commands (pending, delivered, in_progress), oldest first, at least once. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { CONFIG_DEFAULTS } from '../lib/commands/agent-config.ts';
 import { agentView } from '../lib/commands/views.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, json, METRIC } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
@@ -8,7 +9,10 @@ import { limitParam } from '../lib/http/validation.ts';
 
 export async function getCommands(event: APIGatewayProxyEventV2, context: AuthContext) {
   const { auth, runtime } = context;
-  const limit = limitParam(event.queryStringParameters?.limit);
+  // Without `limit`, the default commands_per_fetch. An agent's own commands_per_fetch is for the
+  // agent to send as `limit` (it reads its config anyway): applying it here would cost every poll
+  // a config read, a store round trip more.
+  const limit = limitParam(event.queryStringParameters?.limit, CONFIG_DEFAULTS.commands_per_fetch);
   const now = runtime.clock.now();
   const commands = await runtime.commands.fetch(auth.sub, limit, now, context.admission);
   if (commands.length > 0) count(context, METRIC.commandsDelivered, commands.length);

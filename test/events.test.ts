@@ -9,15 +9,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import jwt from 'jsonwebtoken';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { functionForEvent, invokeEvent, prepareEvent, readEvent, scopesFor, TOKEN_PLACEHOLDER } from '../dev/invoke.ts';
 import { fallbackRoute, routes } from '../lib/http/routes.ts';
 import { findRoute } from '../lib/http/router.ts';
+import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, tcpClient, uniquePrefix } from './helpers/redis.ts';
 import { useTestRuntime } from './helpers/runtime.ts';
 import { TEST_ENV } from './helpers/tokens.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EVENTS = path.join(ROOT, 'events');
+const PREFIX = uniquePrefix('events');
 const files = readdirSync(EVENTS)
   .filter((file) => file.endsWith('.json'))
   .sort();
@@ -27,14 +29,14 @@ const EXPECTED_STATUS: Record<string, number> = {
   'health.json': 200,
   'ready.json': 200,
   'get-commands.json': 200,
-  'post-results.json': 404, // no such command yet
+  'post-results.json': 404, // no such command yet (the command line enqueues one first)
   'get-config.json': 200,
   'token-info.json': 200,
   'whoami.json': 200,
   'enqueue-command.json': 201,
-  'get-command.json': 404, // no such command yet
+  'get-command.json': 404, // no such command yet (the command line enqueues one first)
   'list-commands.json': 200,
-  'cancel-command.json': 404, // no such command yet
+  'cancel-command.json': 404, // no such command yet (the command line enqueues one first)
   'put-config.json': 200,
   'post-revocations.json': 204,
   'put-group-member.json': 204,
@@ -101,4 +103,44 @@ describe('dev/invoke.ts', () => {
     });
     expect(JSON.parse(stdout)).toMatchObject({ functionName: 'health', statusCode: 200, body: { status: 'ok' } });
   });
+
+  // The store npm start uses: memory, and with USE_REDIS=true the local bridge in front of Redis.
+  const stores = [
+    { name: 'memory', env: {} },
+    ...(HAS_REDIS
+      ? [{ name: 'redis', env: { USE_REDIS: 'true', REDIS_HOST, REDIS_PORT: String(REDIS_PORT), REDIS_KEY_PREFIX: PREFIX } }]
+      : []),
+  ];
+  it.each(stores)(
+    'on the $name store, enqueues a command first for the samples about one command, which then answer 200',
+    async ({ env }) => {
+      const run = promisify(execFile);
+      const call = (file: string) =>
+        run(process.execPath, ['dev/invoke.ts', file], {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
+        });
+      const [read, posted, canceled] = await Promise.all([
+        call('events/get-command.json'),
+        call('events/post-results.json'),
+        call('events/cancel-command.json'),
+      ]);
+      expect(JSON.parse(canceled.stdout)).toMatchObject({ functionName: 'cancel-command', statusCode: 200 });
+      expect(JSON.parse(read.stdout)).toMatchObject({
+        functionName: 'get-command',
+        statusCode: 200,
+        body: { status: 'pending', command: 'restart' },
+      });
+      expect(read.stderr).toMatch(/^invoke: enqueued command [0-9a-f-]{36} first/);
+      const id = /command ([0-9a-f-]{36})/.exec(posted.stderr)?.[1];
+      expect(JSON.parse(posted.stdout)).toMatchObject({ statusCode: 200, body: { command_id: id, accepted: true } });
+    },
+  );
+});
+
+afterAll(async () => {
+  if (!HAS_REDIS) return;
+  const redis = await tcpClient();
+  await deletePrefix(redis, PREFIX);
+  redis.destroy();
 });
