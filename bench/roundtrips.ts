@@ -40,7 +40,7 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
   const opsAgent = `${run}-ops`;
   const poller = await signToken({ sub: agentId });
   const reporter = await signToken({ sub: reporterId });
-  const operator = await signToken({ sub: `${run}-operator`, scope: 'admin:commands admin:config admin:revoke' });
+  const operator = await signToken({ sub: `${run}-operator`, scope: 'admin:commands admin:config admin:revoke admin:groups' });
   const pending = '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11';
   const answered = '0c9e4b1a-6d2f-4e8b-8f3a-9b1c2d3e4f50';
   const base = { args: { interval_seconds: 30 }, createdAt: now, expiresAt: now + 3_600_000 };
@@ -53,6 +53,10 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
   await rt.commands.enqueue({ commandId: canceled, agentId: opsAgent, command: 'scan', ...base });
   await rt.commands.cancel(opsAgent, canceled, { reason: 'bench', at: now });
   await rt.commands.putConfig(agentId, { poll_interval_seconds: 15 });
+  const group = `${run}-group`;
+  for (const member of [agentId, reporterId]) await rt.groups.join(group, member);
+  // PUT then DELETE of the same member in each round: every call joins or leaves for real.
+  const flipping = { group, agentId: opsAgent };
   const json = (value: unknown) => JSON.stringify(value);
   const op = (method: string, path: string, routeKey: string, extra: Partial<EventTemplate> & { token?: string }) =>
     template(method, path, { routeKey, token: operator, ...extra });
@@ -165,6 +169,41 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
       agent: false,
       template: op('POST', '/api/revocations', 'POST /api/revocations', { body: json({ sub: `${run}-gone` }) }),
       status: 204,
+    },
+    {
+      name: 'PUT /api/groups/{group}/agents/{id}',
+      file: 'put-group-member',
+      agent: false,
+      template: op('PUT', `/api/groups/${group}/agents/${opsAgent}`, 'PUT /api/groups/{group}/agents/{agentId}', {
+        pathParameters: flipping,
+      }),
+      status: 204,
+    },
+    {
+      name: 'DELETE /api/groups/{group}/agents/{id}',
+      file: 'delete-group-member',
+      agent: false,
+      template: op('DELETE', `/api/groups/${group}/agents/${opsAgent}`, 'DELETE /api/groups/{group}/agents/{agentId}', {
+        pathParameters: flipping,
+      }),
+      status: 204,
+    },
+    {
+      name: 'GET /api/groups/{group}/agents',
+      file: 'get-group-members',
+      agent: false,
+      template: op('GET', `/api/groups/${group}/agents`, 'GET /api/groups/{group}/agents', {
+        pathParameters: { group },
+        query: { limit: '50' },
+      }),
+      status: 200,
+    },
+    {
+      name: 'GET /api/agents/{id}/groups',
+      file: 'get-agent-groups',
+      agent: false,
+      template: op('GET', `/api/agents/${agentId}/groups`, 'GET /api/agents/{agentId}/groups', { pathParameters: { agentId } }),
+      status: 200,
     },
     { name: 'GET /health', file: 'health', agent: false, template: template('GET', '/health'), status: 200 },
   ];

@@ -56,7 +56,7 @@ export function createKeySet(config: Config, clock: Clock = systemClock): Remote
  * in-memory stores, or with USE_REDIS the Upstash ones on one shared client. Both admit requests
  * with the configured revocation mode and rate limit (RATE_LIMIT_REQUESTS), counted in Redis
  * with USE_REDIS (shared by every instance), in this process otherwise. A default in-memory
- * command store admits with the runtime's in-memory revocation store.
+ * command or group store admits with the runtime's in-memory revocation store.
  */
 export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
   const clock = parts.clock ?? systemClock;
@@ -75,7 +75,11 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     (config.useRedis
       ? new UpstashCommandStore(redis(), config)
       : new MemoryCommandStore(config, revocations instanceof MemoryRevocationStore ? revocations : undefined));
-  const groups = parts.groups ?? (config.useRedis ? new UpstashGroupStore(redis(), config) : new MemoryGroupStore());
+  const groups =
+    parts.groups ??
+    (config.useRedis
+      ? new UpstashGroupStore(redis(), config)
+      : new MemoryGroupStore(revocations instanceof MemoryRevocationStore ? revocations : undefined));
   const verifier = new TokenVerifier({
     ...config,
     keySet: parts.keySet ?? createKeySet(config, clock),

@@ -2,7 +2,8 @@
  * Every route that takes a token admits it (revocation decision, rate limit) in the same step as
  * its action, on both stores: a revoked token gets 401 token_revoked on every route and the
  * store is left as it was (a poll does not stamp deliveredAt, a result is not recorded, a config
- * is not written, nothing is enqueued or revoked, no group changes).
+ * is not written, nothing is enqueued or revoked, no group changes), and on Redis the refusal
+ * costs one Upstash command, the action's script that the gate stopped (or the gate alone).
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -30,8 +31,18 @@ const ALL_SCOPES = 'agent:commands agent:results admin:commands admin:config adm
 
 const targets = storeTargets('admission');
 
+describe('the route table', () => {
+  it('leaves to the auth middleware only the routes whose handler touches no store', () => {
+    const byMiddleware = Object.values(ROUTES).filter(
+      (route) => route.scopes !== undefined && !('admitsInStore' in route && route.admitsInStore === true),
+    );
+
+    expect(byMiddleware.map((route) => route.name).sort()).toEqual(['TokenInfo', 'WhoAmI']);
+  });
+});
+
 describe.each(targets)('a revoked token on every route ($name store)', (store) => {
-  it('gets 401 token_revoked, and the store is left as it was', async () => {
+  it('gets 401 token_revoked (one Upstash command on Redis), and the store is left as it was', async () => {
     const rt = store.use();
     const agent = `agent-${randomUUID()}`;
     const victim = `agent-${randomUUID()}`;
@@ -105,13 +116,20 @@ describe.each(targets)('a revoked token on every route ($name store)', (store) =
     const authenticated = Object.values(ROUTES).filter((route) => route.scopes !== undefined);
     expect(calls.map(([name]) => name).sort()).toEqual(authenticated.map((route) => route.name).sort());
 
-    for (const [name, handler, input] of calls) {
-      const answer = await invoke(handler, { ...input, token });
-      expect({ name, status: answer.status, reason: answer.body.error_description }).toEqual({
-        name,
-        status: 401,
-        reason: 'token_revoked',
-      });
+    // Twice: on Redis the first pass loads each script on the bridge (EVALSHA, NOSCRIPT, EVAL);
+    // the second counts what a refusal costs there, one command on every route.
+    for (const pass of [1, 2]) {
+      for (const [name, handler, input] of calls) {
+        const before = store.name === 'redis' ? store.bridge.requests : 0;
+        const answer = await invoke(handler, { ...input, token });
+        const requests = store.name === 'redis' ? store.bridge.requests - before : 1;
+        expect({ name, status: answer.status, reason: answer.body.error_description, ...(pass === 2 ? { requests } : {}) }).toEqual({
+          name,
+          status: 401,
+          reason: 'token_revoked',
+          ...(pass === 2 ? { requests: 1 } : {}),
+        });
+      }
     }
 
     expect(await rt.commands.get(agent, commandId)).toEqual(before.command);

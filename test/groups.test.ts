@@ -1,23 +1,30 @@
 /**
  * Groups on both stores: the group store contract and the group routes through their real
  * handlers, in memory and on a real Redis through the bridge; then what only Redis can show
- * (the keys a join writes, one request per call, races between instances) and a group of
- * 100,000 members walked page by page on both stores.
+ * (the keys a join writes, one request per call behind the gate and without it, races between
+ * instances) and a group of 100,000 members walked page by page on both stores. On both, a
+ * revoked admission is refused before the action.
  */
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portableScript, type UpstashBridge } from '../dev/upstash-bridge.ts';
+import { handler as deleteGroupMember } from '../functions/delete-group-member.ts';
+import { handler as getAgentGroups } from '../functions/get-agent-groups.ts';
+import { handler as getGroupMembers } from '../functions/get-group-members.ts';
+import { handler as putGroupMember } from '../functions/put-group-member.ts';
 import { loadConfig } from '../lib/config.ts';
 import { decodeCursor, encodeCursor, InvalidCursorError, joinOutcome, MAX_GROUPS_PER_AGENT, memberPage } from '../lib/groups/membership.ts';
-import { MemoryGroupStore } from '../lib/store/memory.ts';
+import { MemoryGroupStore, MemoryRevocationStore } from '../lib/store/memory.ts';
 import { GROUP_JOIN, inputsOf } from '../lib/store/scripts.ts';
 import { redisKeys } from '../lib/store/keys.ts';
-import type { GroupStore } from '../lib/store/types.ts';
+import type { Admission, GroupStore, RevocationStore } from '../lib/store/types.ts';
 import { createUpstashStores } from '../lib/store/upstash.ts';
 import { groupHandlerContract, groupStoreContract, walk } from './helpers/group-contract.ts';
 import { HAS_REDIS, redisEnv, startBridge, type TcpClient } from './helpers/redis.ts';
 import { memoryTarget, redisTarget } from './helpers/targets.ts';
-import { TEST_ENV } from './helpers/tokens.ts';
+import { type EventInput, type Handler, invoke } from './helpers/lambda.ts';
+import { signToken, TEST_ENV } from './helpers/tokens.ts';
 
 const BIG = 100_000;
 const members = (count: number) => Array.from({ length: count }, (_, i) => `agent-${String(i).padStart(6, '0')}`);
@@ -76,8 +83,46 @@ describe('the membership rules', () => {
   });
 });
 
+/** A revoked admission on every group store method: refused with token_revoked, and the group is left as it was. */
+function revokedAdmissionRefused(name: string, make: () => Promise<{ groups: GroupStore; revocations: RevocationStore }>): void {
+  it(`${name}: refuses a revoked admission before the action, so nothing joins, leaves or is read`, async () => {
+    const { groups, revocations } = await make();
+    const nowS = Math.floor(Date.now() / 1000);
+    const jti = randomUUID();
+    await revocations.revokeToken(jti, nowS + 600);
+    const admission: Admission = { token: { jti, sub: 'gone-operator', iat: nowS, exp: nowS + 600 }, now: Date.now() };
+    const [group, member, newcomer] = ['gate-group', 'gate-member', 'gate-newcomer'].map((id) => `${id}-${randomUUID().slice(0, 8)}`) as [
+      string,
+      string,
+      string,
+    ];
+    await groups.join(group, member);
+
+    const refusals = await Promise.allSettled([
+      groups.join(group, newcomer, admission),
+      groups.leave(group, member, admission),
+      groups.members(group, 0, 10, admission),
+      groups.groupsOf(member, admission),
+    ]);
+
+    expect(refusals.map((refusal) => (refusal.status === 'rejected' ? refusal.reason : refusal.value))).toEqual(
+      Array.from({ length: 4 }, () => expect.objectContaining({ name: 'TokenError', reason: 'token_revoked' })),
+    );
+    expect((await groups.members(group, 0, 10)).agentIds).toEqual([member]);
+    expect(await groups.groupsOf(newcomer)).toEqual([]);
+    expect(await groups.groupsOf(member)).toEqual([group]);
+  });
+}
+
 groupStoreContract('memory', async () => new MemoryGroupStore());
 groupHandlerContract('memory', (env) => memoryTarget.use(env));
+
+describe('memory: the gate', () => {
+  revokedAdmissionRefused('memory', async () => {
+    const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
+    return { groups: new MemoryGroupStore(revocations), revocations };
+  });
+});
 
 describe('memory: a group of 100,000 members', () => {
   it('walks it in 1,000 pages of 100, every member once, in join order', async () => {
@@ -129,8 +174,20 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
     expect(await redis.zScore(keys.group('g'), 'b')).toBe(2);
   });
 
-  it('uses one HTTP request per store call', async () => {
-    const store = groupStore(second);
+  it('uses one HTTP request per store call, behind the gate (allowlist, rate limit on) and without it', async () => {
+    const gatedStores = createUpstashStores(
+      loadConfig({ ...TEST_ENV, ...redisEnv(second, prefix, { REVOCATION_MODE: 'allowlist', RATE_LIMIT_REQUESTS: '1000' }) }),
+    );
+    const nowS = Math.floor(Date.now() / 1000);
+    const jti = randomUUID();
+    await gatedStores.revocations.registerToken(jti, nowS + 600);
+    const admission: Admission = { token: { jti, sub: 'rt-operator', iat: nowS, exp: nowS + 600 }, now: Date.now() };
+    const calls = (store: GroupStore, admitted: Admission | undefined) => [
+      () => store.join('rt-group', 'rt-agent', admitted),
+      () => store.leave('rt-other', 'rt-agent', admitted),
+      () => store.members('rt-group', 0, 100, admitted),
+      () => store.groupsOf('rt-agent', admitted),
+    ];
     // The fewest requests in three tries: a script's first EVALSHA falls back to EVAL once (NOSCRIPT).
     const fewest = async (run: () => Promise<unknown>) => {
       let least = Number.POSITIVE_INFINITY;
@@ -141,17 +198,57 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
       }
       return least;
     };
-    await store.join('rt-group', 'rt-agent');
+    await groupStore(second).join('rt-group', 'rt-agent');
 
-    const counts = [
-      await fewest(() => store.join('rt-group', 'rt-agent')),
-      await fewest(() => store.leave('rt-other', 'rt-agent')),
-      await fewest(() => store.members('rt-group', 0, 100)),
-      await fewest(() => store.groupsOf('rt-agent')),
+    const counts: number[] = [];
+    for (const run of [...calls(groupStore(second), undefined), ...calls(gatedStores.groups, admission)]) counts.push(await fewest(run));
+
+    expect(counts).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(await gatedStores.groups.groupsOf('rt-agent', admission)).toEqual(['rt-group']);
+  });
+
+  it('serves each group route with one Upstash command through its handler, rate limit on', async () => {
+    target.use({ RATE_LIMIT_REQUESTS: '1000' });
+    const token = await signToken({ sub: 'ops-rt', scope: 'admin:groups' });
+    const agentId = 'rt-handler-agent';
+    const group = 'rt-handler-group';
+    const member = { pathParameters: { group, agentId }, path: `/api/groups/${group}/agents/${agentId}` };
+    const calls: [string, Handler, EventInput, number][] = [
+      ['PutGroupMember', putGroupMember, { method: 'PUT', routeKey: 'PUT /api/groups/{group}/agents/{agentId}', ...member }, 204],
+      [
+        'GetGroupMembers',
+        getGroupMembers,
+        { routeKey: 'GET /api/groups/{group}/agents', path: `/api/groups/${group}/agents`, pathParameters: { group } },
+        200,
+      ],
+      [
+        'GetAgentGroups',
+        getAgentGroups,
+        { routeKey: 'GET /api/agents/{agentId}/groups', path: `/api/agents/${agentId}/groups`, pathParameters: { agentId } },
+        200,
+      ],
+      [
+        'DeleteGroupMember',
+        deleteGroupMember,
+        { method: 'DELETE', routeKey: 'DELETE /api/groups/{group}/agents/{agentId}', ...member },
+        204,
+      ],
     ];
 
-    expect(counts).toEqual([1, 1, 1, 1]);
+    const counted: { name: string; status: number; requests: number }[] = [];
+    // Twice: the first pass loads each script on the bridge (EVALSHA, NOSCRIPT, EVAL); the second is counted.
+    for (const pass of [1, 2]) {
+      for (const [name, handler, input] of calls) {
+        const before = bridge.requests;
+        const answer = await invoke(handler, { ...input, token });
+        if (pass === 2) counted.push({ name, status: answer.status, requests: bridge.requests - before });
+      }
+    }
+
+    expect(counted).toEqual(calls.map(([name, , , status]) => ({ name, status, requests: 1 })));
   });
+
+  revokedAdmissionRefused('upstash', async () => createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(bridge, prefix) })));
 
   it(`lets exactly ${MAX_GROUPS_PER_AGENT} of ${MAX_GROUPS_PER_AGENT + 16} concurrent joins of one agent in through two instances, both sides in step`, async () => {
     const [one, two] = [groupStore(bridge), groupStore(second)];
@@ -207,6 +304,7 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
       );
     }
     const store = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(second, keyPrefix) })).groups;
+    await store.members('huge', 0, 1); // the page script loaded on this bridge (EVALSHA, NOSCRIPT, EVAL)
     const before = second.requests;
 
     const { agents, pages } = await walk(store, 'huge', 100);

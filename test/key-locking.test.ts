@@ -136,8 +136,14 @@ describe('key locking on a Redis of our own', () => {
       ['cancel', () => commands.cancel(agent, randomUUID(), { reason: undefined, at: now }, admission)],
       ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', resultJson: undefined, completedAt: now })],
       ['revokeSubject, ungated', () => revocations.revokeSubject('someone-else', nowS + 2)],
-      ['group join', () => groups.join('lock:group', agent)],
-      ['group leave', () => groups.leave('lock:group', agent)],
+      ['group join', () => groups.join('lock:group', agent, admission)],
+      ['group members', () => groups.members('lock:group', 0, 10, admission)],
+      ['agent groups', () => groups.groupsOf(agent, admission)],
+      ['group leave', () => groups.leave('lock:group', agent, admission)],
+      ['group join, ungated', () => groups.join('lock:group', agent)],
+      ['group members, ungated', () => groups.members('lock:group', 0, 10)],
+      ['agent groups, ungated', () => groups.groupsOf(agent)],
+      ['group leave, ungated', () => groups.leave('lock:group', agent)],
     ];
     for (const [name, run] of marked) {
       const segment = await observed(run);

@@ -83,6 +83,7 @@ describe('the Lua scripts', () => {
   it('are the action scripts, each also run behind the gate', () => {
     expect(all.map(([name]) => name).sort()).toEqual([
       'ADMIT',
+      'AGENT_GROUPS',
       'CANCEL',
       'COMPLETE',
       'ENQUEUE',
@@ -91,6 +92,7 @@ describe('the Lua scripts', () => {
       'GET_CONFIG',
       'GROUP_JOIN',
       'GROUP_LEAVE',
+      'GROUP_MEMBERS',
       'LIST',
       'PUT_CONFIG',
       'RAISE_CUTOFF',

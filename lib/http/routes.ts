@@ -143,6 +143,7 @@ export const ROUTES = {
     handler: 'put-group-member',
     scopes: [SCOPES.adminGroups],
     usesStore: true,
+    admitsInStore: true,
   },
   DeleteGroupMember: {
     name: 'DeleteGroupMember',
@@ -151,6 +152,7 @@ export const ROUTES = {
     handler: 'delete-group-member',
     scopes: [SCOPES.adminGroups],
     usesStore: true,
+    admitsInStore: true,
   },
   GetGroupMembers: {
     name: 'GetGroupMembers',
@@ -159,6 +161,7 @@ export const ROUTES = {
     handler: 'get-group-members',
     scopes: [SCOPES.adminGroups],
     usesStore: true,
+    admitsInStore: true,
   },
   GetAgentGroups: {
     name: 'GetAgentGroups',
@@ -167,6 +170,7 @@ export const ROUTES = {
     handler: 'get-agent-groups',
     scopes: [SCOPES.adminGroups],
     usesStore: true,
+    admitsInStore: true,
   },
 } as const satisfies Record<string, Route>;
 

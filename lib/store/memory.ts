@@ -51,10 +51,10 @@ export interface Gatekeeper {
   admitNow(admission: Admission): void;
 }
 
-/** A command store made without a revocation store refuses every admission rather than skip it. */
+/** A store made without a revocation store refuses every admission rather than skip it. */
 const NO_GATE: Gatekeeper = {
   admitNow() {
-    throw new Error('this MemoryCommandStore was made without a revocation store to admit requests with');
+    throw new Error('this in-memory store was made without a revocation store to admit requests with');
   },
 };
 
@@ -278,8 +278,19 @@ export class MemoryGroupStore implements GroupStore {
   private readonly groups = new Map<string, MemoryGroup>();
   /** Agent id → the groups it is in. */
   private readonly agents = new Map<string, Set<string>>();
+  private readonly gate: Gatekeeper;
 
-  async join(group: string, agentId: string): Promise<JoinOutcome> {
+  /** `gate`: the revocation store whose state admits requests (the runtime passes its own). */
+  constructor(gate: Gatekeeper = NO_GATE) {
+    this.gate = gate;
+  }
+
+  private admit(admission: Admission | undefined): void {
+    if (admission !== undefined) this.gate.admitNow(admission);
+  }
+
+  async join(group: string, agentId: string, admission?: Admission): Promise<JoinOutcome> {
+    this.admit(admission);
     const entry = this.groups.get(group);
     const outcome = joinOutcome(entry?.positions.has(agentId) ?? false, this.agents.get(agentId)?.size ?? 0);
     if (outcome !== 'added') return outcome;
@@ -295,7 +306,8 @@ export class MemoryGroupStore implements GroupStore {
     return outcome;
   }
 
-  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+  async leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome> {
+    this.admit(admission);
     const entry = this.groups.get(group);
     const position = entry?.positions.get(agentId);
     const outcome = leaveOutcome(position !== undefined);
@@ -308,13 +320,15 @@ export class MemoryGroupStore implements GroupStore {
     return outcome;
   }
 
-  async members(group: string, after: number, limit: number): Promise<MemberPage> {
+  async members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage> {
+    this.admit(admission);
     const order = this.groups.get(group)?.order ?? [];
     const start = firstAfter(order, after);
     return memberPage(order.slice(start, start + limit + 1), limit);
   }
 
-  async groupsOf(agentId: string): Promise<string[]> {
+  async groupsOf(agentId: string, admission?: Admission): Promise<string[]> {
+    this.admit(admission);
     return sortedGroups(this.agents.get(agentId) ?? []);
   }
 }

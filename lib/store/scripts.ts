@@ -545,6 +545,24 @@ return 'unchanged'
 `,
 });
 
+/** A page of a group's members: up to `count` (a page and one more) after join position `after`, flat with their positions. */
+export const GROUP_MEMBERS = script({
+  mirrors: 'storage only: members of the in-memory store; the page is cut by memberPage (lib/groups/membership.ts)',
+  keys: ['groupKey'],
+  args: ['after', 'count'],
+  lockKeys: true,
+  body: `return redis.call('ZRANGE', groupKey, '(' .. after, '+inf', 'BYSCORE', 'LIMIT', 0, count, 'WITHSCORES')`,
+});
+
+/** The groups an agent is in, in the set's order (sorted by sortedGroups after). */
+export const AGENT_GROUPS = script({
+  mirrors: 'storage only: groupsOf of the in-memory store; sorted by sortedGroups (lib/groups/membership.ts)',
+  keys: ['agentGroupsKey'],
+  args: [],
+  lockKeys: true,
+  body: `return redis.call('SMEMBERS', agentGroupsKey)`,
+});
+
 /** Revoke one token: the denylist entry, gone at `exat` (epoch s), or kept for good when `exat` is ''. */
 export const REVOKE_TOKEN = script({
   mirrors: 'storage only: revokeToken of the in-memory store; the entry is live until its EXAT (isLive)',

@@ -82,17 +82,18 @@ export interface RevocationStore {
 
 /**
  * Groups of agents (lib/groups/membership.ts has the rules). Each change keeps both sides, the
- * group's members and the agent's groups, in step, atomically; each method is one store command.
+ * group's members and the agent's groups, in step, atomically; each method is one store command,
+ * the admission with it.
  */
 export interface GroupStore {
   /** Puts the agent in the group; nothing changes when it is a member already or in too many groups. */
-  join(group: string, agentId: string): Promise<JoinOutcome>;
+  join(group: string, agentId: string, admission?: Admission): Promise<JoinOutcome>;
   /** Takes the agent out of the group; nothing changes when it is no member. */
-  leave(group: string, agentId: string): Promise<LeaveOutcome>;
+  leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome>;
   /** Up to `limit` members in join order, after join position `after` (0: from the start). */
-  members(group: string, after: number, limit: number): Promise<MemberPage>;
+  members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage>;
   /** The groups the agent is in, sorted (sortedGroups). */
-  groupsOf(agentId: string): Promise<string[]>;
+  groupsOf(agentId: string, admission?: Admission): Promise<string[]>;
 }
 
 /** The agent is over its rate limit: its window frees up `retryAfterMs` after the admission's `now`. */

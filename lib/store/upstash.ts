@@ -1,7 +1,7 @@
 /**
  * Upstash Redis implementations of the store interfaces, with the same behaviour as the
- * in-memory store (lib/store/memory.ts). One `@upstash/redis` client per process, shared by both
- * stores; every store method a request calls is one Lua script run with EVALSHA, so one HTTP
+ * in-memory store (lib/store/memory.ts). One `@upstash/redis` client per process, shared by the
+ * three stores; every store method a request calls is one Lua script run with EVALSHA, so one HTTP
  * round trip, and every multi-step change is atomic on the server. With an Admission the script
  * is the action behind the gate (lib/store/scripts.ts gated): revocation decision, rate limit,
  * then the action, so a request costs one Upstash command whatever is configured.
@@ -104,6 +104,7 @@ import { recordStoreLatency } from './latency.ts';
 import { limitFailedOpen, type RateLimitSettings, windowOf } from './ratelimit.ts';
 import {
   ADMIT,
+  AGENT_GROUPS,
   CANCEL,
   COMPLETE,
   ENQUEUE,
@@ -114,6 +115,7 @@ import {
   GET_CONFIG,
   GROUP_JOIN,
   GROUP_LEAVE,
+  GROUP_MEMBERS,
   gated,
   inputsOf,
   LIST,
@@ -574,26 +576,30 @@ const JOIN_OUTCOMES: ReadonlySet<string> = new Set<JoinOutcome>(['added', 'uncha
 const LEAVE_OUTCOMES: ReadonlySet<string> = new Set<LeaveOutcome>(['removed', 'unchanged']);
 
 /**
- * Groups: a join or a leave is one script that writes the group's sorted set and the agent's set
- * together, every key it touches passed in KEYS; a page is one ZRANGE BYSCORE, an agent's groups
- * one SMEMBERS.
+ * Groups: each method is one script, every key it touches passed in KEYS. A join or a leave writes
+ * the group's sorted set and the agent's set together; a page is one ZRANGE BYSCORE, an agent's
+ * groups one SMEMBERS. With an Admission the script runs behind the gate, as the command store's.
  */
 export class UpstashGroupStore implements GroupStore {
-  private readonly redis: Redis;
   private readonly keys: RedisKeys;
   private readonly joinScript;
   private readonly leaveScript;
+  private readonly membersScript;
+  private readonly groupsOfScript;
 
-  constructor(redis: Redis, options: { redisKeyPrefix: string }) {
-    this.redis = redis;
-    this.keys = redisKeys(options.redisKeyPrefix);
-    this.joinScript = runner(redis, GROUP_JOIN);
-    this.leaveScript = runner(redis, GROUP_LEAVE);
+  constructor(redis: Redis, options: UpstashStoreOptions) {
+    const gate = gateSettings(options);
+    this.keys = gate.keys;
+    this.joinScript = gatedRunner(redis, gate, GROUP_JOIN);
+    this.leaveScript = gatedRunner(redis, gate, GROUP_LEAVE);
+    this.membersScript = gatedRunner(redis, gate, GROUP_MEMBERS);
+    this.groupsOfScript = gatedRunner(redis, gate, AGENT_GROUPS);
   }
 
-  async join(group: string, agentId: string): Promise<JoinOutcome> {
+  async join(group: string, agentId: string, admission?: Admission): Promise<JoinOutcome> {
     const outcome = await call('join', () =>
       this.joinScript(
+        admission,
         { groupKey: this.keys.group(group), seqKey: this.keys.groupSeq(group), agentGroupsKey: this.keys.agentGroups(agentId) },
         { group, agentId, maxGroups: MAX_GROUPS_PER_AGENT },
       ),
@@ -603,24 +609,19 @@ export class UpstashGroupStore implements GroupStore {
     return outcome as JoinOutcome;
   }
 
-  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+  async leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome> {
     const outcome = await call('leave', () =>
-      this.leaveScript({ groupKey: this.keys.group(group), agentGroupsKey: this.keys.agentGroups(agentId) }, { group, agentId }),
+      this.leaveScript(admission, { groupKey: this.keys.group(group), agentGroupsKey: this.keys.agentGroups(agentId) }, { group, agentId }),
     );
     if (typeof outcome !== 'string' || !LEAVE_OUTCOMES.has(outcome))
       throw new StoreUnavailableError(`Redis leave returned ${JSON.stringify(outcome)}`);
     return outcome as LeaveOutcome;
   }
 
-  /** One ZRANGE of the members with a position above `after`, one more than a page to know whether another follows. */
-  async members(group: string, after: number, limit: number): Promise<MemberPage> {
+  /** The members with a position above `after`, one more than a page to know whether another follows. */
+  async members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage> {
     const flat = await call('members', () =>
-      this.redis.zrange<string[]>(this.keys.group(group), `(${after}`, '+inf', {
-        byScore: true,
-        withScores: true,
-        offset: 0,
-        count: limit + 1,
-      }),
+      this.membersScript(admission, { groupKey: this.keys.group(group) }, { after, count: limit + 1 }),
     );
     if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new StoreUnavailableError(`Redis members returned ${JSON.stringify(flat)}`);
     const entries: { agentId: string; position: number }[] = [];
@@ -628,8 +629,8 @@ export class UpstashGroupStore implements GroupStore {
     return memberPage(entries, limit);
   }
 
-  async groupsOf(agentId: string): Promise<string[]> {
-    const groups = await call('groupsOf', () => this.redis.smembers<string[]>(this.keys.agentGroups(agentId)));
+  async groupsOf(agentId: string, admission?: Admission): Promise<string[]> {
+    const groups = await call('groupsOf', () => this.groupsOfScript(admission, { agentGroupsKey: this.keys.agentGroups(agentId) }, {}));
     if (!Array.isArray(groups)) throw new StoreUnavailableError(`Redis groupsOf returned ${JSON.stringify(groups)}`);
     return sortedGroups(groups.map(String));
   }
