@@ -1,18 +1,5 @@
 /**
  * The Lua scripts of the Upstash store, each a named constant that says which pure function it
- * mirrors (lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/groups/membership.ts);
- * test/parity.test.ts runs them against those functions on random histories.
- *
- * Inputs are named: `script()` binds every KEYS and ARGV entry to a local of that name at the top
- * of the script, in the order given, and refuses a body that reaches into KEYS or ARGV itself;
- * the caller passes its values by name through `inputsOf()`, so no position is written twice.
- * Every input arrives as a string. Numbers that go back into Redis are passed in as the decimal
- * strings TypeScript wrote (Lua's tostring would write large numbers in exponent form); the body
- * calls tonumber only where it compares.
- */
-
-/**
- * The Lua scripts of the Upstash store, each a named constant that says which pure function it
  * mirrors (lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts,
  * lib/groups/membership.ts); test/parity.test.ts runs them against those functions on random
  * histories.
