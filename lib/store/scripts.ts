@@ -223,6 +223,18 @@ local function ruleFields(key)
 end
 local function statusAt(r, at) return statusOf(r.resultStatus, r.expiresAt, r.deadlineAt, r.startedAt, r.deliveredAt, at) end
 local function goneOf(r, retention) return goneAt(r.completedAt, r.expiresAt, r.deadlineAt, retention) end
+-- The agent's command, not gone (isGone); a gone one is dropped on the way. nil: not_found.
+local function liveCommand(commandKey, queueKey, commandId, agentId, now, retention)
+  if redis.call('HGET', commandKey, 'agentId') ~= agentId then return nil end
+  local r = ruleFields(commandKey)
+  if not r.expiresAt then return nil end
+  if goneOf(r, retention) <= now then
+    redis.call('DEL', commandKey)
+    redis.call('ZREM', queueKey, commandId)
+    return nil
+  end
+  return r
+end
 `;
 
 /**
@@ -368,15 +380,9 @@ export const COMPLETE = script({
   body: `
 ${LIFECYCLE_LUA}
 ${READ_RULE_FIELDS}
-if redis.call('HGET', commandKey, 'agentId') ~= agentId then return { 'not_found' } end
-local r = ruleFields(commandKey)
-if not r.expiresAt then return { 'not_found' } end
 local now, retention = tonumber(at), tonumber(retentionMs)
-if goneOf(r, retention) <= now then
-  redis.call('DEL', commandKey)
-  redis.call('ZREM', queueKey, commandId)
-  return { 'not_found' }
-end
+local r = liveCommand(commandKey, queueKey, commandId, agentId, now, retention)
+if not r then return { 'not_found' } end
 local current = statusAt(r, now)
 if status == 'in_progress' then
   if isTerminal(current) then return { 'refused', current } end
@@ -417,15 +423,9 @@ export const CANCEL = script({
   body: `
 ${LIFECYCLE_LUA}
 ${READ_RULE_FIELDS}
-if redis.call('HGET', commandKey, 'agentId') ~= agentId then return { 'not_found' } end
-local r = ruleFields(commandKey)
-if not r.expiresAt then return { 'not_found' } end
 local now, retention = tonumber(at), tonumber(retentionMs)
-if goneOf(r, retention) <= now then
-  redis.call('DEL', commandKey)
-  redis.call('ZREM', queueKey, commandId)
-  return { 'not_found' }
-end
+local r = liveCommand(commandKey, queueKey, commandId, agentId, now, retention)
+if not r then return { 'not_found' } end
 local current = statusAt(r, now)
 if isTerminal(current) then return { 'refused', current, redis.call('HGETALL', commandKey) } end
 redis.call('HSET', commandKey, 'resultStatus', 'canceled', 'completedAt', at, 'updatedAt', at)
