@@ -29,15 +29,9 @@ import type {
   ResultSubmission,
   TerminalStatus,
 } from './model.ts';
+import { TERMINAL_STATUSES } from './model.ts';
 
-const TERMINAL: ReadonlySet<CommandStatus> = new Set<CommandStatus>([
-  'completed',
-  'failed',
-  'rejected',
-  'timed_out',
-  'canceled',
-  'expired',
-]);
+const TERMINAL: ReadonlySet<CommandStatus> = new Set<CommandStatus>(TERMINAL_STATUSES);
 
 export function isTerminal(status: CommandStatus): status is TerminalStatus {
   return TERMINAL.has(status);

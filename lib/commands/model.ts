@@ -17,8 +17,10 @@ export const COMMAND_STATUSES = [
 ] as const;
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
+/** The states that never change again. */
+export const TERMINAL_STATUSES = ['completed', 'failed', 'rejected', 'timed_out', 'canceled', 'expired'] as const;
 /** A state that never changes again. */
-export type TerminalStatus = 'completed' | 'failed' | 'rejected' | 'timed_out' | 'canceled' | 'expired';
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
 /** The final statuses an agent may report. */
 export type ResultStatus = 'completed' | 'failed' | 'rejected';
 /** The terminal states that are written (a result or a cancel); timed_out and expired follow from time alone. */
@@ -58,15 +60,8 @@ export interface CommandRecord {
   readonly cancelReason?: string;
 }
 
-export interface NewCommand {
-  readonly commandId: string;
-  readonly agentId: string;
-  readonly command: string;
-  readonly args: Record<string, unknown>;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly timeoutMs?: number;
-}
+/** What an enqueue gives a command: the record's first fields. */
+export type NewCommand = Pick<CommandRecord, 'commandId' | 'agentId' | 'command' | 'args' | 'createdAt' | 'expiresAt' | 'timeoutMs'>;
 
 /** A final result from the agent. */
 export interface ResultSubmission {
