@@ -216,7 +216,7 @@ export class BizServiceStack extends Stack {
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
-        'Authorization is done in each function: bearer JWTs signed with HS256 and a shared secret (which the HTTP API JWT authorizer, JWKS only, cannot verify) or with the issuer\'s keys from its JWKS, always with the same rules (RFC 8705 binding, real-time revocation, scopes per route) that the authorizer does not check. /health, /ready and the JSON 404/405 fallback are public by design.',
+        "Authorization is done in each function: bearer JWTs signed with HS256 and a shared secret (which the HTTP API JWT authorizer, JWKS only, cannot verify) or with the issuer's keys from its JWKS, always with the same rules (RFC 8705 binding, real-time revocation, scopes per route) that the authorizer does not check. /health, /ready and the JSON 404/405 fallback are public by design.",
     });
 
     // With the edge, the custom domain (if any) is CloudFront's; API Gateway keeps only its default endpoint.
