@@ -9,7 +9,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { signToken } from './tokens.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { REDIS_HOST, REDIS_PORT } from './redis.ts';
+import { redisTarget } from './targets.ts';
+import { signToken, TEST_ENV } from './tokens.ts';
 
 export interface Sample {
   readonly route: string;
@@ -279,4 +282,28 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * For the calling describe block: the service as `npm start` runs it, in its own process, on the
+ * real Redis through its own bridge, with a fresh key prefix (deleted afterwards by redisTarget).
+ * `server` is set by the time the block's tests run.
+ */
+export function serverOnRedis(label: string, redisTimeoutMs: string): { readonly server: ServerProcess } {
+  const { prefix } = redisTarget(label);
+  const fixture = {} as { server: ServerProcess };
+  beforeAll(async () => {
+    fixture.server = await startServerProcess({
+      ...TEST_ENV,
+      USE_REDIS: 'true',
+      REDIS_HOST,
+      REDIS_PORT: String(REDIS_PORT),
+      REDIS_KEY_PREFIX: prefix,
+      REDIS_TIMEOUT_MS: redisTimeoutMs,
+    });
+  });
+  afterAll(async () => {
+    await fixture.server?.stop();
+  });
+  return fixture;
 }

@@ -13,12 +13,11 @@
  * FLEET_REDIS_TIMEOUT_MS (default 5000) is the server's REDIS_TIMEOUT_MS, for the reason the
  * load test gives (test/soak/load.test.ts): this test is about correctness, not a slow Redis.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Agent, type AgentEvent, fixedToken, type RunSummary } from '../../dev/agent.ts';
-import { type ServerProcess, startServerProcess } from '../helpers/load.ts';
-import { HAS_REDIS, REDIS_HOST, REDIS_PORT } from '../helpers/redis.ts';
-import { redisTarget } from '../helpers/targets.ts';
-import { signToken, TEST_ENV } from '../helpers/tokens.ts';
+import { serverOnRedis } from '../helpers/load.ts';
+import { HAS_REDIS } from '../helpers/redis.ts';
+import { signToken } from '../helpers/tokens.ts';
 
 const AGENTS = Number(process.env.FLEET_AGENTS || 40);
 const SECONDS = Number(process.env.FLEET_SECONDS || 6);
@@ -44,23 +43,7 @@ interface Member {
 }
 
 describe.skipIf(!HAS_REDIS)(`fleet: ${AGENTS} reference agents for ${SECONDS} s on real Redis`, () => {
-  const { prefix } = redisTarget('fleet');
-  let server: ServerProcess;
-
-  beforeAll(async () => {
-    server = await startServerProcess({
-      ...TEST_ENV,
-      USE_REDIS: 'true',
-      REDIS_HOST,
-      REDIS_PORT: String(REDIS_PORT),
-      REDIS_KEY_PREFIX: prefix,
-      REDIS_TIMEOUT_MS,
-    });
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const running = serverOnRedis('fleet', REDIS_TIMEOUT_MS);
 
   it(
     'runs every command once, by its own agent, and reads each back completed with its echo, without a 5xx',
@@ -84,14 +67,14 @@ describe.skipIf(!HAS_REDIS)(`fleet: ${AGENTS} reference agents for ${SECONDS} s 
           else if (event.type === 'error') member.problems.push(`${id}: ${event.message}`);
         };
         const token = await signToken({ sub: id }, { expiresIn: 3600 });
-        const agent = new Agent({ baseUrl: server.url, tokens: fixedToken(token), log, pollIntervalSeconds: POLL_SECONDS });
+        const agent = new Agent({ baseUrl: running.server.url, tokens: fixedToken(token), log, pollIntervalSeconds: POLL_SECONDS });
         members.push({ ...member, agent });
       }
       /** command id → its agent and the args it was enqueued with. */
       const enqueued = new Map<string, { agent: string; args: Record<string, unknown> }>();
       const operatorProblems: string[] = [];
       const api = async (method: string, path: string, body?: unknown) => {
-        const response = await fetch(`${server.url}${path}`, {
+        const response = await fetch(`${running.server.url}${path}`, {
           method,
           headers: { authorization: `Bearer ${operator}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -168,7 +151,7 @@ describe.skipIf(!HAS_REDIS)(`fleet: ${AGENTS} reference agents for ${SECONDS} s 
         ].join('\n'),
       );
       const problems = members.flatMap((m) => m.problems);
-      if (problems.length > 0) console.info(`server log (last lines):\n${server.output()}`);
+      if (problems.length > 0) console.info(`server log (last lines):\n${running.server.output()}`);
 
       expect(operatorProblems.slice(0, 5), 'operator answers other than 201').toEqual([]);
       expect(problems.slice(0, 5), '5xx, network errors, dropped or failed results').toEqual([]);

@@ -13,11 +13,9 @@
  * correctness under load, and on a shared 2-core machine a Redis call can wait longer than the
  * production default of 1000 ms for a CPU; answers to a slow Redis are test/soak/outage.test.ts's job.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentWorker, Ledger, makeFleet, operatorWorker, readBack, type ServerProcess, startServerProcess } from '../helpers/load.ts';
-import { HAS_REDIS, REDIS_HOST, REDIS_PORT } from '../helpers/redis.ts';
-import { redisTarget } from '../helpers/targets.ts';
-import { TEST_ENV } from '../helpers/tokens.ts';
+import { describe, expect, it } from 'vitest';
+import { agentWorker, Ledger, makeFleet, operatorWorker, readBack, serverOnRedis } from '../helpers/load.ts';
+import { HAS_REDIS } from '../helpers/redis.ts';
 
 const SECONDS = Number(process.env.LOAD_SECONDS || 4);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS || 50);
@@ -25,23 +23,7 @@ const REDIS_TIMEOUT_MS = process.env.LOAD_REDIS_TIMEOUT_MS || '5000';
 const MB = 1024 * 1024;
 
 describe.skipIf(!HAS_REDIS)(`load: ${CONNECTIONS} agents for ${SECONDS} s on real Redis`, () => {
-  const { prefix } = redisTarget('load');
-  let server: ServerProcess;
-
-  beforeAll(async () => {
-    server = await startServerProcess({
-      ...TEST_ENV,
-      USE_REDIS: 'true',
-      REDIS_HOST,
-      REDIS_PORT: String(REDIS_PORT),
-      REDIS_KEY_PREFIX: prefix,
-      REDIS_TIMEOUT_MS,
-    });
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const running = serverOnRedis('load', REDIS_TIMEOUT_MS);
 
   it(
     'answers every request without a 5xx, loses and duplicates nothing, and keeps its memory flat',
@@ -53,17 +35,17 @@ describe.skipIf(!HAS_REDIS)(`load: ${CONNECTIONS} agents for ${SECONDS} s on rea
 
       // Memory of the server process: sampled through the run; "warm" is after the first quarter.
       const rss: { at: number; bytes: number }[] = [];
-      const sampler = setInterval(() => rss.push({ at: performance.now() - started, bytes: server.rss() }), 250);
+      const sampler = setInterval(() => rss.push({ at: performance.now() - started, bytes: running.server.rss() }), 250);
 
       const operators = Math.max(2, Math.round(CONNECTIONS / 10));
       await Promise.all([
-        ...Array.from({ length: operators }, () => operatorWorker(server.url, fleet, ledger, until)),
-        ...fleet.agents.map((agent) => agentWorker(server.url, fleet, agent, ledger, until)),
+        ...Array.from({ length: operators }, () => operatorWorker(running.server.url, fleet, ledger, until)),
+        ...fleet.agents.map((agent) => agentWorker(running.server.url, fleet, agent, ledger, until)),
       ]);
       clearInterval(sampler);
       const elapsed = (performance.now() - started) / 1000;
 
-      const problems = await readBack(server.url, fleet, ledger);
+      const problems = await readBack(running.server.url, fleet, ledger);
       const total = ledger.answers();
       const warm = rss.filter((s) => s.at >= (SECONDS * 1000) / 4);
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
@@ -82,7 +64,7 @@ describe.skipIf(!HAS_REDIS)(`load: ${CONNECTIONS} agents for ${SECONDS} s on rea
       );
 
       const failures = ledger.answers((status) => status >= 500);
-      if (failures > 0) console.info(`server log (last lines):\n${server.output()}`);
+      if (failures > 0) console.info(`server log (last lines):\n${running.server.output()}`);
 
       expect(ledger.errors.slice(0, 5), 'requests without an HTTP answer').toEqual([]);
       expect(
