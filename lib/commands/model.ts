@@ -58,6 +58,8 @@ export interface CommandRecord {
   readonly resultJson?: string;
   /** The operator's reason, when canceled with one. */
   readonly cancelReason?: string;
+  /** The job this command is the execution of (lib/jobs); its commandId is then the job id. */
+  readonly jobId?: string;
 }
 
 /** What an enqueue gives a command: the record's first fields. */

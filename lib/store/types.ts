@@ -22,6 +22,17 @@ import type {
   Report,
 } from '../commands/model.ts';
 import type { JoinOutcome, LeaveOutcome, MemberPage } from '../groups/membership.ts';
+import type {
+  CancelJobOutcome,
+  CreateJobOutcome,
+  ExecutionPage,
+  ExecutionQuery,
+  JobCancellation,
+  JobListPage,
+  JobListQuery,
+  JobSnapshot,
+  JobSpec,
+} from '../jobs/model.ts';
 
 /** Who asks: the verified token, and the caller's clock for the rate limit (epoch ms). */
 export interface Admission {
@@ -94,6 +105,31 @@ export interface GroupStore {
   members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage>;
   /** The groups the agent is in, sorted (sortedGroups). */
   groupsOf(agentId: string, admission?: Admission): Promise<string[]>;
+}
+
+/**
+ * Fleet jobs (lib/jobs/rules.ts has the rules). A job's executions are made in the agents' own
+ * polls (CommandStore.fetch), and group changes (GroupStore.join/leave) keep a job's targets
+ * right, so the three stores share one state: in memory one book, in Redis one key space.
+ * Each method is one store command, the admission with it; every one first writes an abort
+ * the job has reached (abortAt).
+ */
+export interface JobStore {
+  /**
+   * Creates the job at `spec.createdAt`: its targets are the named agents and, at that instant,
+   * the groups' members, each agent once. With `idempotency` (scoped to the operator's sub),
+   * atomically as enqueue: the same key and fingerprint answer the job it made, another
+   * fingerprint `mismatch`.
+   */
+  create(spec: JobSpec, idempotency?: IdempotentRequest, admission?: Admission): Promise<CreateJobOutcome>;
+  /** The job at `now`, or undefined (none, or past its retention). */
+  get(jobId: string, now: number, admission?: Admission): Promise<JobSnapshot | undefined>;
+  /** Jobs newest first, of the statuses asked for at `now`. */
+  list(query: JobListQuery, now: number, admission?: Admission): Promise<JobListPage>;
+  /** A page of the job's targets in target order with their execution's state at `now`; undefined: no such job. */
+  executions(jobId: string, query: ExecutionQuery, now: number, admission?: Admission): Promise<ExecutionPage | undefined>;
+  /** An operator's cancel (rules cancelJob). */
+  cancel(jobId: string, cancellation: JobCancellation, admission?: Admission): Promise<CancelJobOutcome>;
 }
 
 /** The agent is over its rate limit: its window frees up `retryAfterMs` after the admission's `now`. */

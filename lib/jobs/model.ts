@@ -1,0 +1,175 @@
+/**
+ * The job model: one command for many agents. Plain data, no storage and no HTTP; the rules over
+ * it live in rules.ts. A job's execution on one agent is a command in that agent's queue (its
+ * command id is the job id, its record carries `jobId`), with every state and rule of
+ * lib/commands/lifecycle.ts.
+ *
+ * Executions are made lazily: an execution becomes a record the moment it is first delivered,
+ * inside the agent's own poll, when the job's brakes (status, rollout, abort) allow it. Before
+ * that a target is counted `pending` by arithmetic (targets - materialized), so creating a job
+ * over 100,000 agents writes no execution at all, and a cancel or an abort turns every
+ * undelivered one `canceled` in one write.
+ */
+import type { CommandRecord, CommandStatus } from '../commands/model.ts';
+
+export const JOB_STATUSES = ['in_progress', 'completed', 'canceled', 'aborted'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** The most agents and groups one job may name. */
+export const MAX_JOB_AGENTS = 1000;
+export const MAX_JOB_GROUPS = 10;
+/** Rollout: first deliveries counted over this sliding window. */
+export const ROLLOUT_WINDOW_MS = 60_000;
+
+export interface JobTargets {
+  readonly agents: readonly string[];
+  readonly groups: readonly string[];
+}
+
+export interface RolloutConfig {
+  /** At most this many first deliveries in any sliding minute (1..100000). */
+  readonly maxPerMinute: number;
+}
+
+export interface AbortConfig {
+  /** 1..100: the share of failed + rejected + timed_out among terminal executions that aborts. */
+  readonly failureThresholdPercent: number;
+  /** 1..100000: no abort before this many executions are terminal. */
+  readonly minExecuted: number;
+}
+
+/** What a job is asked to do, as created. Times are epoch milliseconds. */
+export interface JobSpec {
+  readonly jobId: string;
+  readonly command: string;
+  readonly args: Record<string, unknown>;
+  readonly targets: JobTargets;
+  readonly createdAt: number;
+  /** Every execution expires at this instant (createdAt + ttl); nothing of the job runs after it. */
+  readonly expiresAt: number;
+  /** Each execution's timeout from its first delivery; absent: none. */
+  readonly timeoutMs?: number;
+  readonly continuous: boolean;
+  readonly rollout?: RolloutConfig;
+  readonly abort?: AbortConfig;
+  readonly description?: string;
+}
+
+/**
+ * The job's written counters, changed in the same atomic step as the execution they count.
+ * `delivered` and `inProgress` count executions in that phase by their writes alone: one whose
+ * deadline has passed is still counted there and taken out at read time (TimedOutTally).
+ */
+export interface JobTally {
+  /** Agents the job targets (explicit agents and group members, each once). */
+  readonly targets: number;
+  /** Executions made (each was delivered when made). */
+  readonly materialized: number;
+  readonly delivered: number;
+  readonly inProgress: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly rejected: number;
+  /** Executions canceled one by one (an operator's cancel of that command). */
+  readonly canceled: number;
+  /** The latest written end of an execution (result or cancel); absent: none yet. */
+  readonly lastEndAt?: number;
+  /** The last written change to the job or one of its executions. */
+  readonly updatedAt: number;
+}
+
+/** How a job ended before its executions did: an operator's cancel or an abort. */
+export interface JobEnd {
+  readonly status: 'canceled' | 'aborted';
+  readonly at: number;
+  /** The cancel's reason; an abort's is 'job_aborted'. */
+  readonly reason?: string;
+  /** A cancel with force: executions delivered or in progress were canceled too, at `at`. */
+  readonly force: boolean;
+  /** Targets not yet delivered at `at`: all canceled then. */
+  readonly undelivered: number;
+  /** With force: the counts at `at`, which never change again. */
+  readonly final?: JobCounts;
+}
+
+/** The job as stored. `seq` orders jobs by creation (1, 2, 3, ...). */
+export interface JobState {
+  readonly spec: JobSpec;
+  readonly seq: number;
+  readonly tally: JobTally;
+  readonly end?: JobEnd;
+}
+
+/**
+ * What a store reads at `now` besides the state: how many executions, by the phase they were
+ * last written in, have a deadline (before the job's expiry) at or before `now`, and the latest
+ * such deadline. Redis: ZCOUNT and one ZREVRANGEBYSCORE over two sorted sets of deadlines.
+ */
+export interface TimedOutTally {
+  readonly delivered: number;
+  readonly inProgress: number;
+  readonly lastAt?: number;
+}
+
+export type JobCounts = Readonly<Record<CommandStatus, number>>;
+
+/** A job as read at an instant. */
+export interface JobSnapshot {
+  readonly spec: JobSpec;
+  readonly status: JobStatus;
+  readonly counts: JobCounts;
+  readonly updatedAt: number;
+  readonly completedAt: number | undefined;
+  readonly end: JobEnd | undefined;
+}
+
+/**
+ * created: the job is new. replayed: the Idempotency-Key was seen with the same request; the job
+ * it made, as it is now. mismatch: the key was seen with another request; nothing changed.
+ */
+export type CreateJobOutcome = { readonly outcome: 'created' | 'replayed'; readonly job: JobSnapshot } | { readonly outcome: 'mismatch' };
+
+export interface JobCancellation {
+  readonly reason: string | undefined;
+  readonly force: boolean;
+  readonly at: number;
+}
+
+/** accepted: canceled now. refused: the job had ended already (`job` shows how). */
+export type CancelJobOutcome = { readonly outcome: 'accepted' | 'refused'; readonly job: JobSnapshot } | { readonly outcome: 'not_found' };
+
+export interface JobListQuery {
+  readonly statuses: readonly JobStatus[] | undefined;
+  readonly limit: number;
+  /** Jobs created before this sequence (newest first); 0: from the newest. */
+  readonly before: number;
+}
+
+export interface JobListPage {
+  readonly jobs: readonly JobSnapshot[];
+  /** The sequence of the page's last job when more may follow. */
+  readonly nextBefore: number | undefined;
+}
+
+export interface ExecutionQuery {
+  readonly statuses: readonly CommandStatus[] | undefined;
+  readonly limit: number;
+  /** Start after this many targets (the job's target order: never reordered, only appended to). */
+  readonly after: number;
+}
+
+/** One target of a job at an instant: its execution's record once made. */
+export interface ExecutionEntry {
+  readonly agentId: string;
+  readonly status: CommandStatus;
+  /** The execution's command; undefined while pending, when canceled or expired undelivered, or past retention. */
+  readonly record: CommandRecord | undefined;
+  /** For a canceled execution: the record's reason, or the job's ('job_aborted' for an abort). */
+  readonly cancelReason: string | undefined;
+}
+
+export interface ExecutionPage {
+  readonly executions: readonly ExecutionEntry[];
+  /** The target offset after the page's last entry when more may follow. */
+  readonly nextAfter: number | undefined;
+}

@@ -1,0 +1,299 @@
+/**
+ * The job rules, written once: pure functions of (job state, time, event). No storage, no HTTP.
+ * The in-memory store calls them; the Lua scripts in lib/store/scripts.ts name the function they
+ * mirror; the job suites keep the two in step.
+ *
+ *   a target ──first delivery, in the agent's own poll, when the brakes allow──▶ an execution
+ *   (a command with commandId = jobId, born delivered; then lib/commands/lifecycle.ts)
+ *
+ * Job status: a written end (canceled, aborted) wins; then the abort threshold at `now`; then
+ * `completed`: a job that is not continuous once no execution can change any more, a continuous
+ * one at its expiry; otherwise in_progress. Counts are exact at any instant: written counters,
+ * less the executions whose deadline has passed (TimedOutTally), plus arithmetic for the targets
+ * never delivered (pending, or canceled by the job's end, or expired at the job's expiry).
+ */
+import { cancel, delivered, isTerminal, statusOf } from '../commands/lifecycle.ts';
+import type { CommandRecord, CommandStatus } from '../commands/model.ts';
+import type {
+  AbortConfig,
+  JobCancellation,
+  JobCounts,
+  JobEnd,
+  JobSnapshot,
+  JobSpec,
+  JobState,
+  JobStatus,
+  JobTally,
+  TimedOutTally,
+} from './model.ts';
+import { ROLLOUT_WINDOW_MS } from './model.ts';
+
+/** The reason an abort writes, on the job and on every execution it cancels. */
+export const ABORT_REASON = 'job_aborted';
+/** The reason an execution gets when its job is canceled and the operator gave none. */
+export const JOB_CANCEL_REASON = 'job_canceled';
+
+/** A new job's state: its targets counted, nothing delivered. */
+export function createdJob(spec: JobSpec, seq: number, targets: number): JobState {
+  const tally: JobTally = {
+    targets,
+    materialized: 0,
+    delivered: 0,
+    inProgress: 0,
+    completed: 0,
+    failed: 0,
+    rejected: 0,
+    canceled: 0,
+    updatedAt: spec.createdAt,
+  };
+  return { spec, seq, tally };
+}
+
+/** Targets without an execution that the job's end did not cancel. */
+function undeliveredLeft(state: JobState): number {
+  return state.tally.targets - state.tally.materialized - (state.end?.undelivered ?? 0);
+}
+
+/** The counts at `now` (for a forced cancel, those frozen at its instant). */
+export function countsAt(state: JobState, timedOut: TimedOutTally, now: number): JobCounts {
+  if (state.end?.final !== undefined) return state.end.final;
+  const { tally, spec } = state;
+  let delivered = tally.delivered - timedOut.delivered;
+  let inProgress = tally.inProgress - timedOut.inProgress;
+  let pending = undeliveredLeft(state);
+  let expired = 0;
+  if (now >= spec.expiresAt) {
+    expired = delivered + inProgress + pending;
+    delivered = 0;
+    inProgress = 0;
+    pending = 0;
+  }
+  return {
+    pending,
+    delivered,
+    in_progress: inProgress,
+    completed: tally.completed,
+    failed: tally.failed,
+    rejected: tally.rejected,
+    timed_out: timedOut.delivered + timedOut.inProgress,
+    canceled: tally.canceled + (state.end?.undelivered ?? 0),
+    expired,
+  };
+}
+
+/** Executions in a terminal state. */
+export function terminalCount(counts: JobCounts): number {
+  return counts.completed + counts.failed + counts.rejected + counts.timed_out + counts.canceled + counts.expired;
+}
+
+/** Executions that count against the abort threshold. */
+export function failureCount(counts: JobCounts): number {
+  return counts.failed + counts.rejected + counts.timed_out;
+}
+
+/** The abort threshold is reached: at least minExecuted terminal, failures at least threshold % of them. */
+export function shouldAbort(abort: AbortConfig | undefined, counts: JobCounts): boolean {
+  if (abort === undefined) return false;
+  const terminal = terminalCount(counts);
+  return terminal >= abort.minExecuted && terminal > 0 && 100 * failureCount(counts) >= abort.failureThresholdPercent * terminal;
+}
+
+/** Executions that may still change: pending, delivered, in progress. */
+function liveCount(counts: JobCounts): number {
+  return counts.pending + counts.delivered + counts.in_progress;
+}
+
+/** The status at `now` from the state and the counts at `now`. */
+export function jobStatusAt(state: JobState, counts: JobCounts, now: number): JobStatus {
+  if (state.end !== undefined) return state.end.status;
+  if (shouldAbort(state.spec.abort, counts)) return 'aborted';
+  if (state.spec.continuous) return now >= state.spec.expiresAt ? 'completed' : 'in_progress';
+  return liveCount(counts) === 0 ? 'completed' : 'in_progress';
+}
+
+/**
+ * What a store writes when it meets the job at `now`: the abort, the first time the threshold is
+ * seen reached (every undelivered target canceled at that instant); undefined: nothing to write.
+ * Every store step that could deliver, report or read an execution of the job calls it first, so
+ * nothing is delivered once the threshold is reached, even at that very instant.
+ */
+export function abortAt(state: JobState, counts: JobCounts, now: number): JobEnd | undefined {
+  if (state.end !== undefined || !shouldAbort(state.spec.abort, counts)) return undefined;
+  return { status: 'aborted', at: now, reason: ABORT_REASON, force: false, undelivered: counts.pending };
+}
+
+/** The state with its end written (abortAt or cancelJob), the change stamped. */
+export function ended(state: JobState, end: JobEnd): JobState {
+  return { ...state, end, tally: { ...state.tally, updatedAt: Math.max(state.tally.updatedAt, end.at) } };
+}
+
+/**
+ * An operator's cancel at `cancellation.at` (after abortAt): refused once the job has ended
+ * (completed, canceled, aborted); otherwise every undelivered target is canceled, and with
+ * force every delivered and in-progress execution too (counts frozen from then on).
+ */
+export function cancelJob(
+  state: JobState,
+  counts: JobCounts,
+  cancellation: JobCancellation,
+): { outcome: 'accepted' | 'refused'; state: JobState } {
+  const { at, force, reason } = cancellation;
+  if (jobStatusAt(state, counts, at) !== 'in_progress') return { outcome: 'refused', state };
+  const final: JobCounts | undefined = force
+    ? {
+        ...counts,
+        pending: 0,
+        delivered: 0,
+        in_progress: 0,
+        canceled: counts.canceled + counts.pending + counts.delivered + counts.in_progress,
+      }
+    : undefined;
+  const end: JobEnd = {
+    status: 'canceled',
+    at,
+    ...(reason === undefined ? {} : { reason }),
+    force,
+    undelivered: counts.pending,
+    ...(final === undefined ? {} : { final }),
+  };
+  return { outcome: 'accepted', state: ended(state, end) };
+}
+
+/** When the job ended at `now`, if it has: its written end, else the last execution's end. */
+export function jobCompletedAt(state: JobState, counts: JobCounts, timedOut: TimedOutTally, now: number): number | undefined {
+  if (state.end !== undefined) return state.end.at;
+  if (jobStatusAt(state, counts, now) !== 'completed') return undefined;
+  if (state.spec.continuous || counts.expired > 0) return state.spec.expiresAt;
+  return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0);
+}
+
+/** The job as read at `now` (the store has written abortAt first). */
+export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: number): JobSnapshot {
+  const counts = countsAt(state, timedOut, now);
+  const status = jobStatusAt(state, counts, now);
+  const completedAt = jobCompletedAt(state, counts, timedOut, now);
+  return {
+    spec: state.spec,
+    status,
+    counts,
+    updatedAt: Math.max(state.tally.updatedAt, completedAt ?? 0),
+    completedAt,
+    end: state.end,
+  };
+}
+
+/** Rollout: another first delivery is allowed when fewer than maxPerMinute were made after `now - 60 s`. */
+export function rolloutAllows(maxPerMinute: number | undefined, deliveredSinceWindowStart: number): boolean {
+  return maxPerMinute === undefined || deliveredSinceWindowStart < maxPerMinute;
+}
+
+/** First deliveries made after this instant count against the rollout at `now`. */
+export function rolloutWindowStart(now: number): number {
+  return now - ROLLOUT_WINDOW_MS;
+}
+
+/**
+ * May the poll at `now` make this agent's execution? The job is in progress (after abortAt),
+ * not expired, the agent is a target without one, and the rollout allows another.
+ */
+export function mayDeliver(
+  status: JobStatus,
+  spec: JobSpec,
+  now: number,
+  target: { readonly isTarget: boolean; readonly hasExecution: boolean },
+  deliveredSinceWindowStart: number,
+): boolean {
+  return (
+    status === 'in_progress' &&
+    now < spec.expiresAt &&
+    target.isTarget &&
+    !target.hasExecution &&
+    rolloutAllows(spec.rollout?.maxPerMinute, deliveredSinceWindowStart)
+  );
+}
+
+/** The execution as made at `now`: the job's command for the agent, delivered at once. */
+export function executionRecord(spec: JobSpec, agentId: string, now: number): CommandRecord {
+  const made: CommandRecord = {
+    commandId: spec.jobId,
+    agentId,
+    command: spec.command,
+    args: spec.args,
+    createdAt: spec.createdAt,
+    expiresAt: spec.expiresAt,
+    ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+    jobId: spec.jobId,
+  };
+  return delivered(made, now);
+}
+
+/** The phase a written execution is counted in: delivered, in_progress, or its written end. */
+export type ExecutionPhase = 'delivered' | 'in_progress' | 'ended';
+
+export function phaseOf(record: CommandRecord): ExecutionPhase {
+  if (record.resultStatus !== undefined) return 'ended';
+  return record.startedAt === undefined ? 'delivered' : 'in_progress';
+}
+
+/** The deadline a record is kept under in its phase's sorted set: only one that comes before the job's expiry (a tie is expired). */
+export function deadlineEntry(record: CommandRecord): number | undefined {
+  if (record.resultStatus !== undefined || record.deadlineAt === undefined) return undefined;
+  return record.deadlineAt < record.expiresAt ? record.deadlineAt : undefined;
+}
+
+/**
+ * The counters after one written change of an execution at `at`: `before` undefined for the
+ * one that made it. The caller moves its deadline entry (deadlineEntry) between the phase sets.
+ */
+export function retally(tally: JobTally, before: CommandRecord | undefined, after: CommandRecord, at: number): JobTally {
+  const counters: Record<'delivered' | 'inProgress' | 'completed' | 'failed' | 'rejected' | 'canceled', number> = {
+    delivered: tally.delivered,
+    inProgress: tally.inProgress,
+    completed: tally.completed,
+    failed: tally.failed,
+    rejected: tally.rejected,
+    canceled: tally.canceled,
+  };
+  const from = before === undefined ? undefined : phaseOf(before);
+  const to = phaseOf(after);
+  if (from === 'delivered') counters.delivered -= 1;
+  if (from === 'in_progress') counters.inProgress -= 1;
+  if (to === 'delivered') counters.delivered += 1;
+  if (to === 'in_progress') counters.inProgress += 1;
+  const endsNow = to === 'ended' && from !== 'ended' && after.resultStatus !== undefined;
+  if (endsNow) counters[after.resultStatus as 'completed' | 'failed' | 'rejected' | 'canceled'] += 1;
+  return {
+    ...tally,
+    ...counters,
+    materialized: tally.materialized + (before === undefined ? 1 : 0),
+    ...(endsNow ? { lastEndAt: Math.max(tally.lastEndAt ?? 0, at) } : {}),
+    updatedAt: Math.max(tally.updatedAt, at),
+  };
+}
+
+/**
+ * An execution as its job's end leaves it: after a forced cancel, one not terminal at the
+ * cancel's instant is canceled then (with the job's reason). Stores apply it whenever they
+ * meet an execution (fetch, report, cancel, get, list), so no write over every execution is
+ * needed at the cancel itself.
+ */
+export function settledExecution(record: CommandRecord, end: JobEnd | undefined, retentionMs: number): CommandRecord {
+  if (end === undefined || !end.force || isTerminal(statusOf(record, end.at))) return record;
+  const made = cancel(record, { reason: end.reason ?? JOB_CANCEL_REASON, at: end.at }, retentionMs).record;
+  return made ?? record;
+}
+
+/** Does the record need settledExecution's write? */
+export function needsSettling(record: CommandRecord, end: JobEnd | undefined): boolean {
+  return end !== undefined && end.force && !isTerminal(statusOf(record, end.at));
+}
+
+/** A target with no execution, at `now`: pending; canceled by the job's end before its expiry; else expired. */
+export function undeliveredStatus(state: JobState, now: number): { status: CommandStatus; reason: string | undefined } {
+  const { end, spec } = state;
+  if (end !== undefined && end.at < spec.expiresAt) {
+    return { status: 'canceled', reason: end.status === 'aborted' ? ABORT_REASON : (end.reason ?? JOB_CANCEL_REASON) };
+  }
+  if (now >= spec.expiresAt) return { status: 'expired', reason: undefined };
+  return { status: 'pending', reason: undefined };
+}
