@@ -285,7 +285,7 @@ export function settledExecution(record: CommandRecord, end: JobEnd | undefined,
 
 /** Does the record need settledExecution's write? */
 export function needsSettling(record: CommandRecord, end: JobEnd | undefined): boolean {
-  return end !== undefined && end.force && !isTerminal(statusOf(record, end.at));
+  return end?.force === true && !isTerminal(statusOf(record, end.at));
 }
 
 /** A target with no execution, at `now`: pending; canceled by the job's end before its expiry; else expired. */
