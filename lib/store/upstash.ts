@@ -596,7 +596,8 @@ export class UpstashGroupStore implements GroupStore {
     this.groupsOfScript = gatedRunner(redis, gate, AGENT_GROUPS);
   }
 
-  async join(group: string, agentId: string, admission?: Admission): Promise<JoinOutcome> {
+  // `now` is for the jobs the join may touch (the Redis job store builds on it).
+  async join(group: string, agentId: string, admission?: Admission, _now?: number): Promise<JoinOutcome> {
     const outcome = await call('join', () =>
       this.joinScript(
         admission,
