@@ -10,7 +10,8 @@
  * The store is the one `npm start` uses (in-memory unless USE_REDIS=true; then Upstash, or the
  * local Upstash bridge in front of REDIS_HOST:REDIS_PORT). The samples about one command
  * (get-command, cancel-command, post-results) name a command that no store holds, so the command line first
- * enqueues one (events/enqueue-command.json) and puts its id in the event.
+ * enqueues one (events/enqueue-command.json) and puts its id in the event; the samples about one
+ * job (get-job, list-job-executions, cancel-job) get a job created first (events/create-job.json).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -34,7 +35,8 @@ export const USAGE = `usage: npm run invoke -- [FUNCTION] events/ROUTE.json
   -h, --help   this text
 
 get-command.json, cancel-command.json and post-results.json first get a command enqueued (events/enqueue-command.json),
-whose id replaces the sample's.`;
+whose id replaces the sample's; get-job.json, list-job-executions.json and cancel-job.json get a job created
+(events/create-job.json) the same way.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -162,6 +164,28 @@ export async function withEnqueuedCommand(
   return { event: JSON.parse(JSON.stringify(event).replaceAll(named.commandId, commandId)) as APIGatewayProxyEventV2, commandId };
 }
 
+/** The functions whose sample names one job. */
+const JOB_SAMPLES = new Set(['get-job', 'list-job-executions', 'cancel-job']);
+
+/**
+ * For a sample about one job: creates a job (events/create-job.json) and returns the event with
+ * that job's id in place of the sample's. Other events unchanged.
+ */
+export async function withCreatedJob(
+  event: APIGatewayProxyEventV2,
+  functionName: string,
+  options: InvokeOptions = {},
+): Promise<{ event: APIGatewayProxyEventV2; jobId?: string }> {
+  const named = JOB_SAMPLES.has(functionName) ? event.pathParameters?.jobId : undefined;
+  if (named === undefined) return { event };
+  const created = await invokeEvent(await readEvent(path.join(ROOT, 'events', 'create-job.json')), 'create-job', options);
+  const jobId = (created.body as { job_id?: unknown }).job_id;
+  if (created.statusCode !== 201 || typeof jobId !== 'string') {
+    throw new Error(`creating a job first answered ${created.statusCode}: ${JSON.stringify(created.body)}`);
+  }
+  return { event: JSON.parse(JSON.stringify(event).replaceAll(named, jobId)) as APIGatewayProxyEventV2, jobId };
+}
+
 async function main(args: readonly string[]): Promise<number> {
   // EMF lines would mix with the answer printed on stdout; POWERTOOLS_METRICS_DISABLED=false shows them.
   if (process.env.POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(false);
@@ -186,8 +210,10 @@ async function main(args: readonly string[]): Promise<number> {
     setReadinessStore(local.config);
     const read = await readEvent(file);
     const name = functionName ?? functionForEvent(read);
-    const { event, commandId } = await withEnqueuedCommand(read, name);
+    const { event: withCommand, commandId } = await withEnqueuedCommand(read, name);
     if (commandId !== undefined) console.error(`invoke: enqueued command ${commandId} first (events/enqueue-command.json)`);
+    const { event, jobId } = await withCreatedJob(withCommand, name);
+    if (jobId !== undefined) console.error(`invoke: created job ${jobId} first (events/create-job.json)`);
     const result = await invokeEvent(event, name);
     console.log(JSON.stringify(result, null, 2));
     return 0;

@@ -10,7 +10,7 @@ import { agentIdParam, groupParam } from '../lib/http/validation.ts';
 export async function putGroupMember(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
   const group = groupParam(event.pathParameters?.group);
   const agentId = agentIdParam(event.pathParameters?.agentId);
-  const outcome = await runtime.groups.join(group, agentId, admission);
+  const outcome = await runtime.groups.join(group, agentId, admission, runtime.clock.now());
   if (outcome === 'too_many_groups') {
     throw new ApiError(
       'conflict',

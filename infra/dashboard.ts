@@ -82,13 +82,15 @@ export class ServiceDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       new GraphWidget({
-        title: 'Commands: enqueued, delivered, completed, failed, timed out; revocations',
+        title: 'Commands: enqueued, delivered, completed, failed, timed out; jobs created and canceled; revocations',
         left: [
           METRIC.commandsEnqueued,
           METRIC.commandsDelivered,
           METRIC.commandsCompleted,
           METRIC.commandsFailed,
           METRIC.commandsTimedOut,
+          METRIC.jobsCreated,
+          METRIC.jobsCanceled,
           METRIC.revocations,
         ].map((name) => search(name, byRoute, 'Sum', name)),
         ...wide,

@@ -10,9 +10,9 @@ import { RemoteKeySet } from './auth/jwks.ts';
 import { TokenVerifier } from './auth/verifier.ts';
 import { logger } from './logger.ts';
 import { loadSecrets } from './secrets.ts';
-import { MemoryCommandStore, MemoryGroupStore, MemoryRevocationStore } from './store/memory.ts';
-import type { CommandStore, GroupStore, RevocationStore } from './store/types.ts';
-import { createRedisClient, UpstashCommandStore, UpstashGroupStore, UpstashRevocationStore } from './store/upstash.ts';
+import { MemoryCommandStore, MemoryGroupStore, MemoryJobBook, MemoryJobStore, MemoryRevocationStore } from './store/memory.ts';
+import type { CommandStore, GroupStore, JobStore, RevocationStore } from './store/types.ts';
+import { createRedisClient, UpstashCommandStore, UpstashGroupStore, UpstashJobStore, UpstashRevocationStore } from './store/upstash.ts';
 
 export interface Runtime {
   readonly config: Config;
@@ -22,6 +22,8 @@ export interface Runtime {
   /** Revocation state; with `commands`, it admits requests (revocation decision and rate limit, lib/store/types.ts). */
   readonly revocations: RevocationStore;
   readonly groups: GroupStore;
+  /** Fleet jobs; their executions are made by `commands` and their targets kept by `groups` (one shared state). */
+  readonly jobs: JobStore;
 }
 
 export interface RuntimeParts {
@@ -29,6 +31,7 @@ export interface RuntimeParts {
   commands?: CommandStore;
   revocations?: RevocationStore;
   groups?: GroupStore;
+  jobs?: JobStore;
   verifierCacheSize?: number;
   /** The issuer's key set; by default made from config.jwks (and its cold-start fetch begun). */
   keySet?: RemoteKeySet;
@@ -70,16 +73,17 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     (config.useRedis
       ? new UpstashRevocationStore(redis(), config)
       : new MemoryRevocationStore(() => Math.floor(clock.now() / 1000), config));
+  const gate = revocations instanceof MemoryRevocationStore ? revocations : undefined;
+  // The memory stores share one state; a default one joins the state of a memory store passed in.
+  let book: MemoryJobBook | undefined;
+  const shared = () => {
+    book ??= sharedBook(parts) ?? new MemoryJobBook(config);
+    return book;
+  };
   const commands =
-    parts.commands ??
-    (config.useRedis
-      ? new UpstashCommandStore(redis(), config)
-      : new MemoryCommandStore(config, revocations instanceof MemoryRevocationStore ? revocations : undefined));
-  const groups =
-    parts.groups ??
-    (config.useRedis
-      ? new UpstashGroupStore(redis(), config)
-      : new MemoryGroupStore(revocations instanceof MemoryRevocationStore ? revocations : undefined));
+    parts.commands ?? (config.useRedis ? new UpstashCommandStore(redis(), config) : new MemoryCommandStore(config, gate, shared()));
+  const groups = parts.groups ?? (config.useRedis ? new UpstashGroupStore(redis(), config) : new MemoryGroupStore(gate, shared()));
+  const jobs = parts.jobs ?? (config.useRedis ? new UpstashJobStore(redis(), config) : new MemoryJobStore(shared(), gate));
   const verifier = new TokenVerifier({
     ...config,
     keySet: parts.keySet ?? createKeySet(config, clock),
@@ -87,7 +91,15 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     requireJti: config.useRedis,
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
-  return { config, clock, verifier, commands, revocations, groups };
+  return { config, clock, verifier, commands, revocations, groups, jobs };
+}
+
+/** The state of a memory store among the parts passed in, for the default memory stores to share. */
+function sharedBook(parts: RuntimeParts): MemoryJobBook | undefined {
+  for (const part of [parts.commands, parts.groups, parts.jobs]) {
+    if (part instanceof MemoryCommandStore || part instanceof MemoryGroupStore || part instanceof MemoryJobStore) return part.book;
+  }
+  return undefined;
 }
 
 let current: Promise<Runtime> | undefined;

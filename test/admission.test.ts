@@ -2,12 +2,17 @@
  * Every route that takes a token admits it (revocation decision, rate limit) in the same step as
  * its action, on both stores: a revoked token gets 401 token_revoked on every route and the
  * store is left as it was (a poll does not stamp deliveredAt, a result is not recorded, a config
- * is not written, nothing is enqueued or revoked, no group changes), and on Redis the refusal
+ * is not written, nothing is enqueued or revoked, no group changes, no job is created or canceled), and on Redis the refusal
  * costs one Upstash command, the action's script that the gate stopped (or the gate alone).
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { handler as cancelCommand } from '../functions/cancel-command.ts';
+import { handler as cancelJob } from '../functions/cancel-job.ts';
+import { handler as createJob } from '../functions/create-job.ts';
+import { handler as getJob } from '../functions/get-job.ts';
+import { handler as listJobExecutions } from '../functions/list-job-executions.ts';
+import { handler as listJobs } from '../functions/list-jobs.ts';
 import { handler as enqueueCommand } from '../functions/enqueue-command.ts';
 import { handler as getCommand } from '../functions/get-command.ts';
 import { handler as deleteGroupMember } from '../functions/delete-group-member.ts';
@@ -27,7 +32,7 @@ import { type EventInput, type Handler, invoke } from './helpers/lambda.ts';
 import { storeTargets } from './helpers/targets.ts';
 import { signToken } from './helpers/tokens.ts';
 
-const ALL_SCOPES = 'agent:commands agent:results admin:commands admin:config admin:revoke admin:groups';
+const ALL_SCOPES = 'agent:commands agent:results admin:commands admin:config admin:revoke admin:groups admin:jobs';
 
 const targets = storeTargets('admission');
 
@@ -63,6 +68,17 @@ describe.each(targets)('a revoked token on every route ($name store)', (store) =
       path: `/api/groups/${group}${suffix}`,
       pathParameters: { group, ...(agentId === undefined ? {} : { agentId }) },
     });
+    const jobId = randomUUID();
+    await rt.jobs.create({
+      jobId,
+      command: 'rotate',
+      args: {},
+      targets: { agents: [victim], groups: [] },
+      createdAt: now,
+      expiresAt: now + 600_000,
+      continuous: false,
+    });
+    const jobPath = (suffix: string) => ({ path: `/api/jobs/${jobId}${suffix}`, pathParameters: { jobId } });
     const calls: [string, Handler, EventInput][] = [
       ['GetCommands', getCommands, { path: '/api/commands' }],
       [
@@ -112,6 +128,11 @@ describe.each(targets)('a revoked token on every route ($name store)', (store) =
       ],
       ['GetGroupMembers', getGroupMembers, { routeKey: 'GET /api/groups/{group}/agents', ...groupPath('/agents') }],
       ['GetAgentGroups', getAgentGroups, { routeKey: 'GET /api/agents/{agentId}/groups', ...agentPath('/groups') }],
+      ['CreateJob', createJob, { method: 'POST', path: '/api/jobs', body: { command: 'x', targets: { agents: [agent] } } }],
+      ['ListJobs', listJobs, { path: '/api/jobs' }],
+      ['GetJob', getJob, { routeKey: 'GET /api/jobs/{jobId}', ...jobPath('') }],
+      ['ListJobExecutions', listJobExecutions, { routeKey: 'GET /api/jobs/{jobId}/executions', ...jobPath('/executions') }],
+      ['CancelJob', cancelJob, { method: 'POST', routeKey: 'POST /api/jobs/{jobId}/cancel', ...jobPath('/cancel'), body: { force: true } }],
     ];
     const authenticated = Object.values(ROUTES).filter((route) => route.scopes !== undefined);
     expect(calls.map(([name]) => name).sort()).toEqual(authenticated.map((route) => route.name).sort());
@@ -138,6 +159,8 @@ describe.each(targets)('a revoked token on every route ($name store)', (store) =
     expect(await rt.commands.fetch(agent, 10, rt.clock.now())).toHaveLength(1); // nothing enqueued
     expect(await rt.groups.groupsOf(agent)).toEqual([]);
     expect(await rt.groups.groupsOf(member)).toEqual([group]);
+    const jobs = await rt.jobs.list({ statuses: undefined, limit: 10, before: 0 }, rt.clock.now());
+    expect(jobs.jobs.map((job) => [job.spec.jobId, job.status])).toEqual([[jobId, 'in_progress']]); // none created, none canceled
     expect(await rt.revocations.isRevoked({ jti: undefined, sub: victim, iat: Math.floor(now / 1000) - 10, exp: 0 })).toBe(false);
   });
 });

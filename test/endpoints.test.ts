@@ -74,6 +74,7 @@ describe.each(targets)('endpoints on the $name store', (target) => {
             expires_at: new Date(rt.clock.now() + 86_400_000).toISOString(),
             delivery_count: 1,
             deadline_at: null,
+            job_id: null,
           },
         ],
       });

@@ -43,6 +43,11 @@ const EXPECTED_STATUS: Record<string, number> = {
   'delete-group-member.json': 204, // idempotent: no member is fine
   'get-group-members.json': 200,
   'get-agent-groups.json': 200,
+  'create-job.json': 201,
+  'list-jobs.json': 200,
+  'get-job.json': 404, // no such job yet (the command line creates one first)
+  'list-job-executions.json': 404, // no such job yet (the command line creates one first)
+  'cancel-job.json': 404, // no such job yet (the command line creates one first)
   'fallback.json': 405, // DELETE on a GET-only path
 };
 
@@ -136,6 +141,34 @@ describe('dev/invoke.ts', () => {
       expect(JSON.parse(posted.stdout)).toMatchObject({ statusCode: 200, body: { command_id: id, accepted: true } });
     },
   );
+
+  it.each(stores)('on the $name store, creates a job first for the samples about one job, which then answer 200', async ({ env }) => {
+    const run = promisify(execFile);
+    const call = (file: string) =>
+      run(process.execPath, ['dev/invoke.ts', file], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
+      });
+    const [read, listed, canceled] = await Promise.all([
+      call('events/get-job.json'),
+      call('events/list-job-executions.json'),
+      call('events/cancel-job.json'),
+    ]);
+    const id = /job ([0-9a-f-]{36})/.exec(read.stderr)?.[1];
+    expect(read.stderr).toMatch(/^invoke: created job [0-9a-f-]{36} first/);
+    expect(JSON.parse(read.stdout)).toMatchObject({
+      functionName: 'get-job',
+      statusCode: 200,
+      body: { job_id: id, command: 'restart', status: 'in_progress', targets: { agents: ['agent-001'], groups: ['web-eu'] } },
+    });
+    // The sample asks for failed and timed-out executions: none yet.
+    expect(JSON.parse(listed.stdout)).toMatchObject({ functionName: 'list-job-executions', statusCode: 200, body: { executions: [] } });
+    expect(JSON.parse(canceled.stdout)).toMatchObject({
+      functionName: 'cancel-job',
+      statusCode: 200,
+      body: { status: 'canceled', force: false, cancel_reason: 'rollback: 1.4.2 breaks the health check' },
+    });
+  });
 });
 
 afterAll(async () => {

@@ -113,6 +113,31 @@ describe('the HTTP API', () => {
     expect(new Set(byKey.values()).size).toBe(deployed.length + 1);
   });
 
+  it('serves the five job routes, each by its own function that holds the secrets and checks admin:jobs itself', () => {
+    const jobRoutes = deployed.filter((route) => route.path.startsWith('/api/jobs'));
+    expect(jobRoutes.map((route) => `${route.method} ${route.path}`).sort()).toEqual([
+      'GET /api/jobs',
+      'GET /api/jobs/{jobId}',
+      'GET /api/jobs/{jobId}/executions',
+      'POST /api/jobs',
+      'POST /api/jobs/{jobId}/cancel',
+    ]);
+    const byKey = functionByRouteKey(main.json);
+    const reads = secretReads(main.json);
+    for (const route of jobRoutes) {
+      expect(route.scopes, route.name).toEqual(['admin:jobs']);
+      const functionId = byKey.get(`${route.method} ${route.path}`) as string;
+      expect(functionId).toMatch(new RegExp(`^${route.name}Function[0-9A-F]{8}$`));
+      // No authorizer at the gateway: the function verifies the token and the route's scopes.
+      main.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: `${route.method} ${route.path}`,
+        AuthorizationType: 'NONE',
+      });
+      expect(main.json.Resources[functionId]?.Properties?.Description).toBe(`biz-service: ${route.method} ${route.path}`);
+      expect(reads.get(functionId), route.name).toHaveLength(2);
+    }
+  });
+
   it('logs every request to a log group with a retention period, without headers', () => {
     main.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',

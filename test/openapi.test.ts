@@ -116,6 +116,15 @@ function goodRequest(name: string): Call {
       return { params: { group: 'web-eu' }, query: { limit: '10' } };
     case 'GetAgentGroups':
       return { params: { agentId: 'agent-001' } };
+    case 'CreateJob':
+      return { body: { command: 'restart', targets: { agents: ['agent-001'] } } };
+    case 'ListJobs':
+      return { query: { limit: '10' } };
+    case 'GetJob':
+    case 'ListJobExecutions':
+      return { params: { jobId: 'no-such-job' } };
+    case 'CancelJob':
+      return { params: { jobId: 'no-such-job' }, body: { reason: 'not needed' } };
     default:
       return {};
   }
@@ -295,6 +304,90 @@ describe('answers as documented', () => {
     expect((await call('GetAgentGroups', { params: { agentId: 'agent-001' }, token: ops })).body.groups).toEqual(['canary']);
   });
 
+  it('2xx: the job routes, through a rollout, reports, an abort and a cancel', async () => {
+    const ops = await signToken({ sub: 'ops-1', scope: 'admin:jobs admin:groups' });
+    const tokens = new Map<string, string>();
+    const agentToken = async (agentId: string) => {
+      tokens.set(agentId, tokens.get(agentId) ?? (await signToken({ sub: agentId, scope: 'agent:commands agent:results' })));
+      return tokens.get(agentId) as string;
+    };
+    for (const agentId of ['agent-001', 'agent-002', 'agent-003']) await rt.groups.join('web-eu', agentId);
+    const body = {
+      command: 'restart',
+      args: { service: 'nginx' },
+      targets: { groups: ['web-eu'], agents: ['agent-004'] },
+      timeout_seconds: 60,
+      rollout: { max_per_minute: 2 },
+      abort: { failure_threshold_percent: 50, min_executed: 2 },
+      description: 'restart nginx',
+    };
+    const created = await call('CreateJob', { token: ops, headers: { 'idempotency-key': 'job-1' }, body });
+    expect(created.status).toBe(201);
+    expect(created.headers.location).toBe(`/api/jobs/${created.body.job_id}`);
+    const replayed = await call('CreateJob', { token: ops, headers: { 'idempotency-key': 'job-1' }, body });
+    expect(replayed.raw).toBe(created.raw);
+    const jobId = created.body.job_id as string;
+
+    // Two first deliveries in the minute, then the budget is spent.
+    for (const agentId of ['agent-001', 'agent-002', 'agent-003']) {
+      const fetched = await call('GetCommands', { token: await agentToken(agentId) });
+      expect(fetched.status).toBe(200);
+    }
+    const shown = await call('GetJob', { params: { jobId }, token: ops });
+    expect(shown.body.counts).toMatchObject({ delivered: 2, pending: 2 });
+    await call('PostResults', { token: await agentToken('agent-001'), body: { command_id: jobId, status: 'completed' } });
+    await call('PostResults', { token: await agentToken('agent-002'), body: { command_id: jobId, status: 'failed' } });
+    const aborted = await call('GetJob', { params: { jobId }, token: ops });
+    expect(aborted.body).toMatchObject({ status: 'aborted', cancel_reason: 'job_aborted' });
+
+    const page = await call('ListJobExecutions', { params: { jobId }, query: { limit: '3' }, token: ops });
+    expect(page.body.executions.map((entry: { status: string }) => entry.status)).toEqual(['completed', 'failed', 'canceled']);
+    const rest = await call('ListJobExecutions', { params: { jobId }, query: { cursor: page.body.next_cursor }, token: ops });
+    expect(rest.body).toMatchObject({ next_cursor: null, executions: [{ agent_id: 'agent-004', status: 'canceled', command_id: null }] });
+    const failed = await call('ListJobExecutions', { params: { jobId }, query: { status: 'failed,timed_out' }, token: ops });
+    expect(failed.body.executions).toHaveLength(1);
+
+    const other = await call('CreateJob', { token: ops, body: { command: 'scan', targets: { agents: ['agent-001'] } } });
+    const canceled = await call('CancelJob', {
+      params: { jobId: other.body.job_id },
+      token: ops,
+      body: { reason: 'not needed', force: true },
+    });
+    expect(canceled.body).toMatchObject({ status: 'canceled', cancel_reason: 'not needed', force: true });
+    const third = await call('CreateJob', { token: ops, body: { command: 'scan', targets: { agents: ['agent-001'] } } });
+    expect((await call('CancelJob', { params: { jobId: third.body.job_id }, token: ops })).body).toMatchObject({ cancel_reason: null });
+
+    const listed = await call('ListJobs', { token: ops, query: { limit: '2' } });
+    expect(listed.body.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([third.body.job_id, other.body.job_id]);
+    const older = await call('ListJobs', { token: ops, query: { cursor: listed.body.next_cursor } });
+    expect(older.body).toMatchObject({ next_cursor: null, jobs: [{ job_id: jobId }] });
+    expect((await call('ListJobs', { token: ops, query: { status: 'aborted' } })).body.jobs).toHaveLength(1);
+  });
+
+  it('404, 409 and 422 of the job routes', async () => {
+    const ops = await tokenFor('CreateJob');
+    for (const name of ['GetJob', 'ListJobExecutions', 'CancelJob']) {
+      const answer = await call(name, { ...goodRequest(name), token: ops });
+      expect(answer.status, name).toBe(404);
+      expect(answer.body.error_description).toBe('no such job');
+    }
+    const job = await call('CreateJob', {
+      token: ops,
+      headers: { 'idempotency-key': 'k-job' },
+      body: { command: 'x', targets: { agents: ['a'] } },
+    });
+    expect((await call('CancelJob', { params: { jobId: job.body.job_id }, token: ops })).status).toBe(200);
+    const again = await call('CancelJob', { params: { jobId: job.body.job_id }, token: ops });
+    expect(again.status).toBe(409);
+    expect(again.body.error_description).toBe('the job was canceled');
+    const refused = await call('CreateJob', {
+      token: ops,
+      headers: { 'idempotency-key': 'k-job' },
+      body: { command: 'y', targets: { agents: ['a'] } },
+    });
+    expect(refused.status).toBe(422);
+  });
+
   it('409: the 65th group of one agent', async () => {
     const ops = await signToken({ sub: 'ops-1', scope: 'admin:groups' });
     for (let i = 0; i < 64; i += 1) await rt.groups.join(`g-${i}`, 'agent-full');
@@ -307,6 +400,7 @@ describe('answers as documented', () => {
     const ops = await signToken({ sub: 'ops-1', scope: 'admin:commands admin:config admin:revoke' });
     const agent = await signToken({ sub: 'agent-001', scope: 'agent:commands agent:results' });
     const groupOps = await signToken({ sub: 'ops-1', scope: 'admin:groups' });
+    const jobOps = await signToken({ sub: 'ops-1', scope: 'admin:jobs' });
     let deep: unknown = 1;
     for (let i = 0; i < 70; i += 1) deep = { deeper: deep };
     const cases: { name: string; request: Call; schemaRejects: boolean }[] = [
@@ -387,6 +481,35 @@ describe('answers as documented', () => {
       },
       { name: 'GetGroupMembers', request: { token: groupOps, params: { group: 'g' }, query: { cursor: 'Zm9v' } }, schemaRejects: false },
       { name: 'GetAgentGroups', request: { token: groupOps, params: { agentId: '' } }, schemaRejects: true },
+      { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: {} } }, schemaRejects: true },
+      { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: { agents: [] } } }, schemaRejects: true },
+      { name: 'CreateJob', request: { token: jobOps, body: { command: 'x' } }, schemaRejects: true },
+      { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: { agents: ['a b'] } } }, schemaRejects: true },
+      {
+        name: 'CreateJob',
+        request: { token: jobOps, body: { command: 'x', targets: { groups: Array.from({ length: 11 }, (_, i) => `g${i}`) } } },
+        schemaRejects: true,
+      },
+      {
+        name: 'CreateJob',
+        request: { token: jobOps, body: { command: 'x', targets: { agents: ['a'] }, rollout: { max_per_minute: 0 } } },
+        schemaRejects: true,
+      },
+      {
+        name: 'CreateJob',
+        request: { token: jobOps, body: { command: 'x', targets: { agents: ['a'] }, abort: { failure_threshold_percent: 5 } } },
+        schemaRejects: true,
+      },
+      {
+        name: 'CreateJob',
+        request: { token: jobOps, body: { command: 'x', targets: { agents: ['a'] }, continuous: 'yes' } },
+        schemaRejects: true,
+      },
+      { name: 'ListJobs', request: { token: jobOps, query: { status: 'pending' } }, schemaRejects: true },
+      { name: 'ListJobs', request: { token: jobOps, query: { cursor: 'Zm9v' } }, schemaRejects: false },
+      { name: 'GetJob', request: { token: jobOps, params: { jobId: 'a b' } }, schemaRejects: true },
+      { name: 'ListJobExecutions', request: { token: jobOps, params: { jobId: 'j' }, query: { status: 'aborted' } }, schemaRejects: true },
+      { name: 'CancelJob', request: { token: jobOps, params: { jobId: 'j' }, body: { force: 'yes' } }, schemaRejects: true },
     ];
     for (const { name, request, schemaRejects } of cases) {
       const answer = await call(name, request);

@@ -44,6 +44,13 @@ describe('scopes come from the route table', () => {
     for (const route of scoped) for (const scope of route.scopes ?? []) expect(ALL).toContain(scope);
   });
 
+  it('gives every job route admin:jobs and nothing else, so the checks below cover them', () => {
+    const jobRoutes = scoped.filter((route) => route.path.startsWith('/api/jobs'));
+    expect(jobRoutes.map((route) => route.name).sort()).toEqual(['CancelJob', 'CreateJob', 'GetJob', 'ListJobExecutions', 'ListJobs']);
+    for (const route of jobRoutes) expect(route.scopes).toEqual([SCOPES.jobs]);
+    expect(SCOPES.jobs).toBe('admin:jobs');
+  });
+
   for (const route of scoped) {
     for (const missing of route.scopes ?? []) {
       it(`${route.method} ${route.path}: every scope but ${missing} is 403`, async () => {

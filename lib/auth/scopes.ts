@@ -8,6 +8,7 @@ export const SCOPES = {
   adminConfig: 'admin:config',
   adminRevoke: 'admin:revoke',
   adminGroups: 'admin:groups',
+  jobs: 'admin:jobs',
 } as const;
 
 function parse(source: unknown): string[] | undefined {

@@ -17,6 +17,7 @@ export function agentView(record: CommandRecord, now: number) {
     expires_at: iso(record.expiresAt),
     delivery_count: record.deliveryCount ?? 0,
     deadline_at: iso(record.deadlineAt),
+    job_id: record.jobId ?? null,
   };
 }
 
@@ -41,6 +42,7 @@ export function operatorView(record: CommandRecord, now: number) {
     // The agent's own text, byte for byte.
     status_details: raw(record.statusDetailsJson),
     result: raw(record.resultJson),
+    job_id: record.jobId ?? null,
     ...(status === 'canceled' ? { cancel_reason: record.cancelReason ?? null } : {}),
   };
 }

@@ -130,6 +130,11 @@ export function terminalConflict(status: TerminalStatus, detail = ''): ApiError 
   return new ApiError('conflict', `the command ${TERMINAL_WORDS[status]}${detail}`);
 }
 
+/** 409 for a job that has ended, naming how ("the job was aborted"). */
+export function jobEndedConflict(status: 'completed' | 'canceled' | 'aborted'): ApiError {
+  return new ApiError('conflict', `the job was ${status}`);
+}
+
 const SERVER_ERROR = JSON.stringify({ error: 'server_error', error_description: 'internal error' });
 
 function fromMiddy(error: { statusCode: number; message: string }): ApiError {

@@ -12,6 +12,8 @@ export const METRIC = {
   commandsCompleted: 'CommandsCompleted',
   commandsFailed: 'CommandsFailed',
   commandsTimedOut: 'CommandsTimedOut',
+  jobsCreated: 'JobsCreated',
+  jobsCanceled: 'JobsCanceled',
 } as const;
 
 export type CountMetric =
@@ -20,6 +22,8 @@ export type CountMetric =
   | typeof METRIC.commandsDelivered
   | typeof METRIC.commandsCompleted
   | typeof METRIC.commandsFailed
-  | typeof METRIC.commandsTimedOut;
+  | typeof METRIC.commandsTimedOut
+  | typeof METRIC.jobsCreated
+  | typeof METRIC.jobsCanceled;
 
 export const METRICS_NAMESPACE = 'BizService';

@@ -8,6 +8,7 @@
 import { SCOPES } from '../auth/scopes.ts';
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { RESULT_MAX_BYTES } from '../commands/model.ts';
+import { MAX_JOB_AGENTS } from '../jobs/model.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -42,6 +43,18 @@ export interface AuthenticatedRoute extends Route {
 
 /** Room in a body for what surrounds a bounded value (command_id, status, ...). */
 const ENVELOPE_BYTES = 4 * 1024;
+
+/** An enqueue's body: the command, its args (bounded by this limit alone) and the envelope. */
+const ENQUEUE_BODY_BYTES = 256 * 1024;
+
+/**
+ * A job's body: what an enqueue may carry (command, args, ttl and timeout), plus the target list
+ * at its largest: MAX_JOB_AGENTS ids of 128 characters from a set JSON needs no escape for, each
+ * written `"id",` (131 bytes). ENVELOPE_BYTES covers the rest with room: 10 group names (1,310
+ * bytes the same way), a description of 256 UTF-16 units written as \uXXXX escapes at worst (1,538),
+ * the member names, numbers and booleans of continuous, rollout and abort (about 200).
+ */
+const JOB_TARGET_BYTES = MAX_JOB_AGENTS * (128 + 3);
 
 export const ROUTES = {
   Health: { name: 'Health', method: 'GET', path: '/health', handler: 'health', scopes: undefined, usesStore: false },
@@ -83,7 +96,7 @@ export const ROUTES = {
     path: '/api/agents/{agentId}/commands',
     handler: 'enqueue-command',
     scopes: [SCOPES.adminCommands],
-    bodyLimit: 256 * 1024,
+    bodyLimit: ENQUEUE_BODY_BYTES,
     usesStore: true,
     admitsInStore: true,
   },
@@ -169,6 +182,54 @@ export const ROUTES = {
     path: '/api/agents/{agentId}/groups',
     handler: 'get-agent-groups',
     scopes: [SCOPES.adminGroups],
+    usesStore: true,
+    admitsInStore: true,
+  },
+  CreateJob: {
+    name: 'CreateJob',
+    method: 'POST',
+    path: '/api/jobs',
+    handler: 'create-job',
+    scopes: [SCOPES.jobs],
+    bodyLimit: ENQUEUE_BODY_BYTES + JOB_TARGET_BYTES + ENVELOPE_BYTES,
+    usesStore: true,
+    admitsInStore: true,
+  },
+  ListJobs: {
+    name: 'ListJobs',
+    method: 'GET',
+    path: '/api/jobs',
+    handler: 'list-jobs',
+    scopes: [SCOPES.jobs],
+    usesStore: true,
+    admitsInStore: true,
+  },
+  GetJob: {
+    name: 'GetJob',
+    method: 'GET',
+    path: '/api/jobs/{jobId}',
+    handler: 'get-job',
+    scopes: [SCOPES.jobs],
+    usesStore: true,
+    admitsInStore: true,
+  },
+  ListJobExecutions: {
+    name: 'ListJobExecutions',
+    method: 'GET',
+    path: '/api/jobs/{jobId}/executions',
+    handler: 'list-job-executions',
+    scopes: [SCOPES.jobs],
+    usesStore: true,
+    admitsInStore: true,
+  },
+  CancelJob: {
+    name: 'CancelJob',
+    method: 'POST',
+    path: '/api/jobs/{jobId}/cancel',
+    handler: 'cancel-job',
+    scopes: [SCOPES.jobs],
+    // Optional: {"reason": at most 256 characters, "force": boolean}.
+    bodyLimit: 4 * 1024,
     usesStore: true,
     admitsInStore: true,
   },

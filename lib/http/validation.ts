@@ -3,6 +3,7 @@ import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { createHash } from 'node:crypto';
 import { decodeCursor, InvalidCursorError } from '../groups/membership.ts';
 import { COMMAND_STATUSES, type CommandStatus, type Report, RESULT_MAX_BYTES } from '../commands/model.ts';
+import { JOB_STATUSES, type JobStatus, MAX_JOB_AGENTS, MAX_JOB_GROUPS } from '../jobs/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
 import { badRequest as bad } from './errors.ts';
@@ -175,9 +176,8 @@ export interface CommandInput {
 
 export const MAX_TTL_SECONDS = 30 * 24 * 3600;
 
-export function commandInput(body: unknown): CommandInput {
-  if (!isObject(body)) throw bad('the body must be a JSON object');
-  onlyKeys(body, ['command', 'args', 'ttl_seconds', 'timeout_seconds']);
+/** The command, its args and its times, as an enqueue and a job take them. */
+function commandFields(body: Record<string, unknown>): CommandInput {
   if (typeof body.command !== 'string' || body.command.length < 1 || body.command.length > 128) {
     throw bad('command must be a string of 1 to 128 characters');
   }
@@ -197,23 +197,35 @@ export function commandInput(body: unknown): CommandInput {
   };
 }
 
+export function commandInput(body: unknown): CommandInput {
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  onlyKeys(body, ['command', 'args', 'ttl_seconds', 'timeout_seconds']);
+  return commandFields(body);
+}
+
+/** The value with object members in sorted order, arrays as they are. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (isObject(value))
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, canonical(value[key])]),
+    );
+  return value;
+}
+
+const digest = (value: unknown) =>
+  createHash('sha256')
+    .update(JSON.stringify(canonical(value)))
+    .digest('base64url');
+
 /**
  * What makes two enqueues "the same request" for an Idempotency-Key: the agent and the checked
  * input, with object members in sorted order (so member order and white space do not count).
  */
 export function commandFingerprint(agentId: string, input: CommandInput): string {
-  const canonical = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(canonical);
-    if (isObject(value))
-      return Object.fromEntries(
-        Object.keys(value)
-          .sort()
-          .map((key) => [key, canonical(value[key])]),
-      );
-    return value;
-  };
-  const text = JSON.stringify(canonical({ agentId, ...input }));
-  return createHash('sha256').update(text).digest('base64url');
+  return digest({ agentId, ...input });
 }
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
@@ -227,29 +239,51 @@ export function idempotencyKeyHeader(value: string | undefined): string | undefi
   return key;
 }
 
+function cancelReason(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length > MAX_CANCEL_REASON_CHARS || !value.isWellFormed()) {
+    throw bad(`reason must be a string of at most ${MAX_CANCEL_REASON_CHARS} characters`);
+  }
+  return value;
+}
+
 /** The optional body of a cancel: `{"reason": string of at most 256 characters}`. */
 export function cancelInput(body: unknown): { reason: string | undefined } {
   if (body === undefined) return { reason: undefined };
   if (!isObject(body)) throw bad('the body must be a JSON object');
   onlyKeys(body, ['reason']);
-  if (body.reason === undefined) return { reason: undefined };
-  if (typeof body.reason !== 'string' || body.reason.length > MAX_CANCEL_REASON_CHARS || !body.reason.isWellFormed()) {
-    throw bad(`reason must be a string of at most ${MAX_CANCEL_REASON_CHARS} characters`);
+  return { reason: cancelReason(body.reason) };
+}
+
+/** The optional body of a job's cancel: `{"reason"?: as a command's cancel, "force"?: boolean}` (force: false when absent). */
+export function jobCancelInput(body: unknown): { reason: string | undefined; force: boolean } {
+  if (body === undefined) return { reason: undefined, force: false };
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  onlyKeys(body, ['reason', 'force']);
+  if (body.force !== undefined && typeof body.force !== 'boolean') throw bad('force must be true or false');
+  return { reason: cancelReason(body.reason), force: body.force === true };
+}
+
+/** `?status=a,b` of the given names: each known, each once. */
+function namesParam<T extends string>(value: string | undefined, known: readonly T[]): T[] | undefined {
+  if (value === undefined) return undefined;
+  const found: T[] = [];
+  for (const name of value.split(',')) {
+    const status = known.find((candidate) => candidate === name);
+    if (status === undefined) throw bad(`status must be a comma-separated list of: ${known.join(', ')}`);
+    if (!found.includes(status)) found.push(status);
   }
-  return { reason: body.reason };
+  return found;
 }
 
 /** `?status=a,b`: known statuses, each once. */
 export function statusFilterParam(value: string | undefined): CommandStatus[] | undefined {
-  if (value === undefined) return undefined;
-  const names = value.split(',');
-  const statuses: CommandStatus[] = [];
-  for (const name of names) {
-    const status = COMMAND_STATUSES.find((candidate) => candidate === name);
-    if (status === undefined) throw bad(`status must be a comma-separated list of: ${COMMAND_STATUSES.join(', ')}`);
-    if (!statuses.includes(status)) statuses.push(status);
-  }
-  return statuses;
+  return namesParam(value, COMMAND_STATUSES);
+}
+
+/** `?status=a,b` of jobs: in_progress, completed, canceled, aborted, each once. */
+export function jobStatusFilterParam(value: string | undefined): JobStatus[] | undefined {
+  return namesParam(value, JOB_STATUSES);
 }
 
 const MAX_EPOCH_SECONDS = 253_402_300_799;
@@ -308,4 +342,103 @@ export function revocationInput(body: unknown, nowSeconds: number): RevocationIn
     throw bad("exp has passed: a token with that exp can no longer be used; give the token's real exp, or the token itself");
   }
   return { jti: body.jti, exp: body.exp as number };
+}
+
+// --- Jobs ----------------------------------------------------------------------------------------
+
+/** Job ids in paths follow the agent id rules (the service makes UUIDs, which fit them). */
+export function jobIdParam(value: string | undefined): string {
+  if (value === undefined || !AGENT_ID.test(value)) throw bad('jobId must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -');
+  return value;
+}
+
+export const MAX_JOB_DESCRIPTION_CHARS = 256;
+export const MAX_ROLLOUT_PER_MINUTE = 100_000;
+export const MAX_ABORT_MIN_EXECUTED = 100_000;
+
+export interface JobInput extends CommandInput {
+  /** Each id once, in the order first given. */
+  readonly agents: readonly string[];
+  readonly groups: readonly string[];
+  readonly continuous: boolean;
+  readonly maxPerMinute: number | undefined;
+  readonly abort: { readonly failureThresholdPercent: number; readonly minExecuted: number } | undefined;
+  readonly description: string | undefined;
+}
+
+function wholeNumber(value: unknown, field: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw bad(`${field} must be a whole number from ${min} to ${max}`);
+  }
+  return value as number;
+}
+
+/** A list of ids (agent ids or group names), at most `max`; duplicates are dropped, the first place kept. */
+function idList(value: unknown, field: string, max: number, what: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw bad(`${field} must be an array of ${what}`);
+  if (value.length > max) throw bad(`${field} may hold at most ${max} ${what}`);
+  for (const [i, id] of value.entries()) {
+    if (typeof id !== 'string' || !AGENT_ID.test(id)) {
+      throw bad(`${field}[${i}] must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -`);
+    }
+  }
+  return [...new Set(value as string[])];
+}
+
+/**
+ * POST /api/jobs: the command as an enqueue takes it, its targets (at most MAX_JOB_AGENTS agent
+ * ids and MAX_JOB_GROUPS group names, at least one of either; duplicates allowed, each counted
+ * once), and the job's options. Unknown members are refused at every level.
+ */
+export function jobInput(body: unknown): JobInput {
+  if (!isObject(body)) throw bad('the body must be a JSON object');
+  onlyKeys(body, ['command', 'args', 'targets', 'ttl_seconds', 'timeout_seconds', 'continuous', 'rollout', 'abort', 'description']);
+  const command = commandFields(body);
+  if (!isObject(body.targets)) throw bad('targets must be a JSON object with agents and/or groups');
+  onlyKeys(body.targets, ['agents', 'groups']);
+  const agents = idList(body.targets.agents, 'targets.agents', MAX_JOB_AGENTS, 'agent ids');
+  const groups = idList(body.targets.groups, 'targets.groups', MAX_JOB_GROUPS, 'group names');
+  if (agents.length + groups.length === 0) throw bad('targets must name at least one agent or group');
+  if (body.continuous !== undefined && typeof body.continuous !== 'boolean') throw bad('continuous must be true or false');
+  let maxPerMinute: number | undefined;
+  if (body.rollout !== undefined) {
+    if (!isObject(body.rollout)) throw bad('rollout must be a JSON object with max_per_minute');
+    onlyKeys(body.rollout, ['max_per_minute']);
+    maxPerMinute = wholeNumber(body.rollout.max_per_minute, 'rollout.max_per_minute', 1, MAX_ROLLOUT_PER_MINUTE);
+  }
+  let abort: JobInput['abort'];
+  if (body.abort !== undefined) {
+    if (!isObject(body.abort)) throw bad('abort must be a JSON object with failure_threshold_percent and min_executed');
+    onlyKeys(body.abort, ['failure_threshold_percent', 'min_executed']);
+    abort = {
+      failureThresholdPercent: wholeNumber(body.abort.failure_threshold_percent, 'abort.failure_threshold_percent', 1, 100),
+      minExecuted: wholeNumber(body.abort.min_executed, 'abort.min_executed', 1, MAX_ABORT_MIN_EXECUTED),
+    };
+  }
+  const { description } = body;
+  if (
+    description !== undefined &&
+    (typeof description !== 'string' || description.length > MAX_JOB_DESCRIPTION_CHARS || !description.isWellFormed())
+  ) {
+    throw bad(`description must be a string of at most ${MAX_JOB_DESCRIPTION_CHARS} characters`);
+  }
+  return {
+    ...command,
+    agents,
+    groups,
+    continuous: body.continuous === true,
+    maxPerMinute,
+    abort,
+    description: description as string | undefined,
+  };
+}
+
+/**
+ * What makes two job creations "the same request" for an Idempotency-Key: the checked input
+ * (targets each once, in the order first given), object members sorted, so member order and
+ * white space do not count. Its `kind` keeps it apart from any enqueue's fingerprint.
+ */
+export function jobFingerprint(input: JobInput): string {
+  return digest({ kind: 'job', ...input });
 }

@@ -49,6 +49,16 @@ export function createdJob(spec: JobSpec, seq: number, targets: number): JobStat
   return { spec, seq, tally };
 }
 
+/** When the job and everything kept for it are gone: its expiry plus the result retention (Redis: PEXPIREAT). */
+export function jobGoneAt(spec: JobSpec, retentionMs: number): number {
+  return spec.expiresAt + retentionMs;
+}
+
+/** A continuous job gains a target (an agent joined one of its groups while it is in progress): one more pending. */
+export function targetAdded(state: JobState): JobState {
+  return { ...state, tally: { ...state.tally, targets: state.tally.targets + 1 } };
+}
+
 /** Targets without an execution that the job's end did not cancel. */
 function undeliveredLeft(state: JobState): number {
   return state.tally.targets - state.tally.materialized - (state.end?.undelivered ?? 0);

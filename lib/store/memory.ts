@@ -2,8 +2,9 @@
  * The embedded default: everything in this process's memory. Each method runs to completion
  * without awaiting in between, so every change is atomic on Node's single thread, the admission
  * (revocation decision and rate limit) with it. Storage only: every rule is a call into
- * lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts or
- * lib/groups/membership.ts.
+ * lib/commands/lifecycle.ts, lib/jobs/rules.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts
+ * or lib/groups/membership.ts. The command, group and job stores share one MemoryJobBook, because
+ * a poll makes a job's executions and a join or a leave changes a job's targets.
  */
 import { TokenError } from '../auth/errors.ts';
 import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../auth/revocation.ts';
@@ -18,7 +19,9 @@ import {
   isDeliverable,
   isGone,
   listPage,
+  reportedAt,
   type Sequenced,
+  statusOf,
   type Transition,
 } from '../commands/lifecycle.ts';
 import type {
@@ -42,8 +45,43 @@ import {
   nextPosition,
   sortedGroups,
 } from '../groups/membership.ts';
+import type {
+  CancelJobOutcome,
+  CreateJobOutcome,
+  ExecutionEntry,
+  ExecutionPage,
+  ExecutionQuery,
+  JobCancellation,
+  JobListPage,
+  JobListQuery,
+  JobSnapshot,
+  JobSpec,
+  JobState,
+  TimedOutTally,
+} from '../jobs/model.ts';
+import { ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
+import {
+  abortAt,
+  cancelJob,
+  countsAt,
+  createdJob,
+  deadlineEntry,
+  ended,
+  executionRecord,
+  jobGoneAt,
+  jobSnapshot,
+  jobStatusAt,
+  mayDeliver,
+  needsSettling,
+  phaseOf,
+  retally,
+  rolloutWindowStart,
+  settledExecution,
+  targetAdded,
+  undeliveredStatus,
+} from '../jobs/rules.ts';
 import { MemoryRateLimiter, type RateLimitSettings } from './ratelimit.ts';
-import { type Admission, type CommandStore, type GroupStore, RateLimitedError, type RevocationStore } from './types.ts';
+import { type Admission, type CommandStore, type GroupStore, type JobStore, RateLimitedError, type RevocationStore } from './types.ts';
 
 /** What the command store asks of the revocation store: the admission, decided synchronously. */
 export interface Gatekeeper {
@@ -58,6 +96,7 @@ const NO_GATE: Gatekeeper = {
   },
 };
 
+/** One agent's commands: the queue and the log at once. */
 interface Queue {
   /** Every command still kept, in enqueue order, with its sequence. */
   readonly entries: Map<string, { seq: number; record: CommandRecord }>;
@@ -65,9 +104,238 @@ interface Queue {
   last: number;
 }
 
-export class MemoryCommandStore implements CommandStore {
+interface MemoryGroup {
+  /** The last join position given; kept when the group empties, as Redis keeps its counter. */
+  last: number;
+  readonly positions: Map<string, number>;
+  /** The members in position order (positions only grow, so a join appends). */
+  readonly order: { readonly agentId: string; readonly position: number }[];
+}
+
+/** One job as kept: what Redis keeps under job:, job-targets:, job-execs:, job-rollout: and job-deadlines:<job>. */
+interface MemoryJob {
+  state: JobState;
+  /** The targets counted at creation: a replayed create answers the job as it was made. */
+  readonly initialTargets: number;
+  /** The targets in target order: the creation targets by code unit, then continuous joiners in join order. */
+  readonly targets: string[];
+  readonly isTarget: Set<string>;
+  /** Targets that have their execution. */
+  readonly execs: Set<string>;
+  /** With a rollout: agent → its first delivery (pruned as met, two windows back). */
+  readonly rollout: Map<string, number>;
+  /** Agent → deadline (rules.deadlineEntry), by the phase its execution was last written in. */
+  readonly deadlines: Record<'delivered' | 'in_progress', Map<string, number>>;
+}
+
+/** Rollout entries older than this before `now` are dropped when met (the window is one minute). */
+const ROLLOUT_KEPT_MS = 2 * ROLLOUT_WINDOW_MS;
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The state the memory command, group and job stores share: the agents' queues, the groups and
+ * the jobs with their indexes, laid out as the Redis keys are (lib/store/keys.ts). Storage and
+ * the orders the Lua keeps; every decision is a call into lib/jobs/rules.ts or
+ * lib/commands/lifecycle.ts. Each method runs synchronously, inside one store method.
+ */
+export class MemoryJobBook {
+  readonly retentionMs: number;
   /** Commands per agent, in enqueue order. Finished ones stay readable until retention ends. */
-  private readonly queues = new Map<string, Queue>();
+  readonly queues = new Map<string, Queue>();
+  readonly groups = new Map<string, MemoryGroup>();
+  /** Agent id → the groups it is in. */
+  readonly memberships = new Map<string, Set<string>>();
+  readonly jobs = new Map<string, MemoryJob>();
+  /** Job ids by seq, oldest first (the `jobs` sorted set). */
+  readonly jobOrder: string[] = [];
+  lastJobSeq = 0;
+  /** Group → jobs that target it (pruned when met ended or gone). */
+  readonly groupJobs = new Map<string, Set<string>>();
+  /** Agent → jobs it must still look at: it is named, or it left a target group before its delivery. */
+  readonly agentJobs = new Map<string, Set<string>>();
+  /** Job idempotency keys by (sub, key); `commandId` is the job id. */
+  readonly jobIdempotency = new Map<string, IdempotencyEntry>();
+
+  constructor(options: { resultRetentionSeconds: number }) {
+    this.retentionMs = options.resultRetentionSeconds * 1000;
+  }
+
+  queueOf(agentId: string): Queue {
+    let queue = this.queues.get(agentId);
+    if (!queue) {
+      queue = { entries: new Map(), last: 0 };
+      this.queues.set(agentId, queue);
+    }
+    return queue;
+  }
+
+  /** The job unless it is past its retention at `now`; a gone one is forgotten, as its keys expire. */
+  liveJob(jobId: string, now: number): MemoryJob | undefined {
+    const job = this.jobs.get(jobId);
+    if (job === undefined || now < jobGoneAt(job.state.spec, this.retentionMs)) return job;
+    this.jobs.delete(jobId);
+    const at = this.jobOrder.indexOf(jobId);
+    if (at >= 0) this.jobOrder.splice(at, 1);
+    return undefined;
+  }
+
+  /** The executions whose deadline (before the job's expiry) has come by `now`, by their written phase. */
+  timedOut(job: MemoryJob, now: number): TimedOutTally {
+    let lastAt: number | undefined;
+    const count = (deadlines: Map<string, number>): number => {
+      let passed = 0;
+      for (const deadline of deadlines.values()) {
+        if (deadline > now) continue;
+        passed += 1;
+        lastAt = Math.max(lastAt ?? deadline, deadline);
+      }
+      return passed;
+    };
+    const delivered = count(job.deadlines.delivered);
+    const inProgress = count(job.deadlines.in_progress);
+    return { delivered, inProgress, ...(lastAt === undefined ? {} : { lastAt }) };
+  }
+
+  /** Meets the job at `now`: writes the abort it has reached (rules.abortAt); the timeouts it read. */
+  meet(job: MemoryJob, now: number): TimedOutTally {
+    const timedOut = this.timedOut(job, now);
+    const end = abortAt(job.state, countsAt(job.state, timedOut, now), now);
+    if (end !== undefined) job.state = ended(job.state, end);
+    return timedOut;
+  }
+
+  /** The job as read at `now`, its abort written first. */
+  snapshot(job: MemoryJob, now: number): JobSnapshot {
+    return jobSnapshot(job.state, this.meet(job, now), now);
+  }
+
+  /** The job as it was made (what a replayed create answers). */
+  asCreated(job: MemoryJob): JobSnapshot {
+    const { spec, seq } = job.state;
+    return jobSnapshot(createdJob(spec, seq, job.initialTargets), { delivered: 0, inProgress: 0 }, spec.createdAt);
+  }
+
+  /** An execution met anywhere: written canceled when its job's forced cancel ended it (no retally: those counts are frozen). */
+  settle(entry: { record: CommandRecord }): void {
+    const { jobId } = entry.record;
+    const end = jobId === undefined ? undefined : this.jobs.get(jobId)?.state.end;
+    if (needsSettling(entry.record, end)) entry.record = settledExecution(entry.record, end, this.retentionMs);
+  }
+
+  /** One written change of an execution at `at` (`before` undefined: it was just made): the tally and the deadline entry move. */
+  changed(job: MemoryJob, before: CommandRecord | undefined, after: CommandRecord, at: number): void {
+    job.state = { ...job.state, tally: retally(job.state.tally, before, after, at) };
+    job.deadlines.delivered.delete(after.agentId);
+    job.deadlines.in_progress.delete(after.agentId);
+    const phase = phaseOf(after);
+    const deadline = deadlineEntry(after);
+    if (phase !== 'ended' && deadline !== undefined) job.deadlines[phase].set(after.agentId, deadline);
+  }
+
+  /**
+   * The executions a poll at `now` makes, at most `room`: the agent's candidate jobs (its own
+   * index and its groups') in seq order; each one made goes to the end of the queue, delivered.
+   */
+  deliverJobs(agentId: string, room: number, now: number): CommandRecord[] {
+    const made: CommandRecord[] = [];
+    const candidates = new Map<string, MemoryJob>();
+    const gather = (index: Map<string, Set<string>>, key: string) => {
+      for (const jobId of index.get(key) ?? []) {
+        const job = this.liveJob(jobId, now);
+        if (job === undefined) unindex(index, key, jobId);
+        else candidates.set(jobId, job);
+      }
+    };
+    gather(this.agentJobs, agentId);
+    for (const group of this.memberships.get(agentId) ?? []) gather(this.groupJobs, group);
+    const bySeq = [...candidates.values()].sort((a, b) => a.state.seq - b.state.seq);
+    for (const job of bySeq) {
+      if (made.length >= room) break;
+      const timedOut = this.meet(job, now);
+      const { spec } = job.state;
+      const status = jobStatusAt(job.state, countsAt(job.state, timedOut, now), now);
+      if (status !== 'in_progress') {
+        unindex(this.agentJobs, agentId, spec.jobId);
+        for (const group of spec.targets.groups) unindex(this.groupJobs, group, spec.jobId);
+        continue;
+      }
+      if (job.execs.has(agentId)) {
+        unindex(this.agentJobs, agentId, spec.jobId);
+        continue;
+      }
+      const target = { isTarget: job.isTarget.has(agentId), hasExecution: false };
+      if (!mayDeliver(status, spec, now, target, this.recentFirstDeliveries(job, now))) continue;
+      const record = executionRecord(spec, agentId, now);
+      const queue = this.queueOf(agentId);
+      queue.last += 1;
+      queue.entries.set(spec.jobId, { seq: queue.last, record });
+      job.execs.add(agentId);
+      if (spec.rollout !== undefined) job.rollout.set(agentId, now);
+      this.changed(job, undefined, record, now);
+      made.push(record);
+    }
+    return made;
+  }
+
+  /** First deliveries that count against the rollout at `now` (0 without one); old entries dropped. */
+  private recentFirstDeliveries(job: MemoryJob, now: number): number {
+    if (job.state.spec.rollout === undefined) return 0;
+    const since = rolloutWindowStart(now);
+    let recent = 0;
+    for (const [agentId, at] of job.rollout) {
+      if (at < now - ROLLOUT_KEPT_MS) job.rollout.delete(agentId);
+      else if (at > since) recent += 1;
+    }
+    return recent;
+  }
+
+  /** After `agentId` joined `group` at `now`: it becomes a target of the group's continuous jobs in progress. */
+  joined(group: string, agentId: string, now: number): void {
+    for (const jobId of this.groupJobs.get(group) ?? []) {
+      const job = this.liveJob(jobId, now);
+      if (job === undefined) {
+        unindex(this.groupJobs, group, jobId);
+        continue;
+      }
+      if (!job.state.spec.continuous) continue;
+      const timedOut = this.meet(job, now);
+      if (jobStatusAt(job.state, countsAt(job.state, timedOut, now), now) !== 'in_progress') {
+        unindex(this.groupJobs, group, jobId);
+        continue;
+      }
+      if (job.isTarget.has(agentId)) continue;
+      job.targets.push(agentId);
+      job.isTarget.add(agentId);
+      job.state = targetAdded(job.state);
+    }
+  }
+
+  /** After `agentId` left `group`: the group's jobs it is a target of without an execution go to its own index. */
+  left(group: string, agentId: string): void {
+    for (const jobId of this.groupJobs.get(group) ?? []) {
+      const job = this.jobs.get(jobId);
+      if (job === undefined) unindex(this.groupJobs, group, jobId);
+      else if (job.isTarget.has(agentId) && !job.execs.has(agentId)) index(this.agentJobs, agentId, jobId);
+    }
+  }
+}
+
+function index(sets: Map<string, Set<string>>, key: string, member: string): void {
+  const set = sets.get(key) ?? new Set<string>();
+  set.add(member);
+  sets.set(key, set);
+}
+
+function unindex(sets: Map<string, Set<string>>, key: string, member: string): void {
+  const set = sets.get(key);
+  set?.delete(member);
+  if (set?.size === 0) sets.delete(key);
+}
+
+export class MemoryCommandStore implements CommandStore {
+  /** The state shared with the group and job stores (the agents' queues among it). */
+  readonly book: MemoryJobBook;
   private readonly configs = new Map<string, Record<string, unknown>>();
   /** Idempotency keys by (sub, agent, key). */
   private readonly idempotency = new Map<string, IdempotencyEntry>();
@@ -75,10 +343,14 @@ export class MemoryCommandStore implements CommandStore {
 
   private readonly gate: Gatekeeper;
 
-  /** `gate`: the revocation store whose state admits requests (the runtime passes its own). */
-  constructor(options: { resultRetentionSeconds: number }, gate: Gatekeeper = NO_GATE) {
+  /**
+   * `gate`: the revocation store whose state admits requests (the runtime passes its own).
+   * `book`: the state shared with a group and a job store (by default its own, with no jobs).
+   */
+  constructor(options: { resultRetentionSeconds: number }, gate: Gatekeeper = NO_GATE, book = new MemoryJobBook(options)) {
     this.retentionMs = options.resultRetentionSeconds * 1000;
     this.gate = gate;
+    this.book = book;
   }
 
   private admit(admission: Admission | undefined): void {
@@ -87,11 +359,7 @@ export class MemoryCommandStore implements CommandStore {
 
   async enqueue(command: NewCommand, request?: IdempotentRequest, admission?: Admission): Promise<EnqueueOutcome> {
     this.admit(admission);
-    let queue = this.queues.get(command.agentId);
-    if (!queue) {
-      queue = { entries: new Map(), last: 0 };
-      this.queues.set(command.agentId, queue);
-    }
+    const queue = this.book.queueOf(command.agentId);
     const key = request && JSON.stringify([request.sub, command.agentId, request.key]);
     if (request && key) {
       const entry = this.idempotency.get(key);
@@ -116,49 +384,62 @@ export class MemoryCommandStore implements CommandStore {
     return { outcome: 'created', record: copy(record) };
   }
 
+  /**
+   * The queue walk first (existing commands, redeliveries; an execution a forced cancel ended is
+   * written canceled when met, not handed out); then, while the page has room, the agent's
+   * candidate jobs make their executions (MemoryJobBook.deliverJobs), appended to the queue.
+   */
   async fetch(agentId: string, limit: number, now: number, admission?: Admission): Promise<CommandRecord[]> {
     this.admit(admission);
-    const queue = this.queues.get(agentId);
-    if (!queue || limit < 1) return [];
+    if (limit < 1) return [];
     const out: CommandRecord[] = [];
-    for (const [id, entry] of queue.entries) {
+    const queue = this.book.queues.get(agentId);
+    for (const [id, entry] of queue?.entries ?? []) {
       if (isGone(entry.record, now, this.retentionMs)) {
-        queue.entries.delete(id);
+        queue?.entries.delete(id);
         continue;
       }
+      this.book.settle(entry);
       if (!isDeliverable(entry.record, now)) continue;
       entry.record = delivered(entry.record, now); // same key: keeps its place in the queue
       out.push(copy(entry.record));
-      if (out.length >= limit) break;
+      if (out.length >= limit) return out;
     }
+    for (const made of this.book.deliverJobs(agentId, limit - out.length, now)) out.push(copy(made));
     return out;
   }
 
   async complete(agentId: string, commandId: string, report: Report, admission?: Admission): Promise<Outcome> {
     this.admit(admission);
-    return this.apply(agentId, commandId, (record) => applyReport(record, report, this.retentionMs)).outcome;
+    return this.apply(agentId, commandId, reportedAt(report), (record) => applyReport(record, report, this.retentionMs)).outcome;
   }
 
   async cancel(agentId: string, commandId: string, cancellation: Cancellation, admission?: Admission): Promise<Transition> {
     this.admit(admission);
-    const { outcome, record } = this.apply(agentId, commandId, (found) => cancel(found, cancellation, this.retentionMs));
+    const { outcome, record } = this.apply(agentId, commandId, cancellation.at, (found) => cancel(found, cancellation, this.retentionMs));
     return { outcome, record: record && copy(record) };
   }
 
   async get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined> {
     this.admit(admission);
-    const entry = this.queues.get(agentId)?.entries.get(commandId);
-    return entry ? copy(entry.record) : undefined;
+    const entry = this.book.queues.get(agentId)?.entries.get(commandId);
+    if (entry === undefined) return undefined;
+    this.book.settle(entry);
+    return copy(entry.record);
   }
 
   async list(agentId: string, query: ListQuery, now: number, admission?: Admission): Promise<ListPage> {
     this.admit(admission);
-    const queue = this.queues.get(agentId);
+    const queue = this.book.queues.get(agentId);
     if (!queue) return { records: [], nextAfter: undefined };
     const entries: Sequenced[] = [];
     for (const [id, entry] of queue.entries) {
-      if (isGone(entry.record, now, this.retentionMs)) queue.entries.delete(id);
-      else entries.push(entry);
+      if (isGone(entry.record, now, this.retentionMs)) {
+        queue.entries.delete(id);
+        continue;
+      }
+      this.book.settle(entry);
+      entries.push(entry);
     }
     const page = listPage(entries, query, now, this.retentionMs);
     return { records: page.records.map(copy), nextAfter: page.nextAfter };
@@ -175,13 +456,29 @@ export class MemoryCommandStore implements CommandStore {
     this.configs.set(agentId, structuredClone(overrides));
   }
 
-  /** Runs a transition on one command; a gone record is dropped when met, as the Lua does. */
-  private apply(agentId: string, commandId: string, transition: (record: CommandRecord | undefined) => Transition): Transition {
-    const entries = this.queues.get(agentId)?.entries;
+  /**
+   * Runs a transition at `at` on one command; a gone record is dropped when met, as the Lua does.
+   * For a job's execution: the job's abort is written first and the record settled against the
+   * job's end; an accepted change is counted in the job's tally, and an abort it reaches written.
+   */
+  private apply(agentId: string, commandId: string, at: number, transition: (record: CommandRecord | undefined) => Transition): Transition {
+    const entries = this.book.queues.get(agentId)?.entries;
     const entry = entries?.get(commandId);
-    const result = transition(entry?.record);
+    const job = entry?.record.jobId === undefined ? undefined : this.book.liveJob(entry.record.jobId, at);
+    if (entry && job) {
+      this.book.meet(job, at);
+      this.book.settle(entry);
+    }
+    const before = entry?.record;
+    const result = transition(before);
     if (entry && result.record === undefined) entries?.delete(commandId);
-    else if (entry && result.record) entry.record = result.record;
+    else if (entry && result.record) {
+      entry.record = result.record;
+      if (job && before && result.outcome.outcome === 'accepted') {
+        this.book.changed(job, before, result.record, at);
+        this.book.meet(job, at);
+      }
+    }
     return result;
   }
 }
@@ -266,70 +563,71 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
   }
 }
 
-interface MemoryGroup {
-  /** The last join position given; kept when the group empties, as Redis keeps its counter. */
-  last: number;
-  readonly positions: Map<string, number>;
-  /** The members in position order (positions only grow, so a join appends). */
-  readonly order: { readonly agentId: string; readonly position: number }[];
-}
-
 export class MemoryGroupStore implements GroupStore {
-  private readonly groups = new Map<string, MemoryGroup>();
-  /** Agent id → the groups it is in. */
-  private readonly agents = new Map<string, Set<string>>();
+  /** The state shared with the command and job stores (groups and memberships among it). */
+  readonly book: MemoryJobBook;
   private readonly gate: Gatekeeper;
 
-  /** `gate`: the revocation store whose state admits requests (the runtime passes its own). */
-  constructor(gate: Gatekeeper = NO_GATE) {
+  /**
+   * `gate`: the revocation store whose state admits requests (the runtime passes its own).
+   * `book`: the state shared with a command and a job store (by default its own: no job can reach it).
+   */
+  constructor(gate: Gatekeeper = NO_GATE, book = new MemoryJobBook({ resultRetentionSeconds: 0 })) {
     this.gate = gate;
+    this.book = book;
   }
 
   private admit(admission: Admission | undefined): void {
     if (admission !== undefined) this.gate.admitNow(admission);
   }
 
-  async join(group: string, agentId: string, admission?: Admission): Promise<JoinOutcome> {
+  /** A join also makes the agent a target of the group's continuous jobs in progress at `now` (MemoryJobBook.joined). */
+  async join(group: string, agentId: string, admission?: Admission, now?: number): Promise<JoinOutcome> {
     this.admit(admission);
-    const entry = this.groups.get(group);
-    const outcome = joinOutcome(entry?.positions.has(agentId) ?? false, this.agents.get(agentId)?.size ?? 0);
+    const { groups, memberships } = this.book;
+    const entry = groups.get(group);
+    const outcome = joinOutcome(entry?.positions.has(agentId) ?? false, memberships.get(agentId)?.size ?? 0);
     if (outcome !== 'added') return outcome;
     const target: MemoryGroup = entry ?? { last: 0, positions: new Map(), order: [] };
-    this.groups.set(group, target);
+    groups.set(group, target);
     const position = nextPosition(target.last);
     target.last = position;
     target.positions.set(agentId, position);
     target.order.push({ agentId, position });
-    const mine = this.agents.get(agentId) ?? new Set<string>();
+    const mine = memberships.get(agentId) ?? new Set<string>();
     mine.add(group);
-    this.agents.set(agentId, mine);
+    memberships.set(agentId, mine);
+    this.book.joined(group, agentId, now ?? admission?.now ?? Date.now());
     return outcome;
   }
 
+  /** A leave cancels nothing: the group's jobs the agent has still to receive go to its own index (MemoryJobBook.left). */
   async leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome> {
     this.admit(admission);
-    const entry = this.groups.get(group);
+    const { groups, memberships } = this.book;
+    const entry = groups.get(group);
     const position = entry?.positions.get(agentId);
     const outcome = leaveOutcome(position !== undefined);
     if (entry === undefined || position === undefined) return outcome;
     entry.positions.delete(agentId);
     entry.order.splice(firstAfter(entry.order, position - 1), 1);
-    const mine = this.agents.get(agentId);
+    const mine = memberships.get(agentId);
     mine?.delete(group);
-    if (mine?.size === 0) this.agents.delete(agentId);
+    if (mine?.size === 0) memberships.delete(agentId);
+    this.book.left(group, agentId);
     return outcome;
   }
 
   async members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage> {
     this.admit(admission);
-    const order = this.groups.get(group)?.order ?? [];
+    const order = this.book.groups.get(group)?.order ?? [];
     const start = firstAfter(order, after);
     return memberPage(order.slice(start, start + limit + 1), limit);
   }
 
   async groupsOf(agentId: string, admission?: Admission): Promise<string[]> {
     this.admit(admission);
-    return sortedGroups(this.agents.get(agentId) ?? []);
+    return sortedGroups(this.book.memberships.get(agentId) ?? []);
   }
 }
 
@@ -343,4 +641,141 @@ function firstAfter(order: readonly { readonly position: number }[], after: numb
     else high = middle;
   }
   return low;
+}
+
+/**
+ * Fleet jobs over the book the command and group stores share: a job is its spec, its target set
+ * and its tally; its executions are made in the agents' own polls (MemoryCommandStore.fetch).
+ */
+export class MemoryJobStore implements JobStore {
+  readonly book: MemoryJobBook;
+  private readonly gate: Gatekeeper;
+
+  /** `book`: the state shared with the command and group stores; `gate` admits requests. */
+  constructor(book: MemoryJobBook, gate: Gatekeeper = NO_GATE) {
+    this.book = book;
+    this.gate = gate;
+  }
+
+  private admit(admission: Admission | undefined): void {
+    if (admission !== undefined) this.gate.admitNow(admission);
+  }
+
+  /** The targets: the named agents and the groups' members now, each once, by code unit (as a sorted set of equal scores). */
+  async create(spec: JobSpec, request?: IdempotentRequest, admission?: Admission): Promise<CreateJobOutcome> {
+    this.admit(admission);
+    const { book } = this;
+    const at = spec.createdAt;
+    if (request) {
+      const key = JSON.stringify([request.sub, request.key]);
+      const entry = book.jobIdempotency.get(key);
+      const existing = entry && book.liveJob(entry.commandId, at);
+      switch (idempotency(entry, request.fingerprint, at, existing !== undefined)) {
+        case 'mismatch':
+          return { outcome: 'mismatch' };
+        case 'replay':
+          return { outcome: 'replayed', job: book.asCreated(existing as MemoryJob) };
+        case 'create':
+          book.jobIdempotency.set(key, {
+            fingerprint: request.fingerprint,
+            commandId: spec.jobId,
+            until: idempotentUntil(at, book.retentionMs),
+          });
+      }
+    }
+    const kept: JobSpec = deepFreeze(structuredClone(spec));
+    const chosen = new Set<string>();
+    for (const group of kept.targets.groups) for (const member of book.groups.get(group)?.order ?? []) chosen.add(member.agentId);
+    for (const agentId of kept.targets.agents) chosen.add(agentId);
+    const targets = [...chosen].sort(byCodeUnit);
+    book.lastJobSeq += 1;
+    const job: MemoryJob = {
+      state: createdJob(kept, book.lastJobSeq, targets.length),
+      initialTargets: targets.length,
+      targets,
+      isTarget: chosen,
+      execs: new Set(),
+      rollout: new Map(),
+      deadlines: { delivered: new Map(), in_progress: new Map() },
+    };
+    book.jobs.set(kept.jobId, job);
+    book.jobOrder.push(kept.jobId);
+    for (const group of kept.targets.groups) index(book.groupJobs, group, kept.jobId);
+    for (const agentId of kept.targets.agents) index(book.agentJobs, agentId, kept.jobId);
+    return { outcome: 'created', job: book.asCreated(job) };
+  }
+
+  async get(jobId: string, now: number, admission?: Admission): Promise<JobSnapshot | undefined> {
+    this.admit(admission);
+    const job = this.book.liveJob(jobId, now);
+    return job && this.book.snapshot(job, now);
+  }
+
+  /** Newest first from `query.before`; nextBefore when another job of the statuses asked for follows. */
+  async list(query: JobListQuery, now: number, admission?: Admission): Promise<JobListPage> {
+    this.admit(admission);
+    const { book } = this;
+    const jobs: JobSnapshot[] = [];
+    let last = 0;
+    for (const jobId of [...book.jobOrder].reverse()) {
+      const job = book.liveJob(jobId, now);
+      if (job === undefined || (query.before > 0 && job.state.seq >= query.before)) continue;
+      const snapshot = book.snapshot(job, now);
+      if (query.statuses !== undefined && !query.statuses.includes(snapshot.status)) continue;
+      if (jobs.length === query.limit) return { jobs, nextBefore: last };
+      jobs.push(snapshot);
+      last = job.state.seq;
+    }
+    return { jobs, nextBefore: undefined };
+  }
+
+  /** Targets in target order from offset `query.after`; nextAfter when another one of the statuses asked for follows. */
+  async executions(jobId: string, query: ExecutionQuery, now: number, admission?: Admission): Promise<ExecutionPage | undefined> {
+    this.admit(admission);
+    const { book } = this;
+    const job = book.liveJob(jobId, now);
+    if (job === undefined) return undefined;
+    book.meet(job, now);
+    const executions: ExecutionEntry[] = [];
+    let last = 0;
+    for (let rank = query.after; rank < job.targets.length; rank += 1) {
+      const agentId = job.targets[rank] as string;
+      const execution = this.executionOf(job, agentId, now);
+      if (execution === undefined) continue;
+      if (query.statuses !== undefined && !query.statuses.includes(execution.status)) continue;
+      if (executions.length === query.limit) return { executions, nextAfter: last };
+      executions.push(execution);
+      last = rank + 1;
+    }
+    return { executions, nextAfter: undefined };
+  }
+
+  /** One target at `now`: its execution (settled), none past retention, or the arithmetic's status (rules.undeliveredStatus). */
+  private executionOf(job: MemoryJob, agentId: string, now: number): ExecutionEntry | undefined {
+    const jobId = job.state.spec.jobId;
+    if (!job.execs.has(agentId)) {
+      const { status, reason } = undeliveredStatus(job.state, now);
+      return { agentId, status, record: undefined, cancelReason: reason };
+    }
+    const queue = this.book.queues.get(agentId);
+    const entry = queue?.entries.get(jobId);
+    if (entry === undefined) return undefined;
+    if (isGone(entry.record, now, this.book.retentionMs)) {
+      queue?.entries.delete(jobId);
+      return undefined;
+    }
+    this.book.settle(entry);
+    const status = statusOf(entry.record, now);
+    return { agentId, status, record: copy(entry.record), cancelReason: status === 'canceled' ? entry.record.cancelReason : undefined };
+  }
+
+  async cancel(jobId: string, cancellation: JobCancellation, admission?: Admission): Promise<CancelJobOutcome> {
+    this.admit(admission);
+    const job = this.book.liveJob(jobId, cancellation.at);
+    if (job === undefined) return { outcome: 'not_found' };
+    const timedOut = this.book.meet(job, cancellation.at);
+    const { outcome, state } = cancelJob(job.state, countsAt(job.state, timedOut, cancellation.at), cancellation);
+    job.state = state;
+    return { outcome, job: jobSnapshot(state, timedOut, cancellation.at) };
+  }
 }

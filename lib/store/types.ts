@@ -97,9 +97,16 @@ export interface RevocationStore {
  * the admission with it.
  */
 export interface GroupStore {
-  /** Puts the agent in the group; nothing changes when it is a member already or in too many groups. */
-  join(group: string, agentId: string, admission?: Admission): Promise<JoinOutcome>;
-  /** Takes the agent out of the group; nothing changes when it is no member. */
+  /**
+   * Puts the agent in the group; nothing changes when it is a member already or in too many groups.
+   * A join at `now` (default: the admission's, else the wall clock) also makes the agent a target
+   * of the group's continuous jobs in progress then.
+   */
+  join(group: string, agentId: string, admission?: Admission, now?: number): Promise<JoinOutcome>;
+  /**
+   * Takes the agent out of the group; nothing changes when it is no member. Nothing it has is
+   * canceled, and an execution of the group's jobs it is still to receive stays its own.
+   */
   leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome>;
   /** Up to `limit` members in join order, after join position `after` (0: from the start). */
   members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage>;

@@ -1,0 +1,61 @@
+/**
+ * How jobs are shown to operators: a job as read at an instant (its counts exact then), and one
+ * target's execution. Times are ISO 8601 UTC, as in the command views; absent values are null.
+ */
+import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
+import type { ExecutionEntry, JobSnapshot } from './model.ts';
+import { ABORT_REASON } from './rules.ts';
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** The job at the instant its snapshot was read. */
+export function jobView(job: JobSnapshot) {
+  const { spec, status, counts, end } = job;
+  return {
+    job_id: spec.jobId,
+    command: spec.command,
+    args: spec.args,
+    targets: { agents: spec.targets.agents, groups: spec.targets.groups },
+    continuous: spec.continuous,
+    rollout: spec.rollout === undefined ? null : { max_per_minute: spec.rollout.maxPerMinute },
+    abort:
+      spec.abort === undefined
+        ? null
+        : { failure_threshold_percent: spec.abort.failureThresholdPercent, min_executed: spec.abort.minExecuted },
+    status,
+    counts: {
+      pending: counts.pending,
+      delivered: counts.delivered,
+      in_progress: counts.in_progress,
+      completed: counts.completed,
+      failed: counts.failed,
+      rejected: counts.rejected,
+      timed_out: counts.timed_out,
+      canceled: counts.canceled,
+      expired: counts.expired,
+    },
+    created_at: iso(spec.createdAt),
+    updated_at: iso(job.updatedAt),
+    completed_at: iso(job.completedAt),
+    expires_at: iso(spec.expiresAt),
+    timeout_seconds: spec.timeoutMs === undefined ? null : spec.timeoutMs / 1000,
+    description: spec.description ?? null,
+    ...(status === 'aborted' ? { cancel_reason: ABORT_REASON } : {}),
+    ...(status === 'canceled' ? { cancel_reason: end?.reason ?? null, force: end?.force ?? false } : {}),
+  };
+}
+
+/** One target of a job at `now`: its execution once made (command_id = the job id), else what arithmetic says of it. */
+export function executionView(entry: ExecutionEntry, now: number) {
+  const { record } = entry;
+  return {
+    agent_id: entry.agentId,
+    command_id: record === undefined ? null : record.commandId,
+    status: entry.status,
+    delivered_at: iso(record?.deliveredAt),
+    updated_at: record === undefined ? null : iso(updatedAtOf(record, now)),
+    completed_at: record === undefined ? null : iso(endedAt(record, now)),
+    delivery_count: record?.deliveryCount ?? 0,
+    ...(entry.status === 'canceled' ? { cancel_reason: entry.cancelReason ?? null } : {}),
+  };
+}
