@@ -132,6 +132,29 @@ describe.skipIf(!HAS_REDIS)('Upstash job store on a real Redis', () => {
     expect(await jobs.get(spec.jobId, now + 3)).toMatchObject({ status: 'completed', counts: { completed: 1, pending: 0 } });
   });
 
+  it('keeps the indexes a poll walks small: a leaver is put in agent-jobs, an ended job leaves them when a poll meets it', async () => {
+    const keyPrefix = freshPrefix();
+    const keys = redisKeys(keyPrefix);
+    const { commands, groups, jobs } = storesOn(target.bridge, keyPrefix);
+    for (const agent of ['stays', 'leaves']) await groups.join('g:1', agent);
+    const spec = jobSpec({ targets: { agents: ['named'], groups: ['g:1'] } });
+    await jobs.create(spec);
+    const now = spec.createdAt + 1;
+
+    await groups.leave('g:1', 'leaves');
+    expect(await redis.sMembers(keys.agentJobs('leaves'))).toEqual([spec.jobId]);
+    expect((await commands.fetch('leaves', 10, now)).map((record) => record.jobId)).toEqual([spec.jobId]);
+    await commands.fetch('leaves', 10, now + 1); // it has its execution now: the entry goes
+    expect(await redis.exists(keys.agentJobs('leaves'))).toBe(0);
+
+    await jobs.cancel(spec.jobId, { reason: undefined, force: false, at: now + 2 });
+    expect(await redis.sMembers(keys.groupJobs('g:1'))).toEqual([spec.jobId]); // the cancel does not declare the group's keys
+    expect(await commands.fetch('stays', 10, now + 3)).toEqual([]);
+    expect(await redis.exists(keys.groupJobs('g:1'))).toBe(0);
+    expect(await commands.fetch('named', 10, now + 3)).toEqual([]);
+    expect(await redis.exists(keys.agentJobs('named'))).toBe(0);
+  });
+
   it('uses one HTTP request per job store call and per poll, behind the gate (allowlist, rate limit on) and without it', async () => {
     const keyPrefix = freshPrefix();
     const plain = storesOn(second, keyPrefix);
