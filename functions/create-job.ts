@@ -42,7 +42,4 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
   return json(201, jobView(answer.job), { Location: `/api/jobs/${answer.job.spec.jobId}` });
 }
 
-export const handler = middy(createJob, chainOptions)
-  .use(edge())
-  .use(authenticate(ROUTES.CreateJob))
-  .use(jsonBody(ROUTES.CreateJob));
+export const handler = middy(createJob, chainOptions).use(edge()).use(authenticate(ROUTES.CreateJob)).use(jsonBody(ROUTES.CreateJob));

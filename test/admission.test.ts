@@ -132,11 +132,7 @@ describe.each(targets)('a revoked token on every route ($name store)', (store) =
       ['ListJobs', listJobs, { path: '/api/jobs' }],
       ['GetJob', getJob, { routeKey: 'GET /api/jobs/{jobId}', ...jobPath('') }],
       ['ListJobExecutions', listJobExecutions, { routeKey: 'GET /api/jobs/{jobId}/executions', ...jobPath('/executions') }],
-      [
-        'CancelJob',
-        cancelJob,
-        { method: 'POST', routeKey: 'POST /api/jobs/{jobId}/cancel', ...jobPath('/cancel'), body: { force: true } },
-      ],
+      ['CancelJob', cancelJob, { method: 'POST', routeKey: 'POST /api/jobs/{jobId}/cancel', ...jobPath('/cancel'), body: { force: true } }],
     ];
     const authenticated = Object.values(ROUTES).filter((route) => route.scopes !== undefined);
     expect(calls.map(([name]) => name).sort()).toEqual(authenticated.map((route) => route.name).sort());

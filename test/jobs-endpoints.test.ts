@@ -19,11 +19,11 @@ import { handler as postResults } from '../functions/post-results.ts';
 import { handler as putGroupMember } from '../functions/put-group-member.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { MAX_JOB_AGENTS } from '../lib/jobs/model.ts';
-import { storeTargets, type TestRuntime } from './helpers/targets.ts';
+import { memoryTarget, type TestRuntime } from './helpers/targets.ts';
 import { type Answer, invoke } from './helpers/lambda.ts';
 import { signToken } from './helpers/tokens.ts';
 
-const targets = storeTargets('jobs-endpoints');
+const targets = [memoryTarget];
 const iso = (ms: number) => new Date(ms).toISOString();
 const ZERO = { pending: 0, delivered: 0, in_progress: 0, completed: 0, failed: 0, rejected: 0, timed_out: 0, canceled: 0, expired: 0 };
 
@@ -38,7 +38,10 @@ describe.each(targets)('the job routes on the $name store', (target) => {
     agentTokens.clear();
     // Fresh ids per test keep tests apart on a shared Redis.
     run = Math.random().toString(36).slice(2, 8);
-    operator = await signToken({ sub: 'ops-1', scope: 'admin:jobs admin:groups admin:commands' }, { now: Math.floor(rt.clock.now() / 1000) });
+    operator = await signToken(
+      { sub: 'ops-1', scope: 'admin:jobs admin:groups admin:commands' },
+      { now: Math.floor(rt.clock.now() / 1000) },
+    );
   });
 
   const agentId = (n: number) => `agent-${run}-${String(n).padStart(3, '0')}`;
@@ -73,7 +76,8 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ...(body === undefined ? {} : { body }),
     });
   const poll = async (id: string) => invoke(getCommands, { path: '/api/commands', token: await agentToken(id) });
-  const report = async (id: string, body: unknown) => invoke(postResults, { method: 'POST', path: '/api/results', token: await agentToken(id), body });
+  const report = async (id: string, body: unknown) =>
+    invoke(postResults, { method: 'POST', path: '/api/results', token: await agentToken(id), body });
   const join = (group: string, id: string) =>
     invoke(putGroupMember, {
       method: 'PUT',
@@ -128,7 +132,11 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ['ttl_seconds 0', { command: 'x', targets: one, ttl_seconds: 0 }, /ttl_seconds must be a whole number from 1 to 2592000/],
       ['timeout_seconds too long', { command: 'x', targets: one, timeout_seconds: 604801 }, /timeout_seconds must be a whole number/],
       ['continuous not a boolean', { command: 'x', targets: one, continuous: 'true' }, /continuous must be true or false/],
-      ['rollout without max', { command: 'x', targets: one, rollout: {} }, /rollout.max_per_minute must be a whole number from 1 to 100000/],
+      [
+        'rollout without max',
+        { command: 'x', targets: one, rollout: {} },
+        /rollout.max_per_minute must be a whole number from 1 to 100000/,
+      ],
       ['rollout 0', { command: 'x', targets: one, rollout: { max_per_minute: 0 } }, /rollout.max_per_minute/],
       ['rollout over 100000', { command: 'x', targets: one, rollout: { max_per_minute: 100001 } }, /rollout.max_per_minute/],
       ['rollout 1.5', { command: 'x', targets: one, rollout: { max_per_minute: 1.5 } }, /rollout.max_per_minute/],
@@ -151,7 +159,11 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ],
       ['abort min 0', { command: 'x', targets: one, abort: { failure_threshold_percent: 5, min_executed: 0 } }, /abort.min_executed/],
       ['abort null', { command: 'x', targets: one, abort: null }, /abort must be a JSON object/],
-      ['a description too long', { command: 'x', targets: one, description: 'd'.repeat(257) }, /description must be a string of at most 256/],
+      [
+        'a description too long',
+        { command: 'x', targets: one, description: 'd'.repeat(257) },
+        /description must be a string of at most 256/,
+      ],
       ['a description not a string', { command: 'x', targets: one, description: 5 }, /description must be a string/],
     ];
 
@@ -289,7 +301,13 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       const first = await create(body, { 'idempotency-key': `shared-${run}` });
       const otherOperator = await signToken({ sub: 'ops-2', scope: 'admin:jobs' });
 
-      const second = await invoke(createJob, { method: 'POST', path: '/api/jobs', token: otherOperator, body, headers: { 'idempotency-key': `shared-${run}` } });
+      const second = await invoke(createJob, {
+        method: 'POST',
+        path: '/api/jobs',
+        token: otherOperator,
+        body,
+        headers: { 'idempotency-key': `shared-${run}` },
+      });
 
       expect(second.status).toBe(201);
       expect(second.body.job_id).not.toBe(first.body.job_id);
@@ -408,7 +426,11 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       await poll(c);
       await report(c, { command_id: jobId, status: 'rejected' });
       const ended = await read(jobId);
-      expect(ended.body).toMatchObject({ status: 'completed', completed_at: iso(rt.clock.now()), counts: { ...ZERO, completed: 1, failed: 1, rejected: 1 } });
+      expect(ended.body).toMatchObject({
+        status: 'completed',
+        completed_at: iso(rt.clock.now()),
+        counts: { ...ZERO, completed: 1, failed: 1, rejected: 1 },
+      });
     });
 
     it('a rollout holds back agents beyond its budget without an error, and an abort cancels what was not delivered', async () => {
@@ -430,14 +452,20 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       await report(agents[1] as string, { command_id: jobId, status: 'completed' });
 
       const aborted = await read(jobId);
-      expect(aborted.body).toMatchObject({ status: 'aborted', cancel_reason: 'job_aborted', counts: { ...ZERO, completed: 1, failed: 1, canceled: 3 } });
+      expect(aborted.body).toMatchObject({
+        status: 'aborted',
+        cancel_reason: 'job_aborted',
+        counts: { ...ZERO, completed: 1, failed: 1, canceled: 3 },
+      });
       rt.clock.advance(61_000);
       expect((await poll(agents[2] as string)).body.commands).toEqual([]);
       const refused = await cancel(jobId);
       expect(refused.status).toBe(409);
       expect(refused.body.error_description).toBe('the job was aborted');
       const listed = await executions(jobId);
-      expect(listed.body.executions.map((entry: { status: string; cancel_reason?: string }) => [entry.status, entry.cancel_reason])).toEqual([
+      expect(
+        listed.body.executions.map((entry: { status: string; cancel_reason?: string }) => [entry.status, entry.cancel_reason]),
+      ).toEqual([
         ['failed', undefined],
         ['completed', undefined],
         ['canceled', 'job_aborted'],

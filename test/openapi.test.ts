@@ -348,7 +348,11 @@ describe('answers as documented', () => {
     expect(failed.body.executions).toHaveLength(1);
 
     const other = await call('CreateJob', { token: ops, body: { command: 'scan', targets: { agents: ['agent-001'] } } });
-    const canceled = await call('CancelJob', { params: { jobId: other.body.job_id }, token: ops, body: { reason: 'not needed', force: true } });
+    const canceled = await call('CancelJob', {
+      params: { jobId: other.body.job_id },
+      token: ops,
+      body: { reason: 'not needed', force: true },
+    });
     expect(canceled.body).toMatchObject({ status: 'canceled', cancel_reason: 'not needed', force: true });
     const third = await call('CreateJob', { token: ops, body: { command: 'scan', targets: { agents: ['agent-001'] } } });
     expect((await call('CancelJob', { params: { jobId: third.body.job_id }, token: ops })).body).toMatchObject({ cancel_reason: null });
@@ -367,7 +371,11 @@ describe('answers as documented', () => {
       expect(answer.status, name).toBe(404);
       expect(answer.body.error_description).toBe('no such job');
     }
-    const job = await call('CreateJob', { token: ops, headers: { 'idempotency-key': 'k-job' }, body: { command: 'x', targets: { agents: ['a'] } } });
+    const job = await call('CreateJob', {
+      token: ops,
+      headers: { 'idempotency-key': 'k-job' },
+      body: { command: 'x', targets: { agents: ['a'] } },
+    });
     expect((await call('CancelJob', { params: { jobId: job.body.job_id }, token: ops })).status).toBe(200);
     const again = await call('CancelJob', { params: { jobId: job.body.job_id }, token: ops });
     expect(again.status).toBe(409);

@@ -215,7 +215,10 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
-const digest = (value: unknown) => createHash('sha256').update(JSON.stringify(canonical(value))).digest('base64url');
+const digest = (value: unknown) =>
+  createHash('sha256')
+    .update(JSON.stringify(canonical(value)))
+    .digest('base64url');
 
 /**
  * What makes two enqueues "the same request" for an Idempotency-Key: the agent and the checked
