@@ -11,8 +11,8 @@ import { TokenVerifier } from './auth/verifier.ts';
 import { logger } from './logger.ts';
 import { loadSecrets } from './secrets.ts';
 import { MemoryCommandStore, MemoryGroupStore, MemoryJobBook, MemoryJobStore, MemoryRevocationStore } from './store/memory.ts';
-import { type CommandStore, type GroupStore, type JobStore, type RevocationStore, StoreUnavailableError } from './store/types.ts';
-import { createRedisClient, UpstashCommandStore, UpstashGroupStore, UpstashRevocationStore } from './store/upstash.ts';
+import type { CommandStore, GroupStore, JobStore, RevocationStore } from './store/types.ts';
+import { createRedisClient, UpstashCommandStore, UpstashGroupStore, UpstashJobStore, UpstashRevocationStore } from './store/upstash.ts';
 
 export interface Runtime {
   readonly config: Config;
@@ -83,8 +83,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
   const commands =
     parts.commands ?? (config.useRedis ? new UpstashCommandStore(redis(), config) : new MemoryCommandStore(config, gate, shared()));
   const groups = parts.groups ?? (config.useRedis ? new UpstashGroupStore(redis(), config) : new MemoryGroupStore(gate, shared()));
-  // PLACEHOLDER until the Redis job store is built: with USE_REDIS the jobs are unavailable.
-  const jobs = parts.jobs ?? (config.useRedis ? unavailableJobStore() : new MemoryJobStore(shared(), gate));
+  const jobs = parts.jobs ?? (config.useRedis ? new UpstashJobStore(redis(), config) : new MemoryJobStore(shared(), gate));
   const verifier = new TokenVerifier({
     ...config,
     keySet: parts.keySet ?? createKeySet(config, clock),
@@ -101,14 +100,6 @@ function sharedBook(parts: RuntimeParts): MemoryJobBook | undefined {
     if (part instanceof MemoryCommandStore || part instanceof MemoryGroupStore || part instanceof MemoryJobStore) return part.book;
   }
   return undefined;
-}
-
-/** PLACEHOLDER, removed when the Redis job store lands: a job store whose every method answers 503. */
-function unavailableJobStore(): JobStore {
-  const unavailable = async (): Promise<never> => {
-    throw new StoreUnavailableError('jobs are not built on this store yet');
-  };
-  return { create: unavailable, get: unavailable, list: unavailable, executions: unavailable, cancel: unavailable };
 }
 
 let current: Promise<Runtime> | undefined;

@@ -296,8 +296,13 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
         all.slice(start, start + 5_000).map((agent) => {
           const inputs = inputsOf(
             GROUP_JOIN,
-            { groupKey: keys.group('huge'), seqKey: keys.groupSeq('huge'), agentGroupsKey: keys.agentGroups(agent) },
-            { group: 'huge', agentId: agent, maxGroups: MAX_GROUPS_PER_AGENT },
+            {
+              groupKey: keys.group('huge'),
+              seqKey: keys.groupSeq('huge'),
+              agentGroupsKey: keys.agentGroups(agent),
+              groupJobsKey: keys.groupJobs('huge'),
+            },
+            { keyPrefix, group: 'huge', agentId: agent, maxGroups: MAX_GROUPS_PER_AGENT, now: Date.now() },
           );
           return redis.evalSha(sha, { keys: inputs.keys, arguments: inputs.args });
         }),

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as revocation from '../lib/auth/revocation.ts';
 import * as lifecycle from '../lib/commands/lifecycle.ts';
 import * as membership from '../lib/groups/membership.ts';
+import * as jobRules from '../lib/jobs/rules.ts';
 import { loadConfig } from '../lib/config.ts';
 import { keyPart, redisKeys } from '../lib/store/keys.ts';
 import * as ratelimit from '../lib/store/ratelimit.ts';
@@ -34,6 +35,17 @@ function documentedShapes(): string[] {
     keys.groupSeq('<group>'),
     keys.agentGroups('<agent>'),
     keys.rateLimit('<sub>', 0).replace(/0$/, '<window>'),
+    keys.job('<job>'),
+    keys.jobTargets('<job>'),
+    keys.jobExecs('<job>'),
+    keys.jobRollout('<job>'),
+    keys.jobDeadlines('<job>', 'delivered'),
+    keys.jobDeadlines('<job>', 'in_progress'),
+    keys.jobs(),
+    keys.jobSeq(),
+    keys.groupJobs('<group>'),
+    keys.agentJobs('<agent>'),
+    keys.jobIdempotency('<sub>', '<key>'),
   ];
 }
 
@@ -70,6 +82,13 @@ describe('the key layout', () => {
     expect(keys.agentGroups('a:b')).not.toBe(keys.agentGroups('a%3Ab'));
     expect(keys.idempotency('ops:1', 'a:b', 'k:%')).toBe('biz:idem:ops%3A1:a%3Ab:k%3A%25');
     expect(keys.idempotency('ops', 'a:b', 'k')).not.toBe(keys.idempotency('ops:a', 'b', 'k'));
+    expect(keys.job('j:1')).toBe('biz:job:j%3A1');
+    expect(keys.jobDeadlines('j:1', 'in_progress')).toBe('biz:job-deadlines:j%3A1:in_progress');
+    expect(keys.jobTargets('a:b')).not.toBe(keys.jobTargets('a%3Ab'));
+    expect(keys.groupJobs('web:eu')).toBe('biz:group-jobs:web%3Aeu');
+    expect(keys.agentJobs('a:b')).toBe('biz:agent-jobs:a%3Ab');
+    expect(keys.jobIdempotency('ops:1', 'k:%')).toBe('biz:job-idem:ops%3A1:k%3A%25');
+    expect(keys.jobIdempotency('ops', 'a:b')).not.toBe(keys.jobIdempotency('ops:a', 'b'));
   });
 });
 
@@ -77,7 +96,13 @@ describe('the Lua scripts', () => {
   const all = Object.entries(scripts as Record<string, unknown>).filter(
     (entry): entry is [string, scripts.LuaScript] => typeof entry[1] === 'object' && entry[1] !== null && 'lua' in entry[1],
   );
-  const pure = new Set([...Object.keys(lifecycle), ...Object.keys(revocation), ...Object.keys(ratelimit), ...Object.keys(membership)]);
+  const pure = new Set([
+    ...Object.keys(lifecycle),
+    ...Object.keys(revocation),
+    ...Object.keys(ratelimit),
+    ...Object.keys(membership),
+    ...Object.keys(jobRules),
+  ]);
   const withGates = [...all, ...all.map(([name, lua]): [string, scripts.LuaScript] => [`gated(${name})`, scripts.gated(lua)])];
 
   it('are the action scripts, each also run behind the gate', () => {
@@ -93,6 +118,11 @@ describe('the Lua scripts', () => {
       'GROUP_JOIN',
       'GROUP_LEAVE',
       'GROUP_MEMBERS',
+      'JOB_CANCEL',
+      'JOB_CREATE',
+      'JOB_EXECUTIONS',
+      'JOB_GET',
+      'JOB_LIST',
       'LIST',
       'PUT_CONFIG',
       'RAISE_CUTOFF',
@@ -104,8 +134,17 @@ describe('the Lua scripts', () => {
     expect(lua.lua.startsWith(`#!lua flags=${scripts.KEY_LOCKING_FLAG}\n`)).toBe(lua.lockKeys);
   });
 
-  it('marks every script for key locking but the three that read keys they find on their way', () => {
-    expect(all.filter(([, lua]) => !lua.lockKeys).map(([name]) => name)).toEqual(['ENQUEUE', 'FETCH', 'LIST']);
+  it('marks every script for key locking but those that read keys they find on their way', () => {
+    expect(all.filter(([, lua]) => !lua.lockKeys).map(([name]) => name)).toEqual([
+      'ENQUEUE',
+      'FETCH',
+      'LIST',
+      'GROUP_JOIN',
+      'GROUP_LEAVE',
+      'JOB_CREATE',
+      'JOB_LIST',
+      'JOB_EXECUTIONS',
+    ]);
   });
 
   it.each(all)("gated(%s) declares the gate's inputs first, then the action's, and returns before the action when refused", (_, lua) => {

@@ -1,7 +1,8 @@
 /**
  * Upstash Redis implementations of the store interfaces, with the same behaviour as the
  * in-memory store (lib/store/memory.ts). One `@upstash/redis` client per process, shared by the
- * three stores; every store method a request calls is one Lua script run with EVALSHA, so one HTTP
+ * four stores (commands, revocations, groups, jobs: one key space, since a poll makes a job's
+ * executions and a join adds a continuous job's targets); every store method a request calls is one Lua script run with EVALSHA, so one HTTP
  * round trip, and every multi-step change is atomic on the server. With an Admission the script
  * is the action behind the gate (lib/store/scripts.ts gated): revocation decision, rate limit,
  * then the action, so a request costs one Upstash command whatever is configured.
@@ -18,7 +19,8 @@
  *                                                         exists; written by the auth server (registerToken here)
  *   <p>cmd:<agent>:<commandId>    hash                   one command: commandId, agentId, command, args (JSON,
  *                                                         kept byte for byte), createdAt, expiresAt (epoch ms),
- *                                                         timeoutMs; then deliveredAt, deliveryCount, updatedAt,
+ *                                                         timeoutMs, jobId (a job's execution, whose commandId
+ *                                                         is the job id); then deliveredAt, deliveryCount, updatedAt,
  *                                                         startedAt, deadlineAt, statusDetailsJson, resultStatus
  *                                                         (completed, failed, rejected or canceled), resultJson,
  *                                                         cancelReason, completedAt; PEXPIREAT = its goneAt: the
@@ -49,19 +51,52 @@
  *   <p>ratelimit:<sub>:<window>   string <count>         requests of <sub> counted in one rate-limit window
  *                                                         (window = floor(epoch ms / window ms));
  *                                                         PEXPIREAT = the end of the next window
+ *   <p>job:<job>                  hash                   a job: spec (jobId, command, args JSON, targetsJson,
+ *                                                         createdAt, expiresAt, timeoutMs, continuous 1/0,
+ *                                                         rolloutMax, abortPercent, abortMin, description), seq,
+ *                                                         targetSeq, initialTargets, the tally (targets,
+ *                                                         materialized, delivered, inProgress, completed, failed,
+ *                                                         rejected, canceled, lastEndAt, updatedAt) and its end
+ *                                                         (endStatus, endAt, endReason, endForce 1/0,
+ *                                                         endUndelivered, endFinal JSON); PEXPIREAT = expiresAt +
+ *                                                         retention, as every key of the job
+ *   <p>job-targets:<job>          sorted set             the job's targets (member = agent id), score 0 at
+ *                                                         creation (byte order), then targetSeq for continuous joiners
+ *   <p>job-execs:<job>            set                    the targets that have their execution (cmd:<agent>:<job>)
+ *   <p>job-rollout:<job>          sorted set             first deliveries, score = their time (rollout only);
+ *                                                         pruned below now - 2 min
+ *   <p>job-deadlines:<job>:delivered    sorted set       executions last written delivered, score = deadlineAt
+ *                                                         (only a deadline before the job's expiry)
+ *   <p>job-deadlines:<job>:in_progress  sorted set       the same for in_progress; ZCOUNT of both is the
+ *                                                         timed-out tally at a read
+ *   <p>jobs                       sorted set             every job id, score = seq (listing; an entry whose job is
+ *                                                         gone is dropped when met); no TTL
+ *   <p>job-seq                    string (integer)       the last job seq (INCR); no TTL
+ *   <p>group-jobs:<group>         set                    jobs in progress that target the group (pruned when met
+ *                                                         ended or gone); no TTL
+ *   <p>agent-jobs:<agent>         set                    jobs the agent must still look at outside its groups
+ *                                                         (named targets, targets that left a group); no TTL
+ *   <p>job-idem:<sub>:<key>       hash                   an operator's Idempotency-Key for a job: fingerprint,
+ *                                                         jobId, until; PEXPIREAT = until
  *
  * Key locking (Upstash's allow-key-locking): every script declares the keys it touches, the gate's
  * five (cut-off, denylist entry, registration, this and the previous window's counter) and the
- * action's, and is sent with the flag, except three: FETCH and LIST read <p>cmd:<agent>:<commandId>
- * for each id that <p>queue:<agent> or <p>log:<agent> holds, and ENQUEUE with an idempotency key
- * reads the hash of the command that key made; those keys are known only once the queue, the log
- * or the key is read, so these cannot declare them and run under Upstash's global lock (no other
- * command runs while they do). Declaring them needs every command of an agent in one hash of
- * that agent (fields <commandId>:<field>), with a sorted set of when each is gone.
+ * action's, and is sent with the flag, except those that read keys they learn while running:
+ * FETCH and LIST read <p>cmd:<agent>:<commandId> for each id that <p>queue:<agent> or
+ * <p>log:<agent> holds (and FETCH the keys of every job of the agent's groups and agent-jobs),
+ * ENQUEUE and JOB_CREATE with an idempotency key read what that key made, JOB_CREATE reads the
+ * groups it names and writes their group-jobs, JOB_LIST reads the job of each listing entry,
+ * JOB_EXECUTIONS the execution of each target, GROUP_JOIN and GROUP_LEAVE the jobs of the group.
+ * Those run under Upstash's global lock (no other command runs while they do). COMPLETE, CANCEL
+ * and GET_COMMAND declare the keys of the job a command may be the execution of from its id
+ * (commandId = jobId; for a plain command they do not exist), JOB_GET and JOB_CANCEL the job's
+ * own, so these keep the flag. Declaring the command hashes of FETCH and LIST needs every command
+ * of an agent in one hash of that agent (fields <commandId>:<field>), with a sorted set of when
+ * each is gone.
  *
  * The rules are not written here: the scripts (lib/store/scripts.ts) mirror
- * lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts and
- * lib/groups/membership.ts.
+ * lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts,
+ * lib/groups/membership.ts and lib/jobs/rules.ts.
  *
  * Times passed to the stores (now, createdAt, completedAt) come from the runtime's clock, and
  * the Lua scripts decide with them, never with Redis's own clock, exactly like the in-memory
@@ -99,6 +134,26 @@ import {
   memberPage,
   sortedGroups,
 } from '../groups/membership.ts';
+import {
+  type CancelJobOutcome,
+  type CreateJobOutcome,
+  type ExecutionEntry,
+  type ExecutionPage,
+  type ExecutionQuery,
+  JOB_STATUSES,
+  type JobCancellation,
+  type JobCounts,
+  type JobEnd,
+  type JobListPage,
+  type JobListQuery,
+  type JobSnapshot,
+  type JobSpec,
+  type JobState,
+  type JobTally,
+  type JobTargets,
+  type TimedOutTally,
+} from '../jobs/model.ts';
+import { createdJob, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
 import { limitFailedOpen, type RateLimitSettings, windowOf } from './ratelimit.ts';
@@ -118,6 +173,11 @@ import {
   GROUP_MEMBERS,
   gated,
   inputsOf,
+  JOB_CANCEL,
+  JOB_CREATE,
+  JOB_EXECUTIONS,
+  JOB_GET,
+  JOB_LIST,
   LIST,
   type LuaScript,
   PUT_CONFIG,
@@ -128,6 +188,7 @@ import {
   type Admission,
   type CommandStore,
   type GroupStore,
+  type JobStore,
   RateLimitedError,
   type RevocationStore,
   StoreUnavailableError,
@@ -319,6 +380,7 @@ function toRecord(flat: unknown): CommandRecord | undefined {
     ...(resultStatus !== undefined && WRITTEN.has(resultStatus) ? { resultStatus: resultStatus as WrittenStatus } : {}),
     ...text('resultJson'),
     ...text('cancelReason'),
+    ...text('jobId'),
   } as CommandRecord;
 }
 
@@ -411,8 +473,21 @@ export class UpstashCommandStore implements CommandStore {
     const rows = await call('fetch', () =>
       this.fetchScript(
         admission,
-        { queueKey: this.keys.queue(agentId) },
-        { commandPrefix: this.keys.commandPrefix(agentId), limit: Math.max(0, limit), now, retentionMs: this.retentionMs },
+        {
+          queueKey: this.keys.queue(agentId),
+          logKey: this.keys.log(agentId),
+          seqKey: this.keys.seq(agentId),
+          agentGroupsKey: this.keys.agentGroups(agentId),
+          agentJobsKey: this.keys.agentJobs(agentId),
+        },
+        {
+          keyPrefix: this.keys.prefix,
+          commandPrefix: this.keys.commandPrefix(agentId),
+          agentId,
+          limit: Math.max(0, limit),
+          now,
+          retentionMs: this.retentionMs,
+        },
       ),
     );
     if (!Array.isArray(rows)) throw new StoreUnavailableError('Redis fetch returned no list');
@@ -425,7 +500,7 @@ export class UpstashCommandStore implements CommandStore {
     const answer = await call('complete', () =>
       this.completeScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
+        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId), ...this.executionJobKeys(commandId) },
         {
           commandId,
           agentId,
@@ -447,7 +522,7 @@ export class UpstashCommandStore implements CommandStore {
     const answer = await call('cancel', () =>
       this.cancelScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId) },
+        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId), ...this.executionJobKeys(commandId) },
         {
           commandId,
           agentId,
@@ -465,7 +540,13 @@ export class UpstashCommandStore implements CommandStore {
   }
 
   async get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined> {
-    const flat = await call('get', () => this.getScript(admission, { commandKey: this.keys.command(agentId, commandId) }, {}));
+    const flat = await call('get', () =>
+      this.getScript(
+        admission,
+        { commandKey: this.keys.command(agentId, commandId), jobKey: this.keys.job(commandId) },
+        { commandId, retentionMs: this.retentionMs },
+      ),
+    );
     const record = toRecord(flat);
     return record?.agentId === agentId ? record : undefined;
   }
@@ -476,6 +557,7 @@ export class UpstashCommandStore implements CommandStore {
         admission,
         { logKey: this.keys.log(agentId), queueKey: this.keys.queue(agentId) },
         {
+          keyPrefix: this.keys.prefix,
           commandPrefix: this.keys.commandPrefix(agentId),
           after: query.after,
           limit: query.limit,
@@ -491,6 +573,15 @@ export class UpstashCommandStore implements CommandStore {
     return {
       records: rows.map(toRecord).filter((record): record is CommandRecord => record !== undefined),
       nextAfter: last === '' ? undefined : Number(last),
+    };
+  }
+
+  /** The keys of the job a command may be the execution of (commandId = jobId): none exist for a plain command. */
+  private executionJobKeys(commandId: string) {
+    return {
+      jobKey: this.keys.job(commandId),
+      jobDeliveredKey: this.keys.jobDeadlines(commandId, 'delivered'),
+      jobInProgressKey: this.keys.jobDeadlines(commandId, 'in_progress'),
     };
   }
 
@@ -596,13 +687,18 @@ export class UpstashGroupStore implements GroupStore {
     this.groupsOfScript = gatedRunner(redis, gate, AGENT_GROUPS);
   }
 
-  // `now` is for the jobs the join may touch (the Redis job store builds on it).
-  async join(group: string, agentId: string, admission?: Admission, _now?: number): Promise<JoinOutcome> {
+  /** `now`: the join's instant, for the continuous jobs of the group (by default the admission's, else the system clock). */
+  async join(group: string, agentId: string, admission?: Admission, now: number = admission?.now ?? Date.now()): Promise<JoinOutcome> {
     const outcome = await call('join', () =>
       this.joinScript(
         admission,
-        { groupKey: this.keys.group(group), seqKey: this.keys.groupSeq(group), agentGroupsKey: this.keys.agentGroups(agentId) },
-        { group, agentId, maxGroups: MAX_GROUPS_PER_AGENT },
+        {
+          groupKey: this.keys.group(group),
+          seqKey: this.keys.groupSeq(group),
+          agentGroupsKey: this.keys.agentGroups(agentId),
+          groupJobsKey: this.keys.groupJobs(group),
+        },
+        { keyPrefix: this.keys.prefix, group, agentId, maxGroups: MAX_GROUPS_PER_AGENT, now },
       ),
     );
     if (typeof outcome !== 'string' || !JOIN_OUTCOMES.has(outcome))
@@ -612,7 +708,16 @@ export class UpstashGroupStore implements GroupStore {
 
   async leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome> {
     const outcome = await call('leave', () =>
-      this.leaveScript(admission, { groupKey: this.keys.group(group), agentGroupsKey: this.keys.agentGroups(agentId) }, { group, agentId }),
+      this.leaveScript(
+        admission,
+        {
+          groupKey: this.keys.group(group),
+          agentGroupsKey: this.keys.agentGroups(agentId),
+          groupJobsKey: this.keys.groupJobs(group),
+          agentJobsKey: this.keys.agentJobs(agentId),
+        },
+        { keyPrefix: this.keys.prefix, group, agentId },
+      ),
     );
     if (typeof outcome !== 'string' || !LEAVE_OUTCOMES.has(outcome))
       throw new StoreUnavailableError(`Redis leave returned ${JSON.stringify(outcome)}`);
@@ -637,12 +742,269 @@ export class UpstashGroupStore implements GroupStore {
   }
 }
 
+/** A flat job hash (HGETALL) to the job's state and its target count at creation; undefined when empty. */
+function toJobState(flat: unknown): { state: JobState; initialTargets: number } | undefined {
+  if (!Array.isArray(flat) || flat.length === 0) return undefined;
+  const fields = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
+  const required = (name: string) => {
+    const value = fields.get(name);
+    if (value === undefined) throw new StoreUnavailableError(`Redis job hash lacks the field ${name}`);
+    return value;
+  };
+  const count = (name: string) => Number(required(name));
+  const optional = (name: string) => {
+    const value = fields.get(name);
+    return value === undefined ? undefined : Number(value);
+  };
+  const timeoutMs = optional('timeoutMs');
+  const rolloutMax = optional('rolloutMax');
+  const abortPercent = optional('abortPercent');
+  const description = fields.get('description');
+  const spec: JobSpec = {
+    jobId: required('jobId'),
+    command: required('command'),
+    args: JSON.parse(required('args')) as Record<string, unknown>,
+    targets: JSON.parse(required('targetsJson')) as JobTargets,
+    createdAt: count('createdAt'),
+    expiresAt: count('expiresAt'),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    continuous: required('continuous') === '1',
+    ...(rolloutMax === undefined ? {} : { rollout: { maxPerMinute: rolloutMax } }),
+    ...(abortPercent === undefined ? {} : { abort: { failureThresholdPercent: abortPercent, minExecuted: count('abortMin') } }),
+    ...(description === undefined ? {} : { description }),
+  };
+  const lastEndAt = optional('lastEndAt');
+  const tally: JobTally = {
+    targets: count('targets'),
+    materialized: count('materialized'),
+    delivered: count('delivered'),
+    inProgress: count('inProgress'),
+    completed: count('completed'),
+    failed: count('failed'),
+    rejected: count('rejected'),
+    canceled: count('canceled'),
+    ...(lastEndAt === undefined ? {} : { lastEndAt }),
+    updatedAt: count('updatedAt'),
+  };
+  const endStatus = fields.get('endStatus');
+  const reason = fields.get('endReason');
+  const final = fields.get('endFinal');
+  const end: JobEnd | undefined =
+    endStatus === 'canceled' || endStatus === 'aborted'
+      ? {
+          status: endStatus,
+          at: count('endAt'),
+          ...(reason === undefined ? {} : { reason }),
+          force: required('endForce') === '1',
+          undelivered: count('endUndelivered'),
+          ...(final === undefined ? {} : { final: JSON.parse(final) as JobCounts }),
+        }
+      : undefined;
+  return { state: { spec, seq: count('seq'), tally, ...(end === undefined ? {} : { end }) }, initialTargets: count('initialTargets') };
+}
+
+/** A script's job answer { hash, timed-out delivered, timed-out in progress, latest deadline or '' } as the state and tally. */
+function toJobRead(answer: unknown): { state: JobState; timedOut: TimedOutTally } {
+  const [flat, delivered, inProgress, lastAt] = Array.isArray(answer) ? answer : [];
+  const job = toJobState(flat);
+  if (job === undefined) throw new StoreUnavailableError('Redis returned no job');
+  const timedOut: TimedOutTally = {
+    delivered: Number(delivered),
+    inProgress: Number(inProgress),
+    ...(lastAt === '' || lastAt === undefined ? {} : { lastAt: Number(lastAt) }),
+  };
+  return { state: job.state, timedOut };
+}
+
+/** The job as created: nothing delivered yet, read at its creation (what a replay answers too). */
+function asCreated(spec: JobSpec, seq: number, targets: number): JobSnapshot {
+  return jobSnapshot(createdJob(spec, seq, targets), { delivered: 0, inProgress: 0 }, spec.createdAt);
+}
+
+const JOB_STATUS_SET: ReadonlySet<string> = new Set<string>(JOB_STATUSES);
+
+/**
+ * Jobs: each method is one script (behind the gate with an Admission). The job's rules run in
+ * the scripts where they decide what is written (abortAt, cancelJob, the brakes of a delivery)
+ * and here on what they hand back (jobSnapshot), with the same clock.
+ */
+export class UpstashJobStore implements JobStore {
+  private readonly keys: RedisKeys;
+  private readonly retentionMs: number;
+  private readonly createScript;
+  private readonly getScript;
+  private readonly listScript;
+  private readonly executionsScript;
+  private readonly cancelScript;
+
+  constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
+    const gate = gateSettings(options);
+    this.keys = gate.keys;
+    this.retentionMs = options.resultRetentionSeconds * 1000;
+    this.createScript = gatedRunner(redis, gate, JOB_CREATE);
+    this.getScript = gatedRunner(redis, gate, JOB_GET);
+    this.listScript = gatedRunner(redis, gate, JOB_LIST);
+    this.executionsScript = gatedRunner(redis, gate, JOB_EXECUTIONS);
+    this.cancelScript = gatedRunner(redis, gate, JOB_CANCEL);
+  }
+
+  private deadlineKeys(jobId: string) {
+    return {
+      jobKey: this.keys.job(jobId),
+      jobDeliveredKey: this.keys.jobDeadlines(jobId, 'delivered'),
+      jobInProgressKey: this.keys.jobDeadlines(jobId, 'in_progress'),
+    };
+  }
+
+  async create(spec: JobSpec, request?: IdempotentRequest, admission?: Admission): Promise<CreateJobOutcome> {
+    const { jobId } = spec;
+    const answer = await call('createJob', () =>
+      this.createScript(
+        admission,
+        {
+          jobKey: this.keys.job(jobId),
+          targetsKey: this.keys.jobTargets(jobId),
+          jobsKey: this.keys.jobs(),
+          jobSeqKey: this.keys.jobSeq(),
+          idemKey: request === undefined ? '' : this.keys.jobIdempotency(request.sub, request.key),
+        },
+        {
+          keyPrefix: this.keys.prefix,
+          jobId,
+          command: spec.command,
+          args: JSON.stringify(spec.args),
+          targets: JSON.stringify({ agents: spec.targets.agents, groups: spec.targets.groups }),
+          createdAt: spec.createdAt,
+          expiresAt: spec.expiresAt,
+          timeoutMs: spec.timeoutMs ?? '',
+          continuous: spec.continuous ? '1' : '0',
+          rolloutMax: spec.rollout?.maxPerMinute ?? '',
+          abortPercent: spec.abort?.failureThresholdPercent ?? '',
+          abortMin: spec.abort?.minExecuted ?? '',
+          hasDescription: spec.description === undefined ? '0' : '1',
+          description: spec.description ?? '',
+          keepUntil: spec.expiresAt + this.retentionMs,
+          useKey: request === undefined ? '0' : '1',
+          fingerprint: request?.fingerprint ?? '',
+          idemUntil: idempotentUntil(spec.createdAt, this.retentionMs),
+          retentionMs: this.retentionMs,
+        },
+      ),
+    );
+    const [outcome, first, second] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'created') return { outcome, job: asCreated(spec, Number(first), Number(second)) };
+    if (outcome === 'mismatch') return { outcome };
+    const stored = toJobState(first);
+    if (outcome === 'replayed' && stored !== undefined) {
+      return { outcome, job: asCreated(stored.state.spec, stored.state.seq, stored.initialTargets) };
+    }
+    throw new StoreUnavailableError(`Redis createJob returned an unknown answer (${typeof answer})`);
+  }
+
+  async get(jobId: string, now: number, admission?: Admission): Promise<JobSnapshot | undefined> {
+    const answer = await call('getJob', () => this.getScript(admission, this.deadlineKeys(jobId), { now, retentionMs: this.retentionMs }));
+    const [outcome, job] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'not_found') return undefined;
+    if (outcome !== 'ok') throw new StoreUnavailableError(`Redis getJob returned an unknown answer (${typeof answer})`);
+    const { state, timedOut } = toJobRead(job);
+    return jobSnapshot(state, timedOut, now);
+  }
+
+  async list(query: JobListQuery, now: number, admission?: Admission): Promise<JobListPage> {
+    const answer = await call('listJobs', () =>
+      this.listScript(
+        admission,
+        { jobsKey: this.keys.jobs() },
+        {
+          keyPrefix: this.keys.prefix,
+          before: query.before,
+          limit: query.limit,
+          statuses: query.statuses?.join(',') ?? '',
+          now,
+          retentionMs: this.retentionMs,
+        },
+      ),
+    );
+    const [rows, last] = Array.isArray(answer) ? answer : [];
+    if (!Array.isArray(rows) || typeof last !== 'string')
+      throw new StoreUnavailableError(`Redis listJobs returned an unknown answer (${typeof answer})`);
+    const jobs = rows.map((row) => {
+      const { state, timedOut } = toJobRead(row);
+      return jobSnapshot(state, timedOut, now);
+    });
+    return { jobs, nextBefore: last === '' ? undefined : Number(last) };
+  }
+
+  async executions(jobId: string, query: ExecutionQuery, now: number, admission?: Admission): Promise<ExecutionPage | undefined> {
+    const answer = await call('listExecutions', () =>
+      this.executionsScript(
+        admission,
+        {
+          ...this.deadlineKeys(jobId),
+          targetsKey: this.keys.jobTargets(jobId),
+          execsKey: this.keys.jobExecs(jobId),
+        },
+        {
+          keyPrefix: this.keys.prefix,
+          jobId,
+          after: query.after,
+          limit: query.limit,
+          statuses: query.statuses?.join(',') ?? '',
+          now,
+          retentionMs: this.retentionMs,
+        },
+      ),
+    );
+    const [outcome, job, rows, last] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'not_found') return undefined;
+    if (outcome !== 'ok' || !Array.isArray(rows) || typeof last !== 'string')
+      throw new StoreUnavailableError(`Redis listExecutions returned an unknown answer (${typeof answer})`);
+    const { state } = toJobRead(job);
+    const undelivered = undeliveredStatus(state, now);
+    const executions = rows.map((row): ExecutionEntry => {
+      const [agentId, status, flat] = Array.isArray(row) ? row : [];
+      if (!STATUSES.has(String(status))) throw new StoreUnavailableError('Redis listExecutions returned an unknown status');
+      const record = toRecord(flat);
+      const canceled = status === 'canceled';
+      return {
+        agentId: String(agentId),
+        status: status as CommandStatus,
+        record,
+        cancelReason: !canceled ? undefined : record === undefined ? undelivered.reason : record.cancelReason,
+      };
+    });
+    return { executions, nextAfter: last === '' ? undefined : Number(last) };
+  }
+
+  async cancel(jobId: string, cancellation: JobCancellation, admission?: Admission): Promise<CancelJobOutcome> {
+    const answer = await call('cancelJob', () =>
+      this.cancelScript(admission, this.deadlineKeys(jobId), {
+        hasReason: cancellation.reason === undefined ? '0' : '1',
+        reason: cancellation.reason ?? '',
+        force: cancellation.force ? '1' : '0',
+        at: cancellation.at,
+        retentionMs: this.retentionMs,
+      }),
+    );
+    const [outcome, job] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'not_found') return { outcome };
+    if (outcome !== 'accepted' && outcome !== 'refused')
+      throw new StoreUnavailableError(`Redis cancelJob returned an unknown answer (${typeof answer})`);
+    const { state, timedOut } = toJobRead(job);
+    const snapshot = jobSnapshot(state, timedOut, cancellation.at);
+    if (!JOB_STATUS_SET.has(snapshot.status)) throw new StoreUnavailableError('Redis cancelJob returned an unknown status');
+    return { outcome, job: snapshot };
+  }
+}
+
 /** The stores on one client, made once per process by the runtime (which also hands the client to the rate limiter). */
 export function createUpstashStores(config: Config): {
   redis: Redis;
   commands: UpstashCommandStore;
   revocations: UpstashRevocationStore;
   groups: UpstashGroupStore;
+  jobs: UpstashJobStore;
 } {
   const redis = createRedisClient(config);
   return {
@@ -650,5 +1012,6 @@ export function createUpstashStores(config: Config): {
     commands: new UpstashCommandStore(redis, config),
     revocations: new UpstashRevocationStore(redis, config),
     groups: new UpstashGroupStore(redis, config),
+    jobs: new UpstashJobStore(redis, config),
   };
 }
