@@ -19,11 +19,11 @@ import { handler as postResults } from '../functions/post-results.ts';
 import { handler as putGroupMember } from '../functions/put-group-member.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { MAX_JOB_AGENTS } from '../lib/jobs/model.ts';
-import { memoryTarget, type TestRuntime } from './helpers/targets.ts';
+import { storeTargets, type TestRuntime } from './helpers/targets.ts';
 import { type Answer, invoke } from './helpers/lambda.ts';
 import { signToken } from './helpers/tokens.ts';
 
-const targets = [memoryTarget];
+const targets = storeTargets('jobs-endpoints');
 const iso = (ms: number) => new Date(ms).toISOString();
 const ZERO = { pending: 0, delivered: 0, in_progress: 0, completed: 0, failed: 0, rejected: 0, timed_out: 0, canceled: 0, expired: 0 };
 
