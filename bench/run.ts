@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — six figure groups, each a ratio measured within one run (see README.md).
+ * `npm run bench` — seven figure groups, each a ratio measured within one run (see README.md).
  *
  *   npm run bench                     the full run (a couple of minutes on 2 cores)
  *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)
@@ -19,6 +19,7 @@ import { chainFigure } from './chain.ts';
 import { coldFigure } from './cold.ts';
 import { costFigure } from './cost.ts';
 import { httpFigure } from './http.ts';
+import { jobsFigure } from './jobs.ts';
 import { roundTripFigure, SkipFigure } from './roundtrips.ts';
 import { type FigureResult, fmt, targetLine } from './stats.ts';
 import { verifyFigure } from './verify.ts';
@@ -56,6 +57,7 @@ export function plan(quick: boolean) {
         cold: { processes: 3, only: ['health', 'get-commands'], budgetMs: 15_000 },
         roundTrips: { calls: 5 },
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
+        jobs: { sizes: [1_000, 5_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
       }
     : {
         // Many short interleaved slices: a burst of load from elsewhere hits few of them.
@@ -64,6 +66,7 @@ export function plan(quick: boolean) {
         cold: { processes: 20, budgetMs: 120_000 },
         roundTrips: { calls: 40 },
         http: { rounds: 3, seconds: 5, warmupSeconds: 1, connections: 50 },
+        jobs: { sizes: [10_000, 100_000], creates: 3, reads: 40, polls: 40, concurrency: 64 },
       };
 }
 
@@ -93,6 +96,7 @@ export async function runBench(options: RunOptions): Promise<RunReport> {
         return costFigure(roundTrips);
       },
     },
+    { id: 7, title: 'jobs at fleet scale', run: () => jobsFigure(p.jobs) },
   ];
   const started = performance.now();
   const cpus = os.cpus();
@@ -141,7 +145,8 @@ export async function runBench(options: RunOptions): Promise<RunReport> {
 export const USAGE = `usage: npm run bench -- [--quick] [--only=N,N] [--json=FILE]
 
   --quick       a smoke run: few samples, figures indicative only (CI runs it)
-  --only=N,N    only these figure groups (1 verify, 2 handler chain, 3 cold start, 4 round trips, 5 HTTP, 6 cost model)
+  --only=N,N    only these figure groups (1 verify, 2 handler chain, 3 cold start, 4 round trips, 5 HTTP, 6 cost model,
+                7 jobs at fleet scale)
   --json=FILE   where to write the numbers as JSON (default .bench/last.json)
   -h, --help    this text`;
 
@@ -168,8 +173,8 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs | 'help' {
   let only: number[] | undefined;
   if (values.only !== undefined) {
     only = values.only.split(',').map((item) => Number(item.trim()));
-    if (only.length === 0 || only.some((n) => !Number.isInteger(n) || n < 1 || n > 6)) {
-      throw new Error(`--only takes figure numbers from 1 to 6 separated by commas, got ${JSON.stringify(values.only)}`);
+    if (only.length === 0 || only.some((n) => !Number.isInteger(n) || n < 1 || n > 7)) {
+      throw new Error(`--only takes figure numbers from 1 to 7 separated by commas, got ${JSON.stringify(values.only)}`);
     }
   }
   if (values.json === '') throw new Error('--json needs a file name');

@@ -235,7 +235,7 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
 const historyArb = fc.array(opArb, { minLength: 1, maxLength: 40, size: 'medium' });
 
 describe('job counts of the in-memory store against a recount, over random histories', () => {
-  it('equal the executions listing after every step', async () => {
+  it('equal the executions listing after every step', { timeout: 120_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(historyArb, (ops) => runHistory(ops, [{ name: 'memory', rt: memoryTarget.runtime() }])),
       { numRuns: RUNS * 2 },
@@ -246,7 +246,7 @@ describe('job counts of the in-memory store against a recount, over random histo
 describe.skipIf(!HAS_REDIS)('job parity of the in-memory store and the Lua on a real Redis', () => {
   const fixture = redisTarget('job-parity');
 
-  it('gives the same answer to every step of random histories, and the same job after each', async () => {
+  it('gives the same answer to every step of random histories, and the same job after each', { timeout: 300_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(historyArb, (ops) =>
         runHistory(ops, [

@@ -177,16 +177,21 @@ export function jobCompletedAt(state: JobState, counts: JobCounts, timedOut: Tim
   return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0);
 }
 
-/** The job as read at `now` (the store has written abortAt first). */
+/**
+ * The job as read at `now` (the store has written abortAt first). Its last change is the latest
+ * of its writes, its completion, and the instants time alone changed its counts (a timeout, the
+ * expiry), as a command's updatedAtOf; a forced cancel's counts no longer change by time.
+ */
 export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: number): JobSnapshot {
   const counts = countsAt(state, timedOut, now);
   const status = jobStatusAt(state, counts, now);
   const completedAt = jobCompletedAt(state, counts, timedOut, now);
+  const byTime = state.end?.final !== undefined ? 0 : Math.max(timedOut.lastAt ?? 0, counts.expired > 0 ? state.spec.expiresAt : 0);
   return {
     spec: state.spec,
     status,
     counts,
-    updatedAt: Math.max(state.tally.updatedAt, completedAt ?? 0),
+    updatedAt: Math.max(state.tally.updatedAt, completedAt ?? 0, byTime),
     completedAt,
     end: state.end,
   };

@@ -50,7 +50,7 @@ describe('npm run bench -- --quick', () => {
     expect(code, output).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as RunReport;
     expect(report.quick).toBe(true);
-    expect(report.figures.map((f) => f.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(report.figures.map((f) => f.id)).toEqual([1, 2, 3, 4, 5, 6, 7]);
 
     const numbers = (id: number) => {
       const figure = report.figures.find((f) => f.id === id);
@@ -90,10 +90,17 @@ describe('npm run bench -- --quick', () => {
       positive(cost['100000|on|before']);
       positive(cost['100000|on|after']);
       positive(cost['100000|on|cpsAfter']);
+      const jobs = numbers(7);
+      positive(jobs['create|1000|ms']);
+      positive(jobs['create|5000|trips']);
+      positive(jobs['read|5000|ms']);
+      expect(jobs['read|5000|trips']).toBe(1);
+      expect(jobs['poll|trips']).toBe(1);
     } else {
-      // Without a Redis (outside CI, where helpers/redis.ts has already warned) figures 4 and 6 say SKIP.
+      // Without a Redis (outside CI, where helpers/redis.ts has already warned) figures 4, 6 and 7 say SKIP.
       expect(report.figures.find((f) => f.id === 4)?.status).toBe('skipped');
       expect(report.figures.find((f) => f.id === 6)?.status).toBe('skipped');
+      expect(report.figures.find((f) => f.id === 7)?.status).toBe('skipped');
     }
 
     const http = numbers(5);
