@@ -57,7 +57,7 @@ export function plan(quick: boolean) {
         cold: { processes: 3, only: ['health', 'get-commands'], budgetMs: 15_000 },
         roundTrips: { calls: 5 },
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
-        jobs: { sizes: [1_000, 5_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
+        jobs: { sizes: [500, 2_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
       }
     : {
         // Many short interleaved slices: a burst of load from elsewhere hits few of them.
