@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — seven figure groups, each a ratio measured within one run (see README.md).
  *
- *   npm run bench                     the full run (a couple of minutes on 2 cores)
+ *   npm run bench                     the full run (four to five minutes on 2 cores)
  *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)
  *   npm run bench -- --only=1,3       some figures only
  *   npm run bench -- --json=FILE      also write the numbers as JSON (default .bench/last.json)
