@@ -3,7 +3,7 @@
  * local bridge in front of the real Redis, each call through its real exported handler, and the
  * bridge counting the HTTP requests it serves (what Upstash would bill as commands).
  *
- * For each group size (10,000 and 100,000 agents; the quick run 1,000 and 5,000):
+ * For each group size (10,000 and 100,000 agents; the quick run 500 and 2,000):
  *   - the group is filled straight into its keys (the layout of lib/store/keys.ts, one pipeline
  *     request per thousand members), since a join per member is not what is measured;
  *   - `POST /api/jobs` over the group: time and requests (the target set is written in Redis

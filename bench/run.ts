@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — seven figure groups, each a ratio measured within one run (see README.md).
  *
- *   npm run bench                     the full run (a couple of minutes on 2 cores)
+ *   npm run bench                     the full run (four to five minutes on 2 cores)
  *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)
  *   npm run bench -- --only=1,3       some figures only
  *   npm run bench -- --json=FILE      also write the numbers as JSON (default .bench/last.json)
@@ -57,7 +57,7 @@ export function plan(quick: boolean) {
         cold: { processes: 3, only: ['health', 'get-commands'], budgetMs: 15_000 },
         roundTrips: { calls: 5 },
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
-        jobs: { sizes: [1_000, 5_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
+        jobs: { sizes: [500, 2_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
       }
     : {
         // Many short interleaved slices: a burst of load from elsewhere hits few of them.

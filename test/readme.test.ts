@@ -1,6 +1,6 @@
 /**
  * The README walkthroughs work as written: their sh blocks ("Walkthrough with curl" and its
- * groups, then "Progress, a timeout, a cancel and the list") are read from README.md at test time
+ * groups, then "Progress, a timeout, a cancel and the list", then "Fleet jobs: a walkthrough") are read from README.md at test time
  * (no second copy here), run in order in one bash against `npm start` on a free port (the only
  * change: the port in the base URL), and every step's answer is checked. A new step without a
  * check here fails the test.
@@ -40,7 +40,7 @@ function shBlocks(markdown: string, heading: string): string[] {
 
 const PREAMBLE = '(before the first comment)';
 /** The sections whose sh blocks are run, in this order. */
-const SECTIONS = ['## Walkthrough with curl', '### Progress, a timeout, a cancel and the list'];
+const SECTIONS = ['## Walkthrough with curl', '### Progress, a timeout, a cancel and the list', '### Fleet jobs: a walkthrough'];
 
 /** The steps of a block: each begins at a comment line; what comes before the first one is a step too. */
 function steps(block: string): { title: string; code: string }[] {
@@ -135,6 +135,61 @@ const CHECKS: Record<string, (output: string) => void> = {
     expect(second?.commands.map((command) => command.command_id)).toEqual([all?.commands[1]?.command_id]);
     expect(some?.commands.map((command) => command.status).sort()).toEqual(['canceled', 'timed_out']);
   },
+  'a group of four agents': (output) => expect(output.trim()).toBe('204\n204\n204\n204'),
+  'a job for the group': (output) =>
+    expect(documents(output)).toEqual([
+      expect.objectContaining({
+        command: 'restart',
+        targets: { agents: [], groups: ['web-fleet'] },
+        rollout: { max_per_minute: 2 },
+        abort: { failure_threshold_percent: 50, min_executed: 2 },
+        status: 'in_progress',
+        counts: expect.objectContaining({ pending: 4, delivered: 0 }),
+      }),
+    ]),
+  'every agent polls': (output) => {
+    const answers = documents(output) as Record<string, any>[];
+    expect(answers).toHaveLength(5);
+    const polls = answers.slice(0, 4) as { agent_id: string; commands: { command_id: string; job_id: string | null }[] }[];
+    expect(polls.map((answer) => answer.agent_id)).toEqual(['web-1', 'web-2', 'web-3', 'web-4']);
+    expect(polls.map((answer) => answer.commands.length)).toEqual([1, 1, 0, 0]);
+    for (const { commands } of polls.slice(0, 2)) expect(commands[0]?.job_id).toBe(commands[0]?.command_id);
+    expect(answers[4]).toMatchObject({ pending: 2, delivered: 2, completed: 0 });
+  },
+  'web-1 reports success': (output) =>
+    expect(documents(output)).toEqual([
+      expect.objectContaining({ status: 'completed', accepted: true }),
+      expect.objectContaining({ pending: 2, delivered: 1, completed: 1 }),
+    ]),
+  'web-2 fails': (output) => {
+    const [posted, job, canceled, polled] = documents(output) as Record<string, any>[];
+    expect(posted).toMatchObject({ status: 'failed', accepted: true });
+    expect(job).toMatchObject({
+      status: 'aborted',
+      cancel_reason: 'job_aborted',
+      counts: { pending: 0, delivered: 0, completed: 1, failed: 1, canceled: 2 },
+    });
+    expect(canceled?.executions.map((entry: { agent_id: string; cancel_reason: string }) => [entry.agent_id, entry.cancel_reason])).toEqual(
+      [
+        ['web-3', 'job_aborted'],
+        ['web-4', 'job_aborted'],
+      ],
+    );
+    expect(polled).toEqual({ agent_id: 'web-3', commands: [] });
+  },
+  'a second job, for web-3 by name': (output) =>
+    expect(documents(output)).toEqual([
+      expect.objectContaining({ command: 'upgrade', status: 'canceled', cancel_reason: 'wrong version', force: false }),
+      expect.objectContaining({ error: 'conflict', error_description: 'the job was canceled' }),
+    ]),
+  'the jobs that ended early': (output) => {
+    const [answer] = documents(output) as { jobs: { command: string; status: string }[]; next_cursor: unknown }[];
+    expect(answer?.jobs.map((job) => [job.command, job.status])).toEqual([
+      ['upgrade', 'canceled'],
+      ['restart', 'aborted'],
+    ]);
+    expect(answer?.next_cursor).toBeNull();
+  },
   'the reference agent': (output) => {
     expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });
     expect(output).toMatch(/ran echo: completed/);
@@ -180,7 +235,7 @@ describe('the README walkthrough, run as written against npm start', () => {
 
   it('finds the walkthrough blocks and a check for each of their steps', () => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    expect(SECTIONS.map((heading) => shBlocks(readme, heading).length)).toEqual([2, 1]);
+    expect(SECTIONS.map((heading) => shBlocks(readme, heading).length)).toEqual([2, 1, 1]);
     const titles = walkthrough().map((step) => step.title);
     expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
     // Every check is used (the preamble by both later blocks).

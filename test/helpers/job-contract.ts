@@ -370,6 +370,25 @@ export function jobContract(target: StoreTarget): void {
         await w.check(id, { delivered: 4 });
       });
 
+      it('gives exactly the budget to a crowd polling at one instant, and one execution to an agent polling twice at once', async () => {
+        const crowd = Array.from({ length: 20 }, (_, i) => `crowd${String(i).padStart(2, '0')}-${randomUUID().slice(0, 4)}`);
+        const job = await w.create({ agents: crowd }, { rollout: { maxPerMinute: 5 } });
+        const id = job.spec.jobId;
+        w.at(1_000);
+
+        const answers = await Promise.all(crowd.map((agent) => w.polled(agent)));
+        const twice = await Promise.all([w.poll(crowd[0] as string), w.poll(crowd[0] as string)]);
+
+        const given = crowd.filter((_, i) => answers[i]?.includes(id));
+        expect(given).toHaveLength(5);
+        expect(answers.every((answer) => answer.length === 0 || (answer.length === 1 && answer[0] === id))).toBe(true);
+        const mine = twice.flat().filter((record) => record.commandId === id);
+        if (given.includes(crowd[0] as string)) expect(mine.map((record) => record.deliveryCount).sort()).toEqual([2, 3]);
+        else expect(mine).toEqual([]);
+        await w.check(id, { pending: 15, delivered: 5 });
+        expect(byAgent((await w.listed(id)).filter((entry) => entry.record !== undefined))).toEqual([...given].sort());
+      });
+
       it('counts the budget per job: another job of the same agents has its own', async () => {
         const [a, b] = [fresh('a'), fresh('b')];
         const one = await w.create({ agents: [a, b] }, { rollout: { maxPerMinute: 1 } });
