@@ -207,7 +207,8 @@ export class MemoryJobBook {
 
   /** The job as read at `now`, its abort written first. */
   snapshot(job: MemoryJob, now: number): JobSnapshot {
-    return jobSnapshot(job.state, this.meet(job, now), now);
+    const timedOut = this.meet(job, now); // first: it may write the abort that the snapshot then shows
+    return jobSnapshot(job.state, timedOut, now);
   }
 
   /** The job as it was made (what a replayed create answers). */
