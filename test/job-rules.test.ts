@@ -33,6 +33,7 @@ import {
   shouldAbort,
   targetAdded,
   terminalCount,
+  judgedCount,
   undeliveredStatus,
 } from '../lib/jobs/rules.ts';
 
@@ -168,7 +169,16 @@ describe('terminalCount, failureCount and shouldAbort', () => {
     expect(shouldAbort(abort, countsOf({ rejected: 1, completed: 3 }))).toBe(true);
     expect(shouldAbort(abort, countsOf({ timed_out: 1, completed: 3 }))).toBe(true);
     expect(shouldAbort(abort, countsOf({ canceled: 4, expired: 4 }))).toBe(false);
+    expect(shouldAbort(abort, countsOf({ failed: 1, canceled: 3, expired: 4 }))).toBe(true);
     expect(shouldAbort({ failureThresholdPercent: 100, minExecuted: 1 }, countsOf({ failed: 1 }))).toBe(true);
+  });
+
+  it('judges the threshold without the expired: the expiry alone neither aborts a job nor dilutes a share reached before it', () => {
+    expect(judgedCount(countsOf({ failed: 1, expired: 5 }))).toBe(1);
+    // One timed out, one expired undelivered: 50 % of terminal, but the expiry decides nothing.
+    expect(shouldAbort({ failureThresholdPercent: 50, minExecuted: 2 }, countsOf({ timed_out: 1, expired: 1 }))).toBe(false);
+    // A timeout reached 50 % before the expiry; the expiry of three others does not dilute it.
+    expect(shouldAbort({ failureThresholdPercent: 50, minExecuted: 1 }, countsOf({ timed_out: 1, expired: 3 }))).toBe(true);
   });
 
   it('never aborts a job without an abort config', () => {

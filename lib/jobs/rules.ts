@@ -101,11 +101,21 @@ export function failureCount(counts: JobCounts): number {
   return counts.failed + counts.rejected + counts.timed_out;
 }
 
-/** The abort threshold is reached: at least minExecuted terminal, failures at least threshold % of them. */
+/**
+ * The executions an abort is judged over: the terminal ones less the expired. Every execution
+ * of a job expires at the job's one expiry, so before it `expired` is 0, and after it the share
+ * stays what it was just before: the expiry alone neither aborts a job nor keeps a threshold
+ * reached by timeouts from aborting it.
+ */
+export function judgedCount(counts: JobCounts): number {
+  return terminalCount(counts) - counts.expired;
+}
+
+/** The abort threshold is reached: at least minExecuted judged (judgedCount), failures at least threshold % of them. */
 export function shouldAbort(abort: AbortConfig | undefined, counts: JobCounts): boolean {
   if (abort === undefined) return false;
-  const terminal = terminalCount(counts);
-  return terminal >= abort.minExecuted && terminal > 0 && 100 * failureCount(counts) >= abort.failureThresholdPercent * terminal;
+  const judged = judgedCount(counts);
+  return judged >= abort.minExecuted && judged > 0 && 100 * failureCount(counts) >= abort.failureThresholdPercent * judged;
 }
 
 /** Executions that may still change: pending, delivered, in progress. */

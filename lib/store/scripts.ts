@@ -338,10 +338,11 @@ local function countsAt(j, t, at)
 end
 local function terminalCount(c) return c.completed + c.failed + c.rejected + c.timed_out + c.canceled + c.expired end
 local function failureCount(c) return c.failed + c.rejected + c.timed_out end
+local function judgedCount(c) return terminalCount(c) - c.expired end
 local function shouldAbort(j, c)
   if not j.abortPercent then return false end
-  local terminal = terminalCount(c)
-  return terminal >= j.abortMin and terminal > 0 and 100 * failureCount(c) >= j.abortPercent * terminal
+  local judged = judgedCount(c)
+  return judged >= j.abortMin and judged > 0 and 100 * failureCount(c) >= j.abortPercent * judged
 end
 local function jobStatusAt(j, c, at)
   if j.jobEnd then return j.jobEnd.status end

@@ -485,6 +485,37 @@ export function jobContract(target: StoreTarget): void {
         await w.check(id, { timed_out: 1, canceled: 1 });
       });
 
+      it('judges the threshold without the expired: a share a timeout reached before the expiry still aborts when read after it', async () => {
+        const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
+        const job = await w.create(
+          { agents: [a, b, c] },
+          { expiresAt: w.t0 + 20_000, timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 1 } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        await w.poll(a);
+        await w.poll(b);
+        await w.report(b, id, 'completed');
+        // a times out at 6 s: 1 of 2 judged is 50 %; nothing meets the job until after its expiry.
+        w.at(30_000);
+        const read = await w.jobs.get(id, w.now());
+        expect(read?.status).toBe('aborted');
+        await w.check(id, { timed_out: 1, completed: 1, expired: 1 });
+      });
+
+      it('never aborts for the expiry alone: a timeout and an undelivered expiry are not a 50 % share', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create(
+          { agents: [a, b] },
+          { expiresAt: w.t0 + 20_000, timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 2 } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        await w.poll(a);
+        w.at(30_000);
+        expect((await w.check(id, { timed_out: 1, expired: 1 })).status).toBe('completed');
+      });
+
       it('does not abort before min_executed executions are terminal', async () => {
         const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
         const job = await w.create({ agents: [a, b, c] }, { abort: { failureThresholdPercent: 1, minExecuted: 3 } });
