@@ -1,6 +1,6 @@
 /** GET /health: liveness, no token, touches nothing (GET /ready checks the store). */
 import middy from '@middy/core';
-import { edge } from '../lib/http/edge.ts';
+import { edge } from '../lib/http/chain.ts';
 
 const health = async () => ({
   statusCode: 200,

@@ -73,6 +73,17 @@ describe('bundling', () => {
     }
   });
 
+  it('bundles neither the token middleware nor a store into /health, which takes no token', () => {
+    const { sources } = JSON.parse(readFileSync(path.join(assets.get('Health') as string, 'index.mjs.map'), 'utf8')) as {
+      sources: string[];
+    };
+    const ours = sources.map((source) => source.replace(/^(\.\.\/)+/, ''));
+    expect(ours.filter((source) => /^lib\/(store\/(upstash|memory|scripts)|runtime|auth\/verifier|http\/auth)\.ts$/.test(source))).toEqual(
+      [],
+    );
+    expect(ours.some((source) => source.includes('node_modules/jsonwebtoken/') || source.includes('node_modules/@upstash/'))).toBe(false);
+  });
+
   it('keeps every bundle under the ceiling', () => {
     for (const [name, dir] of assets) {
       const size = statSync(path.join(dir, 'index.mjs')).size;

@@ -1,29 +1,10 @@
 /**
- * What every chain starts with: the request's observation (its X-Request-Id, its one log line and
- * its metrics, lib/http/observe.ts), the error edge and header normalisation. Log lines carry the
- * request's keys where they are written (lib/logger.ts requestKeys, read from the context), not
- * through Powertools' injectLambdaContext, whose logger-wide keys would mix the local server's
- * concurrent requests.
+ * Everything a handler's chain is built from, in one import: the chain's start (chain.ts), the
+ * token middleware (auth.ts), the body parsers, the metrics and the answers.
  */
-import type middy from '@middy/core';
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import { httpErrors } from './errors.ts';
-import { observe } from './observe.ts';
-
 export type { AuthContext } from './auth.ts';
 export { authenticate } from './auth.ts';
 export { jsonBody, rawBody } from './body.ts';
+export { chainOptions, edge } from './chain.ts';
 export { count, METRIC } from './observe.ts';
 export { json, noContent } from './response.ts';
-
-/** Use first: its error handling then runs last, after every other middleware's, and the observation last of all. */
-export function edge(): middy.MiddlewareObj<any, any, Error, any>[] {
-  return [observe(), ...httpErrors(), httpHeaderNormalizer()];
-}
-
-/**
- * Options of every chain. No early-timeout timer: Lambda enforces the function's timeout and
- * every store call has its own (REDIS_TIMEOUT_MS), while the timer costs a setTimeout and a
- * Promise.race on every call.
- */
-export const chainOptions = { timeoutEarlyInMillis: 0 } as const;
