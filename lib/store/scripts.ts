@@ -641,6 +641,26 @@ end
 local function copyOf(r)
   return { expiresAt = r.expiresAt, deadlineAt = r.deadlineAt, startedAt = r.startedAt, resultStatus = r.resultStatus }
 end
+-- The agent's command at now (liveCommand; nil: not_found) and, for a job's execution, its job met
+-- first (jobAt: abortAt written) and the execution settled by a forced cancel (settledExecution);
+-- then the record as it was before this script's change.
+local function metExecution(now, retention)
+  local r = liveCommand(commandKey, queueKey, commandId, agentId, now, retention)
+  if not r then return nil end
+  local jk = executionJob(r)
+  local j = nil
+  if jk then
+    j = jobAt(jk, now)
+    if j and settledExecution(commandKey, r, j.jobEnd, retention) then redis.call('ZREM', queueKey, commandId) end
+  end
+  return r, jk, j, copyOf(r)
+end
+-- An accepted change of a job's execution at now, counted on the job (retally), which may abort it (jobAt).
+local function counted(jk, j, before, r, now, retention)
+  if not j then return end
+  retally(jk, j, agentId, before, r, now, ms(j.expiresAt + retention))
+  jobAt(jk, now)
+end
 `;
 
 /**
@@ -674,15 +694,8 @@ ${READ_RULE_FIELDS}
 ${JOB_LUA}
 ${EXECUTION_JOB}
 local now, retention = tonumber(at), tonumber(retentionMs)
-local r = liveCommand(commandKey, queueKey, commandId, agentId, now, retention)
+local r, jk, j, before = metExecution(now, retention)
 if not r then return { 'not_found' } end
-local jk = executionJob(r)
-local j = nil
-if jk then
-  j = jobAt(jk, now)
-  if j and settledExecution(commandKey, r, j.jobEnd, retention) then redis.call('ZREM', queueKey, commandId) end
-end
-local before = copyOf(r)
 local current = statusAt(r, now)
 if status == 'in_progress' then
   if isTerminal(current) then return { 'refused', current } end
@@ -700,10 +713,7 @@ if status == 'in_progress' then
     redis.call('HSET', commandKey, 'deadlineAt', ms(deadline))
     redis.call('PEXPIREAT', commandKey, ms(goneOf(r, retention)))
   end
-  if j then
-    retally(jk, j, agentId, before, r, now, ms(j.expiresAt + retention))
-    jobAt(jk, now)
-  end
+  counted(jk, j, before, r, now, retention)
   return { 'accepted', 'in_progress' }
 end
 if r.resultStatus then
@@ -717,11 +727,8 @@ redis.call('HSET', commandKey, 'resultStatus', status, 'completedAt', at, 'updat
 if hasResult == '1' then redis.call('HSET', commandKey, 'resultJson', resultJson) end
 redis.call('PEXPIREAT', commandKey, ms(now + retention))
 redis.call('ZREM', queueKey, commandId)
-if j then
-  r.resultStatus = status
-  retally(jk, j, agentId, before, r, now, ms(j.expiresAt + retention))
-  jobAt(jk, now)
-end
+r.resultStatus = status
+counted(jk, j, before, r, now, retention)
 return { 'accepted', status }
 `,
 });
@@ -743,26 +750,16 @@ ${READ_RULE_FIELDS}
 ${JOB_LUA}
 ${EXECUTION_JOB}
 local now, retention = tonumber(at), tonumber(retentionMs)
-local r = liveCommand(commandKey, queueKey, commandId, agentId, now, retention)
+local r, jk, j, before = metExecution(now, retention)
 if not r then return { 'not_found' } end
-local jk = executionJob(r)
-local j = nil
-if jk then
-  j = jobAt(jk, now)
-  if j and settledExecution(commandKey, r, j.jobEnd, retention) then redis.call('ZREM', queueKey, commandId) end
-end
-local before = copyOf(r)
 local current = statusAt(r, now)
 if isTerminal(current) then return { 'refused', current, redis.call('HGETALL', commandKey) } end
 redis.call('HSET', commandKey, 'resultStatus', 'canceled', 'completedAt', at, 'updatedAt', at)
 if hasReason == '1' then redis.call('HSET', commandKey, 'cancelReason', reason) end
 redis.call('PEXPIREAT', commandKey, ms(now + retention))
 redis.call('ZREM', queueKey, commandId)
-if j then
-  r.resultStatus = 'canceled'
-  retally(jk, j, agentId, before, r, now, ms(j.expiresAt + retention))
-  jobAt(jk, now)
-end
+r.resultStatus = 'canceled'
+counted(jk, j, before, r, now, retention)
 return { 'accepted', 'canceled', redis.call('HGETALL', commandKey) }
 `,
 });
