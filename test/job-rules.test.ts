@@ -493,8 +493,8 @@ describe('settledExecution and undeliveredStatus', () => {
   it('shows a target without an execution as pending, then expired at the expiry instant', () => {
     const state = stateOf({});
 
-    expect(undeliveredStatus(state, T0 + TTL - 1)).toEqual({ status: 'pending', reason: undefined });
-    expect(undeliveredStatus(state, T0 + TTL)).toEqual({ status: 'expired', reason: undefined });
+    expect(undeliveredStatus(state, T0 + TTL - 1)).toEqual({ status: 'pending', reason: undefined, endedAt: undefined });
+    expect(undeliveredStatus(state, T0 + TTL)).toEqual({ status: 'expired', reason: undefined, endedAt: T0 + TTL });
   });
 
   it('shows it canceled by an end before the expiry, with the end reason', () => {
@@ -503,10 +503,10 @@ describe('settledExecution and undeliveredStatus', () => {
     const unnamed = ended(stateOf({}), { status: 'canceled', at: T0 + 1, force: true, undelivered: 10 });
     const late = ended(stateOf({}), { status: 'aborted', at: T0 + TTL, reason: ABORT_REASON, force: false, undelivered: 0 });
 
-    expect(undeliveredStatus(aborted, T0 + TTL + 1)).toEqual({ status: 'canceled', reason: ABORT_REASON });
-    expect(undeliveredStatus(named, T0 + 2)).toEqual({ status: 'canceled', reason: 'oops' });
-    expect(undeliveredStatus(unnamed, T0 + 2)).toEqual({ status: 'canceled', reason: JOB_CANCEL_REASON });
-    expect(undeliveredStatus(late, T0 + TTL)).toEqual({ status: 'expired', reason: undefined });
+    expect(undeliveredStatus(aborted, T0 + TTL + 1)).toEqual({ status: 'canceled', reason: ABORT_REASON, endedAt: T0 + 1 });
+    expect(undeliveredStatus(named, T0 + 2)).toEqual({ status: 'canceled', reason: 'oops', endedAt: T0 + 1 });
+    expect(undeliveredStatus(unnamed, T0 + 2)).toEqual({ status: 'canceled', reason: JOB_CANCEL_REASON, endedAt: T0 + 1 });
+    expect(undeliveredStatus(late, T0 + TTL)).toEqual({ status: 'expired', reason: undefined, endedAt: T0 + TTL });
   });
 });
 

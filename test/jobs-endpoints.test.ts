@@ -483,6 +483,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       rt.clock.advance(1_000);
 
       const canceled = await cancel(jobId, { reason: 'wrong version' });
+      const canceledAt = iso(rt.clock.now());
 
       expect(canceled.status).toBe(200);
       expect(canceled.body).toMatchObject({
@@ -493,6 +494,20 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         counts: { ...ZERO, delivered: 1, canceled: 1 },
       });
       expect((await poll(b)).body.commands).toEqual([]);
+      rt.clock.advance(1_000);
+      // The undelivered one shows when the job's cancel ended it, as a command shows its own end.
+      expect((await executions(jobId, { status: 'canceled' })).body.executions).toEqual([
+        {
+          agent_id: b,
+          command_id: null,
+          status: 'canceled',
+          delivered_at: null,
+          updated_at: canceledAt,
+          completed_at: canceledAt,
+          delivery_count: 0,
+          cancel_reason: 'wrong version',
+        },
+      ]);
       expect((await report(a, { command_id: jobId, status: 'completed' })).status).toBe(200);
       const again = await cancel(jobId);
       expect(again.status).toBe(409);

@@ -17,7 +17,13 @@ describe('the job suites own arithmetic', () => {
   });
 
   it('recounts executions by status', () => {
-    const entry = (status: 'pending' | 'failed') => ({ agentId: 'a', status, record: undefined, cancelReason: undefined });
+    const entry = (status: 'pending' | 'failed') => ({
+      agentId: 'a',
+      status,
+      record: undefined,
+      cancelReason: undefined,
+      endedAt: undefined,
+    });
     expect(recount([entry('pending'), entry('failed'), entry('failed')])).toMatchObject({ pending: 1, failed: 2, completed: 0 });
   });
 });

@@ -166,6 +166,8 @@ export interface ExecutionEntry {
   readonly record: CommandRecord | undefined;
   /** For a canceled execution: the record's reason, or the job's ('job_aborted' for an abort). */
   readonly cancelReason: string | undefined;
+  /** For a target without an execution that is terminal: when (the job's cancel or abort, or its expiry). */
+  readonly endedAt: number | undefined;
 }
 
 export interface ExecutionPage {

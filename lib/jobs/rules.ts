@@ -313,12 +313,18 @@ export function needsSettling(record: CommandRecord, end: JobEnd | undefined): b
   return end?.force === true && !isTerminal(statusOf(record, end.at));
 }
 
-/** A target with no execution, at `now`: pending; canceled by the job's end before its expiry; else expired. */
-export function undeliveredStatus(state: JobState, now: number): { status: CommandStatus; reason: string | undefined } {
+/**
+ * A target with no execution, at `now`: pending; canceled by the job's end before its expiry;
+ * else expired. `endedAt`: when it became terminal (the job's end, or its expiry).
+ */
+export function undeliveredStatus(
+  state: JobState,
+  now: number,
+): { status: CommandStatus; reason: string | undefined; endedAt: number | undefined } {
   const { end, spec } = state;
   if (end !== undefined && end.at < spec.expiresAt) {
-    return { status: 'canceled', reason: end.status === 'aborted' ? ABORT_REASON : (end.reason ?? JOB_CANCEL_REASON) };
+    return { status: 'canceled', reason: end.status === 'aborted' ? ABORT_REASON : (end.reason ?? JOB_CANCEL_REASON), endedAt: end.at };
   }
-  if (now >= spec.expiresAt) return { status: 'expired', reason: undefined };
-  return { status: 'pending', reason: undefined };
+  if (now >= spec.expiresAt) return { status: 'expired', reason: undefined, endedAt: spec.expiresAt };
+  return { status: 'pending', reason: undefined, endedAt: undefined };
 }

@@ -53,8 +53,9 @@ export function executionView(entry: ExecutionEntry, now: number) {
     command_id: record === undefined ? null : record.commandId,
     status: entry.status,
     delivered_at: iso(record?.deliveredAt),
-    updated_at: record === undefined ? null : iso(updatedAtOf(record, now)),
-    completed_at: record === undefined ? null : iso(endedAt(record, now)),
+    // A target never delivered has no record: its end is the job's cancel or abort, or its expiry.
+    updated_at: iso(record === undefined ? entry.endedAt : updatedAtOf(record, now)),
+    completed_at: iso(record === undefined ? entry.endedAt : endedAt(record, now)),
     delivery_count: record?.deliveryCount ?? 0,
     ...(entry.status === 'canceled' ? { cancel_reason: entry.cancelReason ?? null } : {}),
   };

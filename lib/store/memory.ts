@@ -755,8 +755,8 @@ export class MemoryJobStore implements JobStore {
   private executionOf(job: MemoryJob, agentId: string, now: number): ExecutionEntry | undefined {
     const jobId = job.state.spec.jobId;
     if (!job.execs.has(agentId)) {
-      const { status, reason } = undeliveredStatus(job.state, now);
-      return { agentId, status, record: undefined, cancelReason: reason };
+      const { status, reason, endedAt } = undeliveredStatus(job.state, now);
+      return { agentId, status, record: undefined, cancelReason: reason, endedAt };
     }
     const queue = this.book.queues.get(agentId);
     const entry = queue?.entries.get(jobId);
@@ -767,7 +767,8 @@ export class MemoryJobStore implements JobStore {
     }
     this.book.settle(entry);
     const status = statusOf(entry.record, now);
-    return { agentId, status, record: copy(entry.record), cancelReason: status === 'canceled' ? entry.record.cancelReason : undefined };
+    const cancelReason = status === 'canceled' ? entry.record.cancelReason : undefined;
+    return { agentId, status, record: copy(entry.record), cancelReason, endedAt: undefined };
   }
 
   async cancel(jobId: string, cancellation: JobCancellation, admission?: Admission): Promise<CancelJobOutcome> {

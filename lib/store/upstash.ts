@@ -972,6 +972,7 @@ export class UpstashJobStore implements JobStore {
         status: status as CommandStatus,
         record,
         cancelReason: !canceled ? undefined : record === undefined ? undelivered.reason : record.cancelReason,
+        endedAt: record === undefined && status !== 'pending' ? undelivered.endedAt : undefined,
       };
     });
     return { executions, nextAfter: last === '' ? undefined : Number(last) };

@@ -564,6 +564,7 @@ export function jobContract(target: StoreTarget): void {
           status: 'canceled',
           record: undefined,
           cancelReason: 'maintenance',
+          endedAt: w.t0 + 2_000,
         });
         expect(listed.find((entry) => entry.agentId === d)?.cancelReason).toBe('not this one');
 
@@ -575,9 +576,11 @@ export function jobContract(target: StoreTarget): void {
       it('gives the undelivered the default reason when the cancel has none', async () => {
         const a = fresh('a');
         const job = await w.create({ agents: [a] });
-        await w.jobs.cancel(job.spec.jobId, { reason: undefined, force: false, at: w.at(10) });
+        const at = w.at(10);
+        await w.jobs.cancel(job.spec.jobId, { reason: undefined, force: false, at });
+        w.at(5_000);
         expect(await w.listed(job.spec.jobId)).toEqual([
-          { agentId: a, status: 'canceled', record: undefined, cancelReason: JOB_CANCEL_REASON },
+          { agentId: a, status: 'canceled', record: undefined, cancelReason: JOB_CANCEL_REASON, endedAt: at },
         ]);
       });
 
