@@ -3,7 +3,8 @@ import { RawJson } from '../json-text.ts';
 import { endedAt, statusOf, updatedAtOf } from './lifecycle.ts';
 import type { CommandRecord } from './model.ts';
 
-const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+/** An instant as the views show it: ISO 8601 UTC with milliseconds; absent: null. */
+export const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 const raw = (json: string | undefined) => (json === undefined ? null : new RawJson(json));
 
 /** What a fetch hands out at `now` (the record as the fetch left it). */

@@ -42,19 +42,19 @@ function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): vo
   if (extra.length > 0) throw bad(`unknown field: ${extra[0]}`);
 }
 
-export function agentIdParam(value: string | undefined): string {
-  if (value === undefined || !AGENT_ID.test(value)) {
-    throw bad('agentId must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -');
-  }
+/** An agent id, or a name that follows its rules (a group, a job id); `field` names it in the 400. */
+function idOf(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !AGENT_ID.test(value)) throw bad(`${field} must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -`);
   return value;
+}
+
+export function agentIdParam(value: string | undefined): string {
+  return idOf(value, 'agentId');
 }
 
 /** Group names follow the agent id rules: the same characters, the same length. */
 export function groupParam(value: string | undefined): string {
-  if (value === undefined || !AGENT_ID.test(value)) {
-    throw bad('group must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -');
-  }
-  return value;
+  return idOf(value, 'group');
 }
 
 export function commandIdParam(value: string | undefined): string {
@@ -96,12 +96,15 @@ export const MAX_STATUS_DETAIL_CHARS = 1024;
 export const MAX_STATUS_DETAIL_NAME_CHARS = 128;
 export const MAX_CANCEL_REASON_CHARS = 256;
 
-function timeoutSeconds(value: unknown, field: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_TIMEOUT_SECONDS) {
-    throw bad(`${field} must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`);
+function wholeNumber(value: unknown, field: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    throw bad(`${field} must be a whole number from ${min} to ${max}`);
   }
   return value as number;
+}
+
+function timeoutSeconds(value: unknown, field: string): number | undefined {
+  return value === undefined ? undefined : wholeNumber(value, field, 1, MAX_TIMEOUT_SECONDS);
 }
 
 function statusDetails(value: unknown): string | undefined {
@@ -186,13 +189,10 @@ function commandFields(body: Record<string, unknown>): CommandInput {
     storableJson(body.args, 'args');
   }
   const ttl = body.ttl_seconds;
-  if (ttl !== undefined && (!Number.isInteger(ttl) || (ttl as number) < 1 || (ttl as number) > MAX_TTL_SECONDS)) {
-    throw bad(`ttl_seconds must be a whole number from 1 to ${MAX_TTL_SECONDS}`);
-  }
   return {
     command: body.command,
     args: (body.args as Record<string, unknown> | undefined) ?? {},
-    ttlSeconds: ttl as number | undefined,
+    ttlSeconds: ttl === undefined ? undefined : wholeNumber(ttl, 'ttl_seconds', 1, MAX_TTL_SECONDS),
     timeoutSeconds: timeoutSeconds(body.timeout_seconds, 'timeout_seconds'),
   };
 }
@@ -348,8 +348,7 @@ export function revocationInput(body: unknown, nowSeconds: number): RevocationIn
 
 /** Job ids in paths follow the agent id rules (the service makes UUIDs, which fit them). */
 export function jobIdParam(value: string | undefined): string {
-  if (value === undefined || !AGENT_ID.test(value)) throw bad('jobId must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -');
-  return value;
+  return idOf(value, 'jobId');
 }
 
 export const MAX_JOB_DESCRIPTION_CHARS = 256;
@@ -366,24 +365,12 @@ export interface JobInput extends CommandInput {
   readonly description: string | undefined;
 }
 
-function wholeNumber(value: unknown, field: string, min: number, max: number): number {
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    throw bad(`${field} must be a whole number from ${min} to ${max}`);
-  }
-  return value as number;
-}
-
 /** A list of ids (agent ids or group names), at most `max`; duplicates are dropped, the first place kept. */
 function idList(value: unknown, field: string, max: number, what: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw bad(`${field} must be an array of ${what}`);
   if (value.length > max) throw bad(`${field} may hold at most ${max} ${what}`);
-  for (const [i, id] of value.entries()) {
-    if (typeof id !== 'string' || !AGENT_ID.test(id)) {
-      throw bad(`${field}[${i}] must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -`);
-    }
-  }
-  return [...new Set(value as string[])];
+  return [...new Set(value.map((id: unknown, i) => idOf(id, `${field}[${i}]`)))];
 }
 
 /**

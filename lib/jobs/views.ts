@@ -3,10 +3,9 @@
  * target's execution. Times are ISO 8601 UTC, as in the command views; absent values are null.
  */
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
+import { iso } from '../commands/views.ts';
 import type { ExecutionEntry, JobSnapshot } from './model.ts';
 import { ABORT_REASON } from './rules.ts';
-
-const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
 /** The job at the instant its snapshot was read. */
 export function jobView(job: JobSnapshot) {
