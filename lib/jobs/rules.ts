@@ -207,6 +207,11 @@ export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: numbe
   };
 }
 
+/** The job as it was made (what a replayed create answers, byte for byte): `targets` counted then, nothing delivered. */
+export function createdSnapshot(spec: JobSpec, seq: number, targets: number): JobSnapshot {
+  return jobSnapshot(createdJob(spec, seq, targets), { delivered: 0, inProgress: 0 }, spec.createdAt);
+}
+
 /** Rollout: another first delivery is allowed when fewer than maxPerMinute were made after `now - 60 s`. */
 export function rolloutAllows(maxPerMinute: number | undefined, deliveredSinceWindowStart: number): boolean {
   return maxPerMinute === undefined || deliveredSinceWindowStart < maxPerMinute;

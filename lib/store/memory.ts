@@ -57,6 +57,7 @@ import type {
   JobSnapshot,
   JobSpec,
   JobState,
+  JobStatus,
   TimedOutTally,
 } from '../jobs/model.ts';
 import { ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
@@ -65,6 +66,7 @@ import {
   cancelJob,
   countsAt,
   createdJob,
+  createdSnapshot,
   deadlineEntry,
   ended,
   executionRecord,
@@ -205,6 +207,12 @@ export class MemoryJobBook {
     return timedOut;
   }
 
+  /** The job's status at `now`, after meeting it (meet). */
+  statusAfterMeeting(job: MemoryJob, now: number): JobStatus {
+    const timedOut = this.meet(job, now);
+    return jobStatusAt(job.state, countsAt(job.state, timedOut, now), now);
+  }
+
   /** The job as read at `now`, its abort written first. */
   snapshot(job: MemoryJob, now: number): JobSnapshot {
     const timedOut = this.meet(job, now); // first: it may write the abort that the snapshot then shows
@@ -214,7 +222,7 @@ export class MemoryJobBook {
   /** The job as it was made (what a replayed create answers). */
   asCreated(job: MemoryJob): JobSnapshot {
     const { spec, seq } = job.state;
-    return jobSnapshot(createdJob(spec, seq, job.initialTargets), { delivered: 0, inProgress: 0 }, spec.createdAt);
+    return createdSnapshot(spec, seq, job.initialTargets);
   }
 
   /** An execution met anywhere: written canceled when its job's forced cancel ended it (no retally: those counts are frozen). */
@@ -253,9 +261,8 @@ export class MemoryJobBook {
     const bySeq = [...candidates.values()].sort((a, b) => a.state.seq - b.state.seq);
     for (const job of bySeq) {
       if (made.length >= room) break;
-      const timedOut = this.meet(job, now);
+      const status = this.statusAfterMeeting(job, now);
       const { spec } = job.state;
-      const status = jobStatusAt(job.state, countsAt(job.state, timedOut, now), now);
       if (status !== 'in_progress') {
         unindex(this.agentJobs, agentId, spec.jobId);
         for (const group of spec.targets.groups) unindex(this.groupJobs, group, spec.jobId);
@@ -300,8 +307,7 @@ export class MemoryJobBook {
         continue;
       }
       if (!job.state.spec.continuous) continue;
-      const timedOut = this.meet(job, now);
-      if (jobStatusAt(job.state, countsAt(job.state, timedOut, now), now) !== 'in_progress') {
+      if (this.statusAfterMeeting(job, now) !== 'in_progress') {
         unindex(this.groupJobs, group, jobId);
         continue;
       }

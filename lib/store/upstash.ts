@@ -153,7 +153,7 @@ import {
   type JobTargets,
   type TimedOutTally,
 } from '../jobs/model.ts';
-import { createdJob, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
+import { createdSnapshot, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
 import { limitFailedOpen, type RateLimitSettings, windowOf } from './ratelimit.ts';
@@ -818,10 +818,6 @@ function toJobRead(answer: unknown): { state: JobState; timedOut: TimedOutTally 
 }
 
 /** The job as created: nothing delivered yet, read at its creation (what a replay answers too). */
-function asCreated(spec: JobSpec, seq: number, targets: number): JobSnapshot {
-  return jobSnapshot(createdJob(spec, seq, targets), { delivered: 0, inProgress: 0 }, spec.createdAt);
-}
-
 const JOB_STATUS_SET: ReadonlySet<string> = new Set<string>(JOB_STATUSES);
 
 /**
@@ -893,11 +889,11 @@ export class UpstashJobStore implements JobStore {
       ),
     );
     const [outcome, first, second] = Array.isArray(answer) ? answer : [];
-    if (outcome === 'created') return { outcome, job: asCreated(spec, Number(first), Number(second)) };
+    if (outcome === 'created') return { outcome, job: createdSnapshot(spec, Number(first), Number(second)) };
     if (outcome === 'mismatch') return { outcome };
     const stored = toJobState(first);
     if (outcome === 'replayed' && stored !== undefined) {
-      return { outcome, job: asCreated(stored.state.spec, stored.state.seq, stored.initialTargets) };
+      return { outcome, job: createdSnapshot(stored.state.spec, stored.state.seq, stored.initialTargets) };
     }
     throw new StoreUnavailableError(`Redis createJob returned an unknown answer (${typeof answer})`);
   }
