@@ -1,7 +1,7 @@
 /**
  * Group membership rules, written once: pure functions, no storage, no HTTP. The in-memory store
  * calls them; the Lua scripts in lib/store/scripts.ts name the function they mirror;
- * test/parity.test.ts keeps the three in step.
+ * test/stores/parity.test.ts keeps the three in step.
  *
  * A group is a set of agent ids in join order. Each join takes the group's next position (1, 2,
  * 3, ...; never reused, even after a member leaves), so a page that starts after a position is

@@ -1,6 +1,6 @@
 /**
  * Every Redis key the service writes, built in one place. The layout is documented in the README
- * ("Key layout") and at the top of upstash.ts; test/upstash-store.test.ts checks both against it.
+ * ("Key layout") and at the top of upstash.ts; test/stores/upstash-store.test.ts checks both against it.
  *
  * `<p>` is REDIS_KEY_PREFIX. Every id that a client chooses (agent id, group, sub, jti, idempotency key) is written with
  * `%` as `%25` and `:` as `%3A`, so that a `:` in an id can never make two keys meet; ordinary
@@ -12,7 +12,7 @@
  *
  * The scripts that meet jobs, groups or agents they learn while running (JOB_CREATE, FETCH, LIST,
  * JOB_EXECUTIONS, GROUP_JOIN, GROUP_LEAVE) build the same keys in Lua from `prefix`
- * (scripts.ts KEYS_LUA, its keyPart the same as this one); test/jobs-redis.test.ts checks that what
+ * (scripts.ts KEYS_LUA, its keyPart the same as this one); test/stores/jobs-redis.test.ts checks that what
  * they write is what this builder names.
  */
 

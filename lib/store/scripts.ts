@@ -1,7 +1,7 @@
 /**
  * The Lua scripts of the Upstash store, each a named constant that says which pure function it
  * mirrors (lib/commands/lifecycle.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts,
- * lib/groups/membership.ts, lib/jobs/rules.ts); test/parity.test.ts runs them against those
+ * lib/groups/membership.ts, lib/jobs/rules.ts); test/stores/parity.test.ts runs them against those
  * functions on random histories, and the job suites run the job scripts against the memory store.
  *
  * Inputs are named: `script()` binds every KEYS and ARGV entry to a local of that name at the top
@@ -13,7 +13,7 @@
  *
  * Key locking (Upstash): a script marked `lockKeys` starts with `#!lua flags=allow-key-locking`
  * and then touches only the keys it declares, so Upstash locks those keys instead of the whole
- * database while it runs (test/key-locking.test.ts checks every key such a script touches with
+ * database while it runs (test/stores/key-locking.test.ts checks every key such a script touches with
  * Redis MONITOR). Redis 7 does not know the flag: the local Upstash bridge strips it, as Upstash's
  * dialect meets Redis there (dev/). The scripts that read keys known only once they run cannot be
  * marked and run under the global lock: FETCH and LIST read the hash of every command the queue

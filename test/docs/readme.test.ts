@@ -1,0 +1,267 @@
+/**
+ * The README walkthroughs work as written: their sh blocks ("Walkthrough with curl" and its
+ * groups, then "Progress, a timeout, a cancel and the list", then "Fleet jobs: a walkthrough") are read from README.md at test time
+ * (no second copy here), run in order in one bash against `npm start` on a free port (the only
+ * change: the port in the base URL), and every step's answer is checked. A new step without a
+ * check here fails the test.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/load.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BASE_URL = 'http://127.0.0.1:5000';
+
+/** The fenced sh blocks of a section (up to the next heading of any level outside a code block). */
+function shBlocks(markdown: string, heading: string): string[] {
+  const blocks: string[] = [];
+  let inSection = false;
+  let fence: string[] | undefined;
+  let language = '';
+  for (const line of markdown.split('\n')) {
+    if (fence === undefined && /^#{1,6} /.test(line)) {
+      if (inSection) break;
+      inSection = line === heading;
+    } else if (inSection && line.startsWith('```')) {
+      if (fence === undefined) {
+        fence = [];
+        language = line.slice(3).trim();
+      } else {
+        if (language === 'sh') blocks.push(`${fence.join('\n')}\n`);
+        fence = undefined;
+      }
+    } else if (fence !== undefined) fence.push(line);
+  }
+  return blocks;
+}
+
+const PREAMBLE = '(before the first comment)';
+/** The sections whose sh blocks are run, in this order. */
+const SECTIONS = ['## Walkthrough with curl', '### Progress, a timeout, a cancel and the list', '### Fleet jobs: a walkthrough'];
+
+/** The steps of a block: each begins at a comment line; what comes before the first one is a step too. */
+function steps(block: string): { title: string; code: string }[] {
+  const out: { title: string; code: string }[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('# ')) out.push({ title: line.slice(2), code: '' });
+    else if (line.trim() !== '') {
+      if (out.length === 0) out.push({ title: PREAMBLE, code: '' });
+      (out.at(-1) as { code: string }).code += `${line}\n`;
+    }
+  }
+  return out;
+}
+
+function walkthrough(): { title: string; code: string }[] {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  return SECTIONS.flatMap((heading) => shBlocks(readme, heading)).flatMap(steps);
+}
+
+const checkFor = (title: string) =>
+  Object.entries(CHECKS).find(([key]) => (key === PREAMBLE ? title === PREAMBLE : title.startsWith(key)))?.[1];
+
+/** The JSON documents of a text, written one after the other (curl -s adds no newline). */
+function documents(text: string): unknown[] {
+  const out: unknown[] = [];
+  let depth = 0;
+  let inString = false;
+  let from = -1;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i += 1;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') {
+      if (depth === 0) from = i;
+      depth += 1;
+    } else if (c === '}' || c === ']') {
+      depth -= 1;
+      if (depth === 0) out.push(JSON.parse(text.slice(from, i + 1)));
+    }
+  }
+  return out;
+}
+
+/** What each step must answer, by the start of its comment. */
+const CHECKS: Record<string, (output: string) => void> = {
+  'tokens signed with the local configuration': (output) => expect(output.trim()).toBe(''),
+  'an operator queues a command for agent-001': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ agent_id: 'agent-001', command: 'restart', status: 'pending' })]),
+  'the agent fetches its commands': (output) => {
+    const [answer] = documents(output) as { agent_id: string; commands: { command: string }[] }[];
+    expect(answer?.agent_id).toBe('agent-001');
+    expect(answer?.commands.map((command) => command.command)).toEqual(['restart']);
+  },
+  'the agent reports the outcome': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ status: 'completed', accepted: true })]),
+  'the operator reads it back': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ status: 'completed', result: { exit_code: 0 } })]),
+  'configuration: defaults merged': (output) => {
+    const answers = documents(output) as { config: Record<string, unknown> }[];
+    expect(answers).toHaveLength(2);
+    for (const answer of answers) expect(answer.config).toMatchObject({ poll_interval_seconds: 10, commands_per_fetch: 10 });
+    expect(answers[1]).toMatchObject({ agent_id: 'agent-001' });
+  },
+  'what the service sees in a token': (output) =>
+    expect(documents(output)).toEqual([{ agent_id: 'agent-001', client_id: 'agent-001', scopes: ['agent:commands', 'agent:results'] }]),
+  [PREAMBLE]: (output) => expect(output.trim()).toBe(''),
+  'put three agents in web-eu': (output) => expect(output.trim()).toBe('204\n204\n204'),
+  'the members, two per page': (output) =>
+    expect(documents(output)).toEqual([
+      { group: 'web-eu', agents: ['agent-001', 'agent-002'], next_cursor: expect.any(String) },
+      { group: 'web-eu', agents: ['agent-003'], next_cursor: null },
+    ]),
+  "an agent's groups, and taking it out of one": (output) =>
+    expect(documents(output)).toEqual([{ agent_id: 'agent-001', groups: ['canary', 'web-eu'] }]),
+  'start a command, idempotently': (output) => expect(output.trim()).toMatch(/^[0-9a-f-]{36}$/),
+  'the agent fetches it': (output) => {
+    const [fetched, progress, shown] = documents(output) as Record<string, unknown>[];
+    expect(fetched?.commands).toEqual([expect.objectContaining({ command: 'deploy', status: 'delivered' })]);
+    expect(progress).toMatchObject({ status: 'in_progress', accepted: true });
+    expect(shown).toMatchObject({ status: 'in_progress', status_details: { step: '2 of 3' } });
+  },
+  'one that times out': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ status: 'timed_out' }), expect.objectContaining({ error: 'conflict' })]),
+  'cancel the deploy': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ status: 'canceled' }), expect.objectContaining({ error: 'conflict' })]),
+  'list them': (output) => {
+    // Three answers: the NEXT=$(...) line prints nothing.
+    const [all, second, some] = documents(output) as { commands: { command_id: string; status: string }[]; next_cursor: unknown }[];
+    expect(all?.commands.map((command) => command.status).sort()).toEqual(['canceled', 'completed', 'completed', 'timed_out']);
+    expect(second?.commands.map((command) => command.command_id)).toEqual([all?.commands[1]?.command_id]);
+    expect(some?.commands.map((command) => command.status).sort()).toEqual(['canceled', 'timed_out']);
+  },
+  'a group of four agents': (output) => expect(output.trim()).toBe('204\n204\n204\n204'),
+  'a job for the group': (output) =>
+    expect(documents(output)).toEqual([
+      expect.objectContaining({
+        command: 'restart',
+        targets: { agents: [], groups: ['web-fleet'] },
+        rollout: { max_per_minute: 2 },
+        abort: { failure_threshold_percent: 50, min_executed: 2 },
+        status: 'in_progress',
+        counts: expect.objectContaining({ pending: 4, delivered: 0 }),
+      }),
+    ]),
+  'every agent polls': (output) => {
+    const answers = documents(output) as Record<string, any>[];
+    expect(answers).toHaveLength(5);
+    const polls = answers.slice(0, 4) as { agent_id: string; commands: { command_id: string; job_id: string | null }[] }[];
+    expect(polls.map((answer) => answer.agent_id)).toEqual(['web-1', 'web-2', 'web-3', 'web-4']);
+    expect(polls.map((answer) => answer.commands.length)).toEqual([1, 1, 0, 0]);
+    for (const { commands } of polls.slice(0, 2)) expect(commands[0]?.job_id).toBe(commands[0]?.command_id);
+    expect(answers[4]).toMatchObject({ pending: 2, delivered: 2, completed: 0 });
+  },
+  'web-1 reports success': (output) =>
+    expect(documents(output)).toEqual([
+      expect.objectContaining({ status: 'completed', accepted: true }),
+      expect.objectContaining({ pending: 2, delivered: 1, completed: 1 }),
+    ]),
+  'web-2 fails': (output) => {
+    const [posted, job, canceled, polled] = documents(output) as Record<string, any>[];
+    expect(posted).toMatchObject({ status: 'failed', accepted: true });
+    expect(job).toMatchObject({
+      status: 'aborted',
+      cancel_reason: 'job_aborted',
+      counts: { pending: 0, delivered: 0, completed: 1, failed: 1, canceled: 2 },
+    });
+    expect(canceled?.executions.map((entry: { agent_id: string; cancel_reason: string }) => [entry.agent_id, entry.cancel_reason])).toEqual(
+      [
+        ['web-3', 'job_aborted'],
+        ['web-4', 'job_aborted'],
+      ],
+    );
+    expect(polled).toEqual({ agent_id: 'web-3', commands: [] });
+  },
+  'a second job, for web-3 by name': (output) =>
+    expect(documents(output)).toEqual([
+      expect.objectContaining({ command: 'upgrade', status: 'canceled', cancel_reason: 'wrong version', force: false }),
+      expect.objectContaining({ error: 'conflict', error_description: 'the job was canceled' }),
+    ]),
+  'the jobs that ended early': (output) => {
+    const [answer] = documents(output) as { jobs: { command: string; status: string }[]; next_cursor: unknown }[];
+    expect(answer?.jobs.map((job) => [job.command, job.status])).toEqual([
+      ['upgrade', 'canceled'],
+      ['restart', 'aborted'],
+    ]);
+    expect(answer?.next_cursor).toBeNull();
+  },
+  'the reference agent': (output) => {
+    expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });
+    expect(output).toMatch(/ran echo: completed/);
+    expect(output).toMatch(/result accepted \(completed\)/);
+    expect(output).toMatch(/stopped after 1 poll\(s\): 1 run, 1 accepted, 0 dropped, 0 not reported/);
+  },
+};
+
+describe('the README walkthrough, run as written against npm start', () => {
+  let server: ChildProcess;
+  let url: string;
+  let tail = '';
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    // Its own process group, so that npm and the node it starts stop together.
+    server = spawn('npm', ['start'], { cwd: ROOT, env: { ...env, BIZ_SERVICE_PORT: String(port) }, detached: true, stdio: 'pipe' });
+    const keep = (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-4000);
+    };
+    server.stdout?.on('data', keep);
+    server.stderr?.on('data', keep);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (server.exitCode !== null) throw new Error(`npm start exited: ${tail}`);
+      if (
+        await fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
+      if (Date.now() > deadline) throw new Error(`npm start did not answer /health: ${tail}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 30_000);
+
+  afterAll(() => {
+    if (server?.pid !== undefined && server.exitCode === null) process.kill(-server.pid, 'SIGTERM');
+  });
+
+  it('finds the walkthrough blocks and a check for each of their steps', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(SECTIONS.map((heading) => shBlocks(readme, heading).length)).toEqual([2, 1, 1]);
+    const titles = walkthrough().map((step) => step.title);
+    expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
+    // Every check is used (the preamble by both later blocks).
+    expect(Object.keys(CHECKS).filter((key) => !titles.some((title) => checkFor(title) === CHECKS[key]))).toEqual([]);
+  });
+
+  it('answers every step as the README says', async () => {
+    const all = walkthrough();
+    expect(all.length).toBeGreaterThan(Object.keys(CHECKS).length);
+    const marker = (i: number) => `@@step ${i}@@`;
+    // The steps as written, the base URL aside; a marker line between them to tell their output apart.
+    const script = ['set -e', ...all.flatMap((step, i) => [`echo '${marker(i)}'`, step.code.replaceAll(BASE_URL, url)])].join('\n');
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd: ROOT, env, timeout: 90_000 }).catch((error) => {
+      throw new Error(`the walkthrough failed: ${error.stderr ?? error.message}\n${error.stdout ?? ''}\nserver: ${tail}`);
+    });
+    for (const [i, step] of all.entries()) {
+      const from = stdout.indexOf(marker(i)) + marker(i).length;
+      const to = i + 1 < all.length ? stdout.indexOf(marker(i + 1)) : stdout.length;
+      const output = stdout.slice(from, to);
+      const check = checkFor(step.title);
+      if (check === undefined) throw new Error(`no check for the step "${step.title}"`);
+      try {
+        check(output);
+      } catch (error) {
+        throw new Error(`step "${step.title}" answered:\n${output}\n${(error as Error).message}`);
+      }
+    }
+  }, 120_000);
+});

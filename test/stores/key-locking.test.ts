@@ -1,0 +1,242 @@
+/**
+ * Key locking, proved on a Redis of the test's own: every script marked for Upstash's
+ * `allow-key-locking` touches only the keys it declares. Redis MONITOR shows each command a
+ * script runs (`[0 lua]`) with its keys; each store call is followed by an ECHO marker, so the
+ * lines between two markers are one script's. The stores run through the local bridge with
+ * everything the gate can read switched on (allowlist mode, the rate limit), behind the gate and
+ * without it. The scripts left unmarked (ENQUEUE with an idempotency key, FETCH, LIST, GROUP_JOIN,
+ * GROUP_LEAVE, JOB_CREATE, JOB_LIST, JOB_EXECUTIONS) are shown to need keys they cannot declare;
+ * COMPLETE, CANCEL and GET_COMMAND on a job's execution, JOB_GET and JOB_CANCEL keep the flag.
+ */
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { KEY_LOCKING_FLAG } from '../../lib/store/scripts.ts';
+import type { Admission } from '../../lib/store/types.ts';
+import { createUpstashStores } from '../../lib/store/upstash.ts';
+import { type OwnRedis, startOwnRedis } from '../helpers/own-redis.ts';
+import { redisEnv } from '../helpers/redis.ts';
+import { TEST_ENV } from '../helpers/tokens.ts';
+
+/** The arguments of one MONITOR line: `<time> [0 <client>] "CMD" "arg" ...`, with Redis's escapes. */
+function monitorLine(line: string): { client: string; args: string[] } | undefined {
+  const head = /^\S+ \[\d+ ([^\]]+)\] /.exec(line);
+  if (head === null) return undefined;
+  const args: string[] = [];
+  const quoted = /"((?:[^"\\]|\\.)*)"/g;
+  for (const match of line.slice(head[0].length).matchAll(quoted)) {
+    args.push(
+      (match[1] ?? '').replace(/\\x([0-9a-f]{2})|\\(.)/g, (_all, hex: string | undefined, char: string | undefined) =>
+        hex !== undefined ? String.fromCharCode(Number.parseInt(hex, 16)) : char === 'n' ? '\n' : char === 'r' ? '\r' : (char ?? ''),
+      ),
+    );
+  }
+  return { client: head[1] ?? '', args };
+}
+
+/** The keys a command names: every argument for the multi-key ones, else the first. */
+function keysOf(args: readonly string[]): string[] {
+  const [name = '', ...rest] = args;
+  return ['exists', 'del', 'unlink', 'mget', 'touch'].includes(name.toLowerCase()) ? rest : rest.slice(0, 1);
+}
+
+interface Segment {
+  readonly declared: Set<string>;
+  readonly touched: string[];
+  readonly scripts: string[];
+}
+
+describe('key locking on a Redis of our own', () => {
+  let own: OwnRedis;
+  let bridge: UpstashBridge;
+  let monitor: ReturnType<typeof createClient>;
+  let marker: ReturnType<typeof createClient>;
+  const lines: string[] = [];
+  const prefix = 'lock:';
+
+  beforeAll(async () => {
+    own = await startOwnRedis();
+    bridge = await startUpstashBridge({ redisHost: '127.0.0.1', redisPort: own.port });
+    monitor = createClient({ socket: { host: '127.0.0.1', port: own.port } });
+    marker = createClient({ socket: { host: '127.0.0.1', port: own.port } });
+    monitor.on('error', () => {});
+    marker.on('error', () => {});
+    await Promise.all([monitor.connect(), marker.connect()]);
+    await monitor.monitor((line) => lines.push(String(line)));
+  });
+
+  afterAll(async () => {
+    monitor?.destroy();
+    marker?.destroy();
+    await bridge?.close();
+    await own?.stop();
+  });
+
+  /** Runs one store call and returns what its script(s) declared and touched, from MONITOR. */
+  async function observed(run: () => Promise<unknown>): Promise<Segment> {
+    const id = randomUUID();
+    await run();
+    await marker.echo(`end-${id}`);
+    for (let i = 0; i < 100 && !lines.some((line) => line.includes(`end-${id}`)); i += 1) await new Promise((r) => setTimeout(r, 10));
+    const end = lines.findIndex((line) => line.includes(`end-${id}`));
+    const mine = lines.splice(0, end + 1).map(monitorLine);
+    const declared = new Set<string>();
+    const touched: string[] = [];
+    const scripts: string[] = [];
+    for (const entry of mine) {
+      if (entry === undefined) continue;
+      const [name = '', script = '', count = '0', ...rest] = entry.args;
+      if (entry.client === 'lua') touched.push(...keysOf(entry.args));
+      else if (/^evalsha$|^eval$/i.test(name)) {
+        scripts.push(name.toLowerCase() === 'eval' ? script : `sha:${script}`);
+        for (const key of rest.slice(0, Number(count))) declared.add(key);
+      }
+    }
+    return { declared, touched, scripts };
+  }
+
+  const undeclared = (segment: Segment) => segment.touched.filter((key) => !segment.declared.has(key));
+
+  it('sees every command a script runs, with its keys, and tells declared from undeclared', async () => {
+    const segment = await observed(() =>
+      marker.eval("redis.call('GET', KEYS[1]); return redis.call('GET', ARGV[1])", { keys: ['a'], arguments: ['b'] }),
+    );
+    expect(segment.touched).toEqual(['a', 'b']);
+    expect(undeclared(segment)).toEqual(['b']);
+  });
+
+  it('touches only declared keys in every script sent with allow-key-locking, behind the gate and without it', async () => {
+    const config = loadConfig({
+      ...TEST_ENV,
+      ...redisEnv(bridge, prefix, { REVOCATION_MODE: 'allowlist', RATE_LIMIT_REQUESTS: '1000' }),
+    });
+    const { commands, revocations, groups, jobs } = createUpstashStores(config);
+    const now = Date.now();
+    const nowS = Math.floor(now / 1000);
+    const agent = 'agent:lock%1';
+    const jti = randomUUID();
+    await revocations.registerToken(jti, nowS + 600);
+    const admission: Admission = { token: { jti, sub: agent, iat: nowS, exp: nowS + 600 }, now };
+    const commandId = randomUUID();
+    const command = { commandId, agentId: agent, command: 'collect_metrics', args: { n: 1 }, createdAt: now, expiresAt: now + 60_000 };
+    await revocations.revokeSubject('someone-else', nowS); // a cut-off for another subject exists
+
+    await commands.enqueue(command, undefined, admission);
+    await observed(async () => {}); // the set-up's lines are not the first script's
+    const marked: [string, () => Promise<unknown>][] = [
+      ['complete', () => commands.complete(agent, commandId, { status: 'completed', resultJson: '{}', completedAt: now + 1 }, admission)],
+      ['get', () => commands.get(agent, commandId, admission)],
+      ['putConfig', () => commands.putConfig(agent, { a: 1 }, admission)],
+      ['getConfig', () => commands.getConfig(agent, admission)],
+      ['admit', () => revocations.admit(admission)],
+      ['isRevoked', () => revocations.isRevoked(admission.token)],
+      ['revokeToken', () => revocations.revokeToken(randomUUID(), nowS + 60, admission)],
+      ['revokeSubject', () => revocations.revokeSubject('someone-else', nowS + 1, admission)],
+      ['cancel', () => commands.cancel(agent, randomUUID(), { reason: undefined, at: now }, admission)],
+      ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', resultJson: undefined, completedAt: now })],
+      ['revokeSubject, ungated', () => revocations.revokeSubject('someone-else', nowS + 2)],
+      ['group members', () => groups.members('lock:group', 0, 10, admission)],
+      ['agent groups', () => groups.groupsOf(agent, admission)],
+      ['group members, ungated', () => groups.members('lock:group', 0, 10)],
+      ['agent groups, ungated', () => groups.groupsOf(agent)],
+    ];
+    for (const [name, run] of marked) {
+      const segment = await observed(run);
+      expect(segment.scripts.length, name).toBeGreaterThan(0);
+      expect(segment.touched.length, name).toBeGreaterThan(0);
+      expect({ name, undeclared: undeclared(segment) }).toEqual({ name, undeclared: [] });
+    }
+
+    // A job's executions: the scripts that act on one command declare the job's keys from its id.
+    const job = (jobId: string, abort: boolean) => ({
+      jobId,
+      command: 'collect_metrics',
+      args: {},
+      targets: { agents: [agent], groups: ['lock:jobs'] },
+      createdAt: now,
+      expiresAt: now + 60_000,
+      timeoutMs: 30_000,
+      continuous: true,
+      rollout: { maxPerMinute: 10 },
+      ...(abort ? { abort: { failureThresholdPercent: 50, minExecuted: 1 } } : {}),
+    });
+    const [forced, aborted] = [randomUUID(), randomUUID()];
+    await groups.join('lock:jobs', agent);
+    await jobs.create(job(forced, false), undefined, admission);
+    await jobs.create(job(aborted, true), undefined, admission);
+    await commands.fetch(agent, 10, now, admission); // both executions made
+    await observed(async () => {});
+    const onJobs: [string, () => Promise<unknown>][] = [
+      [
+        'complete, in progress, an execution',
+        () =>
+          commands.complete(
+            agent,
+            forced,
+            { status: 'in_progress', at: now + 1, statusDetailsJson: undefined, timeoutMs: 9_000 },
+            admission,
+          ),
+      ],
+      ['get an execution', () => commands.get(agent, forced, admission)],
+      ['job get', () => jobs.get(forced, now + 2, admission)],
+      ['job get, ungated', () => jobs.get(forced, now + 2)],
+      ['job cancel, forced', () => jobs.cancel(forced, { reason: 'stop', force: true, at: now + 3 }, admission)],
+      ['get an execution its job ended', () => commands.get(agent, forced, admission)],
+      ['cancel an execution its job ended', () => commands.cancel(agent, forced, { reason: undefined, at: now + 4 }, admission)],
+      [
+        'complete, failed, the execution that aborts its job',
+        () => commands.complete(agent, aborted, { status: 'failed', resultJson: undefined, completedAt: now + 5 }, admission),
+      ],
+      ['job cancel, refused', () => jobs.cancel(aborted, { reason: undefined, force: false, at: now + 6 })],
+    ];
+    for (const [name, run] of onJobs) {
+      const segment = await observed(run);
+      expect(
+        segment.touched.some((key) => key.startsWith(`${prefix}job`)),
+        name,
+      ).toBe(true);
+      expect({ name, undeclared: undeclared(segment) }).toEqual({ name, undeclared: [] });
+    }
+    expect(await jobs.get(aborted, now + 7)).toMatchObject({ status: 'aborted' });
+
+    // The unmarked ones: each reads a key it finds on its way (the hash of a command, a job, a
+    // group), one it could not name up front.
+    const idempotency = { sub: 'operator-1', key: 'k-1', fingerprint: 'f-1' };
+    await observed(() => commands.enqueue({ ...command, commandId: randomUUID() }, idempotency)); // its own segment
+    await jobs.create(job(randomUUID(), false), undefined, admission); // one in progress for the group's join and leave
+    const commandHash = `${prefix}cmd:agent%3Alock%251:`;
+    const unmarked: [string, () => Promise<unknown>, readonly string[]][] = [
+      ['fetch', () => commands.fetch(agent, 10, now, admission), [commandHash, `${prefix}job`, `${prefix}group-jobs:`]],
+      ['list', () => commands.list(agent, { statuses: undefined, limit: 10, after: 0 }, now, admission), [commandHash, `${prefix}job:`]],
+      ['enqueue, replayed', () => commands.enqueue({ ...command, commandId: randomUUID() }, idempotency, admission), [commandHash]],
+      ['group leave', () => groups.leave('lock:jobs', agent, admission), [`${prefix}job`]],
+      ['group join', () => groups.join('lock:jobs', agent, admission, now + 10), [`${prefix}job`]],
+      ['group leave, ungated', () => groups.leave('lock:jobs', agent), [`${prefix}job`]],
+      ['group join, ungated', () => groups.join('lock:jobs', agent), [`${prefix}job`]],
+      ['job create', () => jobs.create(job(randomUUID(), false), undefined, admission), [`${prefix}group-jobs:`, `${prefix}agent-jobs:`]],
+      ['job list', () => jobs.list({ statuses: undefined, limit: 10, before: 0 }, now, admission), [`${prefix}job`]],
+      ['job executions', () => jobs.executions(forced, { statuses: undefined, limit: 10, after: 0 }, now + 8, admission), [commandHash]],
+    ];
+    for (const [name, run, allowed] of unmarked) {
+      const segment = await observed(run);
+      expect(undeclared(segment).length, name).toBeGreaterThan(0);
+      expect(
+        undeclared(segment).filter((key) => !allowed.some((start) => key.startsWith(start))),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('strips the flag before Redis sees a script: Redis 7 refuses it, the bridge runs it', async () => {
+    const flagged = `#!lua flags=${KEY_LOCKING_FLAG}\nreturn redis.call('GET', KEYS[1])`;
+    await expect(marker.eval(flagged, { keys: [`${prefix}x`] })).rejects.toThrow(/Unexpected flag/);
+    const answer = await fetch(`${bridge.url}/`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${bridge.token}` },
+      body: JSON.stringify(['eval', flagged, 1, `${prefix}x`]),
+    });
+    expect(await answer.json()).toEqual({ result: null });
+  });
+});

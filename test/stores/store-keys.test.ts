@@ -1,0 +1,209 @@
+/**
+ * The Redis key layout and the Lua scripts, as written down: one key builder that matches the
+ * README and upstash.ts's header, ids escaped the same way everywhere, and every script with its
+ * inputs named at its top and the pure function it mirrors.
+ */
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as revocation from '../../lib/auth/revocation.ts';
+import * as lifecycle from '../../lib/commands/lifecycle.ts';
+import * as membership from '../../lib/groups/membership.ts';
+import * as jobRules from '../../lib/jobs/rules.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { keyPart, redisKeys } from '../../lib/store/keys.ts';
+import * as ratelimit from '../../lib/store/ratelimit.ts';
+import * as scripts from '../../lib/store/scripts.ts';
+import { createUpstashStores } from '../../lib/store/upstash.ts';
+import { HAS_REDIS, redisEnv } from '../helpers/redis.ts';
+import { type RedisTarget, redisTarget } from '../helpers/targets.ts';
+import { TEST_ENV } from '../helpers/tokens.ts';
+
+/** Every key of the layout, with the placeholders of the documentation as ids. */
+function documentedShapes(): string[] {
+  const keys = redisKeys('<p>');
+  return [
+    keys.revokedJti('<jti>'),
+    keys.revokedSub('<sub>'),
+    keys.activeJti('<jti>'),
+    keys.command('<agent>', '<commandId>'),
+    keys.queue('<agent>'),
+    keys.log('<agent>'),
+    keys.seq('<agent>'),
+    keys.idempotency('<sub>', '<agent>', '<key>'),
+    keys.config('<agent>'),
+    keys.group('<group>'),
+    keys.groupSeq('<group>'),
+    keys.agentGroups('<agent>'),
+    keys.rateLimit('<sub>', 0).replace(/0$/, '<window>'),
+    keys.job('<job>'),
+    keys.jobTargets('<job>'),
+    keys.jobExecs('<job>'),
+    keys.jobRollout('<job>'),
+    keys.jobDeadlines('<job>', 'delivered'),
+    keys.jobDeadlines('<job>', 'in_progress'),
+    keys.jobs(),
+    keys.jobSeq(),
+    keys.groupJobs('<group>'),
+    keys.agentJobs('<agent>'),
+    keys.jobIdempotency('<sub>', '<key>'),
+  ];
+}
+
+describe('the key layout', () => {
+  it('is the one the README documents, row for row', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('### Key layout'), readme.indexOf('### Revocation'));
+    const rows = [...section.matchAll(/^\| `(<p>[^`]+)` \|/gm)].map((match) => match[1]);
+
+    expect(rows).toEqual(documentedShapes());
+  });
+
+  it("is the one upstash.ts's header documents", () => {
+    const source = readFileSync('lib/store/upstash.ts', 'utf8');
+    const header = source.slice(0, source.indexOf('*/'));
+    const rows = [...header.matchAll(/^ \* {3}(<p>\S+)/gm)].map((match) => match[1]);
+
+    expect(rows).toEqual(documentedShapes());
+  });
+
+  it('escapes agent ids, subjects and jtis alike, so that no two ids share a key', () => {
+    const keys = redisKeys('biz:');
+
+    expect(keyPart('a:b%c')).toBe('a%3Ab%25c');
+    expect(keys.revokedSub('team:a%b')).toBe('biz:revoked:sub:team%3Aa%25b');
+    expect(keys.revokedJti('j:1')).toBe('biz:revoked:jti:j%3A1');
+    expect(keys.activeJti('j%3A1')).toBe('biz:active:jti:j%253A1');
+    expect(keys.command('a:b', 'c')).not.toBe(keys.command('a', 'b:c'));
+    expect(keys.queue('a:b')).not.toBe(keys.queue('a%3Ab'));
+    expect(keys.command('fleet@eu.1', 'k1')).toBe(`${keys.commandPrefix('fleet@eu.1')}k1`);
+    expect(keys.config('agent-001')).toBe('biz:config:agent-001');
+    expect(keys.group('web:eu')).toBe('biz:group:web%3Aeu');
+    expect(keys.groupSeq('web:eu')).toBe('biz:group-seq:web%3Aeu');
+    expect(keys.agentGroups('a:b')).not.toBe(keys.agentGroups('a%3Ab'));
+    expect(keys.idempotency('ops:1', 'a:b', 'k:%')).toBe('biz:idem:ops%3A1:a%3Ab:k%3A%25');
+    expect(keys.idempotency('ops', 'a:b', 'k')).not.toBe(keys.idempotency('ops:a', 'b', 'k'));
+    expect(keys.job('j:1')).toBe('biz:job:j%3A1');
+    expect(keys.jobDeadlines('j:1', 'in_progress')).toBe('biz:job-deadlines:j%3A1:in_progress');
+    expect(keys.jobTargets('a:b')).not.toBe(keys.jobTargets('a%3Ab'));
+    expect(keys.groupJobs('web:eu')).toBe('biz:group-jobs:web%3Aeu');
+    expect(keys.agentJobs('a:b')).toBe('biz:agent-jobs:a%3Ab');
+    expect(keys.jobIdempotency('ops:1', 'k:%')).toBe('biz:job-idem:ops%3A1:k%3A%25');
+    expect(keys.jobIdempotency('ops', 'a:b')).not.toBe(keys.jobIdempotency('ops:a', 'b'));
+  });
+});
+
+describe('the Lua scripts', () => {
+  const all = Object.entries(scripts as Record<string, unknown>).filter(
+    (entry): entry is [string, scripts.LuaScript] => typeof entry[1] === 'object' && entry[1] !== null && 'lua' in entry[1],
+  );
+  const pure = new Set([
+    ...Object.keys(lifecycle),
+    ...Object.keys(revocation),
+    ...Object.keys(ratelimit),
+    ...Object.keys(membership),
+    ...Object.keys(jobRules),
+  ]);
+  const withGates = [...all, ...all.map(([name, lua]): [string, scripts.LuaScript] => [`gated(${name})`, scripts.gated(lua)])];
+
+  it('are the action scripts, each also run behind the gate', () => {
+    expect(all.map(([name]) => name).sort()).toEqual([
+      'ADMIT',
+      'AGENT_GROUPS',
+      'CANCEL',
+      'COMPLETE',
+      'ENQUEUE',
+      'FETCH',
+      'GET_COMMAND',
+      'GET_CONFIG',
+      'GROUP_JOIN',
+      'GROUP_LEAVE',
+      'GROUP_MEMBERS',
+      'JOB_CANCEL',
+      'JOB_CREATE',
+      'JOB_EXECUTIONS',
+      'JOB_GET',
+      'JOB_LIST',
+      'LIST',
+      'PUT_CONFIG',
+      'RAISE_CUTOFF',
+      'REVOKE_TOKEN',
+    ]);
+  });
+
+  it.each(withGates)('%s starts with the key-locking flag exactly when it declares every key it touches', (_, lua) => {
+    expect(lua.lua.startsWith(`#!lua flags=${scripts.KEY_LOCKING_FLAG}\n`)).toBe(lua.lockKeys);
+  });
+
+  it('marks every script for key locking but those that read keys they find on their way', () => {
+    expect(all.filter(([, lua]) => !lua.lockKeys).map(([name]) => name)).toEqual([
+      'ENQUEUE',
+      'FETCH',
+      'LIST',
+      'GROUP_JOIN',
+      'GROUP_LEAVE',
+      'JOB_CREATE',
+      'JOB_LIST',
+      'JOB_EXECUTIONS',
+    ]);
+  });
+
+  it.each(all)("gated(%s) declares the gate's inputs first, then the action's, and returns before the action when refused", (_, lua) => {
+    const behind = scripts.gated(lua);
+
+    expect(behind.keys).toEqual([...scripts.GATE_KEYS, ...lua.keys]);
+    expect(behind.args).toEqual([...scripts.GATE_ARGS, ...lua.args]);
+    expect(behind.lua.indexOf("return {'revoked'}")).toBeLessThan(behind.lua.indexOf('local function action()'));
+    expect(behind.lua.indexOf("return {'rate_limited'")).toBeLessThan(behind.lua.indexOf('local function action()'));
+  });
+
+  it.each(withGates)('%s binds every KEYS and ARGV entry to a named local at its top, and uses none by position after', (_, lua) => {
+    const lines = lua.lua.split('\n');
+    if (lua.lockKeys) lines.shift();
+    const bindings = [
+      ...lua.keys.map((name, i) => `local ${name} = KEYS[${i + 1}]`),
+      ...lua.args.map((name, i) => `local ${name} = ARGV[${i + 1}]`),
+    ];
+
+    expect(lines.slice(0, bindings.length)).toEqual(bindings);
+    expect(lines.slice(bindings.length).join('\n')).not.toMatch(/KEYS|ARGV/);
+  });
+
+  it.each(withGates)('%s names pure functions that exist, or says it only stores', (_, lua) => {
+    const named = [...lua.mirrors.matchAll(/\b([a-z][A-Za-z]+)\b/g)].map((match) => match[1] ?? '').filter((word) => pure.has(word));
+
+    expect(named.length > 0 || lua.mirrors.startsWith('storage only')).toBe(true);
+  });
+
+  it('puts the values given by name where the script reads them', () => {
+    const inputs = scripts.inputsOf(scripts.RAISE_CUTOFF, { cutoffKey: 'k' }, { cutoff: 1_700_000_000 });
+
+    expect(inputs).toEqual({ keys: ['k'], args: ['1700000000'] });
+  });
+});
+
+describe.skipIf(!HAS_REDIS)('the key layout on a real Redis', () => {
+  const fixture: RedisTarget = redisTarget('keys');
+  let stores: ReturnType<typeof createUpstashStores>;
+  beforeAll(() => {
+    stores = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(fixture.bridge, fixture.prefix) }));
+  });
+
+  it('writes a subject cut-off and a revoked jti under their escaped ids', async () => {
+    await stores.revocations.revokeSubject('team:a%b', 1_700_000_000.9);
+    await stores.revocations.revokeToken('j:1', 4_000_000_000);
+    await stores.revocations.registerToken('j:1', 4_000_000_000);
+
+    expect(await fixture.redis.get(`${fixture.prefix}revoked:sub:team%3Aa%25b`)).toBe('1700000000');
+    expect(await fixture.redis.get(`${fixture.prefix}revoked:jti:j%3A1`)).toBe('1');
+    expect(await fixture.redis.get(`${fixture.prefix}active:jti:j%3A1`)).toBe('1');
+    expect(await fixture.redis.exists(`${fixture.prefix}revoked:sub:team:a%b`)).toBe(0);
+  });
+
+  it('writes a membership under the escaped group and agent, on both sides', async () => {
+    await stores.groups.join('web:eu', 'fleet@eu:1');
+
+    expect(await fixture.redis.zScore(`${fixture.prefix}group:web%3Aeu`, 'fleet@eu:1')).toBe(1);
+    expect(await fixture.redis.get(`${fixture.prefix}group-seq:web%3Aeu`)).toBe('1');
+    expect(await fixture.redis.sMembers(`${fixture.prefix}agent-groups:fleet@eu%3A1`)).toEqual(['web:eu']);
+  });
+});
