@@ -7,77 +7,7 @@
  * is the action behind the gate (lib/store/scripts.ts gated): revocation decision, rate limit,
  * then the action, so a request costs one Upstash command whatever is configured.
  *
- * Key layout, built by lib/store/keys.ts (`<p>` is REDIS_KEY_PREFIX, default `biz:`; `<agent>`,
- * `<sub>` and `<jti>` are the id with `%` written `%25` and `:` written `%3A`, so that a `:` in an
- * id can never make two keys meet; ordinary ids such as `agent-001`, `fleet@eu.1` or a UUID are
- * unchanged):
- *
- *   <p>revoked:jti:<jti>          string "1"            revoked token; EXAT = the token's exp + clock leeway
- *   <p>revoked:sub:<sub>          string <epoch s>       cut-off: tokens of <sub> with iat <= it are revoked;
- *                                                         only ever raised; no TTL (see revokeSubject)
- *   <p>active:jti:<jti>           string "1"            allowlist mode only: the token is accepted while this
- *                                                         exists; written by the auth server (registerToken here)
- *   <p>cmd:<agent>:<commandId>    hash                   one command: commandId, agentId, command, args (JSON,
- *                                                         kept byte for byte), createdAt, expiresAt (epoch ms),
- *                                                         timeoutMs, jobId (a job's execution, whose commandId
- *                                                         is the job id); then deliveredAt, deliveryCount, updatedAt,
- *                                                         startedAt, deadlineAt, statusDetailsJson, resultStatus
- *                                                         (completed, failed, rejected or canceled), resultJson,
- *                                                         cancelReason, completedAt; PEXPIREAT = its goneAt: the
- *                                                         earlier of expiresAt and deadlineAt + retention, once
- *                                                         ended completedAt + retention (RESULT_RETENTION_SECONDS)
- *   <p>queue:<agent>              sorted set             the agent's commands not yet terminal (member = commandId),
- *                                                         score = enqueue sequence (1, 2, 3, ...): exact
- *                                                         enqueue order, as the in-memory store, whatever the
- *                                                         clocks of the Lambda instances say; a command leaves it
- *                                                         when a result or a cancel is written, or when fetch
- *                                                         meets it timed out or expired;
- *                                                         PEXPIREAT = the latest end of any member's hash
- *   <p>log:<agent>                sorted set             every command of the agent still kept, same scores:
- *                                                         the operators' list walks it; an entry leaves when the
- *                                                         list meets it gone; PEXPIREAT as the queue
- *   <p>seq:<agent>                string <n>             the agent's last enqueue sequence (INCR); no TTL, so
- *                                                         a list cursor stays good
- *   <p>idem:<sub>:<agent>:<key>   hash                   an operator's Idempotency-Key for an agent: fingerprint,
- *                                                         commandId, until; PEXPIREAT = until (createdAt +
- *                                                         RESULT_RETENTION_SECONDS)
- *   <p>config:<agent>             string (JSON)          the agent's config overrides; no TTL
- *   <p>group:<group>              sorted set             the group's members (member = agent id), score = join
- *                                                         position from group-seq: join order, stable for
- *                                                         cursors; no TTL
- *   <p>group-seq:<group>          string (integer)       the last join position the group gave (INCR); kept when
- *                                                         the group empties, so no position is given twice; no TTL
- *   <p>agent-groups:<agent>       set                    the groups the agent is in (at most 64); no TTL
- *   <p>ratelimit:<sub>:<window>   string <count>         requests of <sub> counted in one rate-limit window
- *                                                         (window = floor(epoch ms / window ms));
- *                                                         PEXPIREAT = the end of the next window
- *   <p>job:<job>                  hash                   a job: spec (jobId, command, args JSON, targetsJson,
- *                                                         createdAt, expiresAt, timeoutMs, continuous 1/0,
- *                                                         rolloutMax, abortPercent, abortMin, description), seq,
- *                                                         targetSeq, initialTargets, the tally (targets,
- *                                                         materialized, delivered, inProgress, completed, failed,
- *                                                         rejected, canceled, lastEndAt, updatedAt) and its end
- *                                                         (endStatus, endAt, endReason, endForce 1/0,
- *                                                         endUndelivered, endFinal JSON); PEXPIREAT = expiresAt +
- *                                                         retention, as every key of the job
- *   <p>job-targets:<job>          sorted set             the job's targets (member = agent id), score 0 at
- *                                                         creation (byte order), then targetSeq for continuous joiners
- *   <p>job-execs:<job>            set                    the targets that have their execution (cmd:<agent>:<job>)
- *   <p>job-rollout:<job>          sorted set             first deliveries, score = their time (rollout only);
- *                                                         pruned below now - 2 min
- *   <p>job-deadlines:<job>:delivered    sorted set       executions last written delivered, score = deadlineAt
- *                                                         (only a deadline before the job's expiry)
- *   <p>job-deadlines:<job>:in_progress  sorted set       the same for in_progress; ZCOUNT of both is the
- *                                                         timed-out tally at a read
- *   <p>jobs                       sorted set             every job id, score = seq (listing; an entry whose job is
- *                                                         gone is dropped when met); no TTL
- *   <p>job-seq                    string (integer)       the last job seq (INCR); no TTL
- *   <p>group-jobs:<group>         set                    jobs in progress that target the group (pruned when met
- *                                                         ended or gone); no TTL
- *   <p>agent-jobs:<agent>         set                    jobs the agent must still look at outside its groups
- *                                                         (named targets, targets that left a group); no TTL
- *   <p>job-idem:<sub>:<key>       hash                   an operator's Idempotency-Key for a job: fingerprint,
- *                                                         jobId, until; PEXPIREAT = until
+ * The key layout is KEY_LAYOUT in lib/store/keys.ts, shown as a table in docs/architecture.md.
  *
  * Key locking (Upstash's allow-key-locking): every script declares the keys it touches, the gate's
  * five (cut-off, denylist entry, registration, this and the previous window's counter) and the

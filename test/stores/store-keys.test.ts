@@ -1,9 +1,8 @@
 /**
- * The Redis key layout and the Lua scripts, as written down: one key builder that matches the
- * README and upstash.ts's header, ids escaped the same way everywhere, and every script with its
- * inputs named at its top and the pure function it mirrors.
+ * The Redis keys and the Lua scripts, as written down: ids escaped the same way everywhere, and
+ * every script with its inputs named at its top and the pure function it mirrors. The layout
+ * itself against its record and the docs: test/docs/keys.test.ts.
  */
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as revocation from '../../lib/auth/revocation.ts';
 import * as lifecycle from '../../lib/commands/lifecycle.ts';
@@ -18,54 +17,7 @@ import { HAS_REDIS, redisEnv } from '../helpers/redis.ts';
 import { type RedisTarget, redisTarget } from '../helpers/targets.ts';
 import { TEST_ENV } from '../helpers/tokens.ts';
 
-/** Every key of the layout, with the placeholders of the documentation as ids. */
-function documentedShapes(): string[] {
-  const keys = redisKeys('<p>');
-  return [
-    keys.revokedJti('<jti>'),
-    keys.revokedSub('<sub>'),
-    keys.activeJti('<jti>'),
-    keys.command('<agent>', '<commandId>'),
-    keys.queue('<agent>'),
-    keys.log('<agent>'),
-    keys.seq('<agent>'),
-    keys.idempotency('<sub>', '<agent>', '<key>'),
-    keys.config('<agent>'),
-    keys.group('<group>'),
-    keys.groupSeq('<group>'),
-    keys.agentGroups('<agent>'),
-    keys.rateLimit('<sub>', 0).replace(/0$/, '<window>'),
-    keys.job('<job>'),
-    keys.jobTargets('<job>'),
-    keys.jobExecs('<job>'),
-    keys.jobRollout('<job>'),
-    keys.jobDeadlines('<job>', 'delivered'),
-    keys.jobDeadlines('<job>', 'in_progress'),
-    keys.jobs(),
-    keys.jobSeq(),
-    keys.groupJobs('<group>'),
-    keys.agentJobs('<agent>'),
-    keys.jobIdempotency('<sub>', '<key>'),
-  ];
-}
-
 describe('the key layout', () => {
-  it('is the one the README documents, row for row', () => {
-    const readme = readFileSync('README.md', 'utf8');
-    const section = readme.slice(readme.indexOf('### Key layout'), readme.indexOf('### Revocation'));
-    const rows = [...section.matchAll(/^\| `(<p>[^`]+)` \|/gm)].map((match) => match[1]);
-
-    expect(rows).toEqual(documentedShapes());
-  });
-
-  it("is the one upstash.ts's header documents", () => {
-    const source = readFileSync('lib/store/upstash.ts', 'utf8');
-    const header = source.slice(0, source.indexOf('*/'));
-    const rows = [...header.matchAll(/^ \* {3}(<p>\S+)/gm)].map((match) => match[1]);
-
-    expect(rows).toEqual(documentedShapes());
-  });
-
   it('escapes agent ids, subjects and jtis alike, so that no two ids share a key', () => {
     const keys = redisKeys('biz:');
 
