@@ -1,9 +1,13 @@
 /**
  * Revokes tokens from the command line, in the same store the service uses:
  *
- *   npm run revoke -- --jti JTI --exp EPOCH_SECONDS   one token, until its exp (+ clock leeway)
- *   npm run revoke -- --token JWT                      one token given whole: its own jti and exp
- *   npm run revoke -- --sub SUBJECT                    every token of SUBJECT issued until now
+ *   npm run -s revoke -- --jti JTI --exp EPOCH_SECONDS   one token, until its exp (+ clock leeway)
+ *   npm run -s revoke -- --token JWT                      one token given whole: its own jti and exp
+ *   npm run -s revoke -- --sub SUBJECT                    every token of SUBJECT issued until now
+ *
+ * `-s`, because without it npm echoes the command line, a token given with --token included. This
+ * command never prints a token: it answers with the jti or subject it revoked, and an argument it
+ * does not expect is refused without being repeated.
  *
  * Configuration comes from the same environment as the service (loadConfig). With
  * USE_REDIS=true it talks to Upstash when UPSTASH_REDIS_REST_URL/TOKEN are set, otherwise to the
@@ -33,7 +37,9 @@ export const USAGE = `usage: npm run revoke -- --jti JTI --exp EPOCH_SECONDS
   --token JWT    revoke one token given whole: its own jti and exp are used
   --sub SUBJECT  revoke every token of SUBJECT issued up to now (and within the clock leeway
                  after it; tokens issued later work)
-  -h, --help     this text`;
+  -h, --help     this text
+
+Run it as npm run -s revoke: without -s, npm prints the command line, token included.`;
 
 export type RevokeRequest = { readonly jti: string; readonly exp: number } | { readonly token: string } | { readonly sub: string };
 
@@ -64,6 +70,10 @@ export function parseRevokeArgs(args: readonly string[]): RevokeRequest | 'help'
       allowPositionals: false,
     }));
   } catch (error) {
+    // parseArgs quotes a stray argument whole, and a stray argument may well be a token.
+    if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new UsageError('an argument without its option (a token goes after --token)');
+    }
     throw new UsageError((error as Error).message);
   }
   if (values.help) return 'help';
