@@ -1,9 +1,9 @@
 /**
- * The README walkthroughs work as written: their sh blocks ("Walkthrough with curl" and its
- * groups, then "Progress, a timeout, a cancel and the list", then "Fleet jobs: a walkthrough") are read from README.md at test time
- * (no second copy here), run in order in one bash against `npm start` on a free port (the only
- * change: the port in the base URL), and every step's answer is checked. A new step without a
- * check here fails the test.
+ * The walkthroughs work as written: their sh blocks (the README's "Walkthrough with curl" and its
+ * groups, then docs/local.md's "Progress, a timeout, a cancel and the list", then docs/jobs.md's
+ * "Fleet jobs: a walkthrough") are read from the docs at test time (no second copy here), run in
+ * order in one bash against `npm start` on a free port (the only change: the port in the base
+ * URL), and every step's answer is checked. A new step without a check here fails the test.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -39,8 +39,14 @@ function shBlocks(markdown: string, heading: string): string[] {
 }
 
 const PREAMBLE = '(before the first comment)';
-/** The sections whose sh blocks are run, in this order. */
-const SECTIONS = ['## Walkthrough with curl', '### Progress, a timeout, a cancel and the list', '### Fleet jobs: a walkthrough'];
+/** The sections whose sh blocks are run, in this order: the file (from the root) and the heading line. */
+const SECTIONS: readonly { file: string; heading: string }[] = [
+  { file: 'README.md', heading: '## Walkthrough with curl' },
+  { file: 'docs/local.md', heading: '## Progress, a timeout, a cancel and the list' },
+  { file: 'docs/jobs.md', heading: '## Fleet jobs: a walkthrough' },
+];
+
+const blocksOf = ({ file, heading }: { file: string; heading: string }) => shBlocks(readFileSync(path.join(ROOT, file), 'utf8'), heading);
 
 /** The steps of a block: each begins at a comment line; what comes before the first one is a step too. */
 function steps(block: string): { title: string; code: string }[] {
@@ -56,8 +62,7 @@ function steps(block: string): { title: string; code: string }[] {
 }
 
 function walkthrough(): { title: string; code: string }[] {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  return SECTIONS.flatMap((heading) => shBlocks(readme, heading)).flatMap(steps);
+  return SECTIONS.flatMap(blocksOf).flatMap(steps);
 }
 
 const checkFor = (title: string) =>
@@ -198,7 +203,7 @@ const CHECKS: Record<string, (output: string) => void> = {
   },
 };
 
-describe('the README walkthrough, run as written against npm start', () => {
+describe('the walkthroughs of the README and docs/, run as written against npm start', () => {
   let server: ChildProcess;
   let url: string;
   let tail = '';
@@ -234,15 +239,14 @@ describe('the README walkthrough, run as written against npm start', () => {
   });
 
   it('finds the walkthrough blocks and a check for each of their steps', () => {
-    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    expect(SECTIONS.map((heading) => shBlocks(readme, heading).length)).toEqual([2, 1, 1]);
+    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1]);
     const titles = walkthrough().map((step) => step.title);
     expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
     // Every check is used (the preamble by both later blocks).
     expect(Object.keys(CHECKS).filter((key) => !titles.some((title) => checkFor(title) === CHECKS[key]))).toEqual([]);
   });
 
-  it('answers every step as the README says', async () => {
+  it('answers every step as the docs say', async () => {
     const all = walkthrough();
     expect(all.length).toBeGreaterThan(Object.keys(CHECKS).length);
     const marker = (i: number) => `@@step ${i}@@`;
