@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — seven figure groups, each a ratio measured within one run (see README.md).
+ * `npm run bench` — seven figure groups, each a ratio measured within one run (see bench/README.md).
  *
  *   npm run bench                     the full run (four to five minutes on 2 cores)
  *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)

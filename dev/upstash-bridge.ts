@@ -208,7 +208,7 @@ async function evictionWarnings(redis: { sendCommand(args: string[]): Promise<un
     if (policy === '' || policy === 'noeviction') return [];
     return [
       `biz-service bridge: the Redis at ${where} has maxmemory-policy=${policy}: under memory pressure it drops keys, revocations first, ` +
-        'and revoked tokens would work again; set maxmemory-policy noeviction (see README, Redis)',
+        'and revoked tokens would work again; set maxmemory-policy noeviction (see docs/deploy.md, "What the Redis must keep")',
     ];
   } catch {
     return []; // CONFIG may be renamed or refused (managed Redis): nothing to check here

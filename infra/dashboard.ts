@@ -51,7 +51,7 @@ export class ServiceDashboard extends Construct {
     this.dashboard.addWidgets(
       new TextWidget({
         markdown:
-          '## biz-service\nOne `request` line per request, which is also its EMF metrics (namespace `BizService`); the README has the Logs Insights queries.',
+          '## biz-service\nOne `request` line per request, which is also its EMF metrics (namespace `BizService`); docs/operations.md has the Logs Insights queries.',
         width: 24,
         height: 2,
       }),

@@ -102,7 +102,7 @@ export class Edge extends Construct {
       enforceSSL: true,
       objectOwnership: ObjectOwnership.OBJECT_WRITER,
       lifecycleRules: [{ expiration: Duration.days(props.logRetentionDays) }],
-      // Kept with its logs when the stack goes (README, "Tearing down").
+      // Kept with its logs when the stack goes (docs/deploy.md, "Tearing down").
       removalPolicy: RemovalPolicy.RETAIN,
     });
     Validations.of(this.logBucket).acknowledge({

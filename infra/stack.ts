@@ -58,7 +58,7 @@ export function deployedRoutes(settings: Pick<Settings, 'debugRoutes'>): readonl
 }
 
 const NO_ROTATION_REASON =
-  'Rotation is an operator procedure (README, "Rotating the JWT secret"): the JWT secret is shared with the token issuer and rotated with a current+previous key pair; the Upstash token is rotated in the Upstash console. A rotation Lambda could do neither.';
+  'Rotation is an operator procedure (docs/tokens.md, "Rotating the JWT secret"): the JWT secret is shared with the token issuer and rotated with a current+previous key pair; the Upstash token is rotated in the Upstash console. A rotation Lambda could do neither.';
 
 export class BizServiceStack extends Stack {
   readonly api: HttpApi;
@@ -86,7 +86,7 @@ export class BizServiceStack extends Stack {
       this.jwtSecret = undefined;
     } else {
       const secret = new Secret(this, 'JwtSecret', {
-        description: 'biz-service: HS256 key shared with the token issuer, {"secret"} (see the README for rotation)',
+        description: 'biz-service: HS256 key shared with the token issuer, {"secret"} (see docs/tokens.md for rotation)',
         generateSecretString: {
           secretStringTemplate: '{}',
           generateStringKey: 'secret',
@@ -306,7 +306,7 @@ export class BizServiceStack extends Stack {
     if (this.edge !== undefined) {
       new CfnOutput(this, 'OriginUrl', {
         value: this.stage.url,
-        description: 'The API behind the edge: reachable directly, without the WAF rules (README, "Unauthenticated traffic")',
+        description: 'The API behind the edge: reachable directly, without the WAF rules (docs/deploy.md, "Unauthenticated traffic")',
       });
       if (settings.domainName !== undefined) {
         new CfnOutput(this, 'DomainTarget', {

@@ -1,5 +1,5 @@
 /**
- * Key rotation without downtime, step by step as the README ("Rotating the JWT secret") and SECURITY.md describe it,
+ * Key rotation without downtime, step by step as docs/tokens.md ("Rotating the JWT secret") and SECURITY.md describe it,
  * with the secret values the deployed stack reads (lib/secrets.ts turns them into the
  * environment). Each step is a fresh runtime, as a new Lambda instance after a deploy with a new
  * secretsRevision; the same token strings travel through all steps.

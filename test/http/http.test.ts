@@ -1,5 +1,5 @@
 /**
- * The local server over real HTTP: the README's walkthrough, header handling as API Gateway
+ * The local server over real HTTP: the walkthrough, header handling as API Gateway
  * does it, and the access log.
  */
 import { execFile } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * The README walkthrough in RS256 and ES256: npm run token makes a local key and its JWKS, the
+ * The walkthrough of docs/tokens.md, in RS256 and ES256: npm run token makes a local key and its JWKS, the
  * JWKS is served on loopback, the local server verifies from it, and tokens signed with --key work.
  */
 import { execFile } from 'node:child_process';

@@ -476,7 +476,7 @@ describe('cdk.json', () => {
   const recommended = JSON.parse(
     readFileSync(path.join(PROJECT_ROOT, 'node_modules', 'aws-cdk-lib', 'recommended-feature-flags.json'), 'utf8'),
   ) as Record<string, unknown>;
-  /** Flags set against the recommendation, each for a reason (README, "Deploy"). */
+  /** Flags set against the recommendation, each for a reason (docs/deploy.md). */
   const deviations: Record<string, unknown> = {
     // Would send every construct's property values (strings masked) to AWS in AWS::CDK::Metadata.
     '@aws-cdk/core:enableAdditionalMetadataCollection': false,
