@@ -153,11 +153,87 @@ export async function buildBundle(stack: StackBundling, name: string): Promise<B
   } catch {
     // no source map
   }
+  const composition = compositionOf(metafile, owner);
+  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, composition, metafile };
+}
+
+/** Output bytes of the entry's bundle per key (owner: per package or folder; ownFile: our files one by one). */
+export function compositionOf(metafile: Metafile, key: (input: string) => string): Map<string, number> {
   const composition = new Map<string, number>();
   const output = Object.values(metafile.outputs).find((o) => o.entryPoint !== undefined);
   for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
-    const key = owner(input);
-    composition.set(key, (composition.get(key) ?? 0) + bytesInOutput);
+    const k = key(input);
+    composition.set(k, (composition.get(k) ?? 0) + bytesInOutput);
   }
-  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, composition, metafile };
+  return composition;
 }
+
+/** Like owner, but each of our own files on its own row (lib/store/scripts.ts), packages still whole. */
+export function ownFile(input: string): string {
+  return input.includes('node_modules/') ? owner(input) : input;
+}
+
+/**
+ * KB per package (rows, largest first in the largest bundle) for each bundle (columns), the
+ * bundle's total last: what keeps a function above its size target. `key` = ownFile splits our
+ * own folders into files.
+ */
+export function compositionTable(bundles: readonly Bundle[], key: (input: string) => string = owner): string {
+  const columns = bundles.map((b) => ({ b, parts: key === owner ? b.composition : compositionOf(b.metafile, key) }));
+  const largest = [...columns].sort((x, y) => y.b.bytes - x.b.bytes)[0];
+  const keys = new Set(columns.flatMap((c) => [...c.parts.keys()]));
+  const most = (k: string) => Math.max(...columns.map((c) => c.parts.get(k) ?? 0));
+  const rows = [...keys]
+    .sort((x, y) => (largest?.parts.get(y) ?? 0) - (largest?.parts.get(x) ?? 0) || most(y) - most(x) || x.localeCompare(y))
+    .map((k) => [k, ...columns.map((c) => (c.parts.has(k) ? ((c.parts.get(k) ?? 0) / 1024).toFixed(1) : '-'))]);
+  rows.push(['(whole bundle, minified)', ...columns.map((c) => (c.b.bytes / 1024).toFixed(1))]);
+  const width = Math.max(...[...keys].map((k) => k.length), 24);
+  const header = ['KB in the bundle', ...columns.map((c) => c.b.name)];
+  const cell = (text: string, col: number) => (col === 0 ? text.padEnd(width) : text.padStart(Math.max(header[col]?.length ?? 0, 6)));
+  const line = (row: readonly string[]) => row.map(cell).join('  ');
+  return [line(header), line(header.map((h, col) => '-'.repeat(col === 0 ? width : Math.max(h.length, 6)))), ...rows.map(line)].join('\n');
+}
+
+export const USAGE = `usage: node bench/bundle.ts [--by-file] [function ...]
+
+  Builds the production bundles (as figure 3 does) and prints what each is made of: KB of
+  minified output per package (node_modules/<package>) and per folder of ours (lib/store, ...),
+  one column per function (all of them when none is named).
+
+  --by-file   our own code file by file (lib/store/scripts.ts, ...) instead of by folder
+  -h, --help  this text`;
+
+async function main(args: readonly string[]): Promise<void> {
+  const { parseArgs } = await import('node:util');
+  let parsed: { values: { 'by-file'?: boolean | undefined; help?: boolean | undefined }; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { 'by-file': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    console.error(`bench/bundle.ts: ${(error as Error).message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const all = await functionNames();
+  const unknown = parsed.positionals.filter((name) => !all.includes(name));
+  if (unknown.length > 0) {
+    console.error(`bench/bundle.ts: no such function: ${unknown.join(', ')} (functions/ has ${all.join(', ')})`);
+    process.exitCode = 2;
+    return;
+  }
+  const { options, source } = await stackBundling();
+  const bundles: Bundle[] = [];
+  for (const name of parsed.positionals.length > 0 ? parsed.positionals : all) bundles.push(await buildBundle(options, name));
+  console.log(`bundling options from ${source}; bundles in ${path.relative(ROOT, OUT_DIR) || '.'}/<function>/`);
+  console.log(compositionTable(bundles, parsed.values['by-file'] ? ownFile : owner));
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));

@@ -225,7 +225,7 @@ async function bareTrip(redis: Redis): Promise<number> {
   return performance.now() - started;
 }
 
-async function cleanUp(redis: Redis, prefix: string): Promise<number> {
+export async function cleanUp(redis: Redis, prefix: string): Promise<number> {
   let cursor = '0';
   let deleted = 0;
   for (let i = 0; i < 1000; i++) {

@@ -54,7 +54,7 @@ export function plan(quick: boolean) {
     ? {
         verify: { rounds: 5, sliceMs: 40, maxOps: 200_000, warmupMs: 100 },
         chain: { rounds: 5, sliceMs: 40, maxOps: 100_000, warmupMs: 100 },
-        cold: { processes: 3, only: ['health', 'get-commands'], budgetMs: 15_000 },
+        cold: { processes: 3, only: ['health', 'get-commands'], upstash: ['get-commands'], budgetMs: 15_000 },
         roundTrips: { calls: 5 },
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
         jobs: { sizes: [500, 2_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
@@ -63,7 +63,7 @@ export function plan(quick: boolean) {
         // Many short interleaved slices: a burst of load from elsewhere hits few of them.
         verify: { rounds: 15, sliceMs: 100, maxOps: 2_000_000, warmupMs: 300 },
         chain: { rounds: 20, sliceMs: 60, maxOps: 1_000_000, warmupMs: 300 },
-        cold: { processes: 20, budgetMs: 120_000 },
+        cold: { processes: 20, upstash: ['get-commands', 'enqueue-command'], budgetMs: 120_000 },
         roundTrips: { calls: 40 },
         http: { rounds: 3, seconds: 5, warmupSeconds: 1, connections: 50 },
         jobs: { sizes: [10_000, 100_000], creates: 3, reads: 40, polls: 40, concurrency: 64 },

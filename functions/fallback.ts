@@ -1,7 +1,7 @@
 /** Every request no route matches: 404 not_found, or 405 with Allow when the path exists. */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { edge } from '../lib/http/edge.ts';
+import { edge } from '../lib/http/chain.ts';
 import { ApiError } from '../lib/http/errors.ts';
 import { allowedMethods } from '../lib/http/router.ts';
 
