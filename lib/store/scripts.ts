@@ -105,9 +105,10 @@ export function inputsOf<K extends string, A extends string>(
  * registration, this and the previous rate-limit window's counters (always declared, read only
  * where the mode and settings need them). Args: `mode` is 'denylist' or 'allowlist'; `hasJti`
  * and `hasIat` are '1' or '0'; `limitRequests` is '0' when the rate limit is off; `limitWindow`
- * is the window's index (lib/store/ratelimit.ts windowOf; the gate's slidingWindow finds the same
- * from `limitNow` and `limitWindowMs`) and `limitExpireAt` when its counter may go (the end of
- * the next window, epoch ms); `limitNow` the caller's clock (epoch ms).
+ * is the window's index (lib/store/ratelimit.ts windowOf), which names the two counters' keys:
+ * the Lua does not read it, its slidingWindow finds the same index from `limitNow` and
+ * `limitWindowMs`, as the TypeScript one does; `limitExpireAt` is when this window's counter may
+ * go (the end of the next window, epoch ms); `limitNow` the caller's clock (epoch ms).
  */
 export const GATE_KEYS = ['gateCutoffKey', 'gateRevokedKey', 'gateActiveKey', 'gateLimitKey', 'gateLimitPreviousKey'] as const;
 export const GATE_ARGS = [

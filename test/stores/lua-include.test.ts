@@ -158,7 +158,15 @@ describe('the assembled scripts', () => {
       .map((file) => file.replace(/\.lua$/, ''));
     expect([...SCRIPT_FILES].sort()).toEqual(files.sort());
 
-    for (const name of SCRIPT_FILES) expect(assembleScript(name), name).not.toMatch(/@include|^\s*--/m);
+    for (const name of SCRIPT_FILES) {
+      const text = assembleScript(name);
+      const defined = [...text.matchAll(/^local function (\w+)/gm)].map((match) => match[1]);
+      expect(text, name).not.toMatch(/@include|^\s*--/m);
+      expect(
+        defined.filter((fn, i) => defined.indexOf(fn) !== i),
+        `${name} defines a function twice`,
+      ).toEqual([]);
+    }
   });
 
   it.each(SCRIPT_FILES)('%s assembles to itself once assembled, as a bundle ships it beside index.mjs', (name) => {
