@@ -95,7 +95,10 @@ export function resolveIncludes(name: string, read: LuaReader): string {
 /** Reads `<root><name>.lua`; `generated/<name>` comes from `generated` instead. */
 export function fileReader(root: URL, generated: Readonly<Record<string, string>> = generatedLua()): LuaReader {
   return (name) => {
-    if (name.startsWith('generated/')) return generated[name.slice('generated/'.length)];
+    if (name.startsWith('generated/')) {
+      const generatedName = name.slice('generated/'.length);
+      return Object.hasOwn(generated, generatedName) ? generated[generatedName] : undefined;
+    }
     try {
       return readFileSync(new URL(`${name}.lua`, root), 'utf8');
     } catch (error) {
