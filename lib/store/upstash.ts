@@ -84,6 +84,7 @@ import {
   type TimedOutTally,
 } from '../jobs/model.ts';
 import { createdSnapshot, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
+import type { CommandField, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
 import { limitFailedOpen, type RateLimitSettings, windowOf } from './ratelimit.ts';
@@ -200,10 +201,15 @@ async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** One script on the client, run by EVALSHA (EVAL once when Redis does not know it yet), inputs by name. */
+/**
+ * One script on the client, run by EVALSHA (EVAL once when Redis does not know it yet), inputs by
+ * name. Its text (and hash) is made the first time it runs: a store reads the file of a script it
+ * runs, and no other.
+ */
 function runner<K extends string, A extends string>(redis: Redis, lua: LuaScript<K, A>) {
-  const compiled = redis.createScript<unknown>(lua.lua);
+  let compiled: ReturnType<typeof redis.createScript<unknown>> | undefined;
   return (keys: Readonly<Record<K, string>>, args: Readonly<Record<A, string | number>>): Promise<unknown> => {
+    compiled ??= redis.createScript<unknown>(lua.lua);
     const inputs = inputsOf(lua, keys, args);
     return compiled.exec(inputs.keys, inputs.args);
   };
@@ -273,21 +279,21 @@ function gatedRunner<K extends string, A extends string>(redis: Redis, gate: Gat
 const WRITTEN: ReadonlySet<string> = new Set<WrittenStatus>(['completed', 'failed', 'rejected', 'canceled']);
 const STATUSES: ReadonlySet<string> = new Set<string>(COMMAND_STATUSES);
 
-/** A flat HGETALL array to a CommandRecord; undefined when empty. */
+/** A flat HGETALL array to a CommandRecord; undefined when empty. Field names: COMMAND_FIELDS (fields.ts). */
 function toRecord(flat: unknown): CommandRecord | undefined {
   if (!Array.isArray(flat) || flat.length === 0) return undefined;
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
-  const required = (name: string) => {
+  const required = (name: CommandField) => {
     const value = fields.get(name);
     if (value === undefined) throw new StoreUnavailableError(`Redis command hash lacks the field ${name}`);
     return value;
   };
-  const text = (name: keyof CommandRecord) => {
+  const text = (name: CommandField) => {
     const value = fields.get(name);
     return value === undefined ? {} : { [name]: value };
   };
-  const number = (name: keyof CommandRecord) => {
+  const number = (name: CommandField) => {
     const value = fields.get(name);
     return value === undefined ? {} : { [name]: Number(value) };
   };
@@ -672,18 +678,18 @@ export class UpstashGroupStore implements GroupStore {
   }
 }
 
-/** A flat job hash (HGETALL) to the job's state and its target count at creation; undefined when empty. */
+/** A flat job hash (HGETALL) to the job's state and its target count at creation; undefined when empty. Field names: JOB_FIELDS (fields.ts). */
 function toJobState(flat: unknown): { state: JobState; initialTargets: number } | undefined {
   if (!Array.isArray(flat) || flat.length === 0) return undefined;
   const fields = new Map<string, string>();
   for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), String(flat[i + 1]));
-  const required = (name: string) => {
+  const required = (name: JobField) => {
     const value = fields.get(name);
     if (value === undefined) throw new StoreUnavailableError(`Redis job hash lacks the field ${name}`);
     return value;
   };
-  const count = (name: string) => Number(required(name));
-  const optional = (name: string) => {
+  const count = (name: JobField) => Number(required(name));
+  const optional = (name: JobField) => {
     const value = fields.get(name);
     return value === undefined ? undefined : Number(value);
   };

@@ -3,13 +3,16 @@
  * every script with its inputs named at its top and the pure function it mirrors. The layout
  * itself against its record and the docs: test/docs/keys.test.ts.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as revocation from '../../lib/auth/revocation.ts';
 import * as lifecycle from '../../lib/commands/lifecycle.ts';
 import * as membership from '../../lib/groups/membership.ts';
 import * as jobRules from '../../lib/jobs/rules.ts';
 import { loadConfig } from '../../lib/config.ts';
+import { HASH_FIELDS, LUA_FIELD_LISTS } from '../../lib/store/fields.ts';
 import { keyPart, redisKeys } from '../../lib/store/keys.ts';
+import { SCRIPT_FILES } from '../../lib/store/lua.ts';
 import * as ratelimit from '../../lib/store/ratelimit.ts';
 import * as scripts from '../../lib/store/scripts.ts';
 import { createUpstashStores } from '../../lib/store/upstash.ts';
@@ -46,7 +49,8 @@ describe('the key layout', () => {
 
 describe('the Lua scripts', () => {
   const all = Object.entries(scripts as Record<string, unknown>).filter(
-    (entry): entry is [string, scripts.LuaScript] => typeof entry[1] === 'object' && entry[1] !== null && 'lua' in entry[1],
+    (entry): entry is [string, scripts.LuaScript] =>
+      typeof entry[1] === 'object' && entry[1] !== null && 'lua' in entry[1] && entry[1] !== scripts.GATE,
   );
   const pure = new Set([
     ...Object.keys(lifecycle),
@@ -126,10 +130,139 @@ describe('the Lua scripts', () => {
     expect(named.length > 0 || lua.mirrors.startsWith('storage only')).toBe(true);
   });
 
+  it('are one file each in lib/store/lua, named by their descriptors, with the gate beside them', () => {
+    const named = [...all.map(([, lua]) => lua.name), scripts.GATE.name];
+
+    expect(new Set(named).size).toBe(named.length);
+    expect([...named].sort()).toEqual([...SCRIPT_FILES].sort());
+  });
+
+  it.each([...all, ['GATE', scripts.GATE] as [string, scripts.LuaScript]])(
+    '%s: its file starts with the flags line and the inputs its descriptor names',
+    (_, lua) => {
+      const file = readFileSync(`lib/store/lua/${lua.name}.lua`, 'utf8').split('\n');
+      const header = [
+        ...(lua.lockKeys ? [`#!lua flags=${scripts.KEY_LOCKING_FLAG}`] : []),
+        ...lua.keys.map((name, i) => `local ${name} = KEYS[${i + 1}]`),
+        ...lua.args.map((name, i) => `local ${name} = ARGV[${i + 1}]`),
+      ];
+
+      expect(file.slice(0, header.length)).toEqual(header);
+      expect(lua.lua.startsWith(`${header.join('\n')}\n`)).toBe(true);
+    },
+  );
+
   it('puts the values given by name where the script reads them', () => {
     const inputs = scripts.inputsOf(scripts.RAISE_CUTOFF, { cutoffKey: 'k' }, { cutoff: 1_700_000_000 });
 
     expect(inputs).toEqual({ keys: ['k'], args: ['1700000000'] });
+  });
+});
+
+/** The Lua files of one folder of lib/store/lua: name (no `.lua`) and text. */
+function luaFiles(folder: string): [string, string][] {
+  return readdirSync(`lib/store/lua/${folder}`)
+    .filter((file) => file.endsWith('.lua'))
+    .map((file) => [file.replace(/\.lua$/, ''), readFileSync(`lib/store/lua/${folder}/${file}`, 'utf8')]);
+}
+
+/** The arguments of every `redis.call(...)` / `redis.pcall(...)` in a Lua text, split at their top-level commas. */
+function redisCalls(text: string): string[][] {
+  const calls: string[][] = [];
+  for (const match of text.matchAll(/redis\.p?call\(/g)) {
+    const args: string[] = [];
+    let depth = 0;
+    let quote: string | undefined;
+    let current = '';
+    for (let i = (match.index ?? 0) + match[0].length; i < text.length; i += 1) {
+      const char = text[i] ?? '';
+      if (quote !== undefined) {
+        if (char === quote && text[i - 1] !== '\\') quote = undefined;
+      } else if (char === "'" || char === '"') quote = char;
+      else if ('({['.includes(char)) depth += 1;
+      else if (')}]'.includes(char)) {
+        if (depth === 0) break;
+        depth -= 1;
+      } else if (char === ',' && depth === 0) {
+        args.push(current.trim());
+        current = '';
+        continue;
+      }
+      current += char;
+    }
+    args.push(current.trim());
+    calls.push(args);
+  }
+  return calls;
+}
+
+describe('the Lua files', () => {
+  const modules: Record<string, Record<string, unknown>> = {
+    'lib/commands/lifecycle.ts': lifecycle,
+    'lib/auth/revocation.ts': revocation,
+    'lib/store/ratelimit.ts': ratelimit,
+    'lib/groups/membership.ts': membership,
+    'lib/jobs/rules.ts': jobRules,
+  };
+  const ruleNames = new Set(Object.values(modules).flatMap((module) => Object.keys(module)));
+  const everyFile = [
+    ...luaFiles('.').map(([name, text]): [string, string] => [`${name}.lua`, text]),
+    ...luaFiles('rules').map(([name, text]): [string, string] => [`rules/${name}.lua`, text]),
+    ...luaFiles('include').map(([name, text]): [string, string] => [`include/${name}.lua`, text]),
+  ];
+
+  it.each(luaFiles('rules'))(
+    'rules/%s.lua says which TypeScript function it mirrors, and defines it under that name, pure',
+    (name, text) => {
+      const [, path = '', mirrored = ''] = /^-- mirrors: (\S+) (\S+)\n/.exec(text) ?? [];
+
+      expect(mirrored).toBe(name);
+      expect(typeof modules[path]?.[name], `${path} exports the function ${name}`).toBe('function');
+      expect(text).toMatch(new RegExp(`^local function ${name}\\(`, 'm'));
+      expect(text).not.toMatch(/\bredis\./);
+    },
+  );
+
+  it.each(luaFiles('include'))('include/%s.lua is plumbing, named unlike any rule', (name, text) => {
+    expect(text.startsWith('-- plumbing: ')).toBe(true);
+    expect(ruleNames.has(name)).toBe(false);
+  });
+
+  it.each(everyFile)('%s names only hash fields of lib/store/fields.ts, and reads a hash by a list from there', (file, text) => {
+    const fieldsNamed: string[] = [];
+    for (const [command = '', , ...rest] of redisCalls(text)) {
+      const name = command.replace(/'/g, '').toUpperCase();
+      // One HMGET, in hashFields; every other file reads through it, with a list of fields.ts.
+      if (name === 'HMGET') expect([file, ...rest]).toEqual(['include/hashFields.lua', 'unpack(names)']);
+      const fields =
+        name === 'HSET'
+          ? rest.filter((_, i) => i % 2 === 0)
+          : ['HGET', 'HINCRBY', 'HDEL', 'HEXISTS'].includes(name)
+            ? rest.slice(0, 1)
+            : [];
+      for (const field of fields) {
+        const literal = /^'([^']*)'$/.exec(field);
+        if (literal !== null) fieldsNamed.push(literal[1] ?? '');
+      }
+    }
+    const lists = [...text.matchAll(/\b[A-Z_]+_FIELDS\b/g)].map((match) => match[0]);
+
+    expect(fieldsNamed.filter((field) => !HASH_FIELDS.has(field))).toEqual([]);
+    expect(lists.filter((list) => !(list in LUA_FIELD_LISTS))).toEqual([]);
+  });
+
+  it('finds the fields a script writes', () => {
+    const text = readFileSync('lib/store/lua/enqueue.lua', 'utf8');
+    const written = redisCalls(text).filter(([command]) => command === "'HSET'");
+
+    expect(written[0]?.slice(2).filter((_, i) => i % 2 === 0)).toEqual([
+      "'commandId'",
+      "'agentId'",
+      "'command'",
+      "'args'",
+      "'createdAt'",
+      "'expiresAt'",
+    ]);
   });
 });
 

@@ -1,0 +1,155 @@
+/**
+ * The fields of the Redis store's hashes, named once. The Lua scripts read them through the
+ * generated include `generated/fields` (lib/store/lua.ts makes a Lua table of each read list
+ * below, so a script does `HMGET key unpack(COMMAND_RULE_FIELDS)` and reads the values by name);
+ * every field a script writes or reads by its name is one of COMMAND_FIELDS, JOB_FIELDS or the
+ * idempotency lists (test/stores/store-keys.test.ts checks the Lua files); the decoders of
+ * lib/store/upstash.ts take their field names from the same types.
+ */
+import type { CommandRecord } from '../commands/model.ts';
+
+/** A command's hash (`<p>cmd:<agent>:<commandId>`): the fields of CommandRecord, `args` as its JSON text. */
+export const COMMAND_FIELDS = [
+  'commandId',
+  'agentId',
+  'command',
+  'args',
+  'createdAt',
+  'expiresAt',
+  'timeoutMs',
+  'jobId',
+  'deliveredAt',
+  'deliveryCount',
+  'updatedAt',
+  'startedAt',
+  'deadlineAt',
+  'statusDetailsJson',
+  'resultStatus',
+  'resultJson',
+  'cancelReason',
+  'completedAt',
+] as const satisfies readonly (keyof CommandRecord)[];
+export type CommandField = (typeof COMMAND_FIELDS)[number];
+
+/** Every field of CommandRecord has its place in the hash: a field added to the record without one does not compile. */
+const everyRecordField: [Exclude<keyof CommandRecord, CommandField>] extends [never] ? true : never = true;
+void everyRecordField;
+
+/**
+ * A job's hash (`<p>job:<job>`): its spec (args and targets as JSON text, continuous 1/0, the
+ * rollout and abort settings flat), seq, targetSeq (the next continuous joiner's score),
+ * initialTargets, the tally (JobTally) and its end (JobEnd: endForce 1/0, endFinal as JSON).
+ */
+export const JOB_FIELDS = [
+  'jobId',
+  'command',
+  'args',
+  'targetsJson',
+  'createdAt',
+  'expiresAt',
+  'timeoutMs',
+  'continuous',
+  'rolloutMax',
+  'abortPercent',
+  'abortMin',
+  'description',
+  'seq',
+  'targetSeq',
+  'initialTargets',
+  'targets',
+  'materialized',
+  'delivered',
+  'inProgress',
+  'completed',
+  'failed',
+  'rejected',
+  'canceled',
+  'lastEndAt',
+  'updatedAt',
+  'endStatus',
+  'endAt',
+  'endReason',
+  'endForce',
+  'endUndelivered',
+  'endFinal',
+] as const;
+export type JobField = (typeof JOB_FIELDS)[number];
+
+/** An Idempotency-Key's hash for a command (`<p>idem:...`) and for a job (`<p>job-idem:...`). */
+export const COMMAND_IDEMPOTENCY_FIELDS = ['fingerprint', 'commandId', 'until'] as const;
+export const JOB_IDEMPOTENCY_FIELDS = ['fingerprint', 'jobId', 'until'] as const;
+
+// The lists the scripts read (HMGET) or count (HINCRBY) by, each a part of one list above.
+
+/** What the lifecycle rules read of a command (lib/store/lua/include/ruleFields.lua). */
+export const COMMAND_RULE_FIELDS = [
+  'expiresAt',
+  'deadlineAt',
+  'completedAt',
+  'resultStatus',
+  'startedAt',
+  'deliveredAt',
+  'timeoutMs',
+  'jobId',
+] as const satisfies readonly CommandField[];
+
+/** What the job rules read of a job: the parts of JobState they look at (include/jobState.lua). */
+export const JOB_STATE_FIELDS = [
+  'expiresAt',
+  'continuous',
+  'abortPercent',
+  'abortMin',
+  'targets',
+  'materialized',
+  'delivered',
+  'inProgress',
+  'completed',
+  'failed',
+  'rejected',
+  'canceled',
+  'updatedAt',
+  'lastEndAt',
+  'rolloutMax',
+  'endStatus',
+  'endAt',
+  'endReason',
+  'endForce',
+  'endUndelivered',
+  'endFinal',
+] as const satisfies readonly JobField[];
+
+/** A job's end alone, for settledExecution (include/jobEndOf.lua). */
+export const JOB_END_FIELDS = ['endStatus', 'endAt', 'endReason', 'endForce'] as const satisfies readonly JobField[];
+
+/** What an execution takes from its job's spec when a poll makes it (executionRecord). */
+export const EXECUTION_SPEC_FIELDS = ['command', 'args', 'createdAt', 'timeoutMs'] as const satisfies readonly JobField[];
+
+/** The tally's counters one change of an execution moves (retally), each by HINCRBY (include/writeRetally.lua). */
+export const JOB_COUNTER_FIELDS = [
+  'delivered',
+  'inProgress',
+  'completed',
+  'failed',
+  'rejected',
+  'canceled',
+  'materialized',
+] as const satisfies readonly JobField[];
+
+/** The lists the Lua reads, by the name it knows them by. */
+export const LUA_FIELD_LISTS = {
+  COMMAND_RULE_FIELDS,
+  JOB_STATE_FIELDS,
+  JOB_END_FIELDS,
+  EXECUTION_SPEC_FIELDS,
+  JOB_COUNTER_FIELDS,
+  COMMAND_IDEMPOTENCY_FIELDS,
+  JOB_IDEMPOTENCY_FIELDS,
+} as const;
+
+/** Every field name a script may write or read by name, of any hash. */
+export const HASH_FIELDS: ReadonlySet<string> = new Set<string>([
+  ...COMMAND_FIELDS,
+  ...JOB_FIELDS,
+  ...COMMAND_IDEMPOTENCY_FIELDS,
+  ...JOB_IDEMPOTENCY_FIELDS,
+]);

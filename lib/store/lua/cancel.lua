@@ -1,0 +1,37 @@
+#!lua flags=allow-key-locking
+local commandKey = KEYS[1]
+local queueKey = KEYS[2]
+local jobKey = KEYS[3]
+local jobDeliveredKey = KEYS[4]
+local jobInProgressKey = KEYS[5]
+local commandId = ARGV[1]
+local agentId = ARGV[2]
+local hasReason = ARGV[3]
+local reason = ARGV[4]
+local at = ARGV[5]
+local retentionMs = ARGV[6]
+--- @include include/ms
+--- @include include/metExecution
+--- @include include/counted
+--- @include rules/goneAt
+--- @include rules/cancel
+-- Cancel (lib/store/scripts.ts CANCEL): from any state not terminal, as cancel decides
+-- (lib/commands/lifecycle.ts: isGone, then statusOf and isTerminal); abortAt, settledExecution and
+-- retally (lib/jobs/rules.ts) for a job's execution, as COMPLETE: the job met first, a forced
+-- cancel settled, an accepted cancel counted and the abort threshold checked at `at`.
+-- Returns { outcome, status, the hash after } (not_found: { outcome }).
+local now, retention = tonumber(at), tonumber(retentionMs)
+local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
+local r, job, state = metExecution(commandKey, queueKey, commandId, agentId, jk, now, retention)
+if not r then return { 'not_found' } end
+local cancellation = { at = now }
+if hasReason == '1' then cancellation.reason = reason end
+local transition = cancel(r, cancellation, retention)
+local outcome = transition.outcome
+if outcome.outcome ~= 'accepted' then return { outcome.outcome, outcome.status, redis.call('HGETALL', commandKey) } end
+redis.call('HSET', commandKey, 'resultStatus', 'canceled', 'completedAt', at, 'updatedAt', at)
+if hasReason == '1' then redis.call('HSET', commandKey, 'cancelReason', reason) end
+redis.call('PEXPIREAT', commandKey, ms(goneAt(transition.record, retention)))
+redis.call('ZREM', queueKey, commandId)
+counted(job, state, agentId, r, transition.record, now, retention)
+return { 'accepted', 'canceled', redis.call('HGETALL', commandKey) }

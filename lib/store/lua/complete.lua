@@ -1,0 +1,64 @@
+#!lua flags=allow-key-locking
+local commandKey = KEYS[1]
+local queueKey = KEYS[2]
+local jobKey = KEYS[3]
+local jobDeliveredKey = KEYS[4]
+local jobInProgressKey = KEYS[5]
+local commandId = ARGV[1]
+local agentId = ARGV[2]
+local status = ARGV[3]
+local hasResult = ARGV[4]
+local resultJson = ARGV[5]
+local hasDetails = ARGV[6]
+local statusDetailsJson = ARGV[7]
+local stepTimeoutMs = ARGV[8]
+local at = ARGV[9]
+local retentionMs = ARGV[10]
+--- @include include/ms
+--- @include include/metExecution
+--- @include include/counted
+--- @include rules/goneAt
+--- @include rules/applyReport
+-- Complete (lib/store/scripts.ts COMPLETE): a progress update (`status` in_progress) or a final
+-- result, as applyReport decides (lib/commands/lifecycle.ts: isGone, then progress or finish);
+-- abortAt, settledExecution and retally (lib/jobs/rules.ts) for a job's execution.
+--
+-- For a job's execution, the job is met at `at` first (abortAt written), a forced cancel settles
+-- the execution (so the report is refused with `canceled`), and an accepted report is counted
+-- (retally) and may abort the job at `at` (abortAt: the execution that crosses the threshold).
+-- Inputs: `hasResult`/`hasDetails` are '1' or '0' (a result without a body is its own value);
+-- `stepTimeoutMs` is '' when none. Returns { outcome, status }.
+local now, retention = tonumber(at), tonumber(retentionMs)
+local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
+local r, job, state = metExecution(commandKey, queueKey, commandId, agentId, jk, now, retention)
+if not r then return { 'not_found' } end
+local report = { status = status }
+if status == 'in_progress' then
+  report.at = now
+  if hasDetails == '1' then report.statusDetailsJson = statusDetailsJson end
+  if stepTimeoutMs ~= '' then report.timeoutMs = tonumber(stepTimeoutMs) end
+else
+  report.completedAt = now
+  if hasResult == '1' then report.resultJson = resultJson end
+  -- finish compares a repeated result with the stored one.
+  if r.resultStatus then r.resultJson = redis.call('HGET', commandKey, 'resultJson') or nil end
+end
+local transition = applyReport(r, report, retention)
+local outcome, changed = transition.outcome, transition.record
+if outcome.outcome ~= 'accepted' then return { outcome.outcome, outcome.status } end
+if status == 'in_progress' then
+  redis.call('HSET', commandKey, 'updatedAt', at)
+  if not r.startedAt then redis.call('HSET', commandKey, 'startedAt', at) end
+  if hasDetails == '1' then redis.call('HSET', commandKey, 'statusDetailsJson', statusDetailsJson) end
+  if changed.deadlineAt ~= r.deadlineAt then
+    redis.call('HSET', commandKey, 'deadlineAt', ms(changed.deadlineAt))
+    redis.call('PEXPIREAT', commandKey, ms(goneAt(changed, retention)))
+  end
+else
+  redis.call('HSET', commandKey, 'resultStatus', status, 'completedAt', at, 'updatedAt', at)
+  if hasResult == '1' then redis.call('HSET', commandKey, 'resultJson', resultJson) end
+  redis.call('PEXPIREAT', commandKey, ms(goneAt(changed, retention)))
+  redis.call('ZREM', queueKey, commandId)
+end
+counted(job, state, agentId, r, changed, now, retention)
+return { 'accepted', outcome.status }

@@ -1,0 +1,141 @@
+local queueKey = KEYS[1]
+local logKey = KEYS[2]
+local seqKey = KEYS[3]
+local agentGroupsKey = KEYS[4]
+local agentJobsKey = KEYS[5]
+local keyPrefix = ARGV[1]
+local commandPrefix = ARGV[2]
+local agentId = ARGV[3]
+local limit = ARGV[4]
+local now = ARGV[5]
+local retentionMs = ARGV[6]
+--- @include generated/constants
+--- @include generated/fields
+--- @include include/ms
+--- @include include/keys
+--- @include include/hashFields
+--- @include include/ruleFields
+--- @include include/appendCommand
+--- @include include/jobEndOf
+--- @include include/jobAt
+--- @include include/writeSettled
+--- @include include/writeRetally
+--- @include rules/goneAt
+--- @include rules/isGone
+--- @include rules/isDeliverable
+--- @include rules/delivered
+--- @include rules/jobStatusAt
+--- @include rules/jobGoneAt
+--- @include rules/rolloutWindowStart
+--- @include rules/mayDeliver
+--- @include rules/executionRecord
+-- Fetch (lib/store/scripts.ts FETCH). Mirrors isDeliverable, delivered and isGone
+-- (lib/commands/lifecycle.ts); settledExecution, abortAt, mayDeliver, executionRecord and retally
+-- (lib/jobs/rules.ts).
+--
+-- Walks the queue oldest first; drops what is in a terminal state at `now` (a hash gone,
+-- finished, timed out or expired; such a hash stays for get and the log until it is gone), and an
+-- execution its job's forced cancel ended (settledExecution, written, not handed out); counts a
+-- delivery on each one handed out (delivered), and the first stamps deliveredAt and starts its
+-- deadline. Then, while the page has room, the agent's candidate jobs (agent-jobs and the
+-- group-jobs of its groups) oldest first: a gone job leaves the index it was found in; each is
+-- met at `now` (abortAt written first); one no longer in progress leaves agent-jobs and its
+-- groups' group-jobs; one the agent has its execution of leaves agent-jobs; a target the brakes
+-- allow (mayDeliver: rollout counted in job-rollout) gets its execution made (executionRecord),
+-- appended to its queue and log, counted (retally) and handed out at once. Returns up to `limit`
+-- flat HGETALL arrays.
+local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
+local out = {}
+local start = 0
+while #out < max do
+  local ids = redis.call('ZRANGE', queueKey, start, start + 99)
+  if #ids == 0 then break end
+  local dropped = 0
+  for _, id in ipairs(ids) do
+    local key = commandPrefix .. id
+    local r = ruleFields(key)
+    if r.expiresAt and r.jobId then r = writeSettled(key, r, jobEndOf(jobKeysOf(keyPrefix, r.jobId).job), retention) end
+    if not r.expiresAt or not isDeliverable(r, at) then
+      redis.call('ZREM', queueKey, id)
+      dropped = dropped + 1
+      if r.expiresAt and isGone(r, at, retention) then redis.call('DEL', key) end
+    else
+      local handed = delivered(r, at)
+      redis.call('HINCRBY', key, 'deliveryCount', 1)
+      if not r.deliveredAt then
+        redis.call('HSET', key, 'deliveredAt', now, 'updatedAt', now)
+        if handed.deadlineAt ~= r.deadlineAt then
+          redis.call('HSET', key, 'deadlineAt', ms(handed.deadlineAt))
+          redis.call('PEXPIREAT', key, ms(goneAt(handed, retention)))
+        end
+      end
+      out[#out + 1] = redis.call('HGETALL', key)
+      if #out >= max then break end
+    end
+  end
+  start = start + #ids - dropped
+end
+if #out >= max then return out end
+local candidates, seen = {}, {}
+local function consider(jobId, indexKey)
+  if seen[jobId] then return end
+  local jk = jobKeysOf(keyPrefix, jobId)
+  local seq = redis.call('HGET', jk.job, 'seq')
+  if not seq then
+    redis.call('SREM', indexKey, jobId)
+    return
+  end
+  seen[jobId] = true
+  candidates[#candidates + 1] = { jobId = jobId, seq = tonumber(seq), keys = jk }
+end
+for _, jobId in ipairs(redis.call('SMEMBERS', agentJobsKey)) do consider(jobId, agentJobsKey) end
+for _, group in ipairs(redis.call('SMEMBERS', agentGroupsKey)) do
+  local indexKey = groupJobsKeyOf(keyPrefix, group)
+  for _, jobId in ipairs(redis.call('SMEMBERS', indexKey)) do consider(jobId, indexKey) end
+end
+table.sort(candidates, function(a, b) return a.seq < b.seq end)
+for _, candidate in ipairs(candidates) do
+  if #out >= max then break end
+  local jk, jobId = candidate.keys, candidate.jobId
+  local state, _, counts = jobAt(jk, at)
+  local jobStatus = jobStatusAt(state, counts, at)
+  if jobStatus ~= 'in_progress' then
+    redis.call('SREM', agentJobsKey, jobId)
+    for _, group in ipairs(cjson.decode(redis.call('HGET', jk.job, 'targetsJson')).groups) do
+      redis.call('SREM', groupJobsKeyOf(keyPrefix, group), jobId)
+    end
+  elseif redis.call('SISMEMBER', jk.execs, agentId) == 1 then
+    redis.call('SREM', agentJobsKey, jobId)
+  else
+    -- In progress, so not expired: the brakes decide (the rollout window read only for a target).
+    local isTarget = redis.call('ZSCORE', jk.targets, agentId) ~= false
+    local recent = 0
+    if isTarget and state.spec.rollout then
+      redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
+      recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
+    end
+    if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent) then
+      local spec = hashFields(jk.job, EXECUTION_SPEC_FIELDS)
+      local made = executionRecord({ jobId = jobId, command = spec.command, args = spec.args, createdAt = tonumber(spec.createdAt),
+        expiresAt = state.spec.expiresAt, timeoutMs = tonumber(spec.timeoutMs) }, agentId, at)
+      local key = commandPrefix .. jobId
+      redis.call('DEL', key)
+      redis.call('HSET', key, 'commandId', made.commandId, 'agentId', made.agentId, 'command', made.command, 'args', made.args,
+        'createdAt', spec.createdAt, 'expiresAt', ms(made.expiresAt), 'jobId', made.jobId, 'deliveredAt', now, 'deliveryCount',
+        ms(made.deliveryCount), 'updatedAt', now)
+      if made.timeoutMs then redis.call('HSET', key, 'timeoutMs', spec.timeoutMs, 'deadlineAt', ms(made.deadlineAt)) end
+      local keepUntil, jobKeep = ms(goneAt(made, retention)), ms(jobGoneAt(state.spec, retention))
+      redis.call('PEXPIREAT', key, keepUntil)
+      appendCommand(queueKey, logKey, seqKey, jobId, keepUntil)
+      redis.call('SADD', jk.execs, agentId)
+      redis.call('PEXPIREAT', jk.execs, jobKeep)
+      if state.spec.rollout then
+        redis.call('ZADD', jk.rollout, now, agentId)
+        redis.call('PEXPIREAT', jk.rollout, jobKeep)
+      end
+      writeRetally(jk, state, agentId, nil, made, at, jobKeep)
+      out[#out + 1] = redis.call('HGETALL', key)
+    end
+  end
+end
+return out

@@ -1,0 +1,60 @@
+#!lua flags=allow-key-locking
+local gateCutoffKey = KEYS[1]
+local gateRevokedKey = KEYS[2]
+local gateActiveKey = KEYS[3]
+local gateLimitKey = KEYS[4]
+local gateLimitPreviousKey = KEYS[5]
+local gateMode = ARGV[1]
+local gateHasJti = ARGV[2]
+local gateIat = ARGV[3]
+local gateHasIat = ARGV[4]
+local limitRequests = ARGV[5]
+local limitWindowMs = ARGV[6]
+local limitWindow = ARGV[7]
+local limitExpireAt = ARGV[8]
+local limitNow = ARGV[9]
+--- @include rules/needsRegistration
+--- @include rules/isRevoked
+--- @include rules/slidingWindow
+-- The admission gate: the preamble of every gated script (lib/store/scripts.ts gated), never run
+-- alone. Mirrors isRevoked (lib/auth/revocation.ts) and slidingWindow (lib/store/ratelimit.ts).
+--
+-- First the revocation decision. The gate gathers the facts isRevoked takes, as the in-memory
+-- store does: the jti's denylist entry (when the token has a jti), its allowlist registration
+-- (needsRegistration), and the subject's cut-off, where what does not read as a number is NaN
+-- (an unreadable cut-off revokes: fail closed). A live entry is one whose key exists: Redis drops
+-- it at its EXAT, as isLive does in memory. The gate knows of the token only whether it has a jti
+-- (any value stands for one) and its iat.
+--
+-- Then the rate limit (when limitRequests is not 0): slidingWindow over this and the previous
+-- window's counters, and the counter's INCR. The INCR runs under pcall: when Redis refuses writes
+-- but still answers (OOM under noeviction, a read-only replica after a failover), the request goes
+-- on uncounted and the script says so (`limitNote` 1, logged once per window by the store); the
+-- action then fails by itself if it needs to write. Every other failure fails the whole script:
+-- nothing is let through whose revocation state is unknown.
+--
+-- A refusal returns {'revoked'} or {'rate_limited', reset} before the action has read or written
+-- anything; otherwise gated() runs the action and returns {'ok', limitNote, <its answer>}.
+local gateToken = {}
+if gateHasJti == '1' then gateToken.jti = true end
+if gateHasIat == '1' then gateToken.iat = tonumber(gateIat) end
+local gateFacts = { jtiRevoked = false, registered = false }
+if gateToken.jti then gateFacts.jtiRevoked = redis.call('EXISTS', gateRevokedKey) == 1 end
+if needsRegistration(gateToken, gateMode) then gateFacts.registered = redis.call('EXISTS', gateActiveKey) == 1 end
+local gateStored = redis.call('GET', gateCutoffKey)
+if gateStored then gateFacts.subjectCutoff = tonumber(gateStored) or 0 / 0 end
+if isRevoked(gateToken, gateMode, gateFacts) then return {'revoked'} end
+local limitNote = 0
+local limitMax = tonumber(limitRequests)
+if limitMax > 0 then
+  local limitCounts = { current = tonumber(redis.call('GET', gateLimitKey)) or 0,
+    previous = tonumber(redis.call('GET', gateLimitPreviousKey)) or 0 }
+  local limitDecision = slidingWindow(limitCounts, tonumber(limitNow), tonumber(limitWindowMs), limitMax)
+  if not limitDecision.allowed then return {'rate_limited', limitDecision.reset} end
+  local limitCounted = redis.pcall('INCR', gateLimitKey)
+  if type(limitCounted) == 'table' and limitCounted.err then
+    limitNote = 1
+  else
+    redis.pcall('PEXPIREAT', gateLimitKey, limitExpireAt)
+  end
+end

@@ -1,0 +1,39 @@
+local groupKey = KEYS[1]
+local seqKey = KEYS[2]
+local agentGroupsKey = KEYS[3]
+local groupJobsKey = KEYS[4]
+local keyPrefix = ARGV[1]
+local group = ARGV[2]
+local agentId = ARGV[3]
+local maxGroups = ARGV[4]
+local now = ARGV[5]
+--- @include include/ms
+--- @include include/keys
+--- @include include/jobAt
+--- @include rules/joinOutcome
+--- @include rules/jobStatusAt
+-- Join a group (lib/store/scripts.ts GROUP_JOIN). Mirrors joinOutcome and nextPosition
+-- (lib/groups/membership.ts); abortAt and jobStatusAt (lib/jobs/rules.ts).
+--
+-- The agent takes the group's next position (from the counter at `seqKey`, never reused) in the
+-- members' sorted set, and the group goes into the agent's set; both or neither. `maxGroups` is
+-- MAX_GROUPS_PER_AGENT. Then, for each job of the group (group-jobs), met at `now` (abortAt
+-- written first): a gone or ended one leaves group-jobs; a continuous one in progress takes the
+-- agent as a target after the others (score from its targetSeq), once. Answers the JoinOutcome.
+local outcome = joinOutcome(redis.call('ZSCORE', groupKey, agentId) ~= false, redis.call('SCARD', agentGroupsKey), tonumber(maxGroups))
+if outcome ~= 'added' then return outcome end
+local position = redis.call('INCR', seqKey)
+redis.call('ZADD', groupKey, ms(position), agentId)
+redis.call('SADD', agentGroupsKey, group)
+local at = tonumber(now)
+for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
+  local jk = jobKeysOf(keyPrefix, jobId)
+  local state, _, counts = jobAt(jk, at)
+  if not state or jobStatusAt(state, counts, at) ~= 'in_progress' then
+    redis.call('SREM', groupJobsKey, jobId)
+  elseif state.spec.continuous and not redis.call('ZSCORE', jk.targets, agentId) then
+    redis.call('ZADD', jk.targets, redis.call('HINCRBY', jk.job, 'targetSeq', 1), agentId)
+    redis.call('HINCRBY', jk.job, 'targets', 1)
+  end
+end
+return outcome

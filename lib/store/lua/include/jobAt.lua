@@ -1,0 +1,23 @@
+-- plumbing: the job met at `at`: its state, timed-out tally and counts, with abortAt written
+-- first when reached (so nothing is delivered or counted past the threshold). nil: no job.
+-- `jk`: the job's keys ({ job, delivered, inProgress }, jobKeysOf).
+--- @include include/jobState
+--- @include include/timedOutAt
+--- @include include/writeEnded
+--- @include rules/countsAt
+--- @include rules/abortAt
+--- @include rules/ended
+local function jobAt(jk, at)
+  local state = jobState(jk.job)
+  if not state then return nil end
+  local timedOut = timedOutAt(jk, at)
+  local counts = countsAt(state, timedOut, at)
+  local jobEnd = abortAt(state, counts, at)
+  if jobEnd then
+    local aborted = ended(state, jobEnd)
+    writeEnded(jk.job, state, aborted)
+    state = aborted
+    counts = countsAt(state, timedOut, at)
+  end
+  return state, timedOut, counts
+end

@@ -1,0 +1,21 @@
+-- plumbing: a job as the job rules read it (JOB_STATE_FIELDS): the parts of its JobState they
+-- look at, times and counters as numbers; nil: no job.
+--- @include generated/fields
+--- @include include/hashFields
+local function jobState(jobKey)
+  local f = hashFields(jobKey, JOB_STATE_FIELDS)
+  if not f.expiresAt then return nil end
+  local spec = { expiresAt = tonumber(f.expiresAt), continuous = f.continuous == '1' }
+  if f.abortPercent then spec.abort = { failureThresholdPercent = tonumber(f.abortPercent), minExecuted = tonumber(f.abortMin) } end
+  if f.rolloutMax then spec.rollout = { maxPerMinute = tonumber(f.rolloutMax) } end
+  local tally = { targets = tonumber(f.targets), materialized = tonumber(f.materialized), delivered = tonumber(f.delivered),
+    inProgress = tonumber(f.inProgress), completed = tonumber(f.completed), failed = tonumber(f.failed), rejected = tonumber(f.rejected),
+    canceled = tonumber(f.canceled), lastEndAt = tonumber(f.lastEndAt), updatedAt = tonumber(f.updatedAt) }
+  local state = { spec = spec, tally = tally }
+  if f.endStatus then
+    state['end'] = { status = f.endStatus, at = tonumber(f.endAt), reason = f.endReason, force = f.endForce == '1',
+      undelivered = tonumber(f.endUndelivered) }
+    if f.endFinal then state['end'].final = cjson.decode(f.endFinal) end
+  end
+  return state
+end

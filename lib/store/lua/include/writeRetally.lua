@@ -1,0 +1,26 @@
+-- plumbing: `retally` written, after one change of the agent's execution at `at` (`before` nil:
+-- made now): each counter that moved by HINCRBY, lastEndAt and updatedAt when they moved, and the
+-- execution's deadline entry moved to the set of its phase (deadlineEntry), kept until `keepUntil`.
+--- @include generated/fields
+--- @include include/ms
+--- @include rules/retally
+--- @include rules/phaseOf
+--- @include rules/deadlineEntry
+local function writeRetally(jk, state, agentId, before, after, at, keepUntil)
+  local tally = state.tally
+  local tallied = retally(tally, before, after, at)
+  for _, name in ipairs(JOB_COUNTER_FIELDS) do
+    if tallied[name] ~= tally[name] then redis.call('HINCRBY', jk.job, name, ms(tallied[name] - tally[name])) end
+  end
+  if tallied.lastEndAt ~= tally.lastEndAt then redis.call('HSET', jk.job, 'lastEndAt', ms(tallied.lastEndAt)) end
+  if tallied.updatedAt ~= tally.updatedAt then redis.call('HSET', jk.job, 'updatedAt', ms(tallied.updatedAt)) end
+  redis.call('ZREM', jk.delivered, agentId)
+  redis.call('ZREM', jk.inProgress, agentId)
+  local entry = deadlineEntry(after)
+  if entry then
+    local key = jk.inProgress
+    if phaseOf(after) == 'delivered' then key = jk.delivered end
+    redis.call('ZADD', key, ms(entry), agentId)
+    redis.call('PEXPIREAT', key, keepUntil)
+  end
+end

@@ -1,0 +1,30 @@
+#!lua flags=allow-key-locking
+local jobKey = KEYS[1]
+local jobDeliveredKey = KEYS[2]
+local jobInProgressKey = KEYS[3]
+local hasReason = ARGV[1]
+local reason = ARGV[2]
+local force = ARGV[3]
+local at = ARGV[4]
+local retentionMs = ARGV[5]
+--- @include include/jobAt
+--- @include include/jobAnswer
+--- @include include/writeEnded
+--- @include rules/jobGoneAt
+--- @include rules/cancelJob
+-- An operator's cancel of a job at `at` (lib/store/scripts.ts JOB_CANCEL), after abortAt. Mirrors
+-- cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts): refused once the job has ended;
+-- otherwise every undelivered target is canceled (the end's `undelivered`), and with `force`
+-- ('1') the counts are frozen as cancelJob says (executions settle when met). Returns
+-- { 'accepted' | 'refused', the job's answer } or { 'not_found' }.
+local now = tonumber(at)
+local expiry = redis.call('HGET', jobKey, 'expiresAt')
+if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, tonumber(retentionMs)) <= now then return { 'not_found' } end
+local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
+local state, timedOut, counts = jobAt(jk, now)
+local cancellation = { at = now, force = force == '1' }
+if hasReason == '1' then cancellation.reason = reason end
+local decided = cancelJob(state, counts, cancellation)
+if decided.outcome == 'refused' then return { 'refused', jobAnswer(jk, timedOut) } end
+writeEnded(jobKey, state, decided.state)
+return { 'accepted', jobAnswer(jk, timedOut) }

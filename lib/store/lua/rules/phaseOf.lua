@@ -1,0 +1,7 @@
+-- mirrors: lib/jobs/rules.ts phaseOf
+-- The phase a written execution is counted in: delivered, in_progress, or its written end.
+local function phaseOf(r)
+  if r.resultStatus then return 'ended' end
+  if r.startedAt then return 'in_progress' end
+  return 'delivered'
+end
