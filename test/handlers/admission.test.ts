@@ -53,23 +53,33 @@ describe.each(targets)('a revoked token on every route ($name store)', (store) =
     const victim = `agent-${randomUUID()}`;
     const now = rt.clock.now();
     const commandId = randomUUID();
-    await rt.commands.enqueue({ commandId, agentId: agent, command: 'rotate', args: {}, createdAt: now, expiresAt: now + 600_000 });
-    await rt.commands.putConfig(agent, { poll_interval_seconds: 15 });
+    await rt.stores.unchecked.commands.enqueue({
+      commandId,
+      agentId: agent,
+      command: 'rotate',
+      args: {},
+      createdAt: now,
+      expiresAt: now + 600_000,
+    });
+    await rt.stores.unchecked.commands.putConfig(agent, { poll_interval_seconds: 15 });
     const jti = randomUUID();
     const token = await signToken({ sub: agent, jti, scope: ALL_SCOPES });
-    await rt.revocations.revokeToken(jti, Math.floor(now / 1000) + 600);
-    const before = { command: await rt.commands.get(agent, commandId), config: await rt.commands.getConfig(agent) };
+    await rt.stores.unchecked.revocations.revokeToken(jti, Math.floor(now / 1000) + 600);
+    const before = {
+      command: await rt.stores.unchecked.commands.get(agent, commandId),
+      config: await rt.stores.unchecked.commands.getConfig(agent),
+    };
 
     const agentPath = (suffix: string) => ({ path: `/api/agents/${agent}${suffix}`, pathParameters: { agentId: agent } });
     const group = `group-${randomUUID()}`;
     const member = `agent-${randomUUID()}`;
-    await rt.groups.join(group, member);
+    await rt.stores.unchecked.groups.join(group, member);
     const groupPath = (suffix: string, agentId?: string) => ({
       path: `/api/groups/${group}${suffix}`,
       pathParameters: { group, ...(agentId === undefined ? {} : { agentId }) },
     });
     const jobId = randomUUID();
-    await rt.jobs.create({
+    await rt.stores.unchecked.jobs.create({
       jobId,
       command: 'rotate',
       args: {},
@@ -153,14 +163,16 @@ describe.each(targets)('a revoked token on every route ($name store)', (store) =
       }
     }
 
-    expect(await rt.commands.get(agent, commandId)).toEqual(before.command);
+    expect(await rt.stores.unchecked.commands.get(agent, commandId)).toEqual(before.command);
     expect(before.command?.deliveredAt).toBeUndefined();
-    expect(await rt.commands.getConfig(agent)).toEqual(before.config);
-    expect(await rt.commands.fetch(agent, 10, rt.clock.now())).toHaveLength(1); // nothing enqueued
-    expect(await rt.groups.groupsOf(agent)).toEqual([]);
-    expect(await rt.groups.groupsOf(member)).toEqual([group]);
-    const jobs = await rt.jobs.list({ statuses: undefined, limit: 10, before: 0 }, rt.clock.now());
+    expect(await rt.stores.unchecked.commands.getConfig(agent)).toEqual(before.config);
+    expect(await rt.stores.unchecked.commands.fetch(agent, 10, rt.clock.now())).toHaveLength(1); // nothing enqueued
+    expect(await rt.stores.unchecked.groups.groupsOf(agent)).toEqual([]);
+    expect(await rt.stores.unchecked.groups.groupsOf(member)).toEqual([group]);
+    const jobs = await rt.stores.unchecked.jobs.list({ statuses: undefined, limit: 10, before: 0 }, rt.clock.now());
     expect(jobs.jobs.map((job) => [job.spec.jobId, job.status])).toEqual([[jobId, 'in_progress']]); // none created, none canceled
-    expect(await rt.revocations.isRevoked({ jti: undefined, sub: victim, iat: Math.floor(now / 1000) - 10, exp: 0 })).toBe(false);
+    expect(await rt.stores.unchecked.revocations.isRevoked({ jti: undefined, sub: victim, iat: Math.floor(now / 1000) - 10, exp: 0 })).toBe(
+      false,
+    );
   });
 });
