@@ -120,7 +120,7 @@ function said(outcome: { outcome: string; status?: string }): string {
 
 function worldOn(target: StoreTarget): World {
   const rt = target.use();
-  const { jobs } = rt.stores.unchecked;
+  const { commands, groups, jobs } = rt.stores.unchecked;
   const t0 = rt.clock.now();
   const now = () => rt.clock.now();
   const spec = (targets: { agents?: string[]; groups?: string[] }, extra: Partial<JobSpec> = {}): JobSpec => ({
@@ -148,17 +148,16 @@ function worldOn(target: StoreTarget): World {
       if (answer.outcome !== 'created') throw new Error(`create answered ${answer.outcome}`);
       return answer.job;
     },
-    poll: (agentId, limit = 10) => rt.stores.unchecked.commands.fetch(agentId, limit, now()),
-    polled: async (agentId, limit = 10) =>
-      (await rt.stores.unchecked.commands.fetch(agentId, limit, now())).map((record) => record.commandId),
+    poll: (agentId, limit = 10) => commands.fetch(agentId, limit, now()),
+    polled: async (agentId, limit = 10) => (await commands.fetch(agentId, limit, now())).map((record) => record.commandId),
     report: async (agentId, commandId, status) =>
-      said(await rt.stores.unchecked.commands.complete(agentId, commandId, { status, resultJson: undefined, completedAt: now() })),
+      said(await commands.complete(agentId, commandId, { status, resultJson: undefined, completedAt: now() })),
     progress: async (agentId, commandId, timeoutMs) => {
       const update: Report = { status: 'in_progress', statusDetailsJson: undefined, timeoutMs, at: now() };
-      return said(await rt.stores.unchecked.commands.complete(agentId, commandId, update));
+      return said(await commands.complete(agentId, commandId, update));
     },
-    join: (group, agentId) => rt.stores.unchecked.groups.join(group, agentId, now()),
-    leave: (group, agentId) => rt.stores.unchecked.groups.leave(group, agentId),
+    join: (group, agentId) => groups.join(group, agentId, now()),
+    leave: (group, agentId) => groups.leave(group, agentId),
     check: (jobId, expected) => checkedJob(jobs, jobId, now(), expected),
     listed: (jobId) => allExecutions(jobs, jobId, now()),
   };
