@@ -136,7 +136,9 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
       bodies.set(endpoint.name, () => {
         const event = eventFrom(endpoint.template) as unknown as Record<string, unknown>;
         if (parsed !== undefined) event.body = structuredClone(parsed);
-        return inner(event, { ...contextFor(endpoint.name), auth, runtime: production });
+        // As the auth middleware does once per request: the stores admitted for this token.
+        const stores = production.stores.admitted({ token: auth, now: production.clock.now() });
+        return inner(event, { ...contextFor(endpoint.name), auth, stores, runtime: production });
       });
     }
     setRuntime(production);
