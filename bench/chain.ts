@@ -16,7 +16,8 @@ import { createSecretKey } from 'node:crypto';
 import { TokenVerifier } from '../lib/auth/verifier.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createRuntime, setRuntime } from '../lib/runtime.ts';
-import { MemoryCommandStore, MemoryRevocationStore } from '../lib/store/memory.ts';
+import { createMemoryStores, memoryBackend } from '../lib/store/memory.ts';
+import type { StoreBackend } from '../lib/store/types.ts';
 import {
   AGENT_ID,
   BENCH_ENV,
@@ -59,12 +60,10 @@ interface Endpoint {
  * its result arrives), an agent with nothing queued, one already-answered command (later posts
  * are an agent's retries), config overrides.
  */
-async function endpoints(
-  now: number,
-): Promise<{ list: Endpoint[]; stores: { commands: MemoryCommandStore; revocations: MemoryRevocationStore } }> {
+async function endpoints(now: number): Promise<{ list: Endpoint[]; stores: StoreBackend }> {
   const config = loadConfig(BENCH_ENV);
-  const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
-  const commands = new MemoryCommandStore(config, revocations);
+  const memory = createMemoryStores(config, () => Math.floor(Date.now() / 1000));
+  const { commands } = memory;
   const poller = await signToken();
   const reporterId = `${AGENT_ID}-results`;
   const reporter = await signToken({ sub: reporterId });
@@ -92,7 +91,7 @@ async function endpoints(
     result: { restarted: true },
   });
   return {
-    stores: { commands, revocations },
+    stores: memoryBackend(memory),
     list: [
       { name: 'GET /api/commands', file: 'get-commands', template: template('GET', '/api/commands', { token: poller }), status: 200 },
       // The common poll: nothing queued for this agent.
@@ -117,8 +116,8 @@ async function endpoints(
 export async function chainFigure(options: RoundOptions): Promise<FigureResult> {
   const config = loadConfig(BENCH_ENV);
   const { list, stores } = await endpoints(Date.now());
-  const production = createRuntime(config, { ...stores });
-  const cacheOff = createRuntime(config, { ...stores, verifierCacheSize: 0 });
+  const production = createRuntime(config, { stores });
+  const cacheOff = createRuntime(config, { stores, verifierCacheSize: 0 });
 
   // Put a runtime in before any handler module loads (importing one starts making the default runtime).
   setRuntime(production);
@@ -137,7 +136,9 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
       bodies.set(endpoint.name, () => {
         const event = eventFrom(endpoint.template) as unknown as Record<string, unknown>;
         if (parsed !== undefined) event.body = structuredClone(parsed);
-        return inner(event, { ...contextFor(endpoint.name), auth, runtime: production });
+        // As the auth middleware does once per request: the stores admitted for this token.
+        const stores = production.stores.admitted({ token: auth, now: production.clock.now() });
+        return inner(event, { ...contextFor(endpoint.name), auth, stores, runtime: production });
       });
     }
     setRuntime(production);
@@ -159,8 +160,8 @@ export async function chainFigure(options: RoundOptions): Promise<FigureResult> 
   const poll = list[0] as Endpoint;
   const pkConfig = loadConfig(BENCH_PUBLIC_KEY_ENV);
   const keySet = await benchKeySet();
-  const pkProduction = createRuntime(pkConfig, { ...stores, keySet });
-  const pkCacheOff = createRuntime(pkConfig, { ...stores, keySet, verifierCacheSize: 0 });
+  const pkProduction = createRuntime(pkConfig, { stores, keySet });
+  const pkCacheOff = createRuntime(pkConfig, { stores, keySet, verifierCacheSize: 0 });
   const pkVerifier = new TokenVerifier({ ...pkConfig, keySet, cacheSize: 0 });
   const pkPolls = PUBLIC_KEY_ALGS.map((alg) => {
     const signed = signPublicKeyToken(alg);

@@ -96,7 +96,7 @@ export async function jobsFigure(options: JobsOptions): Promise<FigureResult> {
       throw new SkipFigure(`Redis at ${redisHost}:${redisPort} does not answer through the bridge (${(error as Error).message})`);
     }
     const rt: Runtime = setRuntime(createRuntime(config));
-    const { jobs } = rt;
+    const { jobs, groups } = rt.stores.unchecked;
     const handlers: Record<string, Handler> = {};
     for (const file of ['create-job', 'get-job', 'get-commands']) {
       handlers[file] = ((await import(`../functions/${file}.ts`)) as { handler: Handler }).handler;
@@ -130,7 +130,7 @@ export async function jobsFigure(options: JobsOptions): Promise<FigureResult> {
       const group = `${run}-g${size}`;
       const members = Array.from({ length: size }, (_, i) => `${run}-n${size}-${String(i).padStart(6, '0')}`);
       await fill(redis, prefix, group, members);
-      await rt.groups.join(group, poller);
+      await groups.join(group, poller);
       const creates: Timed[] = [];
       for (let i = 0; i < options.creates; i += 1) {
         creates.push(await createJob({ command: 'collect', targets: { groups: [group] }, ttl_seconds: 7200, timeout_seconds: 3600 }));
@@ -150,7 +150,7 @@ export async function jobsFigure(options: JobsOptions): Promise<FigureResult> {
       let next = 0;
       const pollStarted = performance.now();
       const worker = async () => {
-        while (next < members.length) await rt.commands.fetch(members[next++] as string, 10, now);
+        while (next < members.length) await rt.stores.unchecked.commands.fetch(members[next++] as string, 10, now);
       };
       await Promise.all(Array.from({ length: options.concurrency }, worker));
       const pollSeconds = (performance.now() - pollStarted) / 1000;
@@ -200,7 +200,7 @@ export async function jobsFigure(options: JobsOptions): Promise<FigureResult> {
     const now = rt.clock.now();
     for (let i = 0; i < EXTRA_GROUPS; i += 1) {
       const group = `${run}-extra-${i}`;
-      await rt.groups.join(group, poller);
+      await groups.join(group, poller);
       await jobs.create({
         jobId: `${run}-extra-job-${i}`,
         command: 'collect',

@@ -44,17 +44,18 @@ async function setUp(rt: Runtime, run: string): Promise<Endpoint[]> {
   const pending = '7d3f1c2e-0b7a-4f43-9a57-3f2b8f0c1a11';
   const answered = '0c9e4b1a-6d2f-4e8b-8f3a-9b1c2d3e4f50';
   const base = { args: { interval_seconds: 30 }, createdAt: now, expiresAt: now + 3_600_000 };
-  await rt.commands.enqueue({ commandId: pending, agentId, command: 'collect_metrics', ...base });
-  await rt.commands.enqueue({ commandId: answered, agentId: reporterId, command: 'restart_service', ...base });
-  await rt.commands.enqueue({ commandId: pending, agentId: opsAgent, command: 'collect_metrics', ...base });
+  const { commands, groups } = rt.stores.unchecked;
+  await commands.enqueue({ commandId: pending, agentId, command: 'collect_metrics', ...base });
+  await commands.enqueue({ commandId: answered, agentId: reporterId, command: 'restart_service', ...base });
+  await commands.enqueue({ commandId: pending, agentId: opsAgent, command: 'collect_metrics', ...base });
   const working = '5a1e7c3d-2b4f-4e6a-8c9d-0e1f2a3b4c5d';
   const canceled = '9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
-  await rt.commands.enqueue({ commandId: working, agentId: reporterId, command: 'deploy', ...base, timeoutMs: 600_000 });
-  await rt.commands.enqueue({ commandId: canceled, agentId: opsAgent, command: 'scan', ...base });
-  await rt.commands.cancel(opsAgent, canceled, { reason: 'bench', at: now });
-  await rt.commands.putConfig(agentId, { poll_interval_seconds: 15 });
+  await commands.enqueue({ commandId: working, agentId: reporterId, command: 'deploy', ...base, timeoutMs: 600_000 });
+  await commands.enqueue({ commandId: canceled, agentId: opsAgent, command: 'scan', ...base });
+  await commands.cancel(opsAgent, canceled, { reason: 'bench', at: now });
+  await commands.putConfig(agentId, { poll_interval_seconds: 15 });
   const group = `${run}-group`;
-  for (const member of [agentId, reporterId]) await rt.groups.join(group, member);
+  for (const member of [agentId, reporterId]) await groups.join(group, member);
   // PUT then DELETE of the same member in each round: every call joins or leaves for real.
   const flipping = { group, agentId: opsAgent };
   const json = (value: unknown) => JSON.stringify(value);

@@ -112,7 +112,8 @@ export async function revoke(request: RevokeRequest, env: Record<string, string 
   const { config } = local;
   const where = local.bridged ? `Redis at ${local.local.redisHost}:${local.local.redisPort}` : `Upstash at ${config.upstashUrl}`;
   try {
-    const { revocations } = createUpstashStores(config);
+    // The operator's own revocation: no request, so no admission (the unchecked view).
+    const { revocations } = createUpstashStores(config).unchecked;
     const window = revocationWindow(Date.now(), config.clockToleranceSeconds);
     if ('sub' in request) {
       await revocations.revokeSubject(request.sub, window.subjectCutoff);

@@ -8,12 +8,12 @@ import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } fr
 import { ROUTES } from '../lib/http/routes.ts';
 import { agentIdParam, cancelInput, commandIdParam } from '../lib/http/validation.ts';
 
-export async function cancelCommand(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function cancelCommand(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const commandId = commandIdParam(event.pathParameters?.commandId);
   const { reason } = cancelInput(event.body);
   const now = runtime.clock.now();
-  const { outcome, record } = await runtime.commands.cancel(agentId, commandId, { reason, at: now }, admission);
+  const { outcome, record } = await stores.commands.cancel(agentId, commandId, { reason, at: now });
   if (outcome.outcome === 'not_found' || record === undefined) throw new ApiError('not_found', 'no such command for this agent');
   if (outcome.outcome === 'refused' && isTerminal(outcome.status)) throw terminalConflict(outcome.status);
   return json(200, operatorView(record, now));

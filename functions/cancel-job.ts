@@ -12,10 +12,10 @@ import { ROUTES } from '../lib/http/routes.ts';
 import { jobCancelInput, jobIdParam } from '../lib/http/validation.ts';
 
 export async function cancelJob(event: APIGatewayProxyEventV2, context: AuthContext) {
-  const { admission, runtime } = context;
+  const { stores, runtime } = context;
   const jobId = jobIdParam(event.pathParameters?.jobId);
   const { reason, force } = jobCancelInput(event.body);
-  const answer = await runtime.jobs.cancel(jobId, { reason, force, at: runtime.clock.now() }, admission);
+  const answer = await stores.jobs.cancel(jobId, { reason, force, at: runtime.clock.now() });
   if (answer.outcome === 'not_found') throw new ApiError('not_found', 'no such job');
   if (answer.outcome === 'refused') {
     const { status } = answer.job;

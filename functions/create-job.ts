@@ -16,7 +16,7 @@ import { ROUTES } from '../lib/http/routes.ts';
 import { idempotencyKeyHeader, jobFingerprint, jobInput } from '../lib/http/validation.ts';
 
 export async function createJob(event: APIGatewayProxyEventV2, context: AuthContext) {
-  const { auth, runtime } = context;
+  const { auth, stores, runtime } = context;
   const input = jobInput(event.body);
   const key = idempotencyKeyHeader(event.headers?.['idempotency-key']);
   const now = runtime.clock.now();
@@ -34,7 +34,7 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
     ...(input.description === undefined ? {} : { description: input.description }),
   };
   const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: jobFingerprint(input) };
-  const answer = await runtime.jobs.create(spec, idempotency, context.admission);
+  const answer = await stores.jobs.create(spec, idempotency);
   if (answer.outcome === 'mismatch') {
     throw new ApiError('unprocessable', 'this Idempotency-Key was already used with a different request');
   }

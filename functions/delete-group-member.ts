@@ -5,10 +5,10 @@ import { type AuthContext, authenticate, chainOptions, edge, noContent } from '.
 import { ROUTES } from '../lib/http/routes.ts';
 import { agentIdParam, groupParam } from '../lib/http/validation.ts';
 
-export async function deleteGroupMember(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function deleteGroupMember(event: APIGatewayProxyEventV2, { stores }: AuthContext) {
   const group = groupParam(event.pathParameters?.group);
   const agentId = agentIdParam(event.pathParameters?.agentId);
-  await runtime.groups.leave(group, agentId, admission);
+  await stores.groups.leave(group, agentId);
   return noContent();
 }
 

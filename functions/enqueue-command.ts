@@ -13,7 +13,7 @@ import { ROUTES } from '../lib/http/routes.ts';
 import { agentIdParam, commandFingerprint, commandInput, idempotencyKeyHeader } from '../lib/http/validation.ts';
 
 export async function enqueueCommand(event: APIGatewayProxyEventV2, context: AuthContext) {
-  const { auth, runtime } = context;
+  const { auth, stores, runtime } = context;
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const input = commandInput(event.body);
   const key = idempotencyKeyHeader(event.headers?.['idempotency-key']);
@@ -28,7 +28,7 @@ export async function enqueueCommand(event: APIGatewayProxyEventV2, context: Aut
     ...(input.timeoutSeconds === undefined ? {} : { timeoutMs: input.timeoutSeconds * 1000 }),
   };
   const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: commandFingerprint(agentId, input) };
-  const answer = await runtime.commands.enqueue(command, idempotency, context.admission);
+  const answer = await stores.commands.enqueue(command, idempotency);
   if (answer.outcome === 'mismatch') {
     throw new ApiError('unprocessable', 'this Idempotency-Key was already used with a different request');
   }

@@ -5,9 +5,9 @@ import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib
 import { ROUTES } from '../lib/http/routes.ts';
 import { agentIdParam } from '../lib/http/validation.ts';
 
-export async function getAgentGroups(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function getAgentGroups(event: APIGatewayProxyEventV2, { stores }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
-  return json(200, { agent_id: agentId, groups: await runtime.groups.groupsOf(agentId, admission) });
+  return json(200, { agent_id: agentId, groups: await stores.groups.groupsOf(agentId) });
 }
 
 export const handler = middy(getAgentGroups, chainOptions).use(edge()).use(authenticate(ROUTES.GetAgentGroups));

@@ -7,10 +7,10 @@ import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib
 import { ROUTES } from '../lib/http/routes.ts';
 import { agentIdParam, commandIdParam } from '../lib/http/validation.ts';
 
-export async function getCommand(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function getCommand(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const commandId = commandIdParam(event.pathParameters?.commandId);
-  const record = await runtime.commands.get(agentId, commandId, admission);
+  const record = await stores.commands.get(agentId, commandId);
   if (record === undefined) throw new ApiError('not_found', 'no such command for this agent');
   return json(200, operatorView(record, runtime.clock.now()));
 }

@@ -5,8 +5,8 @@ import { mergedConfig } from '../lib/commands/agent-config.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 
-export async function getConfig(_event: APIGatewayProxyEventV2, { auth, admission, runtime }: AuthContext) {
-  const overrides = await runtime.commands.getConfig(auth.sub, admission);
+export async function getConfig(_event: APIGatewayProxyEventV2, { auth, stores }: AuthContext) {
+  const overrides = await stores.commands.getConfig(auth.sub);
   return json(200, { agent_id: auth.sub, config: mergedConfig(overrides) });
 }
 

@@ -6,11 +6,11 @@ import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib
 import { ROUTES } from '../lib/http/routes.ts';
 import { cursorParam, groupParam, limitParam } from '../lib/http/validation.ts';
 
-export async function getGroupMembers(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function getGroupMembers(event: APIGatewayProxyEventV2, { stores }: AuthContext) {
   const group = groupParam(event.pathParameters?.group);
   const limit = limitParam(event.queryStringParameters?.limit, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE);
   const after = cursorParam(event.queryStringParameters?.cursor);
-  const page = await runtime.groups.members(group, after, limit, admission);
+  const page = await stores.groups.members(group, after, limit);
   return json(200, { group, agents: page.agentIds, next_cursor: page.after === undefined ? null : encodeCursor(page.after) });
 }
 

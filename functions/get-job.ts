@@ -7,9 +7,9 @@ import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib
 import { ROUTES } from '../lib/http/routes.ts';
 import { jobIdParam } from '../lib/http/validation.ts';
 
-export async function getJob(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function getJob(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
   const jobId = jobIdParam(event.pathParameters?.jobId);
-  const job = await runtime.jobs.get(jobId, runtime.clock.now(), admission);
+  const job = await stores.jobs.get(jobId, runtime.clock.now());
   if (job === undefined) throw new ApiError('not_found', 'no such job');
   return json(200, jobView(job));
 }

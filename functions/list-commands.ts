@@ -7,14 +7,14 @@ import { ROUTES } from '../lib/http/routes.ts';
 import { encodeCursor } from '../lib/groups/membership.ts';
 import { agentIdParam, cursorParam, limitParam, statusFilterParam } from '../lib/http/validation.ts';
 
-export async function listCommands(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function listCommands(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const query = event.queryStringParameters ?? {};
   const statuses = statusFilterParam(query.status);
   const limit = limitParam(query.limit, 50, 100);
   const after = cursorParam(query.cursor);
   const now = runtime.clock.now();
-  const page = await runtime.commands.list(agentId, { statuses, limit, after }, now, admission);
+  const page = await stores.commands.list(agentId, { statuses, limit, after }, now);
   return json(200, {
     agent_id: agentId,
     commands: page.records.map((record) => operatorView(record, now)),

@@ -12,14 +12,14 @@ import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib
 import { ROUTES } from '../lib/http/routes.ts';
 import { cursorParam, jobIdParam, limitParam, statusFilterParam } from '../lib/http/validation.ts';
 
-export async function listJobExecutions(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function listJobExecutions(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
   const jobId = jobIdParam(event.pathParameters?.jobId);
   const query = event.queryStringParameters ?? {};
   const statuses = statusFilterParam(query.status);
   const limit = limitParam(query.limit, 50, 100);
   const after = cursorParam(query.cursor);
   const now = runtime.clock.now();
-  const page = await runtime.jobs.executions(jobId, { statuses, limit, after }, now, admission);
+  const page = await stores.jobs.executions(jobId, { statuses, limit, after }, now);
   if (page === undefined) throw new ApiError('not_found', 'no such job');
   return json(200, {
     job_id: jobId,

@@ -7,13 +7,13 @@ import { type AuthContext, authenticate, chainOptions, edge, json } from '../lib
 import { ROUTES } from '../lib/http/routes.ts';
 import { cursorParam, jobStatusFilterParam, limitParam } from '../lib/http/validation.ts';
 
-export async function listJobs(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function listJobs(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
   const query = event.queryStringParameters ?? {};
   const statuses = jobStatusFilterParam(query.status);
   const limit = limitParam(query.limit, 50, 100);
   // The cursor holds the sequence of the last job shown; the next page starts before it.
   const before = cursorParam(query.cursor);
-  const page = await runtime.jobs.list({ statuses, limit, before }, runtime.clock.now(), admission);
+  const page = await stores.jobs.list({ statuses, limit, before }, runtime.clock.now());
   return json(200, {
     jobs: page.jobs.map(jobView),
     next_cursor: page.nextBefore === undefined ? null : encodeCursor(page.nextBefore),

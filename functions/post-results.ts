@@ -8,9 +8,9 @@ import { ROUTES } from '../lib/http/routes.ts';
 import { reportAt, resultInput } from '../lib/http/validation.ts';
 
 export async function postResults(event: APIGatewayProxyEventV2, context: AuthContext) {
-  const { auth, runtime } = context;
+  const { auth, stores, runtime } = context;
   const input = resultInput(event.body, rawBody(event));
-  const answer = await runtime.commands.complete(auth.sub, input.commandId, reportAt(input, runtime.clock.now()), context.admission);
+  const answer = await stores.commands.complete(auth.sub, input.commandId, reportAt(input, runtime.clock.now()));
   if (answer.outcome === 'not_found') throw new ApiError('not_found', 'no such command for this agent');
   if (answer.outcome === 'refused' && isTerminal(answer.status)) {
     const final = input.report.status !== 'in_progress';

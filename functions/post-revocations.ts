@@ -7,16 +7,16 @@ import { ROUTES } from '../lib/http/routes.ts';
 import { revocationInput } from '../lib/http/validation.ts';
 
 export async function postRevocations(event: APIGatewayProxyEventV2, context: AuthContext) {
-  const { runtime } = context;
+  const { stores, runtime } = context;
   const window = revocationWindow(runtime.clock.now(), runtime.config.clockToleranceSeconds);
   const input = revocationInput(event.body, window.nowSeconds);
   if ('sub' in input) {
-    await runtime.revocations.revokeSubject(input.sub, window.subjectCutoff, context.admission);
+    await stores.revocations.revokeSubject(input.sub, window.subjectCutoff);
     count(context, METRIC.revocations);
     return noContent();
   }
   const { jti, exp } = 'token' in input ? window.tokenToRevoke(runtime.verifier, input.token) : input;
-  await runtime.revocations.revokeToken(jti, window.keepUntil(exp), context.admission);
+  await stores.revocations.revokeToken(jti, window.keepUntil(exp));
   count(context, METRIC.revocations);
   return noContent();
 }

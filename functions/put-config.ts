@@ -6,10 +6,10 @@ import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } fr
 import { ROUTES } from '../lib/http/routes.ts';
 import { agentIdParam, configOverrides } from '../lib/http/validation.ts';
 
-export async function putConfig(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function putConfig(event: APIGatewayProxyEventV2, { stores }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const overrides = configOverrides(event.body);
-  await runtime.commands.putConfig(agentId, overrides, admission);
+  await stores.commands.putConfig(agentId, overrides);
   return json(200, { agent_id: agentId, config: mergedConfig(overrides) });
 }
 

@@ -7,10 +7,10 @@ import { ApiError } from '../lib/http/errors.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { agentIdParam, groupParam } from '../lib/http/validation.ts';
 
-export async function putGroupMember(event: APIGatewayProxyEventV2, { admission, runtime }: AuthContext) {
+export async function putGroupMember(event: APIGatewayProxyEventV2, { stores }: AuthContext) {
   const group = groupParam(event.pathParameters?.group);
   const agentId = agentIdParam(event.pathParameters?.agentId);
-  const outcome = await runtime.groups.join(group, agentId, admission, runtime.clock.now());
+  const outcome = await stores.groups.join(group, agentId);
   if (outcome === 'too_many_groups') {
     throw new ApiError(
       'conflict',

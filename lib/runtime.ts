@@ -2,36 +2,37 @@
  * Everything a handler needs, made once per process (once per cold start in Lambda):
  * configuration, clock, token verifier and stores. Tests and the local server may put
  * in their own with setRuntime().
+ *
+ * The stores are reached through `stores` alone (lib/store/types.ts): `stores.admitted(admission)`
+ * for a request, which the auth middleware makes and hands to the handler (lib/http/auth.ts);
+ * `stores.unchecked` for the operator CLI, benchmarks and tests setting up state.
  */
 import { type Clock, systemClock } from './clock.ts';
 import { type Config, loadConfig } from './config.ts';
-import type { Redis } from '@upstash/redis';
 import { RemoteKeySet } from './auth/jwks.ts';
 import { TokenVerifier } from './auth/verifier.ts';
 import { logger } from './logger.ts';
 import { loadSecrets } from './secrets.ts';
-import { MemoryCommandStore, MemoryGroupStore, MemoryJobBook, MemoryJobStore, MemoryRevocationStore } from './store/memory.ts';
-import type { CommandStore, GroupStore, JobStore, RevocationStore } from './store/types.ts';
-import { createRedisClient, UpstashCommandStore, UpstashGroupStore, UpstashJobStore, UpstashRevocationStore } from './store/upstash.ts';
+import { storeViews } from './store/admission.ts';
+import { createMemoryStores, memoryBackend } from './store/memory.ts';
+import type { StoreBackend, Stores } from './store/types.ts';
+import { createRedisClient, upstashBackend } from './store/upstash.ts';
 
 export interface Runtime {
   readonly config: Config;
   readonly clock: Clock;
   readonly verifier: TokenVerifier;
-  readonly commands: CommandStore;
-  /** Revocation state; with `commands`, it admits requests (revocation decision and rate limit, lib/store/types.ts). */
-  readonly revocations: RevocationStore;
-  readonly groups: GroupStore;
-  /** Fleet jobs; their executions are made by `commands` and their targets kept by `groups` (one shared state). */
-  readonly jobs: JobStore;
+  /**
+   * The commands, groups, jobs and revocations of one backend (one shared state: a poll makes a
+   * job's executions, a join keeps its targets), admitted per request or unchecked.
+   */
+  readonly stores: Stores;
 }
 
 export interface RuntimeParts {
   clock?: Clock;
-  commands?: CommandStore;
-  revocations?: RevocationStore;
-  groups?: GroupStore;
-  jobs?: JobStore;
+  /** The stores' backend; by default createStoreBackend's. */
+  stores?: StoreBackend;
   verifierCacheSize?: number;
   /** The issuer's key set; by default made from config.jwks (and its cold-start fetch begun). */
   keySet?: RemoteKeySet;
@@ -55,35 +56,20 @@ export function createKeySet(config: Config, clock: Clock = systemClock): Remote
 }
 
 /**
- * Each part the caller does not pass in gets its own default from the configuration: the
- * in-memory stores, or with USE_REDIS the Upstash ones on one shared client. Both admit requests
- * with the configured revocation mode and rate limit (RATE_LIMIT_REQUESTS), counted in Redis
- * with USE_REDIS (shared by every instance), in this process otherwise. A default in-memory
- * command or group store admits with the runtime's in-memory revocation store.
+ * The backend the configuration asks for: with USE_REDIS the Upstash stores on one shared client,
+ * otherwise the in-memory ones over one state. Both admit requests with the configured revocation
+ * mode and rate limit (RATE_LIMIT_REQUESTS), counted in Redis with USE_REDIS (shared by every
+ * instance), in this process otherwise; revocation entries lapse by `clock` in memory.
  */
+export function createStoreBackend(config: Config, clock: Clock = systemClock): StoreBackend {
+  if (config.useRedis) return upstashBackend(createRedisClient(config), config);
+  return memoryBackend(createMemoryStores(config, () => Math.floor(clock.now() / 1000)));
+}
+
+/** Each part the caller does not pass in gets its own default from the configuration. */
 export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime {
   const clock = parts.clock ?? systemClock;
-  let client: Redis | undefined;
-  const redis = () => {
-    client ??= createRedisClient(config);
-    return client;
-  };
-  const revocations =
-    parts.revocations ??
-    (config.useRedis
-      ? new UpstashRevocationStore(redis(), config)
-      : new MemoryRevocationStore(() => Math.floor(clock.now() / 1000), config));
-  const gate = revocations instanceof MemoryRevocationStore ? revocations : undefined;
-  // The memory stores share one state; a default one joins the state of a memory store passed in.
-  let book: MemoryJobBook | undefined;
-  const shared = () => {
-    book ??= sharedBook(parts) ?? new MemoryJobBook(config);
-    return book;
-  };
-  const commands =
-    parts.commands ?? (config.useRedis ? new UpstashCommandStore(redis(), config) : new MemoryCommandStore(config, gate, shared()));
-  const groups = parts.groups ?? (config.useRedis ? new UpstashGroupStore(redis(), config) : new MemoryGroupStore(gate, shared()));
-  const jobs = parts.jobs ?? (config.useRedis ? new UpstashJobStore(redis(), config) : new MemoryJobStore(shared(), gate));
+  const stores = storeViews(parts.stores ?? createStoreBackend(config, clock));
   const verifier = new TokenVerifier({
     ...config,
     keySet: parts.keySet ?? createKeySet(config, clock),
@@ -91,15 +77,7 @@ export function createRuntime(config: Config, parts: RuntimeParts = {}): Runtime
     requireJti: config.useRedis,
     ...(parts.verifierCacheSize === undefined ? {} : { cacheSize: parts.verifierCacheSize }),
   });
-  return { config, clock, verifier, commands, revocations, groups, jobs };
-}
-
-/** The state of a memory store among the parts passed in, for the default memory stores to share. */
-function sharedBook(parts: RuntimeParts): MemoryJobBook | undefined {
-  for (const part of [parts.commands, parts.groups, parts.jobs]) {
-    if (part instanceof MemoryCommandStore || part instanceof MemoryGroupStore || part instanceof MemoryJobStore) return part.book;
-  }
-  return undefined;
+  return { config, clock, verifier, stores };
 }
 
 let current: Promise<Runtime> | undefined;

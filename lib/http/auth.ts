@@ -1,13 +1,14 @@
 /**
  * Bearer authentication for a Middy chain: extracts the token (RFC 6750 2.1, header only),
  * verifies it (signature and claims, cached per token string), checks its certificate binding
- * (RFC 8705, per request) and the route's scopes, all without I/O. Puts the verified token, its
- * admission and the runtime on the Lambda context.
+ * (RFC 8705, per request) and the route's scopes, all without I/O. Puts the verified token, the
+ * stores admitted for it and the runtime (its stores left out) on the Lambda context.
  *
- * The revocation decision and the rate limit are the admission's (lib/store/types.ts): for a
- * route whose handler calls the store (`admitsInStore` in the route table) that one store call
- * admits the request in the same atomic step as its action, so the request costs one Upstash
- * command; for the others (whoami, token-info) this middleware admits it with one call.
+ * The revocation decision and the rate limit are the admission's (lib/store/types.ts): the
+ * handler's stores are `runtime.stores.admitted(admission)`, the only stores it can reach, so
+ * for a route whose handler calls the store (`admitsInStore` in the route table) that one store
+ * call admits the request in the same atomic step as its action, and the request costs one
+ * Upstash command; for the others (whoami, token-info) this middleware admits it with one call.
  *
  * Nothing touches the store before the token is verified, its binding holds and it has the
  * route's scopes: a token refused for any of these is never counted against the rate limit.
@@ -19,15 +20,18 @@ import { TokenError } from '../auth/errors.ts';
 import { missingScopes } from '../auth/scopes.ts';
 import type { VerifiedToken } from '../auth/verifier.ts';
 import { type Runtime, runtime as processRuntime } from '../runtime.ts';
-import type { Admission } from '../store/types.ts';
+import type { Admission, AdmittedStores } from '../store/types.ts';
 import { insufficientScope, missingToken } from './errors.ts';
 import type { AuthenticatedRoute } from './routes.ts';
 
+/** What a handler may use of the runtime: everything but its stores, which it reaches admitted only. */
+export type HandlerRuntime = Omit<Runtime, 'stores'>;
+
 export interface AuthContext extends Context {
   auth: VerifiedToken;
-  /** What the handler passes to its store call, which admits the request (revocation, rate limit). */
-  admission: Admission;
-  runtime: Runtime;
+  /** The request's stores: every call admits it (revocation decision, rate limit) in the same step as its action. */
+  stores: AdmittedStores;
+  runtime: HandlerRuntime;
 }
 
 const BEARER = /^Bearer +(\S+)$/i;
@@ -76,11 +80,12 @@ export function authenticate(
       if (lacking.length > 0) throw insufficientScope(required);
 
       const admission: Admission = { token: verified, now: rt.clock.now() };
+      const stores = rt.stores.admitted(admission);
       // Fail closed: a store that cannot answer throws StoreUnavailableError (503 at the edge);
       // a revoked token TokenError (401), an agent over its limit RateLimitedError (429).
-      if (!admitsInStore) await rt.revocations.admit(admission);
+      if (!admitsInStore) await stores.admit();
       request.context.auth = verified;
-      request.context.admission = admission;
+      request.context.stores = stores;
     },
   };
 }

@@ -1,10 +1,15 @@
 /**
  * The embedded default: everything in this process's memory. Each method runs to completion
- * without awaiting in between, so every change is atomic on Node's single thread, the admission
- * (revocation decision and rate limit) with it. Storage only: every rule is a call into
- * lib/commands/lifecycle.ts, lib/jobs/rules.ts, lib/auth/revocation.ts, lib/store/ratelimit.ts
- * or lib/groups/membership.ts. The command, group and job stores share one MemoryJobBook, because
- * a poll makes a job's executions and a join or a leave changes a job's targets.
+ * without awaiting in between, so every change is atomic on Node's single thread. Storage only:
+ * every rule is a call into lib/commands/lifecycle.ts, lib/jobs/rules.ts, lib/auth/revocation.ts,
+ * lib/store/ratelimit.ts or lib/groups/membership.ts. The command, group and job stores share one
+ * MemoryJobBook, because a poll makes a job's executions and a join or a leave changes a job's
+ * targets.
+ *
+ * The stores themselves know no admission: they are the unchecked actions. memoryBackend puts
+ * them behind one gate (gated): the revocation store decides the admission synchronously
+ * (admitNow) and the action runs right after it, in the same synchronous step, so nothing can
+ * come between the decision and the action, as in the one Lua script of the Upstash store.
  */
 import { TokenError } from '../auth/errors.ts';
 import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../auth/revocation.ts';
@@ -83,20 +88,21 @@ import {
   undeliveredStatus,
 } from '../jobs/rules.ts';
 import { MemoryRateLimiter, type RateLimitSettings } from './ratelimit.ts';
-import { type Admission, type CommandStore, type GroupStore, type JobStore, RateLimitedError, type RevocationStore } from './types.ts';
+import {
+  type Admission,
+  type CommandStore,
+  type JobStore,
+  RateLimitedError,
+  type RevocationStore,
+  type StoreBackend,
+  type UncheckedGroupStore,
+} from './types.ts';
 
-/** What the command store asks of the revocation store: the admission, decided synchronously. */
+/** What the gate asks of the revocation store: the admission, decided synchronously. */
 export interface Gatekeeper {
   /** Throws TokenError('token_revoked') or RateLimitedError; counts the request otherwise. */
   admitNow(admission: Admission): void;
 }
-
-/** A store made without a revocation store refuses every admission rather than skip it. */
-const NO_GATE: Gatekeeper = {
-  admitNow() {
-    throw new Error('this in-memory store was made without a revocation store to admit requests with');
-  },
-};
 
 /** One agent's commands: the queue and the log at once. */
 interface Queue {
@@ -348,24 +354,13 @@ export class MemoryCommandStore implements CommandStore {
   private readonly idempotency = new Map<string, IdempotencyEntry>();
   private readonly retentionMs: number;
 
-  private readonly gate: Gatekeeper;
-
-  /**
-   * `gate`: the revocation store whose state admits requests (the runtime passes its own).
-   * `book`: the state shared with a group and a job store (by default its own, with no jobs).
-   */
-  constructor(options: { resultRetentionSeconds: number }, gate: Gatekeeper = NO_GATE, book = new MemoryJobBook(options)) {
+  /** `book`: the state shared with a group and a job store (by default its own, with no jobs). */
+  constructor(options: { resultRetentionSeconds: number }, book = new MemoryJobBook(options)) {
     this.retentionMs = options.resultRetentionSeconds * 1000;
-    this.gate = gate;
     this.book = book;
   }
 
-  private admit(admission: Admission | undefined): void {
-    if (admission !== undefined) this.gate.admitNow(admission);
-  }
-
-  async enqueue(command: NewCommand, request?: IdempotentRequest, admission?: Admission): Promise<EnqueueOutcome> {
-    this.admit(admission);
+  async enqueue(command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
     const queue = this.book.queueOf(command.agentId);
     const key = request && JSON.stringify([request.sub, command.agentId, request.key]);
     if (request && key) {
@@ -396,8 +391,7 @@ export class MemoryCommandStore implements CommandStore {
    * written canceled when met, not handed out); then, while the page has room, the agent's
    * candidate jobs make their executions (MemoryJobBook.deliverJobs), appended to the queue.
    */
-  async fetch(agentId: string, limit: number, now: number, admission?: Admission): Promise<CommandRecord[]> {
-    this.admit(admission);
+  async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
     if (limit < 1) return [];
     const out: CommandRecord[] = [];
     const queue = this.book.queues.get(agentId);
@@ -416,27 +410,23 @@ export class MemoryCommandStore implements CommandStore {
     return out;
   }
 
-  async complete(agentId: string, commandId: string, report: Report, admission?: Admission): Promise<Outcome> {
-    this.admit(admission);
+  async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
     return this.apply(agentId, commandId, reportedAt(report), (record) => applyReport(record, report, this.retentionMs)).outcome;
   }
 
-  async cancel(agentId: string, commandId: string, cancellation: Cancellation, admission?: Admission): Promise<Transition> {
-    this.admit(admission);
+  async cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
     const { outcome, record } = this.apply(agentId, commandId, cancellation.at, (found) => cancel(found, cancellation, this.retentionMs));
     return { outcome, record: record && copy(record) };
   }
 
-  async get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined> {
-    this.admit(admission);
+  async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
     const entry = this.book.queues.get(agentId)?.entries.get(commandId);
     if (entry === undefined) return undefined;
     this.book.settle(entry);
     return copy(entry.record);
   }
 
-  async list(agentId: string, query: ListQuery, now: number, admission?: Admission): Promise<ListPage> {
-    this.admit(admission);
+  async list(agentId: string, query: ListQuery, now: number): Promise<ListPage> {
     const queue = this.book.queues.get(agentId);
     if (!queue) return { records: [], nextAfter: undefined };
     const entries: Sequenced[] = [];
@@ -452,14 +442,12 @@ export class MemoryCommandStore implements CommandStore {
     return { records: page.records.map(copy), nextAfter: page.nextAfter };
   }
 
-  async getConfig(agentId: string, admission?: Admission): Promise<Record<string, unknown> | undefined> {
-    this.admit(admission);
+  async getConfig(agentId: string): Promise<Record<string, unknown> | undefined> {
     const config = this.configs.get(agentId);
     return config ? structuredClone(config) : undefined;
   }
 
-  async putConfig(agentId: string, overrides: Record<string, unknown>, admission?: Admission): Promise<void> {
-    this.admit(admission);
+  async putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void> {
     this.configs.set(agentId, structuredClone(overrides));
   }
 
@@ -533,10 +521,6 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
     if (!decision.allowed) throw new RateLimitedError(token.sub, decision.reset, admission.now);
   }
 
-  async admit(admission: Admission): Promise<void> {
-    this.admitNow(admission);
-  }
-
   private revokedNow(token: TokenIdentity): boolean {
     const now = this.nowSeconds();
     return isRevoked(token, this.mode, {
@@ -546,13 +530,11 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
     });
   }
 
-  async revokeToken(jti: string, expiresAt: number, admission?: Admission): Promise<void> {
-    if (admission !== undefined) this.admitNow(admission);
+  async revokeToken(jti: string, expiresAt: number): Promise<void> {
     this.revoked.set(jti, expiresAt);
   }
 
-  async revokeSubject(sub: string, cutoff: number, admission?: Admission): Promise<void> {
-    if (admission !== undefined) this.admitNow(admission);
+  async revokeSubject(sub: string, cutoff: number): Promise<void> {
     this.cutoffs.set(sub, raisedCutoff(this.cutoffs.get(sub), cutoff));
   }
 
@@ -570,27 +552,17 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
   }
 }
 
-export class MemoryGroupStore implements GroupStore {
+export class MemoryGroupStore implements UncheckedGroupStore {
   /** The state shared with the command and job stores (groups and memberships among it). */
   readonly book: MemoryJobBook;
-  private readonly gate: Gatekeeper;
 
-  /**
-   * `gate`: the revocation store whose state admits requests (the runtime passes its own).
-   * `book`: the state shared with a command and a job store (by default its own: no job can reach it).
-   */
-  constructor(gate: Gatekeeper = NO_GATE, book = new MemoryJobBook({ resultRetentionSeconds: 0 })) {
-    this.gate = gate;
+  /** `book`: the state shared with a command and a job store (by default its own: no job can reach it). */
+  constructor(book = new MemoryJobBook({ resultRetentionSeconds: 0 })) {
     this.book = book;
   }
 
-  private admit(admission: Admission | undefined): void {
-    if (admission !== undefined) this.gate.admitNow(admission);
-  }
-
   /** A join also makes the agent a target of the group's continuous jobs in progress at `now` (MemoryJobBook.joined). */
-  async join(group: string, agentId: string, admission?: Admission, now?: number): Promise<JoinOutcome> {
-    this.admit(admission);
+  async join(group: string, agentId: string, now: number = Date.now()): Promise<JoinOutcome> {
     const { groups, memberships } = this.book;
     const entry = groups.get(group);
     const outcome = joinOutcome(entry?.positions.has(agentId) ?? false, memberships.get(agentId)?.size ?? 0);
@@ -604,13 +576,12 @@ export class MemoryGroupStore implements GroupStore {
     const mine = memberships.get(agentId) ?? new Set<string>();
     mine.add(group);
     memberships.set(agentId, mine);
-    this.book.joined(group, agentId, now ?? admission?.now ?? Date.now());
+    this.book.joined(group, agentId, now);
     return outcome;
   }
 
   /** A leave cancels nothing: the group's jobs the agent has still to receive go to its own index (MemoryJobBook.left). */
-  async leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome> {
-    this.admit(admission);
+  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
     const { groups, memberships } = this.book;
     const entry = groups.get(group);
     const position = entry?.positions.get(agentId);
@@ -625,15 +596,13 @@ export class MemoryGroupStore implements GroupStore {
     return outcome;
   }
 
-  async members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage> {
-    this.admit(admission);
+  async members(group: string, after: number, limit: number): Promise<MemberPage> {
     const order = this.book.groups.get(group)?.order ?? [];
     const start = firstAfter(order, after);
     return memberPage(order.slice(start, start + limit + 1), limit);
   }
 
-  async groupsOf(agentId: string, admission?: Admission): Promise<string[]> {
-    this.admit(admission);
+  async groupsOf(agentId: string): Promise<string[]> {
     return sortedGroups(this.book.memberships.get(agentId) ?? []);
   }
 }
@@ -656,21 +625,14 @@ function firstAfter(order: readonly { readonly position: number }[], after: numb
  */
 export class MemoryJobStore implements JobStore {
   readonly book: MemoryJobBook;
-  private readonly gate: Gatekeeper;
 
-  /** `book`: the state shared with the command and group stores; `gate` admits requests. */
-  constructor(book: MemoryJobBook, gate: Gatekeeper = NO_GATE) {
+  /** `book`: the state shared with the command and group stores. */
+  constructor(book: MemoryJobBook) {
     this.book = book;
-    this.gate = gate;
-  }
-
-  private admit(admission: Admission | undefined): void {
-    if (admission !== undefined) this.gate.admitNow(admission);
   }
 
   /** The targets: the named agents and the groups' members now, each once, by code unit (as a sorted set of equal scores). */
-  async create(spec: JobSpec, request?: IdempotentRequest, admission?: Admission): Promise<CreateJobOutcome> {
-    this.admit(admission);
+  async create(spec: JobSpec, request?: IdempotentRequest): Promise<CreateJobOutcome> {
     const { book } = this;
     const at = spec.createdAt;
     if (request) {
@@ -712,15 +674,13 @@ export class MemoryJobStore implements JobStore {
     return { outcome: 'created', job: book.asCreated(job) };
   }
 
-  async get(jobId: string, now: number, admission?: Admission): Promise<JobSnapshot | undefined> {
-    this.admit(admission);
+  async get(jobId: string, now: number): Promise<JobSnapshot | undefined> {
     const job = this.book.liveJob(jobId, now);
     return job && this.book.snapshot(job, now);
   }
 
   /** Newest first from `query.before`; nextBefore when another job of the statuses asked for follows. */
-  async list(query: JobListQuery, now: number, admission?: Admission): Promise<JobListPage> {
-    this.admit(admission);
+  async list(query: JobListQuery, now: number): Promise<JobListPage> {
     const { book } = this;
     const jobs: JobSnapshot[] = [];
     let last = 0;
@@ -737,8 +697,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   /** Targets in target order from offset `query.after`; nextAfter when another one of the statuses asked for follows. */
-  async executions(jobId: string, query: ExecutionQuery, now: number, admission?: Admission): Promise<ExecutionPage | undefined> {
-    this.admit(admission);
+  async executions(jobId: string, query: ExecutionQuery, now: number): Promise<ExecutionPage | undefined> {
     const { book } = this;
     const job = book.liveJob(jobId, now);
     if (job === undefined) return undefined;
@@ -777,8 +736,7 @@ export class MemoryJobStore implements JobStore {
     return { agentId, status, record: copy(entry.record), cancelReason, endedAt: undefined };
   }
 
-  async cancel(jobId: string, cancellation: JobCancellation, admission?: Admission): Promise<CancelJobOutcome> {
-    this.admit(admission);
+  async cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome> {
     const job = this.book.liveJob(jobId, cancellation.at);
     if (job === undefined) return { outcome: 'not_found' };
     const timedOut = this.book.meet(job, cancellation.at);
@@ -786,4 +744,88 @@ export class MemoryJobStore implements JobStore {
     job.state = state;
     return { outcome, job: jobSnapshot(state, timedOut, cancellation.at) };
   }
+}
+
+/** The four memory stores over one book, with the revocation store whose state admits requests. */
+export interface MemoryStores {
+  readonly commands: MemoryCommandStore;
+  readonly groups: MemoryGroupStore;
+  readonly jobs: MemoryJobStore;
+  readonly revocations: MemoryRevocationStore;
+}
+
+/** What the runtime makes without USE_REDIS: fresh stores over one new book, revocations on `nowSeconds`. */
+export function createMemoryStores(
+  options: { resultRetentionSeconds: number; revocationMode?: RevocationMode; rateLimit?: RateLimitSettings | undefined },
+  nowSeconds: () => number,
+): MemoryStores {
+  const book = new MemoryJobBook(options);
+  return {
+    commands: new MemoryCommandStore(options, book),
+    groups: new MemoryGroupStore(book),
+    jobs: new MemoryJobStore(book),
+    revocations: new MemoryRevocationStore(nowSeconds, options),
+  };
+}
+
+/**
+ * The memory stores as a backend (lib/store/types.ts StoreBackend): every action behind the
+ * revocation store's gate when the view holding it is admitted, the store's own method otherwise.
+ * Any stores with the memory stores' shape will do (tests pass counting wrappers).
+ */
+export function memoryBackend(stores: {
+  readonly commands: CommandStore;
+  readonly groups: UncheckedGroupStore;
+  readonly jobs: JobStore;
+  readonly revocations: RevocationStore & Gatekeeper;
+}): StoreBackend {
+  const { commands, groups, jobs, revocations } = stores;
+  const gate = revocations;
+  return {
+    commands: {
+      enqueue: gated(gate, commands.enqueue.bind(commands)),
+      fetch: gated(gate, commands.fetch.bind(commands)),
+      complete: gated(gate, commands.complete.bind(commands)),
+      cancel: gated(gate, commands.cancel.bind(commands)),
+      get: gated(gate, commands.get.bind(commands)),
+      list: gated(gate, commands.list.bind(commands)),
+      getConfig: gated(gate, commands.getConfig.bind(commands)),
+      putConfig: gated(gate, commands.putConfig.bind(commands)),
+    },
+    groups: {
+      join: gated(gate, groups.join.bind(groups)),
+      leave: gated(gate, groups.leave.bind(groups)),
+      members: gated(gate, groups.members.bind(groups)),
+      groupsOf: gated(gate, groups.groupsOf.bind(groups)),
+    },
+    jobs: {
+      create: gated(gate, jobs.create.bind(jobs)),
+      get: gated(gate, jobs.get.bind(jobs)),
+      list: gated(gate, jobs.list.bind(jobs)),
+      executions: gated(gate, jobs.executions.bind(jobs)),
+      cancel: gated(gate, jobs.cancel.bind(jobs)),
+    },
+    revocations: {
+      revokeToken: gated(gate, revocations.revokeToken.bind(revocations)),
+      revokeSubject: gated(gate, revocations.revokeSubject.bind(revocations)),
+      admit: async (admission) => gate.admitNow(admission),
+      isRevoked: (token) => revocations.isRevoked(token),
+      registerToken: (jti, expiresAt) => revocations.registerToken(jti, expiresAt),
+    },
+  };
+}
+
+/**
+ * The memory stores' one gate: with an admission, the decision (admitNow throws a refusal) and
+ * then the action, both before the first await, so in one synchronous step; without one, the
+ * action alone. A refusal rejects the returned promise, as a store failure does.
+ */
+function gated<A extends unknown[], R>(
+  gate: Gatekeeper,
+  action: (...args: A) => Promise<R>,
+): (admission: Admission | undefined, ...args: A) => Promise<R> {
+  return async (admission, ...args) => {
+    if (admission !== undefined) gate.admitNow(admission);
+    return action(...args);
+  };
 }

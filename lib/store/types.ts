@@ -1,13 +1,27 @@
 /**
- * The narrow storage interfaces the handlers depend on. Two implementations: in-memory
- * (the embedded default) and Upstash Redis. Every multi-step change is atomic in each.
+ * The narrow storage interfaces the handlers depend on. Two backends: in-memory (the embedded
+ * default, lib/store/memory.ts) and Upstash Redis (lib/store/upstash.ts). Every multi-step change
+ * is atomic in each.
  *
- * Admission: every method that serves a request takes the caller's `Admission` and, in the same
- * atomic step as its action (one script in Redis, one synchronous run in memory), first decides
- * the token's revocation (lib/auth/revocation.ts) and counts the agent's rate limit
- * (lib/store/ratelimit.ts). A refused request reads and changes nothing: the method throws
- * TokenError('token_revoked') or RateLimitedError. Without an admission (the operator CLI,
- * tests setting up state) the action runs unchecked.
+ * The admission is a capability, not an argument. The stores are reached through `Stores`, in one
+ * of two views, and which view a caller holds decides whether the gate runs:
+ *
+ * - `stores.admitted(admission)`: what a request gets (the auth middleware makes it, once per
+ *   request, and puts it on the handler's context). Every call first decides the token's
+ *   revocation (lib/auth/revocation.ts) and counts the agent's rate limit (lib/store/ratelimit.ts),
+ *   in the same atomic step as its action: one script in Redis, so one Upstash command per
+ *   request; one synchronous run in memory. A refused request reads and changes nothing: the call
+ *   throws TokenError('token_revoked') or RateLimitedError. `admit()` is the gate alone, for a
+ *   request whose handler touches no store (whoami, token-info).
+ * - `stores.unchecked`: the same stores with no gate at all, for the few callers that act without
+ *   a request's token: the operator CLI (dev/revoke.ts), benchmarks and tests setting up state,
+ *   and the revocation reads and registrations (isRevoked, registerToken). No handler names it
+ *   (test/handlers/admission.test.ts checks the source).
+ *
+ * The interfaces below carry no admission: a handler cannot forget it, because the only stores it
+ * can reach are the admitted ones. A backend implements each method once, with the admission it
+ * runs behind as its first argument (`Actions`, undefined for the unchecked view); the views of
+ * lib/store/admission.ts bind it.
  */
 import type { TokenIdentity } from '../auth/revocation.ts';
 import type {
@@ -46,44 +60,41 @@ export interface CommandStore {
    * within retention with the same fingerprint answers the command it made (nothing added), with
    * another fingerprint `mismatch` (nothing changed).
    */
-  enqueue(command: NewCommand, idempotency?: IdempotentRequest, admission?: Admission): Promise<EnqueueOutcome>;
+  enqueue(command: NewCommand, idempotency?: IdempotentRequest): Promise<EnqueueOutcome>;
   /**
    * Up to `limit` commands of the agent not in a terminal state at `now`, oldest first; each
    * fetch counts a delivery (lifecycle `delivered`). Safe to repeat.
    */
-  fetch(agentId: string, limit: number, now: number, admission?: Admission): Promise<CommandRecord[]>;
+  fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]>;
   /** A progress update or a final result from the agent (lifecycle `applyReport`). */
-  complete(agentId: string, commandId: string, report: Report, admission?: Admission): Promise<Outcome>;
+  complete(agentId: string, commandId: string, report: Report): Promise<Outcome>;
   /** An operator's cancel (lifecycle `cancel`). */
-  cancel(
-    agentId: string,
-    commandId: string,
-    cancellation: Cancellation,
-    admission?: Admission,
-  ): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
+  cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
   /** One command of one agent, or undefined (a command past retention may still be read until a store meets it). */
-  get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined>;
+  get(agentId: string, commandId: string): Promise<CommandRecord | undefined>;
   /** A page of the agent's commands still within retention at `now`, in enqueue order (lifecycle `listPage`). */
-  list(agentId: string, query: ListQuery, now: number, admission?: Admission): Promise<ListPage>;
+  list(agentId: string, query: ListQuery, now: number): Promise<ListPage>;
   /** The agent's config overrides, or undefined when it has none. */
-  getConfig(agentId: string, admission?: Admission): Promise<Record<string, unknown> | undefined>;
+  getConfig(agentId: string): Promise<Record<string, unknown> | undefined>;
   /** Replaces the agent's config overrides. */
-  putConfig(agentId: string, overrides: Record<string, unknown>, admission?: Admission): Promise<void>;
+  putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void>;
+}
+
+/** The revocations an operator's request writes (POST /api/revocations). Times are epoch seconds. */
+export interface RevocationWrites {
+  /** Revokes one token until `expiresAt` (epoch seconds), after which the entry goes by itself. */
+  revokeToken(jti: string, expiresAt: number): Promise<void>;
+  /** Revokes every token of `sub` issued at or before `cutoff` (epoch seconds). */
+  revokeSubject(sub: string, cutoff: number): Promise<void>;
 }
 
 /**
- * Revocation state; the decision itself is lib/auth/revocation.ts, with the store's
- * REVOCATION_MODE. Times are epoch seconds.
+ * Revocation state, as the unchecked view has it; the decision itself is lib/auth/revocation.ts,
+ * with the store's REVOCATION_MODE.
  */
-export interface RevocationStore {
+export interface RevocationStore extends RevocationWrites {
   /** One round trip: is this token revoked (or, in allowlist mode, not registered)? Counts nothing. */
   isRevoked(token: TokenIdentity): Promise<boolean>;
-  /** The admission alone (one round trip), for a request whose handler touches no other store. */
-  admit(admission: Admission): Promise<void>;
-  /** Revokes one token until `expiresAt` (epoch seconds), after which the entry goes by itself. */
-  revokeToken(jti: string, expiresAt: number, admission?: Admission): Promise<void>;
-  /** Revokes every token of `sub` issued at or before `cutoff` (epoch seconds). */
-  revokeSubject(sub: string, cutoff: number, admission?: Admission): Promise<void>;
   /**
    * Registers an issued token as active until `expiresAt` (what the auth server does); in
    * allowlist mode only registered tokens are accepted. Recorded in denylist mode too, unused.
@@ -99,19 +110,25 @@ export interface RevocationStore {
 export interface GroupStore {
   /**
    * Puts the agent in the group; nothing changes when it is a member already or in too many groups.
-   * A join at `now` (default: the admission's, else the wall clock) also makes the agent a target
-   * of the group's continuous jobs in progress then.
+   * A join at the admission's `now` also makes the agent a target of the group's continuous jobs
+   * in progress then.
    */
-  join(group: string, agentId: string, admission?: Admission, now?: number): Promise<JoinOutcome>;
+  join(group: string, agentId: string): Promise<JoinOutcome>;
   /**
    * Takes the agent out of the group; nothing changes when it is no member. Nothing it has is
    * canceled, and an execution of the group's jobs it is still to receive stays its own.
    */
-  leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome>;
+  leave(group: string, agentId: string): Promise<LeaveOutcome>;
   /** Up to `limit` members in join order, after join position `after` (0: from the start). */
-  members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage>;
+  members(group: string, after: number, limit: number): Promise<MemberPage>;
   /** The groups the agent is in, sorted (sortedGroups). */
-  groupsOf(agentId: string, admission?: Admission): Promise<string[]>;
+  groupsOf(agentId: string): Promise<string[]>;
+}
+
+/** The group store of the unchecked view: with no admission, a join says its instant itself. */
+export interface UncheckedGroupStore extends GroupStore {
+  /** `now`: the join's instant, for the group's continuous jobs (default: the wall clock). */
+  join(group: string, agentId: string, now?: number): Promise<JoinOutcome>;
 }
 
 /**
@@ -128,15 +145,65 @@ export interface JobStore {
    * atomically as enqueue: the same key and fingerprint answer the job it made, another
    * fingerprint `mismatch`.
    */
-  create(spec: JobSpec, idempotency?: IdempotentRequest, admission?: Admission): Promise<CreateJobOutcome>;
+  create(spec: JobSpec, idempotency?: IdempotentRequest): Promise<CreateJobOutcome>;
   /** The job at `now`, or undefined (none, or past its retention). */
-  get(jobId: string, now: number, admission?: Admission): Promise<JobSnapshot | undefined>;
+  get(jobId: string, now: number): Promise<JobSnapshot | undefined>;
   /** Jobs newest first, of the statuses asked for at `now`. */
-  list(query: JobListQuery, now: number, admission?: Admission): Promise<JobListPage>;
+  list(query: JobListQuery, now: number): Promise<JobListPage>;
   /** A page of the job's targets in target order with their execution's state at `now`; undefined: no such job. */
-  executions(jobId: string, query: ExecutionQuery, now: number, admission?: Admission): Promise<ExecutionPage | undefined>;
+  executions(jobId: string, query: ExecutionQuery, now: number): Promise<ExecutionPage | undefined>;
   /** An operator's cancel (rules cancelJob). */
-  cancel(jobId: string, cancellation: JobCancellation, admission?: Admission): Promise<CancelJobOutcome>;
+  cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome>;
+}
+
+/** The stores as one request sees them: every call admits the request in the same step as its action. */
+export interface AdmittedStores {
+  readonly commands: CommandStore;
+  readonly groups: GroupStore;
+  readonly jobs: JobStore;
+  readonly revocations: RevocationWrites;
+  /** The admission alone (one round trip), for a request whose handler touches no store. */
+  admit(): Promise<void>;
+}
+
+/** The stores with no gate: the operator CLI, benchmarks and tests setting up state. Never a handler. */
+export interface UncheckedStores {
+  readonly commands: CommandStore;
+  readonly groups: UncheckedGroupStore;
+  readonly jobs: JobStore;
+  readonly revocations: RevocationStore;
+}
+
+/** The way in to one backend's stores (lib/store/admission.ts storeViews). */
+export interface Stores {
+  /** The stores behind the gate of this admission; made once per request, cheaply (no I/O, a few small objects). */
+  admitted(admission: Admission): AdmittedStores;
+  /** The same stores with no gate, made once. */
+  readonly unchecked: UncheckedStores;
+}
+
+/**
+ * What a backend implements for a store `S`: each method with the admission it runs behind as its
+ * first argument, undefined when the caller holds the unchecked view. Only the views call these.
+ */
+export type Actions<S> = {
+  readonly [K in keyof S]: S[K] extends (...args: infer A) => infer R ? (admission: Admission | undefined, ...args: A) => R : never;
+};
+
+/** A backend's revocation side: the writes behind the gate, the gate alone, and what needs no gate. */
+export interface RevocationActions extends Actions<RevocationWrites> {
+  /** The gate alone: throws TokenError('token_revoked') or RateLimitedError, counts the request otherwise. */
+  admit(admission: Admission): Promise<void>;
+  isRevoked(token: TokenIdentity): Promise<boolean>;
+  registerToken(jti: string, expiresAt: number): Promise<void>;
+}
+
+/** One backend: the four stores over one state (a job's executions and targets live with the commands and groups). */
+export interface StoreBackend {
+  readonly commands: Actions<CommandStore>;
+  readonly groups: Actions<UncheckedGroupStore>;
+  readonly jobs: Actions<JobStore>;
+  readonly revocations: RevocationActions;
 }
 
 /** The agent is over its rate limit: its window frees up `retryAfterMs` after the admission's `now`. */

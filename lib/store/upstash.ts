@@ -84,6 +84,7 @@ import {
   type TimedOutTally,
 } from '../jobs/model.ts';
 import { createdSnapshot, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
+import { storeViews } from './admission.ts';
 import type { CommandField, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
@@ -116,13 +117,16 @@ import {
   REVOKE_TOKEN,
 } from './scripts.ts';
 import {
+  type Actions,
   type Admission,
   type CommandStore,
-  type GroupStore,
   type JobStore,
   RateLimitedError,
-  type RevocationStore,
+  type RevocationActions,
+  type StoreBackend,
   StoreUnavailableError,
+  type Stores,
+  type UncheckedGroupStore,
 } from './types.ts';
 
 /**
@@ -250,9 +254,10 @@ function gateInputs(gate: GateSettings, admission: Admission) {
 }
 
 /**
- * One action as a store call: with an admission, the gated script (revocation, rate limit, then
- * the action, one command); without one, the action's own script. A refusal throws what the
- * memory store throws; what the action returned is handed back.
+ * One action as a store call, the one way in for every store method: with the admission of an
+ * admitted view (lib/store/admission.ts), the gated script (revocation, rate limit, then the
+ * action, one command); with none, the unchecked view's call, the action's own script. A refusal
+ * throws what the memory store throws; what the action returned is handed back.
  */
 function gatedRunner<K extends string, A extends string>(redis: Redis, gate: GateSettings, action: LuaScript<K, A>) {
   const plain = runner(redis, action);
@@ -341,7 +346,8 @@ function gateSettings(options: UpstashStoreOptions): GateSettings {
   return { keys: redisKeys(options.redisKeyPrefix), mode: options.revocationMode ?? 'denylist', rateLimit: options.rateLimit };
 }
 
-export class UpstashCommandStore implements CommandStore {
+/** Commands: each method is one script, behind the gate when the view calling it is admitted. */
+export class UpstashCommandStore implements Actions<CommandStore> {
   private readonly keys: RedisKeys;
   private readonly retentionMs: number;
   private readonly enqueueScript;
@@ -367,7 +373,7 @@ export class UpstashCommandStore implements CommandStore {
     this.putConfigScript = gatedRunner(redis, gate, PUT_CONFIG);
   }
 
-  async enqueue(command: NewCommand, request?: IdempotentRequest, admission?: Admission): Promise<EnqueueOutcome> {
+  async enqueue(admission: Admission | undefined, command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
     const { commandId, agentId } = command;
     const answer = await call('enqueue', () =>
       this.enqueueScript(
@@ -404,7 +410,7 @@ export class UpstashCommandStore implements CommandStore {
     throw new StoreUnavailableError(`Redis enqueue returned an unknown answer (${typeof answer})`);
   }
 
-  async fetch(agentId: string, limit: number, now: number, admission?: Admission): Promise<CommandRecord[]> {
+  async fetch(admission: Admission | undefined, agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
     if (limit < 1 && admission === undefined) return [];
     const rows = await call('fetch', () =>
       this.fetchScript(
@@ -430,7 +436,7 @@ export class UpstashCommandStore implements CommandStore {
     return rows.map(toRecord).filter((record): record is CommandRecord => record !== undefined);
   }
 
-  async complete(agentId: string, commandId: string, report: Report, admission?: Admission): Promise<Outcome> {
+  async complete(admission: Admission | undefined, agentId: string, commandId: string, report: Report): Promise<Outcome> {
     const progress = report.status === 'in_progress' ? report : undefined;
     const result = report.status === 'in_progress' ? undefined : report;
     const answer = await call('complete', () =>
@@ -454,7 +460,7 @@ export class UpstashCommandStore implements CommandStore {
     return toOutcome('complete', answer);
   }
 
-  async cancel(agentId: string, commandId: string, cancellation: Cancellation, admission?: Admission): Promise<Transition> {
+  async cancel(admission: Admission | undefined, agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
     const answer = await call('cancel', () =>
       this.cancelScript(
         admission,
@@ -475,7 +481,7 @@ export class UpstashCommandStore implements CommandStore {
     return { outcome, record };
   }
 
-  async get(agentId: string, commandId: string, admission?: Admission): Promise<CommandRecord | undefined> {
+  async get(admission: Admission | undefined, agentId: string, commandId: string): Promise<CommandRecord | undefined> {
     const flat = await call('get', () =>
       this.getScript(
         admission,
@@ -487,7 +493,7 @@ export class UpstashCommandStore implements CommandStore {
     return record?.agentId === agentId ? record : undefined;
   }
 
-  async list(agentId: string, query: ListQuery, now: number, admission?: Admission): Promise<ListPage> {
+  async list(admission: Admission | undefined, agentId: string, query: ListQuery, now: number): Promise<ListPage> {
     const answer = await call('list', () =>
       this.listScript(
         admission,
@@ -521,12 +527,12 @@ export class UpstashCommandStore implements CommandStore {
     };
   }
 
-  async getConfig(agentId: string, admission?: Admission): Promise<Record<string, unknown> | undefined> {
+  async getConfig(admission: Admission | undefined, agentId: string): Promise<Record<string, unknown> | undefined> {
     const raw = await call('getConfig', () => this.getConfigScript(admission, { configKey: this.keys.config(agentId) }, {}));
     return typeof raw === 'string' ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
   }
 
-  async putConfig(agentId: string, overrides: Record<string, unknown>, admission?: Admission): Promise<void> {
+  async putConfig(admission: Admission | undefined, agentId: string, overrides: Record<string, unknown>): Promise<void> {
     await call('putConfig', () =>
       this.putConfigScript(admission, { configKey: this.keys.config(agentId) }, { overrides: JSON.stringify(overrides) }),
     );
@@ -542,7 +548,7 @@ function expiry(expiresAt: number): { exat: number } | undefined {
   return { exat: Math.max(1, Math.ceil(expiresAt)) };
 }
 
-export class UpstashRevocationStore implements RevocationStore {
+export class UpstashRevocationStore implements RevocationActions {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
   private readonly admitScript;
@@ -577,7 +583,7 @@ export class UpstashRevocationStore implements RevocationStore {
   }
 
   /** SET ... EXAT: the entry goes by itself at expiresAt (already past: gone at once, as in memory). */
-  async revokeToken(jti: string, expiresAt: number, admission?: Admission): Promise<void> {
+  async revokeToken(admission: Admission | undefined, jti: string, expiresAt: number): Promise<void> {
     const exat = expiry(expiresAt)?.exat ?? '';
     await call('revokeToken', () => this.revokeScript(admission, { revokedKey: this.keys.revokedJti(jti) }, { exat }));
   }
@@ -587,7 +593,7 @@ export class UpstashRevocationStore implements RevocationStore {
    * lifetime, so any expiry could bring a revoked token back; it is one small key per subject
    * an operator revoked (delete it by hand once the subject's old tokens have all expired).
    */
-  async revokeSubject(sub: string, cutoff: number, admission?: Admission): Promise<void> {
+  async revokeSubject(admission: Admission | undefined, sub: string, cutoff: number): Promise<void> {
     await call('revokeSubject', () =>
       this.raiseCutoff(admission, { cutoffKey: this.keys.revokedSub(sub) }, { cutoff: cutoffSeconds(cutoff) }),
     );
@@ -605,9 +611,9 @@ const LEAVE_OUTCOMES: ReadonlySet<string> = new Set<LeaveOutcome>(['removed', 'u
 /**
  * Groups: each method is one script, every key it touches passed in KEYS. A join or a leave writes
  * the group's sorted set and the agent's set together; a page is one ZRANGE BYSCORE, an agent's
- * groups one SMEMBERS. With an Admission the script runs behind the gate, as the command store's.
+ * groups one SMEMBERS. With an admission the script runs behind the gate, as the command store's.
  */
-export class UpstashGroupStore implements GroupStore {
+export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
   private readonly keys: RedisKeys;
   private readonly joinScript;
   private readonly leaveScript;
@@ -623,8 +629,8 @@ export class UpstashGroupStore implements GroupStore {
     this.groupsOfScript = gatedRunner(redis, gate, AGENT_GROUPS);
   }
 
-  /** `now`: the join's instant, for the continuous jobs of the group (by default the admission's, else the system clock). */
-  async join(group: string, agentId: string, admission?: Admission, now: number = admission?.now ?? Date.now()): Promise<JoinOutcome> {
+  /** `now`: the join's instant, for the continuous jobs of the group (the admitted view passes the admission's). */
+  async join(admission: Admission | undefined, group: string, agentId: string, now: number = Date.now()): Promise<JoinOutcome> {
     const outcome = await call('join', () =>
       this.joinScript(
         admission,
@@ -642,7 +648,7 @@ export class UpstashGroupStore implements GroupStore {
     return outcome as JoinOutcome;
   }
 
-  async leave(group: string, agentId: string, admission?: Admission): Promise<LeaveOutcome> {
+  async leave(admission: Admission | undefined, group: string, agentId: string): Promise<LeaveOutcome> {
     const outcome = await call('leave', () =>
       this.leaveScript(
         admission,
@@ -661,7 +667,7 @@ export class UpstashGroupStore implements GroupStore {
   }
 
   /** The members with a position above `after`, one more than a page to know whether another follows. */
-  async members(group: string, after: number, limit: number, admission?: Admission): Promise<MemberPage> {
+  async members(admission: Admission | undefined, group: string, after: number, limit: number): Promise<MemberPage> {
     const flat = await call('members', () =>
       this.membersScript(admission, { groupKey: this.keys.group(group) }, { after, count: limit + 1 }),
     );
@@ -671,7 +677,7 @@ export class UpstashGroupStore implements GroupStore {
     return memberPage(entries, limit);
   }
 
-  async groupsOf(agentId: string, admission?: Admission): Promise<string[]> {
+  async groupsOf(admission: Admission | undefined, agentId: string): Promise<string[]> {
     const groups = await call('groupsOf', () => this.groupsOfScript(admission, { agentGroupsKey: this.keys.agentGroups(agentId) }, {}));
     if (!Array.isArray(groups)) throw new StoreUnavailableError(`Redis groupsOf returned ${JSON.stringify(groups)}`);
     return sortedGroups(groups.map(String));
@@ -757,11 +763,11 @@ function toJobRead(answer: unknown): { state: JobState; timedOut: TimedOutTally 
 const JOB_STATUS_SET: ReadonlySet<string> = new Set<string>(JOB_STATUSES);
 
 /**
- * Jobs: each method is one script (behind the gate with an Admission). The job's rules run in
+ * Jobs: each method is one script (behind the gate with an admission). The job's rules run in
  * the scripts where they decide what is written (abortAt, cancelJob, the brakes of a delivery)
  * and here on what they hand back (jobSnapshot), with the same clock.
  */
-export class UpstashJobStore implements JobStore {
+export class UpstashJobStore implements Actions<JobStore> {
   private readonly keys: RedisKeys;
   private readonly retentionMs: number;
   private readonly createScript;
@@ -789,7 +795,7 @@ export class UpstashJobStore implements JobStore {
     };
   }
 
-  async create(spec: JobSpec, request?: IdempotentRequest, admission?: Admission): Promise<CreateJobOutcome> {
+  async create(admission: Admission | undefined, spec: JobSpec, request?: IdempotentRequest): Promise<CreateJobOutcome> {
     const { jobId } = spec;
     const answer = await call('createJob', () =>
       this.createScript(
@@ -834,7 +840,7 @@ export class UpstashJobStore implements JobStore {
     throw new StoreUnavailableError(`Redis createJob returned an unknown answer (${typeof answer})`);
   }
 
-  async get(jobId: string, now: number, admission?: Admission): Promise<JobSnapshot | undefined> {
+  async get(admission: Admission | undefined, jobId: string, now: number): Promise<JobSnapshot | undefined> {
     const answer = await call('getJob', () => this.getScript(admission, this.deadlineKeys(jobId), { now, retentionMs: this.retentionMs }));
     const [outcome, job] = Array.isArray(answer) ? answer : [];
     if (outcome === 'not_found') return undefined;
@@ -843,7 +849,7 @@ export class UpstashJobStore implements JobStore {
     return jobSnapshot(state, timedOut, now);
   }
 
-  async list(query: JobListQuery, now: number, admission?: Admission): Promise<JobListPage> {
+  async list(admission: Admission | undefined, query: JobListQuery, now: number): Promise<JobListPage> {
     const answer = await call('listJobs', () =>
       this.listScript(
         admission,
@@ -868,7 +874,12 @@ export class UpstashJobStore implements JobStore {
     return { jobs, nextBefore: last === '' ? undefined : Number(last) };
   }
 
-  async executions(jobId: string, query: ExecutionQuery, now: number, admission?: Admission): Promise<ExecutionPage | undefined> {
+  async executions(
+    admission: Admission | undefined,
+    jobId: string,
+    query: ExecutionQuery,
+    now: number,
+  ): Promise<ExecutionPage | undefined> {
     const answer = await call('listExecutions', () =>
       this.executionsScript(
         admission,
@@ -910,7 +921,7 @@ export class UpstashJobStore implements JobStore {
     return { executions, nextAfter: last === '' ? undefined : Number(last) };
   }
 
-  async cancel(jobId: string, cancellation: JobCancellation, admission?: Admission): Promise<CancelJobOutcome> {
+  async cancel(admission: Admission | undefined, jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome> {
     const answer = await call('cancelJob', () =>
       this.cancelScript(admission, this.deadlineKeys(jobId), {
         hasReason: cancellation.reason === undefined ? '0' : '1',
@@ -931,20 +942,17 @@ export class UpstashJobStore implements JobStore {
   }
 }
 
-/** The stores on one client, made once per process by the runtime (which also hands the client to the rate limiter). */
-export function createUpstashStores(config: Config): {
-  redis: Redis;
-  commands: UpstashCommandStore;
-  revocations: UpstashRevocationStore;
-  groups: UpstashGroupStore;
-  jobs: UpstashJobStore;
-} {
-  const redis = createRedisClient(config);
+/** The four stores on one client, as a backend (the runtime makes it once per process). */
+export function upstashBackend(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }): StoreBackend {
   return {
-    redis,
-    commands: new UpstashCommandStore(redis, config),
-    revocations: new UpstashRevocationStore(redis, config),
-    groups: new UpstashGroupStore(redis, config),
-    jobs: new UpstashJobStore(redis, config),
+    commands: new UpstashCommandStore(redis, options),
+    revocations: new UpstashRevocationStore(redis, options),
+    groups: new UpstashGroupStore(redis, options),
+    jobs: new UpstashJobStore(redis, options),
   };
+}
+
+/** The stores on a client of their own, in both views (the operator CLI, tests). */
+export function createUpstashStores(config: Config): Stores {
+  return storeViews(upstashBackend(createRedisClient(config), config));
 }

@@ -311,7 +311,7 @@ describe('answers as documented', () => {
       tokens.set(agentId, tokens.get(agentId) ?? (await signToken({ sub: agentId, scope: 'agent:commands agent:results' })));
       return tokens.get(agentId) as string;
     };
-    for (const agentId of ['agent-001', 'agent-002', 'agent-003']) await rt.groups.join('web-eu', agentId);
+    for (const agentId of ['agent-001', 'agent-002', 'agent-003']) await rt.stores.unchecked.groups.join('web-eu', agentId);
     const body = {
       command: 'restart',
       args: { service: 'nginx' },
@@ -390,7 +390,7 @@ describe('answers as documented', () => {
 
   it('409: the 65th group of one agent', async () => {
     const ops = await signToken({ sub: 'ops-1', scope: 'admin:groups' });
-    for (let i = 0; i < 64; i += 1) await rt.groups.join(`g-${i}`, 'agent-full');
+    for (let i = 0; i < 64; i += 1) await rt.stores.unchecked.groups.join(`g-${i}`, 'agent-full');
     const answer = await call('PutGroupMember', { params: { group: 'g-64', agentId: 'agent-full' }, token: ops });
     expect(answer.status).toBe(409);
     expect(answer.body.error_description).toMatch(/64 groups already/);
@@ -532,7 +532,7 @@ describe('answers as documented', () => {
     expect(missing.body.error).toBe('missing_token');
 
     const revoked = await tokenFor(name, { jti: `revoked-${name}` });
-    await rt.revocations.revokeToken(`revoked-${name}`, Math.floor(Date.now() / 1000) + 600);
+    await rt.stores.unchecked.revocations.revokeToken(`revoked-${name}`, Math.floor(Date.now() / 1000) + 600);
     const bad: [string, string][] = [
       [
         await signToken({ scope: (route(name).scopes ?? []).join(' ') }, { secret: 'another-secret-0123456789abcdef0123456789' }),

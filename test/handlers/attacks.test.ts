@@ -13,11 +13,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as getCommands } from '../../functions/get-commands.ts';
 import { handler as postResults } from '../../functions/post-results.ts';
 import { handler as whoami } from '../../functions/whoami.ts';
-import { loadConfig } from '../../lib/config.ts';
-import { MemoryCommandStore, MemoryRevocationStore } from '../../lib/store/memory.ts';
 import { type Answer, type Handler, invoke } from '../helpers/lambda.ts';
-import { useTestRuntime } from '../helpers/runtime.ts';
-import { signToken, TEST_AUDIENCE, TEST_ENV, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.ts';
+import { memoryTestBackend, useTestRuntime } from '../helpers/runtime.ts';
+import { signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_SECRET } from '../helpers/tokens.ts';
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -65,13 +63,15 @@ let calls: string[];
 
 beforeEach(() => {
   calls = [];
-  const config = loadConfig({ ...TEST_ENV });
-  const revocations = new MemoryRevocationStore(now, { rateLimit: { requests: 1_000, windowSeconds: 60 } });
+  const stores = memoryTestBackend({ RATE_LIMIT_REQUESTS: '1000', RATE_LIMIT_WINDOW_SECONDS: '60' });
   useTestRuntime(
     {},
     {
-      commands: counting(new MemoryCommandStore(config, revocations), calls, 'commands'),
-      revocations: counting(revocations, calls, 'revocations'),
+      stores: {
+        ...stores,
+        commands: counting(stores.commands, calls, 'commands'),
+        revocations: counting(stores.revocations, calls, 'revocations'),
+      },
     },
   );
 });
@@ -202,13 +202,15 @@ describe('kid', () => {
     'refuses kid %s with JWT_SECRET_KEYS, even signed with one of the real secrets',
     async (_label, kid) => {
       const previous = 'previous-secret-0123456789abcdef01234567';
-      const config = loadConfig({ ...TEST_ENV, JWT_SECRET_KEY: '', JWT_SECRET_KEYS: `2026-11=${TEST_SECRET},2026-10=${previous}` });
-      const revocations = new MemoryRevocationStore(now);
+      const stores = memoryTestBackend();
       useTestRuntime(
         { JWT_SECRET_KEY: '', JWT_SECRET_KEYS: `2026-11=${TEST_SECRET},2026-10=${previous}` },
         {
-          commands: counting(new MemoryCommandStore(config, revocations), calls, 'commands'),
-          revocations: counting(revocations, calls, 'revocations'),
+          stores: {
+            ...stores,
+            commands: counting(stores.commands, calls, 'commands'),
+            revocations: counting(stores.revocations, calls, 'revocations'),
+          },
         },
       );
       for (const secret of [TEST_SECRET, previous, ...guesses]) {

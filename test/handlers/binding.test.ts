@@ -16,9 +16,8 @@ import { certificateThumbprint } from '../../lib/auth/binding.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { loadLocalSettings } from '../../dev/local-config.ts';
 import { type LocalServer, startServer } from '../../dev/server.ts';
-import { MemoryCommandStore, MemoryRevocationStore } from '../../lib/store/memory.ts';
 import { httpEvent, lambdaContext } from '../helpers/lambda.ts';
-import { useTestRuntime } from '../helpers/runtime.ts';
+import { memoryTestBackend, useTestRuntime } from '../helpers/runtime.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'biz-mtls-'));
@@ -137,7 +136,6 @@ let calls: string[];
 
 beforeEach(() => {
   calls = [];
-  const config = loadConfig({ ...TEST_ENV });
   const count = <T extends object>(target: T, label: string): T =>
     new Proxy(target, {
       get(object, property) {
@@ -150,10 +148,10 @@ beforeEach(() => {
           : value;
       },
     });
-  const revocations = new MemoryRevocationStore(() => 0);
+  const stores = memoryTestBackend();
   useTestRuntime(
     {},
-    { commands: count(new MemoryCommandStore(config, revocations), 'commands'), revocations: count(revocations, 'revocations') },
+    { stores: { ...stores, commands: count(stores.commands, 'commands'), revocations: count(stores.revocations, 'revocations') } },
   );
 });
 

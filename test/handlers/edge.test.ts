@@ -5,9 +5,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { handler as getCommand } from '../../functions/get-command.ts';
 import { handler as whoami } from '../../functions/whoami.ts';
-import type { CommandStore } from '../../lib/store/types.ts';
 import { httpEvent, invoke, lambdaContext } from '../helpers/lambda.ts';
-import { useTestRuntime } from '../helpers/runtime.ts';
+import { memoryTestBackend, useTestRuntime } from '../helpers/runtime.ts';
 import { signToken } from '../helpers/tokens.ts';
 
 beforeEach(() => {
@@ -30,8 +29,9 @@ describe('the error edge', () => {
   });
 
   it('gives the bare 500 Cache-Control: no-store too, and no detail', async () => {
-    const broken = { get: async () => Promise.reject(new TypeError('a bug with a secret-ish detail')) } as unknown as CommandStore;
-    useTestRuntime({}, { commands: broken });
+    const stores = memoryTestBackend();
+    const get = async () => Promise.reject(new TypeError('a bug with a secret-ish detail'));
+    useTestRuntime({}, { stores: { ...stores, commands: { ...stores.commands, get } } });
     const token = await signToken({ scope: 'admin:commands' });
 
     const answer = await invoke(getCommand, {

@@ -87,7 +87,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       token: operator,
     });
   /** Every job the store lists, all statuses. */
-  const allJobs = async () => (await rt.jobs.list({ statuses: undefined, limit: 100, before: 0 }, rt.clock.now())).jobs;
+  const allJobs = async () => (await rt.stores.unchecked.jobs.list({ statuses: undefined, limit: 100, before: 0 }, rt.clock.now())).jobs;
   /** Every page of a listing, following next_cursor. */
   const walk = async (page: (cursor: string | undefined) => Promise<Answer>, field: 'jobs' | 'executions') => {
     const pages: unknown[][] = [];

@@ -13,7 +13,7 @@ import { handler as ready, setReadinessStore } from '../../functions/ready.ts';
 import { METRIC, METRICS_NAMESPACE, useMetrics } from '../../lib/http/observe.ts';
 import { logger } from '../../lib/logger.ts';
 import { type Answer, invoke } from '../helpers/lambda.ts';
-import { useTestRuntime } from '../helpers/runtime.ts';
+import { memoryTestBackend, useTestRuntime } from '../helpers/runtime.ts';
 import { storeTargets } from '../helpers/targets.ts';
 import { signToken } from '../helpers/tokens.ts';
 
@@ -225,11 +225,12 @@ describe('logs', () => {
   });
 
   it('logs a bug with its stack on the one request line, and answers a bare 500 naming the request', async () => {
-    const rt = useTestRuntime();
-    const agent = await signToken({ sub: 'agent-042', scope: 'agent:commands' });
-    rt.commands.fetch = () => {
+    const stores = memoryTestBackend();
+    const fetch = () => {
       throw new TypeError('a bug');
     };
+    useTestRuntime({}, { stores: { ...stores, commands: { ...stores.commands, fetch } } });
+    const agent = await signToken({ sub: 'agent-042', scope: 'agent:commands' });
 
     const { answer, lines } = await captured(() => invoke(getCommands, { path: '/api/commands', token: agent }));
 

@@ -23,10 +23,9 @@ import { CONFIG_DEFAULTS } from '../../lib/commands/agent-config.ts';
 import { TokenVerifier } from '../../lib/auth/verifier.ts';
 import { loadConfig } from '../../lib/config.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { MemoryCommandStore, MemoryRevocationStore } from '../../lib/store/memory.ts';
 import { type Handler, invoke } from '../helpers/lambda.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
-import { useTestRuntime } from '../helpers/runtime.ts';
+import { memoryTestBackend, useTestRuntime } from '../helpers/runtime.ts';
 import { memoryTarget, type StoreTarget, storeTargets } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 
@@ -55,7 +54,7 @@ const SEEDED = ['c-0', 'c-1', 'c-2'];
  * out: the snapshot's own fetch counts one delivery each time.
  */
 async function snapshot(target: StoreTarget, runtime: Runtime, body: string): Promise<string> {
-  const { commands, revocations } = runtime;
+  const { commands, revocations } = runtime.stores.unchecked;
   const now = runtime.clock.now();
   const nowS = Math.floor(now / 1000);
   const queued = (await commands.fetch('agent-001', 1_000, now)).map((record) => record.commandId);
@@ -179,7 +178,6 @@ describe('any change to a valid token is rejected', () => {
     'through the handler: an edited token gets 401 and the store is never asked',
     async () => {
       const calls: string[] = [];
-      const config = loadConfig({ ...TEST_ENV });
       const spy = <T extends object>(target: T): T =>
         new Proxy(target, {
           get: (object, property) => {
@@ -192,8 +190,8 @@ describe('any change to a valid token is rejected', () => {
               : value;
           },
         });
-      const revocations = new MemoryRevocationStore(() => 0);
-      useTestRuntime({}, { commands: spy(new MemoryCommandStore(config, revocations)), revocations: spy(revocations) });
+      const stores = memoryTestBackend();
+      useTestRuntime({}, { stores: { ...stores, commands: spy(stores.commands), revocations: spy(stores.revocations) } });
       await fc.assert(
         fc.asyncProperty(claims, edit, async (payload, change) => {
           const token = await signToken(payload);
@@ -415,7 +413,7 @@ describe.each(targets)('on the $name store', (target) => {
             const runtime = target.use();
             const now = runtime.clock.now();
             for (const id of ['c-0', 'c-1', 'c-2']) {
-              await runtime.commands.enqueue({
+              await runtime.stores.unchecked.commands.enqueue({
                 commandId: id,
                 agentId: 'agent-001',
                 command: 'run',
@@ -424,7 +422,11 @@ describe.each(targets)('on the $name store', (target) => {
                 expiresAt: now + 600_000,
               });
             }
-            await runtime.commands.complete('agent-001', 'c-2', { status: 'failed', resultJson: '{"first":true}', completedAt: now });
+            await runtime.stores.unchecked.commands.complete('agent-001', 'c-2', {
+              status: 'failed',
+              resultJson: '{"first":true}',
+              completedAt: now,
+            });
             const before = await snapshot(target, runtime, text);
             const answer = await invoke(endpoint.handler, {
               method: endpoint.method,
@@ -564,7 +566,7 @@ describe('bugs these properties found (fixed; kept as regressions)', () => {
   it('never accepts a result with a number beyond the double range only to store it as null', async () => {
     const runtime = memoryTarget.use();
     const now = runtime.clock.now();
-    await runtime.commands.enqueue({
+    await runtime.stores.unchecked.commands.enqueue({
       commandId: 'c-0',
       agentId: 'agent-001',
       command: 'run',
@@ -579,7 +581,7 @@ describe('bugs these properties found (fixed; kept as regressions)', () => {
       body: '{"command_id":"c-0","status":"completed","result":{"n":1e400}}',
     });
     // Either refused (400), or kept as sent; it used to be 200 and read back {"n":null}.
-    if (answer.status === 200) expect((await runtime.commands.get('agent-001', 'c-0'))?.resultJson).toBe('{"n":1e400}');
+    if (answer.status === 200) expect((await runtime.stores.unchecked.commands.get('agent-001', 'c-0'))?.resultJson).toBe('{"n":1e400}');
     else expect(answer.status).toBe(400);
   });
 });

@@ -201,13 +201,13 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
       rt = install({ REVOCATION_MODE: 'allowlist' });
       admin = await signToken({ sub: 'security-1', scope: 'admin:revoke' });
       // The operator's own token must be registered too, or it is refused like any other.
-      await rt.revocations.registerToken(claims(admin).jti, claims(admin).exp);
+      await rt.stores.unchecked.revocations.registerToken(claims(admin).jti, claims(admin).exp);
     });
 
     it('accepts a token only while its active:jti entry exists, and honours revocations on top', async () => {
       const token = await agentToken('agent-allow');
       const { jti, exp } = claims(token);
-      const store = rt.revocations;
+      const store = rt.stores.unchecked.revocations;
 
       expectRevoked(await fetchWith(token));
       await store.registerToken(jti, exp);
@@ -224,7 +224,7 @@ describe.skipIf(!HAS_REDIS)('revocation with Redis', () => {
     it('rejects a registered token of a subject under a cut-off', async () => {
       const nowS = Math.floor(rt.clock.now() / 1000);
       const token = await agentToken('agent-allow-sub', { now: nowS - 5 });
-      await rt.revocations.registerToken(claims(token).jti, claims(token).exp);
+      await rt.stores.unchecked.revocations.registerToken(claims(token).jti, claims(token).exp);
       expect((await fetchWith(token)).status).toBe(200);
 
       expect((await revoke({ sub: 'agent-allow-sub' })).status).toBe(204);

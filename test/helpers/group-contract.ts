@@ -221,7 +221,7 @@ export function groupHandlerContract(name: string, use: (env?: Record<string, st
     it('pages through 250 members with the default limit of 50, members joining between pages', async () => {
       const group = fresh('fleet');
       const original = Array.from({ length: 250 }, (_, i) => `agent-${String(i).padStart(3, '0')}`);
-      for (const agent of original) await rt.groups.join(group, agent);
+      for (const agent of original) await rt.stores.unchecked.groups.join(group, agent);
       const seen: string[] = [];
       let cursor: string | undefined;
       let pages = 0;
@@ -241,7 +241,7 @@ export function groupHandlerContract(name: string, use: (env?: Record<string, st
 
     it('answers 409 to the 65th group and writes nothing', async () => {
       const agent = fresh('busy');
-      for (let i = 0; i < MAX_GROUPS_PER_AGENT; i += 1) await rt.groups.join(`${fresh('g')}-${i}`, agent);
+      for (let i = 0; i < MAX_GROUPS_PER_AGENT; i += 1) await rt.stores.unchecked.groups.join(`${fresh('g')}-${i}`, agent);
       const extra = fresh('extra');
 
       const answer = await put(extra, agent);
@@ -273,8 +273,8 @@ export function groupHandlerContract(name: string, use: (env?: Record<string, st
       }
       expect((await put('ok', 'bad id')).body.error_description).toMatch(/^agentId must be/);
       expect((await put('has space', agent)).body.error_description).toMatch(/^group must be/);
-      expect(await rt.groups.groupsOf(agent)).toEqual([]);
-      expect((await rt.groups.members('ok', 0, 10)).agentIds).toEqual([]);
+      expect(await rt.stores.unchecked.groups.groupsOf(agent)).toEqual([]);
+      expect((await rt.stores.unchecked.groups.members('ok', 0, 10)).agentIds).toEqual([]);
     });
 
     it('answers 400 to a bad limit or cursor', async () => {
@@ -302,7 +302,7 @@ export function groupHandlerContract(name: string, use: (env?: Record<string, st
       const answer = await put(group, agent, agentToken);
 
       expect(answer.status).toBe(403);
-      expect(await rt.groups.groupsOf(agent)).toEqual([]);
+      expect(await rt.stores.unchecked.groups.groupsOf(agent)).toEqual([]);
     });
   });
 }

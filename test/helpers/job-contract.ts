@@ -18,29 +18,13 @@ import { COMMAND_STATUSES, type CommandRecord, type CommandStatus, type Report }
 import type { JoinOutcome } from '../../lib/groups/membership.ts';
 import type { ExecutionEntry, JobCounts, JobSnapshot, JobSpec } from '../../lib/jobs/model.ts';
 import { ABORT_REASON, executionRecord, JOB_CANCEL_REASON } from '../../lib/jobs/rules.ts';
-import type { Runtime } from '../../lib/runtime.ts';
-import type { Admission, GroupStore, JobStore } from '../../lib/store/types.ts';
+import type { JobStore } from '../../lib/store/types.ts';
 import { invoke } from './lambda.ts';
 import type { StoreTarget, TestRuntime } from './targets.ts';
 import { signToken } from './tokens.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-/** The runtime's job store (runtime.jobs). */
-export function jobsOf(rt: Runtime): JobStore {
-  const jobs = (rt as Runtime & { jobs?: JobStore }).jobs;
-  if (jobs === undefined) throw new Error('this runtime has no job store (runtime.jobs)');
-  return jobs;
-}
-
-/** GroupStore.join with the join's instant (a continuous job's new targets are decided at it). */
-export function joinAt(groups: GroupStore, group: string, agentId: string, now: number): Promise<JoinOutcome> {
-  const timed = groups as unknown as {
-    join(group: string, agentId: string, admission: Admission | undefined, now: number): Promise<JoinOutcome>;
-  };
-  return timed.join(group, agentId, undefined, now);
-}
 
 /** Every count zero but those given. */
 export function counts(some: Partial<JobCounts>): JobCounts {
@@ -136,7 +120,7 @@ function said(outcome: { outcome: string; status?: string }): string {
 
 function worldOn(target: StoreTarget): World {
   const rt = target.use();
-  const jobs = jobsOf(rt);
+  const { commands, groups, jobs } = rt.stores.unchecked;
   const t0 = rt.clock.now();
   const now = () => rt.clock.now();
   const spec = (targets: { agents?: string[]; groups?: string[] }, extra: Partial<JobSpec> = {}): JobSpec => ({
@@ -164,16 +148,16 @@ function worldOn(target: StoreTarget): World {
       if (answer.outcome !== 'created') throw new Error(`create answered ${answer.outcome}`);
       return answer.job;
     },
-    poll: (agentId, limit = 10) => rt.commands.fetch(agentId, limit, now()),
-    polled: async (agentId, limit = 10) => (await rt.commands.fetch(agentId, limit, now())).map((record) => record.commandId),
+    poll: (agentId, limit = 10) => commands.fetch(agentId, limit, now()),
+    polled: async (agentId, limit = 10) => (await commands.fetch(agentId, limit, now())).map((record) => record.commandId),
     report: async (agentId, commandId, status) =>
-      said(await rt.commands.complete(agentId, commandId, { status, resultJson: undefined, completedAt: now() })),
+      said(await commands.complete(agentId, commandId, { status, resultJson: undefined, completedAt: now() })),
     progress: async (agentId, commandId, timeoutMs) => {
       const update: Report = { status: 'in_progress', statusDetailsJson: undefined, timeoutMs, at: now() };
-      return said(await rt.commands.complete(agentId, commandId, update));
+      return said(await commands.complete(agentId, commandId, update));
     },
-    join: (group, agentId) => joinAt(rt.groups, group, agentId, now()),
-    leave: (group, agentId) => rt.groups.leave(group, agentId),
+    join: (group, agentId) => groups.join(group, agentId, now()),
+    leave: (group, agentId) => groups.leave(group, agentId),
     check: (jobId, expected) => checkedJob(jobs, jobId, now(), expected),
     listed: (jobId) => allExecutions(jobs, jobId, now()),
   };
@@ -543,7 +527,7 @@ export function jobContract(target: StoreTarget): void {
         w.at(1_500);
         expect(await w.progress(b, id)).toBe('accepted');
         // An operator cancels one execution by itself.
-        const single = await w.rt.commands.cancel(d, id, { reason: 'not this one', at: w.now() });
+        const single = await w.rt.stores.unchecked.commands.cancel(d, id, { reason: 'not this one', at: w.now() });
         expect(single.outcome).toEqual({ outcome: 'accepted', status: 'canceled' });
         await w.check(id, { pending: 1, delivered: 1, in_progress: 1, canceled: 1 });
 
@@ -615,7 +599,11 @@ export function jobContract(target: StoreTarget): void {
         expect(await w.report(a, id, 'completed')).toBe('refused canceled');
         expect(await w.progress(b, id)).toBe('refused canceled');
         expect(await w.poll(c)).toEqual([]);
-        expect(await w.rt.commands.get(a, id)).toMatchObject({ resultStatus: 'canceled', cancelReason: 'stop', completedAt: w.t0 + 2_000 });
+        expect(await w.rt.stores.unchecked.commands.get(a, id)).toMatchObject({
+          resultStatus: 'canceled',
+          cancelReason: 'stop',
+          completedAt: w.t0 + 2_000,
+        });
         const listed = await w.listed(id);
         expect(statusesOf(listed)).toEqual({ [a]: 'canceled', [b]: 'canceled', [c]: 'canceled', [d]: 'completed' });
         expect(listed.filter((entry) => entry.status === 'canceled').map((entry) => entry.cancelReason)).toEqual(['stop', 'stop', 'stop']);
@@ -818,14 +806,14 @@ export function jobContract(target: StoreTarget): void {
           expiresAt: w.now() + HOUR,
         });
         const p1 = plain(a, 1);
-        await w.rt.commands.enqueue(p1);
+        await w.rt.stores.unchecked.commands.enqueue(p1);
         const older = await w.create({ agents: [a, b] });
         const p2 = plain(a, 2);
-        await w.rt.commands.enqueue(p2);
+        await w.rt.stores.unchecked.commands.enqueue(p2);
         const newer = await w.create({ agents: [a, b] });
         const [q1, q2] = [plain(b, 1), plain(b, 2)];
-        await w.rt.commands.enqueue(q1);
-        await w.rt.commands.enqueue(q2);
+        await w.rt.stores.unchecked.commands.enqueue(q1);
+        await w.rt.stores.unchecked.commands.enqueue(q2);
 
         w.at(1_000);
         expect(await w.polled(a)).toEqual([p1.commandId, p2.commandId, older.spec.jobId, newer.spec.jobId]);
@@ -858,7 +846,7 @@ export function jobHandlerContract(target: StoreTarget): void {
 
     it('shows the execution with its job id after the plain commands, and refuses a report after a forced cancel with 409 canceled', async () => {
       const plainId = randomUUID();
-      await w.rt.commands.enqueue({
+      await w.rt.stores.unchecked.commands.enqueue({
         commandId: plainId,
         agentId,
         command: 'plain',

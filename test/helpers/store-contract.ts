@@ -32,10 +32,10 @@ export interface Stores {
 /** Makes fresh stores (empty as far as the test can see) with this retention and revocation mode (default denylist). */
 export type StoreFactory = (options: { resultRetentionSeconds: number; revocationMode?: RevocationMode }) => Promise<Stores>;
 
-/** Fresh stores on the target, not installed; their clock is the system's (revocations expire for real). */
+/** Fresh unchecked stores on the target, not installed; their clock is the system's (revocations expire for real). */
 function storesOn(target: StoreTarget): StoreFactory {
   return async ({ resultRetentionSeconds, revocationMode = 'denylist' }) =>
-    target.runtime({ RESULT_RETENTION_SECONDS: String(resultRetentionSeconds), REVOCATION_MODE: revocationMode });
+    target.runtime({ RESULT_RETENTION_SECONDS: String(resultRetentionSeconds), REVOCATION_MODE: revocationMode }).stores.unchecked;
 }
 
 /** An outcome as one word, with the state that won when refused ("refused canceled"). */
@@ -564,7 +564,7 @@ export function handlerContract(target: StoreTarget): void {
     it('answers 200 to a registered token and 401 token_revoked to one never registered', async () => {
       const registered = await signToken({ sub: newAgent(), scope: 'agent:commands' });
       const unregistered = await signToken({ sub: newAgent(), scope: 'agent:commands' });
-      await rt.revocations.registerToken(claimsOf(registered).jti, claimsOf(registered).exp);
+      await rt.stores.unchecked.revocations.registerToken(claimsOf(registered).jti, claimsOf(registered).exp);
 
       const accepted = await invoke(getCommands, { path: '/api/commands', token: registered });
       const refused = await invoke(getCommands, { path: '/api/commands', token: unregistered });

@@ -23,8 +23,8 @@ import {
   UsageError,
 } from '../../dev/agent.ts';
 import { type LocalServer, startServer } from '../../dev/server.ts';
-import { createRuntime, setRuntime } from '../../lib/runtime.ts';
-import { type CommandStore, StoreUnavailableError } from '../../lib/store/types.ts';
+import { createRuntime, createStoreBackend, setRuntime } from '../../lib/runtime.ts';
+import { type Actions, type CommandStore, StoreUnavailableError } from '../../lib/store/types.ts';
 import { type StoreTarget, storeTargets } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 
@@ -32,12 +32,12 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const targets = storeTargets('agent');
 
 /** The store, with the next `times` results failing as an outage: after the write (the answer lost) or before it. */
-function losingResults(store: CommandStore, times: number, when: 'after-write' | 'before-write'): CommandStore {
+function losingResults(store: Actions<CommandStore>, times: number, when: 'after-write' | 'before-write'): Actions<CommandStore> {
   let left = times;
   return new Proxy(store, {
     get(target, name, receiver) {
       if (name === 'complete') {
-        return async (...args: Parameters<CommandStore['complete']>) => {
+        return async (...args: Parameters<Actions<CommandStore>['complete']>) => {
           if (left > 0) {
             left -= 1;
             if (when === 'after-write') await target.complete(...args);
@@ -56,11 +56,11 @@ describe.each(targets)('the reference agent on the $name store', (target: StoreT
   let server: LocalServer | undefined;
   let operator: string;
 
-  async function start(extra: Record<string, string> = {}, commands?: (store: CommandStore) => CommandStore) {
+  async function start(extra: Record<string, string> = {}, commands?: (store: Actions<CommandStore>) => Actions<CommandStore>) {
     server = await startServer({ env: { ...TEST_ENV, ...target.env(extra) }, port: 0 });
     if (commands) {
-      const fresh = createRuntime(server.config);
-      setRuntime(createRuntime(server.config, { commands: commands(fresh.commands), revocations: fresh.revocations }));
+      const stores = createStoreBackend(server.config);
+      setRuntime(createRuntime(server.config, { stores: { ...stores, commands: commands(stores.commands) } }));
     }
     operator = await signToken({ sub: 'ops', scope: 'admin:commands' });
     return server;

@@ -32,23 +32,23 @@ describe('runtime()', () => {
 });
 
 describe('createRuntime(config, parts)', () => {
-  it('gives each part it is not handed its own default; stores passed in admit with their own rate limit', async () => {
+  it('runs on the stores it is handed: their state reads through runtime.stores, their gate counts with their rate limit', async () => {
     const { createRuntime } = await import('../../lib/runtime.ts');
     const { loadConfig } = await import('../../lib/config.ts');
-    const { MemoryCommandStore, MemoryRevocationStore } = await import('../../lib/store/memory.ts');
+    const { createMemoryStores, memoryBackend } = await import('../../lib/store/memory.ts');
     const config = loadConfig({ RATE_LIMIT_REQUESTS: '5' });
-    const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000), config);
-    const commands = new MemoryCommandStore(config, revocations);
+    const memory = createMemoryStores(config, () => Math.floor(Date.now() / 1000));
+    await memory.commands.putConfig('agent-001', { poll_interval_seconds: 15 });
 
-    const runtime = createRuntime(config, { commands, revocations });
+    const runtime = createRuntime(config, { stores: memoryBackend(memory) });
 
-    expect(runtime.commands).toBe(commands);
-    expect(runtime.revocations).toBe(revocations);
+    expect(await runtime.stores.unchecked.commands.getConfig('agent-001')).toEqual({ poll_interval_seconds: 15 });
     const token = { jti: 'j-1', sub: 'agent-001', iat: 1, exp: 2 };
     const answers = [];
     for (let i = 0; i < 6; i += 1) {
+      const stores = runtime.stores.admitted({ token, now: Date.now() });
       answers.push(
-        await runtime.commands.fetch('agent-001', 1, Date.now(), { token, now: Date.now() }).then(
+        await stores.commands.fetch('agent-001', 1, Date.now()).then(
           () => 'ok',
           (error: Error) => error.name,
         ),
@@ -57,11 +57,18 @@ describe('createRuntime(config, parts)', () => {
     expect(answers).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'RateLimitedError']);
   });
 
-  it('refuses to admit with a command store that was given no revocation store, rather than skip the check', async () => {
-    const { MemoryCommandStore } = await import('../../lib/store/memory.ts');
-    const commands = new MemoryCommandStore({ resultRetentionSeconds: 60 });
-    await expect(commands.fetch('a', 1, 0, { token: { jti: 'j', sub: 'a', iat: 1, exp: 2 }, now: 0 })).rejects.toThrow(
-      /without a revocation store/,
-    );
+  it('gates by the view: the admitted stores refuse a revoked token before the action, the unchecked ones take no token', async () => {
+    const { createRuntime } = await import('../../lib/runtime.ts');
+    const { loadConfig } = await import('../../lib/config.ts');
+    const runtime = createRuntime(loadConfig({}));
+    const { unchecked } = runtime.stores;
+    await unchecked.revocations.revokeToken('j-gone', Math.floor(Date.now() / 1000) + 600);
+    const admitted = runtime.stores.admitted({ token: { jti: 'j-gone', sub: 'ops', iat: 1, exp: 2 }, now: Date.now() });
+
+    await expect(admitted.commands.putConfig('agent-001', { a: 1 })).rejects.toMatchObject({ name: 'TokenError', reason: 'token_revoked' });
+    await expect(admitted.admit()).rejects.toMatchObject({ reason: 'token_revoked' });
+    expect(await unchecked.commands.getConfig('agent-001')).toBeUndefined();
+    await unchecked.commands.putConfig('agent-001', { a: 1 });
+    expect(await unchecked.commands.getConfig('agent-001')).toEqual({ a: 1 });
   });
 });

@@ -24,7 +24,8 @@ import {
 } from '../../lib/groups/membership.ts';
 import { MemoryGroupStore } from '../../lib/store/memory.ts';
 import type { GroupStore } from '../../lib/store/types.ts';
-import { createRedisClient, UpstashGroupStore } from '../../lib/store/upstash.ts';
+import { storeViews } from '../../lib/store/admission.ts';
+import { createRedisClient, upstashBackend } from '../../lib/store/upstash.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
 import { redisTarget } from '../helpers/targets.ts';
 
@@ -177,7 +178,8 @@ describe.skipIf(!HAS_REDIS)('group parity of the pure rules, the in-memory store
 
   const upstashSubject = (): Subject => {
     history += 1;
-    return { name: 'upstash', groups: new UpstashGroupStore(redis, { redisKeyPrefix: `${fixture.prefix}${history}:` }) };
+    const backend = upstashBackend(redis, { redisKeyPrefix: `${fixture.prefix}${history}:`, resultRetentionSeconds: 60 });
+    return { name: 'upstash', groups: storeViews(backend).unchecked.groups };
   };
 
   it('gives the same answer to every operation of random histories', async () => {

@@ -22,10 +22,10 @@ import {
   MAX_GROUPS_PER_AGENT,
   memberPage,
 } from '../../lib/groups/membership.ts';
-import { MemoryGroupStore, MemoryRevocationStore } from '../../lib/store/memory.ts';
+import { MemoryGroupStore } from '../../lib/store/memory.ts';
 import { GROUP_JOIN, inputsOf } from '../../lib/store/scripts.ts';
 import { redisKeys } from '../../lib/store/keys.ts';
-import type { Admission, GroupStore, RevocationStore } from '../../lib/store/types.ts';
+import type { Admission, GroupStore, Stores, UncheckedGroupStore } from '../../lib/store/types.ts';
 import { createUpstashStores } from '../../lib/store/upstash.ts';
 import { groupHandlerContract, groupStoreContract, walk } from '../helpers/group-contract.ts';
 import { HAS_REDIS, redisEnv, startBridge, type TcpClient } from '../helpers/redis.ts';
@@ -91,9 +91,10 @@ describe('the membership rules', () => {
 });
 
 /** A revoked admission on every group store method: refused with token_revoked, and the group is left as it was. */
-function revokedAdmissionRefused(name: string, make: () => Promise<{ groups: GroupStore; revocations: RevocationStore }>): void {
+function revokedAdmissionRefused(name: string, make: () => Promise<Stores>): void {
   it(`${name}: refuses a revoked admission before the action, so nothing joins, leaves or is read`, async () => {
-    const { groups, revocations } = await make();
+    const stores = await make();
+    const { groups, revocations } = stores.unchecked;
     const nowS = Math.floor(Date.now() / 1000);
     const jti = randomUUID();
     await revocations.revokeToken(jti, nowS + 600);
@@ -105,11 +106,12 @@ function revokedAdmissionRefused(name: string, make: () => Promise<{ groups: Gro
     ];
     await groups.join(group, member);
 
+    const admitted = stores.admitted(admission).groups;
     const refusals = await Promise.allSettled([
-      groups.join(group, newcomer, admission),
-      groups.leave(group, member, admission),
-      groups.members(group, 0, 10, admission),
-      groups.groupsOf(member, admission),
+      admitted.join(group, newcomer),
+      admitted.leave(group, member),
+      admitted.members(group, 0, 10),
+      admitted.groupsOf(member),
     ]);
 
     expect(refusals.map((refusal) => (refusal.status === 'rejected' ? refusal.reason : refusal.value))).toEqual(
@@ -125,10 +127,7 @@ groupStoreContract('memory', async () => new MemoryGroupStore());
 groupHandlerContract('memory', (env) => memoryTarget.use(env));
 
 describe('memory: the gate', () => {
-  revokedAdmissionRefused('memory', async () => {
-    const revocations = new MemoryRevocationStore(() => Math.floor(Date.now() / 1000));
-    return { groups: new MemoryGroupStore(revocations), revocations };
-  });
+  revokedAdmissionRefused('memory', async () => memoryTarget.runtime().stores);
 });
 
 describe('memory: a group of 100,000 members', () => {
@@ -160,15 +159,15 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
     await second.close();
   });
 
-  const groupStore = (over: UpstashBridge): GroupStore =>
-    createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(over, prefix) })).groups;
+  const groupStore = (over: UpstashBridge): UncheckedGroupStore =>
+    createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(over, prefix) })).unchecked.groups;
 
   groupStoreContract('upstash', async () => groupStore(bridge));
   groupHandlerContract('upstash', (env) => target.use(env));
 
   it('writes exactly the keys a join declares, and a leave empties the sets but keeps the position counter', async () => {
     const keyPrefix = `${prefix}declared:`;
-    const store = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(bridge, keyPrefix) })).groups;
+    const store = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(bridge, keyPrefix) })).unchecked.groups;
     const keys = redisKeys(keyPrefix);
 
     await store.join('g', 'a');
@@ -187,13 +186,14 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
     );
     const nowS = Math.floor(Date.now() / 1000);
     const jti = randomUUID();
-    await gatedStores.revocations.registerToken(jti, nowS + 600);
+    await gatedStores.unchecked.revocations.registerToken(jti, nowS + 600);
     const admission: Admission = { token: { jti, sub: 'rt-operator', iat: nowS, exp: nowS + 600 }, now: Date.now() };
-    const calls = (store: GroupStore, admitted: Admission | undefined) => [
-      () => store.join('rt-group', 'rt-agent', admitted),
-      () => store.leave('rt-other', 'rt-agent', admitted),
-      () => store.members('rt-group', 0, 100, admitted),
-      () => store.groupsOf('rt-agent', admitted),
+    const admitted = gatedStores.admitted(admission).groups;
+    const calls = (store: GroupStore) => [
+      () => store.join('rt-group', 'rt-agent'),
+      () => store.leave('rt-other', 'rt-agent'),
+      () => store.members('rt-group', 0, 100),
+      () => store.groupsOf('rt-agent'),
     ];
     // The fewest requests in three tries: a script's first EVALSHA falls back to EVAL once (NOSCRIPT).
     const fewest = async (run: () => Promise<unknown>) => {
@@ -208,10 +208,10 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
     await groupStore(second).join('rt-group', 'rt-agent');
 
     const counts: number[] = [];
-    for (const run of [...calls(groupStore(second), undefined), ...calls(gatedStores.groups, admission)]) counts.push(await fewest(run));
+    for (const run of [...calls(groupStore(second)), ...calls(admitted)]) counts.push(await fewest(run));
 
     expect(counts).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
-    expect(await gatedStores.groups.groupsOf('rt-agent', admission)).toEqual(['rt-group']);
+    expect(await admitted.groupsOf('rt-agent')).toEqual(['rt-group']);
   });
 
   it('serves each group route with one Upstash command through its handler, rate limit on', async () => {
@@ -315,7 +315,7 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
         }),
       );
     }
-    const store = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(second, keyPrefix) })).groups;
+    const store = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(second, keyPrefix) })).unchecked.groups;
     await store.members('huge', 0, 1); // the page script loaded on this bridge (EVALSHA, NOSCRIPT, EVAL)
     const before = second.requests;
 

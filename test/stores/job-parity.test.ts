@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import type { CommandStatus, Report } from '../../lib/commands/model.ts';
 import type { JobListQuery, JobSpec, JobStatus } from '../../lib/jobs/model.ts';
 import type { Runtime } from '../../lib/runtime.ts';
-import { checkedJob, jobsOf, joinAt } from '../helpers/job-contract.ts';
+import { checkedJob } from '../helpers/job-contract.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
 import { memoryTarget, redisTarget } from '../helpers/targets.ts';
 
@@ -168,51 +168,51 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
           op.idempotency === undefined
             ? undefined
             : { sub: 'op', key: `k${op.idempotency.key}`, fingerprint: `f${op.idempotency.fingerprint}` };
-        const answer = await each((rt) => jobsOf(rt).create(spec, idempotency));
+        const answer = await each((rt) => rt.stores.unchecked.jobs.create(spec, idempotency));
         if (answer.outcome !== 'mismatch' && !made.includes(answer.job.spec.jobId)) made.push(answer.job.spec.jobId);
         break;
       }
       case 'join': {
         const [group, agent] = [GROUPS[op.group] as string, AGENTS[op.agent] as string];
-        await each((rt) => joinAt(rt.groups, group, agent, now));
+        await each((rt) => rt.stores.unchecked.groups.join(group, agent, now));
         break;
       }
       case 'leave': {
         const [group, agent] = [GROUPS[op.group] as string, AGENTS[op.agent] as string];
-        await each((rt) => rt.groups.leave(group, agent));
+        await each((rt) => rt.stores.unchecked.groups.leave(group, agent));
         break;
       }
       case 'enqueue': {
         const agentId = AGENTS[op.agent] as string;
         const command = { commandId: `plain-${step}`, agentId, command: 'plain', args: {}, createdAt: now, expiresAt: now + 3_600_000 };
-        await each((rt) => rt.commands.enqueue(command));
+        await each((rt) => rt.stores.unchecked.commands.enqueue(command));
         break;
       }
       case 'poll':
-        await each((rt) => rt.commands.fetch(AGENTS[op.agent] as string, op.limit, now));
+        await each((rt) => rt.stores.unchecked.commands.fetch(AGENTS[op.agent] as string, op.limit, now));
         break;
       case 'report': {
         const report: Report =
           op.status === 'in_progress'
             ? { status: 'in_progress', statusDetailsJson: undefined, timeoutMs: op.stepMs, at: now }
             : { status: op.status, resultJson: undefined, completedAt: now };
-        await each((rt) => rt.commands.complete(AGENTS[op.agent] as string, jobAt(op.job), report));
+        await each((rt) => rt.stores.unchecked.commands.complete(AGENTS[op.agent] as string, jobAt(op.job), report));
         break;
       }
       case 'cancel':
-        await each((rt) => rt.commands.cancel(AGENTS[op.agent] as string, jobAt(op.job), { reason: 'one', at: now }));
+        await each((rt) => rt.stores.unchecked.commands.cancel(AGENTS[op.agent] as string, jobAt(op.job), { reason: 'one', at: now }));
         break;
       case 'cancelJob':
-        await each((rt) => jobsOf(rt).cancel(jobAt(op.job), { reason: op.reason, force: op.force, at: now }));
+        await each((rt) => rt.stores.unchecked.jobs.cancel(jobAt(op.job), { reason: op.reason, force: op.force, at: now }));
         break;
       case 'executions': {
         const query = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after: op.after };
-        await each((rt) => jobsOf(rt).executions(jobAt(op.job), query, now));
+        await each((rt) => rt.stores.unchecked.jobs.executions(jobAt(op.job), query, now));
         break;
       }
       case 'list': {
         const query: JobListQuery = { statuses: JOB_STATUS_SETS[op.statuses], limit: op.limit, before: 0 };
-        await each((rt) => jobsOf(rt).list(query, now));
+        await each((rt) => rt.stores.unchecked.jobs.list(query, now));
         break;
       }
       case 'advance':
@@ -223,7 +223,7 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
     for (const jobId of made) {
       await each(async (rt) => {
         try {
-          return await checkedJob(jobsOf(rt), jobId, now);
+          return await checkedJob(rt.stores.unchecked.jobs, jobId, now);
         } catch (error) {
           throw new Error(`job ${jobId} after ${where}`, { cause: error });
         }

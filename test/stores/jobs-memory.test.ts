@@ -12,7 +12,14 @@ import type { CommandStatus, Report } from '../../lib/commands/model.ts';
 import { loadConfig } from '../../lib/config.ts';
 import type { JobCounts, JobSpec } from '../../lib/jobs/model.ts';
 import { createRuntime } from '../../lib/runtime.ts';
-import { MemoryCommandStore, MemoryGroupStore, MemoryJobBook, MemoryJobStore } from '../../lib/store/memory.ts';
+import {
+  MemoryCommandStore,
+  MemoryGroupStore,
+  MemoryJobBook,
+  MemoryJobStore,
+  MemoryRevocationStore,
+  memoryBackend,
+} from '../../lib/store/memory.ts';
 import { TEST_ENV } from '../helpers/tokens.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -22,8 +29,8 @@ const RETENTION_SECONDS = 600;
 function stores(resultRetentionSeconds = RETENTION_SECONDS) {
   const book = new MemoryJobBook({ resultRetentionSeconds });
   return {
-    commands: new MemoryCommandStore({ resultRetentionSeconds }, undefined, book),
-    groups: new MemoryGroupStore(undefined, book),
+    commands: new MemoryCommandStore({ resultRetentionSeconds }, book),
+    groups: new MemoryGroupStore(book),
     jobs: new MemoryJobStore(book),
     clock: new ManualClock(T0),
   };
@@ -58,8 +65,8 @@ const all = { statuses: undefined, limit: 1000, after: 0 };
 describe('creating a job', () => {
   it('targets the named agents and the groups members once each, in code-unit order', async () => {
     const { groups, jobs } = stores();
-    for (const agent of ['w2', 'w1', 'a1']) await groups.join('web', agent, undefined, T0);
-    await groups.join('db', 'a1', undefined, T0);
+    for (const agent of ['w2', 'w1', 'a1']) await groups.join('web', agent, T0);
+    await groups.join('db', 'a1', T0);
 
     const made = await jobs.create(specOf({ targets: { agents: ['z9', 'a1', 'z9'], groups: ['web', 'db', 'none'] } }));
 
@@ -123,7 +130,7 @@ describe('executions made in the agent poll', () => {
 
   it('takes candidate jobs by creation, whether the agent is named or reached through a group', async () => {
     const { commands, groups, jobs } = stores();
-    await groups.join('web', 'a1', undefined, T0);
+    await groups.join('web', 'a1', T0);
     await jobs.create(specOf({ jobId: 'job-by-group', targets: { agents: [], groups: ['web'] } }));
     await jobs.create(specOf({ jobId: 'job-by-name', targets: { agents: ['a1'], groups: [] } }));
 
@@ -326,11 +333,11 @@ describe('cancel', () => {
 describe('groups and targets', () => {
   it('adds an agent joining a group of a continuous job in progress as its next target; a snapshot job ignores it', async () => {
     const { commands, groups, jobs } = stores();
-    await groups.join('web', 'w5', undefined, T0);
+    await groups.join('web', 'w5', T0);
     await jobs.create(specOf({ jobId: 'job-c', continuous: true, targets: { agents: [], groups: ['web'] } }));
     await jobs.create(specOf({ jobId: 'job-s', targets: { agents: [], groups: ['web'] } }));
 
-    await groups.join('web', 'w1', undefined, T0 + 10);
+    await groups.join('web', 'w1', T0 + 10);
     const got = await commands.fetch('w1', 10, T0 + 20);
 
     expect(got.map((r) => r.commandId)).toEqual(['job-c']);
@@ -347,7 +354,7 @@ describe('groups and targets', () => {
     await jobs.create(specOf({ continuous: true, targets: { agents: [], groups: ['web'] } }));
     await jobs.cancel('job-1', { reason: undefined, force: false, at: T0 + 1 });
 
-    await groups.join('web', 'w1', undefined, T0 + 2);
+    await groups.join('web', 'w1', T0 + 2);
 
     expect(await commands.fetch('w1', 10, T0 + 3)).toEqual([]);
     expect((await jobs.get('job-1', T0 + 3))?.counts).toEqual(counts({}));
@@ -355,7 +362,7 @@ describe('groups and targets', () => {
 
   it('still delivers to a target that left the group before its delivery, and cancels nothing on a leave', async () => {
     const { commands, groups, jobs } = stores();
-    for (const agent of ['w1', 'w2']) await groups.join('web', agent, undefined, T0);
+    for (const agent of ['w1', 'w2']) await groups.join('web', agent, T0);
     await jobs.create(specOf({ targets: { agents: [], groups: ['web'] } }));
     await commands.fetch('w2', 1, T0 + 1);
 
@@ -400,7 +407,7 @@ describe('counts', () => {
   it('equal a recount of the executions at every step of a mixed history, timeouts and the expiry included', async () => {
     const { commands, groups, jobs, clock } = stores((2 * TTL) / 1000); // every record kept past the expiry
     const agents = Array.from({ length: 12 }, (_, i) => `a${String(i).padStart(2, '0')}`);
-    for (const agent of agents.slice(0, 8)) await groups.join('g', agent, undefined, T0);
+    for (const agent of agents.slice(0, 8)) await groups.join('g', agent, T0);
     await jobs.create(
       specOf({
         continuous: true,
@@ -424,7 +431,7 @@ describe('counts', () => {
         steps.push(() =>
           commands.complete(agent, 'job-1', { status: 'in_progress', statusDetailsJson: undefined, timeoutMs: 5_000, at: clock.now() }),
         );
-      if (i === 10) steps.push(() => groups.join('g', 'late', undefined, clock.now()));
+      if (i === 10) steps.push(() => groups.join('g', 'late', clock.now()));
     }
     steps.push(() => commands.cancel('a02', 'job-1', { reason: undefined, at: clock.now() }));
     steps.push(() => commands.fetch('late', 1, clock.now()));
@@ -441,21 +448,22 @@ describe('counts', () => {
 });
 
 describe('the runtime', () => {
-  it('builds the memory stores over one state: a job made through runtime.jobs reaches an agent through runtime.commands', async () => {
+  it('builds the memory stores over one state: a job made through its jobs reaches an agent through its commands', async () => {
     const runtime = createRuntime(loadConfig({ ...TEST_ENV }), { clock: new ManualClock(T0) });
-    await runtime.groups.join('web', 'a1', undefined, T0);
-    await runtime.jobs.create(specOf({ targets: { agents: [], groups: ['web'] } }));
+    const { commands, groups, jobs } = runtime.stores.unchecked;
+    await groups.join('web', 'a1', T0);
+    await jobs.create(specOf({ targets: { agents: [], groups: ['web'] } }));
 
-    expect((await runtime.commands.fetch('a1', 1, T0 + 1)).map((r) => r.jobId)).toEqual(['job-1']);
+    expect((await commands.fetch('a1', 1, T0 + 1)).map((r) => r.jobId)).toEqual(['job-1']);
   });
 
-  it('builds its default stores over the state of a memory store passed in', async () => {
+  it('runs on the memory stores passed in, over their one state', async () => {
     const config = loadConfig({ ...TEST_ENV });
-    const { commands } = stores();
-    const runtime = createRuntime(config, { commands });
-    await runtime.jobs.create(specOf({ targets: { agents: ['a1'], groups: [] } }));
+    const { commands, groups, jobs } = stores();
+    const revocations = new MemoryRevocationStore(() => Math.floor(T0 / 1000));
+    const runtime = createRuntime(config, { stores: memoryBackend({ commands, groups, jobs, revocations }) });
+    await runtime.stores.unchecked.jobs.create(specOf({ targets: { agents: ['a1'], groups: [] } }));
 
-    expect(runtime.commands).toBe(commands);
     expect((await commands.fetch('a1', 1, T0 + 1)).map((r) => r.jobId)).toEqual(['job-1']);
   });
 });

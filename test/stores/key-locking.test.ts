@@ -112,33 +112,35 @@ describe('key locking on a Redis of our own', () => {
       ...TEST_ENV,
       ...redisEnv(bridge, prefix, { REVOCATION_MODE: 'allowlist', RATE_LIMIT_REQUESTS: '1000' }),
     });
-    const { commands, revocations, groups, jobs } = createUpstashStores(config);
+    const stores = createUpstashStores(config);
+    const { commands, revocations, groups, jobs } = stores.unchecked;
     const now = Date.now();
     const nowS = Math.floor(now / 1000);
     const agent = 'agent:lock%1';
     const jti = randomUUID();
     await revocations.registerToken(jti, nowS + 600);
     const admission: Admission = { token: { jti, sub: agent, iat: nowS, exp: nowS + 600 }, now };
+    const gated = stores.admitted(admission);
     const commandId = randomUUID();
     const command = { commandId, agentId: agent, command: 'collect_metrics', args: { n: 1 }, createdAt: now, expiresAt: now + 60_000 };
     await revocations.revokeSubject('someone-else', nowS); // a cut-off for another subject exists
 
-    await commands.enqueue(command, undefined, admission);
+    await gated.commands.enqueue(command);
     await observed(async () => {}); // the set-up's lines are not the first script's
     const marked: [string, () => Promise<unknown>][] = [
-      ['complete', () => commands.complete(agent, commandId, { status: 'completed', resultJson: '{}', completedAt: now + 1 }, admission)],
-      ['get', () => commands.get(agent, commandId, admission)],
-      ['putConfig', () => commands.putConfig(agent, { a: 1 }, admission)],
-      ['getConfig', () => commands.getConfig(agent, admission)],
-      ['admit', () => revocations.admit(admission)],
+      ['complete', () => gated.commands.complete(agent, commandId, { status: 'completed', resultJson: '{}', completedAt: now + 1 })],
+      ['get', () => gated.commands.get(agent, commandId)],
+      ['putConfig', () => gated.commands.putConfig(agent, { a: 1 })],
+      ['getConfig', () => gated.commands.getConfig(agent)],
+      ['admit', () => gated.admit()],
       ['isRevoked', () => revocations.isRevoked(admission.token)],
-      ['revokeToken', () => revocations.revokeToken(randomUUID(), nowS + 60, admission)],
-      ['revokeSubject', () => revocations.revokeSubject('someone-else', nowS + 1, admission)],
-      ['cancel', () => commands.cancel(agent, randomUUID(), { reason: undefined, at: now }, admission)],
+      ['revokeToken', () => gated.revocations.revokeToken(randomUUID(), nowS + 60)],
+      ['revokeSubject', () => gated.revocations.revokeSubject('someone-else', nowS + 1)],
+      ['cancel', () => gated.commands.cancel(agent, randomUUID(), { reason: undefined, at: now })],
       ['complete, ungated', () => commands.complete(agent, randomUUID(), { status: 'failed', resultJson: undefined, completedAt: now })],
       ['revokeSubject, ungated', () => revocations.revokeSubject('someone-else', nowS + 2)],
-      ['group members', () => groups.members('lock:group', 0, 10, admission)],
-      ['agent groups', () => groups.groupsOf(agent, admission)],
+      ['group members', () => gated.groups.members('lock:group', 0, 10)],
+      ['agent groups', () => gated.groups.groupsOf(agent)],
       ['group members, ungated', () => groups.members('lock:group', 0, 10)],
       ['agent groups, ungated', () => groups.groupsOf(agent)],
     ];
@@ -164,30 +166,25 @@ describe('key locking on a Redis of our own', () => {
     });
     const [forced, aborted] = [randomUUID(), randomUUID()];
     await groups.join('lock:jobs', agent);
-    await jobs.create(job(forced, false), undefined, admission);
-    await jobs.create(job(aborted, true), undefined, admission);
-    await commands.fetch(agent, 10, now, admission); // both executions made
+    await gated.jobs.create(job(forced, false));
+    await gated.jobs.create(job(aborted, true));
+    await gated.commands.fetch(agent, 10, now); // both executions made
     await observed(async () => {});
     const onJobs: [string, () => Promise<unknown>][] = [
       [
         'complete, in progress, an execution',
         () =>
-          commands.complete(
-            agent,
-            forced,
-            { status: 'in_progress', at: now + 1, statusDetailsJson: undefined, timeoutMs: 9_000 },
-            admission,
-          ),
+          gated.commands.complete(agent, forced, { status: 'in_progress', at: now + 1, statusDetailsJson: undefined, timeoutMs: 9_000 }),
       ],
-      ['get an execution', () => commands.get(agent, forced, admission)],
-      ['job get', () => jobs.get(forced, now + 2, admission)],
+      ['get an execution', () => gated.commands.get(agent, forced)],
+      ['job get', () => gated.jobs.get(forced, now + 2)],
       ['job get, ungated', () => jobs.get(forced, now + 2)],
-      ['job cancel, forced', () => jobs.cancel(forced, { reason: 'stop', force: true, at: now + 3 }, admission)],
-      ['get an execution its job ended', () => commands.get(agent, forced, admission)],
-      ['cancel an execution its job ended', () => commands.cancel(agent, forced, { reason: undefined, at: now + 4 }, admission)],
+      ['job cancel, forced', () => gated.jobs.cancel(forced, { reason: 'stop', force: true, at: now + 3 })],
+      ['get an execution its job ended', () => gated.commands.get(agent, forced)],
+      ['cancel an execution its job ended', () => gated.commands.cancel(agent, forced, { reason: undefined, at: now + 4 })],
       [
         'complete, failed, the execution that aborts its job',
-        () => commands.complete(agent, aborted, { status: 'failed', resultJson: undefined, completedAt: now + 5 }, admission),
+        () => gated.commands.complete(agent, aborted, { status: 'failed', resultJson: undefined, completedAt: now + 5 }),
       ],
       ['job cancel, refused', () => jobs.cancel(aborted, { reason: undefined, force: false, at: now + 6 })],
     ];
@@ -205,19 +202,19 @@ describe('key locking on a Redis of our own', () => {
     // group), one it could not name up front.
     const idempotency = { sub: 'operator-1', key: 'k-1', fingerprint: 'f-1' };
     await observed(() => commands.enqueue({ ...command, commandId: randomUUID() }, idempotency)); // its own segment
-    await jobs.create(job(randomUUID(), false), undefined, admission); // one in progress for the group's join and leave
+    await gated.jobs.create(job(randomUUID(), false)); // one in progress for the group's join and leave
     const commandHash = `${prefix}cmd:agent%3Alock%251:`;
     const unmarked: [string, () => Promise<unknown>, readonly string[]][] = [
-      ['fetch', () => commands.fetch(agent, 10, now, admission), [commandHash, `${prefix}job`, `${prefix}group-jobs:`]],
-      ['list', () => commands.list(agent, { statuses: undefined, limit: 10, after: 0 }, now, admission), [commandHash, `${prefix}job:`]],
-      ['enqueue, replayed', () => commands.enqueue({ ...command, commandId: randomUUID() }, idempotency, admission), [commandHash]],
-      ['group leave', () => groups.leave('lock:jobs', agent, admission), [`${prefix}job`]],
-      ['group join', () => groups.join('lock:jobs', agent, admission, now + 10), [`${prefix}job`]],
+      ['fetch', () => gated.commands.fetch(agent, 10, now), [commandHash, `${prefix}job`, `${prefix}group-jobs:`]],
+      ['list', () => gated.commands.list(agent, { statuses: undefined, limit: 10, after: 0 }, now), [commandHash, `${prefix}job:`]],
+      ['enqueue, replayed', () => gated.commands.enqueue({ ...command, commandId: randomUUID() }, idempotency), [commandHash]],
+      ['group leave', () => gated.groups.leave('lock:jobs', agent), [`${prefix}job`]],
+      ['group join', () => gated.groups.join('lock:jobs', agent), [`${prefix}job`]],
       ['group leave, ungated', () => groups.leave('lock:jobs', agent), [`${prefix}job`]],
       ['group join, ungated', () => groups.join('lock:jobs', agent), [`${prefix}job`]],
-      ['job create', () => jobs.create(job(randomUUID(), false), undefined, admission), [`${prefix}group-jobs:`, `${prefix}agent-jobs:`]],
-      ['job list', () => jobs.list({ statuses: undefined, limit: 10, before: 0 }, now, admission), [`${prefix}job`]],
-      ['job executions', () => jobs.executions(forced, { statuses: undefined, limit: 10, after: 0 }, now + 8, admission), [commandHash]],
+      ['job create', () => gated.jobs.create(job(randomUUID(), false)), [`${prefix}group-jobs:`, `${prefix}agent-jobs:`]],
+      ['job list', () => gated.jobs.list({ statuses: undefined, limit: 10, before: 0 }, now), [`${prefix}job`]],
+      ['job executions', () => gated.jobs.executions(forced, { statuses: undefined, limit: 10, after: 0 }, now + 8), [commandHash]],
     ];
     for (const [name, run, allowed] of unmarked) {
       const segment = await observed(run);

@@ -53,10 +53,10 @@ describe.skipIf(!HAS_REDIS)('a store and the script files', () => {
     expect(scriptsRead()).toEqual([]);
 
     const now = Date.now();
-    await stores.commands.getConfig('agent-1', { token: { jti: 'j-1', sub: 'agent-1', iat: 1, exp: 2 }, now });
+    await stores.admitted({ token: { jti: 'j-1', sub: 'agent-1', iat: 1, exp: 2 }, now }).commands.getConfig('agent-1');
 
     expect(scriptsRead().sort()).toEqual(['gate', 'get-config']);
-    await stores.commands.getConfig('agent-1');
+    await stores.unchecked.commands.getConfig('agent-1');
     expect(scriptsRead().sort()).toEqual(['gate', 'get-config']);
   });
 });

@@ -46,7 +46,8 @@ import type {
 } from '../../lib/commands/model.ts';
 import { MemoryCommandStore, MemoryRevocationStore } from '../../lib/store/memory.ts';
 import type { CommandStore, RevocationStore } from '../../lib/store/types.ts';
-import { createRedisClient, UpstashCommandStore, UpstashRevocationStore } from '../../lib/store/upstash.ts';
+import { storeViews } from '../../lib/store/admission.ts';
+import { createRedisClient, upstashBackend } from '../../lib/store/upstash.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
 import { redisTarget } from '../helpers/targets.ts';
 
@@ -506,11 +507,9 @@ describe.skipIf(!HAS_REDIS)('parity of the pure rules, the in-memory store and t
   const upstashSubject = (mode: RevocationMode): Subject => {
     history += 1;
     const redisKeyPrefix = `${fixture.prefix}${history}:`;
-    return {
-      name: 'upstash',
-      commands: new UpstashCommandStore(redis, { redisKeyPrefix, resultRetentionSeconds: RETENTION_MS / 1000 }),
-      revocations: new UpstashRevocationStore(redis, { redisKeyPrefix, revocationMode: mode }),
-    };
+    const backend = upstashBackend(redis, { redisKeyPrefix, resultRetentionSeconds: RETENTION_MS / 1000, revocationMode: mode });
+    const { commands, revocations } = storeViews(backend).unchecked;
+    return { name: 'upstash', commands, revocations };
   };
 
   it('gives the same answer to every operation of random histories, in both revocation modes', async () => {

@@ -9,11 +9,10 @@ import { handler as getCommands } from '../../functions/get-commands.ts';
 import { handler as whoami } from '../../functions/whoami.ts';
 import { loadConfig } from '../../lib/config.ts';
 import type { UpstashBridge } from '../../dev/upstash-bridge.ts';
-import { MemoryRevocationStore } from '../../lib/store/memory.ts';
-import { createUpstashStores } from '../../lib/store/upstash.ts';
+import { createStoreBackend } from '../../lib/runtime.ts';
 import { invoke } from '../helpers/lambda.ts';
 import { HAS_REDIS, REDIS_HOST, REDIS_PORT, redisEnv, startBridge } from '../helpers/redis.ts';
-import { useTestRuntime } from '../helpers/runtime.ts';
+import { memoryTestBackend, useTestRuntime } from '../helpers/runtime.ts';
 import { redisTarget } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 
@@ -138,9 +137,9 @@ describe.skipIf(!HAS_REDIS)('Redis faults', () => {
     await hop.stop();
     try {
       const config = loadConfig({ ...TEST_ENV, ...env(hopBridge) });
-      const { commands } = createUpstashStores(config);
+      const { commands } = createStoreBackend(config);
       // Revocation answers from memory here, so the failure comes from the command store.
-      useTestRuntime(env(hopBridge), { commands, revocations: new MemoryRevocationStore(() => Math.floor(Date.now() / 1000)) });
+      useTestRuntime(env(hopBridge), { stores: { ...memoryTestBackend(), commands } });
 
       const answer = await invoke(getCommands, { path: '/api/commands', token });
 

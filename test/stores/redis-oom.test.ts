@@ -76,7 +76,7 @@ describe('a Redis that refuses writes', () => {
     await admin.connect();
     rt = useTestRuntime(redisEnv(bridge, 'oom:', { RATE_LIMIT_REQUESTS: '1000', RATE_LIMIT_WINDOW_SECONDS: '60' }));
     const now = rt.clock.now();
-    await rt.commands.enqueue({
+    await rt.stores.unchecked.commands.enqueue({
       commandId: pending,
       agentId: agent,
       command: 'rotate',
@@ -156,7 +156,7 @@ describe('a Redis that refuses writes', () => {
   it('still refuses a revoked token: the revocation read needs no write', async () => {
     const jti = randomUUID();
     await admin.configSet('maxmemory', '0');
-    await rt.revocations.revokeToken(jti, Math.floor(Date.now() / 1000) + 600);
+    await rt.stores.unchecked.revocations.revokeToken(jti, Math.floor(Date.now() / 1000) + 600);
     await admin.configSet('maxmemory', '1');
     const answer = await invoke(getConfig, { path: '/api/config', token: await signToken({ sub: agent, jti }) });
     expect(answer.status).toBe(401);

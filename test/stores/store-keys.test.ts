@@ -15,6 +15,7 @@ import { keyPart, redisKeys } from '../../lib/store/keys.ts';
 import { SCRIPT_FILES } from '../../lib/store/lua.ts';
 import * as ratelimit from '../../lib/store/ratelimit.ts';
 import * as scripts from '../../lib/store/scripts.ts';
+import type { UncheckedStores } from '../../lib/store/types.ts';
 import { createUpstashStores } from '../../lib/store/upstash.ts';
 import { HAS_REDIS, redisEnv } from '../helpers/redis.ts';
 import { type RedisTarget, redisTarget } from '../helpers/targets.ts';
@@ -268,9 +269,9 @@ describe('the Lua files', () => {
 
 describe.skipIf(!HAS_REDIS)('the key layout on a real Redis', () => {
   const fixture: RedisTarget = redisTarget('keys');
-  let stores: ReturnType<typeof createUpstashStores>;
+  let stores: UncheckedStores;
   beforeAll(() => {
-    stores = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(fixture.bridge, fixture.prefix) }));
+    stores = createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(fixture.bridge, fixture.prefix) })).unchecked;
   });
 
   it('writes a subject cut-off and a revoked jti under their escaped ids', async () => {

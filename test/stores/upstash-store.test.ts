@@ -42,8 +42,9 @@ describe.skipIf(!HAS_REDIS)('Upstash stores on a real Redis', () => {
     prefix = target.env().REDIS_KEY_PREFIX as string;
   });
 
+  /** The unchecked stores of one instance (its own client) on the bridge `over`. */
   const stores = (over: UpstashBridge, env: Record<string, string> = {}) =>
-    createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(over, prefix, env) }));
+    createUpstashStores(loadConfig({ ...TEST_ENV, ...redisEnv(over, prefix, env) })).unchecked;
 
   describe('what it writes to Redis', () => {
     it('gives every command hash and queue an absolute expiry at expiresAt + retention, then completedAt + retention', async () => {
@@ -118,7 +119,7 @@ describe.skipIf(!HAS_REDIS)('Upstash stores on a real Redis', () => {
       const agentId = `race-${randomUUID().slice(0, 8)}`;
       const now = rt.clock.now();
       const commandId = randomUUID();
-      await rt.commands.enqueue({ commandId, agentId, command: 'x', args: {}, createdAt: now, expiresAt: now + 60_000 });
+      await rt.stores.unchecked.commands.enqueue({ commandId, agentId, command: 'x', args: {}, createdAt: now, expiresAt: now + 60_000 });
       const token = await signToken({ sub: agentId, scope: 'agent:results' });
 
       const answers = await Promise.all(
@@ -136,7 +137,7 @@ describe.skipIf(!HAS_REDIS)('Upstash stores on a real Redis', () => {
       expect(statuses.filter((s) => s === 200)).toHaveLength(1);
       expect(statuses.filter((s) => s === 409)).toHaveLength(19);
       const winner = answers.findIndex((a) => a.status === 200);
-      expect((await rt.commands.get(agentId, commandId))?.resultJson).toBe(JSON.stringify({ n: winner }));
+      expect((await rt.stores.unchecked.commands.get(agentId, commandId))?.resultJson).toBe(JSON.stringify({ n: winner }));
     });
 
     it('lets exactly one of N different concurrent results win across separate clients and connections', async () => {
