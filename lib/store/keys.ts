@@ -34,6 +34,8 @@ export interface RedisKeys {
   agentGroups(agentId: string): string;
   /** `window` as lib/store/ratelimit.ts windowOf gives it. */
   rateLimit(sub: string, window: number): string;
+  /** `callId`: the id of one write's store call (a UUID the store makes). */
+  reply(callId: string): string;
   job(jobId: string): string;
   jobTargets(jobId: string): string;
   jobExecs(jobId: string): string;
@@ -175,6 +177,14 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     expiry: '`PEXPIREAT` the end of the next window',
   },
   {
+    name: 'reply',
+    pattern: '<p>reply:<call>',
+    type: 'string',
+    meaning:
+      "a write's reply, kept so that the client's retry of the same store call (`<call>` its id) answers it instead of running again (exactly once; docs/architecture.md)",
+    expiry: "`PX` 30 s (REPLY_KEEP_MS), far beyond the client's one retry within the Redis timeout",
+  },
+  {
     name: 'job',
     pattern: '<p>job:<job>',
     type: 'hash',
@@ -267,6 +277,7 @@ export function redisKeys(prefix: string): RedisKeys {
     groupSeq: (group) => `${prefix}group-seq:${keyPart(group)}`,
     agentGroups: (agentId) => `${prefix}agent-groups:${keyPart(agentId)}`,
     rateLimit: (sub, window) => `${prefix}ratelimit:${keyPart(sub)}:${window}`,
+    reply: (callId) => `${prefix}reply:${keyPart(callId)}`,
     job: (jobId) => `${prefix}job:${keyPart(jobId)}`,
     jobTargets: (jobId) => `${prefix}job-targets:${keyPart(jobId)}`,
     jobExecs: (jobId) => `${prefix}job-execs:${keyPart(jobId)}`,

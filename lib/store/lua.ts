@@ -228,5 +228,15 @@ export function scriptBody(script: ScriptHeader, text: string = assembleScript(s
 
 /** The action behind the gate, one body: the gate's preamble, then the action as a function whose answer follows the verdict. */
 export function gatedBody(gateBody: string, actionBody: string): string {
-  return `${gateBody}\nlocal function action()\n${actionBody}\nend\nreturn {'ok', limitNote, action()}`;
+  return `${gateBody}\nlocal function action()\n${actionBody}\nend\n${GATE_REPLY}`;
 }
+
+/**
+ * How a gated script ends: the verdict, the gate's note and the action's answer; for a write
+ * (`gateCall` not ''), that reply is kept under the call's id so that a retry of the same call
+ * answers it (gate.lua returns it first thing). Under pcall: a Redis that refuses writes still
+ * answers what the action decided (a write of the action has failed the script by then).
+ */
+const GATE_REPLY = `local gateReply = {'ok', limitNote, action()}
+if gateCall ~= '' then redis.pcall('SET', gateReplyKey, cjson.encode(gateReply), 'PX', gateReplyMs) end
+return gateReply`;

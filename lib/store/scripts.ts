@@ -49,6 +49,11 @@ export interface LuaScript<K extends string = string, A extends string = string>
   readonly args: readonly A[];
   /** Declares every key it touches: sent with Upstash's allow-key-locking flag. */
   readonly lockKeys: boolean;
+  /**
+   * A write: behind the gate, its first answer is kept under the call's own id for a short while
+   * (REPLY_KEEP_MS), and a retry of the same call answers it instead of running again.
+   */
+  readonly once: boolean;
   /** The whole script as sent to Redis: the flags line, the bindings, then the body (read from its file on first use). */
   readonly lua: string;
   /** The body alone (for composition by gated()). */
@@ -61,6 +66,7 @@ interface Descriptor<K extends string, A extends string> {
   readonly keys: readonly K[];
   readonly args: readonly A[];
   readonly lockKeys: boolean;
+  readonly once: boolean;
 }
 
 /** A script whose text is made on first use by `make` (its body) and kept. */
@@ -109,8 +115,19 @@ export function inputsOf<K extends string, A extends string>(
  * the Lua does not read it, its slidingWindow finds the same index from `limitNow` and
  * `limitWindowMs`, as the TypeScript one does; `limitExpireAt` is when this window's counter may
  * go (the end of the next window, epoch ms); `limitNow` the caller's clock (epoch ms).
+ *
+ * Exactly once: `gateCall` is the store call's own id (a random UUID made before the client sends
+ * it, so the client's retry carries the same one), '' for a script that is no write (`once`
+ * false); `gateReplyKey` is where a write's reply is kept (keys.ts reply), for `gateReplyMs`.
  */
-export const GATE_KEYS = ['gateCutoffKey', 'gateRevokedKey', 'gateActiveKey', 'gateLimitKey', 'gateLimitPreviousKey'] as const;
+export const GATE_KEYS = [
+  'gateCutoffKey',
+  'gateRevokedKey',
+  'gateActiveKey',
+  'gateLimitKey',
+  'gateLimitPreviousKey',
+  'gateReplyKey',
+] as const;
 export const GATE_ARGS = [
   'gateMode',
   'gateHasJti',
@@ -121,6 +138,8 @@ export const GATE_ARGS = [
   'limitWindow',
   'limitExpireAt',
   'limitNow',
+  'gateCall',
+  'gateReplyMs',
 ] as const;
 export type GateKey = (typeof GATE_KEYS)[number];
 export type GateArg = (typeof GATE_ARGS)[number];
@@ -136,6 +155,7 @@ export const GATE = script({
   keys: GATE_KEYS,
   args: GATE_ARGS,
   lockKeys: true,
+  once: false,
 });
 
 /**
@@ -151,6 +171,7 @@ export function gated<K extends string, A extends string>(action: LuaScript<K, A
       keys: [...GATE_KEYS, ...action.keys],
       args: [...GATE_ARGS, ...action.args],
       lockKeys: action.lockKeys,
+      once: action.once,
     },
     () => gatedBody(GATE.body, action.body),
   );
@@ -162,6 +183,7 @@ export const ADMIT = script({
   mirrors: 'storage only: the gate (isRevoked, slidingWindow) is all it runs',
   keys: [],
   args: [],
+  once: false,
   lockKeys: true,
 });
 
@@ -186,6 +208,7 @@ export const ENQUEUE = script({
     'retentionMs',
   ],
   // With an idempotency key, reads `commandPrefix .. <the key's command>`: a key it cannot declare.
+  once: true,
   lockKeys: false,
 });
 
@@ -198,6 +221,7 @@ export const FETCH = script({
   args: ['keyPrefix', 'commandPrefix', 'agentId', 'limit', 'now', 'retentionMs'],
   // Reads `commandPrefix .. id` for each id in the queue, and the keys of the jobs of the agent's
   // groups: keys it cannot declare (see the top).
+  once: false,
   lockKeys: false,
 });
 
@@ -219,6 +243,7 @@ export const COMPLETE = script({
     'at',
     'retentionMs',
   ],
+  once: true,
   lockKeys: true,
 });
 
@@ -229,6 +254,7 @@ export const CANCEL = script({
     'cancel (lib/commands/lifecycle.ts): isGone, then statusOf and isTerminal; abortAt, settledExecution and retally (lib/jobs/rules.ts)',
   keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
   args: ['commandId', 'agentId', 'hasReason', 'reason', 'at', 'retentionMs'],
+  once: true,
   lockKeys: true,
 });
 
@@ -239,6 +265,7 @@ export const LIST = script({
   keys: ['logKey', 'queueKey'],
   args: ['keyPrefix', 'commandPrefix', 'after', 'limit', 'statuses', 'now', 'retentionMs'],
   // Reads `commandPrefix .. id` for each id in the log (and the job of each execution): keys it cannot declare (see the top).
+  once: false,
   lockKeys: false,
 });
 
@@ -248,6 +275,7 @@ export const RAISE_CUTOFF = script({
   mirrors: 'raisedCutoff (lib/auth/revocation.ts)',
   keys: ['cutoffKey'],
   args: ['cutoff'],
+  once: true,
   lockKeys: true,
 });
 
@@ -258,6 +286,7 @@ export const GROUP_JOIN = script({
   keys: ['groupKey', 'seqKey', 'agentGroupsKey', 'groupJobsKey'],
   args: ['keyPrefix', 'group', 'agentId', 'maxGroups', 'now'],
   // Reads the keys of each job group-jobs names: keys it cannot declare (see the top).
+  once: true,
   lockKeys: false,
 });
 
@@ -268,6 +297,7 @@ export const GROUP_LEAVE = script({
   keys: ['groupKey', 'agentGroupsKey', 'groupJobsKey', 'agentJobsKey'],
   args: ['keyPrefix', 'group', 'agentId'],
   // Reads the keys of each job group-jobs names: keys it cannot declare (see the top).
+  once: true,
   lockKeys: false,
 });
 
@@ -277,6 +307,7 @@ export const GROUP_MEMBERS = script({
   mirrors: 'storage only: members of the in-memory store; the page is cut by memberPage (lib/groups/membership.ts)',
   keys: ['groupKey'],
   args: ['after', 'count'],
+  once: false,
   lockKeys: true,
 });
 
@@ -286,6 +317,7 @@ export const AGENT_GROUPS = script({
   mirrors: 'storage only: groupsOf of the in-memory store; sorted by sortedGroups (lib/groups/membership.ts)',
   keys: ['agentGroupsKey'],
   args: [],
+  once: false,
   lockKeys: true,
 });
 
@@ -295,6 +327,7 @@ export const REVOKE_TOKEN = script({
   mirrors: 'storage only: revokeToken of the in-memory store; the entry is live until its EXAT (isLive)',
   keys: ['revokedKey'],
   args: ['exat'],
+  once: true,
   lockKeys: true,
 });
 
@@ -304,6 +337,7 @@ export const GET_COMMAND = script({
   mirrors: 'settledExecution (lib/jobs/rules.ts); otherwise storage only: get of the in-memory store',
   keys: ['commandKey', 'jobKey'],
   args: ['commandId', 'retentionMs'],
+  once: false,
   lockKeys: true,
 });
 
@@ -313,6 +347,7 @@ export const GET_CONFIG = script({
   mirrors: 'storage only: getConfig of the in-memory store',
   keys: ['configKey'],
   args: [],
+  once: false,
   lockKeys: true,
 });
 
@@ -322,6 +357,7 @@ export const PUT_CONFIG = script({
   mirrors: 'storage only: putConfig of the in-memory store',
   keys: ['configKey'],
   args: ['overrides'],
+  once: true,
   lockKeys: true,
 });
 
@@ -353,6 +389,7 @@ export const JOB_CREATE = script({
   ],
   // Reads the groups named in `targets` and writes their group-jobs, and with an idempotency key
   // reads the job that key made: keys it cannot declare (see the top).
+  once: true,
   lockKeys: false,
 });
 
@@ -362,6 +399,7 @@ export const JOB_GET = script({
   mirrors: 'abortAt and countsAt (lib/jobs/rules.ts): the read of jobSnapshot',
   keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
   args: ['now', 'retentionMs'],
+  once: false,
   lockKeys: true,
 });
 
@@ -372,6 +410,7 @@ export const JOB_LIST = script({
   keys: ['jobsKey'],
   args: ['keyPrefix', 'before', 'limit', 'statuses', 'now', 'retentionMs'],
   // Reads the keys of each job the listing names: keys it cannot declare (see the top).
+  once: false,
   lockKeys: false,
 });
 
@@ -382,6 +421,7 @@ export const JOB_EXECUTIONS = script({
   keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey'],
   args: ['keyPrefix', 'jobId', 'after', 'limit', 'statuses', 'now', 'retentionMs'],
   // Reads cmd:<agent>:<job> for each target with an execution: keys it cannot declare (see the top).
+  once: false,
   lockKeys: false,
 });
 
@@ -391,5 +431,6 @@ export const JOB_CANCEL = script({
   mirrors: 'cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts)',
   keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
   args: ['hasReason', 'reason', 'force', 'at', 'retentionMs'],
+  once: true,
   lockKeys: true,
 });

@@ -37,6 +37,7 @@
  * command's arguments): the edge answers 503, and a revocation check that cannot be made never
  * reads as "not revoked".
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import { TokenError } from '../auth/errors.ts';
 import { cutoffSeconds, type RevocationMode, type TokenIdentity } from '../auth/revocation.ts';
@@ -226,18 +227,28 @@ interface GateSettings {
   readonly rateLimit: RateLimitSettings | undefined;
 }
 
-/** The gate's inputs for one admission (scripts.ts GATE_KEYS and GATE_ARGS). */
-function gateInputs(gate: GateSettings, admission: Admission) {
+/**
+ * How long a write's reply is kept for a retry of the same store call. The client retries once,
+ * 50 ms after a network error, within the call's REDIS_TIMEOUT_MS (at most 2.5 s): 30 s is far
+ * beyond that, and short enough that the replies of a fleet's writes stay a small set.
+ */
+export const REPLY_KEEP_MS = 30_000;
+
+/** The gate's inputs for one admission (scripts.ts GATE_KEYS and GATE_ARGS); `once`: the action is a write. */
+function gateInputs(gate: GateSettings, admission: Admission, once: boolean) {
   const { token, now } = admission;
   const jti = token.jti ?? '';
   const windowMs = (gate.rateLimit?.windowSeconds ?? 1) * 1000;
   const window = windowOf(now, windowMs);
+  // The call's own id: the client's retry sends these same inputs, so it finds the reply kept.
+  const callId = once ? randomUUID() : '';
   const keys: Record<GateKey, string> = {
     gateCutoffKey: gate.keys.revokedSub(token.sub),
     gateRevokedKey: gate.keys.revokedJti(jti),
     gateActiveKey: gate.keys.activeJti(jti),
     gateLimitKey: gate.keys.rateLimit(token.sub, window),
     gateLimitPreviousKey: gate.keys.rateLimit(token.sub, window - 1),
+    gateReplyKey: gate.keys.reply(callId),
   };
   const args: Record<GateArg, string | number> = {
     gateMode: gate.mode,
@@ -249,6 +260,8 @@ function gateInputs(gate: GateSettings, admission: Admission) {
     limitWindow: window,
     limitExpireAt: (window + 2) * windowMs,
     limitNow: now,
+    gateCall: callId,
+    gateReplyMs: REPLY_KEEP_MS,
   };
   return { keys, args, windowMs };
 }
@@ -268,7 +281,7 @@ function gatedRunner<K extends string, A extends string>(redis: Redis, gate: Gat
     args: Readonly<Record<A, string | number>>,
   ): Promise<unknown> => {
     if (admission === undefined) return plain(keys, args);
-    const inputs = gateInputs(gate, admission);
+    const inputs = gateInputs(gate, admission, action.once);
     const reply = await behind({ ...inputs.keys, ...keys }, { ...inputs.args, ...args });
     if (!Array.isArray(reply)) throw new StoreUnavailableError(`Redis gate returned ${typeof reply}`);
     const [verdict, note, result] = reply as [unknown, unknown, unknown];

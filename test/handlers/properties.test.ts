@@ -91,7 +91,9 @@ async function snapshot(target: StoreTarget, runtime: Runtime, body: string): Pr
   const state: unknown[] = [queued, records, config ?? null, revoked];
   if (target.name === 'redis') {
     const prefix = runtime.config.redisKeyPrefix;
-    const keys = (await target.redis.keys(`${prefix}*`)).sort();
+    // A write's kept reply (<p>reply:<call>, docs/architecture.md "Exactly once") is no state: it
+    // answers a retry of the same call, whatever that call's outcome, and goes by itself.
+    const keys = (await target.redis.keys(`${prefix}*`)).filter((key) => !key.startsWith(`${prefix}reply:`)).sort();
     for (const key of keys) {
       const type = await target.redis.type(key);
       if (type === 'string') state.push([key, await target.redis.get(key)]);

@@ -4,6 +4,7 @@ local gateRevokedKey = KEYS[2]
 local gateActiveKey = KEYS[3]
 local gateLimitKey = KEYS[4]
 local gateLimitPreviousKey = KEYS[5]
+local gateReplyKey = KEYS[6]
 local gateMode = ARGV[1]
 local gateHasJti = ARGV[2]
 local gateIat = ARGV[3]
@@ -13,6 +14,8 @@ local limitWindowMs = ARGV[6]
 local limitWindow = ARGV[7]
 local limitExpireAt = ARGV[8]
 local limitNow = ARGV[9]
+local gateCall = ARGV[10]
+local gateReplyMs = ARGV[11]
 --- @include rules/needsRegistration
 --- @include rules/isRevoked
 --- @include rules/slidingWindow
@@ -35,6 +38,15 @@ local limitNow = ARGV[9]
 --
 -- A refusal returns {'revoked'} or {'rate_limited', reset} before the action has read or written
 -- anything; otherwise gated() runs the action and returns {'ok', limitNote, <its answer>}.
+--
+-- Before all of it, exactly once: a write's store call carries its own id (`gateCall`), and
+-- gated() keeps the reply of a write under that id for a short while (`gateReplyKey`). When the
+-- client's first try ran here and only its answer was lost, the client's retry (the same call,
+-- the same id) finds that reply and gets it again: nothing is decided, counted or written twice.
+if gateCall ~= '' then
+  local gateKept = redis.call('GET', gateReplyKey)
+  if gateKept then return cjson.decode(gateKept) end
+end
 local gateToken = {}
 if gateHasJti == '1' then gateToken.jti = true end
 if gateHasIat == '1' then gateToken.iat = tonumber(gateIat) end
