@@ -1,6 +1,6 @@
 /**
  * The command lifecycle, written once: pure functions of (record, time, event). No storage, no
- * HTTP. The in-memory store calls them directly; each Lua script in lib/store/scripts.ts names
+ * HTTP. The in-memory store calls them directly; each Lua rule in lib/store/lua/rules/ is named after
  * the function it mirrors; test/stores/parity.test.ts keeps the three in step.
  *
  * Times are epoch milliseconds, always the caller's (the service's clock), never a database's.

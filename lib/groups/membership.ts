@@ -1,6 +1,6 @@
 /**
  * Group membership rules, written once: pure functions, no storage, no HTTP. The in-memory store
- * calls them; the Lua scripts in lib/store/scripts.ts name the function they mirror;
+ * calls them; the Lua twins in lib/store/lua/rules/ carry the name of the function they mirror;
  * test/stores/parity.test.ts keeps the three in step.
  *
  * A group is a set of agent ids in join order. Each join takes the group's next position (1, 2,

@@ -1,6 +1,6 @@
 /**
  * The job rules, written once: pure functions of (job state, time, event). No storage, no HTTP.
- * The in-memory store calls them; the Lua scripts in lib/store/scripts.ts name the function they
+ * The in-memory store calls them; the Lua twins in lib/store/lua/rules/ carry the name of the function they
  * mirror; the job suites keep the two in step.
  *
  *   a target ──first delivery, in the agent's own poll, when the brakes allow──▶ an execution

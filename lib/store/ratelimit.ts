@@ -2,7 +2,7 @@
  * The per-agent rate limit, written once: a sliding window per `sub`, approximated the usual way
  * (the previous fixed window's count, weighted by how much of it still overlaps the sliding
  * window, plus the current one's). No I/O here: the in-memory store counts in this process with
- * MemoryRateLimiter, the Upstash store in Redis with the gate of lib/store/scripts.ts, which
+ * MemoryRateLimiter, the Upstash store in Redis with the gate of lib/store/lua/gate.lua (its twin rules/slidingWindow.lua), which
  * mirrors slidingWindow line for line and runs in the same script as the request's action.
  *
  * Off unless RATE_LIMIT_REQUESTS is set. Only a request that passed signature, binding, scope and
