@@ -4,6 +4,8 @@
  * the function it mirrors; test/stores/parity.test.ts keeps the three in step.
  *
  * Times are epoch milliseconds, always the caller's (the service's clock), never a database's.
+ * Callers' clocks differ while the store decides the order, so a change is stamped no earlier
+ * than the record's last one (changeAt).
  *
  *   pending ──fetch──▶ delivered ──in_progress──▶ in_progress ──result──▶ completed | failed | rejected
  *      │                  │  └────────────── result ───────────────────▶ completed | failed | rejected
@@ -119,34 +121,47 @@ export interface Transition {
 const NOT_FOUND: Transition = { outcome: { outcome: 'not_found' }, record: undefined };
 
 /**
- * An in_progress update at `update.at`: refused in a terminal state; otherwise the command is
- * (or stays) in_progress, startedAt is stamped once, updatedAt moves, status_details is replaced
- * when given, and a step timeout moves the deadline to at + timeoutMs. A command never delivered
- * starts its own timeout here.
+ * The instant a change made at `at` is stamped at: never before the record's last written change.
+ * Times are each caller's clock while Redis decides the order, so a report or cancel made on a
+ * clock behind the one that stamped the last change (a delivery by a faster one) is stamped at
+ * that change: started_at and completed_at are never before delivered_at. Every written change
+ * came before the record's end by time (a delivery while deliverable, a report while live), so
+ * the raise never crosses it and the status reads the same at either instant.
  */
-export function progress(record: CommandRecord, update: ProgressSubmission): Transition {
-  const status = statusOf(record, update.at);
-  if (isTerminal(status)) return { outcome: { outcome: 'refused', status }, record };
-  const deadlineAt =
-    update.timeoutMs !== undefined
-      ? update.at + update.timeoutMs
-      : (record.deadlineAt ?? (record.timeoutMs === undefined ? undefined : update.at + record.timeoutMs));
-  const next: CommandRecord = {
-    ...record,
-    startedAt: record.startedAt ?? update.at,
-    updatedAt: update.at,
-    ...(deadlineAt === undefined ? {} : { deadlineAt }),
-    ...(update.statusDetailsJson === undefined ? {} : { statusDetailsJson: update.statusDetailsJson }),
-  };
-  return { outcome: { outcome: 'accepted', status: statusOf(next, update.at) }, record: next };
+export function changeAt(record: CommandRecord, at: number): number {
+  return Math.max(at, record.updatedAt ?? record.createdAt);
 }
 
 /**
- * A final result: the first written end wins (the same result again is a duplicate, anything
- * else refused with the state that won); after timed_out or expired, refused.
+ * An in_progress update made at `update.at`, stamped at changeAt: refused in a terminal state;
+ * otherwise the command is (or stays) in_progress, startedAt is stamped once, updatedAt moves,
+ * status_details is replaced when given, and a step timeout moves the deadline to the stamp +
+ * timeoutMs. A command never delivered starts its own timeout here.
+ */
+export function progress(record: CommandRecord, update: ProgressSubmission): Transition {
+  const at = changeAt(record, update.at);
+  const status = statusOf(record, at);
+  if (isTerminal(status)) return { outcome: { outcome: 'refused', status }, record };
+  const deadlineAt =
+    update.timeoutMs !== undefined
+      ? at + update.timeoutMs
+      : (record.deadlineAt ?? (record.timeoutMs === undefined ? undefined : at + record.timeoutMs));
+  const next: CommandRecord = {
+    ...record,
+    startedAt: record.startedAt ?? at,
+    updatedAt: at,
+    ...(deadlineAt === undefined ? {} : { deadlineAt }),
+    ...(update.statusDetailsJson === undefined ? {} : { statusDetailsJson: update.statusDetailsJson }),
+  };
+  return { outcome: { outcome: 'accepted', status: statusOf(next, at) }, record: next };
+}
+
+/**
+ * A final result, stamped at changeAt: the first written end wins (the same result again is a
+ * duplicate, anything else refused with the state that won); after timed_out or expired, refused.
  */
 export function finish(record: CommandRecord, submission: ResultSubmission): Transition {
-  const at = submission.completedAt;
+  const at = changeAt(record, submission.completedAt);
   const status = statusOf(record, at);
   if (record.resultStatus !== undefined) {
     const outcome = isSameResult(record, submission) ? 'duplicate' : 'refused';
@@ -165,7 +180,7 @@ export function finish(record: CommandRecord, submission: ResultSubmission): Tra
   };
 }
 
-/** The time a report is made at. */
+/** The time a report is made at, on the caller's clock (its change is stamped at changeAt). */
 export function reportedAt(report: Report): number {
   return report.status === 'in_progress' ? report.at : report.completedAt;
 }
@@ -179,10 +194,14 @@ export function applyReport(record: CommandRecord | undefined, report: Report, r
   return report.status === 'in_progress' ? progress(record, report) : finish(record, report);
 }
 
-/** An operator's cancel: from any state that is not terminal; a terminal one is refused with its state. */
+/**
+ * An operator's cancel, stamped at changeAt: from any state that is not terminal; a terminal one
+ * is refused with its state.
+ */
 export function cancel(record: CommandRecord | undefined, cancellation: Cancellation, retentionMs: number): Transition {
-  const { at, reason } = cancellation;
-  if (record === undefined || isGone(record, at, retentionMs)) return NOT_FOUND;
+  const { reason } = cancellation;
+  if (record === undefined || isGone(record, cancellation.at, retentionMs)) return NOT_FOUND;
+  const at = changeAt(record, cancellation.at);
   const status = statusOf(record, at);
   if (isTerminal(status)) return { outcome: { outcome: 'refused', status }, record };
   return {

@@ -132,14 +132,29 @@ export function jobStatusAt(state: JobState, counts: JobCounts, now: number): Jo
 }
 
 /**
- * What a store writes when it meets the job at `now`: the abort, the first time the threshold is
- * seen reached (every undelivered target canceled at that instant); undefined: nothing to write.
- * Every store step that could deliver, report or read an execution of the job calls it first, so
- * nothing is delivered once the threshold is reached, even at that very instant.
+ * The instant a job's end is stamped at when a store meets the job at `now`: never before the
+ * job's last change. Times are each caller's clock while Redis decides the order, so a delivery
+ * or report stamped by a fast clock can come before a cancel stamped by a slow one; every such
+ * change raised the tally's updatedAt (retally), so an end at the later of the two is at or after
+ * every execution's stamps (its delivered_at, started_at, completed_at), and an execution its
+ * forced cancel settles is canceled at that end. The raise never crosses the job's expiry: every
+ * change before an end was made while the job was live (a delivery before the expiry, a report on
+ * an execution not yet expired), so `pending` and `expired` read the same at either instant.
+ */
+export function endInstant(state: JobState, now: number): number {
+  return Math.max(now, state.tally.updatedAt);
+}
+
+/**
+ * What a store writes when it meets the job at `now` (counts read at `now`): the abort, the
+ * first time the threshold is seen reached, at endInstant (every undelivered target canceled at
+ * that instant); undefined: nothing to write. Every store step that could deliver, report or read
+ * an execution of the job calls it first, so nothing is delivered once the threshold is reached,
+ * even at that very instant.
  */
 export function abortAt(state: JobState, counts: JobCounts, now: number): JobEnd | undefined {
   if (state.end !== undefined || !shouldAbort(state.spec.abort, counts)) return undefined;
-  return { status: 'aborted', at: now, reason: ABORT_REASON, force: false, undelivered: counts.pending };
+  return { status: 'aborted', at: endInstant(state, now), reason: ABORT_REASON, force: false, undelivered: counts.pending };
 }
 
 /** The state with its end written (abortAt or cancelJob), the change stamped. */
@@ -148,16 +163,19 @@ export function ended(state: JobState, end: JobEnd): JobState {
 }
 
 /**
- * An operator's cancel at `cancellation.at` (after abortAt): refused once the job has ended
- * (completed, canceled, aborted); otherwise every undelivered target is canceled, and with
- * force every delivered and in-progress execution too (counts frozen from then on).
+ * An operator's cancel, made at endInstant(state, cancellation.at) (never before the job's last
+ * change; the store meets the job and reads `counts` at that instant, after abortAt): refused
+ * once the job has ended (completed, canceled, aborted); otherwise every undelivered target is
+ * canceled, and with force every delivered and in-progress execution too (counts frozen from
+ * then on).
  */
 export function cancelJob(
   state: JobState,
   counts: JobCounts,
   cancellation: JobCancellation,
 ): { outcome: 'accepted' | 'refused'; state: JobState } {
-  const { at, force, reason } = cancellation;
+  const { force, reason } = cancellation;
+  const at = endInstant(state, cancellation.at);
   if (jobStatusAt(state, counts, at) !== 'in_progress') return { outcome: 'refused', state };
   const final: JobCounts | undefined = force
     ? {

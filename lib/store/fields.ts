@@ -91,6 +91,8 @@ export const COMMAND_RULE_FIELDS = [
   'deliveredAt',
   'timeoutMs',
   'jobId',
+  'createdAt',
+  'updatedAt',
 ] as const satisfies readonly CommandField[];
 
 /** What the job rules read of a job: the parts of JobState they look at (include/jobState.lua). */

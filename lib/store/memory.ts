@@ -74,6 +74,7 @@ import {
   createdSnapshot,
   deadlineEntry,
   ended,
+  endInstant,
   executionRecord,
   jobGoneAt,
   jobSnapshot,
@@ -470,8 +471,10 @@ export class MemoryCommandStore implements CommandStore {
     else if (entry && result.record) {
       entry.record = result.record;
       if (job && before && result.outcome.outcome === 'accepted') {
-        this.book.changed(job, before, result.record, at);
-        this.book.meet(job, at);
+        // Counted at the instant the rule stamped the change (changeAt), as the Lua does.
+        const stamped = result.record.updatedAt ?? at;
+        this.book.changed(job, before, result.record, stamped);
+        this.book.meet(job, stamped);
       }
     }
     return result;
@@ -739,10 +742,13 @@ export class MemoryJobStore implements JobStore {
   async cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome> {
     const job = this.book.liveJob(jobId, cancellation.at);
     if (job === undefined) return { outcome: 'not_found' };
-    const timedOut = this.book.meet(job, cancellation.at);
-    const { outcome, state } = cancelJob(job.state, countsAt(job.state, timedOut, cancellation.at), cancellation);
+    // Met, read and ended at endInstant: never before the job's last change (its end after every
+    // execution's stamps even when the caller's clock is behind the one that made that change).
+    const at = endInstant(job.state, cancellation.at);
+    const timedOut = this.book.meet(job, at);
+    const { outcome, state } = cancelJob(job.state, countsAt(job.state, timedOut, at), { ...cancellation, at });
     job.state = state;
-    return { outcome, job: jobSnapshot(state, timedOut, cancellation.at) };
+    return { outcome, job: jobSnapshot(state, timedOut, at) };
   }
 }
 

@@ -428,7 +428,7 @@ export const JOB_EXECUTIONS = script({
 /** lua/job-cancel.lua: an operator's cancel of a job. */
 export const JOB_CANCEL = script({
   name: 'job-cancel',
-  mirrors: 'cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts)',
+  mirrors: 'endInstant, cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts)',
   keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
   args: ['hasReason', 'reason', 'force', 'at', 'retentionMs'],
   once: true,

@@ -84,7 +84,7 @@ import {
   type JobTargets,
   type TimedOutTally,
 } from '../jobs/model.ts';
-import { createdSnapshot, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
+import { createdSnapshot, endInstant, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { storeViews } from './admission.ts';
 import type { CommandField, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
@@ -949,7 +949,8 @@ export class UpstashJobStore implements Actions<JobStore> {
     if (outcome !== 'accepted' && outcome !== 'refused')
       throw new StoreUnavailableError(`Redis cancelJob returned an unknown answer (${typeof answer})`);
     const { state, timedOut } = toJobRead(job);
-    const snapshot = jobSnapshot(state, timedOut, cancellation.at);
+    // The script met and ended the job at endInstant (lib/jobs/rules.ts); read it at that instant.
+    const snapshot = jobSnapshot(state, timedOut, endInstant(state, cancellation.at));
     if (!JOB_STATUS_SET.has(snapshot.status)) throw new StoreUnavailableError('Redis cancelJob returned an unknown status');
     return { outcome, job: snapshot };
   }

@@ -16,6 +16,7 @@ import {
   createdJob,
   deadlineEntry,
   ended,
+  endInstant,
   executionRecord,
   failureCount,
   JOB_CANCEL_REASON,
@@ -236,6 +237,18 @@ describe('jobStatusAt and abortAt', () => {
     expect(abortAt(state, countsAt(state, timedOut, T0 + 35), T0 + 35)).toMatchObject({ at: T0 + 35, undelivered: 2 });
   });
 
+  it('stamps an abort met by a clock behind the last change at that change, never before it', () => {
+    // The failure that crossed the threshold was reported at T0 + 45 by a clock ahead; a request
+    // on a clock at T0 + 20 meets the job next (Redis orders it later).
+    const state = stateOf(
+      { targets: 10, materialized: 3, delivered: 1, failed: 1, completed: 1, lastEndAt: T0 + 45, updatedAt: T0 + 45 },
+      guarded,
+    );
+
+    expect(abortAt(state, countsAt(state, NONE, T0 + 20), T0 + 20)).toMatchObject({ at: T0 + 45, undelivered: 7 });
+    expect(abortAt(state, countsAt(state, NONE, T0 + 60), T0 + 60)).toMatchObject({ at: T0 + 60 });
+  });
+
   it('keeps a written end whatever the counts say later', () => {
     const state = ended(stateOf({}), { status: 'canceled', at: T0 + 1, force: false, undelivered: 10 });
 
@@ -277,6 +290,26 @@ describe('cancelJob', () => {
       const answer = cancelJob(state, countsAt(state, NONE, at + 1), { reason: 'again', force: true, at: at + 1 });
       expect(answer).toEqual({ outcome: 'refused', state });
     }
+  });
+
+  it("is made at the job's last change when the caller's clock is behind it (endInstant)", () => {
+    // A delivery at T0 + 55 by a clock ahead, then a cancel by a clock at T0 + 50.
+    const touched: JobState = { ...live, tally: { ...live.tally, updatedAt: T0 + 55 } };
+    expect(endInstant(touched, at)).toBe(T0 + 55);
+    expect(endInstant(touched, T0 + 60)).toBe(T0 + 60);
+
+    for (const force of [false, true]) {
+      const { outcome, state } = cancelJob(touched, countsAt(touched, NONE, T0 + 55), { reason: undefined, force, at });
+      expect(outcome).toBe('accepted');
+      expect(state.end?.at).toBe(T0 + 55);
+      expect(state.tally.updatedAt).toBe(T0 + 55);
+      expect(jobSnapshot(state, NONE, T0 + 55).completedAt).toBe(T0 + 55);
+    }
+    const made = executionRecord(specOf(), 'a1', T0 + 55);
+    const forced = cancelJob(touched, countsAt(touched, NONE, T0 + 55), { reason: undefined, force: true, at }).state;
+    const settled = settledExecution(made, forced.end, RETENTION);
+    expect(settled.completedAt).toBe(T0 + 55);
+    expect(settled.completedAt).toBeGreaterThanOrEqual(settled.deliveredAt as number);
   });
 
   it('is refused at the expiry instant, when the job has completed by time', () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   applyReport,
   cancel,
+  changeAt,
   delivered,
   endedAt,
   goneAt,
@@ -194,6 +195,27 @@ describe('cancel', () => {
   it('not_found past retention', () => {
     const { record } = inState('canceled');
     expect(cancel(record, { reason: undefined, at: goneAt(record, RETENTION) }, RETENTION).outcome).toEqual({ outcome: 'not_found' });
+  });
+});
+
+describe('a clock behind the last change (changeAt)', () => {
+  // Delivered by a caller whose clock read T0 + 5 s; the next change comes from one at T0 + 1 s.
+  const fetched = delivered({ ...base, timeoutMs: 60_000 }, T0 + 5_000);
+  const behind = T0 + 1_000;
+
+  it('stamps a change at the last one, never before it', () => {
+    expect(changeAt(fetched, behind)).toBe(T0 + 5_000);
+    expect(changeAt(fetched, T0 + 6_000)).toBe(T0 + 6_000);
+    expect(changeAt(base, T0 - 1)).toBe(T0);
+  });
+
+  it('progress, a result and a cancel are stamped at or after the delivery', () => {
+    const started = recordOf(applyReport(fetched, progress(behind, { timeoutMs: 1_000 }), RETENTION).record);
+    expect(started).toMatchObject({ startedAt: T0 + 5_000, updatedAt: T0 + 5_000, deadlineAt: T0 + 6_000 });
+    const done = recordOf(applyReport(started, result('completed', behind), RETENTION).record);
+    expect(done).toMatchObject({ completedAt: T0 + 5_000, updatedAt: T0 + 5_000 });
+    const canceled = recordOf(cancel(fetched, { reason: undefined, at: behind }, RETENTION).record);
+    expect(canceled).toMatchObject({ resultStatus: 'canceled', completedAt: T0 + 5_000, deliveredAt: T0 + 5_000 });
   });
 });
 

@@ -144,7 +144,10 @@ const RECORDS: readonly CommandRecord[] = distinct([
   recordOf(lifecycle.applyReport(fetched, result('completed', T0 + 20, null), RETENTION)),
 ]);
 
-/** The instants at and around each boundary of the record: its times, its end by time, its end of retention. */
+/**
+ * The instants at and around each boundary of the record: its times, its end by time, its end of
+ * retention; T0 comes before the last change of most (a caller whose clock is behind the writer's).
+ */
 function instantsOf(record: CommandRecord): number[] {
   const times = [
     T0,
@@ -289,6 +292,10 @@ const STATES: readonly JobState[] = [
   stateOf({ targets: 1, materialized: 1, completed: 1, lastEndAt: T0 + 20 }, specOf({ continuous: true })),
   live,
   ...ENDS.map((end) => jobRules.ended(live, end)),
+  // Changed by a clock ahead of the reader's (a delivery, a failure crossing the threshold at
+  // T0 + 45): read, aborted or canceled at an earlier instant, the end is stamped at T0 + 45.
+  stateOf({ targets: 10, materialized: 4, delivered: 3, completed: 1, updatedAt: T0 + 45 }),
+  stateOf({ targets: 10, materialized: 4, delivered: 1, inProgress: 1, failed: 2, lastEndAt: T0 + 45, updatedAt: T0 + 45 }, guarded),
 ];
 const TIMED_OUT: readonly TimedOutTally[] = [
   NONE,
@@ -510,6 +517,9 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
     sample: fc.tuple(recordArb, resultArb),
   },
   reportedAt: { calls: product(REPORTS_AT(T0 + 100)), sample: fc.tuple(reportArb) },
+  // Each record at instants before its last change too (T0, a clock behind the one that wrote it),
+  // as progress, finish and cancel below.
+  changeAt: { calls: atRecordInstants(), sample: fc.tuple(recordArb, soon) },
   progress: {
     calls: RECORDS.flatMap((record) =>
       product(
@@ -575,6 +585,7 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
     calls: [...READ_STATES.map(({ state, counts, at }) => [state, counts, at]), ...product(STATES, LISTED_COUNTS, [T0 + 40])],
     sample: fc.tuple(stateArb, countsArb, jobSoon),
   },
+  endInstant: { calls: product(STATES, JOB_INSTANTS), sample: fc.tuple(stateArb, jobSoon) },
   ended: { calls: product(STATES, ENDS), sample: fc.tuple(stateArb, endArb) },
   cancelJob: {
     calls: READ_STATES.flatMap(({ state, counts, at }) => CANCELLATIONS.map((cancellation) => [state, counts, { ...cancellation, at }])),

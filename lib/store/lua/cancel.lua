@@ -18,7 +18,7 @@ local retentionMs = ARGV[6]
 -- Cancel (lib/store/scripts.ts CANCEL): from any state not terminal, as cancel decides
 -- (lib/commands/lifecycle.ts: isGone, then statusOf and isTerminal); abortAt, settledExecution and
 -- retally (lib/jobs/rules.ts) for a job's execution, as COMPLETE: the job met first, a forced
--- cancel settled, an accepted cancel counted and the abort threshold checked at `at`.
+-- cancel settled, an accepted cancel counted and the abort threshold checked at its stamp.
 -- Returns { outcome, status, the hash after } (not_found: { outcome }).
 local now, retention = tonumber(at), tonumber(retentionMs)
 local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
@@ -29,9 +29,11 @@ if hasReason == '1' then cancellation.reason = reason end
 local transition = cancel(r, cancellation, retention)
 local outcome = transition.outcome
 if outcome.outcome ~= 'accepted' then return { outcome.outcome, outcome.status, redis.call('HGETALL', commandKey) } end
-redis.call('HSET', commandKey, 'resultStatus', 'canceled', 'completedAt', at, 'updatedAt', at)
+-- Written as the rule stamped it (changeAt: `at`, or the record's last change when later).
+local stamped = ms(transition.record.updatedAt)
+redis.call('HSET', commandKey, 'resultStatus', 'canceled', 'completedAt', stamped, 'updatedAt', stamped)
 if hasReason == '1' then redis.call('HSET', commandKey, 'cancelReason', reason) end
 redis.call('PEXPIREAT', commandKey, ms(goneAt(transition.record, retention)))
 redis.call('ZREM', queueKey, commandId)
-counted(job, state, agentId, r, transition.record, now, retention)
+counted(job, state, agentId, r, transition.record, transition.record.updatedAt, retention)
 return { 'accepted', 'canceled', redis.call('HGETALL', commandKey) }

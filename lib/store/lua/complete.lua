@@ -25,7 +25,8 @@ local retentionMs = ARGV[10]
 --
 -- For a job's execution, the job is met at `at` first (abortAt written), a forced cancel settles
 -- the execution (so the report is refused with `canceled`), and an accepted report is counted
--- (retally) and may abort the job at `at` (abortAt: the execution that crosses the threshold).
+-- (retally, at the instant the change was stamped) and may abort the job then (abortAt: the
+-- execution that crosses the threshold).
 -- Inputs: `hasResult`/`hasDetails` are '1' or '0' (a result without a body is its own value);
 -- `stepTimeoutMs` is '' when none. Returns { outcome, status }.
 local now, retention = tonumber(at), tonumber(retentionMs)
@@ -46,19 +47,22 @@ end
 local transition = applyReport(r, report, retention)
 local outcome, changed = transition.outcome, transition.record
 if outcome.outcome ~= 'accepted' then return { outcome.outcome, outcome.status } end
+-- Written as the rule stamped it (changeAt: `at`, or the record's last change when a faster
+-- clock made that later).
+local stamped = ms(changed.updatedAt)
 if status == 'in_progress' then
-  redis.call('HSET', commandKey, 'updatedAt', at)
-  if not r.startedAt then redis.call('HSET', commandKey, 'startedAt', at) end
+  redis.call('HSET', commandKey, 'updatedAt', stamped)
+  if not r.startedAt then redis.call('HSET', commandKey, 'startedAt', stamped) end
   if hasDetails == '1' then redis.call('HSET', commandKey, 'statusDetailsJson', statusDetailsJson) end
   if changed.deadlineAt ~= r.deadlineAt then
     redis.call('HSET', commandKey, 'deadlineAt', ms(changed.deadlineAt))
     redis.call('PEXPIREAT', commandKey, ms(goneAt(changed, retention)))
   end
 else
-  redis.call('HSET', commandKey, 'resultStatus', status, 'completedAt', at, 'updatedAt', at)
+  redis.call('HSET', commandKey, 'resultStatus', status, 'completedAt', stamped, 'updatedAt', stamped)
   if hasResult == '1' then redis.call('HSET', commandKey, 'resultJson', resultJson) end
   redis.call('PEXPIREAT', commandKey, ms(goneAt(changed, retention)))
   redis.call('ZREM', queueKey, commandId)
 end
-counted(job, state, agentId, r, changed, now, retention)
+counted(job, state, agentId, r, changed, changed.updatedAt, retention)
 return { 'accepted', outcome.status }

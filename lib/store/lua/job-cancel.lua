@@ -7,13 +7,17 @@ local reason = ARGV[2]
 local force = ARGV[3]
 local at = ARGV[4]
 local retentionMs = ARGV[5]
+--- @include include/jobState
 --- @include include/jobAt
 --- @include include/jobAnswer
 --- @include include/writeEnded
 --- @include rules/jobGoneAt
+--- @include rules/endInstant
 --- @include rules/cancelJob
 -- An operator's cancel of a job at `at` (lib/store/scripts.ts JOB_CANCEL), after abortAt. Mirrors
--- cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts): refused once the job has ended;
+-- endInstant, cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts): the job is met, read and
+-- ended at endInstant (`at`, or its last change when a faster clock made it later, so its end is
+-- never stamped before a delivery or report Redis ordered first); refused once the job has ended;
 -- otherwise every undelivered target is canceled (the end's `undelivered`), and with `force`
 -- ('1') the counts are frozen as cancelJob says (executions settle when met). Returns
 -- { 'accepted' | 'refused', the job's answer } or { 'not_found' }.
@@ -21,8 +25,9 @@ local now = tonumber(at)
 local expiry = redis.call('HGET', jobKey, 'expiresAt')
 if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, tonumber(retentionMs)) <= now then return { 'not_found' } end
 local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
-local state, timedOut, counts = jobAt(jk, now)
-local cancellation = { at = now, force = force == '1' }
+local when = endInstant(jobState(jobKey), now)
+local state, timedOut, counts = jobAt(jk, when)
+local cancellation = { at = when, force = force == '1' }
 if hasReason == '1' then cancellation.reason = reason end
 local decided = cancelJob(state, counts, cancellation)
 if decided.outcome == 'refused' then return { 'refused', jobAnswer(jk, timedOut) } end

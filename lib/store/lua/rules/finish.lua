@@ -3,11 +3,12 @@
 --- @include rules/isTerminal
 --- @include rules/statusOf
 --- @include rules/isSameResult
--- A final result: the first written end wins (the same result again is a duplicate, anything else
+--- @include rules/changeAt
+-- A final result, stamped at changeAt: the first written end wins (the same result again is a duplicate, anything else
 -- refused with the state that won); after timed_out or expired, refused. `submission`: { status,
 -- resultJson (nil: no body), completedAt }; the record carries its resultJson when it has one.
 local function finish(r, submission)
-  local when = submission.completedAt
+  local when = changeAt(r, submission.completedAt)
   local current = statusOf(r, when)
   if r.resultStatus then
     local outcome = 'refused'

@@ -2,23 +2,26 @@
 --- @include include/copy
 --- @include rules/isTerminal
 --- @include rules/statusOf
--- An in_progress update at `update.at`: refused in a terminal state; otherwise the command is (or
--- stays) in_progress, startedAt is stamped once, updatedAt moves, statusDetailsJson is replaced
--- when given, and a step timeout (`update.timeoutMs`) moves the deadline to at + timeoutMs. A
--- command never delivered starts its own timeout here. Answers the Transition { outcome, record }.
+--- @include rules/changeAt
+-- An in_progress update made at `update.at`, stamped at changeAt: refused in a terminal state;
+-- otherwise the command is (or stays) in_progress, startedAt is stamped once, updatedAt moves,
+-- statusDetailsJson is replaced when given, and a step timeout (`update.timeoutMs`) moves the
+-- deadline to the stamp + timeoutMs. A command never delivered starts its own timeout here.
+-- Answers the Transition { outcome, record }.
 local function progress(r, update)
-  local current = statusOf(r, update.at)
+  local when = changeAt(r, update.at)
+  local current = statusOf(r, when)
   if isTerminal(current) then return { outcome = { outcome = 'refused', status = current }, record = r } end
   local deadlineAt = r.deadlineAt
   if update.timeoutMs then
-    deadlineAt = update.at + update.timeoutMs
+    deadlineAt = when + update.timeoutMs
   elseif not deadlineAt and r.timeoutMs then
-    deadlineAt = update.at + r.timeoutMs
+    deadlineAt = when + r.timeoutMs
   end
   local changed = copy(r)
-  changed.startedAt = r.startedAt or update.at
-  changed.updatedAt = update.at
+  changed.startedAt = r.startedAt or when
+  changed.updatedAt = when
   changed.deadlineAt = deadlineAt
   if update.statusDetailsJson then changed.statusDetailsJson = update.statusDetailsJson end
-  return { outcome = { outcome = 'accepted', status = statusOf(changed, update.at) }, record = changed }
+  return { outcome = { outcome = 'accepted', status = statusOf(changed, when) }, record = changed }
 end
