@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — eight figure groups, each a ratio measured within one run (see bench/README.md).
  *
- *   npm run bench                     the full run (four to five minutes on 2 cores)
+ *   npm run bench                     the full run (five to seven minutes on 2 cores)
  *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)
  *   npm run bench -- --only=1,3       some figures only
  *   npm run bench -- --json=FILE      also write the numbers as JSON (default .bench/last.json)
@@ -60,7 +60,7 @@ export function plan(quick: boolean) {
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
         jobs: { sizes: [500, 2_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
         redisTime: {
-          calls: 200,
+          calls: 100,
           heavyCalls: 2,
           scales: [10_000, 100_000],
           note: 'Quick run: the slowest scripts at 10,000 and 100,000 targets; the 1,000,000 row is in the full run only.',
