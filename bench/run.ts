@@ -1,7 +1,7 @@
 /**
- * `npm run bench` — seven figure groups, each a ratio measured within one run (see bench/README.md).
+ * `npm run bench` — eight figure groups, each a ratio measured within one run (see bench/README.md).
  *
- *   npm run bench                     the full run (four to five minutes on 2 cores)
+ *   npm run bench                     the full run (five to seven minutes on 2 cores)
  *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)
  *   npm run bench -- --only=1,3       some figures only
  *   npm run bench -- --json=FILE      also write the numbers as JSON (default .bench/last.json)
@@ -20,6 +20,7 @@ import { coldFigure } from './cold.ts';
 import { costFigure } from './cost.ts';
 import { httpFigure } from './http.ts';
 import { jobsFigure } from './jobs.ts';
+import { redisTimeFigure } from './redis-time.ts';
 import { roundTripFigure, SkipFigure } from './roundtrips.ts';
 import { type FigureResult, fmt, targetLine } from './stats.ts';
 import { verifyFigure } from './verify.ts';
@@ -58,6 +59,12 @@ export function plan(quick: boolean) {
         roundTrips: { calls: 5 },
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
         jobs: { sizes: [500, 2_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
+        redisTime: {
+          calls: 100,
+          heavyCalls: 2,
+          scales: [10_000, 100_000],
+          note: 'Quick run: the slowest scripts at 10,000 and 100,000 targets; the 1,000,000 row is in the full run only.',
+        },
       }
     : {
         // Many short interleaved slices: a burst of load from elsewhere hits few of them.
@@ -67,6 +74,7 @@ export function plan(quick: boolean) {
         roundTrips: { calls: 40 },
         http: { rounds: 3, seconds: 5, warmupSeconds: 1, connections: 50 },
         jobs: { sizes: [10_000, 100_000], creates: 3, reads: 40, polls: 40, concurrency: 64 },
+        redisTime: { calls: 2_000, heavyCalls: 3, scales: [100_000, 1_000_000] },
       };
 }
 
@@ -97,6 +105,7 @@ export async function runBench(options: RunOptions): Promise<RunReport> {
       },
     },
     { id: 7, title: 'jobs at fleet scale', run: () => jobsFigure(p.jobs) },
+    { id: 8, title: 'Redis time per request', run: () => redisTimeFigure(p.redisTime) },
   ];
   const started = performance.now();
   const cpus = os.cpus();
@@ -146,7 +155,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only=N,N] [--json=FIL
 
   --quick       a smoke run: few samples, figures indicative only (CI runs it)
   --only=N,N    only these figure groups (1 verify, 2 handler chain, 3 cold start, 4 round trips, 5 HTTP, 6 cost model,
-                7 jobs at fleet scale)
+                7 jobs at fleet scale, 8 Redis time per request)
   --json=FILE   where to write the numbers as JSON (default .bench/last.json)
   -h, --help    this text`;
 
@@ -173,8 +182,8 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs | 'help' {
   let only: number[] | undefined;
   if (values.only !== undefined) {
     only = values.only.split(',').map((item) => Number(item.trim()));
-    if (only.length === 0 || only.some((n) => !Number.isInteger(n) || n < 1 || n > 7)) {
-      throw new Error(`--only takes figure numbers from 1 to 7 separated by commas, got ${JSON.stringify(values.only)}`);
+    if (only.length === 0 || only.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) {
+      throw new Error(`--only takes figure numbers from 1 to 8 separated by commas, got ${JSON.stringify(values.only)}`);
     }
   }
   if (values.json === '') throw new Error('--json needs a file name');
