@@ -75,6 +75,7 @@ import {
   createdSnapshot,
   deadlineEntry,
   ended,
+  JOB_PAGE_BUDGET,
   executionRecord,
   jobGoneAt,
   jobSnapshot,
@@ -696,7 +697,7 @@ export class MemoryJobStore implements JobStore {
       if (query.before === 0 || seq < query.before) older.push({ jobId, seq });
     }
     const shown = new Map<string, JobSnapshot>();
-    const page = budgetedPage(older, query.limit, query.budget ?? PAGE_BUDGET, ({ jobId }) => {
+    const page = budgetedPage(older, query.limit, query.budget ?? JOB_PAGE_BUDGET, ({ jobId }) => {
       const job = book.liveJob(jobId, now);
       if (job === undefined) return 'gone';
       const snapshot = book.snapshot(job, now);

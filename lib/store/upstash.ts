@@ -84,7 +84,7 @@ import {
   type JobTargets,
   type TimedOutTally,
 } from '../jobs/model.ts';
-import { createdSnapshot, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
+import { createdSnapshot, JOB_PAGE_BUDGET, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { storeViews } from './admission.ts';
 import type { CommandField, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
@@ -876,7 +876,7 @@ export class UpstashJobStore implements Actions<JobStore> {
           statuses: query.statuses?.join(',') ?? '',
           now,
           retentionMs: this.retentionMs,
-          budget: query.budget ?? PAGE_BUDGET,
+          budget: query.budget ?? JOB_PAGE_BUDGET,
           pruneBudget: PAGE_BUDGET,
         },
       ),

@@ -46,25 +46,22 @@ while true do
   local agents = redis.call('ZRANGE', targetsKey, rank, rank + 99)
   if #agents == 0 then break end
   for _, agent in ipairs(agents) do
-    local status, flat = undelivered, {}
+    local status, key = undelivered, nil
     if redis.call('SISMEMBER', execsKey, agent) == 1 then
-      local key = commandKeyOf(keyPrefix, agent, jobId)
+      key = commandKeyOf(keyPrefix, agent, jobId)
       local r = ruleFields(key)
       status = nil
       if r.expiresAt then
         local settled
         r, settled = writeSettled(key, r, state['end'], retention)
         if settled then redis.call('ZREM', queueKeyOf(keyPrefix, agent), jobId) end
-        if not isGone(r, at, retention) then
-          status = statusOf(r, at)
-          flat = redis.call('HGETALL', key)
-        end
+        if not isGone(r, at, retention) then status = statusOf(r, at) end
       end
     end
     -- A target never leaves: one whose execution is past retention is passed over, not dropped.
     local match = status and (not wanted or wanted[status])
     if seen >= most or (match and #out >= max) then return { 'ok', jobAnswer(jk, timedOut), out, last } end
-    if match then out[#out + 1] = { agent, status, flat } end
+    if match then out[#out + 1] = { agent, status, key and redis.call('HGETALL', key) or {} } end
     seen = seen + 1
     rank = rank + 1
     last = ms(rank)
