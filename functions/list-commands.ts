@@ -1,4 +1,9 @@
-/** GET /api/agents/{agentId}/commands[?status=a,b&limit=N&cursor=C] (operators): the agent's commands, in enqueue order, a page at a time. */
+/**
+ * GET /api/agents/{agentId}/commands[?status=a,b&limit=N&cursor=C] (operators): the agent's
+ * commands, in enqueue order, a page at a time. A page examines at most PAGE_BUDGET of them
+ * whatever the filter matches, so it may hold fewer than `limit`, even none, with a next cursor;
+ * null is the end.
+ */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { operatorView } from '../lib/commands/views.ts';

@@ -1,7 +1,9 @@
 /**
  * GET /api/jobs/{jobId}/executions[?status=a,b&limit=N&cursor=C] (operators): the job's targets
  * with their execution's state, in target order (never reordered, only appended to), a page at a
- * time. A target whose execution was never delivered has none yet: `command_id` null.
+ * time. A target whose execution was never delivered has none yet: `command_id` null. A page
+ * examines at most PAGE_BUDGET targets whatever the filter matches (lifecycle.budgetedPage), so
+ * it may hold fewer than `limit`, even none, with a next cursor; null is the end.
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';

@@ -1,4 +1,8 @@
-/** GET /api/jobs[?status=a,b&limit=N&cursor=C] (operators): jobs, newest first, a page at a time. */
+/**
+ * GET /api/jobs[?status=a,b&limit=N&cursor=C] (operators): jobs, newest first, a page at a time.
+ * A page examines at most JOB_PAGE_BUDGET jobs whatever the filter matches, so it may hold fewer
+ * than `limit`, even none, with a next cursor; null is the end.
+ */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { encodeCursor } from '../lib/groups/membership.ts';
@@ -11,7 +15,7 @@ export async function listJobs(event: APIGatewayProxyEventV2, { stores, runtime 
   const query = event.queryStringParameters ?? {};
   const statuses = jobStatusFilterParam(query.status);
   const limit = limitParam(query.limit, 50, 100);
-  // The cursor holds the sequence of the last job shown; the next page starts before it.
+  // The cursor holds the sequence of the last job the page examined; the next page starts before it.
   const before = cursorParam(query.cursor);
   const page = await stores.jobs.list({ statuses, limit, before }, runtime.clock.now());
   return json(200, {

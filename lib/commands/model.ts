@@ -124,10 +124,12 @@ export interface ListQuery {
   readonly limit: number;
   /** The enqueue sequence after which the page starts; 0: from the first. */
   readonly after: number;
+  /** Entries the page examines at most (lifecycle.PAGE_BUDGET when not given; tests set fewer). */
+  readonly budget?: number;
 }
 
 export interface ListPage {
   readonly records: readonly CommandRecord[];
-  /** The sequence of the page's last record when more may follow; undefined when this page is the last. */
+  /** The sequence the next page starts after (it may hold fewer than `limit` records, even none); undefined when this page is the last. */
   readonly nextAfter: number | undefined;
 }

@@ -143,11 +143,13 @@ export interface JobListQuery {
   readonly limit: number;
   /** Jobs created before this sequence (newest first); 0: from the newest. */
   readonly before: number;
+  /** Entries the page examines at most (lifecycle.PAGE_BUDGET when not given; tests set fewer). */
+  readonly budget?: number;
 }
 
 export interface JobListPage {
   readonly jobs: readonly JobSnapshot[];
-  /** The sequence of the page's last job when more may follow. */
+  /** The sequence the next page starts before (it may hold fewer than `limit` jobs, even none); undefined when this page is the last. */
   readonly nextBefore: number | undefined;
 }
 
@@ -156,6 +158,8 @@ export interface ExecutionQuery {
   readonly limit: number;
   /** Start after this many targets (the job's target order: never reordered, only appended to). */
   readonly after: number;
+  /** Entries the page examines at most (lifecycle.PAGE_BUDGET when not given; tests set fewer). */
+  readonly budget?: number;
 }
 
 /** One target of a job at an instant: its execution's record once made. */
@@ -172,6 +176,6 @@ export interface ExecutionEntry {
 
 export interface ExecutionPage {
   readonly executions: readonly ExecutionEntry[];
-  /** The target offset after the page's last entry when more may follow. */
+  /** The target offset the next page starts at (it may hold fewer than `limit` entries, even none); undefined when this page is the last. */
   readonly nextAfter: number | undefined;
 }

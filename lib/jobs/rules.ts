@@ -33,6 +33,14 @@ export const ABORT_REASON = 'job_aborted';
 /** The reason an execution gets when its job is canceled and the operator gave none. */
 export const JOB_CANCEL_REASON = 'job_canceled';
 
+/**
+ * Jobs one page of the job list (GET /api/jobs) examines at most, whatever its filter matches
+ * (lifecycle.budgetedPage; gone ones have lifecycle.PAGE_BUDGET of their own): smaller than
+ * PAGE_BUDGET, since each job is met (abortAt) and its status read from several keys, some 20 to
+ * 30 µs of Redis time a job.
+ */
+export const JOB_PAGE_BUDGET = 100;
+
 /** A new job's state: its targets counted, nothing delivered. */
 export function createdJob(spec: JobSpec, seq: number, targets: number): JobState {
   const tally: JobTally = {

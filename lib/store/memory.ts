@@ -23,9 +23,10 @@ import {
   idempotentUntil,
   isDeliverable,
   isGone,
-  listPage,
+  budgetedPage,
+  listed,
+  PAGE_BUDGET,
   reportedAt,
-  type Sequenced,
   statusOf,
   type Transition,
 } from '../commands/lifecycle.ts';
@@ -75,6 +76,7 @@ import {
   deadlineEntry,
   ended,
   endInstant,
+  JOB_PAGE_BUDGET,
   executionRecord,
   jobGoneAt,
   jobSnapshot,
@@ -427,20 +429,23 @@ export class MemoryCommandStore implements CommandStore {
     return copy(entry.record);
   }
 
+  /**
+   * The log walk of listPage: at most the page's budget of entries after the cursor are examined
+   * (settled when met), a gone one among them dropped then, as the Lua does.
+   */
   async list(agentId: string, query: ListQuery, now: number): Promise<ListPage> {
     const queue = this.book.queues.get(agentId);
     if (!queue) return { records: [], nextAfter: undefined };
-    const entries: Sequenced[] = [];
-    for (const [id, entry] of queue.entries) {
+    const after = [...queue.entries].filter(([, entry]) => entry.seq > query.after);
+    const page = budgetedPage(after, query.limit, query.budget ?? PAGE_BUDGET, ([id, entry]) => {
       if (isGone(entry.record, now, this.retentionMs)) {
         queue.entries.delete(id);
-        continue;
+        return 'gone';
       }
       this.book.settle(entry);
-      entries.push(entry);
-    }
-    const page = listPage(entries, query, now, this.retentionMs);
-    return { records: page.records.map(copy), nextAfter: page.nextAfter };
+      return listed(entry.record, query.statuses, now, this.retentionMs);
+    });
+    return { records: page.taken.map(([, entry]) => copy(entry.record)), nextAfter: page.resume?.[1].seq };
   }
 
   async getConfig(agentId: string): Promise<Record<string, unknown> | undefined> {
@@ -682,41 +687,55 @@ export class MemoryJobStore implements JobStore {
     return job && this.book.snapshot(job, now);
   }
 
-  /** Newest first from `query.before`; nextBefore when another job of the statuses asked for follows. */
+  /**
+   * Newest first from `query.before`, at most the page's budget of jobs examined (budgetedPage);
+   * a gone one among them leaves the listing then, as the Lua does.
+   */
   async list(query: JobListQuery, now: number): Promise<JobListPage> {
     const { book } = this;
-    const jobs: JobSnapshot[] = [];
-    let last = 0;
-    for (const jobId of [...book.jobOrder].reverse()) {
-      const job = book.liveJob(jobId, now);
-      if (job === undefined || (query.before > 0 && job.state.seq >= query.before)) continue;
-      const snapshot = book.snapshot(job, now);
-      if (query.statuses !== undefined && !query.statuses.includes(snapshot.status)) continue;
-      if (jobs.length === query.limit) return { jobs, nextBefore: last };
-      jobs.push(snapshot);
-      last = job.state.seq;
+    const older: { jobId: string; seq: number }[] = [];
+    for (let at = book.jobOrder.length - 1; at >= 0; at -= 1) {
+      const jobId = book.jobOrder[at] as string;
+      const seq = book.jobs.get(jobId)?.state.seq ?? 0;
+      if (query.before === 0 || seq < query.before) older.push({ jobId, seq });
     }
-    return { jobs, nextBefore: undefined };
+    const shown = new Map<string, JobSnapshot>();
+    const page = budgetedPage(older, query.limit, query.budget ?? JOB_PAGE_BUDGET, ({ jobId }) => {
+      const job = book.liveJob(jobId, now);
+      if (job === undefined) return 'gone';
+      const snapshot = book.snapshot(job, now);
+      if (query.statuses !== undefined && !query.statuses.includes(snapshot.status)) return 'other';
+      shown.set(jobId, snapshot);
+      return 'match';
+    });
+    return { jobs: page.taken.map(({ jobId }) => shown.get(jobId) as JobSnapshot), nextBefore: page.resume?.seq };
   }
 
-  /** Targets in target order from offset `query.after`; nextAfter when another one of the statuses asked for follows. */
+  /**
+   * Targets in target order from offset `query.after`, at most the page's budget of them examined
+   * (budgetedPage); nextAfter is the offset the next page starts at.
+   */
   async executions(jobId: string, query: ExecutionQuery, now: number): Promise<ExecutionPage | undefined> {
     const { book } = this;
     const job = book.liveJob(jobId, now);
     if (job === undefined) return undefined;
     book.meet(job, now);
-    const executions: ExecutionEntry[] = [];
-    let last = 0;
-    for (let rank = query.after; rank < job.targets.length; rank += 1) {
-      const agentId = job.targets[rank] as string;
-      const execution = this.executionOf(job, agentId, now);
-      if (execution === undefined) continue;
-      if (query.statuses !== undefined && !query.statuses.includes(execution.status)) continue;
-      if (executions.length === query.limit) return { executions, nextAfter: last };
-      executions.push(execution);
-      last = rank + 1;
-    }
-    return { executions, nextAfter: undefined };
+    const shown = new Map<number, ExecutionEntry>();
+    const ranks = function* () {
+      for (let rank = query.after; rank < job.targets.length; rank += 1) yield rank;
+    };
+    const page = budgetedPage(ranks(), query.limit, query.budget ?? PAGE_BUDGET, (rank) => {
+      const execution = this.executionOf(job, job.targets[rank] as string, now);
+      // A target never leaves: one whose execution is past retention is passed over, as in the Lua.
+      if (execution === undefined) return 'other';
+      if (query.statuses !== undefined && !query.statuses.includes(execution.status)) return 'other';
+      shown.set(rank, execution);
+      return 'match';
+    });
+    return {
+      executions: page.taken.map((rank) => shown.get(rank) as ExecutionEntry),
+      nextAfter: page.resume === undefined ? undefined : page.resume + 1,
+    };
   }
 
   /** One target at `now`: its execution (settled), none past retention, or the arithmetic's status (rules.undeliveredStatus). */
@@ -729,10 +748,8 @@ export class MemoryJobStore implements JobStore {
     const queue = this.book.queues.get(agentId);
     const entry = queue?.entries.get(jobId);
     if (entry === undefined) return undefined;
-    if (isGone(entry.record, now, this.book.retentionMs)) {
-      queue?.entries.delete(jobId);
-      return undefined;
-    }
+    // Past retention: not shown; its entry stays until the agent's list or poll drops it, as in Redis (the log keeps it).
+    if (isGone(entry.record, now, this.book.retentionMs)) return undefined;
     this.book.settle(entry);
     const status = statusOf(entry.record, now);
     const cancelReason = status === 'canceled' ? entry.record.cancelReason : undefined;

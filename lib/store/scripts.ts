@@ -261,9 +261,9 @@ export const CANCEL = script({
 /** lua/list.lua: a page of the agent's log for operators. */
 export const LIST = script({
   name: 'list',
-  mirrors: 'listPage, statusOf and isGone (lib/commands/lifecycle.ts); settledExecution (lib/jobs/rules.ts)',
+  mirrors: 'listPage, budgetedPage, statusOf and isGone (lib/commands/lifecycle.ts); settledExecution (lib/jobs/rules.ts)',
   keys: ['logKey', 'queueKey'],
-  args: ['keyPrefix', 'commandPrefix', 'after', 'limit', 'statuses', 'now', 'retentionMs'],
+  args: ['keyPrefix', 'commandPrefix', 'after', 'limit', 'statuses', 'now', 'retentionMs', 'budget', 'pruneBudget'],
   // Reads `commandPrefix .. id` for each id in the log (and the job of each execution): keys it cannot declare (see the top).
   once: false,
   lockKeys: false,
@@ -406,9 +406,9 @@ export const JOB_GET = script({
 /** lua/job-list.lua: a page of jobs newest first, of the statuses asked for. */
 export const JOB_LIST = script({
   name: 'job-list',
-  mirrors: 'abortAt and jobStatusAt (lib/jobs/rules.ts)',
+  mirrors: 'abortAt and jobStatusAt (lib/jobs/rules.ts); budgetedPage (lib/commands/lifecycle.ts)',
   keys: ['jobsKey'],
-  args: ['keyPrefix', 'before', 'limit', 'statuses', 'now', 'retentionMs'],
+  args: ['keyPrefix', 'before', 'limit', 'statuses', 'now', 'retentionMs', 'budget', 'pruneBudget'],
   // Reads the keys of each job the listing names: keys it cannot declare (see the top).
   once: false,
   lockKeys: false,
@@ -417,9 +417,10 @@ export const JOB_LIST = script({
 /** lua/job-executions.lua: a page of a job's targets with the status of each. */
 export const JOB_EXECUTIONS = script({
   name: 'job-executions',
-  mirrors: 'abortAt, settledExecution and undeliveredStatus (lib/jobs/rules.ts); statusOf and isGone (lib/commands/lifecycle.ts)',
+  mirrors:
+    'abortAt, settledExecution and undeliveredStatus (lib/jobs/rules.ts); budgetedPage, statusOf and isGone (lib/commands/lifecycle.ts)',
   keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey'],
-  args: ['keyPrefix', 'jobId', 'after', 'limit', 'statuses', 'now', 'retentionMs'],
+  args: ['keyPrefix', 'jobId', 'after', 'limit', 'statuses', 'now', 'retentionMs', 'budget'],
   // Reads cmd:<agent>:<job> for each target with an execution: keys it cannot declare (see the top).
   once: false,
   lockKeys: false,

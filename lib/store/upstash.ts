@@ -41,7 +41,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import { TokenError } from '../auth/errors.ts';
 import { cutoffSeconds, type RevocationMode, type TokenIdentity } from '../auth/revocation.ts';
-import { created, goneAt, idempotentUntil, reportedAt, type Transition } from '../commands/lifecycle.ts';
+import { created, goneAt, idempotentUntil, PAGE_BUDGET, reportedAt, type Transition } from '../commands/lifecycle.ts';
 import {
   type Cancellation,
   COMMAND_STATUSES,
@@ -84,7 +84,7 @@ import {
   type JobTargets,
   type TimedOutTally,
 } from '../jobs/model.ts';
-import { createdSnapshot, endInstant, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
+import { createdSnapshot, endInstant, JOB_PAGE_BUDGET, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { storeViews } from './admission.ts';
 import type { CommandField, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
@@ -519,6 +519,8 @@ export class UpstashCommandStore implements Actions<CommandStore> {
           statuses: query.statuses?.join(',') ?? '',
           now,
           retentionMs: this.retentionMs,
+          budget: query.budget ?? PAGE_BUDGET,
+          pruneBudget: PAGE_BUDGET,
         },
       ),
     );
@@ -874,6 +876,8 @@ export class UpstashJobStore implements Actions<JobStore> {
           statuses: query.statuses?.join(',') ?? '',
           now,
           retentionMs: this.retentionMs,
+          budget: query.budget ?? JOB_PAGE_BUDGET,
+          pruneBudget: PAGE_BUDGET,
         },
       ),
     );
@@ -909,6 +913,7 @@ export class UpstashJobStore implements Actions<JobStore> {
           statuses: query.statuses?.join(',') ?? '',
           now,
           retentionMs: this.retentionMs,
+          budget: query.budget ?? PAGE_BUDGET,
         },
       ),
     );

@@ -16,6 +16,8 @@ import {
   listPage,
   statusOf,
   updatedAtOf,
+  budgetedPage,
+  type Met,
 } from '../../lib/commands/lifecycle.ts';
 import type { CommandRecord, CommandStatus, Report } from '../../lib/commands/model.ts';
 
@@ -271,6 +273,53 @@ describe('listing', () => {
     ]);
     expect(listPage(entries, { statuses: ['expired'], limit: 1, after: 0 }, now, RETENTION).nextAfter).toBe(1);
     expect(listPage(entries, { statuses: undefined, limit: 10, after: 0 }, T0 + 1_000 + RETENTION, RETENTION).records).toHaveLength(4);
+  });
+
+  it('examines at most the budget of entries not gone: a short or empty page with a cursor, null only at the end', () => {
+    const now = T0 + 2_500;
+    // c1, c2 expired, c3..c5 pending at `now`.
+    expect(listPage(entries, { statuses: ['pending'], limit: 5, after: 0, budget: 2 }, now, RETENTION)).toEqual({
+      records: [],
+      nextAfter: 2,
+    });
+    expect(listPage(entries, { statuses: ['pending'], limit: 5, after: 2, budget: 2 }, now, RETENTION).nextAfter).toBe(4);
+    expect(listPage(entries, { statuses: ['pending'], limit: 5, after: 4, budget: 2 }, now, RETENTION).nextAfter).toBeUndefined();
+    // Gone entries (c1, c2 past retention) do not count against the budget.
+    const later = T0 + 2_000 + RETENTION;
+    const page = listPage(entries, { statuses: undefined, limit: 5, after: 0, budget: 2 }, later, RETENTION);
+    expect(page.records.map((r) => r.commandId)).toEqual(['c3', 'c4']);
+    expect(page.nextAfter).toBe(4);
+  });
+});
+
+describe('budgetedPage', () => {
+  const met = (kinds: string) => (i: number) => ({ g: 'gone', m: 'match', o: 'other' })[kinds[i] as 'g' | 'm' | 'o'] as Met;
+  const walk = (kinds: string, limit: number, budget: number, pruneBudget?: number) =>
+    budgetedPage([...kinds].keys(), limit, budget, met(kinds), pruneBudget);
+
+  it('stops at the first match past limit, resuming after the entry before it', () => {
+    expect(walk('momom', 2, 10)).toEqual({ taken: [0, 2], resume: 3 });
+    expect(walk('mm', 2, 10)).toEqual({ taken: [0, 1], resume: undefined });
+  });
+
+  it('stops at the first entry not gone past the budget, resuming after the last examined', () => {
+    expect(walk('ooooo', 1, 3)).toEqual({ taken: [], resume: 2 });
+    expect(walk('ooog', 1, 3)).toEqual({ taken: [], resume: undefined });
+    expect(walk('oooggo', 1, 3)).toEqual({ taken: [], resume: 2 });
+  });
+
+  it('resumes where it would without the gone entries, until their own allowance runs out', () => {
+    expect(walk('gogogom', 1, 2)).toEqual({ taken: [], resume: 3 });
+    expect(walk('gggm', 1, 5, 2)).toEqual({ taken: [], resume: 1 });
+  });
+
+  it('examines only the entries it counts, and one more', () => {
+    const seen: number[] = [];
+    budgetedPage([0, 1, 2, 3, 4, 5], 1, 2, (i) => {
+      seen.push(i);
+      return 'other';
+    });
+    expect(seen).toEqual([0, 1, 2]);
   });
 });
 

@@ -56,11 +56,13 @@ type Op =
   | { kind: 'report'; agent: number; job: number; status: 'completed' | 'failed' | 'rejected' | 'in_progress'; stepMs: number | undefined }
   | { kind: 'cancel'; agent: number; job: number }
   | { kind: 'cancelJob'; job: number; force: boolean; reason: string | undefined }
-  | { kind: 'executions'; job: number; statuses: number; limit: number; after: number }
-  | { kind: 'list'; statuses: number; limit: number }
+  | { kind: 'executions'; job: number; statuses: number; limit: number; after: number; budget: number | undefined }
+  | { kind: 'list'; statuses: number; limit: number; before: number; budget: number | undefined }
   | { kind: 'advance'; step: number };
 
 const index = (list: readonly unknown[]) => fc.nat({ max: list.length - 1 });
+/** A listing page's budget of entries: the default (PAGE_BUDGET), or so few that pages stop on it. */
+const BUDGET = fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined });
 const rarely = <T>(arbitrary: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
 const jobIndex = fc.nat({ max: MAX_JOBS - 1 });
 
@@ -111,11 +113,18 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       statuses: index(STATUS_SETS),
       limit: fc.integer({ min: 1, max: 3 }),
       after: fc.nat({ max: 5 }),
+      budget: BUDGET,
     }),
   },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('list' as const), statuses: index(JOB_STATUS_SETS), limit: fc.integer({ min: 1, max: 3 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('list' as const),
+      statuses: index(JOB_STATUS_SETS),
+      limit: fc.integer({ min: 1, max: 3 }),
+      before: fc.nat({ max: 6 }),
+      budget: BUDGET,
+    }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), step: index(STEPS) }) },
 );
@@ -206,12 +215,12 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
         await each((rt) => rt.stores.unchecked.jobs.cancel(jobAt(op.job), { reason: op.reason, force: op.force, at: now }));
         break;
       case 'executions': {
-        const query = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after: op.after };
+        const query = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after: op.after, budget: op.budget };
         await each((rt) => rt.stores.unchecked.jobs.executions(jobAt(op.job), query, now));
         break;
       }
       case 'list': {
-        const query: JobListQuery = { statuses: JOB_STATUS_SETS[op.statuses], limit: op.limit, before: 0 };
+        const query: JobListQuery = { statuses: JOB_STATUS_SETS[op.statuses], limit: op.limit, before: op.before, budget: op.budget };
         await each((rt) => rt.stores.unchecked.jobs.list(query, now));
         break;
       }

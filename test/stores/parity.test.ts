@@ -94,7 +94,7 @@ type Op =
   | { kind: 'complete'; pick: number; otherAgent: number | undefined; status: 'completed' | 'failed' | 'rejected'; result: number }
   | { kind: 'progress'; pick: number; otherAgent: number | undefined; details: number; stepMs: number | undefined }
   | { kind: 'cancel'; pick: number; otherAgent: number | undefined; reason: string | undefined }
-  | { kind: 'list'; agent: number; statuses: number; limit: number; cursor: 'start' | 'last' | number }
+  | { kind: 'list'; agent: number; statuses: number; limit: number; cursor: 'start' | 'last' | number; budget: number | undefined }
   | { kind: 'get'; pick: number; otherAgent: number | undefined }
   | { kind: 'advance'; ms: number }
   | { kind: 'revokeToken'; jti: number; end: End }
@@ -160,6 +160,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       statuses: index(STATUS_SETS),
       limit: fc.integer({ min: 1, max: 3 }),
       cursor: fc.oneof(fc.constantFrom<'start' | 'last'>('start', 'last', 'last'), fc.integer({ min: 1, max: 8 })),
+      // A page's budget of log entries: the default (PAGE_BUDGET), or so few that pages stop on it.
+      budget: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
     }),
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('fetch'), agent: agentIndex, limit: fc.nat({ max: 4 }) }) },
@@ -406,7 +408,7 @@ async function runHistory(ops: readonly Op[], mode: RevocationMode, subjects: re
       case 'list': {
         const agentId = AGENTS[op.agent] as string;
         const after = op.cursor === 'start' ? 0 : op.cursor === 'last' ? (cursors.get(agentId) ?? 0) : op.cursor;
-        const query: ListQuery = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after };
+        const query: ListQuery = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after, budget: op.budget };
         const expected = commands.list(agentId, query, now);
         cursors.set(agentId, expected.nextAfter ?? 0);
         await each(

@@ -10,6 +10,7 @@ local limit = ARGV[4]
 local statuses = ARGV[5]
 local now = ARGV[6]
 local retentionMs = ARGV[7]
+local budget = ARGV[8]
 --- @include include/ms
 --- @include include/keys
 --- @include include/ruleFields
@@ -22,49 +23,48 @@ local retentionMs = ARGV[7]
 --- @include rules/jobGoneAt
 --- @include rules/undeliveredStatus
 -- A page of a job's targets (lib/store/scripts.ts JOB_EXECUTIONS). Mirrors abortAt,
--- settledExecution and undeliveredStatus (lib/jobs/rules.ts); statusOf and isGone
+-- settledExecution and undeliveredStatus (lib/jobs/rules.ts); budgetedPage, statusOf and isGone
 -- (lib/commands/lifecycle.ts).
 --
--- The targets in target order (rank in job-targets) after `after` targets, each with its status
--- at `now`: its execution's (cmd:<agent>:<job>, settled: settledExecution), an execution past
+-- The targets in target order (rank in job-targets) from offset `after`, each with its status at
+-- `now`: its execution's (cmd:<agent>:<job>, settled: settledExecution), an execution past
 -- retention left out, a target without one by undeliveredStatus; of the `statuses` asked for.
--- The job met at `now` first (abortAt). Returns { 'ok', the job's answer, { agent, status, flat
--- hash or {} } each, the offset after the last one when another matching target follows, else
--- '' } or { 'not_found' }.
-local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
+-- The job met at `now` first (abortAt). At most `budget` targets are examined, one more to know
+-- that the listing goes on (budgetedPage), so a page costs the same whatever the filter matches. Returns { 'ok', the job's answer, { agent,
+-- status, flat hash or {} } each, the offset the next page starts at ('' at the end) } or
+-- { 'not_found' }.
+local max, at, retention, most = tonumber(limit), tonumber(now), tonumber(retentionMs), tonumber(budget)
 local expiry = redis.call('HGET', jobKey, 'expiresAt')
 if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, retention) <= at then return { 'not_found' } end
 local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
 local state, timedOut = jobAt(jk, at)
 local wanted = wantedStatuses(statuses)
 local undelivered = undeliveredStatus(state, at).status
-local out, last = {}, ''
+local out, seen, last = {}, 0, ''
 local rank = tonumber(after)
 while true do
   local agents = redis.call('ZRANGE', targetsKey, rank, rank + 99)
   if #agents == 0 then break end
-  for i, agent in ipairs(agents) do
-    local status, flat = undelivered, {}
+  for _, agent in ipairs(agents) do
+    local status, key = undelivered, nil
     if redis.call('SISMEMBER', execsKey, agent) == 1 then
-      local key = commandKeyOf(keyPrefix, agent, jobId)
+      key = commandKeyOf(keyPrefix, agent, jobId)
       local r = ruleFields(key)
       status = nil
       if r.expiresAt then
         local settled
         r, settled = writeSettled(key, r, state['end'], retention)
         if settled then redis.call('ZREM', queueKeyOf(keyPrefix, agent), jobId) end
-        if not isGone(r, at, retention) then
-          status = statusOf(r, at)
-          flat = redis.call('HGETALL', key)
-        end
+        if not isGone(r, at, retention) then status = statusOf(r, at) end
       end
     end
-    if status and (not wanted or wanted[status]) then
-      if #out == max then return { 'ok', jobAnswer(jk, timedOut), out, last } end
-      out[#out + 1] = { agent, status, flat }
-      last = ms(rank + i)
-    end
+    -- A target never leaves: one whose execution is past retention is passed over, not dropped.
+    local match = status and (not wanted or wanted[status])
+    if seen >= most or (match and #out >= max) then return { 'ok', jobAnswer(jk, timedOut), out, last } end
+    if match then out[#out + 1] = { agent, status, key and redis.call('HGETALL', key) or {} } end
+    seen = seen + 1
+    rank = rank + 1
+    last = ms(rank)
   end
-  rank = rank + #agents
 end
 return { 'ok', jobAnswer(jk, timedOut), out, '' }
