@@ -82,7 +82,7 @@ export const JOB_IDEMPOTENCY_FIELDS = ['fingerprint', 'jobId', 'until'] as const
 /**
  * A job being created over several scripts (`<p>job-build:<job>`, docs/jobs.md): the fields of
  * its job hash to be (JOB_FIELDS), and these, which the job hash never gets: where the build is
- * (`buildState` building or committed, `buildStep` steps done, `buildCall` the last step's call
+ * (`buildState` building, committed once the job is written, done once its leavers are indexed, `buildStep` steps done, `buildCall` the last step's call
  * id, `buildGroup` and `buildCursor` the group being copied and the last join position copied from
  * it, `buildSnaps` each group's snapshot position as JSON, `buildTargetSeq` continuous joiners
  * meanwhile) and its keys' ends (`buildUntil`, `buildKeep` the job's own).

@@ -266,10 +266,11 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>job-build:<job>',
     type: 'hash',
     meaning:
-      'a job being created over more members than one script copies (docs/jobs.md): the fields of its job hash to be, and `buildState` ' +
-      "(`building`, then `committed`), `buildStep buildCall` (the steps done and the last one's call id), `buildGroup buildCursor` " +
-      "(the group being copied and the last join position copied from it), `buildSnap:<i>` (group i's `group-seq` when the create began), " +
-      '`buildTargetSeq` (continuous joiners meanwhile); nothing reads the job before `job:<job>` is written',
+      'a job being created over more members than one script copies (docs/jobs.md#large-jobs): the fields of its job hash to be, and ' +
+      '`buildState` (`building`, `committed` once the job is written, `done` once its leavers are indexed), `buildStep buildCall` ' +
+      "(the steps done and the last one's call id), `buildGroup buildCursor` (the group being copied and the last join position " +
+      "copied from it), `buildSnaps` (each group's snapshot position, JSON), `buildTargetSeq` (continuous joiners meanwhile), " +
+      '`buildUntil buildKeep`; nothing reads the job before `job:<job>` is written',
     expiry: '`PEXPIREAT` its begin + 2 min (JOB_BUILD_KEEP_MS): an unfinished create leaves nothing behind',
   },
   {
