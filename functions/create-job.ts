@@ -1,16 +1,19 @@
 /**
  * POST /api/jobs (operators): one command for many agents, named and through groups. The store
- * writes the job and its target set in one step, never one record per agent: each target's
- * execution is made in that agent's own poll. With an Idempotency-Key, the same request again
- * within RESULT_RETENTION_SECONDS answers the original 201 byte for byte (the job as it was
- * created, nothing added); another request under that key is 422.
+ * writes the job and its target set, never one record per agent: each target's execution is made
+ * in that agent's own poll (on Redis, a job over many members is written in bounded steps, and
+ * answered once written; docs/jobs.md). With an Idempotency-Key, the same request again within
+ * RESULT_RETENTION_SECONDS answers the original 201 byte for byte (the job as it was created,
+ * nothing added), and finishes a create that an earlier try began; another request under that
+ * key is 422. Targets are counted before anything is written: over MAX_JOB_TARGETS is 400, none
+ * (a job that is not continuous over empty groups) is 422 no_targets.
  */
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { JobSpec } from '../lib/jobs/model.ts';
+import { type JobSpec, MAX_JOB_TARGETS } from '../lib/jobs/model.ts';
 import { jobView } from '../lib/jobs/views.ts';
-import { ApiError } from '../lib/http/errors.ts';
+import { ApiError, badRequest } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, json, jsonBody, METRIC } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { idempotencyKeyHeader, jobFingerprint, jobInput } from '../lib/http/validation.ts';
@@ -37,6 +40,17 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
   const answer = await stores.jobs.create(spec, idempotency);
   if (answer.outcome === 'mismatch') {
     throw new ApiError('unprocessable', 'this Idempotency-Key was already used with a different request');
+  }
+  if (answer.outcome === 'too_many_targets') {
+    throw badRequest(
+      `the job would have up to ${answer.counted} targets (its groups' members and its named agents added up); the most is ${MAX_JOB_TARGETS}`,
+    );
+  }
+  if (answer.outcome === 'no_targets') {
+    throw new ApiError(
+      'no_targets',
+      'the targets resolve to no agent: the groups named have no members (a job that is not continuous needs one)',
+    );
   }
   if (answer.outcome === 'created') count(context, METRIC.jobsCreated);
   return json(201, jobView(answer.job), { Location: `/api/jobs/${answer.job.spec.jobId}` });

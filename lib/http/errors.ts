@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'conflict'
   | 'payload_too_large'
   | 'unprocessable'
+  | 'no_targets'
   | 'unsupported_media_type'
   | 'rate_limited'
   | 'server_error'
@@ -43,6 +44,7 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   payload_too_large: 413,
   unprocessable: 422,
+  no_targets: 422,
   unsupported_media_type: 415,
   rate_limited: 429,
   server_error: 500,

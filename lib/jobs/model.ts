@@ -18,6 +18,13 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 /** The most agents and groups one job may name. */
 export const MAX_JOB_AGENTS = 1000;
 export const MAX_JOB_GROUPS = 10;
+/**
+ * The most targets one job may have when it is created, as counted before anything is written:
+ * the sizes of its groups added up, plus its named agents (rules targetsOutcome). An agent in two
+ * of the groups, or named and in a group, is counted once per place: the count is an upper bound
+ * of the job's targets, known in O(1) per group. A continuous job may grow past it by later joins.
+ */
+export const MAX_JOB_TARGETS = 1_000_000;
 /** Rollout: first deliveries counted over this sliding window. */
 export const ROLLOUT_WINDOW_MS = 60_000;
 
@@ -126,8 +133,15 @@ export interface JobSnapshot {
 /**
  * created: the job is new. replayed: the Idempotency-Key was seen with the same request; the job
  * it made, as it is now. mismatch: the key was seen with another request; nothing changed.
+ * too_many_targets: the targets counted (`counted`, rules targetsOutcome) are over
+ * MAX_JOB_TARGETS; no_targets: the targets resolve to no agent and the job is not continuous.
+ * Neither writes anything, the Idempotency-Key included.
  */
-export type CreateJobOutcome = { readonly outcome: 'created' | 'replayed'; readonly job: JobSnapshot } | { readonly outcome: 'mismatch' };
+export type CreateJobOutcome =
+  | { readonly outcome: 'created' | 'replayed'; readonly job: JobSnapshot }
+  | { readonly outcome: 'mismatch' }
+  | { readonly outcome: 'no_targets' }
+  | { readonly outcome: 'too_many_targets'; readonly counted: number };
 
 export interface JobCancellation {
   readonly reason: string | undefined;

@@ -26,7 +26,7 @@ import type {
   JobTally,
   TimedOutTally,
 } from './model.ts';
-import { ROLLOUT_WINDOW_MS } from './model.ts';
+import { MAX_JOB_TARGETS, ROLLOUT_WINDOW_MS } from './model.ts';
 
 /** The reason an abort writes, on the job and on every execution it cancels. */
 export const ABORT_REASON = 'job_aborted';
@@ -40,6 +40,22 @@ export const JOB_CANCEL_REASON = 'job_canceled';
  * 30 µs of Redis time a job.
  */
 export const JOB_PAGE_BUDGET = 100;
+
+/** What a create does with the targets it counted before writing anything (targetsOutcome). */
+export type TargetsOutcome = 'create' | 'too_many_targets' | 'no_targets';
+
+/**
+ * May a job with `counted` targets be created? `counted` is the sizes of its groups added up plus
+ * its named agents, each known in O(1) before anything is written: an agent in two of the groups
+ * is counted twice, so it bounds the targets from above and is 0 exactly when they resolve to no
+ * agent. Over `max` (MAX_JOB_TARGETS): refused; none: refused unless the job is continuous (its
+ * groups may gain members later).
+ */
+export function targetsOutcome(counted: number, continuous: boolean, max: number = MAX_JOB_TARGETS): TargetsOutcome {
+  if (counted > max) return 'too_many_targets';
+  if (counted === 0 && !continuous) return 'no_targets';
+  return 'create';
+}
 
 /** A new job's state: its targets counted, nothing delivered. */
 export function createdJob(spec: JobSpec, seq: number, targets: number): JobState {

@@ -79,6 +79,26 @@ export type JobField = (typeof JOB_FIELDS)[number];
 export const COMMAND_IDEMPOTENCY_FIELDS = ['fingerprint', 'commandId', 'until'] as const;
 export const JOB_IDEMPOTENCY_FIELDS = ['fingerprint', 'jobId', 'until'] as const;
 
+/**
+ * A job being created over several scripts (`<p>job-build:<job>`, docs/jobs.md): the fields of
+ * its job hash to be (JOB_FIELDS), and these, which the job hash never gets: where the build is
+ * (`buildState` building, committed once the job is written, done once its leavers are indexed, `buildStep` steps done, `buildCall` the last step's call
+ * id, `buildGroup` and `buildCursor` the group being copied and the last join position copied from
+ * it, `buildSnaps` each group's snapshot position as JSON, `buildTargetSeq` continuous joiners
+ * meanwhile) and its keys' ends (`buildUntil`, `buildKeep` the job's own).
+ */
+export const JOB_BUILD_FIELDS = [
+  'buildState',
+  'buildStep',
+  'buildCall',
+  'buildGroup',
+  'buildCursor',
+  'buildSnaps',
+  'buildTargetSeq',
+  'buildUntil',
+  'buildKeep',
+] as const;
+
 // The lists the scripts read (HMGET) or count (HINCRBY) by, each a part of one list above.
 
 /** What the lifecycle rules read of a command (lib/store/lua/include/ruleFields.lua). */
@@ -146,6 +166,7 @@ export const LUA_FIELD_LISTS = {
   JOB_COUNTER_FIELDS,
   COMMAND_IDEMPOTENCY_FIELDS,
   JOB_IDEMPOTENCY_FIELDS,
+  JOB_BUILD_FIELDS,
 } as const;
 
 /** Every field name a script may write or read by name, of any hash. */
@@ -154,4 +175,5 @@ export const HASH_FIELDS: ReadonlySet<string> = new Set<string>([
   ...JOB_FIELDS,
   ...COMMAND_IDEMPOTENCY_FIELDS,
   ...JOB_IDEMPOTENCY_FIELDS,
+  ...JOB_BUILD_FIELDS,
 ]);

@@ -46,6 +46,9 @@ export interface RedisKeys {
   groupJobs(group: string): string;
   agentJobs(agentId: string): string;
   jobIdempotency(sub: string, key: string): string;
+  jobBuild(jobId: string): string;
+  jobLeavers(jobId: string): string;
+  groupBuilds(group: string): string;
   /** `<p>`: what every key starts with (the Lua key builder takes it). */
   readonly prefix: string;
 }
@@ -258,6 +261,33 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     meaning: "an operator's `Idempotency-Key` for a job: `fingerprint jobId until`",
     expiry: '`PEXPIREAT` `until` (first use + retention)',
   },
+  {
+    name: 'jobBuild',
+    pattern: '<p>job-build:<job>',
+    type: 'hash',
+    meaning:
+      'a job being created over more members than one script copies (docs/jobs.md#large-jobs): the fields of its job hash to be, and ' +
+      '`buildState` (`building`, `committed` once the job is written, `done` once its leavers are indexed), `buildStep buildCall` ' +
+      "(the steps done and the last one's call id), `buildGroup buildCursor` (the group being copied and the last join position " +
+      "copied from it), `buildSnaps` (each group's snapshot position, JSON), `buildTargetSeq` (continuous joiners meanwhile), " +
+      '`buildUntil buildKeep`; nothing reads the job before `job:<job>` is written',
+    expiry: '`PEXPIREAT` its begin + 2 min (JOB_BUILD_KEEP_MS): an unfinished create leaves nothing behind',
+  },
+  {
+    name: 'jobLeavers',
+    pattern: '<p>job-leavers:<job>',
+    type: 'set',
+    meaning: "agents that left one of the job's groups while it was being created: put in `agent-jobs` once the job is written",
+    expiry: 'as `job-build`',
+  },
+  {
+    name: 'groupBuilds',
+    pattern: '<p>group-builds:<group>',
+    type: 'hash',
+    meaning:
+      "the jobs being created over the group, each with the group's `group-seq` when its create began: a leave or a join meanwhile keeps the job's snapshot",
+    expiry: '`PEXPIREAT` the latest such create + 2 min; an entry leaves when its job is written or its build is met gone',
+  },
 ];
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -288,6 +318,9 @@ export function redisKeys(prefix: string): RedisKeys {
     groupJobs: (group) => `${prefix}group-jobs:${keyPart(group)}`,
     agentJobs: (agentId) => `${prefix}agent-jobs:${keyPart(agentId)}`,
     jobIdempotency: (sub, key) => `${prefix}job-idem:${keyPart(sub)}:${keyPart(key)}`,
+    jobBuild: (jobId) => `${prefix}job-build:${keyPart(jobId)}`,
+    jobLeavers: (jobId) => `${prefix}job-leavers:${keyPart(jobId)}`,
+    groupBuilds: (group) => `${prefix}group-builds:${keyPart(group)}`,
     prefix,
   };
 }

@@ -40,6 +40,7 @@ export const SCRIPT_FILES = [
   'get-config',
   'put-config',
   'job-create',
+  'job-create-step',
   'job-get',
   'job-list',
   'job-executions',

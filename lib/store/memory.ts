@@ -88,6 +88,7 @@ import {
   rolloutWindowStart,
   settledExecution,
   targetAdded,
+  targetsOutcome,
   undeliveredStatus,
 } from '../jobs/rules.ts';
 import { MemoryRateLimiter, type RateLimitSettings } from './ratelimit.ts';
@@ -639,12 +640,18 @@ export class MemoryJobStore implements JobStore {
     this.book = book;
   }
 
-  /** The targets: the named agents and the groups' members now, each once, by code unit (as a sorted set of equal scores). */
+  /**
+   * The targets: the named agents and the groups' members now, each once, by code unit (as a
+   * sorted set of equal scores). Counted first, as Redis counts them before writing anything
+   * (targetsOutcome over the groups' sizes and the named agents): a refusal keeps nothing, the
+   * Idempotency-Key included. Made in one step: the build Redis spreads over several scripts has
+   * the same visible outcome (the job appears whole, at its commit).
+   */
   async create(spec: JobSpec, request?: IdempotentRequest): Promise<CreateJobOutcome> {
     const { book } = this;
     const at = spec.createdAt;
-    if (request) {
-      const key = JSON.stringify([request.sub, request.key]);
+    const key = request && JSON.stringify([request.sub, request.key]);
+    if (request && key !== undefined) {
       const entry = book.jobIdempotency.get(key);
       const existing = entry && book.liveJob(entry.commandId, at);
       switch (idempotency(entry, request.fingerprint, at, existing !== undefined)) {
@@ -653,12 +660,20 @@ export class MemoryJobStore implements JobStore {
         case 'replay':
           return { outcome: 'replayed', job: book.asCreated(existing as MemoryJob) };
         case 'create':
-          book.jobIdempotency.set(key, {
-            fingerprint: request.fingerprint,
-            commandId: spec.jobId,
-            until: idempotentUntil(at, book.retentionMs),
-          });
+          break;
       }
+    }
+    let counted = spec.targets.agents.length;
+    for (const group of spec.targets.groups) counted += book.groups.get(group)?.order.length ?? 0;
+    const verdict = targetsOutcome(counted, spec.continuous);
+    if (verdict === 'too_many_targets') return { outcome: verdict, counted };
+    if (verdict === 'no_targets') return { outcome: verdict };
+    if (request && key !== undefined) {
+      book.jobIdempotency.set(key, {
+        fingerprint: request.fingerprint,
+        commandId: spec.jobId,
+        until: idempotentUntil(at, book.retentionMs),
+      });
     }
     const kept: JobSpec = deepFreeze(structuredClone(spec));
     const chosen = new Set<string>();

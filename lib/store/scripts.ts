@@ -283,9 +283,9 @@ export const RAISE_CUTOFF = script({
 export const GROUP_JOIN = script({
   name: 'group-join',
   mirrors: 'joinOutcome and nextPosition (lib/groups/membership.ts); abortAt and jobStatusAt (lib/jobs/rules.ts)',
-  keys: ['groupKey', 'seqKey', 'agentGroupsKey', 'groupJobsKey'],
+  keys: ['groupKey', 'seqKey', 'agentGroupsKey', 'groupJobsKey', 'groupBuildsKey'],
   args: ['keyPrefix', 'group', 'agentId', 'maxGroups', 'now'],
-  // Reads the keys of each job group-jobs names: keys it cannot declare (see the top).
+  // Reads the keys of each job group-jobs and group-builds name: keys it cannot declare (see the top).
   once: true,
   lockKeys: false,
 });
@@ -294,9 +294,9 @@ export const GROUP_JOIN = script({
 export const GROUP_LEAVE = script({
   name: 'group-leave',
   mirrors: 'leaveOutcome (lib/groups/membership.ts)',
-  keys: ['groupKey', 'agentGroupsKey', 'groupJobsKey', 'agentJobsKey'],
+  keys: ['groupKey', 'agentGroupsKey', 'groupJobsKey', 'agentJobsKey', 'groupBuildsKey'],
   args: ['keyPrefix', 'group', 'agentId'],
-  // Reads the keys of each job group-jobs names: keys it cannot declare (see the top).
+  // Reads the keys of each job group-jobs and group-builds name: keys it cannot declare (see the top).
   once: true,
   lockKeys: false,
 });
@@ -361,11 +361,15 @@ export const PUT_CONFIG = script({
   lockKeys: true,
 });
 
-/** lua/job-create.lua: a job, its targets and its indexes, after an idempotency key. */
+/**
+ * lua/job-create.lua: after an idempotency key and the target limits, a job, its targets and its
+ * indexes when one script's share of members covers them; otherwise the build of the job begins
+ * (JOB_CREATE_STEP goes on with it), or an unfinished one under the same key is resumed.
+ */
 export const JOB_CREATE = script({
   name: 'job-create',
-  mirrors: 'createdJob (lib/jobs/rules.ts); idempotency and idempotentUntil (lib/commands/lifecycle.ts)',
-  keys: ['jobKey', 'targetsKey', 'jobsKey', 'jobSeqKey', 'idemKey'],
+  mirrors: 'targetsOutcome and createdJob (lib/jobs/rules.ts); idempotency and idempotentUntil (lib/commands/lifecycle.ts)',
+  keys: ['jobKey', 'targetsKey', 'jobsKey', 'jobSeqKey', 'idemKey', 'buildKey', 'leaversKey'],
   args: [
     'keyPrefix',
     'jobId',
@@ -386,9 +390,29 @@ export const JOB_CREATE = script({
     'fingerprint',
     'idemUntil',
     'retentionMs',
+    'maxTargets',
+    'stepMembers',
+    'buildUntil',
   ],
-  // Reads the groups named in `targets` and writes their group-jobs, and with an idempotency key
-  // reads the job that key made: keys it cannot declare (see the top).
+  // Reads the groups named in `targets` and writes their group-jobs (or group-builds), and with an
+  // idempotency key reads the job or the build that key made: keys it cannot declare (see the top).
+  once: true,
+  lockKeys: false,
+});
+
+/**
+ * lua/job-create-step.lua: one bounded step of a job's build that JOB_CREATE began: members
+ * copied, then the job written, then the agents that left meanwhile put in agent-jobs. Never
+ * behind the gate: the store runs it only inside a create the gate admitted (the steps continue
+ * that request and are not counted again); exactly once by its step number and call id.
+ */
+export const JOB_CREATE_STEP = script({
+  name: 'job-create-step',
+  mirrors: 'createdJob (lib/jobs/rules.ts)',
+  keys: ['jobKey', 'targetsKey', 'jobsKey', 'jobSeqKey', 'buildKey', 'leaversKey'],
+  args: ['keyPrefix', 'step', 'stepCall', 'stepMembers'],
+  // Reads the groups of the build and writes their group-jobs, group-builds and the leavers'
+  // agent-jobs: keys it cannot declare (see the top).
   once: true,
   lockKeys: false,
 });

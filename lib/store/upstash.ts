@@ -82,6 +82,7 @@ import {
   type JobState,
   type JobTally,
   type JobTargets,
+  MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../jobs/model.ts';
 import { createdSnapshot, endInstant, JOB_PAGE_BUDGET, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
@@ -108,6 +109,7 @@ import {
   inputsOf,
   JOB_CANCEL,
   JOB_CREATE,
+  JOB_CREATE_STEP,
   JOB_EXECUTIONS,
   JOB_GET,
   JOB_LIST,
@@ -353,7 +355,27 @@ export interface UpstashStoreOptions {
   readonly redisKeyPrefix: string;
   readonly revocationMode?: RevocationMode;
   readonly rateLimit?: RateLimitSettings | undefined;
+  /** Members one script of a job's creation copies at most (JOB_CREATE_STEP_MEMBERS; tests make it small). */
+  readonly jobCreateStepMembers?: number;
+  /** Tests only: run between two steps of a job's build (`done` steps so far); what it throws, the create throws. */
+  readonly betweenJobCreateSteps?: (jobId: string, done: number) => Promise<void>;
 }
+
+/**
+ * Members one script of a job's creation copies at most (lua/include/jobBuild.lua). A member
+ * costs about 2 µs of Redis time (ZRANGEBYSCORE, then ZADD NX into a target set of up to
+ * 1,000,000), so a step holds Redis about 2 ms: well under the 10 ms no script may exceed. A job
+ * counted at or under it is created in one script, as before.
+ */
+export const JOB_CREATE_STEP_MEMBERS = 1000;
+
+/**
+ * How long an unfinished creation is kept (its build, targets and leavers; lua/include/jobBuild.lua)
+ * from the begin of the request that runs it: far beyond a create's 10 s function timeout, so a
+ * retry with the same Idempotency-Key soon after finds it and finishes it, and short, so that one
+ * never finished leaves nothing behind for long.
+ */
+export const JOB_BUILD_KEEP_MS = 120_000;
 
 function gateSettings(options: UpstashStoreOptions): GateSettings {
   return { keys: redisKeys(options.redisKeyPrefix), mode: options.revocationMode ?? 'denylist', rateLimit: options.rateLimit };
@@ -654,6 +676,7 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
           seqKey: this.keys.groupSeq(group),
           agentGroupsKey: this.keys.agentGroups(agentId),
           groupJobsKey: this.keys.groupJobs(group),
+          groupBuildsKey: this.keys.groupBuilds(group),
         },
         { keyPrefix: this.keys.prefix, group, agentId, maxGroups: MAX_GROUPS_PER_AGENT, now },
       ),
@@ -672,6 +695,7 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
           agentGroupsKey: this.keys.agentGroups(agentId),
           groupJobsKey: this.keys.groupJobs(group),
           agentJobsKey: this.keys.agentJobs(agentId),
+          groupBuildsKey: this.keys.groupBuilds(group),
         },
         { keyPrefix: this.keys.prefix, group, agentId },
       ),
@@ -786,6 +810,9 @@ export class UpstashJobStore implements Actions<JobStore> {
   private readonly keys: RedisKeys;
   private readonly retentionMs: number;
   private readonly createScript;
+  private readonly createStepScript;
+  private readonly stepMembers: number;
+  private readonly betweenSteps: ((jobId: string, done: number) => Promise<void>) | undefined;
   private readonly getScript;
   private readonly listScript;
   private readonly executionsScript;
@@ -796,6 +823,9 @@ export class UpstashJobStore implements Actions<JobStore> {
     this.keys = gate.keys;
     this.retentionMs = options.resultRetentionSeconds * 1000;
     this.createScript = gatedRunner(redis, gate, JOB_CREATE);
+    this.createStepScript = runner(redis, JOB_CREATE_STEP);
+    this.stepMembers = options.jobCreateStepMembers ?? JOB_CREATE_STEP_MEMBERS;
+    this.betweenSteps = options.betweenJobCreateSteps;
     this.getScript = gatedRunner(redis, gate, JOB_GET);
     this.listScript = gatedRunner(redis, gate, JOB_LIST);
     this.executionsScript = gatedRunner(redis, gate, JOB_EXECUTIONS);
@@ -810,6 +840,15 @@ export class UpstashJobStore implements Actions<JobStore> {
     };
   }
 
+  /**
+   * The create: JOB_CREATE (behind the gate with an admission) writes the job when one script's
+   * share of members covers its targets; otherwise it begins the job's build (or finds the
+   * unfinished build of the same request under its Idempotency-Key) and this call runs
+   * JOB_CREATE_STEP until the job is written, each step a bounded script of its own, outside the
+   * gate (continuing the request the gate admitted, not counted again). The caller gets one
+   * answer: created (or replayed) once the job is written. A failure midway throws, and leaves
+   * nothing that can be seen: the build expires by itself, or a retry with the same key finishes it.
+   */
   async create(admission: Admission | undefined, spec: JobSpec, request?: IdempotentRequest): Promise<CreateJobOutcome> {
     const { jobId } = spec;
     const answer = await call('createJob', () =>
@@ -821,6 +860,8 @@ export class UpstashJobStore implements Actions<JobStore> {
           jobsKey: this.keys.jobs(),
           jobSeqKey: this.keys.jobSeq(),
           idemKey: request === undefined ? '' : this.keys.jobIdempotency(request.sub, request.key),
+          buildKey: this.keys.jobBuild(jobId),
+          leaversKey: this.keys.jobLeavers(jobId),
         },
         {
           keyPrefix: this.keys.prefix,
@@ -842,17 +883,54 @@ export class UpstashJobStore implements Actions<JobStore> {
           fingerprint: request?.fingerprint ?? '',
           idemUntil: idempotentUntil(spec.createdAt, this.retentionMs),
           retentionMs: this.retentionMs,
+          maxTargets: MAX_JOB_TARGETS,
+          stepMembers: this.stepMembers,
+          buildUntil: spec.createdAt + JOB_BUILD_KEEP_MS,
         },
       ),
     );
     const [outcome, first, second] = Array.isArray(answer) ? answer : [];
     if (outcome === 'created') return { outcome, job: createdSnapshot(spec, Number(first), Number(second)) };
-    if (outcome === 'mismatch') return { outcome };
+    if (outcome === 'mismatch' || outcome === 'no_targets') return { outcome };
+    if (outcome === 'too_many_targets') return { outcome, counted: Number(first) };
+    if (outcome === 'building' && typeof first === 'string') return this.build(first, Number(second));
     const stored = toJobState(first);
     if (outcome === 'replayed' && stored !== undefined) {
       return { outcome, job: createdSnapshot(stored.state.spec, stored.state.seq, stored.initialTargets) };
     }
     throw new StoreUnavailableError(`Redis createJob returned an unknown answer (${typeof answer})`);
+  }
+
+  /** The steps of the build of `jobId` from `step` steps done, until the job is written and its leavers indexed. */
+  private async build(jobId: string, step: number): Promise<CreateJobOutcome> {
+    const keys = {
+      jobKey: this.keys.job(jobId),
+      targetsKey: this.keys.jobTargets(jobId),
+      jobsKey: this.keys.jobs(),
+      jobSeqKey: this.keys.jobSeq(),
+      buildKey: this.keys.jobBuild(jobId),
+      leaversKey: this.keys.jobLeavers(jobId),
+    };
+    let done = step;
+    for (;;) {
+      await this.betweenSteps?.(jobId, done);
+      // The call's own id, made once: the client's retry of this call sends the same, and the step answers it again.
+      const stepCall = randomUUID();
+      const answer = await call('createJob', () =>
+        this.createStepScript(keys, { keyPrefix: this.keys.prefix, step: done, stepCall, stepMembers: this.stepMembers }),
+      );
+      const [outcome, value] = Array.isArray(answer) ? answer : [];
+      if (outcome === 'more' && Number(value) >= done) {
+        done = Number(value);
+        continue;
+      }
+      if (outcome === 'gone') throw new StoreUnavailableError(`Redis createJob: the build of job ${jobId} expired before it was finished`);
+      const stored = toJobState(value);
+      if ((outcome === 'created' || outcome === 'replayed') && stored !== undefined) {
+        return { outcome, job: createdSnapshot(stored.state.spec, stored.state.seq, stored.initialTargets) };
+      }
+      throw new StoreUnavailableError(`Redis createJob step returned an unknown answer (${typeof answer})`);
+    }
   }
 
   async get(admission: Admission | undefined, jobId: string, now: number): Promise<JobSnapshot | undefined> {

@@ -296,6 +296,30 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       expect((await allJobs()).map((job) => job.spec.jobId)).toEqual([first.body.job_id]);
     });
 
+    it('answers 422 no_targets to a job whose groups have no members, and keeps nothing, its Idempotency-Key neither', async () => {
+      const body = { command: 'deploy', targets: { groups: [`no-such-group-${run}`, `empty-${run}`] } };
+
+      const refused = await create(body, { 'idempotency-key': `empty-${run}` });
+
+      expect(refused.status).toBe(422);
+      expect(refused.body).toMatchObject({ error: 'no_targets', error_description: expect.stringContaining('no agent') });
+      expect(await allJobs()).toEqual([]);
+      // The key was not kept: once a group has a member, the same request creates the job.
+      await join(`empty-${run}`, agentId(1));
+      const created = await create(body, { 'idempotency-key': `empty-${run}` });
+      expect(created.status).toBe(201);
+      expect(created.body.counts).toMatchObject({ pending: 1 });
+    });
+
+    it('creates a continuous job over empty groups: it may start with no target and gain them', async () => {
+      const answer = await create({ command: 'enroll', continuous: true, targets: { groups: [`later-${run}`] } });
+
+      expect(answer.status).toBe(201);
+      expect(answer.body).toMatchObject({ status: 'in_progress', counts: { ...ZERO } });
+      await join(`later-${run}`, agentId(1));
+      expect((await read(answer.body.job_id)).body.counts).toMatchObject({ pending: 1 });
+    });
+
     it('keeps one operator key apart from another operator', async () => {
       const body = { command: 'deploy', targets: { agents: [agentId(1)] } };
       const first = await create(body, { 'idempotency-key': `shared-${run}` });

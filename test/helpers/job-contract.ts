@@ -218,6 +218,22 @@ export function jobContract(target: StoreTarget): void {
         expect(listed.every((entry) => entry.record?.commandId === job.spec.jobId && entry.record.deliveryCount === 2)).toBe(true);
       });
 
+      it('refuses a job whose targets resolve to no agent (no_targets) and keeps nothing, not even its key; a continuous one may start empty', async () => {
+        const [empty, left, agent] = [fresh('empty'), fresh('left'), fresh('agent')];
+        await w.join(left, agent);
+        await w.leave(left, agent);
+        const key = { sub: 'op', key: fresh('k'), fingerprint: 'f' };
+
+        expect(await w.jobs.create(w.spec({ groups: [empty, left] }), key)).toEqual({ outcome: 'no_targets' });
+
+        expect((await w.jobs.list({ statuses: undefined, limit: 10, before: 0 }, w.now())).jobs).toEqual([]);
+        await w.join(empty, agent);
+        const made = await w.jobs.create(w.spec({ groups: [empty, left] }), key);
+        expect(made).toMatchObject({ outcome: 'created', job: { counts: counts({ pending: 1 }) } });
+        const continuous = await w.create({ groups: [fresh('none')] }, { continuous: true });
+        expect(continuous).toMatchObject({ status: 'in_progress', counts: counts({}) });
+      });
+
       it('answers undefined, no page and not_found for a job that does not exist', async () => {
         const jobId = randomUUID();
         expect(await w.jobs.get(jobId, w.now())).toBeUndefined();
@@ -785,7 +801,7 @@ export function jobContract(target: StoreTarget): void {
 
         expect(answers.filter((answer) => answer.outcome === 'created')).toHaveLength(1);
         expect(answers.filter((answer) => answer.outcome === 'replayed')).toHaveLength(7);
-        const ids = new Set(answers.map((answer) => (answer.outcome === 'mismatch' ? 'mismatch' : answer.job.spec.jobId)));
+        const ids = new Set(answers.map((answer) => ('job' in answer ? answer.job.spec.jobId : answer.outcome)));
         expect(ids.size).toBe(1);
         const listed = await w.jobs.list({ statuses: undefined, limit: 10, before: 0 }, w.now());
         expect(listed.jobs.map((job) => job.spec.jobId)).toEqual([...ids]);

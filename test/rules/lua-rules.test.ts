@@ -33,6 +33,7 @@ import {
   type JobSpec,
   type JobState,
   type JobTally,
+  MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../../lib/jobs/model.ts';
 import * as jobRules from '../../lib/jobs/rules.ts';
@@ -596,6 +597,12 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
     ),
   },
   jobGoneAt: { calls: product(SPECS, RETENTIONS), sample: fc.tuple(specArb, retentionArb) },
+  // The store passes MAX_JOB_TARGETS in.
+  targetsOutcome: {
+    calls: product([0, 1, 2, MAX_JOB_TARGETS - 1, MAX_JOB_TARGETS, MAX_JOB_TARGETS + 1, 10 * MAX_JOB_TARGETS], [false, true]),
+    sample: fc.tuple(fc.nat({ max: MAX_JOB_TARGETS + 2 }), fc.boolean()),
+    luaArgs: (args) => [...args, MAX_JOB_TARGETS],
+  },
   rolloutAllows: {
     calls: product([undefined, 1, 3], [0, 1, 2, 3, 4, 1_000_000]),
     sample: fc.tuple(orUndefined(fc.integer({ min: 1, max: 5 })), fc.nat({ max: 6 })),

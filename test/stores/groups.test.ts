@@ -308,6 +308,7 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
               seqKey: keys.groupSeq('huge'),
               agentGroupsKey: keys.agentGroups(agent),
               groupJobsKey: keys.groupJobs('huge'),
+              groupBuildsKey: keys.groupBuilds('huge'),
             },
             { keyPrefix, group: 'huge', agentId: agent, maxGroups: MAX_GROUPS_PER_AGENT, now: Date.now() },
           );

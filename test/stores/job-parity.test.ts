@@ -178,7 +178,7 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
             ? undefined
             : { sub: 'op', key: `k${op.idempotency.key}`, fingerprint: `f${op.idempotency.fingerprint}` };
         const answer = await each((rt) => rt.stores.unchecked.jobs.create(spec, idempotency));
-        if (answer.outcome !== 'mismatch' && !made.includes(answer.job.spec.jobId)) made.push(answer.job.spec.jobId);
+        if ('job' in answer && !made.includes(answer.job.spec.jobId)) made.push(answer.job.spec.jobId);
         break;
       }
       case 'join': {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../lib/clock.ts';
 import type { CommandStatus, Report } from '../../lib/commands/model.ts';
 import { loadConfig } from '../../lib/config.ts';
-import type { JobCounts, JobSpec } from '../../lib/jobs/model.ts';
+import { type JobCounts, type JobSpec, MAX_JOB_TARGETS } from '../../lib/jobs/model.ts';
 import { createRuntime } from '../../lib/runtime.ts';
 import {
   MemoryCommandStore,
@@ -95,6 +95,26 @@ describe('creating a job', () => {
     expect(await jobs.get('job-2', T0 + 10)).toBeUndefined();
     expect((await jobs.get('job-1', T0 + 10))?.counts).toEqual(counts({ pending: 1, delivered: 1 }));
   });
+});
+
+describe('the target limit', () => {
+  it('refuses a job counted over MAX_JOB_TARGETS (groups sizes and named agents added up) and keeps nothing, its key neither', async () => {
+    const { groups, jobs } = stores();
+    // Ten groups of 100,000, as the Redis suite's; the count adds the sizes, so overlap counts twice.
+    const big = Array.from({ length: 10 }, (_, g) => `big-${g}`);
+    for (const group of big) for (let i = 0; i < 100_000; i += 1) await groups.join(group, `${group}-${i}`, T0);
+    const key = { sub: 'op', key: 'k', fingerprint: 'f' };
+
+    expect(await jobs.create(specOf({ targets: { agents: ['one-more'], groups: big } }), key)).toEqual({
+      outcome: 'too_many_targets',
+      counted: MAX_JOB_TARGETS + 1,
+    });
+
+    expect(jobs.book.jobs.size).toBe(0);
+    expect(jobs.book.jobIdempotency.size).toBe(0);
+    const made = await jobs.create(specOf({ targets: { agents: [], groups: big } }), key);
+    expect(made).toMatchObject({ outcome: 'created', job: { counts: { pending: MAX_JOB_TARGETS } } });
+  }, 60_000);
 });
 
 describe('executions made in the agent poll', () => {

@@ -202,7 +202,7 @@ describe('key locking on a Redis of our own', () => {
     // group), one it could not name up front.
     const idempotency = { sub: 'operator-1', key: 'k-1', fingerprint: 'f-1' };
     await observed(() => commands.enqueue({ ...command, commandId: randomUUID() }, idempotency)); // its own segment
-    await gated.jobs.create(job(randomUUID(), false)); // one in progress for the group's join and leave
+    await observed(() => gated.jobs.create(job(randomUUID(), false))); // one in progress for the group's join and leave
     const commandHash = `${prefix}cmd:agent%3Alock%251:`;
     const unmarked: [string, () => Promise<unknown>, readonly string[]][] = [
       ['fetch', () => gated.commands.fetch(agent, 10, now), [commandHash, `${prefix}job`, `${prefix}group-jobs:`]],
@@ -212,7 +212,11 @@ describe('key locking on a Redis of our own', () => {
       ['group join', () => gated.groups.join('lock:jobs', agent), [`${prefix}job`]],
       ['group leave, ungated', () => groups.leave('lock:jobs', agent), [`${prefix}job`]],
       ['group join, ungated', () => groups.join('lock:jobs', agent), [`${prefix}job`]],
-      ['job create', () => gated.jobs.create(job(randomUUID(), false)), [`${prefix}group-jobs:`, `${prefix}agent-jobs:`]],
+      [
+        'job create',
+        () => gated.jobs.create(job(randomUUID(), false)),
+        [`${prefix}group:`, `${prefix}group-seq:`, `${prefix}group-jobs:`, `${prefix}agent-jobs:`],
+      ],
       ['job list', () => gated.jobs.list({ statuses: undefined, limit: 10, before: 0 }, now), [`${prefix}job`]],
       ['job executions', () => gated.jobs.executions(forced, { statuses: undefined, limit: 10, after: 0 }, now + 8), [commandHash]],
     ];

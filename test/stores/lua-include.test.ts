@@ -250,6 +250,7 @@ const SAMPLES: Record<string, string> = {
   shouldAbort: `{ failureThresholdPercent = 50, minExecuted = 1 }, ${COUNTS}`,
   slidingWindow: '{ current = 1, previous = 3 }, 125000, 60000, 10',
   statusOf: '{ expiresAt = 10, deliveredAt = 2 }, 3',
+  targetsOutcome: '0, false, 1000000',
   terminalCount: COUNTS,
   timeEnd: '{ expiresAt = 10, deadlineAt = 5 }',
   undeliveredStatus: `${STATE}, 3`,

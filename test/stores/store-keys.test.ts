@@ -77,6 +77,7 @@ describe('the Lua scripts', () => {
       'GROUP_MEMBERS',
       'JOB_CANCEL',
       'JOB_CREATE',
+      'JOB_CREATE_STEP',
       'JOB_EXECUTIONS',
       'JOB_GET',
       'JOB_LIST',
@@ -99,6 +100,7 @@ describe('the Lua scripts', () => {
       'GROUP_JOIN',
       'GROUP_LEAVE',
       'JOB_CREATE',
+      'JOB_CREATE_STEP',
       'JOB_LIST',
       'JOB_EXECUTIONS',
     ]);

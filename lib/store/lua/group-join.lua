@@ -2,6 +2,7 @@ local groupKey = KEYS[1]
 local seqKey = KEYS[2]
 local agentGroupsKey = KEYS[3]
 local groupJobsKey = KEYS[4]
+local groupBuildsKey = KEYS[5]
 local keyPrefix = ARGV[1]
 local group = ARGV[2]
 local agentId = ARGV[3]
@@ -10,6 +11,7 @@ local now = ARGV[5]
 --- @include include/ms
 --- @include include/keys
 --- @include include/jobAt
+--- @include include/jobBuild
 --- @include rules/joinOutcome
 --- @include rules/jobStatusAt
 -- Join a group (lib/store/scripts.ts GROUP_JOIN). Mirrors joinOutcome and nextPosition
@@ -19,7 +21,9 @@ local now = ARGV[5]
 -- members' sorted set, and the group goes into the agent's set; both or neither. `maxGroups` is
 -- MAX_GROUPS_PER_AGENT. Then, for each job of the group (group-jobs), met at `now` (abortAt
 -- written first): a gone or ended one leaves group-jobs; a continuous one in progress takes the
--- agent as a target after the others (score from its targetSeq), once. Answers the JoinOutcome.
+-- agent as a target after the others (score from its targetSeq), once. A continuous job still
+-- being created over the group (group-builds) takes it the same way (addJoiner); one that is not
+-- continuous does not: its snapshot was taken before this join. Answers the JoinOutcome.
 local outcome = joinOutcome(redis.call('ZSCORE', groupKey, agentId) ~= false, redis.call('SCARD', agentGroupsKey), tonumber(maxGroups))
 if outcome ~= 'added' then return outcome end
 local position = redis.call('INCR', seqKey)
@@ -36,4 +40,5 @@ for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
     redis.call('HINCRBY', jk.job, 'targets', 1)
   end
 end
+addJoiner(groupBuildsKey, keyPrefix, agentId)
 return outcome

@@ -2,21 +2,26 @@ local groupKey = KEYS[1]
 local agentGroupsKey = KEYS[2]
 local groupJobsKey = KEYS[3]
 local agentJobsKey = KEYS[4]
+local groupBuildsKey = KEYS[5]
 local keyPrefix = ARGV[1]
 local group = ARGV[2]
 local agentId = ARGV[3]
 --- @include include/keys
+--- @include include/jobBuild
 --- @include rules/leaveOutcome
 -- Leave a group (lib/store/scripts.ts GROUP_LEAVE). Mirrors leaveOutcome (lib/groups/membership.ts).
 --
 -- Out of the members' sorted set and the agent's set, both at once. Nothing of a job is canceled:
 -- for each job of the group (group-jobs) that has the agent as a target without its execution,
--- the job goes into agent-jobs, so the agent still finds it; a gone job leaves group-jobs.
--- Answers the LeaveOutcome.
+-- the job goes into agent-jobs, so the agent still finds it; a gone job leaves group-jobs. A job
+-- still being created over the group (group-builds) keeps the agent as a target if it was in the
+-- snapshot, and puts it in agent-jobs once written (keepLeaver). Answers the LeaveOutcome.
+local position = redis.call('ZSCORE', groupKey, agentId)
 local removed = redis.call('ZREM', groupKey, agentId)
 redis.call('SREM', agentGroupsKey, group)
 local outcome = leaveOutcome(removed == 1)
 if outcome ~= 'removed' then return outcome end
+keepLeaver(groupBuildsKey, keyPrefix, agentId, tonumber(position))
 for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
   local jk = jobKeysOf(keyPrefix, jobId)
   if redis.call('EXISTS', jk.job) == 0 then
