@@ -79,6 +79,9 @@ export type JobField = (typeof JOB_FIELDS)[number];
 export const COMMAND_IDEMPOTENCY_FIELDS = ['fingerprint', 'commandId', 'until'] as const;
 export const JOB_IDEMPOTENCY_FIELDS = ['fingerprint', 'jobId', 'until'] as const;
 
+/** What a poll's last full look at the agent's jobs met (`<p>agent-met:<agent>`, lib/store/lua/fetch.lua). */
+export const AGENT_MET_FIELDS = ['jobSeq', 'groups', 'wait'] as const;
+
 // The lists the scripts read (HMGET) or count (HINCRBY) by, each a part of one list above.
 
 /** What the lifecycle rules read of a command (lib/store/lua/include/ruleFields.lua). */
@@ -144,6 +147,7 @@ export const LUA_FIELD_LISTS = {
   JOB_COUNTER_FIELDS,
   COMMAND_IDEMPOTENCY_FIELDS,
   JOB_IDEMPOTENCY_FIELDS,
+  AGENT_MET_FIELDS,
 } as const;
 
 /** Every field name a script may write or read by name, of any hash. */
@@ -152,4 +156,5 @@ export const HASH_FIELDS: ReadonlySet<string> = new Set<string>([
   ...JOB_FIELDS,
   ...COMMAND_IDEMPOTENCY_FIELDS,
   ...JOB_IDEMPOTENCY_FIELDS,
+  ...AGENT_MET_FIELDS,
 ]);
