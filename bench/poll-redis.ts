@@ -74,7 +74,14 @@ function admitted(rt: ReturnType<typeof runtime>, sub: string) {
 {
   const rt = runtime();
   const now = Date.now();
-  await rt.stores.unchecked.commands.enqueue({ commandId: 'c1', agentId: 'agent-one', command: 'ping', args: {}, createdAt: now, expiresAt: now + HOUR });
+  await rt.stores.unchecked.commands.enqueue({
+    commandId: 'c1',
+    agentId: 'agent-one',
+    command: 'ping',
+    args: {},
+    createdAt: now,
+    expiresAt: now + HOUR,
+  });
   const stores = admitted(rt, 'agent-one');
   await measure('one command queued', () => stores.commands.fetch('agent-one', 50, Date.now()));
 }
@@ -87,9 +94,19 @@ for (const complete of [false, true]) {
     await groups.join(`g${g}`, agent, now);
     await groups.join(`g${g}`, `other-${g}`, now);
   }
-  let n = 0;
-  const create = (targets: { agents: string[]; groups: string[] }) =>
-    jobs.create({ jobId: `job-${(n += 1)}`, command: 'ping', args: {}, targets, createdAt: now, expiresAt: now + HOUR, continuous: false });
+  let made = 0;
+  const create = (targets: { agents: string[]; groups: string[] }) => {
+    made += 1;
+    return jobs.create({
+      jobId: `job-${made}`,
+      command: 'ping',
+      args: {},
+      targets,
+      createdAt: now,
+      expiresAt: now + HOUR,
+      continuous: false,
+    });
+  };
   for (let g = 0; g < 10; g += 1) await create({ agents: [], groups: [`g${g}`] });
   for (let g = 0; g < 4; g += 1) await create({ agents: [], groups: [`g${g}`] });
   for (let i = 0; i < 2; i += 1) await create({ agents: [agent, 'other-named'], groups: [] });
@@ -97,13 +114,13 @@ for (const complete of [false, true]) {
   const first = await stores.commands.fetch(agent, 50, Date.now());
   if (first.length !== 16) throw new Error(`the first poll handed out ${first.length}, not 16`);
   if (complete) {
-    for (const record of first) await commands.complete(agent, record.commandId, { status: 'completed', resultJson: '{}', completedAt: Date.now() });
+    for (const record of first)
+      await commands.complete(agent, record.commandId, { status: 'completed', resultJson: '{}', completedAt: Date.now() });
     const after = await stores.commands.fetch(agent, 50, Date.now());
     if (after.length !== 0) throw new Error(`after completing, a poll handed out ${after.length}`);
   }
-  await measure(
-    complete ? '16 jobs over 10 groups, executions completed' : '16 jobs over 10 groups, 16 executions queued',
-    () => stores.commands.fetch(agent, 50, Date.now()),
+  await measure(complete ? '16 jobs over 10 groups, executions completed' : '16 jobs over 10 groups, 16 executions queued', () =>
+    stores.commands.fetch(agent, 50, Date.now()),
   );
 }
 

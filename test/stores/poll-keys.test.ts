@@ -121,7 +121,7 @@ describe.skipIf(!HAS_REDIS)('the keys of polls and enqueues on a real Redis', ()
   });
 
   it.todo(
-    "drops agent-jobs of agents that never poll with their last job: job create and group leave set its expiry as a poll does (lib/store/keys.ts agentJobs)",
+    'drops agent-jobs of agents that never poll with their last job: job create and group leave set its expiry as a poll does (lib/store/keys.ts agentJobs)',
   );
 });
 
@@ -152,7 +152,14 @@ describe('the memory maps whose Redis keys expire', () => {
     // Past the jobs' retention (expiresAt + retention) and the keys' (createdAt + retention): writes of one other agent prune.
     const later = t0 + 10 * MINUTE + RETENTION_MS;
     for (let i = 0; i < 20; i += 1) {
-      await commands.enqueue({ commandId: `busy-${i}`, agentId: 'busy', command: 'ping', args: {}, createdAt: later, expiresAt: later + MINUTE });
+      await commands.enqueue({
+        commandId: `busy-${i}`,
+        agentId: 'busy',
+        command: 'ping',
+        args: {},
+        createdAt: later,
+        expiresAt: later + MINUTE,
+      });
     }
     expect(idempotency.size).toBe(0);
     expect(book.jobIdempotency.size).toBe(0);

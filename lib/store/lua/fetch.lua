@@ -12,26 +12,8 @@ local limit = ARGV[4]
 local now = ARGV[5]
 local retentionMs = ARGV[6]
 local metKeepMs = ARGV[7]
---- @include generated/constants
 --- @include generated/fields
---- @include include/ms
---- @include include/keys
 --- @include include/hashFields
---- @include include/ruleFields
---- @include include/appendCommand
---- @include include/jobEndOf
---- @include include/jobAt
---- @include include/writeSettled
---- @include include/writeRetally
---- @include rules/goneAt
---- @include rules/isGone
---- @include rules/isDeliverable
---- @include rules/delivered
---- @include rules/jobStatusAt
---- @include rules/jobGoneAt
---- @include rules/rolloutWindowStart
---- @include rules/mayDeliver
---- @include rules/executionRecord
 -- Fetch (lib/store/scripts.ts FETCH). Mirrors isDeliverable, delivered and isGone
 -- (lib/commands/lifecycle.ts); settledExecution, abortAt, mayDeliver, executionRecord and retally
 -- (lib/jobs/rules.ts).
@@ -59,10 +41,39 @@ local metKeepMs = ARGV[7]
 -- `metKeepMs` from the full look that wrote it, so a full look comes at least that often.
 -- Returns up to `limit` flat HGETALL arrays.
 local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
+if max < 1 then return {} end
+local jobSeq = redis.call('GET', jobSeqKey) or '0'
+local groups = redis.call('SMEMBERS', agentGroupsKey)
+local groupsSeen = cjson.encode(groups)
+local met = hashFields(agentMetKey, AGENT_MET_FIELDS)
+local fullLook = met.jobSeq ~= jobSeq or met.groups ~= groupsSeen or not met.wait
+local agentJobs = redis.call('SMEMBERS', agentJobsKey)
+local ids = redis.call('ZRANGE', queueKey, 0, 99)
+-- Nothing queued and no job to look at: done before the functions below are made (a script
+-- makes every function it defines anew on each call).
+if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then return {} end
+--- @include generated/constants
+--- @include include/ms
+--- @include include/keys
+--- @include include/ruleFields
+--- @include include/appendCommand
+--- @include include/jobEndOf
+--- @include include/jobAt
+--- @include include/writeSettled
+--- @include include/writeRetally
+--- @include rules/goneAt
+--- @include rules/isGone
+--- @include rules/isDeliverable
+--- @include rules/delivered
+--- @include rules/jobStatusAt
+--- @include rules/jobGoneAt
+--- @include rules/rolloutWindowStart
+--- @include rules/mayDeliver
+--- @include rules/executionRecord
 local out = {}
 local start = 0
 while #out < max do
-  local ids = redis.call('ZRANGE', queueKey, start, start + 99)
+  if not ids then ids = redis.call('ZRANGE', queueKey, start, start + 99) end
   if #ids == 0 then break end
   local dropped = 0
   for _, id in ipairs(ids) do
@@ -88,13 +99,9 @@ while #out < max do
     end
   end
   start = start + #ids - dropped
+  ids = nil
 end
 if #out >= max then return out end
-local jobSeq = redis.call('GET', jobSeqKey) or '0'
-local groups = redis.call('SMEMBERS', agentGroupsKey)
-local groupsSeen = cjson.encode(groups)
-local met = hashFields(agentMetKey, AGENT_MET_FIELDS)
-local fullLook = met.jobSeq ~= jobSeq or met.groups ~= groupsSeen or not met.wait
 local candidates, seen = {}, {}
 local function consider(jobId, indexKey)
   if seen[jobId] then return end
@@ -107,7 +114,7 @@ local function consider(jobId, indexKey)
   seen[jobId] = true
   candidates[#candidates + 1] = { jobId = jobId, seq = tonumber(seq), keys = jk, fromAgentJobs = indexKey == agentJobsKey }
 end
-for _, jobId in ipairs(redis.call('SMEMBERS', agentJobsKey)) do consider(jobId, agentJobsKey) end
+for _, jobId in ipairs(agentJobs) do consider(jobId, agentJobsKey) end
 if fullLook then
   for _, group in ipairs(groups) do
     local indexKey = groupJobsKeyOf(keyPrefix, group)
