@@ -38,15 +38,20 @@ local metKeepMs = ARGV[7]
 -- until the latest jobGoneAt of the jobs met in it); a target the brakes allow (mayDeliver:
 -- rollout counted in job-rollout) gets its execution made (executionRecord), appended to its
 -- queue and log, counted (retally), handed out at once, and leaves agent-jobs. agent-met is kept
--- `metKeepMs` from the full look that wrote it, so a full look comes at least that often.
+-- `metKeepMs` from the full look that wrote it, so a full look comes at least that often; an
+-- agent in no group keeps none (agent-jobs, read whole on every poll, is all it has to look at).
 -- Returns up to `limit` flat HGETALL arrays.
 local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
 if max < 1 then return {} end
-local jobSeq = redis.call('GET', jobSeqKey) or '0'
+-- An agent in no group has agent-jobs alone to look at, read whole on every poll: no agent-met.
 local groups = redis.call('SMEMBERS', agentGroupsKey)
-local groupsSeen = cjson.encode(groups)
-local met = hashFields(agentMetKey, AGENT_MET_FIELDS)
-local fullLook = met.jobSeq ~= jobSeq or met.groups ~= groupsSeen or not met.wait
+local jobSeq, groupsSeen, met, fullLook = nil, nil, { wait = '{}' }, false
+if #groups > 0 then
+  jobSeq = redis.call('GET', jobSeqKey) or '0'
+  groupsSeen = cjson.encode(groups)
+  met = hashFields(agentMetKey, AGENT_MET_FIELDS)
+  fullLook = met.jobSeq ~= jobSeq or met.groups ~= groupsSeen or not met.wait
+end
 local agentJobs = redis.call('SMEMBERS', agentJobsKey)
 local ids = redis.call('ZRANGE', queueKey, 0, 99)
 -- Nothing queued and no job to look at: done before the functions below are made (a script
@@ -180,7 +185,9 @@ for _, candidate in ipairs(candidates) do
   end
 end
 local waitJson = cjson.encode(wait)
-if fullLook then
+if #groups == 0 then
+  return out
+elseif fullLook then
   redis.call('HSET', agentMetKey, 'jobSeq', jobSeq, 'groups', groupsSeen, 'wait', waitJson)
   redis.call('PEXPIRE', agentMetKey, metKeepMs)
 elseif waitJson ~= met.wait then
