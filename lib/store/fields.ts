@@ -98,6 +98,8 @@ export const JOB_BUILD_FIELDS = [
   'buildUntil',
   'buildKeep',
 ] as const;
+/** What a poll's last full look at the agent's jobs met (`<p>agent-met:<agent>`, lib/store/lua/fetch.lua). */
+export const AGENT_MET_FIELDS = ['jobSeq', 'groups', 'wait'] as const;
 
 // The lists the scripts read (HMGET) or count (HINCRBY) by, each a part of one list above.
 
@@ -167,6 +169,7 @@ export const LUA_FIELD_LISTS = {
   COMMAND_IDEMPOTENCY_FIELDS,
   JOB_IDEMPOTENCY_FIELDS,
   JOB_BUILD_FIELDS,
+  AGENT_MET_FIELDS,
 } as const;
 
 /** Every field name a script may write or read by name, of any hash. */
@@ -176,4 +179,5 @@ export const HASH_FIELDS: ReadonlySet<string> = new Set<string>([
   ...COMMAND_IDEMPOTENCY_FIELDS,
   ...JOB_IDEMPOTENCY_FIELDS,
   ...JOB_BUILD_FIELDS,
+  ...AGENT_MET_FIELDS,
 ]);

@@ -45,6 +45,7 @@ export interface RedisKeys {
   jobSeq(): string;
   groupJobs(group: string): string;
   agentJobs(agentId: string): string;
+  agentMet(agentId: string): string;
   jobIdempotency(sub: string, key: string): string;
   jobBuild(jobId: string): string;
   jobLeavers(jobId: string): string;
@@ -135,7 +136,8 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>seq:<agent>',
     type: 'string',
     meaning: "the agent's last enqueue sequence (`INCR`)",
-    expiry: 'none, so that a list cursor stays good',
+    expiry:
+      "`PEXPIREAT` the log's expiry + retention (set on each append, only ever later): it outlives the log, so a list cursor stays good for a retention period after the agent's last command is gone; after that the agent's sequences start again at 1",
   },
   {
     name: 'idempotency',
@@ -251,8 +253,18 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     name: 'agentJobs',
     pattern: '<p>agent-jobs:<agent>',
     type: 'set',
-    meaning: 'jobs the agent must still look at outside its groups: named targets, and targets that left a group before delivery',
-    expiry: 'none',
+    meaning:
+      'jobs the agent must still look at outside its groups: named targets, and targets that left a group before delivery; a job leaves it when a poll makes its execution or meets it ended or gone',
+    expiry:
+      '`PEXPIREAT` the latest `expiresAt` + retention (`jobGoneAt`) of the jobs it holds, only ever later (`NX`, then `GT`), set by each writer of a member for what it adds (job create for a named agent, group leave for a leaver) and by a poll for each member it meets: it goes with its last job even for an agent that never polls',
+  },
+  {
+    name: 'agentMet',
+    pattern: '<p>agent-met:<agent>',
+    type: 'hash',
+    meaning:
+      "what the agent's last full look at its jobs in a poll met: `jobSeq` (`job-seq` then), `groups` (its groups then, JSON) and `wait` (JSON: the jobs left open, which each poll looks at again); a poll looks at all its jobs only when `job-seq` or its groups moved since, else at `wait` (and `agent-jobs`) alone; none for an agent in no group",
+    expiry: '`PEXPIRE` 5 min from the full look that wrote it (AGENT_MET_KEEP_MS): a full look at least that often',
   },
   {
     name: 'jobIdempotency',
@@ -317,6 +329,7 @@ export function redisKeys(prefix: string): RedisKeys {
     jobSeq: () => `${prefix}job-seq`,
     groupJobs: (group) => `${prefix}group-jobs:${keyPart(group)}`,
     agentJobs: (agentId) => `${prefix}agent-jobs:${keyPart(agentId)}`,
+    agentMet: (agentId) => `${prefix}agent-met:${keyPart(agentId)}`,
     jobIdempotency: (sub, key) => `${prefix}job-idem:${keyPart(sub)}:${keyPart(key)}`,
     jobBuild: (jobId) => `${prefix}job-build:${keyPart(jobId)}`,
     jobLeavers: (jobId) => `${prefix}job-leavers:${keyPart(jobId)}`,

@@ -140,6 +140,48 @@ interface MemoryJob {
   readonly deadlines: Record<'delivered' | 'in_progress', Map<string, number>>;
 }
 
+/** How many entries one write looks at in each map it prunes (Sweeper). */
+const SWEEP_BUDGET = 8;
+
+/**
+ * Prunes a map a few entries per call, round robin: each call looks at the next `budget` entries
+ * after where the last one stopped (starting over at the end, at most one turn per call) and drops
+ * each one `expired` says has lapsed at `now` (it may also trim the entry in place). The writes of
+ * a store call it, so an entry past its expiry goes within (map size / budget) writes even for an
+ * id that is never read again: the map stays bounded by what is live, as Redis drops a key at its
+ * expiry. The cursor is a live Map iterator: entries added or deleted meanwhile are met or skipped
+ * as Map iteration defines, never twice in one turn.
+ */
+export class Sweeper<K, V> {
+  private cursor: Iterator<[K, V]> | undefined;
+  private readonly map: Map<K, V>;
+  private readonly expired: (value: V, key: K, now: number) => boolean;
+  private readonly budget: number;
+
+  constructor(map: Map<K, V>, expired: (value: V, key: K, now: number) => boolean, budget = SWEEP_BUDGET) {
+    this.map = map;
+    this.expired = expired;
+    this.budget = budget;
+  }
+
+  sweep(now: number): void {
+    let restarted = false;
+    for (let looked = 0; looked < this.budget; ) {
+      this.cursor ??= this.map.entries();
+      const next = this.cursor.next();
+      if (next.done === true) {
+        this.cursor = undefined;
+        if (restarted) return;
+        restarted = true;
+        continue;
+      }
+      looked += 1;
+      const [key, value] = next.value;
+      if (this.expired(value, key, now)) this.map.delete(key);
+    }
+  }
+}
+
 /** Rollout entries older than this before `now` are dropped when met (the window is one minute). */
 const ROLLOUT_KEPT_MS = 2 * ROLLOUT_WINDOW_MS;
 
@@ -169,8 +211,25 @@ export class MemoryJobBook {
   /** Job idempotency keys by (sub, key); `commandId` is the job id. */
   readonly jobIdempotency = new Map<string, IdempotencyEntry>();
 
+  /** Drops, a few per write, the agent-jobs entries whose job is past its retention (as Redis expires the set at the latest one's). */
+  private readonly agentJobsSweeper = new Sweeper(this.agentJobs, (jobIds: Set<string>, _agentId, now) => {
+    for (const jobId of jobIds) {
+      const job = this.jobs.get(jobId);
+      if (job === undefined || now >= jobGoneAt(job.state.spec, this.retentionMs)) jobIds.delete(jobId);
+    }
+    return jobIds.size === 0;
+  });
+  /** Drops, a few per write, the job idempotency keys past their `until` (as their Redis hashes expire). */
+  private readonly jobIdempotencySweeper = new Sweeper(this.jobIdempotency, (entry: IdempotencyEntry, _key, now) => entry.until <= now);
+
   constructor(options: { resultRetentionSeconds: number }) {
     this.retentionMs = options.resultRetentionSeconds * 1000;
+  }
+
+  /** The bounded pruning step of a write at `now`: a few entries of agent-jobs and of the job idempotency keys. */
+  sweep(now: number): void {
+    this.agentJobsSweeper.sweep(now);
+    this.jobIdempotencySweeper.sweep(now);
   }
 
   queueOf(agentId: string): Queue {
@@ -356,6 +415,8 @@ export class MemoryCommandStore implements CommandStore {
   private readonly configs = new Map<string, Record<string, unknown>>();
   /** Idempotency keys by (sub, agent, key). */
   private readonly idempotency = new Map<string, IdempotencyEntry>();
+  /** Drops, a few per enqueue, the idempotency keys past their `until` (as their Redis hashes expire). */
+  private readonly idempotencySweeper = new Sweeper(this.idempotency, (entry: IdempotencyEntry, _key, now) => entry.until <= now);
   private readonly retentionMs: number;
 
   /** `book`: the state shared with a group and a job store (by default its own, with no jobs). */
@@ -365,6 +426,8 @@ export class MemoryCommandStore implements CommandStore {
   }
 
   async enqueue(command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
+    this.idempotencySweeper.sweep(command.createdAt);
+    this.book.sweep(command.createdAt);
     const queue = this.book.queueOf(command.agentId);
     const key = request && JSON.stringify([request.sub, command.agentId, request.key]);
     if (request && key) {
@@ -397,6 +460,7 @@ export class MemoryCommandStore implements CommandStore {
    */
   async fetch(agentId: string, limit: number, now: number): Promise<CommandRecord[]> {
     if (limit < 1) return [];
+    this.book.sweep(now);
     const out: CommandRecord[] = [];
     const queue = this.book.queues.get(agentId);
     for (const [id, entry] of queue?.entries ?? []) {
@@ -505,8 +569,11 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
   private readonly revoked = new Map<string, number>();
   /** Allowlist registrations: jti → until when (epoch s). */
   private readonly registered = new Map<string, number>();
-  /** Subject → cut-off (epoch s). */
+  /** Subject → cut-off (epoch s); never pruned, as its Redis key has no expiry (lib/store/keys.ts). */
   private readonly cutoffs = new Map<string, number>();
+  /** Drop, a few per revocation or registration, the entries past their `until` (as their Redis keys expire). */
+  private readonly revokedSweeper = new Sweeper(this.revoked, (until: number, _jti, now) => !isLive(until, now));
+  private readonly registeredSweeper = new Sweeper(this.registered, (until: number, _jti, now) => !isLive(until, now));
   private readonly nowSeconds: () => number;
   private readonly mode: RevocationMode;
   private readonly limiter: MemoryRateLimiter | undefined;
@@ -540,6 +607,7 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
   }
 
   async revokeToken(jti: string, expiresAt: number): Promise<void> {
+    this.revokedSweeper.sweep(this.nowSeconds());
     this.revoked.set(jti, expiresAt);
   }
 
@@ -548,6 +616,7 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
   }
 
   async registerToken(jti: string, expiresAt: number): Promise<void> {
+    this.registeredSweeper.sweep(this.nowSeconds());
     this.registered.set(jti, expiresAt);
   }
 

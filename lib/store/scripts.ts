@@ -217,8 +217,8 @@ export const FETCH = script({
   name: 'fetch',
   mirrors:
     'isDeliverable, delivered and isGone (lib/commands/lifecycle.ts); settledExecution, abortAt, mayDeliver, executionRecord and retally (lib/jobs/rules.ts)',
-  keys: ['queueKey', 'logKey', 'seqKey', 'agentGroupsKey', 'agentJobsKey'],
-  args: ['keyPrefix', 'commandPrefix', 'agentId', 'limit', 'now', 'retentionMs'],
+  keys: ['queueKey', 'logKey', 'seqKey', 'agentGroupsKey', 'agentJobsKey', 'jobSeqKey', 'agentMetKey'],
+  args: ['keyPrefix', 'commandPrefix', 'agentId', 'limit', 'now', 'retentionMs', 'metKeepMs'],
   // Reads `commandPrefix .. id` for each id in the queue, and the keys of the jobs of the agent's
   // groups: keys it cannot declare (see the top).
   once: false,

@@ -236,6 +236,12 @@ interface GateSettings {
  */
 export const REPLY_KEEP_MS = 30_000;
 
+/**
+ * How long a poll's memory of the agent's jobs (<p>agent-met:<agent>) lasts after the full look
+ * that wrote it: a full look comes at least this often, whatever the polls in between skip.
+ */
+export const AGENT_MET_KEEP_MS = 300_000;
+
 /** The gate's inputs for one admission (scripts.ts GATE_KEYS and GATE_ARGS); `once`: the action is a write. */
 function gateInputs(gate: GateSettings, admission: Admission, once: boolean) {
   const { token, now } = admission;
@@ -456,6 +462,8 @@ export class UpstashCommandStore implements Actions<CommandStore> {
           seqKey: this.keys.seq(agentId),
           agentGroupsKey: this.keys.agentGroups(agentId),
           agentJobsKey: this.keys.agentJobs(agentId),
+          jobSeqKey: this.keys.jobSeq(),
+          agentMetKey: this.keys.agentMet(agentId),
         },
         {
           keyPrefix: this.keys.prefix,
@@ -464,6 +472,7 @@ export class UpstashCommandStore implements Actions<CommandStore> {
           limit: Math.max(0, limit),
           now,
           retentionMs: this.retentionMs,
+          metKeepMs: AGENT_MET_KEEP_MS,
         },
       ),
     );

@@ -49,5 +49,5 @@ redis.call('HSET', commandKey, 'commandId', commandId, 'agentId', agentId, 'comm
   'createdAt', createdAt, 'expiresAt', expiresAt)
 if timeoutMs ~= '' then redis.call('HSET', commandKey, 'timeoutMs', timeoutMs) end
 redis.call('PEXPIREAT', commandKey, keepUntil)
-appendCommand(queueKey, logKey, seqKey, commandId, keepUntil)
+appendCommand(queueKey, logKey, seqKey, commandId, keepUntil, retention)
 return { 'created' }

@@ -3,17 +3,63 @@ local logKey = KEYS[2]
 local seqKey = KEYS[3]
 local agentGroupsKey = KEYS[4]
 local agentJobsKey = KEYS[5]
+local jobSeqKey = KEYS[6]
+local agentMetKey = KEYS[7]
 local keyPrefix = ARGV[1]
 local commandPrefix = ARGV[2]
 local agentId = ARGV[3]
 local limit = ARGV[4]
 local now = ARGV[5]
 local retentionMs = ARGV[6]
---- @include generated/constants
+local metKeepMs = ARGV[7]
 --- @include generated/fields
+--- @include include/hashFields
+-- Fetch (lib/store/scripts.ts FETCH). Mirrors isDeliverable, delivered and isGone
+-- (lib/commands/lifecycle.ts); settledExecution, abortAt, mayDeliver, executionRecord and retally
+-- (lib/jobs/rules.ts).
+--
+-- Walks the queue oldest first; drops what is in a terminal state at `now` (a hash gone,
+-- finished, timed out or expired; such a hash stays for get and the log until it is gone), and an
+-- execution its job's forced cancel ended (settledExecution, written, not handed out); counts a
+-- delivery on each one handed out (delivered), and the first stamps deliveredAt and starts its
+-- deadline. Then, while the page has room, the agent's candidate jobs oldest first: every job of
+-- agent-jobs (a small set: what it must still look at outside its groups), and the jobs of its
+-- groups. A full look takes every group-jobs of its groups; it is needed only when something may
+-- have put a job there for the agent since its last full look, which agent-met remembers: the job
+-- counter then (a job created since moved it) and its groups then (a join can make it a target of
+-- a continuous job of a group); otherwise the poll takes agent-met's `wait` instead: the jobs the
+-- last look left open (a target the brakes held back, a continuous job it is not a target of,
+-- one the page had no room for). Every other job of a look is settled for this agent for good:
+-- gone or ended, its execution made, or (not continuous) no target of it; a job a leave puts in
+-- agent-jobs is found there. So the index entries of a job that ended go at the next full look,
+-- not at the polls in between. In a look, a gone job leaves the index it was found in; each is
+-- met at `now` (abortAt written first); one no longer in progress leaves agent-jobs and its
+-- groups' group-jobs; one the agent has its execution of leaves agent-jobs (agent-jobs is kept
+-- until the latest jobGoneAt of the jobs met in it); a target the brakes allow (mayDeliver:
+-- rollout counted in job-rollout) gets its execution made (executionRecord), appended to its
+-- queue and log, counted (retally), handed out at once, and leaves agent-jobs. agent-met is kept
+-- `metKeepMs` from the full look that wrote it, so a full look comes at least that often; an
+-- agent in no group keeps none (agent-jobs, read whole on every poll, is all it has to look at).
+-- Returns up to `limit` flat HGETALL arrays.
+local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
+if max < 1 then return {} end
+-- An agent in no group has agent-jobs alone to look at, read whole on every poll: no agent-met.
+local groups = redis.call('SMEMBERS', agentGroupsKey)
+local jobSeq, groupsSeen, met, fullLook = nil, nil, { wait = '{}' }, false
+if #groups > 0 then
+  jobSeq = redis.call('GET', jobSeqKey) or '0'
+  groupsSeen = cjson.encode(groups)
+  met = hashFields(agentMetKey, AGENT_MET_FIELDS)
+  fullLook = met.jobSeq ~= jobSeq or met.groups ~= groupsSeen or not met.wait
+end
+local agentJobs = redis.call('SMEMBERS', agentJobsKey)
+local ids = redis.call('ZRANGE', queueKey, 0, 99)
+-- Nothing queued and no job to look at: done before the functions below are made (a script
+-- makes every function it defines anew on each call).
+if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then return {} end
+--- @include generated/constants
 --- @include include/ms
 --- @include include/keys
---- @include include/hashFields
 --- @include include/ruleFields
 --- @include include/appendCommand
 --- @include include/jobEndOf
@@ -29,26 +75,10 @@ local retentionMs = ARGV[6]
 --- @include rules/rolloutWindowStart
 --- @include rules/mayDeliver
 --- @include rules/executionRecord
--- Fetch (lib/store/scripts.ts FETCH). Mirrors isDeliverable, delivered and isGone
--- (lib/commands/lifecycle.ts); settledExecution, abortAt, mayDeliver, executionRecord and retally
--- (lib/jobs/rules.ts).
---
--- Walks the queue oldest first; drops what is in a terminal state at `now` (a hash gone,
--- finished, timed out or expired; such a hash stays for get and the log until it is gone), and an
--- execution its job's forced cancel ended (settledExecution, written, not handed out); counts a
--- delivery on each one handed out (delivered), and the first stamps deliveredAt and starts its
--- deadline. Then, while the page has room, the agent's candidate jobs (agent-jobs and the
--- group-jobs of its groups) oldest first: a gone job leaves the index it was found in; each is
--- met at `now` (abortAt written first); one no longer in progress leaves agent-jobs and its
--- groups' group-jobs; one the agent has its execution of leaves agent-jobs; a target the brakes
--- allow (mayDeliver: rollout counted in job-rollout) gets its execution made (executionRecord),
--- appended to its queue and log, counted (retally) and handed out at once. Returns up to `limit`
--- flat HGETALL arrays.
-local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
 local out = {}
 local start = 0
 while #out < max do
-  local ids = redis.call('ZRANGE', queueKey, start, start + 99)
+  if not ids then ids = redis.call('ZRANGE', queueKey, start, start + 99) end
   if #ids == 0 then break end
   local dropped = 0
   for _, id in ipairs(ids) do
@@ -74,6 +104,7 @@ while #out < max do
     end
   end
   start = start + #ids - dropped
+  ids = nil
 end
 if #out >= max then return out end
 local candidates, seen = {}, {}
@@ -82,60 +113,84 @@ local function consider(jobId, indexKey)
   local jk = jobKeysOf(keyPrefix, jobId)
   local seq = redis.call('HGET', jk.job, 'seq')
   if not seq then
-    redis.call('SREM', indexKey, jobId)
+    if indexKey then redis.call('SREM', indexKey, jobId) end
     return
   end
   seen[jobId] = true
-  candidates[#candidates + 1] = { jobId = jobId, seq = tonumber(seq), keys = jk }
+  candidates[#candidates + 1] = { jobId = jobId, seq = tonumber(seq), keys = jk, fromAgentJobs = indexKey == agentJobsKey }
 end
-for _, jobId in ipairs(redis.call('SMEMBERS', agentJobsKey)) do consider(jobId, agentJobsKey) end
-for _, group in ipairs(redis.call('SMEMBERS', agentGroupsKey)) do
-  local indexKey = groupJobsKeyOf(keyPrefix, group)
-  for _, jobId in ipairs(redis.call('SMEMBERS', indexKey)) do consider(jobId, indexKey) end
+for _, jobId in ipairs(agentJobs) do consider(jobId, agentJobsKey) end
+if fullLook then
+  for _, group in ipairs(groups) do
+    local indexKey = groupJobsKeyOf(keyPrefix, group)
+    for _, jobId in ipairs(redis.call('SMEMBERS', indexKey)) do consider(jobId, indexKey) end
+  end
+else
+  for _, jobId in ipairs(cjson.decode(met.wait)) do consider(jobId, nil) end
 end
 table.sort(candidates, function(a, b) return a.seq < b.seq end)
+local wait = {}
 for _, candidate in ipairs(candidates) do
-  if #out >= max then break end
   local jk, jobId = candidate.keys, candidate.jobId
-  local state, _, counts = jobAt(jk, at)
-  local jobStatus = jobStatusAt(state, counts, at)
-  if jobStatus ~= 'in_progress' then
-    redis.call('SREM', agentJobsKey, jobId)
-    for _, group in ipairs(cjson.decode(redis.call('HGET', jk.job, 'targetsJson')).groups) do
-      redis.call('SREM', groupJobsKeyOf(keyPrefix, group), jobId)
-    end
-  elseif redis.call('SISMEMBER', jk.execs, agentId) == 1 then
-    redis.call('SREM', agentJobsKey, jobId)
+  if #out >= max then
+    wait[#wait + 1] = jobId
   else
-    -- In progress, so not expired: the brakes decide (the rollout window read only for a target).
-    local isTarget = redis.call('ZSCORE', jk.targets, agentId) ~= false
-    local recent = 0
-    if isTarget and state.spec.rollout then
-      redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
-      recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
+    local state, _, counts = jobAt(jk, at)
+    local jobStatus = jobStatusAt(state, counts, at)
+    if candidate.fromAgentJobs then
+      local keep = ms(jobGoneAt(state.spec, retention))
+      if redis.call('PEXPIREAT', agentJobsKey, keep, 'NX') == 0 then redis.call('PEXPIREAT', agentJobsKey, keep, 'GT') end
     end
-    if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent) then
-      local spec = hashFields(jk.job, EXECUTION_SPEC_FIELDS)
-      local made = executionRecord({ jobId = jobId, command = spec.command, args = spec.args, createdAt = tonumber(spec.createdAt),
-        expiresAt = state.spec.expiresAt, timeoutMs = tonumber(spec.timeoutMs) }, agentId, at)
-      local key = commandPrefix .. jobId
-      redis.call('DEL', key)
-      redis.call('HSET', key, 'commandId', made.commandId, 'agentId', made.agentId, 'command', made.command, 'args', made.args,
-        'createdAt', spec.createdAt, 'expiresAt', ms(made.expiresAt), 'jobId', made.jobId, 'deliveredAt', now, 'deliveryCount',
-        ms(made.deliveryCount), 'updatedAt', now)
-      if made.timeoutMs then redis.call('HSET', key, 'timeoutMs', spec.timeoutMs, 'deadlineAt', ms(made.deadlineAt)) end
-      local keepUntil, jobKeep = ms(goneAt(made, retention)), ms(jobGoneAt(state.spec, retention))
-      redis.call('PEXPIREAT', key, keepUntil)
-      appendCommand(queueKey, logKey, seqKey, jobId, keepUntil)
-      redis.call('SADD', jk.execs, agentId)
-      redis.call('PEXPIREAT', jk.execs, jobKeep)
-      if state.spec.rollout then
-        redis.call('ZADD', jk.rollout, now, agentId)
-        redis.call('PEXPIREAT', jk.rollout, jobKeep)
+    if jobStatus ~= 'in_progress' then
+      redis.call('SREM', agentJobsKey, jobId)
+      for _, group in ipairs(cjson.decode(redis.call('HGET', jk.job, 'targetsJson')).groups) do
+        redis.call('SREM', groupJobsKeyOf(keyPrefix, group), jobId)
       end
-      writeRetally(jk, state, agentId, nil, made, at, jobKeep)
-      out[#out + 1] = redis.call('HGETALL', key)
+    elseif redis.call('SISMEMBER', jk.execs, agentId) == 1 then
+      redis.call('SREM', agentJobsKey, jobId)
+    else
+      -- In progress, so not expired: the brakes decide (the rollout window read only for a target).
+      local isTarget = redis.call('ZSCORE', jk.targets, agentId) ~= false
+      local recent = 0
+      if isTarget and state.spec.rollout then
+        redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
+        recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
+      end
+      if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent) then
+        local spec = hashFields(jk.job, EXECUTION_SPEC_FIELDS)
+        local made = executionRecord({ jobId = jobId, command = spec.command, args = spec.args, createdAt = tonumber(spec.createdAt),
+          expiresAt = state.spec.expiresAt, timeoutMs = tonumber(spec.timeoutMs) }, agentId, at)
+        local key = commandPrefix .. jobId
+        redis.call('DEL', key)
+        redis.call('HSET', key, 'commandId', made.commandId, 'agentId', made.agentId, 'command', made.command, 'args', made.args,
+          'createdAt', spec.createdAt, 'expiresAt', ms(made.expiresAt), 'jobId', made.jobId, 'deliveredAt', now, 'deliveryCount',
+          ms(made.deliveryCount), 'updatedAt', now)
+        if made.timeoutMs then redis.call('HSET', key, 'timeoutMs', spec.timeoutMs, 'deadlineAt', ms(made.deadlineAt)) end
+        local keepUntil, jobKeep = ms(goneAt(made, retention)), ms(jobGoneAt(state.spec, retention))
+        redis.call('PEXPIREAT', key, keepUntil)
+        appendCommand(queueKey, logKey, seqKey, jobId, keepUntil, retention)
+        redis.call('SADD', jk.execs, agentId)
+        redis.call('PEXPIREAT', jk.execs, jobKeep)
+        if state.spec.rollout then
+          redis.call('ZADD', jk.rollout, now, agentId)
+          redis.call('PEXPIREAT', jk.rollout, jobKeep)
+        end
+        writeRetally(jk, state, agentId, nil, made, at, jobKeep)
+        redis.call('SREM', agentJobsKey, jobId)
+        out[#out + 1] = redis.call('HGETALL', key)
+      elseif isTarget or state.spec.continuous then
+        wait[#wait + 1] = jobId
+      end
     end
   end
+end
+local waitJson = cjson.encode(wait)
+if #groups == 0 then
+  return out
+elseif fullLook then
+  redis.call('HSET', agentMetKey, 'jobSeq', jobSeq, 'groups', groupsSeen, 'wait', waitJson)
+  redis.call('PEXPIRE', agentMetKey, metKeepMs)
+elseif waitJson ~= met.wait then
+  redis.call('HSET', agentMetKey, 'wait', waitJson)
 end
 return out

@@ -1,8 +1,10 @@
 -- plumbing: where a command goes at the end of its agent's queue and log: the next sequence from
 -- the agent's counter (one already in the log keeps its own), both sets kept until `keepUntil` at
--- the latest. Shared by ENQUEUE and by FETCH when it makes an execution.
+-- the latest, the counter a retention period longer (so that it outlives the log: while a log
+-- exists its counter does, and a list cursor taken from the log stays good that long after the
+-- log's last command is gone). Shared by ENQUEUE and by FETCH when it makes an execution.
 --- @include include/ms
-local function appendCommand(queueKey, logKey, seqKey, commandId, keepUntil)
+local function appendCommand(queueKey, logKey, seqKey, commandId, keepUntil, retention)
   local seq = redis.call('ZSCORE', logKey, commandId)
   if not seq then
     seq = redis.call('INCR', seqKey)
@@ -16,7 +18,8 @@ local function appendCommand(queueKey, logKey, seqKey, commandId, keepUntil)
   end
   redis.call('ZADD', queueKey, seq, commandId)
   redis.call('ZADD', logKey, seq, commandId)
-  for _, key in ipairs({ queueKey, logKey }) do
-    if redis.call('PEXPIREAT', key, keepUntil, 'NX') == 0 then redis.call('PEXPIREAT', key, keepUntil, 'GT') end
+  local counterUntil = ms(tonumber(keepUntil) + retention)
+  for key, untilAt in pairs({ [queueKey] = keepUntil, [logKey] = keepUntil, [seqKey] = counterUntil }) do
+    if redis.call('PEXPIREAT', key, untilAt, 'NX') == 0 then redis.call('PEXPIREAT', key, untilAt, 'GT') end
   end
 end
