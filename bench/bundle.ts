@@ -8,12 +8,18 @@
  * object the stack uses: one source of truth), translated to esbuild's API, `esbuildArgs`
  * included (an unknown flag stops the bench rather than being dropped). STACK_BUNDLING, a copy,
  * is only the fallback when infra/ cannot be loaded.
+ *
+ * Beside each bundle go the assembled Lua scripts the stack ships with that function
+ * (lua/<name>.lua, infra/function.ts scriptsToShip of its route), since the Redis store reads
+ * them from there: a bundle started on the Upstash store needs them.
  */
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { fallbackRoute, routes } from '../lib/http/routes.ts';
+import { assembleScript, type ScriptFile } from '../lib/store/lua.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where bundles go (git-ignored); BENCH_OUT_DIR moves them (the test uses a temporary folder). */
@@ -115,6 +121,9 @@ export interface Bundle {
   readonly bytes: number;
   readonly gzipBytes: number;
   readonly mapBytes: number;
+  /** The Lua scripts shipped beside it (lua/<name>.lua): their names and bytes in all, not in `bytes`. */
+  readonly scripts: readonly ScriptFile[];
+  readonly luaBytes: number;
   /** Output bytes per package (node_modules/<pkg>) or per project folder. */
   readonly composition: ReadonlyMap<string, number>;
   readonly metafile: Metafile;
@@ -138,6 +147,18 @@ export async function functionNames(): Promise<string[]> {
     .sort();
 }
 
+/** The scripts the stack ships with the function `name` (infra/function.ts scriptsToShip of its route); none when infra/ cannot be loaded. */
+export async function scriptsOf(name: string): Promise<ScriptFile[]> {
+  let ship: ((route: { scopes: readonly string[] | undefined; scripts: readonly ScriptFile[] }) => ScriptFile[]) | undefined;
+  try {
+    ship = ((await import('../infra/function.ts')) as { scriptsToShip?: typeof ship }).scriptsToShip;
+  } catch {
+    // infra/ missing or not loadable here: no scripts, as before they were shipped apart.
+  }
+  const route = routes.find((candidate) => candidate.handler === name) ?? { scopes: undefined, scripts: fallbackRoute.scripts };
+  return ship?.(route) ?? [];
+}
+
 export async function buildBundle(stack: StackBundling, name: string): Promise<Bundle> {
   const dir = path.join(OUT_DIR, name);
   await rm(dir, { recursive: true, force: true });
@@ -153,8 +174,16 @@ export async function buildBundle(stack: StackBundling, name: string): Promise<B
   } catch {
     // no source map
   }
+  const scripts = await scriptsOf(name);
+  let luaBytes = 0;
+  if (scripts.length > 0) await mkdir(path.join(dir, 'lua'));
+  for (const script of scripts) {
+    const text = assembleScript(script);
+    luaBytes += Buffer.byteLength(text);
+    await writeFile(path.join(dir, 'lua', `${script}.lua`), text);
+  }
   const composition = compositionOf(metafile, owner);
-  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, composition, metafile };
+  return { name, file, bytes: code.length, gzipBytes: gzipSync(code).length, mapBytes, scripts, luaBytes, composition, metafile };
 }
 
 /** Output bytes of the entry's bundle per key (owner: per package or folder; ownFile: our files one by one). */
@@ -187,6 +216,7 @@ export function compositionTable(bundles: readonly Bundle[], key: (input: string
     .sort((x, y) => (largest?.parts.get(y) ?? 0) - (largest?.parts.get(x) ?? 0) || most(y) - most(x) || x.localeCompare(y))
     .map((k) => [k, ...columns.map((c) => (c.parts.has(k) ? ((c.parts.get(k) ?? 0) / 1024).toFixed(1) : '-'))]);
   rows.push(['(whole bundle, minified)', ...columns.map((c) => (c.b.bytes / 1024).toFixed(1))]);
+  rows.push(['(Lua beside it, lua/)', ...columns.map((c) => (c.b.luaBytes / 1024).toFixed(1))]);
   const width = Math.max(...[...keys].map((k) => k.length), 24);
   const header = ['KB in the bundle', ...columns.map((c) => c.b.name)];
   const cell = (text: string, col: number) => (col === 0 ? text.padEnd(width) : text.padStart(Math.max(header[col]?.length ?? 0, 6)));

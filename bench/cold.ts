@@ -426,6 +426,7 @@ function report(run: {
     '1st answer ms: the handler\'s first call after it. Rows without "(Upstash)" answer on the in-memory store, which loads no undici;',
     '"(Upstash)" rows answer through the local Upstash bridge (figure 4\'s) as a Redis function does in Lambda, whose first fetch loads undici.',
     ...(run.upstashNote ? [run.upstashNote] : []),
+    luaLine(bundles),
     parts(bundles.find((b) => b.name === 'get-commands')),
     ...(largest && largest.name !== 'get-commands' ? [parts(largest)] : []),
     'every function by package: node bench/bundle.ts [--by-file] [function ...]',
@@ -433,6 +434,19 @@ function report(run: {
     .filter((line) => line !== '')
     .join('\n');
   return { title: '3. Cold start (production bundles, fresh node processes)', text, targets, numbers };
+}
+
+/** What Lua goes beside the bundles (not in "minified"): read from lua/ the first time a script runs, on the Upstash store only. */
+function luaLine(bundles: readonly Bundle[]): string {
+  const shipping = bundles.filter((b) => b.scripts.length > 0);
+  if (shipping.length === 0) return 'no Lua shipped beside the bundles';
+  const sizes = shipping.map((b) => b.luaBytes);
+  const example = bundles.find((b) => b.name === 'get-commands') ?? shipping[0];
+  return [
+    `Lua beside the bundles (lua/<script>.lua, not in "minified"; read on a script's first run, on the Upstash store only):`,
+    `${shipping.length} functions, ${kbOf(Math.min(...sizes))} to ${kbOf(Math.max(...sizes))} each`,
+    example ? `(${example.name}: ${example.scripts.join(', ')}, ${kbOf(example.luaBytes)})` : '',
+  ].join(' ');
 }
 
 export { ROOT };

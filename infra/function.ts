@@ -1,19 +1,24 @@
 /**
  * The one place that says how every function of the service is built and run: Node.js 24 on
  * ARM64, bundled by the locally installed esbuild (no Docker) into a minified ESM file with a
- * source map, `@aws-sdk/*` left to the runtime, a log group of its own with a retention
- * period, a role of its own that may write only to that log group, and alarms on errors and
- * throttles.
+ * source map, `@aws-sdk/*` left to the runtime, the Redis store's scripts it runs beside it, a
+ * log group of its own with a retention period, a role of its own that may write only to that
+ * log group, and alarms on errors and throttles.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetStaging, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { Route } from '../lib/http/routes.ts';
+import { assembleScript, SCRIPT_FILES, type ScriptFile } from '../lib/store/lua.ts';
 
 /** The repository root: functions/, lib/, package-lock.json. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,9 +61,78 @@ export const BUNDLING = {
   esbuildArgs: { '--alias:semver': SEMVER_SHIM },
 } satisfies BundlingOptions;
 
+/**
+ * The script files a function ships: its route's, and the gate (the preamble of every script
+ * behind which a token is admitted) when the route takes a token; none for /health, /ready and
+ * the fallback.
+ */
+export function scriptsToShip(route: Pick<Route, 'scopes' | 'scripts'>): ScriptFile[] {
+  return route.scopes === undefined ? [...route.scripts] : [...new Set<ScriptFile>([...route.scripts, 'gate'])];
+}
+
+let assembledDir: string | undefined;
+
+/**
+ * Every script assembled (lib/store/lua.ts assembleScript), written once per process to
+ * <tmp>/biz-service-lua-<hash of their text>/<name>.lua, for the bundling hooks to copy from. The
+ * folder is named after what it holds, so a synth reuses the one an earlier synth of the same Lua
+ * wrote, and a changed script gets a folder of its own; it is written aside and renamed into
+ * place, so a synth running at the same time never reads half of it.
+ */
+export function assembledScriptsDir(): string {
+  if (assembledDir !== undefined) return assembledDir;
+  const texts = SCRIPT_FILES.map((name) => [name, assembleScript(name)] as const);
+  const hash = createHash('sha256');
+  for (const [name, text] of texts) hash.update(`${name}\0${text}\0`);
+  const dir = path.join(tmpdir(), `biz-service-lua-${hash.digest('hex').slice(0, 16)}`);
+  if (!existsSync(dir)) {
+    const writing = `${dir}.${process.pid}.${Date.now()}`;
+    mkdirSync(writing, { recursive: true });
+    for (const [name, text] of texts) writeFileSync(path.join(writing, `${name}.lua`), text);
+    try {
+      renameSync(writing, dir);
+    } catch (error) {
+      // Another synth put the same folder in place first: its files are these.
+      rmSync(writing, { recursive: true, force: true });
+      if (!existsSync(dir)) throw error;
+    }
+  }
+  assembledDir = dir;
+  return dir;
+}
+
+const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+
+/**
+ * NodejsFunction's command hooks that put the function's assembled scripts in `lua/` beside its
+ * index.mjs, where the store's loader reads them (lib/store/lua.ts reads `./lua/` beside the
+ * module, which in a bundle is index.mjs). The asset hash is taken of the output folder, so a
+ * changed script changes the asset and redeploys the functions that ship it. Docker bundling
+ * (never used: esbuild is installed locally) cannot see the folder the scripts are written to,
+ * and fails rather than build a function without its scripts.
+ */
+export function scriptHooks(scripts: readonly ScriptFile[]): NonNullable<BundlingOptions['commandHooks']> {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir, outputDir) => {
+      if (scripts.length === 0) return [];
+      if (outputDir === AssetStaging.BUNDLING_OUTPUT_DIR)
+        return ['echo "the functions ship Lua assembled on the host: bundle with the local esbuild, not Docker" >&2', 'exit 1'];
+      const from = assembledScriptsDir();
+      const lua = path.join(outputDir, 'lua');
+      return [
+        `mkdir -p ${shellQuote(lua)} && cp ${scripts.map((name) => shellQuote(path.join(from, `${name}.lua`))).join(' ')} ${shellQuote(lua)}/`,
+      ];
+    },
+  };
+}
+
 export interface ServiceFunctionProps {
   /** Handler file under functions/, without extension. */
   readonly handler: string;
+  /** The store's script files its bundle ships (scriptsToShip of its route); none: no lua/ folder. */
+  readonly scripts: readonly ScriptFile[];
   readonly description: string;
   readonly environment: Record<string, string>;
   readonly logRetention: RetentionDays;
@@ -111,7 +185,7 @@ export class ServiceFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: 'biz-service',
         ...props.environment,
       },
-      bundling: BUNDLING,
+      bundling: { ...BUNDLING, commandHooks: scriptHooks(props.scripts) },
       ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
     });
 

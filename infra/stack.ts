@@ -22,7 +22,7 @@ import { fallbackRoute, type Route, routes } from '../lib/http/routes.ts';
 import { SECRET_ID_VARIABLES } from '../lib/secrets.ts';
 import { ServiceDashboard } from './dashboard.ts';
 import { Edge } from './edge.ts';
-import { ServiceFunction } from './function.ts';
+import { ServiceFunction, type ServiceFunctionProps, scriptsToShip } from './function.ts';
 import type { Settings } from './settings.ts';
 
 export interface BizServiceStackProps extends StackProps {
@@ -160,9 +160,17 @@ export class BizServiceStack extends Stack {
     }
 
     const functions = new Map<string, ServiceFunction>();
-    const makeFunction = (name: string, handler: string, description: string, usesStore: boolean, probesStore = false): ServiceFunction => {
+    const makeFunction = (
+      name: string,
+      handler: string,
+      description: string,
+      usesStore: boolean,
+      probesStore: boolean,
+      scripts: ServiceFunctionProps['scripts'],
+    ): ServiceFunction => {
       const made = new ServiceFunction(this, name, {
         handler,
+        scripts,
         description,
         environment: usesStore ? storeEnvironment : probesStore ? probeEnvironment : {},
         logRetention: settings.logRetention,
@@ -178,7 +186,14 @@ export class BizServiceStack extends Stack {
       return made;
     };
 
-    const fallback = makeFunction(fallbackRoute.name, fallbackRoute.handler, 'biz-service: JSON 404/405 for unmatched requests', false);
+    const fallback = makeFunction(
+      fallbackRoute.name,
+      fallbackRoute.handler,
+      'biz-service: JSON 404/405 for unmatched requests',
+      false,
+      false,
+      fallbackRoute.scripts,
+    );
 
     this.api = new HttpApi(this, 'Api', {
       apiName: `${this.stackName}-api`,
@@ -196,6 +211,7 @@ export class BizServiceStack extends Stack {
         `biz-service: ${route.method} ${route.path}`,
         route.usesStore,
         route.probesStore === true,
+        scriptsToShip(route),
       );
       this.api.addRoutes({
         path: route.path,

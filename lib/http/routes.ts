@@ -9,6 +9,7 @@ import { SCOPES } from '../auth/scopes.ts';
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { RESULT_MAX_BYTES } from '../commands/model.ts';
 import { MAX_JOB_AGENTS } from '../jobs/model.ts';
+import type { ScriptFile } from '../store/lua.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -34,7 +35,17 @@ export interface Route {
    * atomic step as its action); false: the auth middleware admits it with one call of its own.
    */
   readonly admitsInStore?: boolean;
+  /**
+   * The Redis store's scripts (lib/store/lua/<name>.lua) the handler can run, the auth
+   * middleware's admission included: what its Lambda bundle ships, assembled, in lua/ beside
+   * index.mjs (infra/function.ts). The gate, the preamble of every one of them, is implied for
+   * a route that takes a token and never listed. A script left out is a 503 on Redis only.
+   */
+  readonly scripts: readonly ActionScript[];
 }
+
+/** A script a handler runs: any file of lib/store/lua but the gate, which every one of them starts with. */
+export type ActionScript = Exclude<ScriptFile, 'gate'>;
 
 /** A route that requires a token (every route but /health and /ready). */
 export interface AuthenticatedRoute extends Route {
@@ -57,8 +68,17 @@ const ENQUEUE_BODY_BYTES = 256 * 1024;
 const JOB_TARGET_BYTES = MAX_JOB_AGENTS * (128 + 3);
 
 export const ROUTES = {
-  Health: { name: 'Health', method: 'GET', path: '/health', handler: 'health', scopes: undefined, usesStore: false },
-  Ready: { name: 'Ready', method: 'GET', path: '/ready', handler: 'ready', scopes: undefined, usesStore: false, probesStore: true },
+  Health: { name: 'Health', method: 'GET', path: '/health', handler: 'health', scopes: undefined, usesStore: false, scripts: [] },
+  Ready: {
+    name: 'Ready',
+    method: 'GET',
+    path: '/ready',
+    handler: 'ready',
+    scopes: undefined,
+    usesStore: false,
+    probesStore: true,
+    scripts: [],
+  },
   GetCommands: {
     name: 'GetCommands',
     method: 'GET',
@@ -67,6 +87,7 @@ export const ROUTES = {
     scopes: [SCOPES.commands],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['fetch'],
   },
   PostResults: {
     name: 'PostResults',
@@ -78,6 +99,7 @@ export const ROUTES = {
     bodyLimit: RESULT_MAX_BYTES + ENVELOPE_BYTES,
     usesStore: true,
     admitsInStore: true,
+    scripts: ['complete'],
   },
   GetConfig: {
     name: 'GetConfig',
@@ -87,9 +109,28 @@ export const ROUTES = {
     scopes: [SCOPES.commands],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['get-config'],
   },
-  TokenInfo: { name: 'TokenInfo', method: 'GET', path: '/api/token-info', handler: 'token-info', scopes: [], debug: true, usesStore: true },
-  WhoAmI: { name: 'WhoAmI', method: 'GET', path: '/api/whoami', handler: 'whoami', scopes: [], debug: true, usesStore: true },
+  TokenInfo: {
+    name: 'TokenInfo',
+    method: 'GET',
+    path: '/api/token-info',
+    handler: 'token-info',
+    scopes: [],
+    debug: true,
+    usesStore: true,
+    scripts: ['admit'],
+  },
+  WhoAmI: {
+    name: 'WhoAmI',
+    method: 'GET',
+    path: '/api/whoami',
+    handler: 'whoami',
+    scopes: [],
+    debug: true,
+    usesStore: true,
+    scripts: ['admit'],
+  },
   EnqueueCommand: {
     name: 'EnqueueCommand',
     method: 'POST',
@@ -99,6 +140,7 @@ export const ROUTES = {
     bodyLimit: ENQUEUE_BODY_BYTES,
     usesStore: true,
     admitsInStore: true,
+    scripts: ['enqueue'],
   },
   GetCommand: {
     name: 'GetCommand',
@@ -108,6 +150,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminCommands],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['get-command'],
   },
   ListCommands: {
     name: 'ListCommands',
@@ -117,6 +160,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminCommands],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['list'],
   },
   CancelCommand: {
     name: 'CancelCommand',
@@ -128,6 +172,7 @@ export const ROUTES = {
     bodyLimit: 4 * 1024,
     usesStore: true,
     admitsInStore: true,
+    scripts: ['cancel'],
   },
   PutConfig: {
     name: 'PutConfig',
@@ -138,6 +183,7 @@ export const ROUTES = {
     bodyLimit: MAX_OVERRIDES_BYTES,
     usesStore: true,
     admitsInStore: true,
+    scripts: ['put-config'],
   },
   PostRevocations: {
     name: 'PostRevocations',
@@ -148,6 +194,7 @@ export const ROUTES = {
     bodyLimit: 4 * 1024,
     usesStore: true,
     admitsInStore: true,
+    scripts: ['revoke-token', 'raise-cutoff'],
   },
   PutGroupMember: {
     name: 'PutGroupMember',
@@ -157,6 +204,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminGroups],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['group-join'],
   },
   DeleteGroupMember: {
     name: 'DeleteGroupMember',
@@ -166,6 +214,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminGroups],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['group-leave'],
   },
   GetGroupMembers: {
     name: 'GetGroupMembers',
@@ -175,6 +224,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminGroups],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['group-members'],
   },
   GetAgentGroups: {
     name: 'GetAgentGroups',
@@ -184,6 +234,7 @@ export const ROUTES = {
     scopes: [SCOPES.adminGroups],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['agent-groups'],
   },
   CreateJob: {
     name: 'CreateJob',
@@ -194,6 +245,7 @@ export const ROUTES = {
     bodyLimit: ENQUEUE_BODY_BYTES + JOB_TARGET_BYTES + ENVELOPE_BYTES,
     usesStore: true,
     admitsInStore: true,
+    scripts: ['job-create'],
   },
   ListJobs: {
     name: 'ListJobs',
@@ -203,6 +255,7 @@ export const ROUTES = {
     scopes: [SCOPES.jobs],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['job-list'],
   },
   GetJob: {
     name: 'GetJob',
@@ -212,6 +265,7 @@ export const ROUTES = {
     scopes: [SCOPES.jobs],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['job-get'],
   },
   ListJobExecutions: {
     name: 'ListJobExecutions',
@@ -221,6 +275,7 @@ export const ROUTES = {
     scopes: [SCOPES.jobs],
     usesStore: true,
     admitsInStore: true,
+    scripts: ['job-executions'],
   },
   CancelJob: {
     name: 'CancelJob',
@@ -232,6 +287,7 @@ export const ROUTES = {
     bodyLimit: 4 * 1024,
     usesStore: true,
     admitsInStore: true,
+    scripts: ['job-cancel'],
   },
 } as const satisfies Record<string, Route>;
 
@@ -239,4 +295,4 @@ export const ROUTES = {
 export const routes: readonly Route[] = Object.values(ROUTES);
 
 /** Serves every request no route matches: 404, or 405 with Allow when the path exists. */
-export const fallbackRoute = { name: 'Fallback', handler: 'fallback' } as const;
+export const fallbackRoute = { name: 'Fallback', handler: 'fallback', scripts: [] } as const;

@@ -41,3 +41,17 @@ export async function invokeBundle(assetDir: string, event: unknown, env: Record
   const last = lines.pop() ?? '';
   return { ...(JSON.parse(last) as Omit<BundleAnswer, 'lines'>), lines: lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
+
+/** Runs `work` on every item, at most `limit` at a time (each bundle run is a child process), in the items' order. */
+export async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const at = next++;
+      results[at] = await work(items[at] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

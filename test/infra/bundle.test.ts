@@ -1,17 +1,26 @@
 /**
  * The one synth that really bundles (esbuild, no Docker): every function's index.mjs is built,
- * then two of them are loaded in a child Node process from their asset folder, with nothing
- * but the Lambda-like environment, and answer an event.
+ * with the assembled Lua scripts its route runs in lua/ beside it. Some are then loaded in a
+ * child Node process from their asset folder, with nothing but the Lambda-like environment, and
+ * answer an event: two on the in-memory store, and every function that takes a token on Redis
+ * (through the local Upstash bridge), which reads its scripts from its own lua/ folder: a script
+ * its route does not list is missing there, and the function answers 503.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareEvent, readEvent } from '../../dev/invoke.ts';
+import type { UpstashBridge } from '../../dev/upstash-bridge.ts';
+import { PROJECT_ROOT } from '../../infra/function.ts';
 import { DEFAULT_SECRET } from '../../lib/config.ts';
-import { fallbackRoute, routes } from '../../lib/http/routes.ts';
-import { invokeBundle } from '../helpers/infra-bundle.ts';
+import { fallbackRoute, type Route, routes } from '../../lib/http/routes.ts';
+import { assembleScript } from '../../lib/store/lua.ts';
+import { inPool, invokeBundle } from '../helpers/infra-bundle.ts';
 import { resourcesOfType, type Synthesised, synth } from '../helpers/infra-synth.ts';
 import { httpEvent } from '../helpers/lambda.ts';
+import { deletePrefix, HAS_REDIS, redisEnv, startBridge, tcpClient, uniquePrefix } from '../helpers/redis.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 
 /**
@@ -84,6 +93,36 @@ describe('bundling', () => {
     expect(ours.some((source) => source.includes('node_modules/jsonwebtoken/') || source.includes('node_modules/@upstash/'))).toBe(false);
   });
 
+  it('ships each function the assembled scripts its route runs, and the gate with them; none without a token', () => {
+    const shipped: Record<string, string[]> = {};
+    for (const route of [...routes, { ...fallbackRoute, scopes: undefined }]) {
+      const dir = assets.get(route.name) as string;
+      // The gate comes with every script that admits a token: with every route that takes one.
+      const expected = route.scopes === undefined ? [...route.scripts] : [...route.scripts, 'gate' as const];
+      expect(readdirSync(dir).sort(), route.name).toEqual(
+        expected.length === 0 ? ['index.mjs', 'index.mjs.map'] : ['index.mjs', 'index.mjs.map', 'lua'],
+      );
+      const files = expected.length === 0 ? [] : readdirSync(path.join(dir, 'lua')).sort();
+      expect(files, route.name).toEqual(expected.map((name) => `${name}.lua`).sort());
+      for (const name of expected) {
+        expect(readFileSync(path.join(dir, 'lua', `${name}.lua`), 'utf8'), `${route.name}: lua/${name}.lua`).toBe(assembleScript(name));
+      }
+      shipped[route.name] = files;
+    }
+    expect(shipped.Health).toEqual([]);
+    expect(shipped.Ready).toEqual([]);
+    expect(shipped.Fallback).toEqual([]);
+    expect(shipped.PostRevocations).toEqual(['gate.lua', 'raise-cutoff.lua', 'revoke-token.lua']);
+  });
+
+  it('keeps the Lua out of the JavaScript', () => {
+    for (const [name, dir] of assets) {
+      const code = readFileSync(path.join(dir, 'index.mjs'), 'utf8');
+      // Every script's body calls Redis; the JavaScript that runs them never does in Lua.
+      expect(code.includes('redis.call('), name).toBe(false);
+    }
+  });
+
   it('keeps every bundle under the ceiling', () => {
     for (const [name, dir] of assets) {
       const size = statSync(path.join(dir, 'index.mjs')).size;
@@ -131,4 +170,55 @@ describe('a bundled function, loaded as Lambda loads it', () => {
     expect(answer.result.statusCode).toBe(405);
     expect(answer.result.headers?.Allow ?? answer.result.headers?.allow).toBe('GET');
   });
+});
+
+/** The sample event of a function (events/<handler>.json) with a fresh token carrying its route's scopes. */
+async function sampleEvent(route: Route): Promise<APIGatewayProxyEventV2> {
+  const event = await readEvent(path.join(PROJECT_ROOT, 'events', `${route.handler}.json`));
+  return prepareEvent(event, route.handler, { env: TEST_ENV });
+}
+
+describe.skipIf(!HAS_REDIS)('every function that takes a token, bundled, on Redis', () => {
+  const prefix = uniquePrefix('bundle');
+  let bridge: UpstashBridge;
+
+  beforeAll(async () => {
+    bridge = await startBridge();
+  });
+
+  afterAll(async () => {
+    const client = await tcpClient();
+    await deletePrefix(client, prefix);
+    client.destroy();
+    await bridge?.close();
+  });
+
+  it('finds every script it runs in its own lua/ folder: its sample event is answered by its script, never a 500 or a 503', async () => {
+    const withToken = routes.filter((route) => route.scopes !== undefined);
+    const runs: { name: string; route: Route; event: () => Promise<APIGatewayProxyEventV2> }[] = withToken.map((route) => ({
+      name: route.name,
+      route,
+      event: () => sampleEvent(route),
+    }));
+    // The sample revokes a subject (raise-cutoff); a jti and its exp take the other branch (revoke-token).
+    runs.push({
+      name: 'PostRevocations (jti)',
+      route: routes.find((route) => route.name === 'PostRevocations') as Route,
+      event: async () => ({
+        ...(await sampleEvent(routes.find((route) => route.name === 'PostRevocations') as Route)),
+        body: JSON.stringify({ jti: 'bundle-test-jti', exp: Math.floor(Date.now() / 1000) + 600 }),
+      }),
+    });
+    const env = { ...TEST_ENV, ...redisEnv(bridge, prefix) };
+    const answers = await inPool(runs, 2, async (run) => {
+      const answer = await invokeBundle(assets.get(run.route.name) as string, await run.event(), env);
+      return { name: run.name, status: answer.result.statusCode, body: answer.result.body ?? '' };
+    });
+    // A missing script is a 503 (500 for anything else thrown); a 400, 401, 403 or 429 would be
+    // a refusal before the store ran the route's script, which would prove nothing: each sample
+    // is answered by its script (a 404 is its answer about a command or job no one made).
+    const failed = answers.filter((answer) => ![200, 201, 204, 404].includes(answer.status));
+    expect(failed, JSON.stringify(failed, null, 2)).toEqual([]);
+    expect(answers.map((answer) => answer.name).sort()).toEqual(runs.map((run) => run.name).sort());
+  }, 120_000);
 });
