@@ -245,7 +245,7 @@ export const ROUTES = {
     bodyLimit: ENQUEUE_BODY_BYTES + JOB_TARGET_BYTES + ENVELOPE_BYTES,
     usesStore: true,
     admitsInStore: true,
-    scripts: ['job-create'],
+    scripts: ['job-create', 'job-create-step'],
   },
   ListJobs: {
     name: 'ListJobs',
