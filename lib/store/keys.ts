@@ -165,7 +165,8 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>group-seq:<group>',
     type: 'string',
     meaning: 'the last join position the group gave (`INCR`); kept when the group empties, so that no position is given twice',
-    expiry: 'none',
+    expiry:
+      'none: one small string per group an operator has ever filled (operators name groups, agents do not); without it a later join could take a position a cursor already passed',
   },
   {
     name: 'agentGroups',
@@ -247,7 +248,8 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>group-jobs:<group>',
     type: 'set',
     meaning: 'jobs in progress that target the group (pruned when met ended or gone)',
-    expiry: 'none',
+    expiry:
+      '`PEXPIREAT` the latest `expiresAt` + retention of the jobs it holds, only ever later (`NX`, then `GT`), set by the create that adds a job: it goes with its last job even for a group nobody polls',
   },
   {
     name: 'agentJobs',

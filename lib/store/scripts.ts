@@ -295,7 +295,7 @@ export const GROUP_LEAVE = script({
   name: 'group-leave',
   mirrors: 'leaveOutcome (lib/groups/membership.ts)',
   keys: ['groupKey', 'agentGroupsKey', 'groupJobsKey', 'agentJobsKey', 'groupBuildsKey'],
-  args: ['keyPrefix', 'group', 'agentId'],
+  args: ['keyPrefix', 'group', 'agentId', 'retentionMs'],
   // Reads the keys of each job group-jobs and group-builds name: keys it cannot declare (see the top).
   once: true,
   lockKeys: false,

@@ -666,9 +666,13 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
   private readonly membersScript;
   private readonly groupsOfScript;
 
-  constructor(redis: Redis, options: UpstashStoreOptions) {
+  /** How long a job is kept after its expiry (RESULT_RETENTION_SECONDS): a leaver's agent-jobs is kept as long. */
+  private readonly retentionMs: number;
+
+  constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
     const gate = gateSettings(options);
     this.keys = gate.keys;
+    this.retentionMs = options.resultRetentionSeconds * 1000;
     this.joinScript = gatedRunner(redis, gate, GROUP_JOIN);
     this.leaveScript = gatedRunner(redis, gate, GROUP_LEAVE);
     this.membersScript = gatedRunner(redis, gate, GROUP_MEMBERS);
@@ -706,7 +710,7 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
           agentJobsKey: this.keys.agentJobs(agentId),
           groupBuildsKey: this.keys.groupBuilds(group),
         },
-        { keyPrefix: this.keys.prefix, group, agentId },
+        { keyPrefix: this.keys.prefix, group, agentId, retentionMs: this.retentionMs },
       ),
     );
     if (typeof outcome !== 'string' || !LEAVE_OUTCOMES.has(outcome))

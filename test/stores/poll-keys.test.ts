@@ -120,9 +120,30 @@ describe.skipIf(!HAS_REDIS)('the keys of polls and enqueues on a real Redis', ()
     expect(after.map((record) => record.jobId)).toEqual([named.jobId, continuous.jobId, other.jobId]);
   });
 
-  it.todo(
-    'drops agent-jobs of agents that never poll with their last job: job create and group leave set its expiry as a poll does (lib/store/keys.ts agentJobs)',
-  );
+  it('keeps the job indexes of agents and groups that never poll only as long as their jobs: job create and group leave set their expiry as a poll does', async () => {
+    const { keys, keyPrefix, jobs, groups } = fresh();
+    const now = Date.now();
+    await groups.join('quiet-group', 'quiet-member', now);
+    await groups.join('quiet-group', 'quiet-leaver', now);
+    const first = jobSpec(now, { targets: { agents: ['quiet-named'], groups: ['quiet-group'] } });
+    const second = jobSpec(now, { expiresAt: now + 20 * MINUTE, targets: { agents: ['quiet-named'], groups: ['quiet-group'] } });
+    await jobs.create(first);
+    await jobs.create(second);
+    await groups.leave('quiet-group', 'quiet-leaver');
+
+    const latest = second.expiresAt + RETENTION_MS;
+    expect(await target.redis.pExpireTime(keys.agentJobs('quiet-named'))).toBe(latest);
+    expect(await target.redis.pExpireTime(keys.groupJobs('quiet-group'))).toBe(latest);
+    expect(await target.redis.pExpireTime(keys.agentJobs('quiet-leaver'))).toBe(latest);
+
+    // Jobs that ended long ago (the clock in the past): nothing of them is left for ids that never poll.
+    const past = now - 2 * 3_600_000;
+    await groups.join('old-group', 'old-member', past);
+    await jobs.create(jobSpec(past, { expiresAt: past + MINUTE, targets: { agents: ['old-named'], groups: ['old-group'] } }));
+    await groups.leave('old-group', 'old-member');
+    const left = (await target.redis.keys(`${keyPrefix}*`)).filter((key) => /agent-jobs|group-jobs/.test(key) && key.includes('old-'));
+    expect(left).toEqual([]);
+  });
 });
 
 describe('the memory maps whose Redis keys expire', () => {

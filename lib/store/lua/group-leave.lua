@@ -6,7 +6,9 @@ local groupBuildsKey = KEYS[5]
 local keyPrefix = ARGV[1]
 local group = ARGV[2]
 local agentId = ARGV[3]
+local retentionMs = ARGV[4]
 --- @include include/keys
+--- @include include/keepAtLeast
 --- @include include/jobBuild
 --- @include rules/leaveOutcome
 -- Leave a group (lib/store/scripts.ts GROUP_LEAVE). Mirrors leaveOutcome (lib/groups/membership.ts).
@@ -28,6 +30,8 @@ for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
     redis.call('SREM', groupJobsKey, jobId)
   elseif redis.call('ZSCORE', jk.targets, agentId) and redis.call('SISMEMBER', jk.execs, agentId) == 0 then
     redis.call('SADD', agentJobsKey, jobId)
+    -- Kept as long as the job is, even for an agent that never polls again.
+    keepAtLeast(agentJobsKey, string.format('%d', tonumber(redis.call('HGET', jk.job, 'expiresAt')) + tonumber(retentionMs)))
   end
 end
 return outcome

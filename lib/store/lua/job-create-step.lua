@@ -51,7 +51,7 @@ if b.state == 'building' then
     b.state = 'committed'
   end
 end
-if b.state == 'committed' and drainLeavers(leaversKey, keyPrefix, b.jobId, budget) then b.state = 'done' end
+if b.state == 'committed' and drainLeavers(leaversKey, keyPrefix, b.jobId, budget, b.keepUntil) then b.state = 'done' end
 b.step = ms(tonumber(b.step) + 1)
 redis.call('HSET', buildKey, 'buildState', b.state, 'buildStep', b.step, 'buildCall', stepCall)
 return answer(true)

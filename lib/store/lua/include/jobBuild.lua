@@ -15,6 +15,7 @@
 --- @include include/ms
 --- @include include/keys
 --- @include include/hashFields
+--- @include include/keepAtLeast
 local function jobBuildKeysOf(prefix, jobId)
   local part = keyPart(jobId)
   return { build = prefix .. 'job-build:' .. part, leavers = prefix .. 'job-leavers:' .. part }
@@ -77,8 +78,17 @@ local function commitJob(b, jk, jobsKey, jobSeqKey, prefix)
   redis.call('PEXPIREAT', jk.job, b.keepUntil)
   redis.call('PEXPIREAT', jk.targets, b.keepUntil)
   redis.call('ZADD', jobsKey, seq, b.jobId)
-  for _, group in ipairs(b.groups) do redis.call('SADD', groupJobsKeyOf(prefix, group), b.jobId) end
-  for _, agent in ipairs(b.agents) do redis.call('SADD', agentJobsKeyOf(prefix, agent), b.jobId) end
+  -- The indexes are kept as long as the job is (and no longer, for groups and agents that never poll).
+  for _, group in ipairs(b.groups) do
+    local key = groupJobsKeyOf(prefix, group)
+    redis.call('SADD', key, b.jobId)
+    keepAtLeast(key, b.keepUntil)
+  end
+  for _, agent in ipairs(b.agents) do
+    local key = agentJobsKeyOf(prefix, agent)
+    redis.call('SADD', key, b.jobId)
+    keepAtLeast(key, b.keepUntil)
+  end
   return seq, count
 end
 
@@ -124,10 +134,15 @@ local function startBuild(b, jk, bk, prefix, untilAt)
 end
 
 -- At most `budget` of the agents that left a group during the build put in their agent-jobs,
--- now that the job is written (a poll drops an agent-jobs entry whose job it cannot find).
+-- now that the job is written (a poll drops an agent-jobs entry whose job it cannot find), each
+-- kept as long as the job is.
 -- Returns true when none is left.
-local function drainLeavers(leaversKey, prefix, jobId, budget)
-  for _, agent in ipairs(redis.call('SPOP', leaversKey, budget)) do redis.call('SADD', agentJobsKeyOf(prefix, agent), jobId) end
+local function drainLeavers(leaversKey, prefix, jobId, budget, keepUntil)
+  for _, agent in ipairs(redis.call('SPOP', leaversKey, budget)) do
+    local key = agentJobsKeyOf(prefix, agent)
+    redis.call('SADD', key, jobId)
+    keepAtLeast(key, keepUntil)
+  end
   return redis.call('SCARD', leaversKey) == 0
 end
 
