@@ -69,8 +69,10 @@ interface Measured {
   readonly scripts: number;
   /** Commands the scripts ran (redis.call), all of them. */
   readonly inner: number;
-  /** Script time inside Redis per request (commandstats usec / requests). */
+  /** Script time inside Redis per request (commandstats usec / requests), the least of the rounds. */
   readonly usPerRequest: number;
+  /** The same, the median round. */
+  readonly usMedianRound: number;
   /** Redis main-thread CPU per request over the same calls (scripts, network, protocol). */
   readonly cpuPerRequest: number;
   /** The slowest single script of the kind (SLOWLOG), µs. */
@@ -198,21 +200,43 @@ async function slowestScript(control: Control): Promise<number> {
   return max;
 }
 
-/** Runs `op` `warm` times unmeasured, then `calls` times between a reset and a read of Redis's own counters. */
+/**
+ * Rounds per kind: CONFIG RESETSTAT before each, the calls split between them. On a shared machine
+ * other load only ever adds time to what commandstats sees (Redis descheduled in the middle of a
+ * script counts as script time), so the least round is the closest to a script's own cost; the
+ * median round is printed beside it.
+ */
+const ROUNDS = 5;
+
+/** Runs `op` `warm` times unmeasured, then `calls` times in ROUNDS rounds, each between a reset and a read of Redis's own counters. */
 async function measure(control: Control, calls: number, op: () => Promise<unknown>, warm = 2): Promise<Measured> {
   for (let i = 0; i < warm; i += 1) await op();
-  await control.sendCommand(['CONFIG', 'RESETSTAT']);
   await control.sendCommand(['SLOWLOG', 'RESET']);
+  const rounds = Math.min(ROUNDS, calls);
+  const perRound: number[] = [];
+  let scripts = 0;
+  let inner = 0;
+  let done = 0;
   const cpuBefore = await mainThreadCpu(control);
-  for (let i = 0; i < calls; i += 1) await op();
+  for (let round = 0; round < rounds; round += 1) {
+    const count = Math.floor((calls * (round + 1)) / rounds) - done;
+    await control.sendCommand(['CONFIG', 'RESETSTAT']);
+    for (let i = 0; i < count; i += 1) await op();
+    const stats = await scriptStats(control);
+    scripts += stats.calls;
+    inner += stats.inner;
+    perRound.push(stats.usec / count);
+    done += count;
+  }
   const cpuAfter = await mainThreadCpu(control);
-  const { calls: scripts, usec, inner } = await scriptStats(control);
   const maxUs = await slowestScript(control);
+  const sorted = [...perRound].sort((a, b) => a - b);
   return {
     requests: calls,
     scripts,
     inner,
-    usPerRequest: usec / calls,
+    usPerRequest: sorted[0] ?? 0,
+    usMedianRound: sorted[Math.floor(sorted.length / 2)] ?? 0,
     cpuPerRequest: ((cpuAfter - cpuBefore) * 1e6) / calls,
     maxUs,
   };
@@ -309,10 +333,12 @@ export async function redisTimeFigure(options: RedisTimeOptions): Promise<Figure
         fmt(m.scripts / m.requests, 2),
         fmt(m.inner / m.requests, 1),
         fmt(m.usPerRequest, 1),
+        fmt(m.usMedianRound, 1),
         fmt(m.cpuPerRequest, 1),
         m.maxUs === 0 ? `< ${SLOWLOG_FLOOR_US}` : fmt(m.maxUs, 0),
       ]);
       numbers[`${key}|us`] = m.usPerRequest;
+      numbers[`${key}|usMedianRound`] = m.usMedianRound;
       numbers[`${key}|cpuUs`] = m.cpuPerRequest;
       numbers[`${key}|maxUs`] = m.maxUs;
       numbers[`${key}|scripts`] = m.scripts / m.requests;
@@ -506,13 +532,16 @@ export async function redisTimeFigure(options: RedisTimeOptions): Promise<Figure
           'scripts/request',
           'commands inside/request',
           'Redis µs/request',
+          'median round',
           'Redis CPU µs/request',
           'slowest script µs',
         ],
         rows,
       ),
       'commands inside: what the scripts ran (redis.call), from the same INFO commandstats.',
-      'Redis µs/request: INFO commandstats (EVALSHA + EVAL usec / requests), the scripts alone; Redis CPU: the main',
+      `Redis µs/request: INFO commandstats (EVALSHA + EVAL usec / requests), the scripts alone, the least of ${ROUNDS} rounds (CONFIG RESETSTAT`,
+      'before each; load on a shared machine only adds to it: Redis descheduled mid-script counts as script time), the median',
+      'round beside it; targets are judged on the least round. Redis CPU: the main',
       "thread's CPU time over the same calls (scripts, the bridge's reads and writes, protocol), an upper bound on the",
       `script cost when the machine is loaded; slowest script: SLOWLOG (slowlog-log-slower-than ${SLOWLOG_FLOOR_US}) over the same calls.`,
       `Every call through the admitted stores (the gate in the script); ${options.calls} requests per light kind (the page of 1,000 targets a`,
