@@ -7,7 +7,8 @@
  *   - the group is filled straight into its keys (the layout of lib/store/keys.ts, one pipeline
  *     request per thousand members), since a join per member is not what is measured;
  *   - `POST /api/jobs` over the group: time and requests (the target set is written in Redis
- *     in one script, never one record per agent);
+ *     by bounded scripts of at most 1,000 members each, JOB_CREATE_STEP_MEMBERS: one request up to
+ *     1,000 members, then one more per thousand; never one record per agent);
  *   - `GET /api/jobs/{id}` before any execution exists, then after every member has polled once
  *     (each poll makes that member's executions, with a timeout so every one has a deadline
  *     entry): its requests and its time at the size, one command whatever the size.
