@@ -12,7 +12,7 @@ local limit = ARGV[4]
 local now = ARGV[5]
 local retentionMs = ARGV[6]
 local metKeepMs = ARGV[7]
---- @include generated/fields
+--- @include generated/fields/AGENT_MET_FIELDS
 --- @include include/hashFields
 -- Fetch (lib/store/scripts.ts FETCH). Mirrors isDeliverable, delivered and isGone
 -- (lib/commands/lifecycle.ts); settledExecution, abortAt, mayDeliver, executionRecord and retally
@@ -52,11 +52,17 @@ if #groups > 0 then
   met = hashFields(agentMetKey, AGENT_MET_FIELDS)
   fullLook = met.jobSeq ~= jobSeq or met.groups ~= groupsSeen or not met.wait
 end
-local agentJobs = redis.call('SMEMBERS', agentJobsKey)
-local ids = redis.call('ZRANGE', queueKey, 0, 99)
--- Nothing queued and no job to look at: done before the functions below are made (a script
--- makes every function it defines anew on each call).
+-- Most polls find agent-jobs and the queue both empty: one EXISTS of the two says so (Redis keeps
+-- no empty set or sorted set), in place of a read of each.
+local agentJobs, ids = {}, {}
+if redis.call('EXISTS', agentJobsKey, queueKey) > 0 then
+  agentJobs = redis.call('SMEMBERS', agentJobsKey)
+  ids = redis.call('ZRANGE', queueKey, 0, 99)
+end
+-- Nothing queued and no job to look at: done before the tables and functions below are made (a
+-- script makes every table and function it defines anew on each call).
 if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then return {} end
+--- @include generated/fields
 --- @include generated/constants
 --- @include include/ms
 --- @include include/keys
