@@ -99,7 +99,7 @@ export const JOB_BUILD_FIELDS = [
   'buildKeep',
 ] as const;
 /** What a poll's last full look at the agent's jobs met (`<p>agent-met:<agent>`, lib/store/lua/fetch.lua). */
-export const AGENT_MET_FIELDS = ['jobSeq', 'groups', 'wait'] as const;
+export const AGENT_MET_FIELDS = ['jobSeq', 'wait'] as const;
 
 // The lists the scripts read (HMGET) or count (HINCRBY) by, each a part of one list above.
 
