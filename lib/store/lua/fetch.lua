@@ -50,7 +50,7 @@ local jobSeq, met, fullLook = nil, { wait = '{}' }, false
 if inGroups then
   jobSeq = redis.call('GET', jobSeqKey) or '0'
   met = hashFields(agentMetKey, AGENT_MET_FIELDS)
-  fullLook = met.jobSeq ~= jobSeq or not met.wait
+  fullLook = met.lookSeq ~= jobSeq or not met.wait
 end
 -- Most polls find agent-jobs and the queue both empty: one EXISTS of the two says so (Redis keeps
 -- no empty set or sorted set), in place of a read of each.
@@ -194,7 +194,7 @@ local waitJson = cjson.encode(wait)
 if not inGroups then
   return out
 elseif fullLook then
-  redis.call('HSET', agentMetKey, 'jobSeq', jobSeq, 'wait', waitJson)
+  redis.call('HSET', agentMetKey, 'lookSeq', jobSeq, 'wait', waitJson)
   redis.call('PEXPIRE', agentMetKey, metKeepMs)
 elseif waitJson ~= met.wait then
   redis.call('HSET', agentMetKey, 'wait', waitJson)
