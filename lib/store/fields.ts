@@ -98,8 +98,12 @@ export const JOB_BUILD_FIELDS = [
   'buildUntil',
   'buildKeep',
 ] as const;
-/** What a poll's last full look at the agent's jobs met (`<p>agent-met:<agent>`, lib/store/lua/fetch.lua). */
-export const AGENT_MET_FIELDS = ['jobSeq', 'groups', 'wait'] as const;
+/**
+ * What a poll's last full look at the agent's jobs met (`<p>agent-met:<agent>`, lib/store/lua/fetch.lua).
+ * `lookSeq`, not the `jobSeq` of an entry that also kept the agent's groups (written before a join
+ * or leave deleted agent-met): such an entry has no `lookSeq`, so the next poll takes a full look.
+ */
+export const AGENT_MET_FIELDS = ['lookSeq', 'wait'] as const;
 
 // The lists the scripts read (HMGET) or count (HINCRBY) by, each a part of one list above.
 

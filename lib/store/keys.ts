@@ -265,7 +265,7 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>agent-met:<agent>',
     type: 'hash',
     meaning:
-      "what the agent's last full look at its jobs in a poll met: `jobSeq` (`job-seq` then), `groups` (its groups then, JSON) and `wait` (JSON: the jobs left open, which each poll looks at again); a poll looks at all its jobs only when `job-seq` or its groups moved since, else at `wait` (and `agent-jobs`) alone; none for an agent in no group",
+      "what the agent's last full look at its jobs in a poll met: `lookSeq` (`job-seq` then) and `wait` (JSON: the jobs left open, which each poll looks at again); a poll looks at all its jobs only when `job-seq` moved since or the key is gone (a join or leave that changes the agent's groups deletes it), else at `wait` (and `agent-jobs`) alone; none for an agent in no group",
     expiry: '`PEXPIRE` 5 min from the full look that wrote it (AGENT_MET_KEEP_MS): a full look at least that often',
   },
   {

@@ -283,7 +283,7 @@ export const RAISE_CUTOFF = script({
 export const GROUP_JOIN = script({
   name: 'group-join',
   mirrors: 'joinOutcome and nextPosition (lib/groups/membership.ts); abortAt and jobStatusAt (lib/jobs/rules.ts)',
-  keys: ['groupKey', 'seqKey', 'agentGroupsKey', 'groupJobsKey', 'groupBuildsKey'],
+  keys: ['groupKey', 'seqKey', 'agentGroupsKey', 'groupJobsKey', 'groupBuildsKey', 'agentMetKey'],
   args: ['keyPrefix', 'group', 'agentId', 'maxGroups', 'now'],
   // Reads the keys of each job group-jobs and group-builds name: keys it cannot declare (see the top).
   once: true,
@@ -294,7 +294,7 @@ export const GROUP_JOIN = script({
 export const GROUP_LEAVE = script({
   name: 'group-leave',
   mirrors: 'leaveOutcome (lib/groups/membership.ts)',
-  keys: ['groupKey', 'agentGroupsKey', 'groupJobsKey', 'agentJobsKey', 'groupBuildsKey'],
+  keys: ['groupKey', 'agentGroupsKey', 'groupJobsKey', 'agentJobsKey', 'groupBuildsKey', 'agentMetKey'],
   args: ['keyPrefix', 'group', 'agentId', 'retentionMs'],
   // Reads the keys of each job group-jobs and group-builds name: keys it cannot declare (see the top).
   once: true,

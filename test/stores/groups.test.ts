@@ -309,6 +309,7 @@ describe.skipIf(!HAS_REDIS)('Upstash group store on a real Redis', () => {
               agentGroupsKey: keys.agentGroups(agent),
               groupJobsKey: keys.groupJobs('huge'),
               groupBuildsKey: keys.groupBuilds('huge'),
+              agentMetKey: keys.agentMet(agent),
             },
             { keyPrefix, group: 'huge', agentId: agent, maxGroups: MAX_GROUPS_PER_AGENT, now: Date.now() },
           );

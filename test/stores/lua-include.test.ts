@@ -193,13 +193,14 @@ describe('the assembled scripts', () => {
   });
 
   it('takes the constants from the TypeScript that owns them', () => {
-    const { constants, fields } = generatedLua();
+    const { constants, fields, 'fields/COMMAND_IDEMPOTENCY_FIELDS': idempotencyFields } = generatedLua();
 
     expect(constants).toContain('local ROLLOUT_WINDOW_MS = 60000');
     expect(constants).toContain("local ABORT_REASON = 'job_aborted'");
     expect(constants).toContain("local JOB_CANCEL_REASON = 'job_canceled'");
     expect(constants).toContain("local TERMINAL_STATUSES = { 'completed', 'failed', 'rejected', 'timed_out', 'canceled', 'expired' }");
-    expect(fields).toContain("local COMMAND_IDEMPOTENCY_FIELDS = { 'fingerprint', 'commandId', 'until' }");
+    expect(fields).toContain('--- @include generated/fields/COMMAND_IDEMPOTENCY_FIELDS');
+    expect(idempotencyFields).toBe("local COMMAND_IDEMPOTENCY_FIELDS = { 'fingerprint', 'commandId', 'until' }");
   });
 });
 

@@ -120,6 +120,23 @@ describe.skipIf(!HAS_REDIS)('the keys of polls and enqueues on a real Redis', ()
     expect(after.map((record) => record.jobId)).toEqual([named.jobId, continuous.jobId, other.jobId]);
   });
 
+  it("drops the poll memory when a join or leave changes the agent's groups, and only then, so the next poll takes a full look", async () => {
+    const { keys, commands, groups } = fresh();
+    const now = Date.now();
+    await groups.join('one', 'm', now);
+    await commands.fetch('m', 10, now + 1);
+    expect(await target.redis.hGetAll(keys.agentMet('m'))).toEqual({ lookSeq: expect.any(String), wait: '{}' });
+    await groups.join('one', 'm', now + 2); // already a member: its groups are the same
+    await groups.leave('none', 'm'); // not a member: the same
+    expect(await target.redis.exists(keys.agentMet('m'))).toBe(1);
+    await groups.join('two', 'm', now + 3);
+    expect(await target.redis.exists(keys.agentMet('m'))).toBe(0);
+    await commands.fetch('m', 10, now + 4);
+    expect(await target.redis.exists(keys.agentMet('m'))).toBe(1);
+    await groups.leave('two', 'm');
+    expect(await target.redis.exists(keys.agentMet('m'))).toBe(0);
+  });
+
   it('keeps the job indexes of agents and groups that never poll only as long as their jobs: job create and group leave set their expiry as a poll does', async () => {
     const { keys, keyPrefix, jobs, groups } = fresh();
     const now = Date.now();

@@ -12,7 +12,7 @@ local limit = ARGV[4]
 local now = ARGV[5]
 local retentionMs = ARGV[6]
 local metKeepMs = ARGV[7]
---- @include generated/fields
+--- @include generated/fields/AGENT_MET_FIELDS
 --- @include include/hashFields
 -- Fetch (lib/store/scripts.ts FETCH). Mirrors isDeliverable, delivered and isGone
 -- (lib/commands/lifecycle.ts); settledExecution, abortAt, mayDeliver, executionRecord and retally
@@ -26,8 +26,9 @@ local metKeepMs = ARGV[7]
 -- agent-jobs (a small set: what it must still look at outside its groups), and the jobs of its
 -- groups. A full look takes every group-jobs of its groups; it is needed only when something may
 -- have put a job there for the agent since its last full look, which agent-met remembers: the job
--- counter then (a job created since moved it) and its groups then (a join can make it a target of
--- a continuous job of a group); otherwise the poll takes agent-met's `wait` instead: the jobs the
+-- counter then (a job created since moved it); and a join or leave that changes the agent's groups
+-- drops agent-met (a join can make it a target of a continuous job of a group), so the poll does
+-- not read its groups to see they moved. Otherwise the poll takes agent-met's `wait` instead: the jobs the
 -- last look left open (a target the brakes held back, a continuous job it is not a target of,
 -- one the page had no room for). Every other job of a look is settled for this agent for good:
 -- gone or ended, its execution made, or (not continuous) no target of it; a job a leave puts in
@@ -44,19 +45,24 @@ local metKeepMs = ARGV[7]
 local max, at, retention = tonumber(limit), tonumber(now), tonumber(retentionMs)
 if max < 1 then return {} end
 -- An agent in no group has agent-jobs alone to look at, read whole on every poll: no agent-met.
-local groups = redis.call('SMEMBERS', agentGroupsKey)
-local jobSeq, groupsSeen, met, fullLook = nil, nil, { wait = '{}' }, false
-if #groups > 0 then
+local inGroups = redis.call('SCARD', agentGroupsKey) > 0
+local jobSeq, met, fullLook = nil, { wait = '{}' }, false
+if inGroups then
   jobSeq = redis.call('GET', jobSeqKey) or '0'
-  groupsSeen = cjson.encode(groups)
   met = hashFields(agentMetKey, AGENT_MET_FIELDS)
-  fullLook = met.jobSeq ~= jobSeq or met.groups ~= groupsSeen or not met.wait
+  fullLook = met.lookSeq ~= jobSeq or not met.wait
 end
-local agentJobs = redis.call('SMEMBERS', agentJobsKey)
-local ids = redis.call('ZRANGE', queueKey, 0, 99)
--- Nothing queued and no job to look at: done before the functions below are made (a script
--- makes every function it defines anew on each call).
+-- Most polls find agent-jobs and the queue both empty: one EXISTS of the two says so (Redis keeps
+-- no empty set or sorted set), in place of a read of each.
+local agentJobs, ids = {}, {}
+if redis.call('EXISTS', agentJobsKey, queueKey) > 0 then
+  agentJobs = redis.call('SMEMBERS', agentJobsKey)
+  ids = redis.call('ZRANGE', queueKey, 0, 99)
+end
+-- Nothing queued and no job to look at: done before the tables and functions below are made (a
+-- script makes every table and function it defines anew on each call).
 if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then return {} end
+--- @include generated/fields
 --- @include generated/constants
 --- @include include/ms
 --- @include include/keys
@@ -121,7 +127,7 @@ local function consider(jobId, indexKey)
 end
 for _, jobId in ipairs(agentJobs) do consider(jobId, agentJobsKey) end
 if fullLook then
-  for _, group in ipairs(groups) do
+  for _, group in ipairs(redis.call('SMEMBERS', agentGroupsKey)) do
     local indexKey = groupJobsKeyOf(keyPrefix, group)
     for _, jobId in ipairs(redis.call('SMEMBERS', indexKey)) do consider(jobId, indexKey) end
   end
@@ -185,10 +191,10 @@ for _, candidate in ipairs(candidates) do
   end
 end
 local waitJson = cjson.encode(wait)
-if #groups == 0 then
+if not inGroups then
   return out
 elseif fullLook then
-  redis.call('HSET', agentMetKey, 'jobSeq', jobSeq, 'groups', groupsSeen, 'wait', waitJson)
+  redis.call('HSET', agentMetKey, 'lookSeq', jobSeq, 'wait', waitJson)
   redis.call('PEXPIRE', agentMetKey, metKeepMs)
 elseif waitJson ~= met.wait then
   redis.call('HSET', agentMetKey, 'wait', waitJson)

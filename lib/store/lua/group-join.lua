@@ -3,6 +3,7 @@ local seqKey = KEYS[2]
 local agentGroupsKey = KEYS[3]
 local groupJobsKey = KEYS[4]
 local groupBuildsKey = KEYS[5]
+local agentMetKey = KEYS[6]
 local keyPrefix = ARGV[1]
 local group = ARGV[2]
 local agentId = ARGV[3]
@@ -23,12 +24,13 @@ local now = ARGV[5]
 -- written first): a gone or ended one leaves group-jobs; a continuous one in progress takes the
 -- agent as a target after the others (score from its targetSeq), once. A continuous job still
 -- being created over the group (group-builds) takes it the same way (addJoiner); one that is not
--- continuous does not: its snapshot was taken before this join. Answers the JoinOutcome.
+-- continuous does not: its snapshot was taken before this join. The agent's groups changed, so
+-- its agent-met goes: its next poll takes a full look (lua/fetch.lua). Answers the JoinOutcome.
 local outcome = joinOutcome(redis.call('ZSCORE', groupKey, agentId) ~= false, redis.call('SCARD', agentGroupsKey), tonumber(maxGroups))
 if outcome ~= 'added' then return outcome end
 local position = redis.call('INCR', seqKey)
 redis.call('ZADD', groupKey, ms(position), agentId)
-redis.call('SADD', agentGroupsKey, group)
+if redis.call('SADD', agentGroupsKey, group) == 1 then redis.call('DEL', agentMetKey) end
 local at = tonumber(now)
 for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
   local jk = jobKeysOf(keyPrefix, jobId)
