@@ -144,8 +144,7 @@ for _, candidate in ipairs(candidates) do
     local state, _, counts = jobAt(jk, at)
     local jobStatus = jobStatusAt(state, counts, at)
     if candidate.fromAgentJobs then
-      local keep = ms(jobGoneAt(state.spec, retention))
-      if redis.call('PEXPIREAT', agentJobsKey, keep, 'NX') == 0 then redis.call('PEXPIREAT', agentJobsKey, keep, 'GT') end
+      keepAtLeast(agentJobsKey, ms(jobGoneAt(state.spec, retention)))
     end
     if jobStatus ~= 'in_progress' then
       redis.call('SREM', agentJobsKey, jobId)

@@ -4,6 +4,7 @@
 -- exists its counter does, and a list cursor taken from the log stays good that long after the
 -- log's last command is gone). Shared by ENQUEUE and by FETCH when it makes an execution.
 --- @include include/ms
+--- @include include/keepAtLeast
 local function appendCommand(queueKey, logKey, seqKey, commandId, keepUntil, retention)
   local seq = redis.call('ZSCORE', logKey, commandId)
   if not seq then
@@ -19,7 +20,7 @@ local function appendCommand(queueKey, logKey, seqKey, commandId, keepUntil, ret
   redis.call('ZADD', queueKey, seq, commandId)
   redis.call('ZADD', logKey, seq, commandId)
   local counterUntil = ms(tonumber(keepUntil) + retention)
-  for key, untilAt in pairs({ [queueKey] = keepUntil, [logKey] = keepUntil, [seqKey] = counterUntil }) do
-    if redis.call('PEXPIREAT', key, untilAt, 'NX') == 0 then redis.call('PEXPIREAT', key, untilAt, 'GT') end
-  end
+  keepAtLeast(queueKey, keepUntil)
+  keepAtLeast(logKey, keepUntil)
+  keepAtLeast(seqKey, counterUntil)
 end
