@@ -13,7 +13,7 @@ local retentionMs = ARGV[6]
 --- @include include/ms
 --- @include include/metExecution
 --- @include include/counted
---- @include rules/goneAt
+--- @include include/writeTerminal
 --- @include rules/cancel
 -- Cancel (lib/store/scripts.ts CANCEL): from any state not terminal, as cancel decides
 -- (lib/commands/lifecycle.ts: isGone, then statusOf and isTerminal); abortAt, settledExecution and
@@ -30,10 +30,7 @@ local transition = cancel(r, cancellation, retention)
 local outcome = transition.outcome
 if outcome.outcome ~= 'accepted' then return { outcome.outcome, outcome.status, redis.call('HGETALL', commandKey) } end
 -- Written as the rule stamped it (changeAt: `at`, or the record's last change when later).
-local stamped = ms(transition.record.updatedAt)
-redis.call('HSET', commandKey, 'resultStatus', 'canceled', 'completedAt', stamped, 'updatedAt', stamped)
-if hasReason == '1' then redis.call('HSET', commandKey, 'cancelReason', reason) end
-redis.call('PEXPIREAT', commandKey, ms(goneAt(transition.record, retention)))
+writeTerminal(commandKey, transition.record, retention)
 redis.call('ZREM', queueKey, commandId)
 counted(job, state, agentId, r, transition.record, transition.record.updatedAt, retention)
 return { 'accepted', 'canceled', redis.call('HGETALL', commandKey) }

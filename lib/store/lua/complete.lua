@@ -18,6 +18,7 @@ local retentionMs = ARGV[10]
 --- @include include/metExecution
 --- @include include/counted
 --- @include rules/goneAt
+--- @include include/writeTerminal
 --- @include rules/applyReport
 -- Complete (lib/store/scripts.ts COMPLETE): a progress update (`status` in_progress) or a final
 -- result, as applyReport decides (lib/commands/lifecycle.ts: isGone, then progress or finish);
@@ -59,9 +60,7 @@ if status == 'in_progress' then
     redis.call('PEXPIREAT', commandKey, ms(goneAt(changed, retention)))
   end
 else
-  redis.call('HSET', commandKey, 'resultStatus', status, 'completedAt', stamped, 'updatedAt', stamped)
-  if hasResult == '1' then redis.call('HSET', commandKey, 'resultJson', resultJson) end
-  redis.call('PEXPIREAT', commandKey, ms(goneAt(changed, retention)))
+  writeTerminal(commandKey, changed, retention)
   redis.call('ZREM', queueKey, commandId)
 end
 counted(job, state, agentId, r, changed, changed.updatedAt, retention)
