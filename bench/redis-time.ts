@@ -21,13 +21,10 @@
  * The capacity line: agents polling every 30 s that one Redis core carries = 30 s / Redis time
  * per poll. An upper bound: Redis also spends time on the network and protocol (the CPU column).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClient } from 'redis';
+import { startOwnRedis } from '../dev/own-redis.ts';
 import type { UpstashBridge } from '../dev/upstash-bridge.ts';
 import type { CommandRecord } from '../lib/commands/model.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -79,63 +76,28 @@ interface Measured {
   readonly maxUs: number;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 interface PrivateRedis {
   readonly port: number;
   readonly control: Control;
   stop(): Promise<void>;
 }
 
-/** A redis-server of the figure's own; SkipFigure when none is installed. */
+/** A redis-server of the figure's own (dev/own-redis.ts) and a client to read its counters; SkipFigure when none is installed. */
 async function startPrivateRedis(): Promise<PrivateRedis> {
   const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
   if (probe.error !== undefined) throw new SkipFigure(`redis-server is not installed (${probe.error.message})`);
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-time-'));
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const control = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 500 } });
-    control.on('error', () => {});
-    try {
-      await control.connect();
-      await control.ping();
-      return {
-        port,
-        control,
-        stop: async () => {
-          if (control.isOpen) control.destroy();
-          await stop();
-        },
-      };
-    } catch {
+  const own = await startOwnRedis();
+  const control = createClient({ socket: { host: '127.0.0.1', port: own.port } });
+  control.on('error', () => {});
+  await control.connect();
+  return {
+    port: own.port,
+    control,
+    stop: async () => {
       if (control.isOpen) control.destroy();
-      if (Date.now() > deadline) {
-        await stop();
-        throw new Error(`the figure's redis-server on ${port} did not start`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+      await own.stop();
+    },
+  };
 }
 
 /** `name:k=v,k=v` lines of an INFO section. */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/load.ts';
+import { freePort } from '../../dev/own-redis.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BASE_URL = 'http://127.0.0.1:5000';

@@ -8,8 +8,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { afterAll, beforeAll } from 'vitest';
+import { freePort } from '../../dev/own-redis.ts';
 import { REDIS_HOST, REDIS_PORT } from './redis.ts';
 import { redisTarget } from './targets.ts';
 import { signToken, TEST_ENV } from './tokens.ts';
@@ -208,13 +208,6 @@ export async function readBack(url: string, fleet: Fleet, ledger: Ledger, concur
 }
 
 /** A free loopback port (closed again; the caller binds it right away). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface ServerProcess {
   readonly url: string;

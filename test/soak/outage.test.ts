@@ -17,17 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../dev/own-redis.ts';
 import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
-import {
-  agentWorker,
-  freePort,
-  Ledger,
-  makeFleet,
-  operatorWorker,
-  readBack,
-  type ServerProcess,
-  startServerProcess,
-} from '../helpers/load.ts';
+import { agentWorker, Ledger, makeFleet, operatorWorker, readBack, type ServerProcess, startServerProcess } from '../helpers/load.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 

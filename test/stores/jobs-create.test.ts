@@ -30,7 +30,7 @@ import {
   upstashBackend,
 } from '../../lib/store/upstash.ts';
 import { invoke } from '../helpers/lambda.ts';
-import { type OwnRedis, startOwnRedis } from '../helpers/own-redis.ts';
+import { type OwnRedis, startOwnRedis } from '../../dev/own-redis.ts';
 import { HAS_REDIS, redisEnv, startBridge } from '../helpers/redis.ts';
 import { useTestRuntime } from '../helpers/runtime.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';

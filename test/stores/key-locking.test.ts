@@ -16,7 +16,7 @@ import { loadConfig } from '../../lib/config.ts';
 import { KEY_LOCKING_FLAG } from '../../lib/store/scripts.ts';
 import type { Admission } from '../../lib/store/types.ts';
 import { createUpstashStores } from '../../lib/store/upstash.ts';
-import { type OwnRedis, startOwnRedis } from '../helpers/own-redis.ts';
+import { type OwnRedis, startOwnRedis } from '../../dev/own-redis.ts';
 import { redisEnv } from '../helpers/redis.ts';
 import { TEST_ENV } from '../helpers/tokens.ts';
 

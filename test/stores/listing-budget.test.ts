@@ -29,7 +29,7 @@ import { budgetedPage, PAGE_BUDGET } from '../../lib/commands/lifecycle.ts';
 import { JOB_PAGE_BUDGET } from '../../lib/jobs/rules.ts';
 import { redisKeys } from '../../lib/store/keys.ts';
 import { type Answer, invoke } from '../helpers/lambda.ts';
-import { type OwnRedis, startOwnRedis } from '../helpers/own-redis.ts';
+import { type OwnRedis, startOwnRedis } from '../../dev/own-redis.ts';
 import { redisEnv, startBridge } from '../helpers/redis.ts';
 import { useTestRuntime } from '../helpers/runtime.ts';
 import { storeTargets, type TestRuntime } from '../helpers/targets.ts';

@@ -24,7 +24,7 @@ import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge
 import { logger } from '../../lib/logger.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { invoke } from '../helpers/lambda.ts';
-import { type OwnRedis, startOwnRedis } from '../helpers/own-redis.ts';
+import { type OwnRedis, startOwnRedis } from '../../dev/own-redis.ts';
 import { redisEnv } from '../helpers/redis.ts';
 import { useTestRuntime } from '../helpers/runtime.ts';
 import { signToken } from '../helpers/tokens.ts';

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { Redis } from '@upstash/redis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
-import { startOwnRedis } from '../helpers/own-redis.ts';
+import { startOwnRedis } from '../../dev/own-redis.ts';
 import { HAS_REDIS, REDIS_HOST, REDIS_PORT, type TcpClient } from '../helpers/redis.ts';
 import { redisTarget } from '../helpers/targets.ts';
 

@@ -1,10 +1,22 @@
-/** A redis-server of the test's own, on a free loopback port, for tests that must change or break it. */
+/**
+ * Development tooling: a redis-server of one's own on a free loopback port, for the tests that
+ * must change or break their Redis and for the benchmark's Redis-time figure. Never deployed.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import { createClient } from 'redis';
-import { freePort } from './load.ts';
+
+/** A loopback port free at the time of asking. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 export interface OwnRedis {
   readonly port: number;
