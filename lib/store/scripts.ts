@@ -110,10 +110,10 @@ export function inputsOf<K extends string, A extends string>(
  * The gate's inputs. Keys: the subject's cut-off, the jti's denylist entry and allowlist
  * registration, this and the previous rate-limit window's counters (always declared, read only
  * where the mode and settings need them). Args: `mode` is 'denylist' or 'allowlist'; `hasJti`
- * and `hasIat` are '1' or '0'; `limitRequests` is '0' when the rate limit is off; `limitWindow`
- * is the window's index (lib/store/ratelimit.ts windowOf), which names the two counters' keys:
- * the Lua does not read it, its slidingWindow finds the same index from `limitNow` and
- * `limitWindowMs`, as the TypeScript one does; `limitExpireAt` is when this window's counter may
+ * and `hasIat` are '1' or '0'; `limitRequests` is '0' when the rate limit is off (the window's
+ * index, lib/store/ratelimit.ts windowOf, names the two counters' keys; the Lua's slidingWindow
+ * finds the same index from `limitNow` and `limitWindowMs`, as the TypeScript one does, so it is
+ * not passed); `limitExpireAt` is when this window's counter may
  * go (the end of the next window, epoch ms); `limitNow` the caller's clock (epoch ms).
  *
  * Exactly once: `gateCall` is the store call's own id (a random UUID made before the client sends
@@ -135,7 +135,6 @@ export const GATE_ARGS = [
   'gateHasIat',
   'limitRequests',
   'limitWindowMs',
-  'limitWindow',
   'limitExpireAt',
   'limitNow',
   'gateCall',

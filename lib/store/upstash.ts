@@ -265,7 +265,6 @@ function gateInputs(gate: GateSettings, admission: Admission, once: boolean) {
     gateHasIat: token.iat === undefined ? '0' : '1',
     limitRequests: gate.rateLimit?.requests ?? 0,
     limitWindowMs: windowMs,
-    limitWindow: window,
     limitExpireAt: (window + 2) * windowMs,
     limitNow: now,
     gateCall: callId,

@@ -11,11 +11,10 @@ local gateIat = ARGV[3]
 local gateHasIat = ARGV[4]
 local limitRequests = ARGV[5]
 local limitWindowMs = ARGV[6]
-local limitWindow = ARGV[7]
-local limitExpireAt = ARGV[8]
-local limitNow = ARGV[9]
-local gateCall = ARGV[10]
-local gateReplyMs = ARGV[11]
+local limitExpireAt = ARGV[7]
+local limitNow = ARGV[8]
+local gateCall = ARGV[9]
+local gateReplyMs = ARGV[10]
 --- @include rules/needsRegistration
 --- @include rules/isRevoked
 --- @include rules/slidingWindow
