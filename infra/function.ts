@@ -138,6 +138,8 @@ export interface ServiceFunctionProps {
   readonly logRetention: RetentionDays;
   /** Reserved concurrency (a cap and a guaranteed share of the account); undefined: none. */
   readonly reservedConcurrency?: number | undefined;
+  /** The route's own timeout (Route.timeoutSeconds); undefined: FUNCTION_DEFAULTS.timeout. */
+  readonly timeoutSeconds?: number | undefined;
 }
 
 export class ServiceFunction extends Construct {
@@ -176,7 +178,7 @@ export class ServiceFunction extends Construct {
       runtime: FUNCTION_DEFAULTS.runtime,
       architecture: FUNCTION_DEFAULTS.architecture,
       memorySize: FUNCTION_DEFAULTS.memorySize,
-      timeout: FUNCTION_DEFAULTS.timeout,
+      timeout: props.timeoutSeconds === undefined ? FUNCTION_DEFAULTS.timeout : Duration.seconds(props.timeoutSeconds),
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,

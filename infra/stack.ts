@@ -167,6 +167,7 @@ export class BizServiceStack extends Stack {
       usesStore: boolean,
       probesStore: boolean,
       scripts: ServiceFunctionProps['scripts'],
+      timeoutSeconds?: number,
     ): ServiceFunction => {
       const made = new ServiceFunction(this, name, {
         handler,
@@ -175,6 +176,7 @@ export class BizServiceStack extends Stack {
         environment: usesStore ? storeEnvironment : probesStore ? probeEnvironment : {},
         logRetention: settings.logRetention,
         reservedConcurrency: settings.reservedConcurrency.get(name),
+        timeoutSeconds,
       });
       if (usesStore) {
         this.jwtSecret?.secret.grantRead(made.role);
@@ -212,6 +214,7 @@ export class BizServiceStack extends Stack {
         route.usesStore,
         route.probesStore === true,
         scriptsToShip(route),
+        route.timeoutSeconds,
       );
       this.api.addRoutes({
         path: route.path,

@@ -233,10 +233,10 @@ export interface Sequenced {
  * without a next cursor is the end. Gone entries a page meets and drops (log entries past
  * retention, jobs past theirs) have an allowance of their own, the same number: what one store has
  * dropped already and the other drops now never changes a page's answer until a page meets that
- * many. A page of 500 + 500 entries stays under 10 ms inside Redis (about 10 µs an entry when
+ * many. A page of 250 + 250 entries stays a few ms inside Redis (about 10 µs an entry when
  * each has a command to read); the job list has its own, smaller budget (rules.JOB_PAGE_BUDGET).
  */
-export const PAGE_BUDGET = 500;
+export const PAGE_BUDGET = 250;
 
 /** What a listing page makes of one entry it examines: gone (dropped, if the store keeps it still), shown, or passed over. */
 export type Met = 'gone' | 'match' | 'other';

@@ -369,10 +369,13 @@ export interface UpstashStoreOptions {
 /**
  * Members one script of a job's creation copies at most (lua/include/jobBuild.lua). A member
  * costs about 2 µs of Redis time (ZRANGEBYSCORE, then ZADD NX into a target set of up to
- * 1,000,000), so a step holds Redis about 2 ms: well under the 10 ms no script may exceed. A job
- * counted at or under it is created in one script, as before.
+ * 1,000,000), but up to 10 µs while the target set's hash table is being rehashed after it
+ * doubled (at 131,072, 262,144 and 524,288 members: bench figure 8 saw a 1,000-member step take
+ * 10 ms in every create over 1,000,000 targets). 250 keeps the worst step a few ms, well under
+ * the 10 ms no script may exceed, at some 4,000 scripts for 1,000,000 targets (28 s function
+ * timeout, Route.timeoutSeconds). A job counted at or under it is created in one script.
  */
-export const JOB_CREATE_STEP_MEMBERS = 1000;
+export const JOB_CREATE_STEP_MEMBERS = 250;
 
 /**
  * How long an unfinished creation is kept (its build, targets and leavers; lua/include/jobBuild.lua)

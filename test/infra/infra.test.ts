@@ -167,14 +167,19 @@ describe('the HTTP API', () => {
 });
 
 describe('the functions', () => {
-  it('run on Node.js 24, ARM64, with the stated memory and a timeout above the Redis timeout', () => {
+  it('run on Node.js 24, ARM64, with the stated memory and a timeout above the Redis timeout, under the HTTP API 30 s', () => {
     const functions = resourcesOfType(main.json, 'AWS::Lambda::Function');
     expect(functions).toHaveLength(deployed.length + 1);
+    const longer = deployed.filter((route) => route.timeoutSeconds !== undefined);
+    expect(longer.map((route) => route.name)).toEqual(['CreateJob']);
     for (const [, fn] of functions) {
+      const route = deployed.find((r) => fn.Properties?.Description === `biz-service: ${r.method} ${r.path}`);
+      const timeout = route?.timeoutSeconds ?? FUNCTION_DEFAULTS.timeout.toSeconds();
+      expect(timeout).toBeLessThan(30);
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
-        Timeout: FUNCTION_DEFAULTS.timeout.toSeconds(),
+        Timeout: timeout,
         MemorySize: FUNCTION_DEFAULTS.memorySize,
         Handler: 'index.handler',
       });
