@@ -34,6 +34,8 @@ export default defineConfig({
           ...shared,
           name: 'slow',
           include: SLOW,
+          // Each file's first synth bundles every function with esbuild: seconds alone, a minute on a busy machine.
+          testTimeout: 120_000,
           sequence: { groupOrder: 1 },
         },
       },
