@@ -251,7 +251,7 @@ export const ROUTES = {
     bodyLimit: ENQUEUE_BODY_BYTES + JOB_TARGET_BYTES + ENVELOPE_BYTES,
     usesStore: true,
     admitsInStore: true,
-    scripts: ['job-create', 'job-create-step'],
+    scripts: ['job-create', 'job-create-step', 'job-dry-run'],
     timeoutSeconds: 28,
   },
   ListJobs: {

@@ -426,6 +426,13 @@ export function jobInput(body: unknown): JobInput {
  * (targets each once, in the order first given), object members sorted, so member order and
  * white space do not count. Its `kind` keeps it apart from any enqueue's fingerprint.
  */
+/** POST /api/jobs?dry_run=: `true` asks for a dry run, `false` or none for the create. */
+export function dryRunParam(value: string | undefined): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw bad('dry_run must be true or false');
+}
+
 export function jobFingerprint(input: JobInput): string {
   return digest({ kind: 'job', ...input });
 }

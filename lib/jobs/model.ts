@@ -143,6 +143,25 @@ export type CreateJobOutcome =
   | { readonly outcome: 'no_targets' }
   | { readonly outcome: 'too_many_targets'; readonly counted: number };
 
+/**
+ * A dry run's count of a create's targets, written nowhere (JobStore.dryRun). Refused as the
+ * create would be (no_targets, too_many_targets). ok: `counted` is what the create is judged on
+ * (targetsOutcome: its groups' sizes and its named agents added up); `members` each group's size,
+ * in the order the groups were named; `distinct` the agents the job would have, each once, when
+ * `counted` is at most DRY_RUN_EXACT_TARGETS (undefined above: telling them apart would read every
+ * member, unbounded work in one script).
+ */
+export type DryRunOutcome =
+  | { readonly outcome: 'ok'; readonly counted: number; readonly members: readonly number[]; readonly distinct: number | undefined }
+  | { readonly outcome: 'no_targets' }
+  | { readonly outcome: 'too_many_targets'; readonly counted: number };
+
+/**
+ * The most targets a dry run tells apart (DryRunOutcome.distinct): reading this many members and
+ * putting them in a Lua table costs well under a millisecond of Redis time.
+ */
+export const DRY_RUN_EXACT_TARGETS = 1000;
+
 export interface JobCancellation {
   readonly reason: string | undefined;
   readonly force: boolean;

@@ -127,6 +127,9 @@ class JobView implements JobStore {
   create(...args: Parameters<JobStore['create']>) {
     return this.actions.create(this.admission, ...args);
   }
+  dryRun(...args: Parameters<JobStore['dryRun']>) {
+    return this.actions.dryRun(this.admission, ...args);
+  }
   get(...args: Parameters<JobStore['get']>) {
     return this.actions.get(this.admission, ...args);
   }

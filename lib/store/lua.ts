@@ -41,6 +41,7 @@ export const SCRIPT_FILES = [
   'put-config',
   'job-create',
   'job-create-step',
+  'job-dry-run',
   'job-get',
   'job-list',
   'job-executions',

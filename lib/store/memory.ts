@@ -54,6 +54,7 @@ import {
 import type {
   CancelJobOutcome,
   CreateJobOutcome,
+  DryRunOutcome,
   ExecutionEntry,
   ExecutionPage,
   ExecutionQuery,
@@ -64,9 +65,10 @@ import type {
   JobSpec,
   JobState,
   JobStatus,
+  JobTargets,
   TimedOutTally,
 } from '../jobs/model.ts';
-import { ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
+import { DRY_RUN_EXACT_TARGETS, ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
 import {
   abortAt,
   cancelJob,
@@ -766,6 +768,23 @@ export class MemoryJobStore implements JobStore {
     return { outcome: 'created', job: book.asCreated(job) };
   }
 
+  /** The create's count (targetsOutcome) and, up to DRY_RUN_EXACT_TARGETS, its targets told apart; nothing kept. */
+  async dryRun(targets: JobTargets, continuous: boolean): Promise<DryRunOutcome> {
+    const { book } = this;
+    const members = targets.groups.map((group) => book.groups.get(group)?.order.length ?? 0);
+    const counted = members.reduce((sum, size) => sum + size, targets.agents.length);
+    const verdict = targetsOutcome(counted, continuous);
+    if (verdict === 'too_many_targets') return { outcome: verdict, counted };
+    if (verdict === 'no_targets') return { outcome: verdict };
+    let distinct: number | undefined;
+    if (counted <= DRY_RUN_EXACT_TARGETS) {
+      const chosen = new Set(targets.agents);
+      for (const group of targets.groups) for (const member of book.groups.get(group)?.order ?? []) chosen.add(member.agentId);
+      distinct = chosen.size;
+    }
+    return { outcome: 'ok', counted, members, distinct };
+  }
+
   async get(jobId: string, now: number): Promise<JobSnapshot | undefined> {
     const job = this.book.liveJob(jobId, now);
     return job && this.book.snapshot(job, now);
@@ -907,6 +926,7 @@ export function memoryBackend(stores: {
     },
     jobs: {
       create: gated(gate, jobs.create.bind(jobs)),
+      dryRun: gated(gate, jobs.dryRun.bind(jobs)),
       get: gated(gate, jobs.get.bind(jobs)),
       list: gated(gate, jobs.list.bind(jobs)),
       executions: gated(gate, jobs.executions.bind(jobs)),

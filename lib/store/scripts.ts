@@ -416,6 +416,17 @@ export const JOB_CREATE_STEP = script({
   lockKeys: false,
 });
 
+/** lua/job-dry-run.lua: a create's targets counted as JOB_CREATE counts them, written nowhere. */
+export const JOB_DRY_RUN = script({
+  name: 'job-dry-run',
+  mirrors: 'targetsOutcome (lib/jobs/rules.ts)',
+  keys: [],
+  args: ['keyPrefix', 'targets', 'continuous', 'maxTargets', 'exactTargets'],
+  // Reads the groups named in `targets`: keys it cannot declare (see the top).
+  once: false,
+  lockKeys: false,
+});
+
 /** lua/job-get.lua: the job at `now`, abortAt written first. */
 export const JOB_GET = script({
   name: 'job-get',

@@ -39,6 +39,7 @@ import type { JoinOutcome, LeaveOutcome, MemberPage } from '../groups/membership
 import type {
   CancelJobOutcome,
   CreateJobOutcome,
+  DryRunOutcome,
   ExecutionPage,
   ExecutionQuery,
   JobCancellation,
@@ -46,6 +47,7 @@ import type {
   JobListQuery,
   JobSnapshot,
   JobSpec,
+  JobTargets,
 } from '../jobs/model.ts';
 
 /** Who asks: the verified token, and the caller's clock for the rate limit (epoch ms). */
@@ -146,6 +148,11 @@ export interface JobStore {
    * fingerprint `mismatch`.
    */
   create(spec: JobSpec, idempotency?: IdempotentRequest): Promise<CreateJobOutcome>;
+  /**
+   * What a create of these targets would meet now, written nowhere (no job, no key, no count): the
+   * targets counted as the create counts them, refused as it would refuse them (DryRunOutcome).
+   */
+  dryRun(targets: JobTargets, continuous: boolean): Promise<DryRunOutcome>;
   /** The job at `now`, or undefined (none, or past its retention). */
   get(jobId: string, now: number): Promise<JobSnapshot | undefined>;
   /** Jobs newest first, of the statuses asked for at `now`. */

@@ -68,6 +68,8 @@ import {
 import {
   type CancelJobOutcome,
   type CreateJobOutcome,
+  DRY_RUN_EXACT_TARGETS,
+  type DryRunOutcome,
   type ExecutionEntry,
   type ExecutionPage,
   type ExecutionQuery,
@@ -110,6 +112,7 @@ import {
   JOB_CANCEL,
   JOB_CREATE,
   JOB_CREATE_STEP,
+  JOB_DRY_RUN,
   JOB_EXECUTIONS,
   JOB_GET,
   JOB_LIST,
@@ -834,11 +837,13 @@ export class UpstashJobStore implements Actions<JobStore> {
   private readonly listScript;
   private readonly executionsScript;
   private readonly cancelScript;
+  private readonly dryRunScript;
 
   constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
     const gate = gateSettings(options);
     this.keys = gate.keys;
     this.retentionMs = options.resultRetentionSeconds * 1000;
+    this.dryRunScript = gatedRunner(redis, gate, JOB_DRY_RUN);
     this.createScript = gatedRunner(redis, gate, JOB_CREATE);
     this.createStepScript = runner(redis, JOB_CREATE_STEP);
     this.stepMembers = options.jobCreateStepMembers ?? JOB_CREATE_STEP_MEMBERS;
@@ -916,6 +921,35 @@ export class UpstashJobStore implements Actions<JobStore> {
       return { outcome, job: createdSnapshot(stored.state.spec, stored.state.seq, stored.initialTargets) };
     }
     throw new StoreUnavailableError(`Redis createJob returned an unknown answer (${typeof answer})`);
+  }
+
+  /** JOB_DRY_RUN: one read script, nothing written (behind the gate, the admission's count alone). */
+  async dryRun(admission: Admission | undefined, targets: JobTargets, continuous: boolean): Promise<DryRunOutcome> {
+    const answer = await call('dryRunJob', () =>
+      this.dryRunScript(
+        admission,
+        {},
+        {
+          keyPrefix: this.keys.prefix,
+          targets: JSON.stringify({ agents: targets.agents, groups: targets.groups }),
+          continuous: continuous ? '1' : '0',
+          maxTargets: MAX_JOB_TARGETS,
+          exactTargets: DRY_RUN_EXACT_TARGETS,
+        },
+      ),
+    );
+    const [outcome, counted, distinct, members] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'no_targets') return { outcome };
+    if (outcome === 'too_many_targets') return { outcome, counted: Number(counted) };
+    if (outcome === 'ok' && Array.isArray(members)) {
+      return {
+        outcome,
+        counted: Number(counted),
+        members: members.map(Number),
+        distinct: distinct === '' ? undefined : Number(distinct),
+      };
+    }
+    throw new StoreUnavailableError(`Redis dryRunJob returned an unknown answer (${typeof answer})`);
   }
 
   /** The steps of the build of `jobId` from `step` steps done, until the job is written and its leavers indexed. */

@@ -326,6 +326,8 @@ describe('answers as documented', () => {
     expect(created.headers.location).toBe(`/api/jobs/${created.body.job_id}`);
     const replayed = await call('CreateJob', { token: ops, headers: { 'idempotency-key': 'job-1' }, body });
     expect(replayed.raw).toBe(created.raw);
+    const dryRun = await call('CreateJob', { token: ops, query: { dry_run: 'true' }, body });
+    expect(dryRun.body).toMatchObject({ dry_run: true, targets: 4, by_group: { 'web-eu': 3 }, estimated_rollout_minutes: 2 });
     const jobId = created.body.job_id as string;
 
     // Two first deliveries in the minute, then the budget is spent.
@@ -482,6 +484,11 @@ describe('answers as documented', () => {
       { name: 'GetGroupMembers', request: { token: groupOps, params: { group: 'g' }, query: { cursor: 'Zm9v' } }, schemaRejects: false },
       { name: 'GetAgentGroups', request: { token: groupOps, params: { agentId: '' } }, schemaRejects: true },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: {} } }, schemaRejects: true },
+      {
+        name: 'CreateJob',
+        request: { token: jobOps, query: { dry_run: 'yes' }, body: { command: 'x', targets: { agents: ['a'] } } },
+        schemaRejects: true,
+      },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: { agents: [] } } }, schemaRejects: true },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x' } }, schemaRejects: true },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: { agents: ['a b'] } } }, schemaRejects: true },

@@ -78,6 +78,7 @@ describe('the Lua scripts', () => {
       'JOB_CANCEL',
       'JOB_CREATE',
       'JOB_CREATE_STEP',
+      'JOB_DRY_RUN',
       'JOB_EXECUTIONS',
       'JOB_GET',
       'JOB_LIST',
@@ -101,6 +102,7 @@ describe('the Lua scripts', () => {
       'GROUP_LEAVE',
       'JOB_CREATE',
       'JOB_CREATE_STEP',
+      'JOB_DRY_RUN',
       'JOB_LIST',
       'JOB_EXECUTIONS',
     ]);
