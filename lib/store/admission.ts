@@ -104,6 +104,9 @@ class GroupView implements UncheckedGroupStore {
   join(group: string, agentId: string, now?: number) {
     return this.actions.join(this.admission, group, agentId, now ?? this.admission?.now);
   }
+  change(group: string, changes: Parameters<UncheckedGroupStore['change']>[1], now?: number) {
+    return this.actions.change(this.admission, group, changes, now ?? this.admission?.now);
+  }
   leave(...args: Parameters<UncheckedGroupStore['leave']>) {
     return this.actions.leave(this.admission, ...args);
   }

@@ -33,6 +33,7 @@ export const SCRIPT_FILES = [
   'raise-cutoff',
   'group-join',
   'group-leave',
+  'group-bulk',
   'group-members',
   'agent-groups',
   'revoke-token',

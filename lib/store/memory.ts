@@ -42,10 +42,12 @@ import type {
   Report,
 } from '../commands/model.ts';
 import {
+  type BulkOutcome,
   type JoinOutcome,
   joinOutcome,
   type LeaveOutcome,
   leaveOutcome,
+  type MemberChanges,
   type MemberPage,
   memberPage,
   nextPosition,
@@ -643,6 +645,34 @@ export class MemoryGroupStore implements UncheckedGroupStore {
 
   /** A join also makes the agent a target of the group's continuous jobs in progress at `now` (MemoryJobBook.joined). */
   async join(group: string, agentId: string, now: number = Date.now()): Promise<JoinOutcome> {
+    return this.joinNow(group, agentId, now);
+  }
+
+  /** A leave cancels nothing: the group's jobs the agent has still to receive go to its own index (MemoryJobBook.left). */
+  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+    return this.leaveNow(group, agentId);
+  }
+
+  /** The leaves, then the joins, each as leave and join (one synchronous step, as the one Lua script). */
+  async change(group: string, changes: MemberChanges, now: number = Date.now()): Promise<BulkOutcome> {
+    let removed = 0;
+    let unchanged = 0;
+    let added = 0;
+    const refused: string[] = [];
+    for (const agentId of changes.remove) {
+      if (this.leaveNow(group, agentId) === 'removed') removed += 1;
+      else unchanged += 1;
+    }
+    for (const agentId of changes.add) {
+      const outcome = this.joinNow(group, agentId, now);
+      if (outcome === 'added') added += 1;
+      else if (outcome === 'unchanged') unchanged += 1;
+      else refused.push(agentId);
+    }
+    return { added, removed, unchanged, refused };
+  }
+
+  private joinNow(group: string, agentId: string, now: number): JoinOutcome {
     const { groups, memberships } = this.book;
     const entry = groups.get(group);
     const outcome = joinOutcome(entry?.positions.has(agentId) ?? false, memberships.get(agentId)?.size ?? 0);
@@ -660,8 +690,7 @@ export class MemoryGroupStore implements UncheckedGroupStore {
     return outcome;
   }
 
-  /** A leave cancels nothing: the group's jobs the agent has still to receive go to its own index (MemoryJobBook.left). */
-  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+  private leaveNow(group: string, agentId: string): LeaveOutcome {
     const { groups, memberships } = this.book;
     const entry = groups.get(group);
     const position = entry?.positions.get(agentId);
@@ -921,6 +950,7 @@ export function memoryBackend(stores: {
     groups: {
       join: gated(gate, groups.join.bind(groups)),
       leave: gated(gate, groups.leave.bind(groups)),
+      change: gated(gate, groups.change.bind(groups)),
       members: gated(gate, groups.members.bind(groups)),
       groupsOf: gated(gate, groups.groupsOf.bind(groups)),
     },

@@ -300,6 +300,18 @@ export const GROUP_LEAVE = script({
   lockKeys: false,
 });
 
+/** lua/group-bulk.lua: many agents out of and into one group, each as GROUP_LEAVE and GROUP_JOIN. */
+export const GROUP_BULK = script({
+  name: 'group-bulk',
+  mirrors: 'leaveOutcome, joinOutcome and nextPosition (lib/groups/membership.ts); abortAt and jobStatusAt (lib/jobs/rules.ts)',
+  keys: ['groupKey', 'seqKey', 'groupJobsKey', 'groupBuildsKey'],
+  args: ['keyPrefix', 'group', 'addJson', 'removeJson', 'maxGroups', 'now', 'retentionMs'],
+  // Reads each agent's groups, agent-met and agent-jobs, and the keys of each job group-jobs and
+  // group-builds name: keys it cannot declare (see the top).
+  once: true,
+  lockKeys: false,
+});
+
 /** lua/group-members.lua: a page of a group's members with their positions. */
 export const GROUP_MEMBERS = script({
   name: 'group-members',

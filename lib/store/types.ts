@@ -35,7 +35,7 @@ import type {
   Outcome,
   Report,
 } from '../commands/model.ts';
-import type { JoinOutcome, LeaveOutcome, MemberPage } from '../groups/membership.ts';
+import type { BulkOutcome, JoinOutcome, LeaveOutcome, MemberChanges, MemberPage } from '../groups/membership.ts';
 import type {
   CancelJobOutcome,
   CreateJobOutcome,
@@ -121,6 +121,11 @@ export interface GroupStore {
    * canceled, and an execution of the group's jobs it is still to receive stays its own.
    */
   leave(group: string, agentId: string): Promise<LeaveOutcome>;
+  /**
+   * The leaves, then the joins, of many agents in one step, each as leave and join do it for one
+   * (continuous jobs included); an agent at the group limit is refused, the others go on.
+   */
+  change(group: string, changes: MemberChanges): Promise<BulkOutcome>;
   /** Up to `limit` members in join order, after join position `after` (0: from the start). */
   members(group: string, after: number, limit: number): Promise<MemberPage>;
   /** The groups the agent is in, sorted (sortedGroups). */
@@ -131,6 +136,8 @@ export interface GroupStore {
 export interface UncheckedGroupStore extends GroupStore {
   /** `now`: the join's instant, for the group's continuous jobs (default: the wall clock). */
   join(group: string, agentId: string, now?: number): Promise<JoinOutcome>;
+  /** `now`: the joins' instant, as for join. */
+  change(group: string, changes: MemberChanges, now?: number): Promise<BulkOutcome>;
 }
 
 /**

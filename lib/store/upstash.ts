@@ -58,9 +58,11 @@ import {
 } from '../commands/model.ts';
 import { type Config, ConfigError } from '../config.ts';
 import {
+  type BulkOutcome,
   type JoinOutcome,
   type LeaveOutcome,
   MAX_GROUPS_PER_AGENT,
+  type MemberChanges,
   type MemberPage,
   memberPage,
   sortedGroups,
@@ -104,6 +106,7 @@ import {
   type GateKey,
   GET_COMMAND,
   GET_CONFIG,
+  GROUP_BULK,
   GROUP_JOIN,
   GROUP_LEAVE,
   GROUP_MEMBERS,
@@ -670,6 +673,7 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
   private readonly leaveScript;
   private readonly membersScript;
   private readonly groupsOfScript;
+  private readonly bulkScript;
 
   /** How long a job is kept after its expiry (RESULT_RETENTION_SECONDS): a leaver's agent-jobs is kept as long. */
   private readonly retentionMs: number;
@@ -682,6 +686,34 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
     this.leaveScript = gatedRunner(redis, gate, GROUP_LEAVE);
     this.membersScript = gatedRunner(redis, gate, GROUP_MEMBERS);
     this.groupsOfScript = gatedRunner(redis, gate, AGENT_GROUPS);
+    this.bulkScript = gatedRunner(redis, gate, GROUP_BULK);
+  }
+
+  /** GROUP_BULK: the leaves, then the joins, in one script (`now` as for join). */
+  async change(admission: Admission | undefined, group: string, changes: MemberChanges, now: number = Date.now()): Promise<BulkOutcome> {
+    const answer = await call('change', () =>
+      this.bulkScript(
+        admission,
+        {
+          groupKey: this.keys.group(group),
+          seqKey: this.keys.groupSeq(group),
+          groupJobsKey: this.keys.groupJobs(group),
+          groupBuildsKey: this.keys.groupBuilds(group),
+        },
+        {
+          keyPrefix: this.keys.prefix,
+          group,
+          addJson: JSON.stringify(changes.add),
+          removeJson: JSON.stringify(changes.remove),
+          maxGroups: MAX_GROUPS_PER_AGENT,
+          now,
+          retentionMs: this.retentionMs,
+        },
+      ),
+    );
+    const [added, removed, unchanged, refused] = Array.isArray(answer) ? answer : [];
+    if (!Array.isArray(refused)) throw new StoreUnavailableError(`Redis change returned ${typeof answer}`);
+    return { added: Number(added), removed: Number(removed), unchanged: Number(unchanged), refused: refused.map(String) };
   }
 
   /** `now`: the join's instant, for the continuous jobs of the group (the admitted view passes the admission's). */

@@ -40,6 +40,7 @@ const EXPECTED_STATUS: Record<string, number> = {
   'put-config.json': 200,
   'post-revocations.json': 204,
   'put-group-member.json': 204,
+  'post-group-members.json': 200,
   'delete-group-member.json': 204, // idempotent: no member is fine
   'get-group-members.json': 200,
   'get-agent-groups.json': 200,

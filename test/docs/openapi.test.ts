@@ -114,6 +114,8 @@ function goodRequest(name: string): Call {
       return { params: { group: 'web-eu', agentId: 'agent-001' } };
     case 'GetGroupMembers':
       return { params: { group: 'web-eu' }, query: { limit: '10' } };
+    case 'PostGroupMembers':
+      return { params: { group: 'web-eu' }, body: { add: ['agent-001'] } };
     case 'GetAgentGroups':
       return { params: { agentId: 'agent-001' } };
     case 'CreateJob':
@@ -302,6 +304,13 @@ describe('answers as documented', () => {
     expect((await call('DeleteGroupMember', { params: { group: 'web-eu', agentId: 'agent-001' }, token: ops })).status).toBe(204);
     expect((await call('DeleteGroupMember', { params: { group: 'web-eu', agentId: 'agent-001' }, token: ops })).status).toBe(204);
     expect((await call('GetAgentGroups', { params: { agentId: 'agent-001' }, token: ops })).body.groups).toEqual(['canary']);
+
+    const bulk = await call('PostGroupMembers', {
+      params: { group: 'web-eu' },
+      body: { add: ['agent-001', 'agent-002', 'agent-004'], remove: ['agent-003', 'agent-009'] },
+      token: ops,
+    });
+    expect(bulk.body).toEqual({ added: 2, removed: 1, unchanged: 2, refused: [] });
   });
 
   it('2xx: the job routes, through a rollout, reports, an abort and a cancel', async () => {
@@ -396,6 +405,8 @@ describe('answers as documented', () => {
     const answer = await call('PutGroupMember', { params: { group: 'g-64', agentId: 'agent-full' }, token: ops });
     expect(answer.status).toBe(409);
     expect(answer.body.error_description).toMatch(/64 groups already/);
+    const bulk = await call('PostGroupMembers', { params: { group: 'g-64' }, body: { add: ['agent-full'] }, token: ops });
+    expect(bulk.body).toEqual({ added: 0, removed: 0, unchanged: 0, refused: [{ agent_id: 'agent-full', reason: 'group_limit' }] });
   });
 
   it('400: bad parameters and bodies, which the document rejects too where a schema can say so', async () => {
@@ -473,6 +484,13 @@ describe('answers as documented', () => {
       { name: 'PostRevocations', request: { token: ops, body: { sub: '' } }, schemaRejects: true },
       { name: 'PostRevocations', request: { token: ops, body: { jti: 'j', exp: 1, sub: 's' } }, schemaRejects: true },
       { name: 'PutGroupMember', request: { token: groupOps, params: { group: 'a b', agentId: 'a' } }, schemaRejects: true },
+      { name: 'PostGroupMembers', request: { token: groupOps, params: { group: 'g' }, body: {} }, schemaRejects: true },
+      { name: 'PostGroupMembers', request: { token: groupOps, params: { group: 'g' }, body: { add: ['a b'] } }, schemaRejects: true },
+      {
+        name: 'PostGroupMembers',
+        request: { token: groupOps, params: { group: 'g' }, body: { add: ['a'], remove: ['a'] } },
+        schemaRejects: false,
+      },
       { name: 'PutGroupMember', request: { token: groupOps, params: { group: 'g', agentId: 'x'.repeat(129) } }, schemaRejects: true },
       { name: 'DeleteGroupMember', request: { token: groupOps, params: { group: 'g/h', agentId: 'a' } }, schemaRejects: true },
       { name: 'GetGroupMembers', request: { token: groupOps, params: { group: 'g' }, query: { limit: '0' } }, schemaRejects: true },

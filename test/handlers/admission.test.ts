@@ -126,6 +126,7 @@ describe.each(targets)('a revoked token on every route of the table ($name store
       PostRevocations: { body: { sub: victim } },
       PutGroupMember: { pathParameters: { group, agentId: agent } },
       DeleteGroupMember: { pathParameters: { group, agentId: member } },
+      PostGroupMembers: { pathParameters: { group }, body: { add: [agent], remove: [member] } },
       GetGroupMembers: { pathParameters: { group } },
       GetAgentGroups: { pathParameters: { agentId: agent } },
       CreateJob: { body: { command: 'x', targets: { agents: [agent] } } },
