@@ -299,6 +299,16 @@ export const ROUTES = {
     admitsInStore: true,
     scripts: ['job-executions'],
   },
+  GetJobExecution: {
+    name: 'GetJobExecution',
+    method: 'GET',
+    path: '/api/jobs/{jobId}/executions/{agentId}',
+    handler: 'get-job-execution',
+    scopes: [SCOPES.jobs],
+    usesStore: true,
+    admitsInStore: true,
+    scripts: ['job-execution'],
+  },
   CancelJob: {
     name: 'CancelJob',
     method: 'POST',

@@ -10,6 +10,7 @@
  * over 100,000 agents writes no execution at all, and a cancel or an abort turns every
  * undelivered one `canceled` in one write.
  */
+import type { HistoryEntry } from '../commands/history.ts';
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 
 export const JOB_STATUSES = ['in_progress', 'completed', 'canceled', 'aborted'] as const;
@@ -206,6 +207,15 @@ export interface ExecutionEntry {
   /** For a target without an execution that is terminal: when (the job's cancel or abort, or its expiry). */
   readonly endedAt: number | undefined;
 }
+
+/**
+ * One target of a job read alone (JobStore.execution): its entry as the listing shows it and its
+ * execution's kept history (lib/commands/history.ts; none before its first delivery). not_found:
+ * no such job; no_target: the agent is not one of its targets (or its execution is past retention).
+ */
+export type ExecutionDetail =
+  | { readonly outcome: 'ok'; readonly entry: ExecutionEntry; readonly history: readonly HistoryEntry[] }
+  | { readonly outcome: 'not_found' | 'no_target' };
 
 export interface ExecutionPage {
   readonly executions: readonly ExecutionEntry[];

@@ -2,8 +2,10 @@
  * How jobs are shown to operators: a job as read at an instant (its counts exact then), and one
  * target's execution. Times are ISO 8601 UTC, as in the command views; absent values are null.
  */
+import type { HistoryEntry } from '../commands/history.ts';
+import { shownHistory } from '../commands/history.ts';
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
-import { iso } from '../commands/views.ts';
+import { commandHistoryAt, historyView, iso } from '../commands/views.ts';
 import type { DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
 import { ABORT_REASON, estimatedRolloutMinutes } from './rules.ts';
 
@@ -58,6 +60,20 @@ export function executionView(entry: ExecutionEntry, now: number) {
     delivery_count: record?.deliveryCount ?? 0,
     ...(entry.status === 'canceled' ? { cancel_reason: entry.cancelReason ?? null } : {}),
   };
+}
+
+/**
+ * One target read alone (GET /api/jobs/{jobId}/executions/{agentId}): the listing's view, and the
+ * history of its execution; a target never delivered has none, or, once its job's cancel, abort
+ * or expiry ended it, that end alone.
+ */
+export function executionDetailView(entry: ExecutionEntry, kept: readonly HistoryEntry[], now: number) {
+  const { record } = entry;
+  const history =
+    record === undefined
+      ? shownHistory([], { status: entry.status, at: entry.endedAt, attempt: 1, reason: entry.cancelReason })
+      : commandHistoryAt(record, kept, now);
+  return { ...executionView(entry, now), ...historyView(history) };
 }
 
 /**

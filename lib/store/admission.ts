@@ -80,6 +80,9 @@ class CommandView implements CommandStore {
   get(...args: Parameters<CommandStore['get']>) {
     return this.actions.get(this.admission, ...args);
   }
+  getDetail(...args: Parameters<CommandStore['getDetail']>) {
+    return this.actions.getDetail(this.admission, ...args);
+  }
   list(...args: Parameters<CommandStore['list']>) {
     return this.actions.list(this.admission, ...args);
   }
@@ -141,6 +144,9 @@ class JobView implements JobStore {
   }
   executions(...args: Parameters<JobStore['executions']>) {
     return this.actions.executions(this.admission, ...args);
+  }
+  execution(...args: Parameters<JobStore['execution']>) {
+    return this.actions.execution(this.admission, ...args);
   }
   cancel(...args: Parameters<JobStore['cancel']>) {
     return this.actions.cancel(this.admission, ...args);

@@ -30,6 +30,7 @@ import {
   statusOf,
   type Transition,
 } from '../commands/lifecycle.ts';
+import { appendHistory, type HistoryEntry, historyEntry } from '../commands/history.ts';
 import type {
   Cancellation,
   CommandRecord,
@@ -57,6 +58,7 @@ import type {
   CancelJobOutcome,
   CreateJobOutcome,
   DryRunOutcome,
+  ExecutionDetail,
   ExecutionEntry,
   ExecutionPage,
   ExecutionQuery,
@@ -112,10 +114,17 @@ export interface Gatekeeper {
   admitNow(admission: Admission): void;
 }
 
+/** One command as kept: its sequence, its record and its history (lib/commands/history.ts), gone with it. */
+interface QueueEntry {
+  seq: number;
+  record: CommandRecord;
+  history?: HistoryEntry[];
+}
+
 /** One agent's commands: the queue and the log at once. */
 interface Queue {
   /** Every command still kept, in enqueue order, with its sequence. */
-  readonly entries: Map<string, { seq: number; record: CommandRecord }>;
+  readonly entries: Map<string, QueueEntry>;
   /** The last sequence given out (never reused). */
   last: number;
 }
@@ -350,7 +359,7 @@ export class MemoryJobBook {
       const record = executionRecord(spec, agentId, now);
       const queue = this.queueOf(agentId);
       queue.last += 1;
-      queue.entries.set(spec.jobId, { seq: queue.last, record });
+      queue.entries.set(spec.jobId, { seq: queue.last, record, history: appendHistory([], historyEntry(record, 'delivered', now)) });
       job.execs.add(agentId);
       if (spec.rollout !== undefined) job.rollout.set(agentId, now);
       this.changed(job, undefined, record, now);
@@ -474,7 +483,9 @@ export class MemoryCommandStore implements CommandStore {
       }
       this.book.settle(entry);
       if (!isDeliverable(entry.record, now)) continue;
+      const first = entry.record.deliveredAt === undefined;
       entry.record = delivered(entry.record, now); // same key: keeps its place in the queue
+      if (first) entry.history = appendHistory(entry.history, historyEntry(entry.record, 'delivered', now));
       out.push(copy(entry.record));
       if (out.length >= limit) return out;
     }
@@ -483,19 +494,36 @@ export class MemoryCommandStore implements CommandStore {
   }
 
   async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
-    return this.apply(agentId, commandId, reportedAt(report), (record) => applyReport(record, report, this.retentionMs)).outcome;
+    const details = report.status === 'in_progress' ? report.statusDetailsJson : undefined;
+    return this.apply(
+      agentId,
+      commandId,
+      reportedAt(report),
+      (record) => applyReport(record, report, this.retentionMs),
+      (after) => historyEntry(after, report.status, after.updatedAt ?? reportedAt(report), { statusDetailsJson: details }),
+    ).outcome;
   }
 
   async cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
-    const { outcome, record } = this.apply(agentId, commandId, cancellation.at, (found) => cancel(found, cancellation, this.retentionMs));
+    const { outcome, record } = this.apply(
+      agentId,
+      commandId,
+      cancellation.at,
+      (found) => cancel(found, cancellation, this.retentionMs),
+      (after) => historyEntry(after, 'canceled', after.updatedAt ?? cancellation.at, { reason: after.cancelReason }),
+    );
     return { outcome, record: record && copy(record) };
   }
 
   async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
+    return (await this.getDetail(agentId, commandId))?.record;
+  }
+
+  async getDetail(agentId: string, commandId: string): Promise<{ record: CommandRecord; history: HistoryEntry[] } | undefined> {
     const entry = this.book.queues.get(agentId)?.entries.get(commandId);
     if (entry === undefined) return undefined;
     this.book.settle(entry);
-    return copy(entry.record);
+    return { record: copy(entry.record), history: [...(entry.history ?? [])] };
   }
 
   /**
@@ -529,9 +557,16 @@ export class MemoryCommandStore implements CommandStore {
   /**
    * Runs a transition at `at` on one command; a gone record is dropped when met, as the Lua does.
    * For a job's execution: the job's abort is written first and the record settled against the
-   * job's end; an accepted change is counted in the job's tally, and an abort it reaches written.
+   * job's end; an accepted change is counted in the job's tally, and an abort it reaches written,
+   * and goes into the command's history as `change` makes its entry.
    */
-  private apply(agentId: string, commandId: string, at: number, transition: (record: CommandRecord | undefined) => Transition): Transition {
+  private apply(
+    agentId: string,
+    commandId: string,
+    at: number,
+    transition: (record: CommandRecord | undefined) => Transition,
+    change: (after: CommandRecord) => HistoryEntry,
+  ): Transition {
     const entries = this.book.queues.get(agentId)?.entries;
     const entry = entries?.get(commandId);
     const job = entry?.record.jobId === undefined ? undefined : this.book.liveJob(entry.record.jobId, at);
@@ -544,6 +579,7 @@ export class MemoryCommandStore implements CommandStore {
     if (entry && result.record === undefined) entries?.delete(commandId);
     else if (entry && result.record) {
       entry.record = result.record;
+      if (result.outcome.outcome === 'accepted') entry.history = appendHistory(entry.history, change(result.record));
       if (job && before && result.outcome.outcome === 'accepted') {
         // Counted at the instant the rule stamped the change (changeAt), as the Lua does.
         const stamped = result.record.updatedAt ?? at;
@@ -870,6 +906,19 @@ export class MemoryJobStore implements JobStore {
     };
   }
 
+  /** One target alone at `now` (executionOf), with its execution's history. */
+  async execution(jobId: string, agentId: string, now: number): Promise<ExecutionDetail> {
+    const { book } = this;
+    const job = book.liveJob(jobId, now);
+    if (job === undefined) return { outcome: 'not_found' };
+    if (!job.isTarget.has(agentId)) return { outcome: 'no_target' };
+    book.meet(job, now);
+    const entry = this.executionOf(job, agentId, now);
+    if (entry === undefined) return { outcome: 'no_target' };
+    const kept = entry.record === undefined ? undefined : book.queues.get(agentId)?.entries.get(jobId)?.history;
+    return { outcome: 'ok', entry, history: [...(kept ?? [])] };
+  }
+
   /** One target at `now`: its execution (settled), none past retention, or the arithmetic's status (rules.undeliveredStatus). */
   private executionOf(job: MemoryJob, agentId: string, now: number): ExecutionEntry | undefined {
     const jobId = job.state.spec.jobId;
@@ -943,6 +992,7 @@ export function memoryBackend(stores: {
       complete: gated(gate, commands.complete.bind(commands)),
       cancel: gated(gate, commands.cancel.bind(commands)),
       get: gated(gate, commands.get.bind(commands)),
+      getDetail: gated(gate, commands.getDetail.bind(commands)),
       list: gated(gate, commands.list.bind(commands)),
       getConfig: gated(gate, commands.getConfig.bind(commands)),
       putConfig: gated(gate, commands.putConfig.bind(commands)),
@@ -960,6 +1010,7 @@ export function memoryBackend(stores: {
       get: gated(gate, jobs.get.bind(jobs)),
       list: gated(gate, jobs.list.bind(jobs)),
       executions: gated(gate, jobs.executions.bind(jobs)),
+      execution: gated(gate, jobs.execution.bind(jobs)),
       cancel: gated(gate, jobs.cancel.bind(jobs)),
     },
     revocations: {

@@ -229,7 +229,7 @@ export const COMPLETE = script({
   name: 'complete',
   mirrors:
     'applyReport (lib/commands/lifecycle.ts): isGone, then progress or finish (isSameResult, statusOf); abortAt, settledExecution and retally (lib/jobs/rules.ts)',
-  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey'],
   args: [
     'commandId',
     'agentId',
@@ -251,7 +251,7 @@ export const CANCEL = script({
   name: 'cancel',
   mirrors:
     'cancel (lib/commands/lifecycle.ts): isGone, then statusOf and isTerminal; abortAt, settledExecution and retally (lib/jobs/rules.ts)',
-  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey'],
   args: ['commandId', 'agentId', 'hasReason', 'reason', 'at', 'retentionMs'],
   once: true,
   lockKeys: true,
@@ -342,11 +342,11 @@ export const REVOKE_TOKEN = script({
   lockKeys: true,
 });
 
-/** lua/get-command.lua: one command's hash for the operator's read, an execution settled first. */
+/** lua/get-command.lua: one command's hash and history for the operator's read, an execution settled first. */
 export const GET_COMMAND = script({
   name: 'get-command',
   mirrors: 'settledExecution (lib/jobs/rules.ts); otherwise storage only: get of the in-memory store',
-  keys: ['commandKey', 'jobKey'],
+  keys: ['commandKey', 'jobKey', 'historyKey'],
   args: ['commandId', 'retentionMs'],
   once: false,
   lockKeys: true,
@@ -470,6 +470,16 @@ export const JOB_EXECUTIONS = script({
   // Reads cmd:<agent>:<job> for each target with an execution: keys it cannot declare (see the top).
   once: false,
   lockKeys: false,
+});
+
+/** lua/job-execution.lua: one target of a job with its execution's history, as JOB_EXECUTIONS shows each. */
+export const JOB_EXECUTION = script({
+  name: 'job-execution',
+  mirrors: 'abortAt, settledExecution and undeliveredStatus (lib/jobs/rules.ts); statusOf and isGone (lib/commands/lifecycle.ts)',
+  keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey', 'commandKey', 'queueKey', 'historyKey'],
+  args: ['jobId', 'agentId', 'now', 'retentionMs'],
+  once: false,
+  lockKeys: true,
 });
 
 /** lua/job-cancel.lua: an operator's cancel of a job. */

@@ -24,6 +24,7 @@
  * lib/store/admission.ts bind it.
  */
 import type { TokenIdentity } from '../auth/revocation.ts';
+import type { HistoryEntry } from '../commands/history.ts';
 import type {
   Cancellation,
   CommandRecord,
@@ -40,6 +41,7 @@ import type {
   CancelJobOutcome,
   CreateJobOutcome,
   DryRunOutcome,
+  ExecutionDetail,
   ExecutionPage,
   ExecutionQuery,
   JobCancellation,
@@ -74,6 +76,8 @@ export interface CommandStore {
   cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
   /** One command of one agent, or undefined (a command past retention may still be read until a store meets it). */
   get(agentId: string, commandId: string): Promise<CommandRecord | undefined>;
+  /** As get, with the command's kept history (lib/commands/history.ts), oldest first. */
+  getDetail(agentId: string, commandId: string): Promise<{ record: CommandRecord; history: readonly HistoryEntry[] } | undefined>;
   /** A page of the agent's commands still within retention at `now`, in enqueue order (lifecycle `listPage`). */
   list(agentId: string, query: ListQuery, now: number): Promise<ListPage>;
   /** The agent's config overrides, or undefined when it has none. */
@@ -166,6 +170,8 @@ export interface JobStore {
   list(query: JobListQuery, now: number): Promise<JobListPage>;
   /** A page of the job's targets in target order with their execution's state at `now`; undefined: no such job. */
   executions(jobId: string, query: ExecutionQuery, now: number): Promise<ExecutionPage | undefined>;
+  /** One target of the job at `now`, as `executions` shows it, with its execution's history. */
+  execution(jobId: string, agentId: string, now: number): Promise<ExecutionDetail>;
   /** An operator's cancel (rules cancelJob). */
   cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome>;
 }

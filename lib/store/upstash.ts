@@ -41,6 +41,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import { TokenError } from '../auth/errors.ts';
 import { cutoffSeconds, type RevocationMode, type TokenIdentity } from '../auth/revocation.ts';
+import type { HistoryEntry } from '../commands/history.ts';
 import { created, goneAt, idempotentUntil, PAGE_BUDGET, reportedAt, type Transition } from '../commands/lifecycle.ts';
 import {
   type Cancellation,
@@ -72,6 +73,7 @@ import {
   type CreateJobOutcome,
   DRY_RUN_EXACT_TARGETS,
   type DryRunOutcome,
+  type ExecutionDetail,
   type ExecutionEntry,
   type ExecutionPage,
   type ExecutionQuery,
@@ -116,6 +118,7 @@ import {
   JOB_CREATE,
   JOB_CREATE_STEP,
   JOB_DRY_RUN,
+  JOB_EXECUTION,
   JOB_EXECUTIONS,
   JOB_GET,
   JOB_LIST,
@@ -351,6 +354,22 @@ function toRecord(flat: unknown): CommandRecord | undefined {
   } as CommandRecord;
 }
 
+/** A history list (LRANGE, oldest first; lua/include/history.lua) as its entries. */
+function toHistory(list: unknown): HistoryEntry[] {
+  if (!Array.isArray(list)) throw new StoreUnavailableError('Redis returned no history list');
+  return list.map((text) => {
+    const entry = JSON.parse(String(text)) as { status: string; at: string; attempt: number; statusDetailsJson?: string; reason?: string };
+    if (!STATUSES.has(entry.status)) throw new StoreUnavailableError('Redis history holds an unknown status');
+    return {
+      status: entry.status as CommandStatus,
+      at: Number(entry.at),
+      attempt: Number(entry.attempt),
+      ...(entry.statusDetailsJson === undefined ? {} : { statusDetailsJson: entry.statusDetailsJson }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    };
+  });
+}
+
 /** A script's { outcome, status } answer as an Outcome. */
 function toOutcome(what: string, answer: unknown): Outcome {
   const [outcome, status] = Array.isArray(answer) ? answer : [];
@@ -494,7 +513,12 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     const answer = await call('complete', () =>
       this.completeScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId), ...this.executionJobKeys(commandId) },
+        {
+          commandKey: this.keys.command(agentId, commandId),
+          queueKey: this.keys.queue(agentId),
+          historyKey: this.keys.history(agentId, commandId),
+          ...this.executionJobKeys(commandId),
+        },
         {
           commandId,
           agentId,
@@ -516,7 +540,12 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     const answer = await call('cancel', () =>
       this.cancelScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId), ...this.executionJobKeys(commandId) },
+        {
+          commandKey: this.keys.command(agentId, commandId),
+          queueKey: this.keys.queue(agentId),
+          historyKey: this.keys.history(agentId, commandId),
+          ...this.executionJobKeys(commandId),
+        },
         {
           commandId,
           agentId,
@@ -534,15 +563,29 @@ export class UpstashCommandStore implements Actions<CommandStore> {
   }
 
   async get(admission: Admission | undefined, agentId: string, commandId: string): Promise<CommandRecord | undefined> {
-    const flat = await call('get', () =>
+    return (await this.getDetail(admission, agentId, commandId))?.record;
+  }
+
+  /** GET_COMMAND: the hash and the history in one script. */
+  async getDetail(
+    admission: Admission | undefined,
+    agentId: string,
+    commandId: string,
+  ): Promise<{ record: CommandRecord; history: HistoryEntry[] } | undefined> {
+    const answer = await call('get', () =>
       this.getScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), jobKey: this.keys.job(commandId) },
+        {
+          commandKey: this.keys.command(agentId, commandId),
+          jobKey: this.keys.job(commandId),
+          historyKey: this.keys.history(agentId, commandId),
+        },
         { commandId, retentionMs: this.retentionMs },
       ),
     );
+    const [flat, history] = Array.isArray(answer) ? answer : [];
     const record = toRecord(flat);
-    return record?.agentId === agentId ? record : undefined;
+    return record?.agentId === agentId ? { record, history: toHistory(history) } : undefined;
   }
 
   async list(admission: Admission | undefined, agentId: string, query: ListQuery, now: number): Promise<ListPage> {
@@ -850,6 +893,25 @@ function toJobRead(answer: unknown): { state: JobState; timedOut: TimedOutTally 
   return { state: job.state, timedOut };
 }
 
+/** One target as a script read it: its execution's record (none before its first delivery), or what undeliveredStatus says. */
+function toExecutionEntry(
+  agentId: string,
+  status: CommandStatus,
+  record: CommandRecord | undefined,
+  state: JobState,
+  now: number,
+): ExecutionEntry {
+  const undelivered = undeliveredStatus(state, now);
+  const canceled = status === 'canceled';
+  return {
+    agentId,
+    status,
+    record,
+    cancelReason: !canceled ? undefined : record === undefined ? undelivered.reason : record.cancelReason,
+    endedAt: record === undefined && status !== 'pending' ? undelivered.endedAt : undefined,
+  };
+}
+
 /** The job as created: nothing delivered yet, read at its creation (what a replay answers too). */
 const JOB_STATUS_SET: ReadonlySet<string> = new Set<string>(JOB_STATUSES);
 
@@ -868,6 +930,7 @@ export class UpstashJobStore implements Actions<JobStore> {
   private readonly getScript;
   private readonly listScript;
   private readonly executionsScript;
+  private readonly executionScript;
   private readonly cancelScript;
   private readonly dryRunScript;
 
@@ -883,6 +946,7 @@ export class UpstashJobStore implements Actions<JobStore> {
     this.getScript = gatedRunner(redis, gate, JOB_GET);
     this.listScript = gatedRunner(redis, gate, JOB_LIST);
     this.executionsScript = gatedRunner(redis, gate, JOB_EXECUTIONS);
+    this.executionScript = gatedRunner(redis, gate, JOB_EXECUTION);
     this.cancelScript = gatedRunner(redis, gate, JOB_CANCEL);
   }
 
@@ -1083,21 +1147,38 @@ export class UpstashJobStore implements Actions<JobStore> {
     if (outcome !== 'ok' || !Array.isArray(rows) || typeof last !== 'string')
       throw new StoreUnavailableError(`Redis listExecutions returned an unknown answer (${typeof answer})`);
     const { state } = toJobRead(job);
-    const undelivered = undeliveredStatus(state, now);
     const executions = rows.map((row): ExecutionEntry => {
       const [agentId, status, flat] = Array.isArray(row) ? row : [];
       if (!STATUSES.has(String(status))) throw new StoreUnavailableError('Redis listExecutions returned an unknown status');
-      const record = toRecord(flat);
-      const canceled = status === 'canceled';
-      return {
-        agentId: String(agentId),
-        status: status as CommandStatus,
-        record,
-        cancelReason: !canceled ? undefined : record === undefined ? undelivered.reason : record.cancelReason,
-        endedAt: record === undefined && status !== 'pending' ? undelivered.endedAt : undefined,
-      };
+      return toExecutionEntry(String(agentId), status as CommandStatus, toRecord(flat), state, now);
     });
     return { executions, nextAfter: last === '' ? undefined : Number(last) };
+  }
+
+  /** JOB_EXECUTION: one target, as a listing shows it, with its execution's history. */
+  async execution(admission: Admission | undefined, jobId: string, agentId: string, now: number): Promise<ExecutionDetail> {
+    const answer = await call('getExecution', () =>
+      this.executionScript(
+        admission,
+        {
+          ...this.deadlineKeys(jobId),
+          targetsKey: this.keys.jobTargets(jobId),
+          execsKey: this.keys.jobExecs(jobId),
+          commandKey: this.keys.command(agentId, jobId),
+          queueKey: this.keys.queue(agentId),
+          historyKey: this.keys.history(agentId, jobId),
+        },
+        { jobId, agentId, now, retentionMs: this.retentionMs },
+      ),
+    );
+    const [outcome, job, status, flat, history] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'not_found') return { outcome };
+    if (outcome === 'no_target' || outcome === 'gone') return { outcome: 'no_target' };
+    if (outcome !== 'ok' || !STATUSES.has(String(status)))
+      throw new StoreUnavailableError(`Redis getExecution returned an unknown answer (${typeof answer})`);
+    const { state } = toJobRead(job);
+    const entry = toExecutionEntry(agentId, status as CommandStatus, toRecord(flat), state, now);
+    return { outcome, entry, history: toHistory(history) };
   }
 
   async cancel(admission: Admission | undefined, jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome> {

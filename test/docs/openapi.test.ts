@@ -125,6 +125,8 @@ function goodRequest(name: string): Call {
     case 'GetJob':
     case 'ListJobExecutions':
       return { params: { jobId: 'no-such-job' } };
+    case 'GetJobExecution':
+      return { params: { jobId: 'no-such-job', agentId: 'agent-001' } };
     case 'CancelJob':
       return { params: { jobId: 'no-such-job' }, body: { reason: 'not needed' } };
     default:
@@ -357,6 +359,14 @@ describe('answers as documented', () => {
     expect(rest.body).toMatchObject({ next_cursor: null, executions: [{ agent_id: 'agent-004', status: 'canceled', command_id: null }] });
     const failed = await call('ListJobExecutions', { params: { jobId }, query: { status: 'failed,timed_out' }, token: ops });
     expect(failed.body.executions).toHaveLength(1);
+    const one = await call('GetJobExecution', { params: { jobId, agentId: 'agent-002' }, token: ops });
+    expect(one.body).toMatchObject({
+      status: 'failed',
+      history: [{ status: 'delivered' }, { status: 'failed' }],
+      history_truncated: false,
+    });
+    const never = await call('GetJobExecution', { params: { jobId, agentId: 'agent-004' }, token: ops });
+    expect(never.body).toMatchObject({ status: 'canceled', history: [{ status: 'canceled', reason: 'job_aborted' }] });
 
     const other = await call('CreateJob', { token: ops, body: { command: 'scan', targets: { agents: ['agent-001'] } } });
     const canceled = await call('CancelJob', {
@@ -377,7 +387,7 @@ describe('answers as documented', () => {
 
   it('404, 409 and 422 of the job routes', async () => {
     const ops = await tokenFor('CreateJob');
-    for (const name of ['GetJob', 'ListJobExecutions', 'CancelJob']) {
+    for (const name of ['GetJob', 'ListJobExecutions', 'GetJobExecution', 'CancelJob']) {
       const answer = await call(name, { ...goodRequest(name), token: ops });
       expect(answer.status, name).toBe(404);
       expect(answer.body.error_description).toBe('no such job');
@@ -534,6 +544,7 @@ describe('answers as documented', () => {
       { name: 'ListJobs', request: { token: jobOps, query: { cursor: 'Zm9v' } }, schemaRejects: false },
       { name: 'GetJob', request: { token: jobOps, params: { jobId: 'a b' } }, schemaRejects: true },
       { name: 'ListJobExecutions', request: { token: jobOps, params: { jobId: 'j' }, query: { status: 'aborted' } }, schemaRejects: true },
+      { name: 'GetJobExecution', request: { token: jobOps, params: { jobId: 'j', agentId: 'a b' } }, schemaRejects: true },
       { name: 'CancelJob', request: { token: jobOps, params: { jobId: 'j' }, body: { force: 'yes' } }, schemaRejects: true },
     ];
     for (const { name, request, schemaRejects } of cases) {

@@ -133,6 +133,7 @@ describe.each(targets)('a revoked token on every route of the table ($name store
       ListJobs: {},
       GetJob: { pathParameters: { jobId } },
       ListJobExecutions: { pathParameters: { jobId } },
+      GetJobExecution: { pathParameters: { jobId, agentId: victim } },
       CancelJob: { pathParameters: { jobId }, body: { force: true } },
     };
     const calls: [string, Handler, EventInput][] = [];

@@ -80,6 +80,7 @@ describe('the Lua scripts', () => {
       'JOB_CREATE',
       'JOB_CREATE_STEP',
       'JOB_DRY_RUN',
+      'JOB_EXECUTION',
       'JOB_EXECUTIONS',
       'JOB_GET',
       'JOB_LIST',
