@@ -1,5 +1,6 @@
 /** How commands are shown: to the agent that runs them, and to operators. */
 import { RawJson } from '../json-text.ts';
+import { attemptOf, type HistoryEntry, type ShownHistory, shownHistory } from './history.ts';
 import { endedAt, statusOf, updatedAtOf } from './lifecycle.ts';
 import type { CommandRecord } from './model.ts';
 
@@ -55,4 +56,33 @@ export function createdView(record: CommandRecord) {
     { commandId, agentId, command, args, createdAt, expiresAt, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
     createdAt,
   );
+}
+
+/**
+ * A history as operators read it (lib/commands/history.ts): `history`, oldest first, each change
+ * with its instant, attempt, and an update's status_details or a cancel's reason when it has one;
+ * `history_truncated` when older changes were dropped.
+ */
+export function historyView(history: ShownHistory) {
+  return {
+    history: history.entries.map((entry) => ({
+      status: entry.status,
+      at: iso(entry.at),
+      attempt: entry.attempt,
+      ...(entry.statusDetailsJson === undefined ? {} : { status_details: new RawJson(entry.statusDetailsJson) }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    })),
+    history_truncated: history.truncated,
+  };
+}
+
+/** A command's kept history as shown at `now`: its end by time (timed_out, expired) or by a settle added when unwritten. */
+export function commandHistoryAt(record: CommandRecord, kept: readonly HistoryEntry[], now: number): ShownHistory {
+  const status = statusOf(record, now);
+  return shownHistory(kept, {
+    status,
+    at: endedAt(record, now),
+    attempt: attemptOf(record),
+    reason: status === 'canceled' ? record.cancelReason : undefined,
+  });
 }

@@ -21,6 +21,27 @@ export type JoinOutcome = 'added' | 'unchanged' | 'too_many_groups';
 /** What a leave did: the agent left; or it was no member (nothing changed). */
 export type LeaveOutcome = 'removed' | 'unchanged';
 
+/** The most agent ids one bulk change of a group's members names (its adds and removes together). */
+export const MAX_BULK_MEMBERS = 1000;
+
+/** A bulk change of one group's members: distinct ids, none in both lists, at most MAX_BULK_MEMBERS together. */
+export interface MemberChanges {
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+}
+
+/**
+ * What a bulk change did, each agent as a single join or leave would: `added` joined, `removed`
+ * left, `unchanged` a member already (add) or no member (remove), `refused` in
+ * MAX_GROUPS_PER_AGENT groups already (nothing changed for it), in the order given.
+ */
+export interface BulkOutcome {
+  readonly added: number;
+  readonly removed: number;
+  readonly unchanged: number;
+  readonly refused: readonly string[];
+}
+
 /** A join of an agent that is (or is not) a member already and is in `groupCount` groups now. */
 export function joinOutcome(isMember: boolean, groupCount: number): JoinOutcome {
   if (isMember) return 'unchanged';

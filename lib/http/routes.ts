@@ -8,6 +8,7 @@
 import { SCOPES } from '../auth/scopes.ts';
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { RESULT_MAX_BYTES } from '../commands/model.ts';
+import { MAX_BULK_MEMBERS } from '../groups/membership.ts';
 import { MAX_JOB_AGENTS } from '../jobs/model.ts';
 import type { ScriptFile } from '../store/lua.ts';
 
@@ -72,6 +73,9 @@ const ENQUEUE_BODY_BYTES = 256 * 1024;
  * the member names, numbers and booleans of continuous, rollout and abort (about 200).
  */
 const JOB_TARGET_BYTES = MAX_JOB_AGENTS * (128 + 3);
+
+/** A bulk change of a group's members: MAX_BULK_MEMBERS ids written `"id",` at their longest, and the envelope. */
+const BULK_MEMBERS_BODY_BYTES = MAX_BULK_MEMBERS * (128 + 3) + ENVELOPE_BYTES;
 
 export const ROUTES = {
   Health: { name: 'Health', method: 'GET', path: '/health', handler: 'health', scopes: undefined, usesStore: false, scripts: [] },
@@ -222,6 +226,17 @@ export const ROUTES = {
     admitsInStore: true,
     scripts: ['group-leave'],
   },
+  PostGroupMembers: {
+    name: 'PostGroupMembers',
+    method: 'POST',
+    path: '/api/groups/{group}/members',
+    handler: 'post-group-members',
+    scopes: [SCOPES.adminGroups],
+    bodyLimit: BULK_MEMBERS_BODY_BYTES,
+    usesStore: true,
+    admitsInStore: true,
+    scripts: ['group-bulk'],
+  },
   GetGroupMembers: {
     name: 'GetGroupMembers',
     method: 'GET',
@@ -251,7 +266,7 @@ export const ROUTES = {
     bodyLimit: ENQUEUE_BODY_BYTES + JOB_TARGET_BYTES + ENVELOPE_BYTES,
     usesStore: true,
     admitsInStore: true,
-    scripts: ['job-create', 'job-create-step'],
+    scripts: ['job-create', 'job-create-step', 'job-dry-run'],
     timeoutSeconds: 28,
   },
   ListJobs: {
@@ -283,6 +298,16 @@ export const ROUTES = {
     usesStore: true,
     admitsInStore: true,
     scripts: ['job-executions'],
+  },
+  GetJobExecution: {
+    name: 'GetJobExecution',
+    method: 'GET',
+    path: '/api/jobs/{jobId}/executions/{agentId}',
+    handler: 'get-job-execution',
+    scopes: [SCOPES.jobs],
+    usesStore: true,
+    admitsInStore: true,
+    scripts: ['job-execution'],
   },
   CancelJob: {
     name: 'CancelJob',

@@ -1,7 +1,7 @@
 /** Checks of what clients send; every failure is a 400 invalid_request that names the field. */
 import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { createHash } from 'node:crypto';
-import { decodeCursor, InvalidCursorError } from '../groups/membership.ts';
+import { decodeCursor, InvalidCursorError, MAX_BULK_MEMBERS, type MemberChanges } from '../groups/membership.ts';
 import { COMMAND_STATUSES, type CommandStatus, type Report, RESULT_MAX_BYTES } from '../commands/model.ts';
 import { JOB_STATUSES, type JobStatus, MAX_JOB_AGENTS, MAX_JOB_GROUPS } from '../jobs/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
@@ -426,6 +426,35 @@ export function jobInput(body: unknown): JobInput {
  * (targets each once, in the order first given), object members sorted, so member order and
  * white space do not count. Its `kind` keeps it apart from any enqueue's fingerprint.
  */
+/**
+ * POST /api/groups/{group}/members: `add` and `remove`, each an optional array of agent ids (the
+ * rules of a single join's), at least one id and at most MAX_BULK_MEMBERS together as sent;
+ * duplicates within a list count once; an id in both lists is refused (which should win?).
+ */
+export function memberChangesInput(body: unknown): MemberChanges {
+  if (!isObject(body)) throw bad('the body must be a JSON object with add and/or remove');
+  onlyKeys(body, ['add', 'remove']);
+  for (const field of ['add', 'remove'] as const) {
+    if (body[field] !== undefined && !Array.isArray(body[field])) throw bad(`${field} must be an array of agent ids`);
+  }
+  const sent = ((body.add as unknown[] | undefined)?.length ?? 0) + ((body.remove as unknown[] | undefined)?.length ?? 0);
+  if (sent === 0) throw bad('add and remove must name at least one agent id between them');
+  if (sent > MAX_BULK_MEMBERS) throw bad(`add and remove may name at most ${MAX_BULK_MEMBERS} agent ids together`);
+  const add = idList(body.add, 'add', MAX_BULK_MEMBERS, 'agent ids');
+  const remove = idList(body.remove, 'remove', MAX_BULK_MEMBERS, 'agent ids');
+  const removing = new Set(remove);
+  const both = add.find((id) => removing.has(id));
+  if (both !== undefined) throw bad(`${both} is in both add and remove`);
+  return { add, remove };
+}
+
+/** POST /api/jobs?dry_run=: `true` asks for a dry run, `false` or none for the create. */
+export function dryRunParam(value: string | undefined): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw bad('dry_run must be true or false');
+}
+
 export function jobFingerprint(input: JobInput): string {
   return digest({ kind: 'job', ...input });
 }

@@ -10,6 +10,7 @@
  * over 100,000 agents writes no execution at all, and a cancel or an abort turns every
  * undelivered one `canceled` in one write.
  */
+import type { HistoryEntry } from '../commands/history.ts';
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 
 export const JOB_STATUSES = ['in_progress', 'completed', 'canceled', 'aborted'] as const;
@@ -143,6 +144,25 @@ export type CreateJobOutcome =
   | { readonly outcome: 'no_targets' }
   | { readonly outcome: 'too_many_targets'; readonly counted: number };
 
+/**
+ * A dry run's count of a create's targets, written nowhere (JobStore.dryRun). Refused as the
+ * create would be (no_targets, too_many_targets). ok: `counted` is what the create is judged on
+ * (targetsOutcome: its groups' sizes and its named agents added up); `members` each group's size,
+ * in the order the groups were named; `distinct` the agents the job would have, each once, when
+ * `counted` is at most DRY_RUN_EXACT_TARGETS (undefined above: telling them apart would read every
+ * member, unbounded work in one script).
+ */
+export type DryRunOutcome =
+  | { readonly outcome: 'ok'; readonly counted: number; readonly members: readonly number[]; readonly distinct: number | undefined }
+  | { readonly outcome: 'no_targets' }
+  | { readonly outcome: 'too_many_targets'; readonly counted: number };
+
+/**
+ * The most targets a dry run tells apart (DryRunOutcome.distinct): reading this many members and
+ * putting them in a Lua table costs well under a millisecond of Redis time.
+ */
+export const DRY_RUN_EXACT_TARGETS = 1000;
+
 export interface JobCancellation {
   readonly reason: string | undefined;
   readonly force: boolean;
@@ -187,6 +207,15 @@ export interface ExecutionEntry {
   /** For a target without an execution that is terminal: when (the job's cancel or abort, or its expiry). */
   readonly endedAt: number | undefined;
 }
+
+/**
+ * One target of a job read alone (JobStore.execution): its entry as the listing shows it and its
+ * execution's kept history (lib/commands/history.ts; none before its first delivery). not_found:
+ * no such job; no_target: the agent is not one of its targets (or its execution is past retention).
+ */
+export type ExecutionDetail =
+  | { readonly outcome: 'ok'; readonly entry: ExecutionEntry; readonly history: readonly HistoryEntry[] }
+  | { readonly outcome: 'not_found' | 'no_target' };
 
 export interface ExecutionPage {
   readonly executions: readonly ExecutionEntry[];

@@ -57,6 +57,15 @@ export function targetsOutcome(counted: number, continuous: boolean, max: number
   return 'create';
 }
 
+/**
+ * How many minutes a rollout of `targets` first deliveries takes at least: ceil(targets / max per
+ * minute); undefined without a rollout (no brake: as fast as the agents poll). It reads the
+ * rollout's max_per_minute alone, so it is a lower bound of any rollout that starts slower.
+ */
+export function estimatedRolloutMinutes(targets: number, maxPerMinute: number | undefined): number | undefined {
+  return maxPerMinute === undefined ? undefined : Math.ceil(targets / maxPerMinute);
+}
+
 /** A new job's state: its targets counted, nothing delivered. */
 export function createdJob(spec: JobSpec, seq: number, targets: number): JobState {
   const tally: JobTally = {

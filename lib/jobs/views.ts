@@ -2,10 +2,12 @@
  * How jobs are shown to operators: a job as read at an instant (its counts exact then), and one
  * target's execution. Times are ISO 8601 UTC, as in the command views; absent values are null.
  */
+import type { HistoryEntry } from '../commands/history.ts';
+import { shownHistory } from '../commands/history.ts';
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
-import { iso } from '../commands/views.ts';
-import type { ExecutionEntry, JobSnapshot } from './model.ts';
-import { ABORT_REASON } from './rules.ts';
+import { commandHistoryAt, historyView, iso } from '../commands/views.ts';
+import type { DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
+import { ABORT_REASON, estimatedRolloutMinutes } from './rules.ts';
 
 /** The job at the instant its snapshot was read. */
 export function jobView(job: JobSnapshot) {
@@ -57,5 +59,36 @@ export function executionView(entry: ExecutionEntry, now: number) {
     completed_at: iso(record === undefined ? entry.endedAt : endedAt(record, now)),
     delivery_count: record?.deliveryCount ?? 0,
     ...(entry.status === 'canceled' ? { cancel_reason: entry.cancelReason ?? null } : {}),
+  };
+}
+
+/**
+ * One target read alone (GET /api/jobs/{jobId}/executions/{agentId}): the listing's view, and the
+ * history of its execution; a target never delivered has none, or, once its job's cancel, abort
+ * or expiry ended it, that end alone.
+ */
+export function executionDetailView(entry: ExecutionEntry, kept: readonly HistoryEntry[], now: number) {
+  const { record } = entry;
+  const history =
+    record === undefined
+      ? shownHistory([], { status: entry.status, at: entry.endedAt, attempt: 1, reason: entry.cancelReason })
+      : commandHistoryAt(record, kept, now);
+  return { ...executionView(entry, now), ...historyView(history) };
+}
+
+/**
+ * A dry run's answer (POST /api/jobs?dry_run=true): the targets a create would have now (told
+ * apart up to DRY_RUN_EXACT_TARGETS, `targets_exact`; above, the create's count, an upper bound),
+ * each group's members, the agents named, and the rollout's shortest length in minutes.
+ */
+export function dryRunView(run: Extract<DryRunOutcome, { outcome: 'ok' }>, targets: JobTargets, maxPerMinute: number | undefined) {
+  const count = run.distinct ?? run.counted;
+  return {
+    dry_run: true,
+    targets: count,
+    targets_exact: run.distinct !== undefined,
+    by_group: Object.fromEntries(targets.groups.map((group, i) => [group, run.members[i] ?? 0])),
+    agents_listed: targets.agents.length,
+    estimated_rollout_minutes: estimatedRolloutMinutes(count, maxPerMinute) ?? null,
   };
 }

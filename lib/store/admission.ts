@@ -80,6 +80,9 @@ class CommandView implements CommandStore {
   get(...args: Parameters<CommandStore['get']>) {
     return this.actions.get(this.admission, ...args);
   }
+  getDetail(...args: Parameters<CommandStore['getDetail']>) {
+    return this.actions.getDetail(this.admission, ...args);
+  }
   list(...args: Parameters<CommandStore['list']>) {
     return this.actions.list(this.admission, ...args);
   }
@@ -104,6 +107,9 @@ class GroupView implements UncheckedGroupStore {
   join(group: string, agentId: string, now?: number) {
     return this.actions.join(this.admission, group, agentId, now ?? this.admission?.now);
   }
+  change(group: string, changes: Parameters<UncheckedGroupStore['change']>[1], now?: number) {
+    return this.actions.change(this.admission, group, changes, now ?? this.admission?.now);
+  }
   leave(...args: Parameters<UncheckedGroupStore['leave']>) {
     return this.actions.leave(this.admission, ...args);
   }
@@ -127,6 +133,9 @@ class JobView implements JobStore {
   create(...args: Parameters<JobStore['create']>) {
     return this.actions.create(this.admission, ...args);
   }
+  dryRun(...args: Parameters<JobStore['dryRun']>) {
+    return this.actions.dryRun(this.admission, ...args);
+  }
   get(...args: Parameters<JobStore['get']>) {
     return this.actions.get(this.admission, ...args);
   }
@@ -135,6 +144,9 @@ class JobView implements JobStore {
   }
   executions(...args: Parameters<JobStore['executions']>) {
     return this.actions.executions(this.admission, ...args);
+  }
+  execution(...args: Parameters<JobStore['execution']>) {
+    return this.actions.execution(this.admission, ...args);
   }
   cancel(...args: Parameters<JobStore['cancel']>) {
     return this.actions.cancel(this.admission, ...args);

@@ -22,6 +22,7 @@ export interface RedisKeys {
   revokedSub(sub: string): string;
   activeJti(jti: string): string;
   command(agentId: string, commandId: string): string;
+  history(agentId: string, commandId: string): string;
   /** What `command` puts before the command id (the fetch script appends the ids it finds). */
   commandPrefix(agentId: string): string;
   queue(agentId: string): string;
@@ -65,7 +66,7 @@ export interface KeyEntry {
    * order, escaped by keyPart unless it is one of VERBATIM_PARTS.
    */
   readonly pattern: string;
-  readonly type: 'string' | 'hash' | 'set' | 'sorted set';
+  readonly type: 'string' | 'hash' | 'set' | 'sorted set' | 'list';
   /** What it holds and why. */
   readonly meaning: string;
   /** When Redis drops it. */
@@ -114,6 +115,15 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
       '`resultJson` kept byte for byte)',
     expiry:
       '`PEXPIREAT` its end (`goneAt`): the earlier of `expiresAt` and `deadlineAt`, + retention; once a result or cancel is written, `completedAt` + retention (`RESULT_RETENTION_SECONDS`)',
+  },
+  {
+    name: 'history',
+    pattern: '<p>history:<agent>:<commandId>',
+    type: 'list',
+    meaning:
+      "the command's history, oldest first: one JSON entry per written change of its status (`status at attempt` + `statusDetailsJson` of a progress update, `reason` of a cancel); `RPUSH` then `LTRIM` to the 51 most recent (50 are shown; a 51st says older ones were dropped); timed_out, expired and a forced job cancel's settle are not written, the reads add them",
+    expiry:
+      "the command's at each append (`PTTL` of its hash, `PEXPIRE`); a forced job cancel that settles the command later leaves it the expiry of its last append (at most the command's `expiresAt` + retention)",
   },
   {
     name: 'queue',
@@ -311,6 +321,7 @@ export function redisKeys(prefix: string): RedisKeys {
     revokedSub: (sub) => `${prefix}revoked:sub:${keyPart(sub)}`,
     activeJti: (jti) => `${prefix}active:jti:${keyPart(jti)}`,
     command: (agentId, commandId) => `${commandPrefix(agentId)}${commandId}`,
+    history: (agentId, commandId) => `${prefix}history:${keyPart(agentId)}:${commandId}`,
     commandPrefix,
     queue: (agentId) => `${prefix}queue:${keyPart(agentId)}`,
     log: (agentId) => `${prefix}log:${keyPart(agentId)}`,

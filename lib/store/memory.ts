@@ -30,6 +30,7 @@ import {
   statusOf,
   type Transition,
 } from '../commands/lifecycle.ts';
+import { appendHistory, type HistoryEntry, historyEntry } from '../commands/history.ts';
 import type {
   Cancellation,
   CommandRecord,
@@ -42,10 +43,12 @@ import type {
   Report,
 } from '../commands/model.ts';
 import {
+  type BulkOutcome,
   type JoinOutcome,
   joinOutcome,
   type LeaveOutcome,
   leaveOutcome,
+  type MemberChanges,
   type MemberPage,
   memberPage,
   nextPosition,
@@ -54,6 +57,8 @@ import {
 import type {
   CancelJobOutcome,
   CreateJobOutcome,
+  DryRunOutcome,
+  ExecutionDetail,
   ExecutionEntry,
   ExecutionPage,
   ExecutionQuery,
@@ -64,9 +69,10 @@ import type {
   JobSpec,
   JobState,
   JobStatus,
+  JobTargets,
   TimedOutTally,
 } from '../jobs/model.ts';
-import { ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
+import { DRY_RUN_EXACT_TARGETS, ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
 import {
   abortAt,
   cancelJob,
@@ -108,10 +114,17 @@ export interface Gatekeeper {
   admitNow(admission: Admission): void;
 }
 
+/** One command as kept: its sequence, its record and its history (lib/commands/history.ts), gone with it. */
+interface QueueEntry {
+  seq: number;
+  record: CommandRecord;
+  history?: HistoryEntry[];
+}
+
 /** One agent's commands: the queue and the log at once. */
 interface Queue {
   /** Every command still kept, in enqueue order, with its sequence. */
-  readonly entries: Map<string, { seq: number; record: CommandRecord }>;
+  readonly entries: Map<string, QueueEntry>;
   /** The last sequence given out (never reused). */
   last: number;
 }
@@ -346,7 +359,7 @@ export class MemoryJobBook {
       const record = executionRecord(spec, agentId, now);
       const queue = this.queueOf(agentId);
       queue.last += 1;
-      queue.entries.set(spec.jobId, { seq: queue.last, record });
+      queue.entries.set(spec.jobId, { seq: queue.last, record, history: appendHistory([], historyEntry(record, 'delivered', now)) });
       job.execs.add(agentId);
       if (spec.rollout !== undefined) job.rollout.set(agentId, now);
       this.changed(job, undefined, record, now);
@@ -470,7 +483,9 @@ export class MemoryCommandStore implements CommandStore {
       }
       this.book.settle(entry);
       if (!isDeliverable(entry.record, now)) continue;
+      const first = entry.record.deliveredAt === undefined;
       entry.record = delivered(entry.record, now); // same key: keeps its place in the queue
+      if (first) entry.history = appendHistory(entry.history, historyEntry(entry.record, 'delivered', now));
       out.push(copy(entry.record));
       if (out.length >= limit) return out;
     }
@@ -479,19 +494,36 @@ export class MemoryCommandStore implements CommandStore {
   }
 
   async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
-    return this.apply(agentId, commandId, reportedAt(report), (record) => applyReport(record, report, this.retentionMs)).outcome;
+    const details = report.status === 'in_progress' ? report.statusDetailsJson : undefined;
+    return this.apply(
+      agentId,
+      commandId,
+      reportedAt(report),
+      (record) => applyReport(record, report, this.retentionMs),
+      (after) => historyEntry(after, report.status, after.updatedAt ?? reportedAt(report), { statusDetailsJson: details }),
+    ).outcome;
   }
 
   async cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<Transition> {
-    const { outcome, record } = this.apply(agentId, commandId, cancellation.at, (found) => cancel(found, cancellation, this.retentionMs));
+    const { outcome, record } = this.apply(
+      agentId,
+      commandId,
+      cancellation.at,
+      (found) => cancel(found, cancellation, this.retentionMs),
+      (after) => historyEntry(after, 'canceled', after.updatedAt ?? cancellation.at, { reason: after.cancelReason }),
+    );
     return { outcome, record: record && copy(record) };
   }
 
   async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
+    return (await this.getDetail(agentId, commandId))?.record;
+  }
+
+  async getDetail(agentId: string, commandId: string): Promise<{ record: CommandRecord; history: HistoryEntry[] } | undefined> {
     const entry = this.book.queues.get(agentId)?.entries.get(commandId);
     if (entry === undefined) return undefined;
     this.book.settle(entry);
-    return copy(entry.record);
+    return { record: copy(entry.record), history: [...(entry.history ?? [])] };
   }
 
   /**
@@ -525,9 +557,16 @@ export class MemoryCommandStore implements CommandStore {
   /**
    * Runs a transition at `at` on one command; a gone record is dropped when met, as the Lua does.
    * For a job's execution: the job's abort is written first and the record settled against the
-   * job's end; an accepted change is counted in the job's tally, and an abort it reaches written.
+   * job's end; an accepted change is counted in the job's tally, and an abort it reaches written,
+   * and goes into the command's history as `change` makes its entry.
    */
-  private apply(agentId: string, commandId: string, at: number, transition: (record: CommandRecord | undefined) => Transition): Transition {
+  private apply(
+    agentId: string,
+    commandId: string,
+    at: number,
+    transition: (record: CommandRecord | undefined) => Transition,
+    change: (after: CommandRecord) => HistoryEntry,
+  ): Transition {
     const entries = this.book.queues.get(agentId)?.entries;
     const entry = entries?.get(commandId);
     const job = entry?.record.jobId === undefined ? undefined : this.book.liveJob(entry.record.jobId, at);
@@ -540,6 +579,7 @@ export class MemoryCommandStore implements CommandStore {
     if (entry && result.record === undefined) entries?.delete(commandId);
     else if (entry && result.record) {
       entry.record = result.record;
+      if (result.outcome.outcome === 'accepted') entry.history = appendHistory(entry.history, change(result.record));
       if (job && before && result.outcome.outcome === 'accepted') {
         // Counted at the instant the rule stamped the change (changeAt), as the Lua does.
         const stamped = result.record.updatedAt ?? at;
@@ -641,6 +681,34 @@ export class MemoryGroupStore implements UncheckedGroupStore {
 
   /** A join also makes the agent a target of the group's continuous jobs in progress at `now` (MemoryJobBook.joined). */
   async join(group: string, agentId: string, now: number = Date.now()): Promise<JoinOutcome> {
+    return this.joinNow(group, agentId, now);
+  }
+
+  /** A leave cancels nothing: the group's jobs the agent has still to receive go to its own index (MemoryJobBook.left). */
+  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+    return this.leaveNow(group, agentId);
+  }
+
+  /** The leaves, then the joins, each as leave and join (one synchronous step, as the one Lua script). */
+  async change(group: string, changes: MemberChanges, now: number = Date.now()): Promise<BulkOutcome> {
+    let removed = 0;
+    let unchanged = 0;
+    let added = 0;
+    const refused: string[] = [];
+    for (const agentId of changes.remove) {
+      if (this.leaveNow(group, agentId) === 'removed') removed += 1;
+      else unchanged += 1;
+    }
+    for (const agentId of changes.add) {
+      const outcome = this.joinNow(group, agentId, now);
+      if (outcome === 'added') added += 1;
+      else if (outcome === 'unchanged') unchanged += 1;
+      else refused.push(agentId);
+    }
+    return { added, removed, unchanged, refused };
+  }
+
+  private joinNow(group: string, agentId: string, now: number): JoinOutcome {
     const { groups, memberships } = this.book;
     const entry = groups.get(group);
     const outcome = joinOutcome(entry?.positions.has(agentId) ?? false, memberships.get(agentId)?.size ?? 0);
@@ -658,8 +726,7 @@ export class MemoryGroupStore implements UncheckedGroupStore {
     return outcome;
   }
 
-  /** A leave cancels nothing: the group's jobs the agent has still to receive go to its own index (MemoryJobBook.left). */
-  async leave(group: string, agentId: string): Promise<LeaveOutcome> {
+  private leaveNow(group: string, agentId: string): LeaveOutcome {
     const { groups, memberships } = this.book;
     const entry = groups.get(group);
     const position = entry?.positions.get(agentId);
@@ -766,6 +833,23 @@ export class MemoryJobStore implements JobStore {
     return { outcome: 'created', job: book.asCreated(job) };
   }
 
+  /** The create's count (targetsOutcome) and, up to DRY_RUN_EXACT_TARGETS, its targets told apart; nothing kept. */
+  async dryRun(targets: JobTargets, continuous: boolean): Promise<DryRunOutcome> {
+    const { book } = this;
+    const members = targets.groups.map((group) => book.groups.get(group)?.order.length ?? 0);
+    const counted = members.reduce((sum, size) => sum + size, targets.agents.length);
+    const verdict = targetsOutcome(counted, continuous);
+    if (verdict === 'too_many_targets') return { outcome: verdict, counted };
+    if (verdict === 'no_targets') return { outcome: verdict };
+    let distinct: number | undefined;
+    if (counted <= DRY_RUN_EXACT_TARGETS) {
+      const chosen = new Set(targets.agents);
+      for (const group of targets.groups) for (const member of book.groups.get(group)?.order ?? []) chosen.add(member.agentId);
+      distinct = chosen.size;
+    }
+    return { outcome: 'ok', counted, members, distinct };
+  }
+
   async get(jobId: string, now: number): Promise<JobSnapshot | undefined> {
     const job = this.book.liveJob(jobId, now);
     return job && this.book.snapshot(job, now);
@@ -820,6 +904,19 @@ export class MemoryJobStore implements JobStore {
       executions: page.taken.map((rank) => shown.get(rank) as ExecutionEntry),
       nextAfter: page.resume === undefined ? undefined : page.resume + 1,
     };
+  }
+
+  /** One target alone at `now` (executionOf), with its execution's history. */
+  async execution(jobId: string, agentId: string, now: number): Promise<ExecutionDetail> {
+    const { book } = this;
+    const job = book.liveJob(jobId, now);
+    if (job === undefined) return { outcome: 'not_found' };
+    if (!job.isTarget.has(agentId)) return { outcome: 'no_target' };
+    book.meet(job, now);
+    const entry = this.executionOf(job, agentId, now);
+    if (entry === undefined) return { outcome: 'no_target' };
+    const kept = entry.record === undefined ? undefined : book.queues.get(agentId)?.entries.get(jobId)?.history;
+    return { outcome: 'ok', entry, history: [...(kept ?? [])] };
   }
 
   /** One target at `now`: its execution (settled), none past retention, or the arithmetic's status (rules.undeliveredStatus). */
@@ -895,6 +992,7 @@ export function memoryBackend(stores: {
       complete: gated(gate, commands.complete.bind(commands)),
       cancel: gated(gate, commands.cancel.bind(commands)),
       get: gated(gate, commands.get.bind(commands)),
+      getDetail: gated(gate, commands.getDetail.bind(commands)),
       list: gated(gate, commands.list.bind(commands)),
       getConfig: gated(gate, commands.getConfig.bind(commands)),
       putConfig: gated(gate, commands.putConfig.bind(commands)),
@@ -902,14 +1000,17 @@ export function memoryBackend(stores: {
     groups: {
       join: gated(gate, groups.join.bind(groups)),
       leave: gated(gate, groups.leave.bind(groups)),
+      change: gated(gate, groups.change.bind(groups)),
       members: gated(gate, groups.members.bind(groups)),
       groupsOf: gated(gate, groups.groupsOf.bind(groups)),
     },
     jobs: {
       create: gated(gate, jobs.create.bind(jobs)),
+      dryRun: gated(gate, jobs.dryRun.bind(jobs)),
       get: gated(gate, jobs.get.bind(jobs)),
       list: gated(gate, jobs.list.bind(jobs)),
       executions: gated(gate, jobs.executions.bind(jobs)),
+      execution: gated(gate, jobs.execution.bind(jobs)),
       cancel: gated(gate, jobs.cancel.bind(jobs)),
     },
     revocations: {

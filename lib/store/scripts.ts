@@ -229,7 +229,7 @@ export const COMPLETE = script({
   name: 'complete',
   mirrors:
     'applyReport (lib/commands/lifecycle.ts): isGone, then progress or finish (isSameResult, statusOf); abortAt, settledExecution and retally (lib/jobs/rules.ts)',
-  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey'],
   args: [
     'commandId',
     'agentId',
@@ -251,7 +251,7 @@ export const CANCEL = script({
   name: 'cancel',
   mirrors:
     'cancel (lib/commands/lifecycle.ts): isGone, then statusOf and isTerminal; abortAt, settledExecution and retally (lib/jobs/rules.ts)',
-  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey'],
   args: ['commandId', 'agentId', 'hasReason', 'reason', 'at', 'retentionMs'],
   once: true,
   lockKeys: true,
@@ -300,6 +300,18 @@ export const GROUP_LEAVE = script({
   lockKeys: false,
 });
 
+/** lua/group-bulk.lua: many agents out of and into one group, each as GROUP_LEAVE and GROUP_JOIN. */
+export const GROUP_BULK = script({
+  name: 'group-bulk',
+  mirrors: 'leaveOutcome, joinOutcome and nextPosition (lib/groups/membership.ts); abortAt and jobStatusAt (lib/jobs/rules.ts)',
+  keys: ['groupKey', 'seqKey', 'groupJobsKey', 'groupBuildsKey'],
+  args: ['keyPrefix', 'group', 'addJson', 'removeJson', 'maxGroups', 'now', 'retentionMs'],
+  // Reads each agent's groups, agent-met and agent-jobs, and the keys of each job group-jobs and
+  // group-builds name: keys it cannot declare (see the top).
+  once: true,
+  lockKeys: false,
+});
+
 /** lua/group-members.lua: a page of a group's members with their positions. */
 export const GROUP_MEMBERS = script({
   name: 'group-members',
@@ -330,11 +342,11 @@ export const REVOKE_TOKEN = script({
   lockKeys: true,
 });
 
-/** lua/get-command.lua: one command's hash for the operator's read, an execution settled first. */
+/** lua/get-command.lua: one command's hash and history for the operator's read, an execution settled first. */
 export const GET_COMMAND = script({
   name: 'get-command',
   mirrors: 'settledExecution (lib/jobs/rules.ts); otherwise storage only: get of the in-memory store',
-  keys: ['commandKey', 'jobKey'],
+  keys: ['commandKey', 'jobKey', 'historyKey'],
   args: ['commandId', 'retentionMs'],
   once: false,
   lockKeys: true,
@@ -416,6 +428,17 @@ export const JOB_CREATE_STEP = script({
   lockKeys: false,
 });
 
+/** lua/job-dry-run.lua: a create's targets counted as JOB_CREATE counts them, written nowhere. */
+export const JOB_DRY_RUN = script({
+  name: 'job-dry-run',
+  mirrors: 'targetsOutcome (lib/jobs/rules.ts)',
+  keys: [],
+  args: ['keyPrefix', 'targets', 'continuous', 'maxTargets', 'exactTargets'],
+  // Reads the groups named in `targets`: keys it cannot declare (see the top).
+  once: false,
+  lockKeys: false,
+});
+
 /** lua/job-get.lua: the job at `now`, abortAt written first. */
 export const JOB_GET = script({
   name: 'job-get',
@@ -447,6 +470,16 @@ export const JOB_EXECUTIONS = script({
   // Reads cmd:<agent>:<job> for each target with an execution: keys it cannot declare (see the top).
   once: false,
   lockKeys: false,
+});
+
+/** lua/job-execution.lua: one target of a job with its execution's history, as JOB_EXECUTIONS shows each. */
+export const JOB_EXECUTION = script({
+  name: 'job-execution',
+  mirrors: 'abortAt, settledExecution and undeliveredStatus (lib/jobs/rules.ts); statusOf and isGone (lib/commands/lifecycle.ts)',
+  keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey', 'commandKey', 'queueKey', 'historyKey'],
+  args: ['jobId', 'agentId', 'now', 'retentionMs'],
+  once: false,
+  lockKeys: true,
 });
 
 /** lua/job-cancel.lua: an operator's cancel of a job. */

@@ -24,6 +24,7 @@
  * lib/store/admission.ts bind it.
  */
 import type { TokenIdentity } from '../auth/revocation.ts';
+import type { HistoryEntry } from '../commands/history.ts';
 import type {
   Cancellation,
   CommandRecord,
@@ -35,10 +36,12 @@ import type {
   Outcome,
   Report,
 } from '../commands/model.ts';
-import type { JoinOutcome, LeaveOutcome, MemberPage } from '../groups/membership.ts';
+import type { BulkOutcome, JoinOutcome, LeaveOutcome, MemberChanges, MemberPage } from '../groups/membership.ts';
 import type {
   CancelJobOutcome,
   CreateJobOutcome,
+  DryRunOutcome,
+  ExecutionDetail,
   ExecutionPage,
   ExecutionQuery,
   JobCancellation,
@@ -46,6 +49,7 @@ import type {
   JobListQuery,
   JobSnapshot,
   JobSpec,
+  JobTargets,
 } from '../jobs/model.ts';
 
 /** Who asks: the verified token, and the caller's clock for the rate limit (epoch ms). */
@@ -72,6 +76,8 @@ export interface CommandStore {
   cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
   /** One command of one agent, or undefined (a command past retention may still be read until a store meets it). */
   get(agentId: string, commandId: string): Promise<CommandRecord | undefined>;
+  /** As get, with the command's kept history (lib/commands/history.ts), oldest first. */
+  getDetail(agentId: string, commandId: string): Promise<{ record: CommandRecord; history: readonly HistoryEntry[] } | undefined>;
   /** A page of the agent's commands still within retention at `now`, in enqueue order (lifecycle `listPage`). */
   list(agentId: string, query: ListQuery, now: number): Promise<ListPage>;
   /** The agent's config overrides, or undefined when it has none. */
@@ -119,6 +125,11 @@ export interface GroupStore {
    * canceled, and an execution of the group's jobs it is still to receive stays its own.
    */
   leave(group: string, agentId: string): Promise<LeaveOutcome>;
+  /**
+   * The leaves, then the joins, of many agents in one step, each as leave and join do it for one
+   * (continuous jobs included); an agent at the group limit is refused, the others go on.
+   */
+  change(group: string, changes: MemberChanges): Promise<BulkOutcome>;
   /** Up to `limit` members in join order, after join position `after` (0: from the start). */
   members(group: string, after: number, limit: number): Promise<MemberPage>;
   /** The groups the agent is in, sorted (sortedGroups). */
@@ -129,6 +140,8 @@ export interface GroupStore {
 export interface UncheckedGroupStore extends GroupStore {
   /** `now`: the join's instant, for the group's continuous jobs (default: the wall clock). */
   join(group: string, agentId: string, now?: number): Promise<JoinOutcome>;
+  /** `now`: the joins' instant, as for join. */
+  change(group: string, changes: MemberChanges, now?: number): Promise<BulkOutcome>;
 }
 
 /**
@@ -146,12 +159,19 @@ export interface JobStore {
    * fingerprint `mismatch`.
    */
   create(spec: JobSpec, idempotency?: IdempotentRequest): Promise<CreateJobOutcome>;
+  /**
+   * What a create of these targets would meet now, written nowhere (no job, no key, no count): the
+   * targets counted as the create counts them, refused as it would refuse them (DryRunOutcome).
+   */
+  dryRun(targets: JobTargets, continuous: boolean): Promise<DryRunOutcome>;
   /** The job at `now`, or undefined (none, or past its retention). */
   get(jobId: string, now: number): Promise<JobSnapshot | undefined>;
   /** Jobs newest first, of the statuses asked for at `now`. */
   list(query: JobListQuery, now: number): Promise<JobListPage>;
   /** A page of the job's targets in target order with their execution's state at `now`; undefined: no such job. */
   executions(jobId: string, query: ExecutionQuery, now: number): Promise<ExecutionPage | undefined>;
+  /** One target of the job at `now`, as `executions` shows it, with its execution's history. */
+  execution(jobId: string, agentId: string, now: number): Promise<ExecutionDetail>;
   /** An operator's cancel (rules cancelJob). */
   cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome>;
 }

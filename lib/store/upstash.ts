@@ -41,6 +41,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import { TokenError } from '../auth/errors.ts';
 import { cutoffSeconds, type RevocationMode, type TokenIdentity } from '../auth/revocation.ts';
+import type { HistoryEntry } from '../commands/history.ts';
 import { created, goneAt, idempotentUntil, PAGE_BUDGET, reportedAt, type Transition } from '../commands/lifecycle.ts';
 import {
   type Cancellation,
@@ -58,9 +59,11 @@ import {
 } from '../commands/model.ts';
 import { type Config, ConfigError } from '../config.ts';
 import {
+  type BulkOutcome,
   type JoinOutcome,
   type LeaveOutcome,
   MAX_GROUPS_PER_AGENT,
+  type MemberChanges,
   type MemberPage,
   memberPage,
   sortedGroups,
@@ -68,6 +71,9 @@ import {
 import {
   type CancelJobOutcome,
   type CreateJobOutcome,
+  DRY_RUN_EXACT_TARGETS,
+  type DryRunOutcome,
+  type ExecutionDetail,
   type ExecutionEntry,
   type ExecutionPage,
   type ExecutionQuery,
@@ -102,6 +108,7 @@ import {
   type GateKey,
   GET_COMMAND,
   GET_CONFIG,
+  GROUP_BULK,
   GROUP_JOIN,
   GROUP_LEAVE,
   GROUP_MEMBERS,
@@ -110,6 +117,8 @@ import {
   JOB_CANCEL,
   JOB_CREATE,
   JOB_CREATE_STEP,
+  JOB_DRY_RUN,
+  JOB_EXECUTION,
   JOB_EXECUTIONS,
   JOB_GET,
   JOB_LIST,
@@ -345,6 +354,22 @@ function toRecord(flat: unknown): CommandRecord | undefined {
   } as CommandRecord;
 }
 
+/** A history list (LRANGE, oldest first; lua/include/history.lua) as its entries. */
+function toHistory(list: unknown): HistoryEntry[] {
+  if (!Array.isArray(list)) throw new StoreUnavailableError('Redis returned no history list');
+  return list.map((text) => {
+    const entry = JSON.parse(String(text)) as { status: string; at: string; attempt: number; statusDetailsJson?: string; reason?: string };
+    if (!STATUSES.has(entry.status)) throw new StoreUnavailableError('Redis history holds an unknown status');
+    return {
+      status: entry.status as CommandStatus,
+      at: Number(entry.at),
+      attempt: Number(entry.attempt),
+      ...(entry.statusDetailsJson === undefined ? {} : { statusDetailsJson: entry.statusDetailsJson }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+    };
+  });
+}
+
 /** A script's { outcome, status } answer as an Outcome. */
 function toOutcome(what: string, answer: unknown): Outcome {
   const [outcome, status] = Array.isArray(answer) ? answer : [];
@@ -488,7 +513,12 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     const answer = await call('complete', () =>
       this.completeScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId), ...this.executionJobKeys(commandId) },
+        {
+          commandKey: this.keys.command(agentId, commandId),
+          queueKey: this.keys.queue(agentId),
+          historyKey: this.keys.history(agentId, commandId),
+          ...this.executionJobKeys(commandId),
+        },
         {
           commandId,
           agentId,
@@ -510,7 +540,12 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     const answer = await call('cancel', () =>
       this.cancelScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), queueKey: this.keys.queue(agentId), ...this.executionJobKeys(commandId) },
+        {
+          commandKey: this.keys.command(agentId, commandId),
+          queueKey: this.keys.queue(agentId),
+          historyKey: this.keys.history(agentId, commandId),
+          ...this.executionJobKeys(commandId),
+        },
         {
           commandId,
           agentId,
@@ -528,15 +563,29 @@ export class UpstashCommandStore implements Actions<CommandStore> {
   }
 
   async get(admission: Admission | undefined, agentId: string, commandId: string): Promise<CommandRecord | undefined> {
-    const flat = await call('get', () =>
+    return (await this.getDetail(admission, agentId, commandId))?.record;
+  }
+
+  /** GET_COMMAND: the hash and the history in one script. */
+  async getDetail(
+    admission: Admission | undefined,
+    agentId: string,
+    commandId: string,
+  ): Promise<{ record: CommandRecord; history: HistoryEntry[] } | undefined> {
+    const answer = await call('get', () =>
       this.getScript(
         admission,
-        { commandKey: this.keys.command(agentId, commandId), jobKey: this.keys.job(commandId) },
+        {
+          commandKey: this.keys.command(agentId, commandId),
+          jobKey: this.keys.job(commandId),
+          historyKey: this.keys.history(agentId, commandId),
+        },
         { commandId, retentionMs: this.retentionMs },
       ),
     );
+    const [flat, history] = Array.isArray(answer) ? answer : [];
     const record = toRecord(flat);
-    return record?.agentId === agentId ? record : undefined;
+    return record?.agentId === agentId ? { record, history: toHistory(history) } : undefined;
   }
 
   async list(admission: Admission | undefined, agentId: string, query: ListQuery, now: number): Promise<ListPage> {
@@ -667,6 +716,7 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
   private readonly leaveScript;
   private readonly membersScript;
   private readonly groupsOfScript;
+  private readonly bulkScript;
 
   /** How long a job is kept after its expiry (RESULT_RETENTION_SECONDS): a leaver's agent-jobs is kept as long. */
   private readonly retentionMs: number;
@@ -679,6 +729,34 @@ export class UpstashGroupStore implements Actions<UncheckedGroupStore> {
     this.leaveScript = gatedRunner(redis, gate, GROUP_LEAVE);
     this.membersScript = gatedRunner(redis, gate, GROUP_MEMBERS);
     this.groupsOfScript = gatedRunner(redis, gate, AGENT_GROUPS);
+    this.bulkScript = gatedRunner(redis, gate, GROUP_BULK);
+  }
+
+  /** GROUP_BULK: the leaves, then the joins, in one script (`now` as for join). */
+  async change(admission: Admission | undefined, group: string, changes: MemberChanges, now: number = Date.now()): Promise<BulkOutcome> {
+    const answer = await call('change', () =>
+      this.bulkScript(
+        admission,
+        {
+          groupKey: this.keys.group(group),
+          seqKey: this.keys.groupSeq(group),
+          groupJobsKey: this.keys.groupJobs(group),
+          groupBuildsKey: this.keys.groupBuilds(group),
+        },
+        {
+          keyPrefix: this.keys.prefix,
+          group,
+          addJson: JSON.stringify(changes.add),
+          removeJson: JSON.stringify(changes.remove),
+          maxGroups: MAX_GROUPS_PER_AGENT,
+          now,
+          retentionMs: this.retentionMs,
+        },
+      ),
+    );
+    const [added, removed, unchanged, refused] = Array.isArray(answer) ? answer : [];
+    if (!Array.isArray(refused)) throw new StoreUnavailableError(`Redis change returned ${typeof answer}`);
+    return { added: Number(added), removed: Number(removed), unchanged: Number(unchanged), refused: refused.map(String) };
   }
 
   /** `now`: the join's instant, for the continuous jobs of the group (the admitted view passes the admission's). */
@@ -815,6 +893,25 @@ function toJobRead(answer: unknown): { state: JobState; timedOut: TimedOutTally 
   return { state: job.state, timedOut };
 }
 
+/** One target as a script read it: its execution's record (none before its first delivery), or what undeliveredStatus says. */
+function toExecutionEntry(
+  agentId: string,
+  status: CommandStatus,
+  record: CommandRecord | undefined,
+  state: JobState,
+  now: number,
+): ExecutionEntry {
+  const undelivered = undeliveredStatus(state, now);
+  const canceled = status === 'canceled';
+  return {
+    agentId,
+    status,
+    record,
+    cancelReason: !canceled ? undefined : record === undefined ? undelivered.reason : record.cancelReason,
+    endedAt: record === undefined && status !== 'pending' ? undelivered.endedAt : undefined,
+  };
+}
+
 /** The job as created: nothing delivered yet, read at its creation (what a replay answers too). */
 const JOB_STATUS_SET: ReadonlySet<string> = new Set<string>(JOB_STATUSES);
 
@@ -833,12 +930,15 @@ export class UpstashJobStore implements Actions<JobStore> {
   private readonly getScript;
   private readonly listScript;
   private readonly executionsScript;
+  private readonly executionScript;
   private readonly cancelScript;
+  private readonly dryRunScript;
 
   constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
     const gate = gateSettings(options);
     this.keys = gate.keys;
     this.retentionMs = options.resultRetentionSeconds * 1000;
+    this.dryRunScript = gatedRunner(redis, gate, JOB_DRY_RUN);
     this.createScript = gatedRunner(redis, gate, JOB_CREATE);
     this.createStepScript = runner(redis, JOB_CREATE_STEP);
     this.stepMembers = options.jobCreateStepMembers ?? JOB_CREATE_STEP_MEMBERS;
@@ -846,6 +946,7 @@ export class UpstashJobStore implements Actions<JobStore> {
     this.getScript = gatedRunner(redis, gate, JOB_GET);
     this.listScript = gatedRunner(redis, gate, JOB_LIST);
     this.executionsScript = gatedRunner(redis, gate, JOB_EXECUTIONS);
+    this.executionScript = gatedRunner(redis, gate, JOB_EXECUTION);
     this.cancelScript = gatedRunner(redis, gate, JOB_CANCEL);
   }
 
@@ -916,6 +1017,35 @@ export class UpstashJobStore implements Actions<JobStore> {
       return { outcome, job: createdSnapshot(stored.state.spec, stored.state.seq, stored.initialTargets) };
     }
     throw new StoreUnavailableError(`Redis createJob returned an unknown answer (${typeof answer})`);
+  }
+
+  /** JOB_DRY_RUN: one read script, nothing written (behind the gate, the admission's count alone). */
+  async dryRun(admission: Admission | undefined, targets: JobTargets, continuous: boolean): Promise<DryRunOutcome> {
+    const answer = await call('dryRunJob', () =>
+      this.dryRunScript(
+        admission,
+        {},
+        {
+          keyPrefix: this.keys.prefix,
+          targets: JSON.stringify({ agents: targets.agents, groups: targets.groups }),
+          continuous: continuous ? '1' : '0',
+          maxTargets: MAX_JOB_TARGETS,
+          exactTargets: DRY_RUN_EXACT_TARGETS,
+        },
+      ),
+    );
+    const [outcome, counted, distinct, members] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'no_targets') return { outcome };
+    if (outcome === 'too_many_targets') return { outcome, counted: Number(counted) };
+    if (outcome === 'ok' && Array.isArray(members)) {
+      return {
+        outcome,
+        counted: Number(counted),
+        members: members.map(Number),
+        distinct: distinct === '' ? undefined : Number(distinct),
+      };
+    }
+    throw new StoreUnavailableError(`Redis dryRunJob returned an unknown answer (${typeof answer})`);
   }
 
   /** The steps of the build of `jobId` from `step` steps done, until the job is written and its leavers indexed. */
@@ -1017,21 +1147,38 @@ export class UpstashJobStore implements Actions<JobStore> {
     if (outcome !== 'ok' || !Array.isArray(rows) || typeof last !== 'string')
       throw new StoreUnavailableError(`Redis listExecutions returned an unknown answer (${typeof answer})`);
     const { state } = toJobRead(job);
-    const undelivered = undeliveredStatus(state, now);
     const executions = rows.map((row): ExecutionEntry => {
       const [agentId, status, flat] = Array.isArray(row) ? row : [];
       if (!STATUSES.has(String(status))) throw new StoreUnavailableError('Redis listExecutions returned an unknown status');
-      const record = toRecord(flat);
-      const canceled = status === 'canceled';
-      return {
-        agentId: String(agentId),
-        status: status as CommandStatus,
-        record,
-        cancelReason: !canceled ? undefined : record === undefined ? undelivered.reason : record.cancelReason,
-        endedAt: record === undefined && status !== 'pending' ? undelivered.endedAt : undefined,
-      };
+      return toExecutionEntry(String(agentId), status as CommandStatus, toRecord(flat), state, now);
     });
     return { executions, nextAfter: last === '' ? undefined : Number(last) };
+  }
+
+  /** JOB_EXECUTION: one target, as a listing shows it, with its execution's history. */
+  async execution(admission: Admission | undefined, jobId: string, agentId: string, now: number): Promise<ExecutionDetail> {
+    const answer = await call('getExecution', () =>
+      this.executionScript(
+        admission,
+        {
+          ...this.deadlineKeys(jobId),
+          targetsKey: this.keys.jobTargets(jobId),
+          execsKey: this.keys.jobExecs(jobId),
+          commandKey: this.keys.command(agentId, jobId),
+          queueKey: this.keys.queue(agentId),
+          historyKey: this.keys.history(agentId, jobId),
+        },
+        { jobId, agentId, now, retentionMs: this.retentionMs },
+      ),
+    );
+    const [outcome, job, status, flat, history] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'not_found') return { outcome };
+    if (outcome === 'no_target' || outcome === 'gone') return { outcome: 'no_target' };
+    if (outcome !== 'ok' || !STATUSES.has(String(status)))
+      throw new StoreUnavailableError(`Redis getExecution returned an unknown answer (${typeof answer})`);
+    const { state } = toJobRead(job);
+    const entry = toExecutionEntry(agentId, status as CommandStatus, toRecord(flat), state, now);
+    return { outcome, entry, history: toHistory(history) };
   }
 
   async cancel(admission: Admission | undefined, jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome> {

@@ -40,6 +40,7 @@ const EXPECTED_STATUS: Record<string, number> = {
   'put-config.json': 200,
   'post-revocations.json': 204,
   'put-group-member.json': 204,
+  'post-group-members.json': 200,
   'delete-group-member.json': 204, // idempotent: no member is fine
   'get-group-members.json': 200,
   'get-agent-groups.json': 200,
@@ -47,6 +48,7 @@ const EXPECTED_STATUS: Record<string, number> = {
   'list-jobs.json': 200,
   'get-job.json': 404, // no such job yet (the command line creates one first)
   'list-job-executions.json': 404, // no such job yet (the command line creates one first)
+  'get-job-execution.json': 404, // no such job yet (the command line creates one first)
   'cancel-job.json': 404, // no such job yet (the command line creates one first)
   'fallback.json': 405, // DELETE on a GET-only path
 };
@@ -149,9 +151,10 @@ describe('dev/invoke.ts', () => {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
       });
-    const [read, listed, canceled] = await Promise.all([
+    const [read, listed, one, canceled] = await Promise.all([
       call('events/get-job.json'),
       call('events/list-job-executions.json'),
+      call('events/get-job-execution.json'),
       call('events/cancel-job.json'),
     ]);
     const id = /job ([0-9a-f-]{36})/.exec(read.stderr)?.[1];
@@ -163,6 +166,11 @@ describe('dev/invoke.ts', () => {
     });
     // The sample asks for failed and timed-out executions: none yet.
     expect(JSON.parse(listed.stdout)).toMatchObject({ functionName: 'list-job-executions', statusCode: 200, body: { executions: [] } });
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      functionName: 'get-job-execution',
+      statusCode: 200,
+      body: { agent_id: 'agent-001', status: 'pending', command_id: null, history: [], history_truncated: false },
+    });
     expect(JSON.parse(canceled.stdout)).toMatchObject({
       functionName: 'cancel-job',
       statusCode: 200,

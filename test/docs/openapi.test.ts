@@ -114,6 +114,8 @@ function goodRequest(name: string): Call {
       return { params: { group: 'web-eu', agentId: 'agent-001' } };
     case 'GetGroupMembers':
       return { params: { group: 'web-eu' }, query: { limit: '10' } };
+    case 'PostGroupMembers':
+      return { params: { group: 'web-eu' }, body: { add: ['agent-001'] } };
     case 'GetAgentGroups':
       return { params: { agentId: 'agent-001' } };
     case 'CreateJob':
@@ -123,6 +125,8 @@ function goodRequest(name: string): Call {
     case 'GetJob':
     case 'ListJobExecutions':
       return { params: { jobId: 'no-such-job' } };
+    case 'GetJobExecution':
+      return { params: { jobId: 'no-such-job', agentId: 'agent-001' } };
     case 'CancelJob':
       return { params: { jobId: 'no-such-job' }, body: { reason: 'not needed' } };
     default:
@@ -302,6 +306,13 @@ describe('answers as documented', () => {
     expect((await call('DeleteGroupMember', { params: { group: 'web-eu', agentId: 'agent-001' }, token: ops })).status).toBe(204);
     expect((await call('DeleteGroupMember', { params: { group: 'web-eu', agentId: 'agent-001' }, token: ops })).status).toBe(204);
     expect((await call('GetAgentGroups', { params: { agentId: 'agent-001' }, token: ops })).body.groups).toEqual(['canary']);
+
+    const bulk = await call('PostGroupMembers', {
+      params: { group: 'web-eu' },
+      body: { add: ['agent-001', 'agent-002', 'agent-004'], remove: ['agent-003', 'agent-009'] },
+      token: ops,
+    });
+    expect(bulk.body).toEqual({ added: 2, removed: 1, unchanged: 2, refused: [] });
   });
 
   it('2xx: the job routes, through a rollout, reports, an abort and a cancel', async () => {
@@ -326,6 +337,8 @@ describe('answers as documented', () => {
     expect(created.headers.location).toBe(`/api/jobs/${created.body.job_id}`);
     const replayed = await call('CreateJob', { token: ops, headers: { 'idempotency-key': 'job-1' }, body });
     expect(replayed.raw).toBe(created.raw);
+    const dryRun = await call('CreateJob', { token: ops, query: { dry_run: 'true' }, body });
+    expect(dryRun.body).toMatchObject({ dry_run: true, targets: 4, by_group: { 'web-eu': 3 }, estimated_rollout_minutes: 2 });
     const jobId = created.body.job_id as string;
 
     // Two first deliveries in the minute, then the budget is spent.
@@ -346,6 +359,14 @@ describe('answers as documented', () => {
     expect(rest.body).toMatchObject({ next_cursor: null, executions: [{ agent_id: 'agent-004', status: 'canceled', command_id: null }] });
     const failed = await call('ListJobExecutions', { params: { jobId }, query: { status: 'failed,timed_out' }, token: ops });
     expect(failed.body.executions).toHaveLength(1);
+    const one = await call('GetJobExecution', { params: { jobId, agentId: 'agent-002' }, token: ops });
+    expect(one.body).toMatchObject({
+      status: 'failed',
+      history: [{ status: 'delivered' }, { status: 'failed' }],
+      history_truncated: false,
+    });
+    const never = await call('GetJobExecution', { params: { jobId, agentId: 'agent-004' }, token: ops });
+    expect(never.body).toMatchObject({ status: 'canceled', history: [{ status: 'canceled', reason: 'job_aborted' }] });
 
     const other = await call('CreateJob', { token: ops, body: { command: 'scan', targets: { agents: ['agent-001'] } } });
     const canceled = await call('CancelJob', {
@@ -366,7 +387,7 @@ describe('answers as documented', () => {
 
   it('404, 409 and 422 of the job routes', async () => {
     const ops = await tokenFor('CreateJob');
-    for (const name of ['GetJob', 'ListJobExecutions', 'CancelJob']) {
+    for (const name of ['GetJob', 'ListJobExecutions', 'GetJobExecution', 'CancelJob']) {
       const answer = await call(name, { ...goodRequest(name), token: ops });
       expect(answer.status, name).toBe(404);
       expect(answer.body.error_description).toBe('no such job');
@@ -394,6 +415,8 @@ describe('answers as documented', () => {
     const answer = await call('PutGroupMember', { params: { group: 'g-64', agentId: 'agent-full' }, token: ops });
     expect(answer.status).toBe(409);
     expect(answer.body.error_description).toMatch(/64 groups already/);
+    const bulk = await call('PostGroupMembers', { params: { group: 'g-64' }, body: { add: ['agent-full'] }, token: ops });
+    expect(bulk.body).toEqual({ added: 0, removed: 0, unchanged: 0, refused: [{ agent_id: 'agent-full', reason: 'group_limit' }] });
   });
 
   it('400: bad parameters and bodies, which the document rejects too where a schema can say so', async () => {
@@ -471,6 +494,13 @@ describe('answers as documented', () => {
       { name: 'PostRevocations', request: { token: ops, body: { sub: '' } }, schemaRejects: true },
       { name: 'PostRevocations', request: { token: ops, body: { jti: 'j', exp: 1, sub: 's' } }, schemaRejects: true },
       { name: 'PutGroupMember', request: { token: groupOps, params: { group: 'a b', agentId: 'a' } }, schemaRejects: true },
+      { name: 'PostGroupMembers', request: { token: groupOps, params: { group: 'g' }, body: {} }, schemaRejects: true },
+      { name: 'PostGroupMembers', request: { token: groupOps, params: { group: 'g' }, body: { add: ['a b'] } }, schemaRejects: true },
+      {
+        name: 'PostGroupMembers',
+        request: { token: groupOps, params: { group: 'g' }, body: { add: ['a'], remove: ['a'] } },
+        schemaRejects: false,
+      },
       { name: 'PutGroupMember', request: { token: groupOps, params: { group: 'g', agentId: 'x'.repeat(129) } }, schemaRejects: true },
       { name: 'DeleteGroupMember', request: { token: groupOps, params: { group: 'g/h', agentId: 'a' } }, schemaRejects: true },
       { name: 'GetGroupMembers', request: { token: groupOps, params: { group: 'g' }, query: { limit: '0' } }, schemaRejects: true },
@@ -482,6 +512,11 @@ describe('answers as documented', () => {
       { name: 'GetGroupMembers', request: { token: groupOps, params: { group: 'g' }, query: { cursor: 'Zm9v' } }, schemaRejects: false },
       { name: 'GetAgentGroups', request: { token: groupOps, params: { agentId: '' } }, schemaRejects: true },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: {} } }, schemaRejects: true },
+      {
+        name: 'CreateJob',
+        request: { token: jobOps, query: { dry_run: 'yes' }, body: { command: 'x', targets: { agents: ['a'] } } },
+        schemaRejects: true,
+      },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: { agents: [] } } }, schemaRejects: true },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x' } }, schemaRejects: true },
       { name: 'CreateJob', request: { token: jobOps, body: { command: 'x', targets: { agents: ['a b'] } } }, schemaRejects: true },
@@ -509,6 +544,7 @@ describe('answers as documented', () => {
       { name: 'ListJobs', request: { token: jobOps, query: { cursor: 'Zm9v' } }, schemaRejects: false },
       { name: 'GetJob', request: { token: jobOps, params: { jobId: 'a b' } }, schemaRejects: true },
       { name: 'ListJobExecutions', request: { token: jobOps, params: { jobId: 'j' }, query: { status: 'aborted' } }, schemaRejects: true },
+      { name: 'GetJobExecution', request: { token: jobOps, params: { jobId: 'j', agentId: 'a b' } }, schemaRejects: true },
       { name: 'CancelJob', request: { token: jobOps, params: { jobId: 'j' }, body: { force: 'yes' } }, schemaRejects: true },
     ];
     for (const { name, request, schemaRejects } of cases) {

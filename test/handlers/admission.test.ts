@@ -126,12 +126,14 @@ describe.each(targets)('a revoked token on every route of the table ($name store
       PostRevocations: { body: { sub: victim } },
       PutGroupMember: { pathParameters: { group, agentId: agent } },
       DeleteGroupMember: { pathParameters: { group, agentId: member } },
+      PostGroupMembers: { pathParameters: { group }, body: { add: [agent], remove: [member] } },
       GetGroupMembers: { pathParameters: { group } },
       GetAgentGroups: { pathParameters: { agentId: agent } },
       CreateJob: { body: { command: 'x', targets: { agents: [agent] } } },
       ListJobs: {},
       GetJob: { pathParameters: { jobId } },
       ListJobExecutions: { pathParameters: { jobId } },
+      GetJobExecution: { pathParameters: { jobId, agentId: victim } },
       CancelJob: { pathParameters: { jobId }, body: { force: true } },
     };
     const calls: [string, Handler, EventInput][] = [];

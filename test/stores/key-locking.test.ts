@@ -177,11 +177,14 @@ describe('key locking on a Redis of our own', () => {
           gated.commands.complete(agent, forced, { status: 'in_progress', at: now + 1, statusDetailsJson: undefined, timeoutMs: 9_000 }),
       ],
       ['get an execution', () => gated.commands.get(agent, forced)],
+      ['one execution of a job, with its history', () => gated.jobs.execution(forced, agent, now + 2)],
+      ['one target of a job that is none', () => jobs.execution(forced, 'agent:no-target', now + 2)],
       ['job get', () => gated.jobs.get(forced, now + 2)],
       ['job get, ungated', () => jobs.get(forced, now + 2)],
       ['job cancel, forced', () => gated.jobs.cancel(forced, { reason: 'stop', force: true, at: now + 3 })],
       ['get an execution its job ended', () => gated.commands.get(agent, forced)],
       ['cancel an execution its job ended', () => gated.commands.cancel(agent, forced, { reason: undefined, at: now + 4 })],
+      ['one execution its job ended, settled', () => gated.jobs.execution(forced, agent, now + 4)],
       [
         'complete, failed, the execution that aborts its job',
         () => gated.commands.complete(agent, aborted, { status: 'failed', resultJson: undefined, completedAt: now + 5 }),
@@ -205,7 +208,11 @@ describe('key locking on a Redis of our own', () => {
     await observed(() => gated.jobs.create(job(randomUUID(), false))); // one in progress for the group's join and leave
     const commandHash = `${prefix}cmd:agent%3Alock%251:`;
     const unmarked: [string, () => Promise<unknown>, readonly string[]][] = [
-      ['fetch', () => gated.commands.fetch(agent, 10, now), [commandHash, `${prefix}job`, `${prefix}group-jobs:`]],
+      [
+        'fetch',
+        () => gated.commands.fetch(agent, 10, now),
+        [commandHash, `${prefix}job`, `${prefix}group-jobs:`, `${prefix}history:agent%3Alock%251:`],
+      ],
       ['list', () => gated.commands.list(agent, { statuses: undefined, limit: 10, after: 0 }, now), [commandHash, `${prefix}job:`]],
       ['enqueue, replayed', () => gated.commands.enqueue({ ...command, commandId: randomUUID() }, idempotency), [commandHash]],
       ['group leave', () => gated.groups.leave('lock:jobs', agent), [`${prefix}job`]],

@@ -427,6 +427,10 @@ async function runHistory(ops: readonly Op[], mode: RevocationMode, subjects: re
             expect(answer).toStrictEqual(record);
           },
         );
+        // The histories the stores kept (lib/commands/history.ts) are the same, entry for entry.
+        const histories = [];
+        for (const subject of subjects) histories.push((await subject.commands.getDetail(agentId, commandId))?.history);
+        if (!gone) for (const history of histories.slice(1)) expect(history, `the histories at ${where}`).toStrictEqual(histories[0]);
         break;
       }
       case 'advance':

@@ -4,6 +4,7 @@ local queueKey = KEYS[2]
 local jobKey = KEYS[3]
 local jobDeliveredKey = KEYS[4]
 local jobInProgressKey = KEYS[5]
+local historyKey = KEYS[6]
 local commandId = ARGV[1]
 local agentId = ARGV[2]
 local hasReason = ARGV[3]
@@ -14,6 +15,7 @@ local retentionMs = ARGV[6]
 --- @include include/metExecution
 --- @include include/counted
 --- @include include/writeTerminal
+--- @include include/history
 --- @include rules/cancel
 -- Cancel (lib/store/scripts.ts CANCEL): from any state not terminal, as cancel decides
 -- (lib/commands/lifecycle.ts: isGone, then statusOf and isTerminal); abortAt, settledExecution and
@@ -32,5 +34,6 @@ if outcome.outcome ~= 'accepted' then return { outcome.outcome, outcome.status, 
 -- Written as the rule stamped it (changeAt: `at`, or the record's last change when later).
 writeTerminal(commandKey, transition.record, retention)
 redis.call('ZREM', queueKey, commandId)
+appendHistory(historyKey, commandKey, 'canceled', ms(transition.record.updatedAt), transition.record, nil, transition.record.cancelReason)
 counted(job, state, agentId, r, transition.record, transition.record.updatedAt, retention)
 return { 'accepted', 'canceled', redis.call('HGETALL', commandKey) }

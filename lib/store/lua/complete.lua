@@ -4,6 +4,7 @@ local queueKey = KEYS[2]
 local jobKey = KEYS[3]
 local jobDeliveredKey = KEYS[4]
 local jobInProgressKey = KEYS[5]
+local historyKey = KEYS[6]
 local commandId = ARGV[1]
 local agentId = ARGV[2]
 local status = ARGV[3]
@@ -19,6 +20,7 @@ local retentionMs = ARGV[10]
 --- @include include/counted
 --- @include rules/goneAt
 --- @include include/writeTerminal
+--- @include include/history
 --- @include rules/applyReport
 -- Complete (lib/store/scripts.ts COMPLETE): a progress update (`status` in_progress) or a final
 -- result, as applyReport decides (lib/commands/lifecycle.ts: isGone, then progress or finish);
@@ -63,5 +65,6 @@ else
   writeTerminal(commandKey, changed, retention)
   redis.call('ZREM', queueKey, commandId)
 end
+appendHistory(historyKey, commandKey, status, stamped, changed, hasDetails == '1' and statusDetailsJson or nil)
 counted(job, state, agentId, r, changed, changed.updatedAt, retention)
 return { 'accepted', outcome.status }

@@ -68,6 +68,7 @@ if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then retu
 --- @include include/keys
 --- @include include/ruleFields
 --- @include include/appendCommand
+--- @include include/history
 --- @include include/jobEndOf
 --- @include include/jobAt
 --- @include include/writeSettled
@@ -104,6 +105,7 @@ while #out < max do
           redis.call('HSET', key, 'deadlineAt', ms(handed.deadlineAt))
           redis.call('PEXPIREAT', key, ms(goneAt(handed, retention)))
         end
+        appendHistory(historyKeyOf(keyPrefix, agentId, id), key, 'delivered', now, handed)
       end
       out[#out + 1] = redis.call('HGETALL', key)
       if #out >= max then break end
@@ -173,6 +175,7 @@ for _, candidate in ipairs(candidates) do
         if made.timeoutMs then redis.call('HSET', key, 'timeoutMs', spec.timeoutMs, 'deadlineAt', ms(made.deadlineAt)) end
         local keepUntil, jobKeep = ms(goneAt(made, retention)), ms(jobGoneAt(state.spec, retention))
         redis.call('PEXPIREAT', key, keepUntil)
+        appendHistory(historyKeyOf(keyPrefix, agentId, jobId), key, 'delivered', now, made)
         appendCommand(queueKey, logKey, seqKey, jobId, keepUntil, retention)
         redis.call('SADD', jk.execs, agentId)
         redis.call('PEXPIREAT', jk.execs, jobKeep)

@@ -10,11 +10,9 @@ local agentId = ARGV[3]
 local maxGroups = ARGV[4]
 local now = ARGV[5]
 --- @include include/ms
---- @include include/keys
---- @include include/jobAt
+--- @include include/groupJobs
 --- @include include/jobBuild
 --- @include rules/joinOutcome
---- @include rules/jobStatusAt
 -- Join a group (lib/store/scripts.ts GROUP_JOIN). Mirrors joinOutcome and nextPosition
 -- (lib/groups/membership.ts); abortAt and jobStatusAt (lib/jobs/rules.ts).
 --
@@ -22,25 +20,16 @@ local now = ARGV[5]
 -- members' sorted set, and the group goes into the agent's set; both or neither. `maxGroups` is
 -- MAX_GROUPS_PER_AGENT. Then, for each job of the group (group-jobs), met at `now` (abortAt
 -- written first): a gone or ended one leaves group-jobs; a continuous one in progress takes the
--- agent as a target after the others (score from its targetSeq), once. A continuous job still
--- being created over the group (group-builds) takes it the same way (addJoiner); one that is not
--- continuous does not: its snapshot was taken before this join. The agent's groups changed, so
--- its agent-met goes: its next poll takes a full look (lua/fetch.lua). Answers the JoinOutcome.
+-- agent as a target after the others (score from its targetSeq), once (include/groupJobs). A
+-- continuous job still being created over the group (group-builds) takes it the same way
+-- (addJoiner); one that is not continuous does not: its snapshot was taken before this join. The
+-- agent's groups changed, so its agent-met goes: its next poll takes a full look (lua/fetch.lua).
+-- Answers the JoinOutcome.
 local outcome = joinOutcome(redis.call('ZSCORE', groupKey, agentId) ~= false, redis.call('SCARD', agentGroupsKey), tonumber(maxGroups))
 if outcome ~= 'added' then return outcome end
 local position = redis.call('INCR', seqKey)
 redis.call('ZADD', groupKey, ms(position), agentId)
 if redis.call('SADD', agentGroupsKey, group) == 1 then redis.call('DEL', agentMetKey) end
-local at = tonumber(now)
-for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
-  local jk = jobKeysOf(keyPrefix, jobId)
-  local state, _, counts = jobAt(jk, at)
-  if not state or jobStatusAt(state, counts, at) ~= 'in_progress' then
-    redis.call('SREM', groupJobsKey, jobId)
-  elseif state.spec.continuous and not redis.call('ZSCORE', jk.targets, agentId) then
-    redis.call('ZADD', jk.targets, redis.call('HINCRBY', jk.job, 'targetSeq', 1), agentId)
-    redis.call('HINCRBY', jk.job, 'targets', 1)
-  end
-end
+joinJobs(joinableJobs(groupJobsKey, keyPrefix, tonumber(now)), { agentId })
 addJoiner(groupBuildsKey, keyPrefix, agentId)
 return outcome

@@ -166,10 +166,11 @@ local function buildsOfGroup(groupBuildsKey, prefix)
 end
 
 -- A member leaving the group (it had join position `position`): each job being created over the
--- group keeps it as a target if it was in the snapshot (whether or not its part was copied yet),
--- and an agent that is its target goes into the job's leavers, for agent-jobs once it is written.
-local function keepLeaver(groupBuildsKey, prefix, agentId, position)
-  for _, build in ipairs(buildsOfGroup(groupBuildsKey, prefix)) do
+-- group (`builds`, buildsOfGroup) keeps it as a target if it was in the snapshot (whether or not
+-- its part was copied yet), and an agent that is its target goes into the job's leavers, for
+-- agent-jobs once it is written.
+local function keepLeaverIn(builds, agentId, position)
+  for _, build in ipairs(builds) do
     if position <= build.snap then redis.call('ZADD', build.targets, 'NX', '0', agentId) end
     if redis.call('ZSCORE', build.targets, agentId) then
       redis.call('SADD', build.keys.leavers, agentId)
@@ -178,14 +179,21 @@ local function keepLeaver(groupBuildsKey, prefix, agentId, position)
     end
   end
 end
+local function keepLeaver(groupBuildsKey, prefix, agentId, position)
+  keepLeaverIn(buildsOfGroup(groupBuildsKey, prefix), agentId, position)
+end
 
--- A member joining the group: a continuous job being created over it takes the agent as a target
--- after the others (score from the build's buildTargetSeq, which becomes the job's targetSeq), once.
-local function addJoiner(groupBuildsKey, prefix, agentId)
-  for _, build in ipairs(buildsOfGroup(groupBuildsKey, prefix)) do
+-- A member joining the group: a continuous job being created over it (`builds`, buildsOfGroup)
+-- takes the agent as a target after the others (score from the build's buildTargetSeq, which
+-- becomes the job's targetSeq), once.
+local function addJoinerTo(builds, agentId)
+  for _, build in ipairs(builds) do
     if redis.call('HGET', build.keys.build, 'continuous') == '1' and not redis.call('ZSCORE', build.targets, agentId) then
       redis.call('ZADD', build.targets, redis.call('HINCRBY', build.keys.build, 'buildTargetSeq', 1), agentId)
       redis.call('PEXPIREAT', build.targets, build.untilAt)
     end
   end
+end
+local function addJoiner(groupBuildsKey, prefix, agentId)
+  addJoinerTo(buildsOfGroup(groupBuildsKey, prefix), agentId)
 end

@@ -12,3 +12,5 @@ local function queueKeyOf(prefix, agentId) return prefix .. 'queue:' .. keyPart(
 local function groupKeyOf(prefix, group) return prefix .. 'group:' .. keyPart(group) end
 local function groupJobsKeyOf(prefix, group) return prefix .. 'group-jobs:' .. keyPart(group) end
 local function agentJobsKeyOf(prefix, agentId) return prefix .. 'agent-jobs:' .. keyPart(agentId) end
+local function agentGroupsKeyOf(prefix, agentId) return prefix .. 'agent-groups:' .. keyPart(agentId) end
+local function agentMetKeyOf(prefix, agentId) return prefix .. 'agent-met:' .. keyPart(agentId) end
