@@ -45,6 +45,10 @@ export const SCRIPT_FILES = [
   'job-list',
   'job-executions',
   'job-cancel',
+  'push-register',
+  'push-remove',
+  'push-connections',
+  'push-jti',
   'gate',
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];

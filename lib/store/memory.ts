@@ -91,6 +91,8 @@ import {
   targetsOutcome,
   undeliveredStatus,
 } from '../jobs/rules.ts';
+import type { ConnectionStore } from './connections.ts';
+import { MemoryConnectionStore } from './connections-memory.ts';
 import { MemoryRateLimiter, type RateLimitSettings } from './ratelimit.ts';
 import {
   type Admission,
@@ -859,6 +861,7 @@ export interface MemoryStores {
   readonly groups: MemoryGroupStore;
   readonly jobs: MemoryJobStore;
   readonly revocations: MemoryRevocationStore;
+  readonly connections: MemoryConnectionStore;
 }
 
 /** What the runtime makes without USE_REDIS: fresh stores over one new book, revocations on `nowSeconds`. */
@@ -872,6 +875,7 @@ export function createMemoryStores(
     groups: new MemoryGroupStore(book),
     jobs: new MemoryJobStore(book),
     revocations: new MemoryRevocationStore(nowSeconds, options),
+    connections: new MemoryConnectionStore(),
   };
 }
 
@@ -885,8 +889,11 @@ export function memoryBackend(stores: {
   readonly groups: UncheckedGroupStore;
   readonly jobs: JobStore;
   readonly revocations: RevocationStore & Gatekeeper;
+  /** The push connection registry; its own by default. */
+  readonly connections?: ConnectionStore;
 }): StoreBackend {
   const { commands, groups, jobs, revocations } = stores;
+  const connections = stores.connections ?? new MemoryConnectionStore();
   const gate = revocations;
   return {
     commands: {
@@ -918,6 +925,12 @@ export function memoryBackend(stores: {
       admit: async (admission) => gate.admitNow(admission),
       isRevoked: (token) => revocations.isRevoked(token),
       registerToken: (jti, expiresAt) => revocations.registerToken(jti, expiresAt),
+    },
+    connections: {
+      register: gated(gate, connections.register.bind(connections)),
+      remove: gated(gate, connections.remove.bind(connections)),
+      ofAgents: gated(gate, connections.ofAgents.bind(connections)),
+      byJti: gated(gate, connections.byJti.bind(connections)),
     },
   };
 }

@@ -82,6 +82,10 @@ describe('the Lua scripts', () => {
       'JOB_GET',
       'JOB_LIST',
       'LIST',
+      'PUSH_CONNECTIONS',
+      'PUSH_JTI',
+      'PUSH_REGISTER',
+      'PUSH_REMOVE',
       'PUT_CONFIG',
       'RAISE_CUTOFF',
       'REVOKE_TOKEN',
@@ -103,6 +107,9 @@ describe('the Lua scripts', () => {
       'JOB_CREATE_STEP',
       'JOB_LIST',
       'JOB_EXECUTIONS',
+      'PUSH_REMOVE',
+      'PUSH_CONNECTIONS',
+      'PUSH_JTI',
     ]);
   });
 
