@@ -16,6 +16,7 @@ import { jobView } from '../lib/jobs/views.ts';
 import { ApiError, badRequest } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, json, jsonBody, METRIC } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
+import { wake } from '../lib/push/wake.ts';
 import { idempotencyKeyHeader, jobFingerprint, jobInput } from '../lib/http/validation.ts';
 
 export async function createJob(event: APIGatewayProxyEventV2, context: AuthContext) {
@@ -52,7 +53,11 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
       'the targets resolve to no agent: the groups named have no members (a job that is not continuous needs one)',
     );
   }
-  if (answer.outcome === 'created') count(context, METRIC.jobsCreated);
+  if (answer.outcome === 'created') {
+    count(context, METRIC.jobsCreated);
+    // One task: the wake function walks the targets in bounded pages (docs/push.md#the-fan-out).
+    await wake(context, { kind: 'job', jobId: answer.job.spec.jobId, after: 0 });
+  }
   return json(201, jobView(answer.job), { Location: `/api/jobs/${answer.job.spec.jobId}` });
 }
 
