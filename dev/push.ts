@@ -171,6 +171,11 @@ export class LocalPushServer implements ConnectionGateway {
     return 'sent';
   }
 
+  /** Closes every connection as the service would (DeleteConnection): tests of what an agent does then. */
+  closeAll(): void {
+    for (const [, entry] of this.live) entry.socket.close(CLOSE_DELETED, 'closed by the service');
+  }
+
   async close(connectionId: string): Promise<void> {
     this.live.get(connectionId)?.socket.close(CLOSE_DELETED, 'closed by the service');
   }
