@@ -37,6 +37,16 @@ export const PUSH_ROUTES = {
   },
 } as const satisfies Record<string, PushFunction & Record<string, unknown>>;
 
+/** The HTTP routes whose handler queues a wake (their functions may send to the wake queue). */
+export const WAKING_ROUTES: readonly string[] = [
+  'EnqueueCommand',
+  'CancelCommand',
+  'PutConfig',
+  'CreateJob',
+  'PutGroupMember',
+  'PostRevocations',
+];
+
 /** The WebSocket route agents send their keepalive on: `{"type":"ping"}`, answered `{"type":"pong"}` by API Gateway itself. */
 export const PING_ROUTE_KEY = 'ping';
 /** How API Gateway picks a message's route: its `type` member. */
