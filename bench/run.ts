@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — eight figure groups, each a ratio measured within one run (see bench/README.md).
+ * `npm run bench` — nine figure groups, each a ratio measured within one run (see bench/README.md).
  *
  *   npm run bench                     the full run (five to seven minutes on 2 cores)
  *   npm run bench -- --quick          a smoke run (well under a minute; CI runs it)
@@ -20,6 +20,7 @@ import { coldFigure } from './cold.ts';
 import { costFigure } from './cost.ts';
 import { httpFigure } from './http.ts';
 import { jobsFigure } from './jobs.ts';
+import { pushFigure } from './push.ts';
 import { redisTimeFigure } from './redis-time.ts';
 import { roundTripFigure, SkipFigure } from './roundtrips.ts';
 import { type FigureResult, fmt, targetLine } from './stats.ts';
@@ -59,6 +60,7 @@ export function plan(quick: boolean) {
         roundTrips: { calls: 5 },
         http: { rounds: 1, seconds: 1, warmupSeconds: 0.5, connections: 50 },
         jobs: { sizes: [500, 2_000], creates: 1, reads: 5, polls: 5, concurrency: 32 },
+        push: { agents: 100, commands: 50, jobAgents: 1_000 },
         redisTime: {
           calls: 100,
           heavyCalls: 2,
@@ -75,6 +77,7 @@ export function plan(quick: boolean) {
         http: { rounds: 3, seconds: 5, warmupSeconds: 1, connections: 50 },
         jobs: { sizes: [10_000, 100_000], creates: 3, reads: 40, polls: 40, concurrency: 64 },
         redisTime: { calls: 2_000, heavyCalls: 3, scales: [100_000, 1_000_000] },
+        push: { agents: 1_000, commands: 300, jobAgents: 10_000 },
       };
 }
 
@@ -106,6 +109,7 @@ export async function runBench(options: RunOptions): Promise<RunReport> {
     },
     { id: 7, title: 'jobs at fleet scale', run: () => jobsFigure(p.jobs) },
     { id: 8, title: 'Redis time per request', run: () => redisTimeFigure(p.redisTime) },
+    { id: 9, title: 'push channel', run: () => pushFigure(p.push) },
   ];
   const started = performance.now();
   const cpus = os.cpus();
@@ -155,7 +159,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only=N,N] [--json=FIL
 
   --quick       a smoke run: few samples, figures indicative only (CI runs it)
   --only=N,N    only these figure groups (1 verify, 2 handler chain, 3 cold start, 4 round trips, 5 HTTP, 6 cost model,
-                7 jobs at fleet scale, 8 Redis time per request)
+                7 jobs at fleet scale, 8 Redis time per request, 9 push channel)
   --json=FILE   where to write the numbers as JSON (default .bench/last.json)
   -h, --help    this text`;
 
@@ -182,8 +186,8 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs | 'help' {
   let only: number[] | undefined;
   if (values.only !== undefined) {
     only = values.only.split(',').map((item) => Number(item.trim()));
-    if (only.length === 0 || only.some((n) => !Number.isInteger(n) || n < 1 || n > 8)) {
-      throw new Error(`--only takes figure numbers from 1 to 8 separated by commas, got ${JSON.stringify(values.only)}`);
+    if (only.length === 0 || only.some((n) => !Number.isInteger(n) || n < 1 || n > 9)) {
+      throw new Error(`--only takes figure numbers from 1 to 9 separated by commas, got ${JSON.stringify(values.only)}`);
     }
   }
   if (values.json === '') throw new Error('--json needs a file name');

@@ -3,7 +3,10 @@
  * authors copy. Never deployed.
  *
  *   npm run agent -- --base-url http://127.0.0.1:5000 --token-command 'npm run -s token -- --sub agent-001'
- *   npm run agent -- --base-url URL --token JWT [--once] [--max-commands N]
+ *   npm run agent -- --base-url URL --token JWT [--push] [--once] [--max-commands N]
+ *
+ * With --push it also keeps a WebSocket to the push channel (dev/agent-push.ts): a wake ends the
+ * wait between polls at once, and while connected it polls at `push_poll_interval_seconds`.
  *
  * What it does, in this order, on every poll:
  *   1. takes a token: a fixed one (--token), or the output of --token-command, run again before
@@ -32,6 +35,7 @@
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PushLink, type WakeSource } from './agent-push.ts';
 
 /** A command as GET /api/commands hands it out. */
 export interface AgentCommand {
@@ -177,13 +181,15 @@ export type AgentEvent =
   | { type: 'response'; method: string; path: string; status: number; sentAt: number; at: number }
   | { type: 'network_error'; method: string; path: string; message: string; sentAt: number; at: number }
   | { type: 'retry'; method: string; path: string; status?: number; retryAfterSeconds?: number; delayMs: number; attempt: number }
-  | { type: 'config'; pollIntervalSeconds: number; limit: number; resultMaxBytes: number }
+  | { type: 'config'; pollIntervalSeconds: number; pushPollIntervalSeconds: number; limit: number; resultMaxBytes: number }
   | { type: 'fetched'; count: number }
   | { type: 'duplicate'; commandId: string }
   | { type: 'ran'; commandId: string; command: string; status: Outcome['status'] }
   | { type: 'accepted'; commandId: string; status: Outcome['status'] }
   | { type: 'dropped'; commandId: string; status: number; error?: string }
   | { type: 'token'; refreshAt: number }
+  | { type: 'wake'; reason: string }
+  | { type: 'push'; state: 'up' | 'down' | 'refused'; detail?: string }
   | { type: 'error'; message: string };
 
 export interface AgentOptions {
@@ -206,6 +212,8 @@ export interface AgentOptions {
   readonly configMaxAgeSeconds?: number;
   readonly random?: () => number;
   readonly now?: () => number;
+  /** The push channel (--push, dev/agent-push.ts): a wake ends the wait; while connected, the wait is push_poll_interval_seconds. */
+  readonly wakeups?: WakeSource;
 }
 
 export interface RunOptions {
@@ -255,7 +263,9 @@ export class Agent {
   private readonly now: () => number;
   /** command_id → its outcome, once run; `reported` once the service accepted it (or it is final). */
   private readonly done = new Map<string, { outcome: Outcome; reported: boolean; replaced: boolean }>();
-  private config: { pollIntervalSeconds: number; limit: number; resultMaxBytes: number; readAt: number } | undefined;
+  private config:
+    | { pollIntervalSeconds: number; pushPollIntervalSeconds: number; limit: number; resultMaxBytes: number; readAt: number }
+    | undefined;
   private counts = { polls: 0, ran: 0, accepted: 0, dropped: 0, errors: 0 };
 
   constructor(options: AgentOptions) {
@@ -284,8 +294,13 @@ export class Agent {
       }
       if (options.once) break;
       if (options.maxCommands !== undefined && this.counts.ran >= options.maxCommands && this.unreported() === 0) break;
-      const interval = this.options.pollIntervalSeconds ?? this.config?.pollIntervalSeconds ?? 30;
-      if (!full) await sleep(interval * 1000 * (0.8 + 0.4 * this.random()), signal).catch(() => {});
+      const wakeups = this.options.wakeups;
+      const interval =
+        wakeups?.connected === true
+          ? (this.config?.pushPollIntervalSeconds ?? 900)
+          : (this.options.pollIntervalSeconds ?? this.config?.pollIntervalSeconds ?? 30);
+      const waitMs = interval * 1000 * (0.8 + 0.4 * this.random());
+      if (!full) await (wakeups === undefined ? sleep(waitMs, signal) : wakeups.wait(waitMs, signal)).catch(() => {});
     }
     return { ...this.counts, unreported: this.unreported() };
   }
@@ -366,6 +381,7 @@ export class Agent {
       Number.isInteger(value) && (value as number) >= 1 && (value as number) <= max ? (value as number) : fallback;
     this.config = {
       pollIntervalSeconds: whole(values.poll_interval_seconds, 30, 86_400),
+      pushPollIntervalSeconds: whole(values.push_poll_interval_seconds, 900, 86_400),
       limit: whole(values.commands_per_fetch, 10, 100),
       resultMaxBytes: whole(values.result_max_bytes, 262_144, 262_144),
       readAt: this.now(),
@@ -537,12 +553,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export const USAGE = `usage: npm run agent -- --base-url URL (--token-command CMD | --token TOKEN) [--once] [--max-commands N]
+export const USAGE = `usage: npm run agent -- --base-url URL (--token-command CMD | --token TOKEN) [--push] [--once] [--max-commands N]
 
   --base-url URL        the service, e.g. http://127.0.0.1:5000
   --token-command CMD   a shell command that prints a token; run again before the token expires
                         (e.g. 'npm run -s token -- --sub agent-001')
   --token TOKEN         a fixed token instead (the agent stops when it expires)
+  --push                keep a WebSocket to the push channel (<base-url>/ws): poll at once on
+                        every wake, else every push_poll_interval_seconds; plain polling while
+                        the socket is down
   --once                one poll: run what is waiting, report it, stop
   --max-commands N      stop after running N commands and reporting them
   -h, --help            this text
@@ -555,6 +574,7 @@ export interface CliOptions {
   readonly token?: string;
   readonly tokenCommand?: string;
   readonly once: boolean;
+  readonly push: boolean;
   readonly maxCommands?: number;
 }
 
@@ -572,6 +592,7 @@ export function parseAgentArgs(args: readonly string[]): CliOptions | 'help' {
         token: { type: 'string' },
         'token-command': { type: 'string' },
         once: { type: 'boolean' },
+        push: { type: 'boolean' },
         'max-commands': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -594,6 +615,7 @@ export function parseAgentArgs(args: readonly string[]): CliOptions | 'help' {
   return {
     baseUrl,
     once: values.once === true,
+    push: values.push === true,
     ...(token === undefined ? {} : { token }),
     ...(tokenCommandText === undefined ? {} : { tokenCommand: tokenCommandText }),
     ...(typeof max === 'string' ? { maxCommands: Number(max) } : {}),
@@ -621,6 +643,10 @@ export function eventLine(event: AgentEvent): string | undefined {
       return `new token, next one at ${new Date(event.refreshAt).toISOString()}`;
     case 'error':
       return `error: ${event.message}`;
+    case 'wake':
+      return `woken (${event.reason}): polling now`;
+    case 'push':
+      return `push channel ${event.state}${event.detail === undefined ? '' : ` (${event.detail})`}`;
     default:
       return undefined;
   }
@@ -649,8 +675,11 @@ async function main(args: readonly string[]): Promise<number> {
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());
+  const link = options.push && !options.once ? new PushLink({ baseUrl: options.baseUrl, tokens, log }) : undefined;
+  link?.start();
+  stop.signal.addEventListener('abort', () => link?.stop(), { once: true });
   try {
-    const summary = await new Agent({ baseUrl: options.baseUrl, tokens, log }).run({
+    const summary = await new Agent({ baseUrl: options.baseUrl, tokens, log, ...(link === undefined ? {} : { wakeups: link }) }).run({
       once: options.once,
       signal: stop.signal,
       ...(options.maxCommands === undefined ? {} : { maxCommands: options.maxCommands }),
@@ -662,6 +691,8 @@ async function main(args: readonly string[]): Promise<number> {
   } catch (error) {
     console.error(`agent: ${(error as Error).message}`);
     return 1;
+  } finally {
+    link?.stop();
   }
 }
 

@@ -11,7 +11,9 @@
  *                                  required (mTLS) and passed to the handlers as API Gateway's
  *                                  custom domain does (requestContext.authentication.clientCert)
  *
- * Besides the routes, GET /openapi.json answers the OpenAPI document (docs/openapi.yaml) as JSON.
+ * Besides the routes, GET /openapi.json answers the OpenAPI document (docs/openapi.yaml) as JSON,
+ * and ws://…/ws is the push channel (dev/push.ts, docs/push.md), its wakes sent through an
+ * in-process wake queue.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -33,6 +35,9 @@ import { loadLocalConfig } from './local-config.ts';
 import { OPENAPI_PATH, openApiJson } from './openapi.ts';
 import { findRoute } from '../lib/http/router.ts';
 import { fallbackRoute } from '../lib/http/routes.ts';
+import type { Clock } from '../lib/clock.ts';
+import { setPushRuntime } from '../lib/push/runtime.ts';
+import { LocalPushServer, LocalWakeQueue } from './push.ts';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -209,6 +214,8 @@ export interface LocalServer {
   readonly url: string;
   readonly port: number;
   readonly config: Config;
+  /** The push channel: its connections, and the wake queue in process. */
+  readonly push: { readonly server: LocalPushServer; readonly queue: LocalWakeQueue };
   close(): Promise<void>;
 }
 
@@ -218,13 +225,15 @@ export interface ServerOptions {
   /** Port to listen on; defaults to BIZ_SERVICE_PORT. 0 picks a free one. */
   port?: number;
   host?: string;
+  /** The runtime's clock (tests move a ManualClock: tokens, commands, the push channel's limits). */
+  clock?: Clock;
 }
 
 /** Starts the service on loopback; with USE_REDIS=true and no Upstash URL, also the bridge. */
 export async function startServer(options: ServerOptions = {}): Promise<LocalServer> {
   const local = await loadLocalConfig(options.env ?? process.env);
   const { config } = local;
-  setRuntime(createRuntime(config));
+  const runtime = setRuntime(createRuntime(config, options.clock === undefined ? {} : { clock: options.clock }));
   setReadinessStore(config);
   // EMF metric lines are for CloudWatch; locally they are opt-in (POWERTOOLS_METRICS_DISABLED=false).
   if ((options.env ?? process.env).POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(false);
@@ -250,6 +259,8 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
           listener,
         );
   server.keepAliveTimeout = 5_000;
+  const push = { server: new LocalPushServer(server, runtime.clock), queue: new LocalWakeQueue() };
+  setPushRuntime({ queue: push.queue, gateway: push.server });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -260,7 +271,11 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
     url: `${tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     config,
+    push,
     close: async () => {
+      push.queue.stop();
+      await push.server.stop();
+      await push.queue.idle();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await local.close();

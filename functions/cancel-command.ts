@@ -6,9 +6,11 @@ import { operatorView } from '../lib/commands/views.ts';
 import { ApiError, terminalConflict } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, edge, json, jsonBody } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
+import { wake } from '../lib/push/wake.ts';
 import { agentIdParam, cancelInput, commandIdParam } from '../lib/http/validation.ts';
 
-export async function cancelCommand(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
+export async function cancelCommand(event: APIGatewayProxyEventV2, context: AuthContext) {
+  const { stores, runtime } = context;
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const commandId = commandIdParam(event.pathParameters?.commandId);
   const { reason } = cancelInput(event.body);
@@ -16,6 +18,10 @@ export async function cancelCommand(event: APIGatewayProxyEventV2, { stores, run
   const { outcome, record } = await stores.commands.cancel(agentId, commandId, { reason, at: now });
   if (outcome.outcome === 'not_found' || record === undefined) throw new ApiError('not_found', 'no such command for this agent');
   if (outcome.outcome === 'refused' && isTerminal(outcome.status)) throw terminalConflict(outcome.status);
+  // The agent holds it: it learns of the cancel from its next poll or report.
+  if (outcome.outcome === 'accepted' && record.deliveredAt !== undefined) {
+    await wake(context, { kind: 'agents', agentIds: [agentId], reason: 'cancel' });
+  }
   return json(200, operatorView(record, now));
 }
 

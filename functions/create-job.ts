@@ -20,6 +20,7 @@ import { ApiError, badRequest } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, json, jsonBody, METRIC } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
 import { dryRunParam, idempotencyKeyHeader, type JobInput, jobFingerprint, jobInput } from '../lib/http/validation.ts';
+import { wake } from '../lib/push/wake.ts';
 
 export async function createJob(event: APIGatewayProxyEventV2, context: AuthContext) {
   const { auth, stores, runtime } = context;
@@ -46,7 +47,11 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
     throw new ApiError('unprocessable', 'this Idempotency-Key was already used with a different request');
   }
   if (answer.outcome === 'too_many_targets' || answer.outcome === 'no_targets') throw refusal(answer);
-  if (answer.outcome === 'created') count(context, METRIC.jobsCreated);
+  if (answer.outcome === 'created') {
+    count(context, METRIC.jobsCreated);
+    // One task: the wake function walks the targets in bounded pages (docs/push.md#the-fan-out).
+    await wake(context, { kind: 'job', jobId: answer.job.spec.jobId, after: 0 });
+  }
   return json(201, jobView(answer.job), { Location: `/api/jobs/${answer.job.spec.jobId}` });
 }
 

@@ -10,6 +10,7 @@ import { createdView } from '../lib/commands/views.ts';
 import { ApiError } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, json, jsonBody, METRIC } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
+import { wake } from '../lib/push/wake.ts';
 import { agentIdParam, commandFingerprint, commandInput, idempotencyKeyHeader } from '../lib/http/validation.ts';
 
 export async function enqueueCommand(event: APIGatewayProxyEventV2, context: AuthContext) {
@@ -33,7 +34,10 @@ export async function enqueueCommand(event: APIGatewayProxyEventV2, context: Aut
     throw new ApiError('unprocessable', 'this Idempotency-Key was already used with a different request');
   }
   const { record } = answer;
-  if (answer.outcome === 'created') count(context, METRIC.commandsEnqueued);
+  if (answer.outcome === 'created') {
+    count(context, METRIC.commandsEnqueued);
+    await wake(context, { kind: 'agents', agentIds: [agentId], reason: 'command' });
+  }
   return json(201, createdView(record), {
     Location: `/api/agents/${encodeURIComponent(agentId)}/commands/${record.commandId}`,
   });

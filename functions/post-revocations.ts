@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { revocationWindow } from '../lib/auth/revocation-window.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, jsonBody, METRIC, noContent } from '../lib/http/edge.ts';
 import { ROUTES } from '../lib/http/routes.ts';
+import { wake } from '../lib/push/wake.ts';
 import { revocationInput } from '../lib/http/validation.ts';
 
 export async function postRevocations(event: APIGatewayProxyEventV2, context: AuthContext) {
@@ -13,11 +14,13 @@ export async function postRevocations(event: APIGatewayProxyEventV2, context: Au
   if ('sub' in input) {
     await stores.revocations.revokeSubject(input.sub, window.subjectCutoff);
     count(context, METRIC.revocations);
+    await wake(context, { kind: 'revoke', sub: input.sub, cutoff: window.subjectCutoff });
     return noContent();
   }
   const { jti, exp } = 'token' in input ? window.tokenToRevoke(runtime.verifier, input.token) : input;
   await stores.revocations.revokeToken(jti, window.keepUntil(exp));
   count(context, METRIC.revocations);
+  await wake(context, { kind: 'revoke', jti });
   return noContent();
 }
 

@@ -118,6 +118,18 @@ export class ServiceDashboard extends Construct {
       }),
     );
     this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Push: connects, wakes queued and not queued (by route)',
+        left: [METRIC.pushConnects, METRIC.wakesQueued, METRIC.wakeFailed].map((name) => search(name, byRoute, 'Sum', name)),
+        ...wide,
+      }),
+      new GraphWidget({
+        title: 'Push: the wake function posted, failed, found gone',
+        left: [METRIC.wakePosts, METRIC.wakePostsFailed, METRIC.wakeGone].map((name) => search(name, [], 'Sum', name)),
+        ...wide,
+      }),
+    );
+    this.dashboard.addWidgets(
       new AlarmStatusWidget({
         title: 'Alarms',
         alarms: [...props.alarms],

@@ -23,6 +23,8 @@ import { SECRET_ID_VARIABLES } from '../lib/secrets.ts';
 import { ServiceDashboard } from './dashboard.ts';
 import { Edge } from './edge.ts';
 import { ServiceFunction, type ServiceFunctionProps, scriptsToShip } from './function.ts';
+import { PushChannel, WakeQueue } from './push.ts';
+import { WAKING_ROUTES } from '../lib/push/routes.ts';
 import type { Settings } from './settings.ts';
 
 export interface BizServiceStackProps extends StackProps {
@@ -73,6 +75,8 @@ export class BizServiceStack extends Stack {
   readonly dashboard: ServiceDashboard;
   /** Where the alarms go: alarmTopicArn, or the topic made for alarmEmail; undefined: nowhere. */
   readonly alarmTopic: ITopic | undefined;
+  /** The push channel: WebSocket API, wake queue and wake function (docs/push.md). */
+  readonly push: PushChannel;
 
   constructor(scope: Construct, id: string, props: BizServiceStackProps) {
     super(scope, id, props);
@@ -159,6 +163,10 @@ export class BizServiceStack extends Stack {
       Annotations.of(this).addWarningV2('biz-service:sam-local', 'samLocal=true: a template for sam local only; do not deploy it.');
     }
 
+    // The wake queue first: every function that wakes agents gets its URL.
+    const wakeQueue = new WakeQueue(this, 'Wake');
+    storeEnvironment.PUSH_WAKE_QUEUE_URL = wakeQueue.queue.queueUrl;
+
     const functions = new Map<string, ServiceFunction>();
     const makeFunction = (
       name: string,
@@ -222,6 +230,16 @@ export class BizServiceStack extends Stack {
         integration: new HttpLambdaIntegration(`${route.name}Integration`, made.function),
       });
     }
+    for (const name of WAKING_ROUTES) {
+      const waking = functions.get(name);
+      if (waking !== undefined) wakeQueue.queue.grantSendMessages(waking.role);
+    }
+    this.push = new PushChannel(this, 'Push', {
+      wakeQueue,
+      throttle: { rateLimit: settings.throttleRateLimit, burstLimit: settings.throttleBurstLimit },
+      makeFunction: (name, handler, description, scripts, timeoutSeconds) =>
+        makeFunction(name, handler, description, true, false, scripts, timeoutSeconds),
+    });
     this.functions = functions;
 
     const reserved = [...functions.keys()].reduce((sum, name) => sum + (settings.reservedConcurrency.get(name) ?? 0), 0);
@@ -308,13 +326,21 @@ export class BizServiceStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    const alarms = [serverErrors, ...[...functions.values()].map((made) => made.alarm)];
+    const alarms = [serverErrors, this.push.failedPosts, ...[...functions.values()].map((made) => made.alarm)];
     this.alarmTopic = alarmTopic(this, settings);
     if (this.alarmTopic !== undefined) {
       const action = new SnsAction(this.alarmTopic);
       for (const alarm of alarms) alarm.addAlarmAction(action);
     }
-    this.dashboard = new ServiceDashboard(this, 'Operations', { dashboardName: this.stackName, stage: this.stage, alarms });
+    this.dashboard = new ServiceDashboard(this, 'Operations', {
+      dashboardName: this.stackName,
+      stage: this.stage,
+      alarms,
+    });
+    new CfnOutput(this, 'WebSocketUrl', {
+      value: this.push.stage.url,
+      description: 'The push channel: agents connect here with Authorization: Bearer (docs/push.md)',
+    });
     new CfnOutput(this, 'DashboardName', { value: this.stackName, description: 'The CloudWatch dashboard of this stack' });
 
     const edgeUrl = this.edge && `https://${settings.domainName ?? this.edge.distribution.distributionDomainName}/`;

@@ -50,3 +50,25 @@ export function checkBinding(claims: Readonly<Record<string, unknown>>, clientCe
   const b = Buffer.from(expected);
   if (a.length !== b.length || !timingSafeEqual(a, b)) throw new TokenError('certificate_mismatch', 'another client certificate');
 }
+
+/**
+ * The binding rule of a channel without mutual TLS: API Gateway WebSocket APIs offer none, so no
+ * client certificate reaches `$connect` (docs/push.md#bound-tokens). A certificate-bound token is
+ * accepted there unchecked, because the push channel carries nothing but "poll now": every poll
+ * a wake causes is an HTTPS request that checkBinding holds to the token's certificate, so a
+ * stolen bound token opens a connection that learns only when its agent has something, never
+ * what. Everything else is as checkBinding: no `cnf` is fine unless bound tokens are required;
+ * a malformed `cnf` is refused; a confirmation other than `x5t#S256` (DPoP's `jkt`) is refused,
+ * since no proof on the upgrade request is checked.
+ */
+export function checkBindingWithoutTls(claims: Readonly<Record<string, unknown>>, policy: BindingPolicy): void {
+  const cnf = claims.cnf;
+  if (cnf === undefined) {
+    if (policy.requireBound) throw new TokenError('missing_claim', 'cnf (bound tokens are required)');
+    return;
+  }
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new TokenError('malformed_token', 'cnf is not an object');
+  const expected = (cnf as Record<string, unknown>)['x5t#S256'];
+  if (expected === undefined) throw new TokenError('certificate_mismatch', 'cnf has no x5t#S256 confirmation');
+  if (typeof expected !== 'string') throw new TokenError('malformed_token', 'x5t#S256 is not a string');
+}

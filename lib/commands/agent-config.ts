@@ -5,6 +5,8 @@ export const CONFIG_DEFAULTS = {
   poll_interval_seconds: 30,
   result_max_bytes: RESULT_MAX_BYTES,
   commands_per_fetch: 10,
+  /** The safety poll of an agent on the push channel (docs/push.md): it polls this often anyway. */
+  push_poll_interval_seconds: 900,
 } as const satisfies Record<string, unknown>;
 
 /** The largest config override document, in bytes of JSON. */

@@ -15,7 +15,7 @@
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { checkBinding } from '../auth/binding.ts';
+import { checkBinding, checkBindingWithoutTls } from '../auth/binding.ts';
 import { TokenError } from '../auth/errors.ts';
 import { missingScopes } from '../auth/scopes.ts';
 import type { VerifiedToken } from '../auth/verifier.ts';
@@ -55,7 +55,10 @@ export interface AuthenticateOptions {
 
 /** The route's own scopes (from its entry in the route table) are the ones required. */
 export function authenticate(
-  route: Pick<AuthenticatedRoute, 'scopes' | 'admitsInStore'>,
+  route: Pick<AuthenticatedRoute, 'scopes' | 'admitsInStore'> & {
+    /** 'websocket': the push channel's $connect, where no client certificate can arrive (checkBindingWithoutTls). */
+    readonly channel?: 'http' | 'websocket';
+  },
   options: AuthenticateOptions = {},
 ): middy.MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, AuthContext> {
   const runtime = options.runtime ?? processRuntime;
@@ -75,7 +78,9 @@ export function authenticate(
       if (keys !== undefined) await keys;
       const verified = rt.verifier.verify(token);
       // Per request, never cached: the same token is good with one certificate only.
-      checkBinding(verified.claims, clientCertPem(request.event), { requireBound: rt.config.requireBoundTokens });
+      const policy = { requireBound: rt.config.requireBoundTokens };
+      if (route.channel === 'websocket') checkBindingWithoutTls(verified.claims, policy);
+      else checkBinding(verified.claims, clientCertPem(request.event), policy);
       const lacking = missingScopes(verified.scopes, required);
       if (lacking.length > 0) throw insufficientScope(required);
 

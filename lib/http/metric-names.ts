@@ -14,6 +14,12 @@ export const METRIC = {
   commandsTimedOut: 'CommandsTimedOut',
   jobsCreated: 'JobsCreated',
   jobsCanceled: 'JobsCanceled',
+  wakesQueued: 'WakesQueued',
+  wakeFailed: 'WakeFailed',
+  wakePosts: 'WakePosts',
+  wakePostsFailed: 'WakePostsFailed',
+  wakeGone: 'WakeGone',
+  pushConnects: 'PushConnects',
 } as const;
 
 export type CountMetric =
@@ -24,6 +30,9 @@ export type CountMetric =
   | typeof METRIC.commandsFailed
   | typeof METRIC.commandsTimedOut
   | typeof METRIC.jobsCreated
-  | typeof METRIC.jobsCanceled;
+  | typeof METRIC.jobsCanceled
+  | typeof METRIC.wakesQueued
+  | typeof METRIC.wakeFailed
+  | typeof METRIC.pushConnects;
 
 export const METRICS_NAMESPACE = 'BizService';

@@ -302,6 +302,7 @@ export function configOverrides(body: unknown): Record<string, unknown> {
     }
   };
   positive('poll_interval_seconds', 86400);
+  positive('push_poll_interval_seconds', 86400);
   positive('result_max_bytes', RESULT_MAX_BYTES);
   positive('commands_per_fetch', 100);
   return body;

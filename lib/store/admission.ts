@@ -7,6 +7,7 @@
  * Cheap by design: the unchecked view is made once per backend; an admitted view, made once per
  * request, is five small objects that each hold two references, with no I/O and no closures.
  */
+import type { ConnectionStore } from './connections.ts';
 import type {
   Actions,
   Admission,
@@ -30,6 +31,7 @@ export function storeViews(backend: StoreBackend): Stores {
     groups: new GroupView(backend.groups, undefined),
     jobs: new JobView(backend.jobs, undefined),
     revocations: new RevocationView(backend.revocations, undefined),
+    connections: new ConnectionView(backend.connections, undefined),
   };
   return { unchecked, admitted: (admission) => new AdmittedView(backend, admission) };
 }
@@ -39,6 +41,7 @@ class AdmittedView implements AdmittedStores {
   readonly groups: GroupStore;
   readonly jobs: JobStore;
   readonly revocations: RevocationWrites;
+  readonly connections: ConnectionStore;
   private readonly gate: RevocationActions;
   private readonly admission: Admission;
 
@@ -47,6 +50,7 @@ class AdmittedView implements AdmittedStores {
     this.groups = new GroupView(backend.groups, admission);
     this.jobs = new JobView(backend.jobs, admission);
     this.revocations = new RevocationView(backend.revocations, admission);
+    this.connections = new ConnectionView(backend.connections, admission);
     this.gate = backend.revocations;
     this.admission = admission;
   }
@@ -174,5 +178,28 @@ class RevocationView implements RevocationStore {
   }
   registerToken(...args: Parameters<RevocationStore['registerToken']>) {
     return this.actions.registerToken(...args);
+  }
+}
+
+class ConnectionView implements ConnectionStore {
+  private readonly actions: Actions<ConnectionStore>;
+  private readonly admission: Admission | undefined;
+
+  constructor(actions: Actions<ConnectionStore>, admission: Admission | undefined) {
+    this.actions = actions;
+    this.admission = admission;
+  }
+
+  register(...args: Parameters<ConnectionStore['register']>) {
+    return this.actions.register(this.admission, ...args);
+  }
+  remove(...args: Parameters<ConnectionStore['remove']>) {
+    return this.actions.remove(this.admission, ...args);
+  }
+  ofAgents(...args: Parameters<ConnectionStore['ofAgents']>) {
+    return this.actions.ofAgents(this.admission, ...args);
+  }
+  byJti(...args: Parameters<ConnectionStore['byJti']>) {
+    return this.actions.byJti(this.admission, ...args);
   }
 }

@@ -51,6 +51,9 @@ export interface RedisKeys {
   jobBuild(jobId: string): string;
   jobLeavers(jobId: string): string;
   groupBuilds(group: string): string;
+  pushAgent(agentId: string): string;
+  pushConnection(connectionId: string): string;
+  pushJti(jti: string): string;
   /** `<p>`: what every key starts with (the Lua key builder takes it). */
   readonly prefix: string;
 }
@@ -312,6 +315,28 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
       "the jobs being created over the group, each with the group's `group-seq` when its create began: a leave or a join meanwhile keeps the job's snapshot",
     expiry: '`PEXPIREAT` the latest such create + 2 min; an entry leaves when its job is written or its build is met gone',
   },
+  {
+    name: 'pushAgent',
+    pattern: '<p>ws-agent:<agent>',
+    type: 'hash',
+    meaning:
+      "the agent's push connections (docs/push.md): field = connection id, value = JSON `{at, until, jti, iat}` (connected at, lapses at: + 2 h); at most 4 live, a fifth registration evicts the oldest; the lapsed go at the agent's next registration",
+    expiry: '`PEXPIREAT` the latest `until` of its entries, only ever later (`NX`, then `GT`)',
+  },
+  {
+    name: 'pushConnection',
+    pattern: '<p>ws-conn:<connection>',
+    type: 'string',
+    meaning: 'the agent a push connection is registered for (`$disconnect` knows the connection id alone)',
+    expiry: "`PXAT` the connection's `until` (connected at + 2 h); deleted by `$disconnect`",
+  },
+  {
+    name: 'pushJti',
+    pattern: '<p>ws-jti:<jti>',
+    type: 'string',
+    meaning: 'the agent whose push connections were opened with this token: a jti revocation finds them here',
+    expiry: '`PEXPIREAT` the latest `until` of those connections, only ever later',
+  },
 ];
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -347,6 +372,9 @@ export function redisKeys(prefix: string): RedisKeys {
     jobBuild: (jobId) => `${prefix}job-build:${keyPart(jobId)}`,
     jobLeavers: (jobId) => `${prefix}job-leavers:${keyPart(jobId)}`,
     groupBuilds: (group) => `${prefix}group-builds:${keyPart(group)}`,
+    pushAgent: (agentId) => `${prefix}ws-agent:${keyPart(agentId)}`,
+    pushConnection: (connectionId) => `${prefix}ws-conn:${keyPart(connectionId)}`,
+    pushJti: (jti) => `${prefix}ws-jti:${keyPart(jti)}`,
     prefix,
   };
 }

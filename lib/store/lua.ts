@@ -49,6 +49,10 @@ export const SCRIPT_FILES = [
   'job-executions',
   'job-execution',
   'job-cancel',
+  'push-register',
+  'push-remove',
+  'push-connections',
+  'push-jti',
   'gate',
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];

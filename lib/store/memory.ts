@@ -97,6 +97,8 @@ import {
   targetsOutcome,
   undeliveredStatus,
 } from '../jobs/rules.ts';
+import type { ConnectionStore } from './connections.ts';
+import { MemoryConnectionStore } from './connections-memory.ts';
 import { MemoryRateLimiter, type RateLimitSettings } from './ratelimit.ts';
 import {
   type Admission,
@@ -956,6 +958,7 @@ export interface MemoryStores {
   readonly groups: MemoryGroupStore;
   readonly jobs: MemoryJobStore;
   readonly revocations: MemoryRevocationStore;
+  readonly connections: MemoryConnectionStore;
 }
 
 /** What the runtime makes without USE_REDIS: fresh stores over one new book, revocations on `nowSeconds`. */
@@ -969,6 +972,7 @@ export function createMemoryStores(
     groups: new MemoryGroupStore(book),
     jobs: new MemoryJobStore(book),
     revocations: new MemoryRevocationStore(nowSeconds, options),
+    connections: new MemoryConnectionStore(),
   };
 }
 
@@ -982,8 +986,11 @@ export function memoryBackend(stores: {
   readonly groups: UncheckedGroupStore;
   readonly jobs: JobStore;
   readonly revocations: RevocationStore & Gatekeeper;
+  /** The push connection registry; its own by default. */
+  readonly connections?: ConnectionStore;
 }): StoreBackend {
   const { commands, groups, jobs, revocations } = stores;
+  const connections = stores.connections ?? new MemoryConnectionStore();
   const gate = revocations;
   return {
     commands: {
@@ -1019,6 +1026,12 @@ export function memoryBackend(stores: {
       admit: async (admission) => gate.admitNow(admission),
       isRevoked: (token) => revocations.isRevoked(token),
       registerToken: (jti, expiresAt) => revocations.registerToken(jti, expiresAt),
+    },
+    connections: {
+      register: gated(gate, connections.register.bind(connections)),
+      remove: gated(gate, connections.remove.bind(connections)),
+      ofAgents: gated(gate, connections.ofAgents.bind(connections)),
+      byJti: gated(gate, connections.byJti.bind(connections)),
     },
   };
 }

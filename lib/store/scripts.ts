@@ -491,3 +491,50 @@ export const JOB_CANCEL = script({
   once: true,
   lockKeys: true,
 });
+
+/**
+ * lua/push-register.lua: a push connection registered for its agent (lib/store/connections.ts),
+ * the oldest of a full set evicted. Behind the gate of the $connect request's token.
+ */
+export const PUSH_REGISTER = script({
+  name: 'push-register',
+  mirrors: 'storage only: register of the in-memory connection registry (oldestConnection, lib/store/connections.ts)',
+  keys: ['agentKey', 'connKey', 'jtiKey'],
+  args: ['connectionId', 'agentId', 'hasJti', 'entry', 'connectedAt', 'expiresAt', 'maxConnections'],
+  once: true,
+  lockKeys: true,
+});
+
+/** lua/push-remove.lua: a push connection forgotten ($disconnect knows its id alone). */
+export const PUSH_REMOVE = script({
+  name: 'push-remove',
+  mirrors: 'storage only: remove of the in-memory connection registry',
+  keys: ['connKey'],
+  args: ['keyPrefix', 'connectionId'],
+  // Idempotent by itself; once, so that a gated run would keep its reply too.
+  once: true,
+  // Writes the hash of the agent it reads from ws-conn: a key it cannot declare.
+  lockKeys: false,
+});
+
+/** lua/push-connections.lua: the live push connections of up to 250 agents. */
+export const PUSH_CONNECTIONS = script({
+  name: 'push-connections',
+  mirrors: 'storage only: ofAgents of the in-memory connection registry',
+  keys: [],
+  args: ['keyPrefix', 'agents', 'now'],
+  once: false,
+  // Reads the hash of each agent it is given: keys built while it runs.
+  lockKeys: false,
+});
+
+/** lua/push-jti.lua: the live push connections opened with one token. */
+export const PUSH_JTI = script({
+  name: 'push-jti',
+  mirrors: 'storage only: byJti of the in-memory connection registry',
+  keys: ['jtiKey'],
+  args: ['keyPrefix', 'jti', 'now'],
+  once: false,
+  // Reads the hash of the agent ws-jti names.
+  lockKeys: false,
+});

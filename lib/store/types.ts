@@ -51,6 +51,7 @@ import type {
   JobSpec,
   JobTargets,
 } from '../jobs/model.ts';
+import type { ConnectionStore } from './connections.ts';
 
 /** Who asks: the verified token, and the caller's clock for the rate limit (epoch ms). */
 export interface Admission {
@@ -182,6 +183,8 @@ export interface AdmittedStores {
   readonly groups: GroupStore;
   readonly jobs: JobStore;
   readonly revocations: RevocationWrites;
+  /** The push connection registry: registering behind this request's gate ($connect). */
+  readonly connections: ConnectionStore;
   /** The admission alone (one round trip), for a request whose handler touches no store. */
   admit(): Promise<void>;
 }
@@ -192,6 +195,7 @@ export interface UncheckedStores {
   readonly groups: UncheckedGroupStore;
   readonly jobs: JobStore;
   readonly revocations: RevocationStore;
+  readonly connections: ConnectionStore;
 }
 
 /** The way in to one backend's stores (lib/store/admission.ts storeViews). */
@@ -224,6 +228,7 @@ export interface StoreBackend {
   readonly groups: Actions<UncheckedGroupStore>;
   readonly jobs: Actions<JobStore>;
   readonly revocations: RevocationActions;
+  readonly connections: Actions<ConnectionStore>;
 }
 
 /** The agent is over its rate limit: its window frees up `retryAfterMs` after the admission's `now`. */

@@ -93,6 +93,7 @@ import {
 } from '../jobs/model.ts';
 import { createdSnapshot, endInstant, JOB_PAGE_BUDGET, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { storeViews } from './admission.ts';
+import { UpstashConnectionStore } from './connections-upstash.ts';
 import type { CommandField, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
@@ -207,7 +208,7 @@ export function redisFailure(error: unknown): Error {
  * Runs one client call; any failure becomes a StoreUnavailableError naming the store call, whose
  * message and cause carry the Redis error alone (redisFailure), never the command's arguments.
  */
-async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
+export async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
@@ -232,7 +233,7 @@ function runner<K extends string, A extends string>(redis: Redis, lua: LuaScript
 }
 
 /** How a store admits requests: its key layout, revocation mode and rate limit. */
-interface GateSettings {
+export interface GateSettings {
   readonly keys: RedisKeys;
   readonly mode: RevocationMode;
   readonly rateLimit: RateLimitSettings | undefined;
@@ -288,7 +289,7 @@ function gateInputs(gate: GateSettings, admission: Admission, once: boolean) {
  * action, one command); with none, the unchecked view's call, the action's own script. A refusal
  * throws what the memory store throws; what the action returned is handed back.
  */
-function gatedRunner<K extends string, A extends string>(redis: Redis, gate: GateSettings, action: LuaScript<K, A>) {
+export function gatedRunner<K extends string, A extends string>(redis: Redis, gate: GateSettings, action: LuaScript<K, A>) {
   const plain = runner(redis, action);
   const behind = runner(redis, gated(action));
   return async (
@@ -410,7 +411,7 @@ export const JOB_CREATE_STEP_MEMBERS = 250;
  */
 export const JOB_BUILD_KEEP_MS = 120_000;
 
-function gateSettings(options: UpstashStoreOptions): GateSettings {
+export function gateSettings(options: UpstashStoreOptions): GateSettings {
   return { keys: redisKeys(options.redisKeyPrefix), mode: options.revocationMode ?? 'denylist', rateLimit: options.rateLimit };
 }
 
@@ -1210,6 +1211,7 @@ export function upstashBackend(redis: Redis, options: UpstashStoreOptions & { re
     revocations: new UpstashRevocationStore(redis, options),
     groups: new UpstashGroupStore(redis, options),
     jobs: new UpstashJobStore(redis, options),
+    connections: new UpstashConnectionStore(redis, options),
   };
 }
 

@@ -327,7 +327,7 @@ describe.each(targets)('endpoints on the $name store', (target) => {
       expect(answer.status).toBe(200);
       expect(answer.body).toEqual({
         agent_id: agentId,
-        config: { poll_interval_seconds: 30, result_max_bytes: 262144, commands_per_fetch: 10 },
+        config: { poll_interval_seconds: 30, result_max_bytes: 262144, commands_per_fetch: 10, push_poll_interval_seconds: 900 },
       });
     });
 
@@ -341,13 +341,22 @@ describe.each(targets)('endpoints on the $name store', (target) => {
         poll_interval_seconds: 30,
         result_max_bytes: 262144,
         commands_per_fetch: 10,
+        push_poll_interval_seconds: 900,
         log_level: 'debug',
       });
     });
 
     it('refuses overrides of the wrong type and keeps the old ones', async () => {
       await put({ poll_interval_seconds: 5 });
-      for (const body of [[], { poll_interval_seconds: 'fast' }, { poll_interval_seconds: 0 }, { result_max_bytes: 10_000_000 }]) {
+      for (const body of [
+        [],
+        { poll_interval_seconds: 'fast' },
+        { poll_interval_seconds: 0 },
+        { result_max_bytes: 10_000_000 },
+        { push_poll_interval_seconds: 0 },
+        { push_poll_interval_seconds: 86401 },
+        { push_poll_interval_seconds: 1.5 },
+      ]) {
         expect((await put(body)).status, JSON.stringify(body)).toBe(400);
       }
       const answer = await invoke(getConfig, { path: '/api/config', token: agent });

@@ -316,7 +316,9 @@ describe('the reference agent, its parts', () => {
       baseUrl: 'http://127.0.0.1:5000',
       token: 't',
       once: true,
+      push: false,
     });
+    expect(parseAgentArgs(['--base-url', 'http://h', '--token', 't', '--push'])).toMatchObject({ push: true });
     expect(parseAgentArgs(['--base-url', 'http://h', '--token-command', 'echo t', '--max-commands', '3'])).toMatchObject({
       tokenCommand: 'echo t',
       maxCommands: 3,

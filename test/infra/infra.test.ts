@@ -12,6 +12,7 @@ import { FUNCTION_DEFAULTS, PROJECT_ROOT } from '../../infra/function.ts';
 import { CONTEXT_DEFAULTS, SettingsError } from '../../infra/settings.ts';
 import { METRIC, METRICS_NAMESPACE } from '../../lib/http/metric-names.ts';
 import { fallbackRoute, routes } from '../../lib/http/routes.ts';
+import { PUSH_ROUTES } from '../../lib/push/routes.ts';
 import {
   acknowledgements,
   CDK_JSON_CONTEXT,
@@ -33,6 +34,9 @@ const SENTINELS = {
 
 /** What a deployment with the default context serves: the route table without the debug routes. */
 const deployed = routes.filter((route) => !route.debug);
+/** The push channel's functions ($connect, $disconnect, the wake function), in every deployment. */
+const PUSH = Object.values(PUSH_ROUTES);
+const isPushFunction = (fn: Resource) => String(fn.Properties?.Description ?? '').startsWith('biz-service: push channel');
 const EDGE_REGION = { region: 'us-east-1' };
 const EDGE_CERTIFICATE = 'arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-1111-2222-3333-444455556666';
 const WEB_ACL_ARN = 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/fleet-edge/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111';
@@ -56,6 +60,8 @@ function withEnv<T>(values: Record<string, string>, run: () => T): T {
 function functionByRouteKey(json: Synthesised['json']): Map<string, string> {
   const byKey = new Map<string, string>();
   for (const [, route] of resourcesOfType(json, 'AWS::ApiGatewayV2::Route')) {
+    // The HTTP API's routes only: the push channel's WebSocket API has its own test.
+    if (json.Resources[refId(route.Properties?.ApiId) ?? '']?.Properties?.ProtocolType !== 'HTTP') continue;
     const target = route.Properties?.Target as { 'Fn::Join': [string, unknown[]] };
     const integrationId = refId(target['Fn::Join'][1][1]);
     const integration = integrationId === undefined ? undefined : json.Resources[integrationId];
@@ -147,7 +153,7 @@ describe('the HTTP API', () => {
         Format: Match.stringLikeRegexp('\\$context\\.requestId'),
       },
     });
-    const stage = resourcesOfType(main.json, 'AWS::ApiGatewayV2::Stage')[0]?.[1];
+    const stage = resourcesOfType(main.json, 'AWS::ApiGatewayV2::Stage').find(([, s]) => s.Properties?.StageName === '$default')?.[1];
     expect(stage?.Properties?.AccessLogSettings.Format).not.toMatch(/header|authorization/i);
   });
 
@@ -168,8 +174,10 @@ describe('the HTTP API', () => {
 
 describe('the functions', () => {
   it('run on Node.js 24, ARM64, with the stated memory and a timeout above the Redis timeout, under the HTTP API 30 s', () => {
-    const functions = resourcesOfType(main.json, 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(deployed.length + 1);
+    const all = resourcesOfType(main.json, 'AWS::Lambda::Function');
+    expect(all).toHaveLength(deployed.length + 1 + PUSH.length);
+    // The push channel's functions answer no HTTP request (the wake function consumes a queue).
+    const functions = all.filter(([, fn]) => !isPushFunction(fn));
     const longer = deployed.filter((route) => route.timeoutSeconds !== undefined);
     expect(longer.map((route) => route.name)).toEqual(['CreateJob']);
     for (const [, fn] of functions) {
@@ -252,13 +260,80 @@ describe('the functions', () => {
       for (const statement of statements(policy)) {
         expect(statement.Effect).toBe('Allow');
         for (const action of [statement.Action].flat()) {
-          expect(['logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']).toContain(
-            action,
-          );
+          expect([
+            'logs:CreateLogStream',
+            'logs:PutLogEvents',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:DescribeSecret',
+            // The wake queue: functions that wake agents send to it, the wake function reads it (and sends its continuations).
+            'sqs:SendMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:GetQueueUrl',
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:ChangeMessageVisibility',
+            // The wake function alone (its own test below).
+            'execute-api:ManageConnections',
+          ]).toContain(action);
         }
       }
     }
     main.template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  });
+});
+
+describe('the push channel', () => {
+  const wsRoutes = () =>
+    resourcesOfType(main.json, 'AWS::ApiGatewayV2::Route').filter(
+      ([, route]) => main.json.Resources[refId(route.Properties?.ApiId) ?? '']?.Properties?.ProtocolType === 'WEBSOCKET',
+    );
+
+  it('is a WebSocket API routing on the message type: $connect and $disconnect to their functions, ping to a mock integration', () => {
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.type',
+    });
+    const byKey = new Map(wsRoutes().map(([, route]) => [route.Properties?.RouteKey as string, route]));
+    expect([...byKey.keys()].sort()).toEqual(['$connect', '$disconnect', 'ping']);
+    for (const [key, fn] of [
+      ['$connect', PUSH_ROUTES.Connect],
+      ['$disconnect', PUSH_ROUTES.Disconnect],
+    ] as const) {
+      const target = byKey.get(key)?.Properties?.Target as { 'Fn::Join': [string, unknown[]] };
+      const integration = main.json.Resources[refId(target['Fn::Join'][1][1]) ?? ''];
+      expect(JSON.stringify(integration?.Properties?.IntegrationUri), key).toMatch(new RegExp(`"${fn.name}Function[0-9A-F]{8}"`));
+    }
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'MOCK',
+      RequestTemplates: { $default: '{"statusCode": 200}' },
+    });
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::IntegrationResponse', { ResponseTemplates: { $default: '{"type":"pong"}' } });
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteResponseKey: '$default' });
+    main.template.hasOutput('WebSocketUrl', {});
+  });
+
+  it('lets the wake function alone manage connections, of this API stage only, and feeds it from an encrypted queue with a dead-letter queue', () => {
+    const managers: string[] = [];
+    for (const [, policy] of resourcesOfType(main.json, 'AWS::IAM::Policy')) {
+      for (const statement of statements(policy)) {
+        if (![statement.Action].flat().includes('execute-api:ManageConnections')) continue;
+        managers.push(...((policy.Properties?.Roles ?? []) as unknown[]).map((role) => refId(role) ?? ''));
+        const resources = JSON.stringify(statement.Resource);
+        expect(resources).toMatch(/PushApi[0-9A-F]{8}/);
+        expect(resources).toContain('/push/POST/@connections/*');
+        expect(resources).toContain('/push/DELETE/@connections/*');
+      }
+    }
+    expect(managers).toHaveLength(1);
+    expect(managers[0]).toMatch(/^PushWakeRole/);
+    main.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    main.template.resourceCountIs('AWS::SQS::Queue', 2);
+    main.template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    main.template.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.objectLike({ maxReceiveCount: 3 }) });
+  });
+
+  it('alarms on failed posts', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: METRICS_NAMESPACE, MetricName: METRIC.wakePostsFailed });
   });
 });
 
@@ -275,7 +350,7 @@ describe('the alarms', () => {
 
   it('watch every function for errors and throttles', () => {
     const alarms = resourcesOfType(main.json, 'AWS::CloudWatch::Alarm').filter(([, alarm]) => alarm.Properties?.Metrics !== undefined);
-    expect(alarms).toHaveLength(deployed.length + 1);
+    expect(alarms).toHaveLength(deployed.length + 1 + PUSH.length);
     const watched = new Set<string>();
     for (const [, alarm] of alarms) {
       const metrics = alarm.Properties?.Metrics as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Value: unknown }[] } } }[];
@@ -284,7 +359,7 @@ describe('the alarms', () => {
       const fn = refId(metrics.find((metric) => metric.MetricStat)?.MetricStat?.Metric.Dimensions[0]?.Value);
       watched.add(fn as string);
     }
-    expect(watched.size).toBe(deployed.length + 1);
+    expect(watched.size).toBe(deployed.length + 1 + PUSH.length);
   });
 
   it('notify an SNS topic when one is given', () => {
@@ -355,7 +430,8 @@ describe('the dashboard', () => {
   it('shows the state of every alarm', () => {
     const alarms = resourcesOfType(main.json, 'AWS::CloudWatch::Alarm').map(([id]) => id);
     const text = body();
-    expect(alarms.length).toBe(deployed.length + 2);
+    // The 5xx alarm, the failed posts alarm, one per function.
+    expect(alarms.length).toBe(deployed.length + 3 + PUSH.length);
     for (const id of alarms) expect(text, id).toContain(`{"Fn::GetAtt":["${id}","Arn"]}`);
   });
 });
@@ -378,12 +454,12 @@ describe('cdk-nag (AwsSolutions)', () => {
 describe('context', () => {
   it('leaves the debug routes and their functions out by default, and deploys them with debugRoutes=true', () => {
     expect(deployed.length).toBeLessThan(routes.length);
-    main.template.resourceCountIs('AWS::Lambda::Function', deployed.length + 1);
+    main.template.resourceCountIs('AWS::Lambda::Function', deployed.length + 1 + PUSH.length);
     const debug = synth({ upstashUrl: UPSTASH_URL, debugRoutes: 'true' });
     expect([...functionByRouteKey(debug.json).keys()].sort()).toEqual(
       [...routes.map((route) => `${route.method} ${route.path}`), '$default'].sort(),
     );
-    debug.template.resourceCountIs('AWS::Lambda::Function', routes.length + 1);
+    debug.template.resourceCountIs('AWS::Lambda::Function', routes.length + 1 + PUSH.length);
     expect(nagFindings(debug.stack)).toEqual([]);
   });
 
@@ -420,6 +496,7 @@ describe('context', () => {
     const expected = [
       ...deployed.map((route) => [route.name, route.usesStore || route.probesStore ? '7' : undefined]),
       [fallbackRoute.name, undefined],
+      ...PUSH.map((fn) => [fn.name, '7']),
     ];
     expect(revisions.sort()).toEqual(expected.sort());
   });

@@ -143,6 +143,14 @@ describe('key locking on a Redis of our own', () => {
       ['agent groups', () => gated.groups.groupsOf(agent)],
       ['group members, ungated', () => groups.members('lock:group', 0, 10)],
       ['agent groups, ungated', () => groups.groupsOf(agent)],
+      [
+        'push register',
+        () => gated.connections.register({ connectionId: 'lock=', agentId: agent, jti, connectedAt: now, expiresAt: now + 60_000 }),
+      ],
+      [
+        'push register, ungated',
+        () => stores.unchecked.connections.register({ connectionId: 'lock2=', agentId: agent, connectedAt: now, expiresAt: now + 60_000 }),
+      ],
     ];
     for (const [name, run] of marked) {
       const segment = await observed(run);

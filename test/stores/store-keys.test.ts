@@ -85,6 +85,10 @@ describe('the Lua scripts', () => {
       'JOB_GET',
       'JOB_LIST',
       'LIST',
+      'PUSH_CONNECTIONS',
+      'PUSH_JTI',
+      'PUSH_REGISTER',
+      'PUSH_REMOVE',
       'PUT_CONFIG',
       'RAISE_CUTOFF',
       'REVOKE_TOKEN',
@@ -108,6 +112,9 @@ describe('the Lua scripts', () => {
       'JOB_DRY_RUN',
       'JOB_LIST',
       'JOB_EXECUTIONS',
+      'PUSH_REMOVE',
+      'PUSH_CONNECTIONS',
+      'PUSH_JTI',
     ]);
   });
 
