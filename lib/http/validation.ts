@@ -3,7 +3,16 @@ import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { createHash } from 'node:crypto';
 import { decodeCursor, InvalidCursorError } from '../groups/membership.ts';
 import { COMMAND_STATUSES, type CommandStatus, type Report, RESULT_MAX_BYTES } from '../commands/model.ts';
-import { JOB_STATUSES, type JobStatus, MAX_JOB_AGENTS, MAX_JOB_GROUPS } from '../jobs/model.ts';
+import {
+  ABORT_FAILURE_TYPES,
+  type AbortConfig,
+  type AbortCriterion,
+  JOB_STATUSES,
+  type JobStatus,
+  MAX_ABORT_CRITERIA,
+  MAX_JOB_AGENTS,
+  MAX_JOB_GROUPS,
+} from '../jobs/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
 import { badRequest as bad } from './errors.ts';
@@ -361,7 +370,7 @@ export interface JobInput extends CommandInput {
   readonly groups: readonly string[];
   readonly continuous: boolean;
   readonly maxPerMinute: number | undefined;
-  readonly abort: { readonly failureThresholdPercent: number; readonly minExecuted: number } | undefined;
+  readonly abort: AbortConfig | undefined;
   readonly description: string | undefined;
 }
 
@@ -394,15 +403,7 @@ export function jobInput(body: unknown): JobInput {
     onlyKeys(body.rollout, ['max_per_minute']);
     maxPerMinute = wholeNumber(body.rollout.max_per_minute, 'rollout.max_per_minute', 1, MAX_ROLLOUT_PER_MINUTE);
   }
-  let abort: JobInput['abort'];
-  if (body.abort !== undefined) {
-    if (!isObject(body.abort)) throw bad('abort must be a JSON object with failure_threshold_percent and min_executed');
-    onlyKeys(body.abort, ['failure_threshold_percent', 'min_executed']);
-    abort = {
-      failureThresholdPercent: wholeNumber(body.abort.failure_threshold_percent, 'abort.failure_threshold_percent', 1, 100),
-      minExecuted: wholeNumber(body.abort.min_executed, 'abort.min_executed', 1, MAX_ABORT_MIN_EXECUTED),
-    };
-  }
+  const abort = body.abort === undefined ? undefined : abortInput(body.abort);
   const { description } = body;
   if (
     description !== undefined &&
@@ -418,6 +419,40 @@ export function jobInput(body: unknown): JobInput {
     maxPerMinute,
     abort,
     description: description as string | undefined,
+  };
+}
+
+/**
+ * A job's `abort`: `{"criteria": [{failure_type, threshold_percent, min_executed}, ...]}` (1 to
+ * MAX_ABORT_CRITERIA), or the older `{failure_threshold_percent, min_executed}`, one criterion of
+ * type `all`.
+ */
+function abortInput(value: unknown): AbortConfig {
+  if (!isObject(value)) throw bad('abort must be a JSON object with criteria, or with failure_threshold_percent and min_executed');
+  if (value.criteria === undefined) {
+    onlyKeys(value, ['failure_threshold_percent', 'min_executed']);
+    const thresholdPercent = wholeNumber(value.failure_threshold_percent, 'abort.failure_threshold_percent', 1, 100);
+    const minExecuted = wholeNumber(value.min_executed, 'abort.min_executed', 1, MAX_ABORT_MIN_EXECUTED);
+    return { criteria: [{ failureType: 'all', thresholdPercent, minExecuted }] };
+  }
+  onlyKeys(value, ['criteria']);
+  const { criteria } = value;
+  if (!Array.isArray(criteria) || criteria.length < 1 || criteria.length > MAX_ABORT_CRITERIA) {
+    throw bad(`abort.criteria must be an array of 1 to ${MAX_ABORT_CRITERIA} criteria`);
+  }
+  return {
+    criteria: criteria.map((criterion: unknown, i): AbortCriterion => {
+      const field = `abort.criteria[${i}]`;
+      if (!isObject(criterion)) throw bad(`${field} must be a JSON object with failure_type, threshold_percent and min_executed`);
+      onlyKeys(criterion, ['failure_type', 'threshold_percent', 'min_executed']);
+      const failureType = ABORT_FAILURE_TYPES.find((type) => type === criterion.failure_type);
+      if (failureType === undefined) throw bad(`${field}.failure_type must be one of: ${ABORT_FAILURE_TYPES.join(', ')}`);
+      return {
+        failureType,
+        thresholdPercent: wholeNumber(criterion.threshold_percent, `${field}.threshold_percent`, 1, 100),
+        minExecuted: wholeNumber(criterion.min_executed, `${field}.min_executed`, 1, MAX_ABORT_MIN_EXECUTED),
+      };
+    }),
   };
 }
 

@@ -38,11 +38,27 @@ export interface RolloutConfig {
   readonly maxPerMinute: number;
 }
 
-export interface AbortConfig {
-  /** 1..100: the share of failed + rejected + timed_out among terminal executions that aborts. */
-  readonly failureThresholdPercent: number;
-  /** 1..100000: no abort before this many executions are terminal. */
+/** What an abort criterion counts as a failure: one terminal status, or all three (`all`). */
+export const ABORT_FAILURE_TYPES = ['failed', 'rejected', 'timed_out', 'all'] as const;
+export type AbortFailureType = (typeof ABORT_FAILURE_TYPES)[number];
+/** The most criteria one abort may have. */
+export const MAX_ABORT_CRITERIA = 4;
+
+/** One way a job aborts: at least `minExecuted` judged, of which `failureType` is at least `thresholdPercent` %. */
+export interface AbortCriterion {
+  readonly failureType: AbortFailureType;
+  /** 1..100: the share of that failure type among judged executions that aborts. */
+  readonly thresholdPercent: number;
+  /** 1..100000: no abort by this criterion before this many executions are judged. */
   readonly minExecuted: number;
+}
+
+/**
+ * The job aborts when any criterion is met (1 to MAX_ABORT_CRITERIA of them). The older form
+ * `{failure_threshold_percent, min_executed}` is one criterion of type `all`.
+ */
+export interface AbortConfig {
+  readonly criteria: readonly AbortCriterion[];
 }
 
 /** What a job is asked to do, as created. Times are epoch milliseconds. */

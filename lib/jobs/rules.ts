@@ -16,6 +16,7 @@ import { cancel, delivered, isTerminal, statusOf } from '../commands/lifecycle.t
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 import type {
   AbortConfig,
+  AbortFailureType,
   JobCancellation,
   JobCounts,
   JobEnd,
@@ -135,11 +136,23 @@ export function judgedCount(counts: JobCounts): number {
   return terminalCount(counts) - counts.expired;
 }
 
-/** The abort threshold is reached: at least minExecuted judged (judgedCount), failures at least threshold % of them. */
+/** The executions of one abort failure type: failed, rejected or timed_out alone, or the three (`all`, failureCount). */
+export function failuresOf(failureType: AbortFailureType, counts: JobCounts): number {
+  return failureType === 'all' ? failureCount(counts) : counts[failureType];
+}
+
+/**
+ * An abort threshold is reached: for any criterion, at least its minExecuted judged
+ * (judgedCount), and its failure type at least its threshold % of them.
+ */
 export function shouldAbort(abort: AbortConfig | undefined, counts: JobCounts): boolean {
   if (abort === undefined) return false;
   const judged = judgedCount(counts);
-  return judged >= abort.minExecuted && judged > 0 && 100 * failureCount(counts) >= abort.failureThresholdPercent * judged;
+  if (judged === 0) return false;
+  return abort.criteria.some(
+    (criterion) =>
+      judged >= criterion.minExecuted && 100 * failuresOf(criterion.failureType, counts) >= criterion.thresholdPercent * judged,
+  );
 }
 
 /** Executions that may still change: pending, delivered, in progress. */

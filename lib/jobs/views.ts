@@ -4,8 +4,28 @@
  */
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
 import { iso } from '../commands/views.ts';
-import type { ExecutionEntry, JobSnapshot } from './model.ts';
+import type { AbortConfig, ExecutionEntry, JobSnapshot } from './model.ts';
 import { ABORT_REASON } from './rules.ts';
+
+/**
+ * A job's abort criteria; one criterion of type `all` (what the older form makes) also as that
+ * form's `failure_threshold_percent` and `min_executed`.
+ */
+function abortView(abort: AbortConfig) {
+  const [first] = abort.criteria;
+  const legacy =
+    abort.criteria.length === 1 && first !== undefined && first.failureType === 'all'
+      ? { failure_threshold_percent: first.thresholdPercent, min_executed: first.minExecuted }
+      : {};
+  return {
+    criteria: abort.criteria.map((criterion) => ({
+      failure_type: criterion.failureType,
+      threshold_percent: criterion.thresholdPercent,
+      min_executed: criterion.minExecuted,
+    })),
+    ...legacy,
+  };
+}
 
 /** The job at the instant its snapshot was read. */
 export function jobView(job: JobSnapshot) {
@@ -17,10 +37,7 @@ export function jobView(job: JobSnapshot) {
     targets: { agents: spec.targets.agents, groups: spec.targets.groups },
     continuous: spec.continuous,
     rollout: spec.rollout === undefined ? null : { max_per_minute: spec.rollout.maxPerMinute },
-    abort:
-      spec.abort === undefined
-        ? null
-        : { failure_threshold_percent: spec.abort.failureThresholdPercent, min_executed: spec.abort.minExecuted },
+    abort: spec.abort === undefined ? null : abortView(spec.abort),
     status,
     counts: {
       pending: counts.pending,

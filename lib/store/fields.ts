@@ -37,7 +37,8 @@ void everyRecordField;
 
 /**
  * A job's hash (`<p>job:<job>`): its spec (args and targets as JSON text, continuous 1/0, the
- * rollout and abort settings flat), seq, targetSeq (the next continuous joiner's score),
+ * rollout settings flat, the abort criteria as JSON; `abortPercent abortMin`: the one criterion of
+ * type all of a job written before criteria, read only), seq, targetSeq (the next continuous joiner's score),
  * initialTargets, the tally (JobTally) and its end (JobEnd: endForce 1/0, endFinal as JSON).
  */
 export const JOB_FIELDS = [
@@ -52,6 +53,7 @@ export const JOB_FIELDS = [
   'rolloutMax',
   'abortPercent',
   'abortMin',
+  'abortCriteria',
   'description',
   'seq',
   'targetSeq',
@@ -127,6 +129,7 @@ export const JOB_STATE_FIELDS = [
   'continuous',
   'abortPercent',
   'abortMin',
+  'abortCriteria',
   'targets',
   'materialized',
   'delivered',
@@ -145,6 +148,12 @@ export const JOB_STATE_FIELDS = [
   'endUndelivered',
   'endFinal',
 ] as const satisfies readonly JobField[];
+
+/**
+ * The spec's optional settings, written at create as field/value pairs (JOB_CREATE's
+ * `specFields`): each present only when the job has that setting.
+ */
+export const JOB_SPEC_OPTION_FIELDS = ['rolloutMax', 'abortCriteria'] as const satisfies readonly JobField[];
 
 /** A job's end alone, for settledExecution (include/jobEndOf.lua). */
 export const JOB_END_FIELDS = ['endStatus', 'endAt', 'endReason', 'endForce'] as const satisfies readonly JobField[];

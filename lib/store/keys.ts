@@ -195,8 +195,8 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>job:<job>',
     type: 'hash',
     meaning:
-      'a job: its spec `jobId command args targetsJson createdAt expiresAt timeoutMs continuous rolloutMax abortPercent abortMin description` ' +
-      '(`args` JSON, `continuous` 1/0) + `seq targetSeq initialTargets` + the tally `targets materialized delivered inProgress completed failed ' +
+      'a job: its spec `jobId command args targetsJson createdAt expiresAt timeoutMs continuous rolloutMax abortCriteria description` ' +
+      '(`args` JSON, `continuous` 1/0, `abortCriteria` JSON; `abortPercent abortMin` on a job written before criteria) + `seq targetSeq initialTargets` + the tally `targets materialized delivered inProgress completed failed ' +
       'rejected canceled lastEndAt updatedAt` + its end `endStatus endAt endReason endForce endUndelivered endFinal` (`endForce` 1/0, `endFinal` JSON)',
     expiry: '`PEXPIREAT` `expiresAt` + retention, as every key of the job',
   },

@@ -66,6 +66,8 @@ import {
   sortedGroups,
 } from '../groups/membership.ts';
 import {
+  type AbortConfig,
+  type AbortCriterion,
   type CancelJobOutcome,
   type CreateJobOutcome,
   type ExecutionEntry,
@@ -87,7 +89,7 @@ import {
 } from '../jobs/model.ts';
 import { createdSnapshot, endInstant, JOB_PAGE_BUDGET, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { storeViews } from './admission.ts';
-import type { CommandField, JobField } from './fields.ts';
+import type { CommandField, JOB_SPEC_OPTION_FIELDS, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
 import { limitFailedOpen, type RateLimitSettings, windowOf } from './ratelimit.ts';
@@ -757,7 +759,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
   };
   const timeoutMs = optional('timeoutMs');
   const rolloutMax = optional('rolloutMax');
-  const abortPercent = optional('abortPercent');
+  const abort = abortOf(fields);
   const description = fields.get('description');
   const spec: JobSpec = {
     jobId: required('jobId'),
@@ -769,7 +771,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     continuous: required('continuous') === '1',
     ...(rolloutMax === undefined ? {} : { rollout: { maxPerMinute: rolloutMax } }),
-    ...(abortPercent === undefined ? {} : { abort: { failureThresholdPercent: abortPercent, minExecuted: count('abortMin') } }),
+    ...(abort === undefined ? {} : { abort }),
     ...(description === undefined ? {} : { description }),
   };
   const lastEndAt = optional('lastEndAt');
@@ -800,6 +802,25 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
         }
       : undefined;
   return { state: { spec, seq: count('seq'), tally, ...(end === undefined ? {} : { end }) }, initialTargets: count('initialTargets') };
+}
+
+/** The abort criteria of a job hash: `abortCriteria` (JSON), or the one criterion of type all of a job written before criteria. */
+function abortOf(fields: ReadonlyMap<string, string>): AbortConfig | undefined {
+  const criteria = fields.get('abortCriteria' satisfies JobField);
+  if (criteria !== undefined) return { criteria: JSON.parse(criteria) as AbortCriterion[] };
+  const percent = fields.get('abortPercent' satisfies JobField);
+  if (percent === undefined) return undefined;
+  return {
+    criteria: [{ failureType: 'all', thresholdPercent: Number(percent), minExecuted: Number(fields.get('abortMin' satisfies JobField)) }],
+  };
+}
+
+/** The spec's optional settings as JOB_CREATE's `specFields`: field, value, field, value ... (JOB_SPEC_OPTION_FIELDS). */
+function specFieldsOf(spec: JobSpec): string {
+  const pairs: [(typeof JOB_SPEC_OPTION_FIELDS)[number], string][] = [];
+  if (spec.rollout !== undefined) pairs.push(['rolloutMax', String(spec.rollout.maxPerMinute)]);
+  if (spec.abort !== undefined) pairs.push(['abortCriteria', JSON.stringify(spec.abort.criteria)]);
+  return JSON.stringify(pairs.flat());
 }
 
 /** A script's job answer { hash, timed-out delivered, timed-out in progress, latest deadline or '' } as the state and tally. */
@@ -890,9 +911,7 @@ export class UpstashJobStore implements Actions<JobStore> {
           expiresAt: spec.expiresAt,
           timeoutMs: spec.timeoutMs ?? '',
           continuous: spec.continuous ? '1' : '0',
-          rolloutMax: spec.rollout?.maxPerMinute ?? '',
-          abortPercent: spec.abort?.failureThresholdPercent ?? '',
-          abortMin: spec.abort?.minExecuted ?? '',
+          specFields: specFieldsOf(spec),
           hasDescription: spec.description === undefined ? '0' : '1',
           description: spec.description ?? '',
           keepUntil: spec.expiresAt + this.retentionMs,

@@ -147,7 +147,11 @@ const CHECKS: Record<string, (output: string) => void> = {
         command: 'restart',
         targets: { agents: [], groups: ['web-fleet'] },
         rollout: { max_per_minute: 2 },
-        abort: { failure_threshold_percent: 50, min_executed: 2 },
+        abort: {
+          criteria: [{ failure_type: 'all', threshold_percent: 50, min_executed: 2 }],
+          failure_threshold_percent: 50,
+          min_executed: 2,
+        },
         status: 'in_progress',
         counts: expect.objectContaining({ pending: 4, delivered: 0 }),
       }),

@@ -160,6 +160,59 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ['abort min 0', { command: 'x', targets: one, abort: { failure_threshold_percent: 5, min_executed: 0 } }, /abort.min_executed/],
       ['abort null', { command: 'x', targets: one, abort: null }, /abort must be a JSON object/],
       [
+        'abort criteria empty',
+        { command: 'x', targets: one, abort: { criteria: [] } },
+        /^abort.criteria must be an array of 1 to 4 criteria$/,
+      ],
+      [
+        'abort criteria five',
+        { command: 'x', targets: one, abort: { criteria: Array(5).fill({ failure_type: 'all', threshold_percent: 5, min_executed: 1 }) } },
+        /^abort.criteria must be an array of 1 to 4 criteria$/,
+      ],
+      [
+        'abort criteria with the older form beside it',
+        {
+          command: 'x',
+          targets: one,
+          abort: { criteria: [{ failure_type: 'all', threshold_percent: 5, min_executed: 1 }], min_executed: 1 },
+        },
+        /^unknown field: min_executed$/,
+      ],
+      [
+        'an abort criterion not an object',
+        { command: 'x', targets: one, abort: { criteria: [5] } },
+        /^abort.criteria\[0\] must be a JSON object with failure_type, threshold_percent and min_executed$/,
+      ],
+      [
+        'an abort criterion of an unknown type',
+        { command: 'x', targets: one, abort: { criteria: [{ failure_type: 'canceled', threshold_percent: 5, min_executed: 1 }] } },
+        /^abort.criteria\[0\].failure_type must be one of: failed, rejected, timed_out, all$/,
+      ],
+      [
+        'an abort criterion over 100 %',
+        {
+          command: 'x',
+          targets: one,
+          abort: {
+            criteria: [
+              { failure_type: 'failed', threshold_percent: 5, min_executed: 1 },
+              { failure_type: 'rejected', threshold_percent: 101, min_executed: 1 },
+            ],
+          },
+        },
+        /^abort.criteria\[1\].threshold_percent must be a whole number from 1 to 100$/,
+      ],
+      [
+        'an abort criterion without min_executed',
+        { command: 'x', targets: one, abort: { criteria: [{ failure_type: 'timed_out', threshold_percent: 5 }] } },
+        /^abort.criteria\[0\].min_executed must be a whole number from 1 to 100000$/,
+      ],
+      [
+        'an abort criterion with an unknown field',
+        { command: 'x', targets: one, abort: { criteria: [{ failure_type: 'timed_out', threshold_percent: 5, min_executed: 1, x: 1 }] } },
+        /^unknown field: x$/,
+      ],
+      [
         'a description too long',
         { command: 'x', targets: one, description: 'd'.repeat(257) },
         /description must be a string of at most 256/,
@@ -199,7 +252,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         timeout_seconds: 604800,
         continuous: false,
         rollout: { max_per_minute: 100000 },
-        abort: { failure_threshold_percent: 100, min_executed: 100000 },
+        abort: { criteria: Array(4).fill({ failure_type: 'timed_out', threshold_percent: 100, min_executed: 100000 }) },
         // 256 UTF-16 units, each written as a \uXXXX escape: the longest a description is in JSON.
         description: '\u0001'.repeat(256),
       });
@@ -239,7 +292,11 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         targets: { agents: [agentId(3), agentId(1)], groups: [`web-${run}`] },
         continuous: false,
         rollout: { max_per_minute: 100 },
-        abort: { failure_threshold_percent: 10, min_executed: 5 },
+        abort: {
+          criteria: [{ failure_type: 'all', threshold_percent: 10, min_executed: 5 }],
+          failure_threshold_percent: 10,
+          min_executed: 5,
+        },
         status: 'in_progress',
         counts: { ...ZERO, pending: 3 },
         created_at: iso(now),
@@ -250,6 +307,18 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         description: 'restart nginx',
       });
       expect((await read(answer.body.job_id)).raw).toBe(answer.raw);
+    });
+
+    it('takes abort criteria by failure type and shows them as given', async () => {
+      const criteria = [
+        { failure_type: 'timed_out', threshold_percent: 20, min_executed: 10 },
+        { failure_type: 'failed', threshold_percent: 5, min_executed: 100 },
+      ];
+      const answer = await create({ command: 'scan', targets: { agents: [agentId(1)] }, abort: { criteria } });
+
+      expect(answer.status).toBe(201);
+      expect(answer.body.abort).toEqual({ criteria });
+      expect((await read(answer.body.job_id)).body.abort).toEqual({ criteria });
     });
 
     it('gives the defaults: ttl from COMMAND_TTL_SECONDS, no timeout, rollout, abort or description', async () => {

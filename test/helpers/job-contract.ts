@@ -410,7 +410,10 @@ export function jobContract(target: StoreTarget): void {
           string,
           string,
         ];
-        const job = await w.create({ agents: [a, b, c, d, e] }, { abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+        const job = await w.create(
+          { agents: [a, b, c, d, e] },
+          { abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         for (const agent of [a, b, c]) expect(await w.polled(agent)).toEqual([id]);
@@ -449,7 +452,10 @@ export function jobContract(target: StoreTarget): void {
 
       it('counts a timeout as a failure at its very instant: the next poll there delivers nothing and writes the abort', async () => {
         const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
-        const job = await w.create({ agents: [a, b, c] }, { timeoutMs: 10_000, abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+        const job = await w.create(
+          { agents: [a, b, c] },
+          { timeoutMs: 10_000, abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         expect(await w.polled(a)).toEqual([id]);
@@ -469,9 +475,49 @@ export function jobContract(target: StoreTarget): void {
         expect(await w.report(b, id, 'completed')).toBe('refused timed_out');
       });
 
+      it('judges each abort criterion on its own failure type: failures do not abort a timed_out criterion, the timeout that crosses it does', async () => {
+        const [a, b, c, d] = [fresh('a'), fresh('b'), fresh('c'), fresh('d')];
+        const job = await w.create(
+          { agents: [a, b, c, d] },
+          {
+            timeoutMs: 10_000,
+            abort: {
+              criteria: [
+                { failureType: 'timed_out', thresholdPercent: 50, minExecuted: 2 },
+                { failureType: 'rejected', thresholdPercent: 100, minExecuted: 2 },
+              ],
+            },
+          },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        for (const agent of [a, b, c]) expect(await w.polled(agent)).toEqual([id]);
+        w.at(2_000);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        w.at(3_000);
+        expect(await w.report(b, id, 'rejected')).toBe('accepted');
+        // 2 judged, 0 % timed out, 50 % rejected: no criterion met.
+        expect((await w.check(id, { pending: 1, delivered: 1, failed: 1, rejected: 1 })).status).toBe('in_progress');
+
+        w.at(10_999);
+        expect((await w.check(id, { pending: 1, delivered: 1, failed: 1, rejected: 1 })).status).toBe('in_progress');
+        // c times out at 11 s: 1 of 3 judged is 33 %, under 50 %: still in progress, d is delivered.
+        w.at(11_000);
+        expect((await w.check(id, { pending: 1, failed: 1, rejected: 1, timed_out: 1 })).status).toBe('in_progress');
+        expect(await w.polled(d)).toEqual([id]);
+        // d times out at 21 s: 2 of 4 judged is 50 %: aborted at that instant.
+        w.at(21_000);
+        const aborted = await w.check(id, { failed: 1, rejected: 1, timed_out: 2 });
+        expect(aborted).toMatchObject({ status: 'aborted', completedAt: w.t0 + 21_000 });
+        expect(aborted.spec.abort?.criteria).toHaveLength(2);
+      });
+
       it('writes an abort that a timeout alone reached at the first read that meets it, and answers it there', async () => {
         const [a, b] = [fresh('a'), fresh('b')];
-        const job = await w.create({ agents: [a, b] }, { timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 1 } });
+        const job = await w.create(
+          { agents: [a, b] },
+          { timeoutMs: 5_000, abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         await w.poll(a);
@@ -489,7 +535,11 @@ export function jobContract(target: StoreTarget): void {
         const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
         const job = await w.create(
           { agents: [a, b, c] },
-          { expiresAt: w.t0 + 20_000, timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 1 } },
+          {
+            expiresAt: w.t0 + 20_000,
+            timeoutMs: 5_000,
+            abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] },
+          },
         );
         const id = job.spec.jobId;
         w.at(1_000);
@@ -507,7 +557,11 @@ export function jobContract(target: StoreTarget): void {
         const [a, b] = [fresh('a'), fresh('b')];
         const job = await w.create(
           { agents: [a, b] },
-          { expiresAt: w.t0 + 20_000, timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 2 } },
+          {
+            expiresAt: w.t0 + 20_000,
+            timeoutMs: 5_000,
+            abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+          },
         );
         const id = job.spec.jobId;
         w.at(1_000);
@@ -518,7 +572,10 @@ export function jobContract(target: StoreTarget): void {
 
       it('does not abort before min_executed executions are terminal', async () => {
         const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
-        const job = await w.create({ agents: [a, b, c] }, { abort: { failureThresholdPercent: 1, minExecuted: 3 } });
+        const job = await w.create(
+          { agents: [a, b, c] },
+          { abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 1, minExecuted: 3 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         for (const agent of [a, b]) await w.poll(agent);

@@ -19,6 +19,7 @@ import {
   endInstant,
   executionRecord,
   failureCount,
+  failuresOf,
   JOB_CANCEL_REASON,
   jobCompletedAt,
   jobGoneAt,
@@ -136,7 +137,7 @@ describe('createdJob and countsAt', () => {
 });
 
 describe('terminalCount, failureCount and shouldAbort', () => {
-  const abort = { failureThresholdPercent: 25, minExecuted: 4 };
+  const abort = { criteria: [{ failureType: 'all' as const, thresholdPercent: 25, minExecuted: 4 }] };
 
   it('counts every terminal state, and failed, rejected and timed_out as failures', () => {
     const counts = countsOf({
@@ -158,7 +159,9 @@ describe('terminalCount, failureCount and shouldAbort', () => {
   it('aborts exactly at the threshold and not one failure below it', () => {
     expect(shouldAbort(abort, countsOf({ completed: 3, failed: 1 }))).toBe(true); // 25 %
     expect(shouldAbort(abort, countsOf({ completed: 4, failed: 1 }))).toBe(false); // 20 %
-    expect(shouldAbort({ ...abort, failureThresholdPercent: 26 }, countsOf({ completed: 3, failed: 1 }))).toBe(false);
+    expect(
+      shouldAbort({ criteria: [{ failureType: 'all', thresholdPercent: 26, minExecuted: 4 }] }, countsOf({ completed: 3, failed: 1 })),
+    ).toBe(false);
   });
 
   it('aborts exactly at min_executed terminal executions and not one below', () => {
@@ -171,15 +174,46 @@ describe('terminalCount, failureCount and shouldAbort', () => {
     expect(shouldAbort(abort, countsOf({ timed_out: 1, completed: 3 }))).toBe(true);
     expect(shouldAbort(abort, countsOf({ canceled: 4, expired: 4 }))).toBe(false);
     expect(shouldAbort(abort, countsOf({ failed: 1, canceled: 3, expired: 4 }))).toBe(true);
-    expect(shouldAbort({ failureThresholdPercent: 100, minExecuted: 1 }, countsOf({ failed: 1 }))).toBe(true);
+    expect(
+      shouldAbort({ criteria: [{ failureType: 'all' as const, thresholdPercent: 100, minExecuted: 1 }] }, countsOf({ failed: 1 })),
+    ).toBe(true);
   });
 
   it('judges the threshold without the expired: the expiry alone neither aborts a job nor dilutes a share reached before it', () => {
     expect(judgedCount(countsOf({ failed: 1, expired: 5 }))).toBe(1);
     // One timed out, one expired undelivered: 50 % of terminal, but the expiry decides nothing.
-    expect(shouldAbort({ failureThresholdPercent: 50, minExecuted: 2 }, countsOf({ timed_out: 1, expired: 1 }))).toBe(false);
+    expect(
+      shouldAbort(
+        { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+        countsOf({ timed_out: 1, expired: 1 }),
+      ),
+    ).toBe(false);
     // A timeout reached 50 % before the expiry; the expiry of three others does not dilute it.
-    expect(shouldAbort({ failureThresholdPercent: 50, minExecuted: 1 }, countsOf({ timed_out: 1, expired: 3 }))).toBe(true);
+    expect(
+      shouldAbort(
+        { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] },
+        countsOf({ timed_out: 1, expired: 3 }),
+      ),
+    ).toBe(true);
+  });
+
+  it('judges each criterion on its own failure type, and aborts when any one is met', () => {
+    const criteria = [
+      { failureType: 'timed_out' as const, thresholdPercent: 50, minExecuted: 2 },
+      { failureType: 'rejected' as const, thresholdPercent: 30, minExecuted: 3 },
+    ];
+    expect(failuresOf('timed_out', countsOf({ timed_out: 2, failed: 5 }))).toBe(2);
+    expect(failuresOf('all', countsOf({ timed_out: 2, failed: 5, rejected: 1 }))).toBe(8);
+    // Failed alone never reaches either: 100 % failed, no timeout, no rejection.
+    expect(shouldAbort({ criteria }, countsOf({ failed: 10 }))).toBe(false);
+    // One timed out of two judged: 50 %, at min_executed 2.
+    expect(shouldAbort({ criteria }, countsOf({ timed_out: 1, completed: 1 }))).toBe(true);
+    expect(shouldAbort({ criteria }, countsOf({ timed_out: 1, completed: 2 }))).toBe(false);
+    // One rejected of three: 33 % >= 30 %, at min_executed 3; of four: 25 %, not.
+    expect(shouldAbort({ criteria }, countsOf({ rejected: 1, completed: 2 }))).toBe(true);
+    expect(shouldAbort({ criteria }, countsOf({ rejected: 1, completed: 3 }))).toBe(false);
+    // Below a criterion's own min_executed, its share does not count.
+    expect(shouldAbort({ criteria }, countsOf({ rejected: 2 }))).toBe(false);
   });
 
   it('never aborts a job without an abort config', () => {
@@ -188,7 +222,7 @@ describe('terminalCount, failureCount and shouldAbort', () => {
 });
 
 describe('jobStatusAt and abortAt', () => {
-  const guarded = specOf({ abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+  const guarded = specOf({ abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } });
 
   it('is in progress while anything can change, completed once nothing can', () => {
     expect(jobStatusAt(stateOf({}), countsOf({ pending: 1 }), T0)).toBe('in_progress');
@@ -643,7 +677,13 @@ describe('counts equal a recount of the executions', () => {
         continuous: next() < 0.2,
         ...(next() < 0.7 ? { timeoutMs: 1_000 + Math.floor(next() * 30_000) } : {}),
         ...(next() < 0.6
-          ? { abort: { failureThresholdPercent: 1 + Math.floor(next() * 100), minExecuted: 1 + Math.floor(next() * 5) } }
+          ? {
+              abort: {
+                criteria: [
+                  { failureType: 'all' as const, thresholdPercent: 1 + Math.floor(next() * 100), minExecuted: 1 + Math.floor(next() * 5) },
+                ],
+              },
+            }
           : {}),
       });
       const model = new Model(spec, targets);

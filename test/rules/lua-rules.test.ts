@@ -27,7 +27,10 @@ import {
 } from '../../lib/commands/model.ts';
 import * as membership from '../../lib/groups/membership.ts';
 import {
+  ABORT_FAILURE_TYPES,
+  type AbortConfig,
   JOB_STATUSES,
+  MAX_ABORT_CRITERIA,
   type JobCounts,
   type JobEnd,
   type JobSpec,
@@ -246,11 +249,20 @@ const stateOf = (tally: Partial<JobTally>, spec: JobSpec = specOf()): JobState =
 const zero = Object.fromEntries(COMMAND_STATUSES.map((status) => [status, 0])) as JobCounts;
 const countsOf = (some: Partial<JobCounts>): JobCounts => ({ ...zero, ...some });
 
-const guarded = specOf({ abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+const guarded = specOf({ abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } });
+const byType = specOf({
+  abort: {
+    criteria: [
+      { failureType: 'timed_out', thresholdPercent: 50, minExecuted: 2 },
+      { failureType: 'rejected', thresholdPercent: 30, minExecuted: 3 },
+    ],
+  },
+});
 const SPECS: readonly JobSpec[] = [
   specOf(),
   guarded,
-  specOf({ abort: { failureThresholdPercent: 25, minExecuted: 4 } }),
+  byType,
+  specOf({ abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 25, minExecuted: 4 }] } }),
   specOf({ continuous: true }),
   specOf({ rollout: { maxPerMinute: 3 } }),
   specOf({ timeoutMs: 5_000 }),
@@ -288,6 +300,9 @@ const STATES: readonly JobState[] = [
   stateOf({ targets: 10, materialized: 3, delivered: 1, failed: 1, completed: 1 }, guarded),
   stateOf({ targets: 10, materialized: 3, failed: 1, completed: 2 }, guarded),
   stateOf({ targets: 4, materialized: 2, delivered: 1, completed: 1 }, guarded),
+  stateOf({ targets: 10, materialized: 4, delivered: 2, completed: 1, rejected: 1 }, byType),
+  stateOf({ targets: 10, materialized: 5, delivered: 1, completed: 2, rejected: 2 }, byType),
+  stateOf({ targets: 10, materialized: 4, delivered: 2, failed: 2 }, byType),
   stateOf({ targets: 2, materialized: 2, completed: 2 }),
   stateOf({ targets: 3, materialized: 3, delivered: 1, completed: 2, lastEndAt: T0 + 20 }),
   stateOf({ targets: 1, materialized: 1, completed: 1, lastEndAt: T0 + 20 }, specOf({ continuous: true })),
@@ -338,11 +353,20 @@ const READ_STATES = STATES.flatMap((state) =>
 const COUNTS = distinct([...LISTED_COUNTS, ...READ_STATES.map(({ counts }) => counts)]);
 const ABORTS = [
   undefined,
-  { failureThresholdPercent: 25, minExecuted: 4 },
-  { failureThresholdPercent: 26, minExecuted: 4 },
-  { failureThresholdPercent: 50, minExecuted: 2 },
-  { failureThresholdPercent: 50, minExecuted: 1 },
-  { failureThresholdPercent: 100, minExecuted: 1 },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 25, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 26, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 100, minExecuted: 1 }] },
+  { criteria: [{ failureType: 'failed' as const, thresholdPercent: 25, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'rejected' as const, thresholdPercent: 25, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'timed_out' as const, thresholdPercent: 25, minExecuted: 1 }] },
+  {
+    criteria: [
+      { failureType: 'timed_out' as const, thresholdPercent: 50, minExecuted: 2 },
+      { failureType: 'failed' as const, thresholdPercent: 20, minExecuted: 5 },
+    ],
+  },
 ];
 const CANCELLATIONS = [
   { reason: 'maintenance', force: false },
@@ -393,7 +417,14 @@ const jobSoon = fc.integer({ min: T0, max: T0 + 120 });
 const countsArb: fc.Arbitrary<JobCounts> = fc.record(
   Object.fromEntries(COMMAND_STATUSES.map((status) => [status, fc.nat({ max: 12 })])) as Record<CommandStatus, fc.Arbitrary<number>>,
 );
-const abortArb = fc.record({ failureThresholdPercent: fc.integer({ min: 1, max: 100 }), minExecuted: fc.integer({ min: 1, max: 10 }) });
+const criterionArb = fc.record({
+  failureType: fc.constantFrom(...ABORT_FAILURE_TYPES),
+  thresholdPercent: fc.integer({ min: 1, max: 100 }),
+  minExecuted: fc.integer({ min: 1, max: 10 }),
+});
+const abortArb: fc.Arbitrary<AbortConfig> = fc.record({
+  criteria: fc.array(criterionArb, { minLength: 1, maxLength: MAX_ABORT_CRITERIA }),
+});
 const specArb: fc.Arbitrary<JobSpec> = fc
   .record(
     {
@@ -576,6 +607,7 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
   },
   terminalCount: { calls: product(COUNTS), sample: fc.tuple(countsArb) },
   failureCount: { calls: product(COUNTS), sample: fc.tuple(countsArb) },
+  failuresOf: { calls: product(ABORT_FAILURE_TYPES, COUNTS), sample: fc.tuple(fc.constantFrom(...ABORT_FAILURE_TYPES), countsArb) },
   judgedCount: { calls: product(COUNTS), sample: fc.tuple(countsArb) },
   shouldAbort: { calls: product(ABORTS, COUNTS), sample: fc.tuple(orUndefined(abortArb), countsArb) },
   jobStatusAt: {

@@ -32,7 +32,11 @@ const GROUPS = ['web', 'web:eu'] as const;
 const MAX_JOBS = 3;
 const STEPS = [1, 999, 1_000, 4_999, 5_000, 20_000, 30_000, 60_000] as const;
 const ROLLOUTS = [undefined, 1, 2] as const;
-const ABORTS = [undefined, { failureThresholdPercent: 50, minExecuted: 2 }, { failureThresholdPercent: 34, minExecuted: 1 }] as const;
+const ABORTS = [
+  undefined,
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 34, minExecuted: 1 }] },
+] as const;
 const TIMEOUTS = [undefined, 5_000, 20_000] as const;
 const TTLS = [30_000, 120_000, 3_600_000] as const;
 const STATUS_SETS: readonly (readonly CommandStatus[] | undefined)[] = [undefined, ['pending'], ['delivered', 'in_progress'], ['canceled']];

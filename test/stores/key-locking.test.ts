@@ -162,7 +162,7 @@ describe('key locking on a Redis of our own', () => {
       timeoutMs: 30_000,
       continuous: true,
       rollout: { maxPerMinute: 10 },
-      ...(abort ? { abort: { failureThresholdPercent: 50, minExecuted: 1 } } : {}),
+      ...(abort ? { abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] } } : {}),
     });
     const [forced, aborted] = [randomUUID(), randomUUID()];
     await groups.join('lock:jobs', agent);

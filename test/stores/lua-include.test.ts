@@ -206,7 +206,7 @@ describe('the assembled scripts', () => {
 
 /** One call of each rule with plain values, to show it runs alone (what it answers is the rule tests' business). */
 const STATE =
-  '{ spec = { expiresAt = 10, continuous = false, abort = { failureThresholdPercent = 50, minExecuted = 1 } }, ' +
+  '{ spec = { expiresAt = 10, continuous = false, abort = { criteria = { { failureType = "all", thresholdPercent = 50, minExecuted = 1 } } } }, ' +
   'tally = { targets = 3, materialized = 1, delivered = 1, inProgress = 0, completed = 0, failed = 0, rejected = 0, canceled = 0, updatedAt = 1 } }';
 const COUNTS =
   '{ pending = 2, delivered = 1, in_progress = 0, completed = 0, failed = 0, rejected = 0, timed_out = 0, canceled = 0, expired = 0 }';
@@ -223,6 +223,7 @@ const SAMPLES: Record<string, string> = {
   ended: `${STATE}, { status = 'canceled', at = 4, force = false, undelivered = 2 }`,
   executionRecord: "{ jobId = 'j', command = 'c', args = '{}', createdAt = 1, expiresAt = 10, timeoutMs = 4 }, 'a', 3",
   failureCount: COUNTS,
+  failuresOf: `'timed_out', ${COUNTS}`,
   finish: "{ createdAt = 1, expiresAt = 10 }, { status = 'failed', completedAt = 3 }",
   goneAt: '{ expiresAt = 10 }, 5',
   idempotency: "{ fingerprint = 'f', ['until'] = 10 }, 'f', 3, true",
@@ -248,7 +249,7 @@ const SAMPLES: Record<string, string> = {
   rolloutAllows: 'nil, 3',
   rolloutWindowStart: '120000',
   settledExecution: "{ createdAt = 1, expiresAt = 10, deliveredAt = 2, updatedAt = 2 }, { status = 'canceled', at = 4, force = true }, 5",
-  shouldAbort: `{ failureThresholdPercent = 50, minExecuted = 1 }, ${COUNTS}`,
+  shouldAbort: `{ criteria = { { failureType = 'rejected', thresholdPercent = 50, minExecuted = 1 } } }, ${COUNTS}`,
   slidingWindow: '{ current = 1, previous = 3 }, 125000, 60000, 10',
   statusOf: '{ expiresAt = 10, deliveredAt = 2 }, 3',
   targetsOutcome: '0, false, 1000000',

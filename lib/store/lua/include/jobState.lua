@@ -6,7 +6,11 @@ local function jobState(jobKey)
   local f = hashFields(jobKey, JOB_STATE_FIELDS)
   if not f.expiresAt then return nil end
   local spec = { expiresAt = tonumber(f.expiresAt), continuous = f.continuous == '1' }
-  if f.abortPercent then spec.abort = { failureThresholdPercent = tonumber(f.abortPercent), minExecuted = tonumber(f.abortMin) } end
+  if f.abortCriteria then
+    spec.abort = { criteria = cjson.decode(f.abortCriteria) }
+  elseif f.abortPercent then
+    spec.abort = { criteria = { { failureType = 'all', thresholdPercent = tonumber(f.abortPercent), minExecuted = tonumber(f.abortMin) } } }
+  end
   if f.rolloutMax then spec.rollout = { maxPerMinute = tonumber(f.rolloutMax) } end
   local tally = { targets = tonumber(f.targets), materialized = tonumber(f.materialized), delivered = tonumber(f.delivered),
     inProgress = tonumber(f.inProgress), completed = tonumber(f.completed), failed = tonumber(f.failed), rejected = tonumber(f.rejected),
