@@ -264,6 +264,11 @@ export function cancelInput(body: unknown): { reason: string | undefined } {
   return { reason: cancelReason(body.reason) };
 }
 
+/** The optional body of a job's pause or resume: `{"reason"?: as a command's cancel}`. */
+export function pauseInput(body: unknown): { reason: string | undefined } {
+  return cancelInput(body);
+}
+
 /** The optional body of a job's cancel: `{"reason"?: as a command's cancel, "force"?: boolean}` (force: false when absent). */
 export function jobCancelInput(body: unknown): { reason: string | undefined; force: boolean } {
   if (body === undefined) return { reason: undefined, force: false };
@@ -290,7 +295,7 @@ export function statusFilterParam(value: string | undefined): CommandStatus[] | 
   return namesParam(value, COMMAND_STATUSES);
 }
 
-/** `?status=a,b` of jobs: in_progress, completed, canceled, aborted, each once. */
+/** `?status=a,b` of jobs: in_progress, paused, completed, canceled, aborted, each once. */
 export function jobStatusFilterParam(value: string | undefined): JobStatus[] | undefined {
   return namesParam(value, JOB_STATUSES);
 }

@@ -12,7 +12,7 @@
  */
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 
-export const JOB_STATUSES = ['in_progress', 'completed', 'canceled', 'aborted'] as const;
+export const JOB_STATUSES = ['in_progress', 'paused', 'completed', 'canceled', 'aborted'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** The most agents and groups one job may name. */
@@ -115,12 +115,23 @@ export interface JobEnd {
   readonly final?: JobCounts;
 }
 
+/**
+ * The job's last pause or resume: paused (no first delivery and no retry delivered) or resumed,
+ * since `at`, with the operator's reason.
+ */
+export interface JobPause {
+  readonly paused: boolean;
+  readonly at: number;
+  readonly reason?: string;
+}
+
 /** The job as stored. `seq` orders jobs by creation (1, 2, 3, ...). */
 export interface JobState {
   readonly spec: JobSpec;
   readonly seq: number;
   readonly tally: JobTally;
   readonly end?: JobEnd;
+  readonly pause?: JobPause;
 }
 
 /**
@@ -144,6 +155,7 @@ export interface JobSnapshot {
   readonly updatedAt: number;
   readonly completedAt: number | undefined;
   readonly end: JobEnd | undefined;
+  readonly pause: JobPause | undefined;
 }
 
 /**
@@ -164,6 +176,21 @@ export interface JobCancellation {
   readonly force: boolean;
   readonly at: number;
 }
+
+/** An operator's pause (`paused` true) or resume (false) of a job at `at`. */
+export interface JobPauseChange {
+  readonly paused: boolean;
+  readonly reason: string | undefined;
+  readonly at: number;
+}
+
+/**
+ * accepted: paused or resumed now. unchanged: it was so already (a pause of a paused job, a resume
+ * of one not paused); nothing written. refused: the job had ended (`job` shows how).
+ */
+export type PauseJobOutcome =
+  | { readonly outcome: 'accepted' | 'unchanged' | 'refused'; readonly job: JobSnapshot }
+  | { readonly outcome: 'not_found' };
 
 /** accepted: canceled now. refused: the job had ended already (`job` shows how). */
 export type CancelJobOutcome = { readonly outcome: 'accepted' | 'refused'; readonly job: JobSnapshot } | { readonly outcome: 'not_found' };

@@ -20,6 +20,8 @@ import type {
   JobCancellation,
   JobCounts,
   JobEnd,
+  JobPause,
+  JobPauseChange,
   JobSnapshot,
   JobSpec,
   JobState,
@@ -160,12 +162,41 @@ function liveCount(counts: JobCounts): number {
   return counts.pending + counts.delivered + counts.in_progress;
 }
 
-/** The status at `now` from the state and the counts at `now`. */
+/**
+ * The status at `now` from the state and the counts at `now`: a written end, then the abort
+ * threshold, then completed (a continuous job at its expiry, any other once nothing can change),
+ * then paused, else in progress.
+ */
 export function jobStatusAt(state: JobState, counts: JobCounts, now: number): JobStatus {
   if (state.end !== undefined) return state.end.status;
   if (shouldAbort(state.spec.abort, counts)) return 'aborted';
-  if (state.spec.continuous) return now >= state.spec.expiresAt ? 'completed' : 'in_progress';
-  return liveCount(counts) === 0 ? 'completed' : 'in_progress';
+  const completed = state.spec.continuous ? now >= state.spec.expiresAt : liveCount(counts) === 0;
+  if (completed) return 'completed';
+  return state.pause?.paused === true ? 'paused' : 'in_progress';
+}
+
+/** A status that never changes again: completed, canceled, aborted. */
+export function isJobEnded(status: JobStatus): status is 'completed' | 'canceled' | 'aborted' {
+  return status === 'completed' || status === 'canceled' || status === 'aborted';
+}
+
+/**
+ * An operator's pause or resume, made at endInstant(state, change.at) (the store reads `counts`
+ * at that instant, after abortAt): refused once the job has ended; unchanged when it is so
+ * already (nothing written); otherwise the pause written, the change stamped. While paused no
+ * first delivery is made (mayDeliver); delivered executions go on, and time still ends them.
+ */
+export function pauseJob(
+  state: JobState,
+  counts: JobCounts,
+  change: JobPauseChange,
+): { outcome: 'accepted' | 'unchanged' | 'refused'; state: JobState } {
+  const at = endInstant(state, change.at);
+  const status = jobStatusAt(state, counts, at);
+  if (isJobEnded(status)) return { outcome: 'refused', state };
+  if ((status === 'paused') === change.paused) return { outcome: 'unchanged', state };
+  const pause: JobPause = { paused: change.paused, at, ...(change.reason === undefined ? {} : { reason: change.reason }) };
+  return { outcome: 'accepted', state: { ...state, pause, tally: { ...state.tally, updatedAt: Math.max(state.tally.updatedAt, at) } } };
 }
 
 /**
@@ -202,7 +233,7 @@ export function ended(state: JobState, end: JobEnd): JobState {
 /**
  * An operator's cancel, made at endInstant(state, cancellation.at) (never before the job's last
  * change; the store meets the job and reads `counts` at that instant, after abortAt): refused
- * once the job has ended (completed, canceled, aborted); otherwise every undelivered target is
+ * once the job has ended (completed, canceled, aborted; a paused job may be canceled); otherwise every undelivered target is
  * canceled, and with force every delivered and in-progress execution too (counts frozen from
  * then on).
  */
@@ -213,7 +244,7 @@ export function cancelJob(
 ): { outcome: 'accepted' | 'refused'; state: JobState } {
   const { force, reason } = cancellation;
   const at = endInstant(state, cancellation.at);
-  if (jobStatusAt(state, counts, at) !== 'in_progress') return { outcome: 'refused', state };
+  if (isJobEnded(jobStatusAt(state, counts, at))) return { outcome: 'refused', state };
   const final: JobCounts | undefined = force
     ? {
         ...counts,
@@ -259,6 +290,7 @@ export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: numbe
     updatedAt: Math.max(state.tally.updatedAt, completedAt ?? 0, byTime),
     completedAt,
     end: state.end,
+    pause: state.pause,
   };
 }
 

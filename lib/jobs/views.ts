@@ -56,6 +56,9 @@ export function jobView(job: JobSnapshot) {
     expires_at: iso(spec.expiresAt),
     timeout_seconds: spec.timeoutMs === undefined ? null : spec.timeoutMs / 1000,
     description: spec.description ?? null,
+    // The last pause or resume's reason, once the job has been paused; when it was paused, while it is.
+    ...(job.pause === undefined ? {} : { pause_reason: job.pause.reason ?? null }),
+    ...(status === 'paused' ? { paused_at: iso(job.pause?.at) } : {}),
     ...(status === 'aborted' ? { cancel_reason: ABORT_REASON } : {}),
     ...(status === 'canceled' ? { cancel_reason: end?.reason ?? null, force: end?.force ?? false } : {}),
   };

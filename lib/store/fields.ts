@@ -39,7 +39,8 @@ void everyRecordField;
  * A job's hash (`<p>job:<job>`): its spec (args and targets as JSON text, continuous 1/0, the
  * rollout settings flat, the abort criteria as JSON; `abortPercent abortMin`: the one criterion of
  * type all of a job written before criteria, read only), seq, targetSeq (the next continuous joiner's score),
- * initialTargets, the tally (JobTally) and its end (JobEnd: endForce 1/0, endFinal as JSON).
+ * initialTargets, the tally (JobTally), its end (JobEnd: endForce 1/0, endFinal as JSON) and its
+ * last pause or resume (JobPause: pauseState 1 paused / 0 resumed, pauseAt, pauseReason).
  */
 export const JOB_FIELDS = [
   'jobId',
@@ -74,6 +75,9 @@ export const JOB_FIELDS = [
   'endForce',
   'endUndelivered',
   'endFinal',
+  'pauseState',
+  'pauseAt',
+  'pauseReason',
 ] as const;
 export type JobField = (typeof JOB_FIELDS)[number];
 
@@ -147,6 +151,9 @@ export const JOB_STATE_FIELDS = [
   'endForce',
   'endUndelivered',
   'endFinal',
+  'pauseState',
+  'pauseAt',
+  'pauseReason',
 ] as const satisfies readonly JobField[];
 
 /**

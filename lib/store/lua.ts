@@ -45,6 +45,7 @@ export const SCRIPT_FILES = [
   'job-list',
   'job-executions',
   'job-cancel',
+  'job-pause',
   'gate',
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];

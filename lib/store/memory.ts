@@ -58,18 +58,22 @@ import type {
   ExecutionPage,
   ExecutionQuery,
   JobCancellation,
+  JobPauseChange,
   JobListPage,
   JobListQuery,
   JobSnapshot,
   JobSpec,
   JobState,
   JobStatus,
+  PauseJobOutcome,
   TimedOutTally,
 } from '../jobs/model.ts';
 import { ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
 import {
   abortAt,
   cancelJob,
+  isJobEnded,
+  pauseJob,
   countsAt,
   createdJob,
   createdSnapshot,
@@ -332,7 +336,7 @@ export class MemoryJobBook {
       if (made.length >= room) break;
       const status = this.statusAfterMeeting(job, now);
       const { spec } = job.state;
-      if (status !== 'in_progress') {
+      if (isJobEnded(status)) {
         unindex(this.agentJobs, agentId, spec.jobId);
         for (const group of spec.targets.groups) unindex(this.groupJobs, group, spec.jobId);
         continue;
@@ -367,7 +371,7 @@ export class MemoryJobBook {
     return recent;
   }
 
-  /** After `agentId` joined `group` at `now`: it becomes a target of the group's continuous jobs in progress. */
+  /** After `agentId` joined `group` at `now`: it becomes a target of the group's continuous jobs not ended (in progress or paused). */
   joined(group: string, agentId: string, now: number): void {
     for (const jobId of this.groupJobs.get(group) ?? []) {
       const job = this.liveJob(jobId, now);
@@ -376,7 +380,7 @@ export class MemoryJobBook {
         continue;
       }
       if (!job.state.spec.continuous) continue;
-      if (this.statusAfterMeeting(job, now) !== 'in_progress') {
+      if (isJobEnded(this.statusAfterMeeting(job, now))) {
         unindex(this.groupJobs, group, jobId);
         continue;
       }
@@ -851,6 +855,16 @@ export class MemoryJobStore implements JobStore {
     job.state = state;
     return { outcome, job: jobSnapshot(state, timedOut, at) };
   }
+
+  async pause(jobId: string, change: JobPauseChange): Promise<PauseJobOutcome> {
+    const job = this.book.liveJob(jobId, change.at);
+    if (job === undefined) return { outcome: 'not_found' };
+    const at = endInstant(job.state, change.at);
+    const timedOut = this.book.meet(job, at);
+    const { outcome, state } = pauseJob(job.state, countsAt(job.state, timedOut, at), { ...change, at });
+    job.state = state;
+    return { outcome, job: jobSnapshot(state, timedOut, at) };
+  }
 }
 
 /** The four memory stores over one book, with the revocation store whose state admits requests. */
@@ -911,6 +925,7 @@ export function memoryBackend(stores: {
       list: gated(gate, jobs.list.bind(jobs)),
       executions: gated(gate, jobs.executions.bind(jobs)),
       cancel: gated(gate, jobs.cancel.bind(jobs)),
+      pause: gated(gate, jobs.pause.bind(jobs)),
     },
     revocations: {
       revokeToken: gated(gate, revocations.revokeToken.bind(revocations)),

@@ -42,10 +42,12 @@ import type {
   ExecutionPage,
   ExecutionQuery,
   JobCancellation,
+  JobPauseChange,
   JobListPage,
   JobListQuery,
   JobSnapshot,
   JobSpec,
+  PauseJobOutcome,
 } from '../jobs/model.ts';
 
 /** Who asks: the verified token, and the caller's clock for the rate limit (epoch ms). */
@@ -154,6 +156,8 @@ export interface JobStore {
   executions(jobId: string, query: ExecutionQuery, now: number): Promise<ExecutionPage | undefined>;
   /** An operator's cancel (rules cancelJob). */
   cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome>;
+  /** An operator's pause or resume (rules pauseJob): one write of the job, whatever its size. */
+  pause(jobId: string, change: JobPauseChange): Promise<PauseJobOutcome>;
 }
 
 /** The stores as one request sees them: every call admits the request in the same step as its action. */

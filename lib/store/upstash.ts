@@ -79,11 +79,14 @@ import {
   type JobEnd,
   type JobListPage,
   type JobListQuery,
+  type JobPause,
+  type JobPauseChange,
   type JobSnapshot,
   type JobSpec,
   type JobState,
   type JobTally,
   type JobTargets,
+  type PauseJobOutcome,
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../jobs/model.ts';
@@ -110,6 +113,7 @@ import {
   gated,
   inputsOf,
   JOB_CANCEL,
+  JOB_PAUSE,
   JOB_CREATE,
   JOB_CREATE_STEP,
   JOB_EXECUTIONS,
@@ -801,7 +805,16 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
           ...(final === undefined ? {} : { final: JSON.parse(final) as JobCounts }),
         }
       : undefined;
-  return { state: { spec, seq: count('seq'), tally, ...(end === undefined ? {} : { end }) }, initialTargets: count('initialTargets') };
+  const pauseState = fields.get('pauseState');
+  const pauseReason = fields.get('pauseReason');
+  const pause: JobPause | undefined =
+    pauseState === undefined
+      ? undefined
+      : { paused: pauseState === '1', at: count('pauseAt'), ...(pauseReason === undefined ? {} : { reason: pauseReason }) };
+  return {
+    state: { spec, seq: count('seq'), tally, ...(end === undefined ? {} : { end }), ...(pause === undefined ? {} : { pause }) },
+    initialTargets: count('initialTargets'),
+  };
 }
 
 /** The abort criteria of a job hash: `abortCriteria` (JSON), or the one criterion of type all of a job written before criteria. */
@@ -855,6 +868,7 @@ export class UpstashJobStore implements Actions<JobStore> {
   private readonly listScript;
   private readonly executionsScript;
   private readonly cancelScript;
+  private readonly pauseScript;
 
   constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
     const gate = gateSettings(options);
@@ -868,6 +882,7 @@ export class UpstashJobStore implements Actions<JobStore> {
     this.listScript = gatedRunner(redis, gate, JOB_LIST);
     this.executionsScript = gatedRunner(redis, gate, JOB_EXECUTIONS);
     this.cancelScript = gatedRunner(redis, gate, JOB_CANCEL);
+    this.pauseScript = gatedRunner(redis, gate, JOB_PAUSE);
   }
 
   private deadlineKeys(jobId: string) {
@@ -1072,6 +1087,25 @@ export class UpstashJobStore implements Actions<JobStore> {
     const snapshot = jobSnapshot(state, timedOut, endInstant(state, cancellation.at));
     if (!JOB_STATUS_SET.has(snapshot.status)) throw new StoreUnavailableError('Redis cancelJob returned an unknown status');
     return { outcome, job: snapshot };
+  }
+
+  async pause(admission: Admission | undefined, jobId: string, change: JobPauseChange): Promise<PauseJobOutcome> {
+    const answer = await call('pauseJob', () =>
+      this.pauseScript(admission, this.deadlineKeys(jobId), {
+        paused: change.paused ? '1' : '0',
+        hasReason: change.reason === undefined ? '0' : '1',
+        reason: change.reason ?? '',
+        at: change.at,
+        retentionMs: this.retentionMs,
+      }),
+    );
+    const [outcome, job] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'not_found') return { outcome };
+    if (outcome !== 'accepted' && outcome !== 'unchanged' && outcome !== 'refused')
+      throw new StoreUnavailableError(`Redis pauseJob returned an unknown answer (${typeof answer})`);
+    const { state, timedOut } = toJobRead(job);
+    // The script met and changed the job at endInstant (lib/jobs/rules.ts); read it at that instant.
+    return { outcome, job: jobSnapshot(state, timedOut, endInstant(state, change.at)) };
   }
 }
 

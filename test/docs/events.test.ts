@@ -48,6 +48,8 @@ const EXPECTED_STATUS: Record<string, number> = {
   'get-job.json': 404, // no such job yet (the command line creates one first)
   'list-job-executions.json': 404, // no such job yet (the command line creates one first)
   'cancel-job.json': 404, // no such job yet (the command line creates one first)
+  'pause-job.json': 404, // no such job yet (the command line creates one first)
+  'resume-job.json': 404, // no such job yet (the command line creates one first)
   'fallback.json': 405, // DELETE on a GET-only path
 };
 
@@ -149,10 +151,12 @@ describe('dev/invoke.ts', () => {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
       });
-    const [read, listed, canceled] = await Promise.all([
+    const [read, listed, canceled, paused, resumed] = await Promise.all([
       call('events/get-job.json'),
       call('events/list-job-executions.json'),
       call('events/cancel-job.json'),
+      call('events/pause-job.json'),
+      call('events/resume-job.json'),
     ]);
     const id = /job ([0-9a-f-]{36})/.exec(read.stderr)?.[1];
     expect(read.stderr).toMatch(/^invoke: created job [0-9a-f-]{36} first/);
@@ -168,6 +172,13 @@ describe('dev/invoke.ts', () => {
       statusCode: 200,
       body: { status: 'canceled', force: false, cancel_reason: 'rollback: 1.4.2 breaks the health check' },
     });
+    expect(JSON.parse(paused.stdout)).toMatchObject({
+      functionName: 'pause-job',
+      statusCode: 200,
+      body: { status: 'paused', pause_reason: 'canary failures: hold while we look' },
+    });
+    // Each sample gets a job of its own: one not paused is resumed unchanged, in progress.
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ functionName: 'resume-job', statusCode: 200, body: { status: 'in_progress' } });
   });
 });
 

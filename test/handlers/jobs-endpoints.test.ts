@@ -15,6 +15,8 @@ import { handler as getJob } from '../../functions/get-job.ts';
 import { handler as listCommands } from '../../functions/list-commands.ts';
 import { handler as listJobExecutions } from '../../functions/list-job-executions.ts';
 import { handler as listJobs } from '../../functions/list-jobs.ts';
+import { handler as pauseJob } from '../../functions/pause-job.ts';
+import { handler as resumeJob } from '../../functions/resume-job.ts';
 import { handler as postResults } from '../../functions/post-results.ts';
 import { handler as putGroupMember } from '../../functions/put-group-member.ts';
 import { ROUTES } from '../../lib/http/routes.ts';
@@ -71,6 +73,15 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       method: 'POST',
       routeKey: 'POST /api/jobs/{jobId}/cancel',
       path: `/api/jobs/${jobId}/cancel`,
+      pathParameters: { jobId },
+      token: operator,
+      ...(body === undefined ? {} : { body }),
+    });
+  const pauseOrResume = (action: 'pause' | 'resume', jobId: string, body?: unknown) =>
+    invoke(action === 'pause' ? pauseJob : resumeJob, {
+      method: 'POST',
+      routeKey: `POST /api/jobs/{jobId}/${action}`,
+      path: `/api/jobs/${jobId}/${action}`,
       pathParameters: { jobId },
       token: operator,
       ...(body === undefined ? {} : { body }),
@@ -447,8 +458,8 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         expect.stringMatching(/^jobId must be/),
         expect.stringMatching(/^jobId must be/),
         expect.stringMatching(/^jobId must be/),
-        'status must be a comma-separated list of: in_progress, completed, canceled, aborted',
-        'status must be a comma-separated list of: in_progress, completed, canceled, aborted',
+        'status must be a comma-separated list of: in_progress, paused, completed, canceled, aborted',
+        'status must be a comma-separated list of: in_progress, paused, completed, canceled, aborted',
         'limit must be a whole number from 1 to 100',
         'limit must be a whole number from 1 to 100',
         'cursor must be a next_cursor this service gave',
@@ -565,6 +576,58 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         ['canceled', 'job_aborted'],
         ['canceled', 'job_aborted'],
       ]);
+    });
+  });
+
+  describe('POST /api/jobs/{jobId}/pause and /resume', () => {
+    it('pauses (nothing new delivered, the reason shown), answers a second pause unchanged, resumes, and lists by status paused', async () => {
+      const [a, b] = [agentId(1), agentId(2)];
+      const jobId = (await create({ command: 'x', targets: { agents: [a, b] } })).body.job_id as string;
+      await poll(a);
+      rt.clock.advance(1_000);
+      const pausedAt = iso(rt.clock.now());
+
+      const paused = await pauseOrResume('pause', jobId, { reason: 'canary failures' });
+
+      expect(paused.status).toBe(200);
+      expect(paused.body).toMatchObject({
+        status: 'paused',
+        pause_reason: 'canary failures',
+        paused_at: pausedAt,
+        updated_at: pausedAt,
+        completed_at: null,
+        counts: { ...ZERO, pending: 1, delivered: 1 },
+      });
+      expect((await poll(b)).body.commands).toEqual([]);
+      expect((await list({ status: 'paused' })).body.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([jobId]);
+      rt.clock.advance(1_000);
+      const again = await pauseOrResume('pause', jobId);
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({ status: 'paused', pause_reason: 'canary failures', paused_at: pausedAt });
+
+      const resumed = await pauseOrResume('resume', jobId, { reason: 'fixed' });
+      expect(resumed.status).toBe(200);
+      expect(resumed.body).toMatchObject({ status: 'in_progress', pause_reason: 'fixed' });
+      expect(resumed.body).not.toHaveProperty('paused_at');
+      expect((await poll(b)).body.commands.map((command: { command_id: string }) => command.command_id)).toEqual([jobId]);
+    });
+
+    it('answers 409 naming the status of an ended job, 404 to no such job, 400 to a bad reason, and changes nothing', async () => {
+      const jobId = (await create({ command: 'x', targets: { agents: [agentId(1)] } })).body.job_id as string;
+      await cancel(jobId, { reason: 'wrong version' });
+
+      for (const action of ['pause', 'resume'] as const) {
+        const refused = await pauseOrResume(action, jobId);
+        expect(refused.status).toBe(409);
+        expect(refused.body).toMatchObject({ error: 'conflict', error_description: 'the job was canceled' });
+        expect((await pauseOrResume(action, 'no-such-job')).status).toBe(404);
+        const bad = await pauseOrResume(action, jobId, { reason: 5 });
+        expect(bad.status).toBe(400);
+        expect(bad.body.error_description).toBe('reason must be a string of at most 256 characters');
+        expect((await pauseOrResume(action, jobId, { why: 'x' })).body.error_description).toBe('unknown field: why');
+      }
+      expect((await read(jobId)).body).toMatchObject({ status: 'canceled' });
+      expect((await read(jobId)).body).not.toHaveProperty('pause_reason');
     });
   });
 

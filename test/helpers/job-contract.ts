@@ -588,6 +588,94 @@ export function jobContract(target: StoreTarget): void {
       });
     });
 
+    describe('pause and resume', () => {
+      it('a pause holds every first delivery from its instant, delivered ones go on and time still ends them; a resume delivers on the next poll', async () => {
+        const [a, b, c, d] = [fresh('a'), fresh('b'), fresh('c'), fresh('d')];
+        const job = await w.create({ agents: [a, b, c, d] }, { timeoutMs: 10_000 });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+
+        w.at(2_000);
+        const paused = await w.jobs.pause(id, { paused: true, reason: 'canary failures', at: w.now() });
+        expect(paused).toMatchObject({ outcome: 'accepted', job: { status: 'paused', pause: { paused: true, at: w.t0 + 2_000 } } });
+        // At that very instant and after: nothing new; a delivered one is handed out again and reports.
+        expect(await w.poll(c)).toEqual([]);
+        expect(await w.poll(a)).toEqual([expect.objectContaining({ commandId: id, deliveryCount: 2 })]);
+        expect(await w.progress(a, id)).toBe('accepted');
+        w.at(3_000);
+        expect(await w.report(a, id, 'completed')).toBe('accepted');
+        // b times out at 11 s while paused.
+        w.at(11_000);
+        expect(await w.poll(d)).toEqual([]);
+        const held = await w.check(id, { pending: 2, completed: 1, timed_out: 1 });
+        expect(held).toMatchObject({ status: 'paused', pause: { paused: true, reason: 'canary failures' } });
+        // A second pause changes nothing.
+        expect(await w.jobs.pause(id, { paused: true, reason: 'again', at: w.now() })).toMatchObject({
+          outcome: 'unchanged',
+          job: { status: 'paused', pause: { at: w.t0 + 2_000, reason: 'canary failures' } },
+        });
+
+        w.at(12_000);
+        const resumed = await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() });
+        expect(resumed).toMatchObject({ outcome: 'accepted', job: { status: 'in_progress', pause: { paused: false, at: w.t0 + 12_000 } } });
+        expect(await w.polled(c)).toEqual([id]);
+        expect(await w.polled(d)).toEqual([id]);
+        await w.check(id, { delivered: 2, completed: 1, timed_out: 1 });
+        expect(await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() })).toMatchObject({ outcome: 'unchanged' });
+      });
+
+      it('holds a target whose poll met the job paused, and takes a group joiner of a paused continuous job as a target', async () => {
+        const group = fresh('g');
+        const [a, b] = [fresh('a'), fresh('b')];
+        await w.join(group, a);
+        const job = await w.create({ groups: [group] }, { continuous: true });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        await w.jobs.pause(id, { paused: true, reason: undefined, at: w.now() });
+        expect(await w.poll(a)).toEqual([]);
+        w.at(2_000);
+        expect(await w.join(group, b)).toBe('added');
+        expect(await w.poll(b)).toEqual([]);
+        await w.check(id, { pending: 2 });
+
+        w.at(3_000);
+        await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() });
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+        await w.check(id, { delivered: 2 });
+      });
+
+      it('refuses a pause or resume of an ended job; a paused job is canceled, aborted or completed as any other', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create(
+          { agents: [a, b] },
+          { abort: { criteria: [{ failureType: 'failed', thresholdPercent: 50, minExecuted: 1 }] } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        await w.jobs.pause(id, { paused: true, reason: undefined, at: w.now() });
+        w.at(2_000);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        expect((await w.check(id, { failed: 1, canceled: 1 })).status).toBe('aborted');
+        expect(await w.jobs.pause(id, { paused: true, reason: undefined, at: w.now() })).toMatchObject({
+          outcome: 'refused',
+          job: { status: 'aborted' },
+        });
+        expect(await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() })).toMatchObject({ outcome: 'refused' });
+
+        const other = await w.create({ agents: [b] });
+        await w.jobs.pause(other.spec.jobId, { paused: true, reason: undefined, at: w.now() });
+        expect(await w.jobs.cancel(other.spec.jobId, { reason: 'drop', force: false, at: w.now() })).toMatchObject({
+          outcome: 'accepted',
+          job: { status: 'canceled' },
+        });
+        expect(await w.jobs.pause('no-such-job', { paused: true, reason: undefined, at: w.now() })).toEqual({ outcome: 'not_found' });
+      });
+    });
+
     describe('cancel', () => {
       it('without force: nothing undelivered is delivered any more; delivered ones continue and report', async () => {
         const [a, b, c, d] = [fresh('a'), fresh('b'), fresh('c'), fresh('d')];

@@ -20,6 +20,8 @@ import {
   executionRecord,
   failureCount,
   failuresOf,
+  isJobEnded,
+  pauseJob,
   JOB_CANCEL_REASON,
   jobCompletedAt,
   jobGoneAt,
@@ -287,6 +289,57 @@ describe('jobStatusAt and abortAt', () => {
     const state = ended(stateOf({}), { status: 'canceled', at: T0 + 1, force: false, undelivered: 10 });
 
     expect(jobStatusAt(state, countsOf({ failed: 10 }), T0 + TTL)).toBe('canceled');
+  });
+});
+
+describe('pauseJob', () => {
+  const live = stateOf({ targets: 10, materialized: 4, delivered: 2, inProgress: 1, completed: 1 });
+  const at = T0 + 50;
+  const pause = (state: JobState, paused: boolean, when = at, reason?: string) =>
+    pauseJob(state, countsAt(state, NONE, when), { paused, reason, at: when });
+
+  it('pauses a job in progress: status paused, nothing delivered by mayDeliver, the counts as they were', () => {
+    const { outcome, state } = pause(live, true, at, 'canary failures');
+
+    expect(outcome).toBe('accepted');
+    expect(state.pause).toEqual({ paused: true, at, reason: 'canary failures' });
+    expect(state.tally.updatedAt).toBe(at);
+    const counts = countsAt(state, NONE, at + 1);
+    expect(counts).toEqual(countsAt(live, NONE, at + 1));
+    expect(jobStatusAt(state, counts, at + 1)).toBe('paused');
+    expect(mayDeliver('paused', state.spec, at + 1, { isTarget: true, hasExecution: false }, 0)).toBe(false);
+  });
+
+  it('answers unchanged to a pause of a paused job and a resume of one in progress, the state untouched', () => {
+    const paused = pause(live, true).state;
+
+    expect(pause(paused, true, at + 10)).toEqual({ outcome: 'unchanged', state: paused });
+    expect(pause(live, false)).toEqual({ outcome: 'unchanged', state: live });
+  });
+
+  it('resumes a paused job: in progress again, the reason the resume gave kept', () => {
+    const paused = pause(live, true).state;
+
+    const { outcome, state } = pause(paused, false, at + 10, 'fixed');
+
+    expect(outcome).toBe('accepted');
+    expect(state.pause).toEqual({ paused: false, at: at + 10, reason: 'fixed' });
+    expect(jobStatusAt(state, countsAt(state, NONE, at + 10), at + 10)).toBe('in_progress');
+  });
+
+  it('is refused once the job has ended; a paused job still completes, aborts and may be canceled', () => {
+    const done = stateOf({ targets: 2, materialized: 2, completed: 2 });
+    const canceled = cancelJob(live, countsAt(live, NONE, at), { reason: undefined, force: false, at }).state;
+    for (const state of [done, canceled]) {
+      expect(pause(state, true)).toEqual({ outcome: 'refused', state });
+      expect(pause(state, false)).toEqual({ outcome: 'refused', state });
+    }
+    const pausedDone = { ...done, pause: { paused: true, at } };
+    expect(jobStatusAt(pausedDone, countsAt(pausedDone, NONE, at), at)).toBe('completed');
+    const paused = pause(live, true).state;
+    expect(cancelJob(paused, countsAt(paused, NONE, at + 1), { reason: undefined, force: false, at: at + 1 }).outcome).toBe('accepted');
+    expect(isJobEnded('paused')).toBe(false);
+    expect(isJobEnded('aborted')).toBe(true);
   });
 });
 

@@ -308,6 +308,11 @@ const STATES: readonly JobState[] = [
   stateOf({ targets: 1, materialized: 1, completed: 1, lastEndAt: T0 + 20 }, specOf({ continuous: true })),
   live,
   ...ENDS.map((end) => jobRules.ended(live, end)),
+  { ...live, pause: { paused: true, at: T0 + 5, reason: 'hold' } },
+  { ...live, pause: { paused: false, at: T0 + 6 } },
+  { ...stateOf({ targets: 2, materialized: 2, completed: 2 }), pause: { paused: true, at: T0 + 5 } },
+  { ...stateOf({ targets: 10, materialized: 3, failed: 1, completed: 2 }, guarded), pause: { paused: true, at: T0 + 5 } },
+  { ...jobRules.ended(live, ENDS[0] as JobEnd), pause: { paused: true, at: T0 + 1 } },
   // Changed by a clock ahead of the reader's (a delivery, a failure crossing the threshold at
   // T0 + 45): read, aborted or canceled at an earlier instant, the end is stamped at T0 + 45.
   stateOf({ targets: 10, materialized: 4, delivered: 3, completed: 1, updatedAt: T0 + 45 }),
@@ -367,6 +372,12 @@ const ABORTS = [
       { failureType: 'failed' as const, thresholdPercent: 20, minExecuted: 5 },
     ],
   },
+];
+const PAUSES = [
+  { paused: true, reason: 'hold' },
+  { paused: true, reason: undefined },
+  { paused: false, reason: undefined },
+  { paused: false, reason: 'go' },
 ];
 const CANCELLATIONS = [
   { reason: 'maintenance', force: false },
@@ -466,8 +477,12 @@ const tallyArb: fc.Arbitrary<JobTally> = fc.record(
   },
   { requiredKeys: ['targets', 'materialized', 'delivered', 'inProgress', 'completed', 'failed', 'rejected', 'canceled', 'updatedAt'] },
 );
+const pauseArb = fc.record(
+  { paused: fc.boolean(), at: jobSoon, reason: fc.constantFrom('hold', 'go') },
+  { requiredKeys: ['paused', 'at'] },
+);
 const stateArb: fc.Arbitrary<JobState> = fc
-  .record({ spec: specArb, tally: tallyArb, end: endArb }, { requiredKeys: ['spec', 'tally'] })
+  .record({ spec: specArb, tally: tallyArb, end: endArb, pause: pauseArb }, { requiredKeys: ['spec', 'tally'] })
   .map((fields) => ({ seq: 1, ...fields }));
 const timedOutArb: fc.Arbitrary<TimedOutTally> = fc.record(
   { delivered: fc.nat({ max: 3 }), inProgress: fc.nat({ max: 3 }), lastAt: jobSoon },
@@ -628,6 +643,15 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
       fc.record({ reason: orUndefined(fc.constantFrom('maintenance', '')), force: fc.boolean(), at: jobSoon }),
     ),
   },
+  pauseJob: {
+    calls: READ_STATES.flatMap(({ state, counts, at }) => PAUSES.map((change) => [state, counts, { ...change, at }])),
+    sample: fc.tuple(
+      stateArb,
+      countsArb,
+      fc.record({ paused: fc.boolean(), reason: orUndefined(fc.constantFrom('hold', '')), at: jobSoon }),
+    ),
+  },
+  isJobEnded: { calls: product(JOB_STATUSES), sample: fc.tuple(fc.constantFrom(...JOB_STATUSES)) },
   jobGoneAt: { calls: product(SPECS, RETENTIONS), sample: fc.tuple(specArb, retentionArb) },
   // The store passes MAX_JOB_TARGETS in.
   targetsOutcome: {

@@ -1,7 +1,7 @@
 /**
  * Job parity, as test/stores/parity.test.ts does it for commands: random histories of job creates (some
  * with an Idempotency-Key), group joins and leaves, plain enqueues, polls, reports, single
- * cancels, job cancels (with and without force) and clock steps, run against the in-memory
+ * cancels, job cancels (with and without force), job pauses and resumes and clock steps, run against the in-memory
  * stores and the Upstash stores through the local bridge on a real Redis (the Lua scripts) at
  * once. Every answer of every step must be the same in both; after every step each job reads the
  * same in both, and in each its counts equal a recount of its executions listing.
@@ -36,11 +36,22 @@ const ABORTS = [
   undefined,
   { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
   { criteria: [{ failureType: 'all' as const, thresholdPercent: 34, minExecuted: 1 }] },
+  {
+    criteria: [
+      { failureType: 'timed_out' as const, thresholdPercent: 50, minExecuted: 1 },
+      { failureType: 'rejected' as const, thresholdPercent: 100, minExecuted: 1 },
+    ],
+  },
 ] as const;
 const TIMEOUTS = [undefined, 5_000, 20_000] as const;
 const TTLS = [30_000, 120_000, 3_600_000] as const;
 const STATUS_SETS: readonly (readonly CommandStatus[] | undefined)[] = [undefined, ['pending'], ['delivered', 'in_progress'], ['canceled']];
-const JOB_STATUS_SETS: readonly (readonly JobStatus[] | undefined)[] = [undefined, ['in_progress'], ['canceled', 'aborted', 'completed']];
+const JOB_STATUS_SETS: readonly (readonly JobStatus[] | undefined)[] = [
+  undefined,
+  ['in_progress'],
+  ['paused'],
+  ['canceled', 'aborted', 'completed'],
+];
 
 type Op =
   | {
@@ -60,6 +71,7 @@ type Op =
   | { kind: 'report'; agent: number; job: number; status: 'completed' | 'failed' | 'rejected' | 'in_progress'; stepMs: number | undefined }
   | { kind: 'cancel'; agent: number; job: number }
   | { kind: 'cancelJob'; job: number; force: boolean; reason: string | undefined }
+  | { kind: 'pause'; job: number; paused: boolean; reason: string | undefined }
   | { kind: 'executions'; job: number; statuses: number; limit: number; after: number; budget: number | undefined }
   | { kind: 'list'; statuses: number; limit: number; before: number; budget: number | undefined }
   | { kind: 'advance'; step: number };
@@ -131,6 +143,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), step: index(STEPS) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('pause' as const),
+      job: jobIndex,
+      paused: fc.boolean(),
+      reason: fc.constantFrom(undefined, 'hold'),
+    }),
+  },
 );
 
 const pick = <T>(list: readonly T[], mask: number) => list.filter((_, i) => (mask & (1 << i)) !== 0);
@@ -217,6 +238,9 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
         break;
       case 'cancelJob':
         await each((rt) => rt.stores.unchecked.jobs.cancel(jobAt(op.job), { reason: op.reason, force: op.force, at: now }));
+        break;
+      case 'pause':
+        await each((rt) => rt.stores.unchecked.jobs.pause(jobAt(op.job), { paused: op.paused, reason: op.reason, at: now }));
         break;
       case 'executions': {
         const query = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after: op.after, budget: op.budget };

@@ -81,6 +81,7 @@ describe('the Lua scripts', () => {
       'JOB_EXECUTIONS',
       'JOB_GET',
       'JOB_LIST',
+      'JOB_PAUSE',
       'LIST',
       'PUT_CONFIG',
       'RAISE_CUTOFF',

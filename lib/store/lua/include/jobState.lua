@@ -16,6 +16,7 @@ local function jobState(jobKey)
     inProgress = tonumber(f.inProgress), completed = tonumber(f.completed), failed = tonumber(f.failed), rejected = tonumber(f.rejected),
     canceled = tonumber(f.canceled), lastEndAt = tonumber(f.lastEndAt), updatedAt = tonumber(f.updatedAt) }
   local state = { spec = spec, tally = tally }
+  if f.pauseState then state.pause = { paused = f.pauseState == '1', at = tonumber(f.pauseAt), reason = f.pauseReason } end
   if f.endStatus then
     state['end'] = { status = f.endStatus, at = tonumber(f.endAt), reason = f.endReason, force = f.endForce == '1',
       undelivered = tonumber(f.endUndelivered) }
