@@ -32,7 +32,7 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
     expiresAt: now + (input.ttlSeconds ?? runtime.config.commandTtlSeconds) * 1000,
     ...(input.timeoutSeconds === undefined ? {} : { timeoutMs: input.timeoutSeconds * 1000 }),
     continuous: input.continuous,
-    ...(input.maxPerMinute === undefined ? {} : { rollout: { maxPerMinute: input.maxPerMinute } }),
+    ...(input.rollout === undefined ? {} : { rollout: input.rollout }),
     ...(input.abort === undefined ? {} : { abort: input.abort }),
     ...(input.description === undefined ? {} : { description: input.description }),
   };

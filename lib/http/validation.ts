@@ -12,6 +12,8 @@ import {
   MAX_ABORT_CRITERIA,
   MAX_JOB_AGENTS,
   MAX_JOB_GROUPS,
+  MAX_ROLLOUT_PER_MINUTE,
+  type RolloutConfig,
 } from '../jobs/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
@@ -366,7 +368,8 @@ export function jobIdParam(value: string | undefined): string {
 }
 
 export const MAX_JOB_DESCRIPTION_CHARS = 256;
-export const MAX_ROLLOUT_PER_MINUTE = 100_000;
+export const MAX_EXPONENTIAL_BASE_PER_MINUTE = 1000;
+export const MAX_INCREASE_AFTER = 100_000;
 export const MAX_ABORT_MIN_EXECUTED = 100_000;
 
 export interface JobInput extends CommandInput {
@@ -374,7 +377,7 @@ export interface JobInput extends CommandInput {
   readonly agents: readonly string[];
   readonly groups: readonly string[];
   readonly continuous: boolean;
-  readonly maxPerMinute: number | undefined;
+  readonly rollout: RolloutConfig | undefined;
   readonly abort: AbortConfig | undefined;
   readonly description: string | undefined;
 }
@@ -402,12 +405,7 @@ export function jobInput(body: unknown): JobInput {
   const groups = idList(body.targets.groups, 'targets.groups', MAX_JOB_GROUPS, 'group names');
   if (agents.length + groups.length === 0) throw bad('targets must name at least one agent or group');
   if (body.continuous !== undefined && typeof body.continuous !== 'boolean') throw bad('continuous must be true or false');
-  let maxPerMinute: number | undefined;
-  if (body.rollout !== undefined) {
-    if (!isObject(body.rollout)) throw bad('rollout must be a JSON object with max_per_minute');
-    onlyKeys(body.rollout, ['max_per_minute']);
-    maxPerMinute = wholeNumber(body.rollout.max_per_minute, 'rollout.max_per_minute', 1, MAX_ROLLOUT_PER_MINUTE);
-  }
+  const rollout = body.rollout === undefined ? undefined : rolloutInput(body.rollout);
   const abort = body.abort === undefined ? undefined : abortInput(body.abort);
   const { description } = body;
   if (
@@ -421,9 +419,47 @@ export function jobInput(body: unknown): JobInput {
     agents,
     groups,
     continuous: body.continuous === true,
-    maxPerMinute,
+    rollout,
     abort,
     description: description as string | undefined,
+  };
+}
+
+/**
+ * A job's `rollout`: `max_per_minute`, `exponential` ({base_per_minute, increment_factor (1.1 to
+ * 5.0, one decimal place), increase_after: {notified: N} or {succeeded: N}}), or both (the
+ * exponential rate capped by max_per_minute).
+ */
+function rolloutInput(value: unknown): RolloutConfig {
+  if (!isObject(value)) throw bad('rollout must be a JSON object with max_per_minute, exponential or both');
+  onlyKeys(value, ['max_per_minute', 'exponential']);
+  if (value.max_per_minute === undefined && value.exponential === undefined) {
+    throw bad('rollout.max_per_minute must be a whole number from 1 to 100000');
+  }
+  const maxPerMinute =
+    value.max_per_minute === undefined ? undefined : wholeNumber(value.max_per_minute, 'rollout.max_per_minute', 1, MAX_ROLLOUT_PER_MINUTE);
+  if (value.exponential === undefined) return { maxPerMinute };
+  const exponential = value.exponential;
+  if (!isObject(exponential)) {
+    throw bad('rollout.exponential must be a JSON object with base_per_minute, increment_factor and increase_after');
+  }
+  onlyKeys(exponential, ['base_per_minute', 'increment_factor', 'increase_after']);
+  const basePerMinute = wholeNumber(exponential.base_per_minute, 'rollout.exponential.base_per_minute', 1, MAX_EXPONENTIAL_BASE_PER_MINUTE);
+  const factor = exponential.increment_factor;
+  const tenths = typeof factor === 'number' ? Math.round(factor * 10) : Number.NaN;
+  if (typeof factor !== 'number' || Math.abs(factor * 10 - tenths) > 1e-9 || tenths < 11 || tenths > 50) {
+    throw bad('rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place');
+  }
+  const after = exponential.increase_after;
+  const kinds = isObject(after) ? Object.keys(after) : [];
+  const kind = kinds[0];
+  if (!isObject(after) || kinds.length !== 1 || (kind !== 'notified' && kind !== 'succeeded')) {
+    throw bad('rollout.exponential.increase_after must be {"notified": N} or {"succeeded": N}');
+  }
+  const count = wholeNumber(after[kind], `rollout.exponential.increase_after.${kind}`, 1, MAX_INCREASE_AFTER);
+  return {
+    ...(maxPerMinute === undefined ? {} : { maxPerMinute }),
+    exponential: { basePerMinute, incrementFactorTenths: tenths, increaseAfter: { kind, count } },
   };
 }
 

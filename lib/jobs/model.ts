@@ -33,9 +33,27 @@ export interface JobTargets {
   readonly groups: readonly string[];
 }
 
+/** The most first deliveries a minute any rollout allows: the top of max_per_minute, and of an exponential rate without one. */
+export const MAX_ROLLOUT_PER_MINUTE = 100_000;
+
+/**
+ * An exponential rollout (AWS IoT Jobs' exponentialRate): the rate starts at basePerMinute and is
+ * multiplied by the factor (floor) each time `count` more executions have been delivered
+ * (`notified`) or completed (`succeeded`).
+ */
+export interface ExponentialRollout {
+  /** 1..1000 first deliveries in any sliding minute, at the start. */
+  readonly basePerMinute: number;
+  /** The factor in tenths: 11..50 (1.1 to 5.0, one decimal place). */
+  readonly incrementFactorTenths: number;
+  readonly increaseAfter: { readonly kind: 'notified' | 'succeeded'; readonly count: number };
+}
+
+/** At least one of the two: a fixed rate, an exponential one, or an exponential one capped. */
 export interface RolloutConfig {
-  /** At most this many first deliveries in any sliding minute (1..100000). */
-  readonly maxPerMinute: number;
+  /** At most this many first deliveries in any sliding minute (1..100000); with exponential: its cap. */
+  readonly maxPerMinute?: number;
+  readonly exponential?: ExponentialRollout;
 }
 
 /** What an abort criterion counts as a failure: one terminal status, or all three (`all`). */
@@ -156,6 +174,8 @@ export interface JobSnapshot {
   readonly completedAt: number | undefined;
   readonly end: JobEnd | undefined;
   readonly pause: JobPause | undefined;
+  /** The rollout's rate at the read (rules rolloutRate); undefined: no rollout. */
+  readonly perMinute: number | undefined;
 }
 
 /**

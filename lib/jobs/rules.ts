@@ -27,9 +27,10 @@ import type {
   JobState,
   JobStatus,
   JobTally,
+  RolloutConfig,
   TimedOutTally,
 } from './model.ts';
-import { MAX_JOB_TARGETS, ROLLOUT_WINDOW_MS } from './model.ts';
+import { MAX_JOB_TARGETS, MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from './model.ts';
 
 /** The reason an abort writes, on the job and on every execution it cancels. */
 export const ABORT_REASON = 'job_aborted';
@@ -291,6 +292,7 @@ export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: numbe
     completedAt,
     end: state.end,
     pause: state.pause,
+    perMinute: rolloutRate(state.spec.rollout, state.tally),
   };
 }
 
@@ -299,9 +301,33 @@ export function createdSnapshot(spec: JobSpec, seq: number, targets: number): Jo
   return jobSnapshot(createdJob(spec, seq, targets), { delivered: 0, inProgress: 0 }, spec.createdAt);
 }
 
-/** Rollout: another first delivery is allowed when fewer than maxPerMinute were made after `now - 60 s`. */
+/** Rollout: another first delivery is allowed when fewer than the rate (rolloutRate) were made after `now - 60 s`. */
 export function rolloutAllows(maxPerMinute: number | undefined, deliveredSinceWindowStart: number): boolean {
   return maxPerMinute === undefined || deliveredSinceWindowStart < maxPerMinute;
+}
+
+/**
+ * The rollout's rate (first deliveries in any sliding minute) for the tally: max_per_minute; or,
+ * exponential, basePerMinute multiplied by the factor (floor) once for each `count` executions
+ * delivered (tally.materialized) or completed (tally.completed), never above max_per_minute (or
+ * MAX_ROLLOUT_PER_MINUTE without one). So the rate moves at the very change that crosses each
+ * step. A factor that no longer raises the floored rate ends the climb; otherwise it grows by at
+ * least one a step, geometrically past ten: some 100 steps at most to the cap. undefined: no rollout.
+ */
+export function rolloutRate(rollout: RolloutConfig | undefined, tally: JobTally): number | undefined {
+  if (rollout === undefined) return undefined;
+  const { maxPerMinute, exponential } = rollout;
+  if (exponential === undefined) return maxPerMinute;
+  const cap = maxPerMinute ?? MAX_ROLLOUT_PER_MINUTE;
+  const done = exponential.increaseAfter.kind === 'notified' ? tally.materialized : tally.completed;
+  const steps = Math.floor(done / exponential.increaseAfter.count);
+  let rate = exponential.basePerMinute;
+  for (let step = 0; step < steps && rate < cap; step += 1) {
+    const next = Math.floor((rate * exponential.incrementFactorTenths) / 10);
+    if (next <= rate) break;
+    rate = next;
+  }
+  return Math.min(rate, cap);
 }
 
 /** First deliveries made after this instant count against the rollout at `now`. */
@@ -311,7 +337,8 @@ export function rolloutWindowStart(now: number): number {
 
 /**
  * May the poll at `now` make this agent's execution? The job is in progress (after abortAt),
- * not expired, the agent is a target without one, and the rollout allows another.
+ * not expired, the agent is a target without one, and the rollout allows another at its rate
+ * now (`perMinute`, rolloutRate).
  */
 export function mayDeliver(
   status: JobStatus,
@@ -319,13 +346,14 @@ export function mayDeliver(
   now: number,
   target: { readonly isTarget: boolean; readonly hasExecution: boolean },
   deliveredSinceWindowStart: number,
+  perMinute: number | undefined,
 ): boolean {
   return (
     status === 'in_progress' &&
     now < spec.expiresAt &&
     target.isTarget &&
     !target.hasExecution &&
-    rolloutAllows(spec.rollout?.maxPerMinute, deliveredSinceWindowStart)
+    rolloutAllows(perMinute, deliveredSinceWindowStart)
   );
 }
 

@@ -7,6 +7,26 @@ import { iso } from '../commands/views.ts';
 import type { AbortConfig, ExecutionEntry, JobSnapshot } from './model.ts';
 import { ABORT_REASON } from './rules.ts';
 
+/** A job's rollout as asked for; an exponential one with its rate at the read (`current_per_minute`). */
+function rolloutView(job: JobSnapshot) {
+  const { rollout } = job.spec;
+  if (rollout === undefined) return null;
+  const { maxPerMinute, exponential } = rollout;
+  return {
+    ...(maxPerMinute === undefined ? {} : { max_per_minute: maxPerMinute }),
+    ...(exponential === undefined
+      ? {}
+      : {
+          exponential: {
+            base_per_minute: exponential.basePerMinute,
+            increment_factor: exponential.incrementFactorTenths / 10,
+            increase_after: { [exponential.increaseAfter.kind]: exponential.increaseAfter.count },
+          },
+          current_per_minute: job.perMinute ?? null,
+        }),
+  };
+}
+
 /**
  * A job's abort criteria; one criterion of type `all` (what the older form makes) also as that
  * form's `failure_threshold_percent` and `min_executed`.
@@ -36,7 +56,7 @@ export function jobView(job: JobSnapshot) {
     args: spec.args,
     targets: { agents: spec.targets.agents, groups: spec.targets.groups },
     continuous: spec.continuous,
-    rollout: spec.rollout === undefined ? null : { max_per_minute: spec.rollout.maxPerMinute },
+    rollout: rolloutView(job),
     abort: spec.abort === undefined ? null : abortView(spec.abort),
     status,
     counts: {

@@ -37,7 +37,7 @@ void everyRecordField;
 
 /**
  * A job's hash (`<p>job:<job>`): its spec (args and targets as JSON text, continuous 1/0, the
- * rollout settings flat, the abort criteria as JSON; `abortPercent abortMin`: the one criterion of
+ * rollout settings flat (an exponential rate's factor in tenths), the abort criteria as JSON; `abortPercent abortMin`: the one criterion of
  * type all of a job written before criteria, read only), seq, targetSeq (the next continuous joiner's score),
  * initialTargets, the tally (JobTally), its end (JobEnd: endForce 1/0, endFinal as JSON) and its
  * last pause or resume (JobPause: pauseState 1 paused / 0 resumed, pauseAt, pauseReason).
@@ -52,6 +52,10 @@ export const JOB_FIELDS = [
   'timeoutMs',
   'continuous',
   'rolloutMax',
+  'rolloutBase',
+  'rolloutFactor',
+  'rolloutAfter',
+  'rolloutAfterCount',
   'abortPercent',
   'abortMin',
   'abortCriteria',
@@ -154,13 +158,24 @@ export const JOB_STATE_FIELDS = [
   'pauseState',
   'pauseAt',
   'pauseReason',
+  'rolloutBase',
+  'rolloutFactor',
+  'rolloutAfter',
+  'rolloutAfterCount',
 ] as const satisfies readonly JobField[];
 
 /**
  * The spec's optional settings, written at create as field/value pairs (JOB_CREATE's
  * `specFields`): each present only when the job has that setting.
  */
-export const JOB_SPEC_OPTION_FIELDS = ['rolloutMax', 'abortCriteria'] as const satisfies readonly JobField[];
+export const JOB_SPEC_OPTION_FIELDS = [
+  'rolloutMax',
+  'rolloutBase',
+  'rolloutFactor',
+  'rolloutAfter',
+  'rolloutAfterCount',
+  'abortCriteria',
+] as const satisfies readonly JobField[];
 
 /** A job's end alone, for settledExecution (include/jobEndOf.lua). */
 export const JOB_END_FIELDS = ['endStatus', 'endAt', 'endReason', 'endForce'] as const satisfies readonly JobField[];

@@ -18,7 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { COMMAND_STATUSES, TERMINAL_STATUSES } from '../commands/model.ts';
-import { ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
+import { MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
 import { ABORT_REASON, JOB_CANCEL_REASON } from '../jobs/rules.ts';
 import { LUA_FIELD_LISTS } from './fields.ts';
 
@@ -135,6 +135,7 @@ export function generatedLua(): Record<string, string> {
       `local COMMAND_STATUSES = ${luaList(COMMAND_STATUSES)}`,
       `local TERMINAL_STATUSES = ${luaList(TERMINAL_STATUSES)}`,
       `local ROLLOUT_WINDOW_MS = ${String(ROLLOUT_WINDOW_MS)}`,
+      `local MAX_ROLLOUT_PER_MINUTE = ${String(MAX_ROLLOUT_PER_MINUTE)}`,
       `local ABORT_REASON = ${luaString(ABORT_REASON)}`,
       `local JOB_CANCEL_REASON = ${luaString(JOB_CANCEL_REASON)}`,
     ].join('\n'),

@@ -89,6 +89,7 @@ import {
   needsSettling,
   phaseOf,
   retally,
+  rolloutRate,
   rolloutWindowStart,
   settledExecution,
   targetAdded,
@@ -346,7 +347,8 @@ export class MemoryJobBook {
         continue;
       }
       const target = { isTarget: job.isTarget.has(agentId), hasExecution: false };
-      if (!mayDeliver(status, spec, now, target, this.recentFirstDeliveries(job, now))) continue;
+      const perMinute = rolloutRate(spec.rollout, job.state.tally);
+      if (!mayDeliver(status, spec, now, target, this.recentFirstDeliveries(job, now), perMinute)) continue;
       const record = executionRecord(spec, agentId, now);
       const queue = this.queueOf(agentId);
       queue.last += 1;

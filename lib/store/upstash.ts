@@ -70,6 +70,7 @@ import {
   type AbortCriterion,
   type CancelJobOutcome,
   type CreateJobOutcome,
+  type ExponentialRollout,
   type ExecutionEntry,
   type ExecutionPage,
   type ExecutionQuery,
@@ -87,6 +88,7 @@ import {
   type JobTally,
   type JobTargets,
   type PauseJobOutcome,
+  type RolloutConfig,
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../jobs/model.ts';
@@ -762,8 +764,8 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     return value === undefined ? undefined : Number(value);
   };
   const timeoutMs = optional('timeoutMs');
-  const rolloutMax = optional('rolloutMax');
   const abort = abortOf(fields);
+  const rollout = rolloutOf(fields);
   const description = fields.get('description');
   const spec: JobSpec = {
     jobId: required('jobId'),
@@ -774,7 +776,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     expiresAt: count('expiresAt'),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     continuous: required('continuous') === '1',
-    ...(rolloutMax === undefined ? {} : { rollout: { maxPerMinute: rolloutMax } }),
+    ...(rollout === undefined ? {} : { rollout }),
     ...(abort === undefined ? {} : { abort }),
     ...(description === undefined ? {} : { description }),
   };
@@ -817,6 +819,24 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
   };
 }
 
+/** The rollout of a job hash: `rolloutMax` and the exponential rate's fields (its factor in tenths). */
+function rolloutOf(fields: ReadonlyMap<string, string>): RolloutConfig | undefined {
+  const field = (name: JobField) => fields.get(name);
+  const max = field('rolloutMax');
+  const base = field('rolloutBase');
+  if (max === undefined && base === undefined) return undefined;
+  const kind = field('rolloutAfter');
+  const exponential: ExponentialRollout | undefined =
+    base === undefined
+      ? undefined
+      : {
+          basePerMinute: Number(base),
+          incrementFactorTenths: Number(field('rolloutFactor')),
+          increaseAfter: { kind: kind === 'succeeded' ? 'succeeded' : 'notified', count: Number(field('rolloutAfterCount')) },
+        };
+  return { ...(max === undefined ? {} : { maxPerMinute: Number(max) }), ...(exponential === undefined ? {} : { exponential }) };
+}
+
 /** The abort criteria of a job hash: `abortCriteria` (JSON), or the one criterion of type all of a job written before criteria. */
 function abortOf(fields: ReadonlyMap<string, string>): AbortConfig | undefined {
   const criteria = fields.get('abortCriteria' satisfies JobField);
@@ -831,7 +851,12 @@ function abortOf(fields: ReadonlyMap<string, string>): AbortConfig | undefined {
 /** The spec's optional settings as JOB_CREATE's `specFields`: field, value, field, value ... (JOB_SPEC_OPTION_FIELDS). */
 function specFieldsOf(spec: JobSpec): string {
   const pairs: [(typeof JOB_SPEC_OPTION_FIELDS)[number], string][] = [];
-  if (spec.rollout !== undefined) pairs.push(['rolloutMax', String(spec.rollout.maxPerMinute)]);
+  const { maxPerMinute, exponential } = spec.rollout ?? {};
+  if (maxPerMinute !== undefined) pairs.push(['rolloutMax', String(maxPerMinute)]);
+  if (exponential !== undefined) {
+    pairs.push(['rolloutBase', String(exponential.basePerMinute)], ['rolloutFactor', String(exponential.incrementFactorTenths)]);
+    pairs.push(['rolloutAfter', exponential.increaseAfter.kind], ['rolloutAfterCount', String(exponential.increaseAfter.count)]);
+  }
   if (spec.abort !== undefined) pairs.push(['abortCriteria', JSON.stringify(spec.abort.criteria)]);
   return JSON.stringify(pairs.flat());
 }

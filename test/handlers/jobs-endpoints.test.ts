@@ -114,6 +114,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
 
   describe('POST /api/jobs: validation', () => {
     const one = { agents: ['agent-1'] };
+    const EXP = { base_per_minute: 1, increment_factor: 2, increase_after: { notified: 5 } };
     const cases: [string, unknown, RegExp][] = [
       ['not an object', [1], /the body must be a JSON object/],
       ['an unknown field', { command: 'x', targets: one, priority: 1 }, /unknown field: priority/],
@@ -153,6 +154,46 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ['rollout 1.5', { command: 'x', targets: one, rollout: { max_per_minute: 1.5 } }, /rollout.max_per_minute/],
       ['rollout not an object', { command: 'x', targets: one, rollout: 10 }, /rollout must be a JSON object/],
       ['an unknown field in rollout', { command: 'x', targets: one, rollout: { max_per_minute: 1, burst: 2 } }, /unknown field: burst/],
+      [
+        'an exponential rollout not an object',
+        { command: 'x', targets: one, rollout: { exponential: 5 } },
+        /^rollout.exponential must be a JSON object with base_per_minute, increment_factor and increase_after$/,
+      ],
+      [
+        'an exponential base over 1000',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, base_per_minute: 1001 } } },
+        /^rollout.exponential.base_per_minute must be a whole number from 1 to 1000$/,
+      ],
+      [
+        'an increment factor of 1.0',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increment_factor: 1 } } },
+        /^rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place$/,
+      ],
+      [
+        'an increment factor of 1.25',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increment_factor: 1.25 } } },
+        /^rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place$/,
+      ],
+      [
+        'an increment factor of 5.1',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increment_factor: 5.1 } } },
+        /^rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place$/,
+      ],
+      [
+        'increase_after with both',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increase_after: { notified: 1, succeeded: 1 } } } },
+        /^rollout.exponential.increase_after must be \{"notified": N\} or \{"succeeded": N\}$/,
+      ],
+      [
+        'increase_after of another kind',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increase_after: { failed: 1 } } } },
+        /^rollout.exponential.increase_after must be \{"notified": N\} or \{"succeeded": N\}$/,
+      ],
+      [
+        'increase_after 0',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increase_after: { succeeded: 0 } } } },
+        /^rollout.exponential.increase_after.succeeded must be a whole number from 1 to 100000$/,
+      ],
       [
         'abort without min_executed',
         { command: 'x', targets: one, abort: { failure_threshold_percent: 5 } },
@@ -262,7 +303,10 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         ttl_seconds: 2592000,
         timeout_seconds: 604800,
         continuous: false,
-        rollout: { max_per_minute: 100000 },
+        rollout: {
+          max_per_minute: 100000,
+          exponential: { base_per_minute: 1000, increment_factor: 5.0, increase_after: { succeeded: 100000 } },
+        },
         abort: { criteria: Array(4).fill({ failure_type: 'timed_out', threshold_percent: 100, min_executed: 100000 }) },
         // 256 UTF-16 units, each written as a \uXXXX escape: the longest a description is in JSON.
         description: '\u0001'.repeat(256),
@@ -318,6 +362,17 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         description: 'restart nginx',
       });
       expect((await read(answer.body.job_id)).raw).toBe(answer.raw);
+    });
+
+    it('takes an exponential rollout, capped or not, and shows it with its rate now', async () => {
+      const exponential = { base_per_minute: 10, increment_factor: 1.5, increase_after: { succeeded: 20 } };
+      const capped = await create({ command: 'scan', targets: { agents: [agentId(1)] }, rollout: { max_per_minute: 50, exponential } });
+      const free = await create({ command: 'scan', targets: { agents: [agentId(1)] }, rollout: { exponential } });
+
+      expect(capped.status).toBe(201);
+      expect(capped.body.rollout).toEqual({ max_per_minute: 50, exponential, current_per_minute: 10 });
+      expect(free.body.rollout).toEqual({ exponential, current_per_minute: 10 });
+      expect((await read(free.body.job_id)).body.rollout).toEqual({ exponential, current_per_minute: 10 });
     });
 
     it('takes abort criteria by failure type and shows them as given', async () => {

@@ -389,6 +389,67 @@ export function jobContract(target: StoreTarget): void {
         expect(byAgent((await w.listed(id)).filter((entry) => entry.record !== undefined))).toEqual([...given].sort());
       });
 
+      it('exponential, notified: the rate steps up at the very delivery that crosses each N, capped by max_per_minute', async () => {
+        const agents = Array.from({ length: 8 }, (_, i) => `x${i}-${randomUUID().slice(0, 6)}`);
+        const job = await w.create(
+          { agents },
+          {
+            rollout: {
+              maxPerMinute: 3,
+              exponential: { basePerMinute: 1, incrementFactorTenths: 20, increaseAfter: { kind: 'notified', count: 2 } },
+            },
+          },
+        );
+        const id = job.spec.jobId;
+        expect(job.perMinute).toBe(1);
+        const reached = new Set<string>();
+        // How many agents get their first delivery when all poll, one after the other.
+        const pollAll = async () => {
+          const before = reached.size;
+          for (const agent of agents) if ((await w.polled(agent)).includes(id)) reached.add(agent);
+          return reached.size - before;
+        };
+        w.at(1_000);
+        expect(await pollAll()).toBe(1);
+        expect((await w.check(id, { pending: 7, delivered: 1 })).perMinute).toBe(1);
+        // A minute on: the second delivery crosses N = 2, so the rate is 2 at once, and a third goes out in the same minute.
+        w.at(1_000 + MINUTE);
+        expect(await pollAll()).toBe(2);
+        expect((await w.check(id, { pending: 5, delivered: 3 })).perMinute).toBe(2);
+        // The fourth crosses 4: 4, capped at 3; three in this minute.
+        w.at(1_000 + 2 * MINUTE);
+        expect(await pollAll()).toBe(3);
+        expect((await w.check(id, { pending: 2, delivered: 6 })).perMinute).toBe(3);
+        const times = (await w.listed(id)).flatMap((entry) => (entry.record?.deliveredAt === undefined ? [] : [entry.record.deliveredAt]));
+        expect(mostInAnyMinute(times)).toBe(3);
+      });
+
+      it('exponential, succeeded: the result that crosses N raises the rate for a poll at that very instant', async () => {
+        const [a, b, c, d] = [fresh('a'), fresh('b'), fresh('c'), fresh('d')];
+        const job = await w.create(
+          { agents: [a, b, c, d] },
+          { rollout: { exponential: { basePerMinute: 1, incrementFactorTenths: 30, increaseAfter: { kind: 'succeeded', count: 1 } } } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.poll(b)).toEqual([]);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        expect(await w.poll(b)).toEqual([]);
+        w.at(2_000);
+        expect(await w.poll(b)).toEqual([]);
+        // Delivered in the window: a alone; a success raises the rate to 3.
+        const other = await w.create(
+          { agents: [c, d] },
+          { rollout: { exponential: { basePerMinute: 1, incrementFactorTenths: 30, increaseAfter: { kind: 'succeeded', count: 1 } } } },
+        );
+        expect(await w.polled(c)).toEqual([other.spec.jobId]);
+        expect(await w.report(c, other.spec.jobId, 'completed')).toBe('accepted');
+        expect(await w.polled(d)).toEqual([other.spec.jobId]);
+        expect((await w.check(other.spec.jobId, { delivered: 1, completed: 1 })).perMinute).toBe(3);
+        expect((await w.check(id, { pending: 3, failed: 1 })).perMinute).toBe(1);
+      });
+
       it('counts the budget per job: another job of the same agents has its own', async () => {
         const [a, b] = [fresh('a'), fresh('b')];
         const one = await w.create({ agents: [a, b] }, { rollout: { maxPerMinute: 1 } });

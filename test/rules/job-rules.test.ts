@@ -7,7 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { applyReport, cancel, statusOf, type Transition } from '../../lib/commands/lifecycle.ts';
 import { COMMAND_STATUSES, type CommandRecord, type CommandStatus, type Report } from '../../lib/commands/model.ts';
-import type { JobCounts, JobSpec, JobState, JobTally, TimedOutTally } from '../../lib/jobs/model.ts';
+import {
+  type JobCounts,
+  type JobSpec,
+  type JobState,
+  type JobTally,
+  MAX_ROLLOUT_PER_MINUTE,
+  type TimedOutTally,
+} from '../../lib/jobs/model.ts';
 import {
   ABORT_REASON,
   abortAt,
@@ -32,6 +39,7 @@ import {
   phaseOf,
   retally,
   rolloutAllows,
+  rolloutRate,
   rolloutWindowStart,
   settledExecution,
   shouldAbort,
@@ -307,7 +315,7 @@ describe('pauseJob', () => {
     const counts = countsAt(state, NONE, at + 1);
     expect(counts).toEqual(countsAt(live, NONE, at + 1));
     expect(jobStatusAt(state, counts, at + 1)).toBe('paused');
-    expect(mayDeliver('paused', state.spec, at + 1, { isTarget: true, hasExecution: false }, 0)).toBe(false);
+    expect(mayDeliver('paused', state.spec, at + 1, { isTarget: true, hasExecution: false }, 0, undefined)).toBe(false);
   });
 
   it('answers unchanged to a pause of a paused job and a resume of one in progress, the state untouched', () => {
@@ -474,14 +482,49 @@ describe('rollout and mayDeliver', () => {
   });
 
   it('delivers only to a target without an execution, while the job is in progress and before its expiry', () => {
-    expect(mayDeliver('in_progress', spec, T0, target, 2)).toBe(true);
-    expect(mayDeliver('in_progress', spec, T0, target, 3)).toBe(false);
-    expect(mayDeliver('aborted', spec, T0, target, 0)).toBe(false);
-    expect(mayDeliver('canceled', spec, T0, target, 0)).toBe(false);
-    expect(mayDeliver('in_progress', spec, T0 + TTL, target, 0)).toBe(false);
-    expect(mayDeliver('in_progress', spec, T0 + TTL - 1, target, 0)).toBe(true);
-    expect(mayDeliver('in_progress', spec, T0, { isTarget: false, hasExecution: false }, 0)).toBe(false);
-    expect(mayDeliver('in_progress', spec, T0, { isTarget: true, hasExecution: true }, 0)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0, target, 2, 3)).toBe(true);
+    expect(mayDeliver('in_progress', spec, T0, target, 3, 3)).toBe(false);
+    expect(mayDeliver('aborted', spec, T0, target, 0, 3)).toBe(false);
+    expect(mayDeliver('canceled', spec, T0, target, 0, 3)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0 + TTL, target, 0, 3)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0 + TTL - 1, target, 0, 3)).toBe(true);
+    expect(mayDeliver('in_progress', spec, T0, { isTarget: false, hasExecution: false }, 0, 3)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0, { isTarget: true, hasExecution: true }, 0, 3)).toBe(false);
+  });
+});
+
+describe('rolloutRate', () => {
+  const tallyOf = (materialized: number, completed = 0) => ({ ...createdJob(specOf(), 1, 100).tally, materialized, completed });
+  const exponential = (kind: 'notified' | 'succeeded', count: number, tenths = 20, base = 1) => ({
+    basePerMinute: base,
+    incrementFactorTenths: tenths,
+    increaseAfter: { kind, count },
+  });
+
+  it('is max_per_minute without an exponential rate, and none without a rollout', () => {
+    expect(rolloutRate({ maxPerMinute: 7 }, tallyOf(50))).toBe(7);
+    expect(rolloutRate(undefined, tallyOf(50))).toBeUndefined();
+  });
+
+  it('multiplies the base by the factor at the very delivery that crosses each N, floored, capped by max_per_minute', () => {
+    const rollout = { maxPerMinute: 6, exponential: exponential('notified', 2) };
+    expect([0, 1, 2, 3, 4, 5, 6, 100].map((n) => rolloutRate(rollout, tallyOf(n)))).toEqual([1, 1, 2, 2, 4, 4, 6, 6]);
+    // 1.5 from 3: 4 (floor of 4.5), 6, 9.
+    const tenths = { exponential: exponential('notified', 1, 15, 3) };
+    expect([0, 1, 2, 3].map((n) => rolloutRate(tenths, tallyOf(n)))).toEqual([3, 4, 6, 9]);
+  });
+
+  it('counts completed executions for succeeded, delivered ones for notified', () => {
+    const rollout = { exponential: exponential('succeeded', 3) };
+    expect(rolloutRate(rollout, tallyOf(10, 2))).toBe(1);
+    expect(rolloutRate(rollout, tallyOf(10, 3))).toBe(2);
+    expect(rolloutRate(rollout, tallyOf(10, 9))).toBe(8);
+  });
+
+  it('stops where the floored factor no longer raises the rate, and at MAX_ROLLOUT_PER_MINUTE without a cap', () => {
+    expect(rolloutRate({ exponential: exponential('notified', 1, 11, 1) }, tallyOf(1_000))).toBe(1);
+    expect(rolloutRate({ exponential: exponential('notified', 1, 11, 10) }, tallyOf(2))).toBe(12);
+    expect(rolloutRate({ exponential: exponential('notified', 1, 50, 1000) }, tallyOf(100_000))).toBe(MAX_ROLLOUT_PER_MINUTE);
   });
 });
 
@@ -669,7 +712,7 @@ class Model {
   poll(agentId: string, now: number): void {
     this.meet(now);
     const status = jobStatusAt(this.state, this.counts(now), now);
-    if (!mayDeliver(status, this.state.spec, now, { isTarget: true, hasExecution: this.records.has(agentId) }, 0)) return;
+    if (!mayDeliver(status, this.state.spec, now, { isTarget: true, hasExecution: this.records.has(agentId) }, 0, undefined)) return;
     const record = executionRecord(this.state.spec, agentId, now);
     this.records.set(agentId, record);
     this.state = { ...this.state, tally: retally(this.state.tally, undefined, record, now) };

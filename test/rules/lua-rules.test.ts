@@ -36,6 +36,7 @@ import {
   type JobSpec,
   type JobState,
   type JobTally,
+  type RolloutConfig,
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../../lib/jobs/model.ts';
@@ -379,6 +380,28 @@ const PAUSES = [
   { paused: false, reason: undefined },
   { paused: false, reason: 'go' },
 ];
+const exponential = (base: number, tenths: number, kind: 'notified' | 'succeeded', count: number) => ({
+  basePerMinute: base,
+  incrementFactorTenths: tenths,
+  increaseAfter: { kind, count },
+});
+const ROLLOUTS: readonly (RolloutConfig | undefined)[] = [
+  undefined,
+  { maxPerMinute: 3 },
+  { exponential: exponential(1, 20, 'notified', 2) },
+  { maxPerMinute: 3, exponential: exponential(1, 20, 'notified', 2) },
+  { exponential: exponential(2, 15, 'succeeded', 1) },
+  { exponential: exponential(1, 11, 'notified', 1) },
+  { exponential: exponential(10, 11, 'notified', 1) },
+  { maxPerMinute: 100, exponential: exponential(1000, 50, 'succeeded', 1) },
+  { exponential: exponential(1000, 50, 'succeeded', 1) },
+];
+/** Tallies far along: many steps, up to the cap. */
+const RATE_TALLIES: readonly JobTally[] = [0, 1, 2, 3, 4, 5, 7, 9, 40, 100_000].map((n) => ({
+  ...jobRules.createdJob(specOf(), 1, 100_000).tally,
+  materialized: n,
+  completed: Math.floor(n / 2),
+}));
 const CANCELLATIONS = [
   { reason: 'maintenance', force: false },
   { reason: undefined, force: false },
@@ -481,6 +504,22 @@ const pauseArb = fc.record(
   { paused: fc.boolean(), at: jobSoon, reason: fc.constantFrom('hold', 'go') },
   { requiredKeys: ['paused', 'at'] },
 );
+const rolloutArb: fc.Arbitrary<RolloutConfig> = fc
+  .record(
+    {
+      maxPerMinute: fc.integer({ min: 1, max: 50 }),
+      exponential: fc.record({
+        basePerMinute: fc.integer({ min: 1, max: 20 }),
+        incrementFactorTenths: fc.integer({ min: 11, max: 50 }),
+        increaseAfter: fc.record({
+          kind: fc.constantFrom('notified' as const, 'succeeded' as const),
+          count: fc.integer({ min: 1, max: 4 }),
+        }),
+      }),
+    },
+    { requiredKeys: [] },
+  )
+  .filter((rollout) => rollout.maxPerMinute !== undefined || rollout.exponential !== undefined);
 const stateArb: fc.Arbitrary<JobState> = fc
   .record({ spec: specArb, tally: tallyArb, end: endArb, pause: pauseArb }, { requiredKeys: ['spec', 'tally'] })
   .map((fields) => ({ seq: 1, ...fields }));
@@ -674,6 +713,7 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
       [T0, T0 + TTL - 1, T0 + TTL, T0 + TTL + 1],
       product([true, false], [false, true]).map(([isTarget, hasExecution]) => ({ isTarget, hasExecution })),
       [0, 2, 3, 4],
+      [undefined, 1, 3],
     ),
     sample: fc.tuple(
       fc.constantFrom(...JOB_STATUSES),
@@ -681,7 +721,12 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
       jobSoon,
       fc.record({ isTarget: fc.boolean(), hasExecution: fc.boolean() }),
       fc.nat({ max: 6 }),
+      orUndefined(fc.integer({ min: 1, max: 5 })),
     ),
+  },
+  rolloutRate: {
+    calls: product(ROLLOUTS, [...TALLIES, ...STATES.map((state) => state.tally), ...RATE_TALLIES]),
+    sample: fc.tuple(orUndefined(rolloutArb), tallyArb),
   },
   executionRecord: {
     calls: product(SPECS, ['a1', 'a7'], [T0, T0 + 1, T0 + 100]),

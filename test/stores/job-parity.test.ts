@@ -7,7 +7,7 @@
  * same in both, and in each its counts equal a recount of its executions listing.
  *
  * Histories use few agents, groups and jobs so that they meet: overlapping targets, a rollout of
- * one or two a minute, an abort after one or two terminal executions, timeouts that fall between
+ * one or two a minute or exponential from one, an abort after one or two terminal executions, timeouts that fall between
  * the clock's steps, continuous jobs whose groups change under them.
  *
  * Times are the caller's: each history starts a minute ahead of the wall clock and only moves
@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CommandStatus, Report } from '../../lib/commands/model.ts';
-import type { JobListQuery, JobSpec, JobStatus } from '../../lib/jobs/model.ts';
+import type { JobListQuery, JobSpec, JobStatus, RolloutConfig } from '../../lib/jobs/model.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { checkedJob } from '../helpers/job-contract.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
@@ -31,7 +31,13 @@ const AGENTS = ['a', 'b:1', 'b%3A1', 'fleet@eu.1'] as const;
 const GROUPS = ['web', 'web:eu'] as const;
 const MAX_JOBS = 3;
 const STEPS = [1, 999, 1_000, 4_999, 5_000, 20_000, 30_000, 60_000] as const;
-const ROLLOUTS = [undefined, 1, 2] as const;
+const ROLLOUTS: readonly (RolloutConfig | undefined)[] = [
+  undefined,
+  { maxPerMinute: 1 },
+  { maxPerMinute: 2 },
+  { exponential: { basePerMinute: 1, incrementFactorTenths: 20, increaseAfter: { kind: 'notified', count: 1 } } },
+  { maxPerMinute: 2, exponential: { basePerMinute: 1, incrementFactorTenths: 30, increaseAfter: { kind: 'succeeded', count: 1 } } },
+];
 const ABORTS = [
   undefined,
   { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
@@ -194,7 +200,7 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
           expiresAt: now + (TTLS[op.ttl] as number),
           continuous: op.continuous,
           ...(TIMEOUTS[op.timeout] === undefined ? {} : { timeoutMs: TIMEOUTS[op.timeout] }),
-          ...(ROLLOUTS[op.rollout] === undefined ? {} : { rollout: { maxPerMinute: ROLLOUTS[op.rollout] as number } }),
+          ...(ROLLOUTS[op.rollout] === undefined ? {} : { rollout: ROLLOUTS[op.rollout] as RolloutConfig }),
           ...(ABORTS[op.abort] === undefined ? {} : { abort: ABORTS[op.abort] }),
         };
         if (spec.targets.agents.length + spec.targets.groups.length === 0 || made.length >= MAX_JOBS) break;

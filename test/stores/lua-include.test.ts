@@ -240,7 +240,7 @@ const SAMPLES: Record<string, string> = {
   joinOutcome: 'false, 3, 64',
   judgedCount: COUNTS,
   leaveOutcome: 'true',
-  mayDeliver: "'in_progress', { expiresAt = 10, rollout = { maxPerMinute = 2 } }, 3, { isTarget = true, hasExecution = false }, 1",
+  mayDeliver: "'in_progress', { expiresAt = 10 }, 3, { isTarget = true, hasExecution = false }, 1, 2",
   needsRegistration: "{ jti = 'j' }, 'allowlist'",
   pauseJob: `${STATE}, ${COUNTS}, { at = 4, paused = true, reason = 'hold' }`,
   phaseOf: '{ expiresAt = 10, startedAt = 2 }',
@@ -249,6 +249,11 @@ const SAMPLES: Record<string, string> = {
   reportedAt: "{ status = 'in_progress', at = 3 }",
   retally: `(${STATE}).tally, { expiresAt = 10, deliveredAt = 2 }, { expiresAt = 10, deliveredAt = 2, resultStatus = 'failed' }, 3`,
   rolloutAllows: 'nil, 3',
+  rolloutRate:
+    "{ maxPerMinute = 8, exponential = { basePerMinute = 1, incrementFactorTenths = 20, increaseAfter = { kind = 'notified', count = 2 } } }, " +
+    '(' +
+    STATE +
+    ').tally',
   rolloutWindowStart: '120000',
   settledExecution: "{ createdAt = 1, expiresAt = 10, deliveredAt = 2, updatedAt = 2 }, { status = 'canceled', at = 4, force = true }, 5",
   shouldAbort: `{ criteria = { { failureType = 'rejected', thresholdPercent = 50, minExecuted = 1 } } }, ${COUNTS}`,

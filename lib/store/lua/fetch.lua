@@ -37,7 +37,7 @@ local metKeepMs = ARGV[7]
 -- met at `now` (abortAt written first); one that has ended (isJobEnded) leaves agent-jobs and
 -- its groups' group-jobs (a paused one stays, held back as the brakes hold a target back); one the agent has its execution of leaves agent-jobs (agent-jobs is kept
 -- until the latest jobGoneAt of the jobs met in it); a target the brakes allow (mayDeliver:
--- rollout counted in job-rollout) gets its execution made (executionRecord), appended to its
+-- rollout counted in job-rollout, at its rate now, rolloutRate) gets its execution made (executionRecord), appended to its
 -- queue and log, counted (retally), handed out at once, and leaves agent-jobs. agent-met is kept
 -- `metKeepMs` from the full look that wrote it, so a full look comes at least that often; an
 -- agent in no group keeps none (agent-jobs, read whole on every poll, is all it has to look at).
@@ -80,6 +80,7 @@ if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then retu
 --- @include rules/isJobEnded
 --- @include rules/jobGoneAt
 --- @include rules/rolloutWindowStart
+--- @include rules/rolloutRate
 --- @include rules/mayDeliver
 --- @include rules/executionRecord
 local out = {}
@@ -162,7 +163,7 @@ for _, candidate in ipairs(candidates) do
         redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
         recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
       end
-      if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent) then
+      if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent, rolloutRate(state.spec.rollout, state.tally)) then
         local spec = hashFields(jk.job, EXECUTION_SPEC_FIELDS)
         local made = executionRecord({ jobId = jobId, command = spec.command, args = spec.args, createdAt = tonumber(spec.createdAt),
           expiresAt = state.spec.expiresAt, timeoutMs = tonumber(spec.timeoutMs) }, agentId, at)

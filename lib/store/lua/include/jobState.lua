@@ -11,7 +11,11 @@ local function jobState(jobKey)
   elseif f.abortPercent then
     spec.abort = { criteria = { { failureType = 'all', thresholdPercent = tonumber(f.abortPercent), minExecuted = tonumber(f.abortMin) } } }
   end
-  if f.rolloutMax then spec.rollout = { maxPerMinute = tonumber(f.rolloutMax) } end
+  if f.rolloutMax or f.rolloutBase then spec.rollout = { maxPerMinute = tonumber(f.rolloutMax) } end
+  if f.rolloutBase then
+    spec.rollout.exponential = { basePerMinute = tonumber(f.rolloutBase), incrementFactorTenths = tonumber(f.rolloutFactor),
+      increaseAfter = { kind = f.rolloutAfter, count = tonumber(f.rolloutAfterCount) } }
+  end
   local tally = { targets = tonumber(f.targets), materialized = tonumber(f.materialized), delivered = tonumber(f.delivered),
     inProgress = tonumber(f.inProgress), completed = tonumber(f.completed), failed = tonumber(f.failed), rejected = tonumber(f.rejected),
     canceled = tonumber(f.canceled), lastEndAt = tonumber(f.lastEndAt), updatedAt = tonumber(f.updatedAt) }
