@@ -20,20 +20,23 @@ import { idempotencyKeyHeader, jobFingerprint, jobInput } from '../lib/http/vali
 
 export async function createJob(event: APIGatewayProxyEventV2, context: AuthContext) {
   const { auth, stores, runtime } = context;
-  const input = jobInput(event.body);
-  const key = idempotencyKeyHeader(event.headers?.['idempotency-key']);
   const now = runtime.clock.now();
+  const input = jobInput(event.body, now);
+  const key = idempotencyKeyHeader(event.headers?.['idempotency-key']);
+  // A scheduled job's ttl counts from its start: what it delivers lives as long as any job's.
+  const from = Math.max(now, input.schedule?.startAt ?? now);
   const spec: JobSpec = {
     jobId: randomUUID(),
     command: input.command,
     args: input.args,
     targets: { agents: input.agents, groups: input.groups },
     createdAt: now,
-    expiresAt: now + (input.ttlSeconds ?? runtime.config.commandTtlSeconds) * 1000,
+    expiresAt: from + (input.ttlSeconds ?? runtime.config.commandTtlSeconds) * 1000,
     ...(input.timeoutSeconds === undefined ? {} : { timeoutMs: input.timeoutSeconds * 1000 }),
     continuous: input.continuous,
     ...(input.rollout === undefined ? {} : { rollout: input.rollout }),
     ...(input.abort === undefined ? {} : { abort: input.abort }),
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
     ...(input.description === undefined ? {} : { description: input.description }),
   };
   const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: jobFingerprint(input) };

@@ -13,7 +13,11 @@ import {
   MAX_JOB_AGENTS,
   MAX_JOB_GROUPS,
   MAX_ROLLOUT_PER_MINUTE,
+  MAX_SCHEDULE_AHEAD_MS,
+  type JobSchedule,
   type RolloutConfig,
+  SCHEDULE_END_BEHAVIORS,
+  type ScheduleEndBehavior,
 } from '../jobs/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
@@ -297,7 +301,7 @@ export function statusFilterParam(value: string | undefined): CommandStatus[] | 
   return namesParam(value, COMMAND_STATUSES);
 }
 
-/** `?status=a,b` of jobs: in_progress, paused, completed, canceled, aborted, each once. */
+/** `?status=a,b` of jobs: scheduled, in_progress, paused, completed, canceled, aborted, each once. */
 export function jobStatusFilterParam(value: string | undefined): JobStatus[] | undefined {
   return namesParam(value, JOB_STATUSES);
 }
@@ -379,6 +383,7 @@ export interface JobInput extends CommandInput {
   readonly continuous: boolean;
   readonly rollout: RolloutConfig | undefined;
   readonly abort: AbortConfig | undefined;
+  readonly schedule: JobSchedule | undefined;
   readonly description: string | undefined;
 }
 
@@ -395,9 +400,20 @@ function idList(value: unknown, field: string, max: number, what: string): strin
  * ids and MAX_JOB_GROUPS group names, at least one of either; duplicates allowed, each counted
  * once), and the job's options. Unknown members are refused at every level.
  */
-export function jobInput(body: unknown): JobInput {
+export function jobInput(body: unknown, now: number): JobInput {
   if (!isObject(body)) throw bad('the body must be a JSON object');
-  onlyKeys(body, ['command', 'args', 'targets', 'ttl_seconds', 'timeout_seconds', 'continuous', 'rollout', 'abort', 'description']);
+  onlyKeys(body, [
+    'command',
+    'args',
+    'targets',
+    'ttl_seconds',
+    'timeout_seconds',
+    'continuous',
+    'rollout',
+    'abort',
+    'schedule',
+    'description',
+  ]);
   const command = commandFields(body);
   if (!isObject(body.targets)) throw bad('targets must be a JSON object with agents and/or groups');
   onlyKeys(body.targets, ['agents', 'groups']);
@@ -407,6 +423,7 @@ export function jobInput(body: unknown): JobInput {
   if (body.continuous !== undefined && typeof body.continuous !== 'boolean') throw bad('continuous must be true or false');
   const rollout = body.rollout === undefined ? undefined : rolloutInput(body.rollout);
   const abort = body.abort === undefined ? undefined : abortInput(body.abort);
+  const schedule = body.schedule === undefined ? undefined : scheduleInput(body.schedule, now);
   const { description } = body;
   if (
     description !== undefined &&
@@ -421,8 +438,39 @@ export function jobInput(body: unknown): JobInput {
     continuous: body.continuous === true,
     rollout,
     abort,
+    schedule,
     description: description as string | undefined,
   };
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An ISO 8601 time with its offset (`Z` or ±hh:mm), as epoch ms. */
+function isoTime(value: unknown, field: string): number {
+  const at = typeof value === 'string' && ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(at)) throw bad(`${field} must be an ISO 8601 time with its offset, such as 2027-01-31T22:00:00Z`);
+  return at;
+}
+
+/**
+ * A job's `schedule`: `start_at` (at most a year after `now`), `end_at` (after start_at) and
+ * `end_behavior` (stop_rollout when absent; only with end_at).
+ */
+function scheduleInput(value: unknown, now: number): JobSchedule {
+  if (!isObject(value)) throw bad('schedule must be a JSON object with start_at');
+  onlyKeys(value, ['start_at', 'end_at', 'end_behavior']);
+  const startAt = isoTime(value.start_at, 'schedule.start_at');
+  if (startAt > now + MAX_SCHEDULE_AHEAD_MS) throw bad('schedule.start_at must be at most one year ahead');
+  const endAt = value.end_at === undefined ? undefined : isoTime(value.end_at, 'schedule.end_at');
+  if (endAt !== undefined && endAt <= startAt) throw bad('schedule.end_at must be after schedule.start_at');
+  let endBehavior: ScheduleEndBehavior = 'stop_rollout';
+  if (value.end_behavior !== undefined) {
+    const found = SCHEDULE_END_BEHAVIORS.find((behavior) => behavior === value.end_behavior);
+    if (found === undefined) throw bad(`schedule.end_behavior must be one of: ${SCHEDULE_END_BEHAVIORS.join(', ')}`);
+    if (endAt === undefined) throw bad('schedule.end_behavior goes with schedule.end_at');
+    endBehavior = found;
+  }
+  return { startAt, ...(endAt === undefined ? {} : { endAt }), endBehavior };
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 
-export const JOB_STATUSES = ['in_progress', 'paused', 'completed', 'canceled', 'aborted'] as const;
+export const JOB_STATUSES = ['scheduled', 'in_progress', 'paused', 'completed', 'canceled', 'aborted'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** The most agents and groups one job may name. */
@@ -79,6 +79,22 @@ export interface AbortConfig {
   readonly criteria: readonly AbortCriterion[];
 }
 
+/** What a job does at its schedule's end: no new delivery (stop_rollout), or the job's cancel without or with force. */
+export const SCHEDULE_END_BEHAVIORS = ['stop_rollout', 'cancel', 'force_cancel'] as const;
+export type ScheduleEndBehavior = (typeof SCHEDULE_END_BEHAVIORS)[number];
+/** How far ahead a schedule may start. */
+export const MAX_SCHEDULE_AHEAD_MS = 365 * 24 * 3600 * 1000;
+
+/**
+ * A job's schedule: `scheduled` before startAt (nothing delivered), in progress from then; at
+ * endAt (when given) its endBehavior, at that very instant, computed from time.
+ */
+export interface JobSchedule {
+  readonly startAt: number;
+  readonly endAt?: number;
+  readonly endBehavior: ScheduleEndBehavior;
+}
+
 /** What a job is asked to do, as created. Times are epoch milliseconds. */
 export interface JobSpec {
   readonly jobId: string;
@@ -93,6 +109,7 @@ export interface JobSpec {
   readonly continuous: boolean;
   readonly rollout?: RolloutConfig;
   readonly abort?: AbortConfig;
+  readonly schedule?: JobSchedule;
   readonly description?: string;
 }
 

@@ -36,6 +36,14 @@ import { MAX_JOB_TARGETS, MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from './mo
 export const ABORT_REASON = 'job_aborted';
 /** The reason an execution gets when its job is canceled and the operator gave none. */
 export const JOB_CANCEL_REASON = 'job_canceled';
+/** The reason of what a schedule's end cancels: the undelivered targets (stop_rollout), or the job (cancel, force_cancel). */
+export const SCHEDULE_END_REASON = 'schedule_ended';
+
+/** The schedule's end has come at `now` with stop_rollout, before the job's expiry: nothing new is delivered, the undelivered are canceled. */
+export function rolloutStopped(spec: JobSpec, now: number): boolean {
+  const endAt = spec.schedule?.endAt;
+  return spec.schedule?.endBehavior === 'stop_rollout' && endAt !== undefined && now >= endAt && endAt < spec.expiresAt;
+}
 
 /**
  * Jobs one page of the job list (GET /api/jobs) examines at most, whatever its filter matches
@@ -99,6 +107,9 @@ export function countsAt(state: JobState, timedOut: TimedOutTally, now: number):
   let delivered = tally.delivered - timedOut.delivered;
   let inProgress = tally.inProgress - timedOut.inProgress;
   let pending = undeliveredLeft(state);
+  // A schedule's stop_rollout end cancels every target not delivered then (none is delivered after it).
+  const stopped = rolloutStopped(spec, now) ? pending : 0;
+  pending -= stopped;
   let expired = 0;
   if (now >= spec.expiresAt) {
     expired = delivered + inProgress + pending;
@@ -114,7 +125,7 @@ export function countsAt(state: JobState, timedOut: TimedOutTally, now: number):
     failed: tally.failed,
     rejected: tally.rejected,
     timed_out: timedOut.delivered + timedOut.inProgress,
-    canceled: tally.canceled + (state.end?.undelivered ?? 0),
+    canceled: tally.canceled + (state.end?.undelivered ?? 0) + stopped,
     expired,
   };
 }
@@ -165,15 +176,19 @@ function liveCount(counts: JobCounts): number {
 
 /**
  * The status at `now` from the state and the counts at `now`: a written end, then the abort
- * threshold, then completed (a continuous job at its expiry, any other once nothing can change),
- * then paused, else in progress.
+ * threshold, then completed (a continuous job at its expiry or, its rollout stopped by its
+ * schedule, once nothing can change; any other once nothing can change), then paused, then
+ * scheduled (before its schedule's start), else in progress.
  */
 export function jobStatusAt(state: JobState, counts: JobCounts, now: number): JobStatus {
+  const { spec } = state;
   if (state.end !== undefined) return state.end.status;
-  if (shouldAbort(state.spec.abort, counts)) return 'aborted';
-  const completed = state.spec.continuous ? now >= state.spec.expiresAt : liveCount(counts) === 0;
+  if (shouldAbort(spec.abort, counts)) return 'aborted';
+  const settled = liveCount(counts) === 0;
+  const completed = spec.continuous ? now >= spec.expiresAt || (rolloutStopped(spec, now) && settled) : settled;
   if (completed) return 'completed';
-  return state.pause?.paused === true ? 'paused' : 'in_progress';
+  if (state.pause?.paused === true) return 'paused';
+  return spec.schedule !== undefined && now < spec.schedule.startAt ? 'scheduled' : 'in_progress';
 }
 
 /** A status that never changes again: completed, canceled, aborted. */
@@ -226,6 +241,30 @@ export function abortAt(state: JobState, counts: JobCounts, now: number): JobEnd
   return { status: 'aborted', at: endInstant(state, now), reason: ABORT_REASON, force: false, undelivered: counts.pending };
 }
 
+/**
+ * Is the schedule's cancel or force_cancel end due at `now` and not yet written? Then the store
+ * reads the counts at the schedule's endAt (its timed-out tally then) and calls scheduledEnd.
+ */
+export function scheduledEndDue(state: JobState, now: number): boolean {
+  const schedule = state.spec.schedule;
+  return state.end === undefined && schedule?.endAt !== undefined && schedule.endBehavior !== 'stop_rollout' && now >= schedule.endAt;
+}
+
+/**
+ * The end a schedule's cancel or force_cancel writes when a store first meets the job at or
+ * after its endAt (`counts` read at endAt): the job's cancel at endAt (cancelJob, reason
+ * schedule_ended, with force for force_cancel), as if an operator had canceled it at that very
+ * instant. undefined: nothing to write (not due, or the job had ended or reached its abort
+ * threshold by then).
+ */
+export function scheduledEnd(state: JobState, counts: JobCounts, now: number): JobEnd | undefined {
+  const schedule = state.spec.schedule;
+  if (!scheduledEndDue(state, now) || schedule?.endAt === undefined || shouldAbort(state.spec.abort, counts)) return undefined;
+  const force = schedule.endBehavior === 'force_cancel';
+  const decided = cancelJob(state, counts, { reason: SCHEDULE_END_REASON, force, at: schedule.endAt });
+  return decided.outcome === 'accepted' ? decided.state.end : undefined;
+}
+
 /** The state with its end written (abortAt or cancelJob), the change stamped. */
 export function ended(state: JobState, end: JobEnd): JobState {
   return { ...state, end, tally: { ...state.tally, updatedAt: Math.max(state.tally.updatedAt, end.at) } };
@@ -270,8 +309,13 @@ export function cancelJob(
 export function jobCompletedAt(state: JobState, counts: JobCounts, timedOut: TimedOutTally, now: number): number | undefined {
   if (state.end !== undefined) return state.end.at;
   if (jobStatusAt(state, counts, now) !== 'completed') return undefined;
-  if (state.spec.continuous || counts.expired > 0) return state.spec.expiresAt;
-  return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0);
+  if (counts.expired > 0 || (state.spec.continuous && now >= state.spec.expiresAt)) return state.spec.expiresAt;
+  return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0, stoppedAt(state, now) ?? 0);
+}
+
+/** When the schedule's stop_rollout canceled undelivered targets, if it did by `now`: its endAt. */
+function stoppedAt(state: JobState, now: number): number | undefined {
+  return rolloutStopped(state.spec, now) && undeliveredLeft(state) > 0 ? state.spec.schedule?.endAt : undefined;
 }
 
 /**
@@ -283,7 +327,10 @@ export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: numbe
   const counts = countsAt(state, timedOut, now);
   const status = jobStatusAt(state, counts, now);
   const completedAt = jobCompletedAt(state, counts, timedOut, now);
-  const byTime = state.end?.final !== undefined ? 0 : Math.max(timedOut.lastAt ?? 0, counts.expired > 0 ? state.spec.expiresAt : 0);
+  const byTime =
+    state.end?.final !== undefined
+      ? 0
+      : Math.max(timedOut.lastAt ?? 0, counts.expired > 0 ? state.spec.expiresAt : 0, stoppedAt(state, now) ?? 0);
   return {
     spec: state.spec,
     status,
@@ -336,8 +383,8 @@ export function rolloutWindowStart(now: number): number {
 }
 
 /**
- * May the poll at `now` make this agent's execution? The job is in progress (after abortAt),
- * not expired, the agent is a target without one, and the rollout allows another at its rate
+ * May the poll at `now` make this agent's execution? The job is in progress (after abortAt;
+ * not scheduled, not paused), not expired, not past its schedule's end, the agent is a target without one, and the rollout allows another at its rate
  * now (`perMinute`, rolloutRate).
  */
 export function mayDeliver(
@@ -351,10 +398,16 @@ export function mayDeliver(
   return (
     status === 'in_progress' &&
     now < spec.expiresAt &&
+    (spec.schedule?.endAt === undefined || now < spec.schedule.endAt) &&
     target.isTarget &&
     !target.hasExecution &&
     rolloutAllows(perMinute, deliveredSinceWindowStart)
   );
+}
+
+/** Does a continuous job take an agent that joins one of its groups at `now` as a target? Not once it has ended, nor past its schedule's end. */
+export function takesJoiner(status: JobStatus, spec: JobSpec, now: number): boolean {
+  return spec.continuous && !isJobEnded(status) && (spec.schedule?.endAt === undefined || now < spec.schedule.endAt);
 }
 
 /** The execution as made at `now`: the job's command for the agent, delivered at once. */
@@ -434,14 +487,18 @@ export function needsSettling(record: CommandRecord, end: JobEnd | undefined): b
 }
 
 /**
- * A target with no execution, at `now`: pending; canceled by the job's end before its expiry;
- * else expired. `endedAt`: when it became terminal (the job's end, or its expiry).
+ * A target with no execution, at `now`: pending; canceled by its schedule's stop_rollout end
+ * (schedule_ended), or by the job's end, before its expiry; else expired. `endedAt`: when it became terminal (the job's end, or its expiry).
  */
 export function undeliveredStatus(
   state: JobState,
   now: number,
 ): { status: CommandStatus; reason: string | undefined; endedAt: number | undefined } {
   const { end, spec } = state;
+  const endAt = spec.schedule?.endAt;
+  if (rolloutStopped(spec, now) && endAt !== undefined && (end === undefined || endAt <= end.at)) {
+    return { status: 'canceled', reason: SCHEDULE_END_REASON, endedAt: endAt };
+  }
   if (end !== undefined && end.at < spec.expiresAt) {
     return { status: 'canceled', reason: end.status === 'aborted' ? ABORT_REASON : (end.reason ?? JOB_CANCEL_REASON), endedAt: end.at };
   }

@@ -58,6 +58,10 @@ export function jobView(job: JobSnapshot) {
     continuous: spec.continuous,
     rollout: rolloutView(job),
     abort: spec.abort === undefined ? null : abortView(spec.abort),
+    schedule:
+      spec.schedule === undefined
+        ? null
+        : { start_at: iso(spec.schedule.startAt), end_at: iso(spec.schedule.endAt), end_behavior: spec.schedule.endBehavior },
     status,
     counts: {
       pending: counts.pending,

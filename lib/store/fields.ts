@@ -59,6 +59,9 @@ export const JOB_FIELDS = [
   'abortPercent',
   'abortMin',
   'abortCriteria',
+  'scheduleStart',
+  'scheduleEnd',
+  'scheduleEndBehavior',
   'description',
   'seq',
   'targetSeq',
@@ -162,6 +165,9 @@ export const JOB_STATE_FIELDS = [
   'rolloutFactor',
   'rolloutAfter',
   'rolloutAfterCount',
+  'scheduleStart',
+  'scheduleEnd',
+  'scheduleEndBehavior',
 ] as const satisfies readonly JobField[];
 
 /**
@@ -175,6 +181,9 @@ export const JOB_SPEC_OPTION_FIELDS = [
   'rolloutAfter',
   'rolloutAfterCount',
   'abortCriteria',
+  'scheduleStart',
+  'scheduleEnd',
+  'scheduleEndBehavior',
 ] as const satisfies readonly JobField[];
 
 /** A job's end alone, for settledExecution (include/jobEndOf.lua). */

@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { COMMAND_STATUSES, TERMINAL_STATUSES } from '../commands/model.ts';
 import { MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
-import { ABORT_REASON, JOB_CANCEL_REASON } from '../jobs/rules.ts';
+import { ABORT_REASON, JOB_CANCEL_REASON, SCHEDULE_END_REASON } from '../jobs/rules.ts';
 import { LUA_FIELD_LISTS } from './fields.ts';
 
 /** Every script file of lib/store/lua (kebab-case names, `.lua` left out); `gate` is the admission preamble. */
@@ -138,6 +138,7 @@ export function generatedLua(): Record<string, string> {
       `local MAX_ROLLOUT_PER_MINUTE = ${String(MAX_ROLLOUT_PER_MINUTE)}`,
       `local ABORT_REASON = ${luaString(ABORT_REASON)}`,
       `local JOB_CANCEL_REASON = ${luaString(JOB_CANCEL_REASON)}`,
+      `local SCHEDULE_END_REASON = ${luaString(SCHEDULE_END_REASON)}`,
     ].join('\n'),
   };
 }

@@ -90,6 +90,9 @@ import {
   phaseOf,
   retally,
   rolloutRate,
+  scheduledEnd,
+  scheduledEndDue,
+  takesJoiner,
   rolloutWindowStart,
   settledExecution,
   targetAdded,
@@ -273,8 +276,14 @@ export class MemoryJobBook {
     return { delivered, inProgress, ...(lastAt === undefined ? {} : { lastAt }) };
   }
 
-  /** Meets the job at `now`: writes the abort it has reached (rules.abortAt); the timeouts it read. */
+  /** Meets the job at `now`: writes the end its schedule reached (rules.scheduledEnd), then the abort it has reached (rules.abortAt); the timeouts it read. */
   meet(job: MemoryJob, now: number): TimedOutTally {
+    if (scheduledEndDue(job.state, now)) {
+      // Read at the schedule's end (its timeouts then), as if met at that very instant.
+      const endAt = job.state.spec.schedule?.endAt as number;
+      const end = scheduledEnd(job.state, countsAt(job.state, this.timedOut(job, endAt), endAt), now);
+      if (end !== undefined) job.state = ended(job.state, end);
+    }
     const timedOut = this.timedOut(job, now);
     const end = abortAt(job.state, countsAt(job.state, timedOut, now), now);
     if (end !== undefined) job.state = ended(job.state, end);
@@ -382,10 +391,12 @@ export class MemoryJobBook {
         continue;
       }
       if (!job.state.spec.continuous) continue;
-      if (isJobEnded(this.statusAfterMeeting(job, now))) {
+      const status = this.statusAfterMeeting(job, now);
+      if (isJobEnded(status)) {
         unindex(this.groupJobs, group, jobId);
         continue;
       }
+      if (!takesJoiner(status, job.state.spec, now)) continue;
       if (job.isTarget.has(agentId)) continue;
       job.targets.push(agentId);
       job.isTarget.add(agentId);

@@ -82,6 +82,7 @@ import {
   type JobListQuery,
   type JobPause,
   type JobPauseChange,
+  type JobSchedule,
   type JobSnapshot,
   type JobSpec,
   type JobState,
@@ -89,6 +90,7 @@ import {
   type JobTargets,
   type PauseJobOutcome,
   type RolloutConfig,
+  SCHEDULE_END_BEHAVIORS,
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../jobs/model.ts';
@@ -766,6 +768,13 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
   const timeoutMs = optional('timeoutMs');
   const abort = abortOf(fields);
   const rollout = rolloutOf(fields);
+  const scheduleStart = optional('scheduleStart');
+  const scheduleEnd = optional('scheduleEnd');
+  const endBehavior = SCHEDULE_END_BEHAVIORS.find((behavior) => behavior === fields.get('scheduleEndBehavior')) ?? 'stop_rollout';
+  const schedule: JobSchedule | undefined =
+    scheduleStart === undefined
+      ? undefined
+      : { startAt: scheduleStart, ...(scheduleEnd === undefined ? {} : { endAt: scheduleEnd }), endBehavior };
   const description = fields.get('description');
   const spec: JobSpec = {
     jobId: required('jobId'),
@@ -778,6 +787,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     continuous: required('continuous') === '1',
     ...(rollout === undefined ? {} : { rollout }),
     ...(abort === undefined ? {} : { abort }),
+    ...(schedule === undefined ? {} : { schedule }),
     ...(description === undefined ? {} : { description }),
   };
   const lastEndAt = optional('lastEndAt');
@@ -858,6 +868,11 @@ function specFieldsOf(spec: JobSpec): string {
     pairs.push(['rolloutAfter', exponential.increaseAfter.kind], ['rolloutAfterCount', String(exponential.increaseAfter.count)]);
   }
   if (spec.abort !== undefined) pairs.push(['abortCriteria', JSON.stringify(spec.abort.criteria)]);
+  const { schedule } = spec;
+  if (schedule !== undefined) {
+    pairs.push(['scheduleStart', String(schedule.startAt)], ['scheduleEndBehavior', schedule.endBehavior]);
+    if (schedule.endAt !== undefined) pairs.push(['scheduleEnd', String(schedule.endAt)]);
+  }
   return JSON.stringify(pairs.flat());
 }
 

@@ -151,12 +151,10 @@ describe('dev/invoke.ts', () => {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
       });
-    const [read, listed, canceled, paused, resumed] = await Promise.all([
+    const [read, listed, canceled] = await Promise.all([
       call('events/get-job.json'),
       call('events/list-job-executions.json'),
       call('events/cancel-job.json'),
-      call('events/pause-job.json'),
-      call('events/resume-job.json'),
     ]);
     const id = /job ([0-9a-f-]{36})/.exec(read.stderr)?.[1];
     expect(read.stderr).toMatch(/^invoke: created job [0-9a-f-]{36} first/);
@@ -172,6 +170,16 @@ describe('dev/invoke.ts', () => {
       statusCode: 200,
       body: { status: 'canceled', force: false, cancel_reason: 'rollback: 1.4.2 breaks the health check' },
     });
+  });
+
+  it.each(stores)('on the $name store, creates a job first for the pause and resume samples, which then answer 200', async ({ env }) => {
+    const run = promisify(execFile);
+    const call = (file: string) =>
+      run(process.execPath, ['dev/invoke.ts', file], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
+      });
+    const [paused, resumed] = await Promise.all([call('events/pause-job.json'), call('events/resume-job.json')]);
     expect(JSON.parse(paused.stdout)).toMatchObject({
       functionName: 'pause-job',
       statusCode: 200,

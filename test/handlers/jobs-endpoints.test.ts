@@ -211,6 +211,41 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ],
       ['abort min 0', { command: 'x', targets: one, abort: { failure_threshold_percent: 5, min_executed: 0 } }, /abort.min_executed/],
       ['abort null', { command: 'x', targets: one, abort: null }, /abort must be a JSON object/],
+      ['a schedule not an object', { command: 'x', targets: one, schedule: 'soon' }, /^schedule must be a JSON object with start_at$/],
+      [
+        'a schedule without start_at',
+        { command: 'x', targets: one, schedule: {} },
+        /^schedule.start_at must be an ISO 8601 time with its offset, such as 2027-01-31T22:00:00Z$/,
+      ],
+      [
+        'a start_at without its offset',
+        { command: 'x', targets: one, schedule: { start_at: '2027-01-31T22:00:00' } },
+        /^schedule.start_at must be an ISO 8601 time with its offset/,
+      ],
+      [
+        'a start_at more than a year ahead',
+        { command: 'x', targets: one, schedule: { start_at: '2099-01-01T00:00:00Z' } },
+        /^schedule.start_at must be at most one year ahead$/,
+      ],
+      [
+        'an end_at not after start_at',
+        { command: 'x', targets: one, schedule: { start_at: '2026-01-01T00:00:00Z', end_at: '2026-01-01T00:00:00Z' } },
+        /^schedule.end_at must be after schedule.start_at$/,
+      ],
+      [
+        'an end_behavior without end_at',
+        { command: 'x', targets: one, schedule: { start_at: '2026-01-01T00:00:00Z', end_behavior: 'cancel' } },
+        /^schedule.end_behavior goes with schedule.end_at$/,
+      ],
+      [
+        'an unknown end_behavior',
+        {
+          command: 'x',
+          targets: one,
+          schedule: { start_at: '2026-01-01T00:00:00Z', end_at: '2026-01-02T00:00:00Z', end_behavior: 'abort' },
+        },
+        /^schedule.end_behavior must be one of: stop_rollout, cancel, force_cancel$/,
+      ],
       [
         'abort criteria empty',
         { command: 'x', targets: one, abort: { criteria: [] } },
@@ -308,6 +343,12 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           exponential: { base_per_minute: 1000, increment_factor: 5.0, increase_after: { succeeded: 100000 } },
         },
         abort: { criteria: Array(4).fill({ failure_type: 'timed_out', threshold_percent: 100, min_executed: 100000 }) },
+        // The longest times the schedule takes: milliseconds and a written offset.
+        schedule: {
+          start_at: iso(rt.clock.now() + 60_000).replace('Z', '+00:00'),
+          end_at: iso(rt.clock.now() + 120_000).replace('Z', '+00:00'),
+          end_behavior: 'force_cancel',
+        },
         // 256 UTF-16 units, each written as a \uXXXX escape: the longest a description is in JSON.
         description: '\u0001'.repeat(256),
       });
@@ -352,6 +393,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           failure_threshold_percent: 10,
           min_executed: 5,
         },
+        schedule: null,
         status: 'in_progress',
         counts: { ...ZERO, pending: 3 },
         created_at: iso(now),
@@ -373,6 +415,26 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       expect(capped.body.rollout).toEqual({ max_per_minute: 50, exponential, current_per_minute: 10 });
       expect(free.body.rollout).toEqual({ exponential, current_per_minute: 10 });
       expect((await read(free.body.job_id)).body.rollout).toEqual({ exponential, current_per_minute: 10 });
+    });
+
+    it('takes a schedule: scheduled until start_at, its ttl counted from then, end_behavior stop_rollout by default', async () => {
+      const now = rt.clock.now();
+      const startAt = iso(now + 3_600_000);
+      const answer = await create({
+        command: 'scan',
+        targets: { agents: [agentId(1)] },
+        ttl_seconds: 600,
+        schedule: { start_at: startAt },
+      });
+
+      expect(answer.status).toBe(201);
+      expect(answer.body).toMatchObject({
+        status: 'scheduled',
+        schedule: { start_at: startAt, end_at: null, end_behavior: 'stop_rollout' },
+        expires_at: iso(now + 3_600_000 + 600_000),
+      });
+      expect((await poll(agentId(1))).body.commands).toEqual([]);
+      expect((await list({ status: 'scheduled' })).body.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([answer.body.job_id]);
     });
 
     it('takes abort criteria by failure type and shows them as given', async () => {
@@ -513,8 +575,8 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         expect.stringMatching(/^jobId must be/),
         expect.stringMatching(/^jobId must be/),
         expect.stringMatching(/^jobId must be/),
-        'status must be a comma-separated list of: in_progress, paused, completed, canceled, aborted',
-        'status must be a comma-separated list of: in_progress, paused, completed, canceled, aborted',
+        'status must be a comma-separated list of: scheduled, in_progress, paused, completed, canceled, aborted',
+        'status must be a comma-separated list of: scheduled, in_progress, paused, completed, canceled, aborted',
         'limit must be a whole number from 1 to 100',
         'limit must be a whole number from 1 to 100',
         'cursor must be a next_cursor this service gave',

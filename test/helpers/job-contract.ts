@@ -17,7 +17,7 @@ import { handler as postResults } from '../../functions/post-results.ts';
 import { COMMAND_STATUSES, type CommandRecord, type CommandStatus, type Report } from '../../lib/commands/model.ts';
 import type { JoinOutcome } from '../../lib/groups/membership.ts';
 import type { ExecutionEntry, JobCounts, JobSnapshot, JobSpec } from '../../lib/jobs/model.ts';
-import { ABORT_REASON, executionRecord, JOB_CANCEL_REASON } from '../../lib/jobs/rules.ts';
+import { ABORT_REASON, executionRecord, JOB_CANCEL_REASON, SCHEDULE_END_REASON } from '../../lib/jobs/rules.ts';
 import type { JobStore } from '../../lib/store/types.ts';
 import { invoke } from './lambda.ts';
 import type { StoreTarget, TestRuntime } from './targets.ts';
@@ -734,6 +734,88 @@ export function jobContract(target: StoreTarget): void {
           job: { status: 'canceled' },
         });
         expect(await w.jobs.pause('no-such-job', { paused: true, reason: undefined, at: w.now() })).toEqual({ outcome: 'not_found' });
+      });
+    });
+
+    describe('schedule', () => {
+      it('is scheduled before start_at and delivers nothing; from start_at to the very millisecond it is in progress', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create({ agents: [a, b] }, { schedule: { startAt: w.t0 + 10_000, endBehavior: 'stop_rollout' } });
+        const id = job.spec.jobId;
+        expect(job.status).toBe('scheduled');
+        w.at(9_999);
+        expect(await w.poll(a)).toEqual([]);
+        expect((await w.check(id, { pending: 2 })).status).toBe('scheduled');
+        w.at(10_000);
+        expect((await w.check(id, { pending: 2 })).status).toBe('in_progress');
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+        await w.check(id, { delivered: 2 });
+      });
+
+      it('stop_rollout: nothing new from end_at on, the undelivered canceled then (schedule_ended), completed once the delivered finish', async () => {
+        const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
+        const job = await w.create(
+          { agents: [a, b, c] },
+          { schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'stop_rollout' } },
+        );
+        const id = job.spec.jobId;
+        w.at(19_999);
+        expect(await w.polled(a)).toEqual([id]);
+        await w.check(id, { pending: 2, delivered: 1 });
+        w.at(20_000);
+        expect(await w.poll(b)).toEqual([]);
+        const stopped = await w.check(id, { delivered: 1, canceled: 2 });
+        expect(stopped.status).toBe('in_progress');
+        const listed = await w.listed(id);
+        expect(listed.filter((entry) => entry.status === 'canceled').map((entry) => [entry.cancelReason, entry.endedAt])).toEqual([
+          [SCHEDULE_END_REASON, w.t0 + 20_000],
+          [SCHEDULE_END_REASON, w.t0 + 20_000],
+        ]);
+        // The delivered one is handed out again and finishes: the job is completed then.
+        w.at(25_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.report(a, id, 'completed')).toBe('accepted');
+        expect(await w.check(id, { completed: 1, canceled: 2 })).toMatchObject({ status: 'completed', completedAt: w.t0 + 25_000 });
+      });
+
+      it('cancel: at end_at the job is canceled at that very instant, reason schedule_ended; delivered ones go on', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create({ agents: [a, b] }, { schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'cancel' } });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        w.at(19_999);
+        expect((await w.check(id, { pending: 1, delivered: 1 })).status).toBe('in_progress');
+        // Nothing meets the job at 20 s; read later, it ended then.
+        w.at(30_000);
+        expect(await w.poll(b)).toEqual([]);
+        const canceled = await w.check(id, { delivered: 1, canceled: 1 });
+        expect(canceled).toMatchObject({ status: 'canceled', completedAt: w.t0 + 20_000 });
+        expect(canceled.end).toMatchObject({ status: 'canceled', at: w.t0 + 20_000, reason: SCHEDULE_END_REASON, force: false });
+        expect(await w.report(a, id, 'completed')).toBe('accepted');
+        await w.check(id, { completed: 1, canceled: 1 });
+      });
+
+      it('force_cancel: at end_at delivered executions are canceled too, the counts frozen then; a report after is refused', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create(
+          { agents: [a, b] },
+          { timeoutMs: 15_000, schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'force_cancel' } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        // a times out at 16 s, before the end: timed out, not canceled, in the frozen counts; b would at 21 s.
+        w.at(6_000);
+        expect(await w.polled(b)).toEqual([id]);
+        w.at(20_000);
+        const canceled = await w.check(id, { timed_out: 1, canceled: 1 });
+        expect(canceled).toMatchObject({ status: 'canceled', completedAt: w.t0 + 20_000 });
+        expect(canceled.end).toMatchObject({ at: w.t0 + 20_000, reason: SCHEDULE_END_REASON, force: true });
+        w.at(21_000);
+        expect(await w.report(b, id, 'completed')).toBe('refused canceled');
+        await w.check(id, { timed_out: 1, canceled: 1 });
       });
     });
 

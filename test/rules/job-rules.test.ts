@@ -40,6 +40,10 @@ import {
   retally,
   rolloutAllows,
   rolloutRate,
+  SCHEDULE_END_REASON,
+  scheduledEnd,
+  scheduledEndDue,
+  takesJoiner,
   rolloutWindowStart,
   settledExecution,
   shouldAbort,
@@ -490,6 +494,64 @@ describe('rollout and mayDeliver', () => {
     expect(mayDeliver('in_progress', spec, T0 + TTL - 1, target, 0, 3)).toBe(true);
     expect(mayDeliver('in_progress', spec, T0, { isTarget: false, hasExecution: false }, 0, 3)).toBe(false);
     expect(mayDeliver('in_progress', spec, T0, { isTarget: true, hasExecution: true }, 0, 3)).toBe(false);
+  });
+});
+
+describe('schedule: jobStatusAt, countsAt, undeliveredStatus, mayDeliver, scheduledEnd, takesJoiner', () => {
+  const live = stateOf({ targets: 10, materialized: 4, delivered: 2, inProgress: 1, completed: 1 });
+  const withSchedule = (endBehavior: 'stop_rollout' | 'cancel' | 'force_cancel', extra: Partial<JobSpec> = {}) => ({
+    ...live,
+    spec: specOf({ schedule: { startAt: T0 + 10, endAt: T0 + 40, endBehavior }, ...extra }),
+  });
+  const target = { isTarget: true, hasExecution: false };
+
+  it('is scheduled before start_at, in progress from it, and delivers nothing before it or from end_at', () => {
+    const state = withSchedule('stop_rollout');
+    expect(jobStatusAt(state, countsAt(state, NONE, T0 + 9), T0 + 9)).toBe('scheduled');
+    expect(jobStatusAt(state, countsAt(state, NONE, T0 + 10), T0 + 10)).toBe('in_progress');
+    expect(mayDeliver('scheduled', state.spec, T0 + 9, target, 0, undefined)).toBe(false);
+    expect(mayDeliver('in_progress', state.spec, T0 + 39, target, 0, undefined)).toBe(true);
+    expect(mayDeliver('in_progress', state.spec, T0 + 40, target, 0, undefined)).toBe(false);
+  });
+
+  it('stop_rollout: from end_at the undelivered count canceled (schedule_ended), the job completes once the delivered finish', () => {
+    const state = withSchedule('stop_rollout');
+    expect(countsAt(state, NONE, T0 + 39)).toEqual(countsOf({ pending: 6, delivered: 2, in_progress: 1, completed: 1 }));
+    expect(countsAt(state, NONE, T0 + 40)).toEqual(countsOf({ canceled: 6, delivered: 2, in_progress: 1, completed: 1 }));
+    expect(undeliveredStatus(state, T0 + 40)).toEqual({ status: 'canceled', reason: SCHEDULE_END_REASON, endedAt: T0 + 40 });
+    expect(undeliveredStatus(state, T0 + 39)).toEqual({ status: 'pending', reason: undefined, endedAt: undefined });
+    expect(jobStatusAt(state, countsAt(state, NONE, T0 + 40), T0 + 40)).toBe('in_progress');
+    const done = { ...state, tally: { ...state.tally, delivered: 0, inProgress: 0, completed: 4, lastEndAt: T0 + 50 } };
+    const counts = countsAt(done, NONE, T0 + 60);
+    expect(jobStatusAt(done, counts, T0 + 60)).toBe('completed');
+    expect(jobCompletedAt(done, counts, NONE, T0 + 60)).toBe(T0 + 50);
+  });
+
+  it('cancel and force_cancel: the end written at end_at from the counts then; not before it, nor over an abort or an end', () => {
+    const state = withSchedule('cancel');
+    expect(scheduledEndDue(state, T0 + 39)).toBe(false);
+    expect(scheduledEndDue(state, T0 + 40)).toBe(true);
+    expect(scheduledEnd(state, countsAt(state, NONE, T0 + 40), T0 + 99)).toEqual({
+      status: 'canceled',
+      at: T0 + 40,
+      reason: SCHEDULE_END_REASON,
+      force: false,
+      undelivered: 6,
+    });
+    const forced = withSchedule('force_cancel');
+    expect(scheduledEnd(forced, countsAt(forced, NONE, T0 + 40), T0 + 41)?.final).toEqual(countsOf({ completed: 1, canceled: 9 }));
+    expect(scheduledEndDue(withSchedule('stop_rollout'), T0 + 99)).toBe(false);
+    const abort = { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] };
+    const failing = { ...withSchedule('cancel', { abort }), tally: { ...live.tally, completed: 0, failed: 1 } };
+    expect(scheduledEnd(failing, countsAt(failing, NONE, T0 + 40), T0 + 40)).toBeUndefined();
+  });
+
+  it('takes no joiner past end_at, nor once ended', () => {
+    const { spec } = withSchedule('stop_rollout', { continuous: true });
+    expect(takesJoiner('in_progress', spec, T0 + 39)).toBe(true);
+    expect(takesJoiner('paused', spec, T0 + 39)).toBe(true);
+    expect(takesJoiner('in_progress', spec, T0 + 40)).toBe(false);
+    expect(takesJoiner('canceled', spec, T0 + 1)).toBe(false);
   });
 });
 

@@ -37,6 +37,7 @@ import {
   type JobState,
   type JobTally,
   type RolloutConfig,
+  SCHEDULE_END_BEHAVIORS,
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../../lib/jobs/model.ts';
@@ -259,10 +260,18 @@ const byType = specOf({
     ],
   },
 });
+const stopAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'stop_rollout' } });
+const cancelAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'cancel' } });
+const forceAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'force_cancel' }, continuous: true });
 const SPECS: readonly JobSpec[] = [
   specOf(),
   guarded,
   byType,
+  stopAt40,
+  cancelAt40,
+  forceAt40,
+  specOf({ schedule: { startAt: T0 + 50, endBehavior: 'stop_rollout' } }),
+  specOf({ schedule: { startAt: T0, endAt: T0 + TTL + 5, endBehavior: 'stop_rollout' } }),
   specOf({ abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 25, minExecuted: 4 }] } }),
   specOf({ continuous: true }),
   specOf({ rollout: { maxPerMinute: 3 } }),
@@ -310,6 +319,14 @@ const STATES: readonly JobState[] = [
   live,
   ...ENDS.map((end) => jobRules.ended(live, end)),
   { ...live, pause: { paused: true, at: T0 + 5, reason: 'hold' } },
+  { ...live, spec: stopAt40 },
+  { ...live, spec: cancelAt40 },
+  { ...live, spec: forceAt40 },
+  { ...stateOf({ targets: 4, materialized: 2, completed: 2 }), spec: stopAt40 },
+  { ...stateOf({ targets: 4, materialized: 3, completed: 1, failed: 2 }), spec: { ...cancelAt40, abort: guarded.abort } },
+  jobRules.ended({ ...live, spec: stopAt40 }, ENDS[6] as JobEnd),
+  jobRules.ended({ ...live, spec: stopAt40 }, ENDS[0] as JobEnd),
+  { ...live, spec: specOf({ schedule: { startAt: T0 + 50, endBehavior: 'stop_rollout' } }) },
   { ...live, pause: { paused: false, at: T0 + 6 } },
   { ...stateOf({ targets: 2, materialized: 2, completed: 2 }), pause: { paused: true, at: T0 + 5 } },
   { ...stateOf({ targets: 10, materialized: 3, failed: 1, completed: 2 }, guarded), pause: { paused: true, at: T0 + 5 } },
@@ -467,6 +484,14 @@ const specArb: fc.Arbitrary<JobSpec> = fc
       timeoutMs: fc.integer({ min: 1, max: 50 }),
       rollout: fc.record({ maxPerMinute: fc.integer({ min: 1, max: 5 }) }),
       abort: abortArb,
+      schedule: fc.record(
+        {
+          startAt: fc.integer({ min: T0, max: T0 + 60 }),
+          endAt: fc.integer({ min: T0 + 1, max: T0 + 120 }),
+          endBehavior: fc.constantFrom(...SCHEDULE_END_BEHAVIORS),
+        },
+        { requiredKeys: ['startAt', 'endBehavior'] },
+      ),
     },
     { requiredKeys: ['expiresAt', 'continuous'] },
   )
@@ -691,6 +716,16 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
     ),
   },
   isJobEnded: { calls: product(JOB_STATUSES), sample: fc.tuple(fc.constantFrom(...JOB_STATUSES)) },
+  rolloutStopped: { calls: product(SPECS, JOB_INSTANTS), sample: fc.tuple(specArb, jobSoon) },
+  scheduledEndDue: { calls: product(STATES, JOB_INSTANTS), sample: fc.tuple(stateArb, jobSoon) },
+  scheduledEnd: {
+    calls: [...READ_STATES.map(({ state, counts, at }) => [state, counts, at]), ...product(STATES, LISTED_COUNTS, [T0 + 40, T0 + 60])],
+    sample: fc.tuple(stateArb, countsArb, jobSoon),
+  },
+  takesJoiner: {
+    calls: product(JOB_STATUSES, SPECS, [T0, T0 + 39, T0 + 40, T0 + TTL]),
+    sample: fc.tuple(fc.constantFrom(...JOB_STATUSES), specArb, jobSoon),
+  },
   jobGoneAt: { calls: product(SPECS, RETENTIONS), sample: fc.tuple(specArb, retentionArb) },
   // The store passes MAX_JOB_TARGETS in.
   targetsOutcome: {

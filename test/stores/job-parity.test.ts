@@ -7,7 +7,7 @@
  * same in both, and in each its counts equal a recount of its executions listing.
  *
  * Histories use few agents, groups and jobs so that they meet: overlapping targets, a rollout of
- * one or two a minute or exponential from one, an abort after one or two terminal executions, timeouts that fall between
+ * one or two a minute or exponential from one, schedules that start and end between the clock's steps, an abort after one or two terminal executions, timeouts that fall between
  * the clock's steps, continuous jobs whose groups change under them.
  *
  * Times are the caller's: each history starts a minute ahead of the wall clock and only moves
@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CommandStatus, Report } from '../../lib/commands/model.ts';
-import type { JobListQuery, JobSpec, JobStatus, RolloutConfig } from '../../lib/jobs/model.ts';
+import type { JobListQuery, JobSpec, JobStatus, RolloutConfig, ScheduleEndBehavior } from '../../lib/jobs/model.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { checkedJob } from '../helpers/job-contract.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
@@ -49,13 +49,22 @@ const ABORTS = [
     ],
   },
 ] as const;
+/** Schedules relative to the create: start and end offsets (ms), and the end's behaviour. */
+const SCHEDULES: readonly ({ start: number; end?: number; behavior: ScheduleEndBehavior } | undefined)[] = [
+  undefined,
+  undefined,
+  { start: 5_000, behavior: 'stop_rollout' },
+  { start: 0, end: 20_000, behavior: 'stop_rollout' },
+  { start: 1_000, end: 30_000, behavior: 'cancel' },
+  { start: 0, end: 5_000, behavior: 'force_cancel' },
+];
 const TIMEOUTS = [undefined, 5_000, 20_000] as const;
 const TTLS = [30_000, 120_000, 3_600_000] as const;
 const STATUS_SETS: readonly (readonly CommandStatus[] | undefined)[] = [undefined, ['pending'], ['delivered', 'in_progress'], ['canceled']];
 const JOB_STATUS_SETS: readonly (readonly JobStatus[] | undefined)[] = [
   undefined,
   ['in_progress'],
-  ['paused'],
+  ['paused', 'scheduled'],
   ['canceled', 'aborted', 'completed'],
 ];
 
@@ -67,6 +76,7 @@ type Op =
       continuous: boolean;
       rollout: number;
       abort: number;
+      schedule: number;
       timeout: number;
       ttl: number;
       idempotency: { key: number; fingerprint: number } | undefined;
@@ -98,6 +108,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       continuous: fc.boolean(),
       rollout: index(ROLLOUTS),
       abort: index(ABORTS),
+      schedule: index(SCHEDULES),
       timeout: index(TIMEOUTS),
       ttl: index(TTLS),
       idempotency: rarely(fc.record({ key: fc.nat({ max: 1 }), fingerprint: fc.nat({ max: 1 }) })),
@@ -191,6 +202,7 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
     switch (op.kind) {
       case 'create': {
         jobCounter += 1;
+        const schedule = SCHEDULES[op.schedule];
         const spec: JobSpec = {
           jobId: `job-${jobCounter}`,
           command: 'restart',
@@ -202,6 +214,15 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
           ...(TIMEOUTS[op.timeout] === undefined ? {} : { timeoutMs: TIMEOUTS[op.timeout] }),
           ...(ROLLOUTS[op.rollout] === undefined ? {} : { rollout: ROLLOUTS[op.rollout] as RolloutConfig }),
           ...(ABORTS[op.abort] === undefined ? {} : { abort: ABORTS[op.abort] }),
+          ...(schedule === undefined
+            ? {}
+            : {
+                schedule: {
+                  startAt: now + schedule.start,
+                  ...(schedule.end === undefined ? {} : { endAt: now + schedule.end }),
+                  endBehavior: schedule.behavior,
+                },
+              }),
         };
         if (spec.targets.agents.length + spec.targets.groups.length === 0 || made.length >= MAX_JOBS) break;
         const idempotency =

@@ -16,14 +16,15 @@ local now = ARGV[5]
 --- @include rules/joinOutcome
 --- @include rules/jobStatusAt
 --- @include rules/isJobEnded
+--- @include rules/takesJoiner
 -- Join a group (lib/store/scripts.ts GROUP_JOIN). Mirrors joinOutcome and nextPosition
 -- (lib/groups/membership.ts); abortAt and jobStatusAt (lib/jobs/rules.ts).
 --
 -- The agent takes the group's next position (from the counter at `seqKey`, never reused) in the
 -- members' sorted set, and the group goes into the agent's set; both or neither. `maxGroups` is
 -- MAX_GROUPS_PER_AGENT. Then, for each job of the group (group-jobs), met at `now` (abortAt
--- written first): a gone or ended one leaves group-jobs; a continuous one not ended (in progress
--- or paused) takes the agent as a target after the others (score from its targetSeq), once. A continuous job still
+-- written first): a gone or ended one leaves group-jobs; a continuous one that takes joiners
+-- (takesJoiner: not ended, not past its schedule's end) takes the agent as a target after the others (score from its targetSeq), once. A continuous job still
 -- being created over the group (group-builds) takes it the same way (addJoiner); one that is not
 -- continuous does not: its snapshot was taken before this join. The agent's groups changed, so
 -- its agent-met goes: its next poll takes a full look (lua/fetch.lua). Answers the JoinOutcome.
@@ -36,9 +37,10 @@ local at = tonumber(now)
 for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
   local jk = jobKeysOf(keyPrefix, jobId)
   local state, _, counts = jobAt(jk, at)
-  if not state or isJobEnded(jobStatusAt(state, counts, at)) then
+  local status = state and jobStatusAt(state, counts, at)
+  if not state or isJobEnded(status) then
     redis.call('SREM', groupJobsKey, jobId)
-  elseif state.spec.continuous and not redis.call('ZSCORE', jk.targets, agentId) then
+  elseif takesJoiner(status, state.spec, at) and not redis.call('ZSCORE', jk.targets, agentId) then
     redis.call('ZADD', jk.targets, redis.call('HINCRBY', jk.job, 'targetSeq', 1), agentId)
     redis.call('HINCRBY', jk.job, 'targets', 1)
   end

@@ -16,6 +16,9 @@ local function jobState(jobKey)
     spec.rollout.exponential = { basePerMinute = tonumber(f.rolloutBase), incrementFactorTenths = tonumber(f.rolloutFactor),
       increaseAfter = { kind = f.rolloutAfter, count = tonumber(f.rolloutAfterCount) } }
   end
+  if f.scheduleStart then
+    spec.schedule = { startAt = tonumber(f.scheduleStart), endAt = tonumber(f.scheduleEnd), endBehavior = f.scheduleEndBehavior }
+  end
   local tally = { targets = tonumber(f.targets), materialized = tonumber(f.materialized), delivered = tonumber(f.delivered),
     inProgress = tonumber(f.inProgress), completed = tonumber(f.completed), failed = tonumber(f.failed), rejected = tonumber(f.rejected),
     canceled = tonumber(f.canceled), lastEndAt = tonumber(f.lastEndAt), updatedAt = tonumber(f.updatedAt) }
