@@ -797,6 +797,25 @@ export function jobContract(target: StoreTarget): void {
         await w.check(id, { completed: 1, canceled: 1 });
       });
 
+      it('takes a joiner of a continuous job before end_at, and none from end_at on', async () => {
+        const group = fresh('g');
+        const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
+        await w.join(group, a);
+        const job = await w.create(
+          { groups: [group] },
+          { continuous: true, schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'stop_rollout' } },
+        );
+        const id = job.spec.jobId;
+        w.at(19_999);
+        expect(await w.join(group, b)).toBe('added');
+        await w.check(id, { pending: 2 });
+        w.at(20_000);
+        expect(await w.join(group, c)).toBe('added');
+        expect(await w.poll(c)).toEqual([]);
+        // Nothing delivered, nothing to wait for: completed at the end, its two targets canceled.
+        expect(await w.check(id, { canceled: 2 })).toMatchObject({ status: 'completed', completedAt: w.t0 + 20_000 });
+      });
+
       it('force_cancel: at end_at delivered executions are canceled too, the counts frozen then; a report after is refused', async () => {
         const [a, b] = [fresh('a'), fresh('b')];
         const job = await w.create(
