@@ -11,7 +11,8 @@
  * local Upstash bridge in front of REDIS_HOST:REDIS_PORT). The samples about one command
  * (get-command, cancel-command, post-results) name a command that no store holds, so the command line first
  * enqueues one (events/enqueue-command.json) and puts its id in the event; the samples about one
- * job (get-job, list-job-executions, get-job-execution, cancel-job) get a job created first (events/create-job.json).
+ * job (get-job, list-job-executions, get-job-execution, cancel-job, pause-job, resume-job) get a job created first
+ * (events/create-job.json).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,7 +36,8 @@ export const USAGE = `usage: npm run invoke -- [FUNCTION] events/ROUTE.json
   -h, --help   this text
 
 get-command.json, cancel-command.json and post-results.json first get a command enqueued (events/enqueue-command.json),
-whose id replaces the sample's; get-job.json, list-job-executions.json, get-job-execution.json and cancel-job.json get a job created
+whose id replaces the sample's; get-job.json, list-job-executions.json, get-job-execution.json, cancel-job.json, pause-job.json and
+resume-job.json get a job created
 (events/create-job.json) the same way.`;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -165,7 +167,7 @@ export async function withEnqueuedCommand(
 }
 
 /** The functions whose sample names one job. */
-const JOB_SAMPLES = new Set(['get-job', 'list-job-executions', 'get-job-execution', 'cancel-job']);
+const JOB_SAMPLES = new Set(['get-job', 'list-job-executions', 'get-job-execution', 'cancel-job', 'pause-job', 'resume-job']);
 
 /**
  * For a sample about one job: creates a job (events/create-job.json) and returns the event with

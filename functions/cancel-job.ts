@@ -5,6 +5,7 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { isJobEnded } from '../lib/jobs/rules.ts';
 import { jobView } from '../lib/jobs/views.ts';
 import { ApiError, jobEndedConflict } from '../lib/http/errors.ts';
 import { type AuthContext, authenticate, chainOptions, count, edge, json, jsonBody, METRIC } from '../lib/http/edge.ts';
@@ -19,8 +20,8 @@ export async function cancelJob(event: APIGatewayProxyEventV2, context: AuthCont
   if (answer.outcome === 'not_found') throw new ApiError('not_found', 'no such job');
   if (answer.outcome === 'refused') {
     const { status } = answer.job;
-    // A refused cancel always meets an ended job; in_progress here would be a store bug, answered as such.
-    if (status === 'in_progress') throw new Error('the store refused to cancel a job in progress');
+    // A refused cancel always meets an ended job; one not ended here would be a store bug, answered as such.
+    if (!isJobEnded(status)) throw new Error(`the store refused to cancel a job ${status}`);
     throw jobEndedConflict(status);
   }
   count(context, METRIC.jobsCanceled);

@@ -24,21 +24,24 @@ import { wake } from '../lib/push/wake.ts';
 
 export async function createJob(event: APIGatewayProxyEventV2, context: AuthContext) {
   const { auth, stores, runtime } = context;
-  const input = jobInput(event.body);
+  const now = runtime.clock.now();
+  const input = jobInput(event.body, now);
   const key = idempotencyKeyHeader(event.headers?.['idempotency-key']);
   if (dryRunParam(event.queryStringParameters?.dry_run)) return dryRun(input, context);
-  const now = runtime.clock.now();
+  // A scheduled job's ttl counts from its start: what it delivers lives as long as any job's.
+  const from = Math.max(now, input.schedule?.startAt ?? now);
   const spec: JobSpec = {
     jobId: randomUUID(),
     command: input.command,
     args: input.args,
     targets: { agents: input.agents, groups: input.groups },
     createdAt: now,
-    expiresAt: now + (input.ttlSeconds ?? runtime.config.commandTtlSeconds) * 1000,
+    expiresAt: from + (input.ttlSeconds ?? runtime.config.commandTtlSeconds) * 1000,
     ...(input.timeoutSeconds === undefined ? {} : { timeoutMs: input.timeoutSeconds * 1000 }),
     continuous: input.continuous,
-    ...(input.maxPerMinute === undefined ? {} : { rollout: { maxPerMinute: input.maxPerMinute } }),
+    ...(input.rollout === undefined ? {} : { rollout: input.rollout }),
     ...(input.abort === undefined ? {} : { abort: input.abort }),
+    ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
     ...(input.description === undefined ? {} : { description: input.description }),
   };
   const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: jobFingerprint(input) };
@@ -60,7 +63,7 @@ async function dryRun(input: JobInput, context: AuthContext) {
   const targets = { agents: input.agents, groups: input.groups };
   const answer = await context.stores.jobs.dryRun(targets, input.continuous);
   if (answer.outcome !== 'ok') throw refusal(answer);
-  return json(200, dryRunView(answer, targets, input.maxPerMinute));
+  return json(200, dryRunView(answer, targets, input.rollout?.maxPerMinute));
 }
 
 /** A create refused for its targets, dry run or not: over MAX_JOB_TARGETS (400), or none (422). */

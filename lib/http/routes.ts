@@ -321,6 +321,30 @@ export const ROUTES = {
     admitsInStore: true,
     scripts: ['job-cancel'],
   },
+  PauseJob: {
+    name: 'PauseJob',
+    method: 'POST',
+    path: '/api/jobs/{jobId}/pause',
+    handler: 'pause-job',
+    scopes: [SCOPES.jobs],
+    // Optional: {"reason": at most 256 characters}.
+    bodyLimit: 4 * 1024,
+    usesStore: true,
+    admitsInStore: true,
+    scripts: ['job-pause'],
+  },
+  ResumeJob: {
+    name: 'ResumeJob',
+    method: 'POST',
+    path: '/api/jobs/{jobId}/resume',
+    handler: 'resume-job',
+    scopes: [SCOPES.jobs],
+    // Optional: {"reason": at most 256 characters}.
+    bodyLimit: 4 * 1024,
+    usesStore: true,
+    admitsInStore: true,
+    scripts: ['job-pause'],
+  },
 } as const satisfies Record<string, Route>;
 
 /** Every route, in the table's order. */

@@ -3,7 +3,22 @@ import { MAX_OVERRIDES_BYTES } from '../commands/agent-config.ts';
 import { createHash } from 'node:crypto';
 import { decodeCursor, InvalidCursorError, MAX_BULK_MEMBERS, type MemberChanges } from '../groups/membership.ts';
 import { COMMAND_STATUSES, type CommandStatus, type Report, RESULT_MAX_BYTES } from '../commands/model.ts';
-import { JOB_STATUSES, type JobStatus, MAX_JOB_AGENTS, MAX_JOB_GROUPS } from '../jobs/model.ts';
+import {
+  ABORT_FAILURE_TYPES,
+  type AbortConfig,
+  type AbortCriterion,
+  JOB_STATUSES,
+  type JobStatus,
+  MAX_ABORT_CRITERIA,
+  MAX_JOB_AGENTS,
+  MAX_JOB_GROUPS,
+  MAX_ROLLOUT_PER_MINUTE,
+  MAX_SCHEDULE_AHEAD_MS,
+  type JobSchedule,
+  type RolloutConfig,
+  SCHEDULE_END_BEHAVIORS,
+  type ScheduleEndBehavior,
+} from '../jobs/model.ts';
 import { MAX_ID_LENGTH, MAX_TOKEN_BYTES } from '../auth/verifier.ts';
 import { topLevelMember } from '../json-text.ts';
 import { badRequest as bad } from './errors.ts';
@@ -255,6 +270,11 @@ export function cancelInput(body: unknown): { reason: string | undefined } {
   return { reason: cancelReason(body.reason) };
 }
 
+/** The optional body of a job's pause or resume: `{"reason"?: as a command's cancel}`. */
+export function pauseInput(body: unknown): { reason: string | undefined } {
+  return cancelInput(body);
+}
+
 /** The optional body of a job's cancel: `{"reason"?: as a command's cancel, "force"?: boolean}` (force: false when absent). */
 export function jobCancelInput(body: unknown): { reason: string | undefined; force: boolean } {
   if (body === undefined) return { reason: undefined, force: false };
@@ -281,7 +301,7 @@ export function statusFilterParam(value: string | undefined): CommandStatus[] | 
   return namesParam(value, COMMAND_STATUSES);
 }
 
-/** `?status=a,b` of jobs: in_progress, completed, canceled, aborted, each once. */
+/** `?status=a,b` of jobs: scheduled, in_progress, paused, completed, canceled, aborted, each once. */
 export function jobStatusFilterParam(value: string | undefined): JobStatus[] | undefined {
   return namesParam(value, JOB_STATUSES);
 }
@@ -353,7 +373,8 @@ export function jobIdParam(value: string | undefined): string {
 }
 
 export const MAX_JOB_DESCRIPTION_CHARS = 256;
-export const MAX_ROLLOUT_PER_MINUTE = 100_000;
+export const MAX_EXPONENTIAL_BASE_PER_MINUTE = 1000;
+export const MAX_INCREASE_AFTER = 100_000;
 export const MAX_ABORT_MIN_EXECUTED = 100_000;
 
 export interface JobInput extends CommandInput {
@@ -361,8 +382,9 @@ export interface JobInput extends CommandInput {
   readonly agents: readonly string[];
   readonly groups: readonly string[];
   readonly continuous: boolean;
-  readonly maxPerMinute: number | undefined;
-  readonly abort: { readonly failureThresholdPercent: number; readonly minExecuted: number } | undefined;
+  readonly rollout: RolloutConfig | undefined;
+  readonly abort: AbortConfig | undefined;
+  readonly schedule: JobSchedule | undefined;
   readonly description: string | undefined;
 }
 
@@ -379,9 +401,20 @@ function idList(value: unknown, field: string, max: number, what: string): strin
  * ids and MAX_JOB_GROUPS group names, at least one of either; duplicates allowed, each counted
  * once), and the job's options. Unknown members are refused at every level.
  */
-export function jobInput(body: unknown): JobInput {
+export function jobInput(body: unknown, now: number): JobInput {
   if (!isObject(body)) throw bad('the body must be a JSON object');
-  onlyKeys(body, ['command', 'args', 'targets', 'ttl_seconds', 'timeout_seconds', 'continuous', 'rollout', 'abort', 'description']);
+  onlyKeys(body, [
+    'command',
+    'args',
+    'targets',
+    'ttl_seconds',
+    'timeout_seconds',
+    'continuous',
+    'rollout',
+    'abort',
+    'schedule',
+    'description',
+  ]);
   const command = commandFields(body);
   if (!isObject(body.targets)) throw bad('targets must be a JSON object with agents and/or groups');
   onlyKeys(body.targets, ['agents', 'groups']);
@@ -389,21 +422,9 @@ export function jobInput(body: unknown): JobInput {
   const groups = idList(body.targets.groups, 'targets.groups', MAX_JOB_GROUPS, 'group names');
   if (agents.length + groups.length === 0) throw bad('targets must name at least one agent or group');
   if (body.continuous !== undefined && typeof body.continuous !== 'boolean') throw bad('continuous must be true or false');
-  let maxPerMinute: number | undefined;
-  if (body.rollout !== undefined) {
-    if (!isObject(body.rollout)) throw bad('rollout must be a JSON object with max_per_minute');
-    onlyKeys(body.rollout, ['max_per_minute']);
-    maxPerMinute = wholeNumber(body.rollout.max_per_minute, 'rollout.max_per_minute', 1, MAX_ROLLOUT_PER_MINUTE);
-  }
-  let abort: JobInput['abort'];
-  if (body.abort !== undefined) {
-    if (!isObject(body.abort)) throw bad('abort must be a JSON object with failure_threshold_percent and min_executed');
-    onlyKeys(body.abort, ['failure_threshold_percent', 'min_executed']);
-    abort = {
-      failureThresholdPercent: wholeNumber(body.abort.failure_threshold_percent, 'abort.failure_threshold_percent', 1, 100),
-      minExecuted: wholeNumber(body.abort.min_executed, 'abort.min_executed', 1, MAX_ABORT_MIN_EXECUTED),
-    };
-  }
+  const rollout = body.rollout === undefined ? undefined : rolloutInput(body.rollout);
+  const abort = body.abort === undefined ? undefined : abortInput(body.abort);
+  const schedule = body.schedule === undefined ? undefined : scheduleInput(body.schedule, now);
   const { description } = body;
   if (
     description !== undefined &&
@@ -416,9 +437,112 @@ export function jobInput(body: unknown): JobInput {
     agents,
     groups,
     continuous: body.continuous === true,
-    maxPerMinute,
+    rollout,
     abort,
+    schedule,
     description: description as string | undefined,
+  };
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An ISO 8601 time with its offset (`Z` or ±hh:mm), as epoch ms. */
+function isoTime(value: unknown, field: string): number {
+  const at = typeof value === 'string' && ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(at)) throw bad(`${field} must be an ISO 8601 time with its offset, such as 2027-01-31T22:00:00Z`);
+  return at;
+}
+
+/**
+ * A job's `schedule`: `start_at` (at most a year after `now`), `end_at` (after start_at) and
+ * `end_behavior` (stop_rollout when absent; only with end_at).
+ */
+function scheduleInput(value: unknown, now: number): JobSchedule {
+  if (!isObject(value)) throw bad('schedule must be a JSON object with start_at');
+  onlyKeys(value, ['start_at', 'end_at', 'end_behavior']);
+  const startAt = isoTime(value.start_at, 'schedule.start_at');
+  if (startAt > now + MAX_SCHEDULE_AHEAD_MS) throw bad('schedule.start_at must be at most one year ahead');
+  const endAt = value.end_at === undefined ? undefined : isoTime(value.end_at, 'schedule.end_at');
+  if (endAt !== undefined && endAt <= startAt) throw bad('schedule.end_at must be after schedule.start_at');
+  let endBehavior: ScheduleEndBehavior = 'stop_rollout';
+  if (value.end_behavior !== undefined) {
+    const found = SCHEDULE_END_BEHAVIORS.find((behavior) => behavior === value.end_behavior);
+    if (found === undefined) throw bad(`schedule.end_behavior must be one of: ${SCHEDULE_END_BEHAVIORS.join(', ')}`);
+    if (endAt === undefined) throw bad('schedule.end_behavior goes with schedule.end_at');
+    endBehavior = found;
+  }
+  return { startAt, ...(endAt === undefined ? {} : { endAt }), endBehavior };
+}
+
+/**
+ * A job's `rollout`: `max_per_minute`, `exponential` ({base_per_minute, increment_factor (1.1 to
+ * 5.0, one decimal place), increase_after: {notified: N} or {succeeded: N}}), or both (the
+ * exponential rate capped by max_per_minute).
+ */
+function rolloutInput(value: unknown): RolloutConfig {
+  if (!isObject(value)) throw bad('rollout must be a JSON object with max_per_minute, exponential or both');
+  onlyKeys(value, ['max_per_minute', 'exponential']);
+  if (value.max_per_minute === undefined && value.exponential === undefined) {
+    throw bad('rollout.max_per_minute must be a whole number from 1 to 100000');
+  }
+  const maxPerMinute =
+    value.max_per_minute === undefined ? undefined : wholeNumber(value.max_per_minute, 'rollout.max_per_minute', 1, MAX_ROLLOUT_PER_MINUTE);
+  if (value.exponential === undefined) return { maxPerMinute };
+  const exponential = value.exponential;
+  if (!isObject(exponential)) {
+    throw bad('rollout.exponential must be a JSON object with base_per_minute, increment_factor and increase_after');
+  }
+  onlyKeys(exponential, ['base_per_minute', 'increment_factor', 'increase_after']);
+  const basePerMinute = wholeNumber(exponential.base_per_minute, 'rollout.exponential.base_per_minute', 1, MAX_EXPONENTIAL_BASE_PER_MINUTE);
+  const factor = exponential.increment_factor;
+  const tenths = typeof factor === 'number' ? Math.round(factor * 10) : Number.NaN;
+  if (typeof factor !== 'number' || Math.abs(factor * 10 - tenths) > 1e-9 || tenths < 11 || tenths > 50) {
+    throw bad('rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place');
+  }
+  const after = exponential.increase_after;
+  const kinds = isObject(after) ? Object.keys(after) : [];
+  const kind = kinds[0];
+  if (!isObject(after) || kinds.length !== 1 || (kind !== 'notified' && kind !== 'succeeded')) {
+    throw bad('rollout.exponential.increase_after must be {"notified": N} or {"succeeded": N}');
+  }
+  const count = wholeNumber(after[kind], `rollout.exponential.increase_after.${kind}`, 1, MAX_INCREASE_AFTER);
+  return {
+    ...(maxPerMinute === undefined ? {} : { maxPerMinute }),
+    exponential: { basePerMinute, incrementFactorTenths: tenths, increaseAfter: { kind, count } },
+  };
+}
+
+/**
+ * A job's `abort`: `{"criteria": [{failure_type, threshold_percent, min_executed}, ...]}` (1 to
+ * MAX_ABORT_CRITERIA), or the older `{failure_threshold_percent, min_executed}`, one criterion of
+ * type `all`.
+ */
+function abortInput(value: unknown): AbortConfig {
+  if (!isObject(value)) throw bad('abort must be a JSON object with criteria, or with failure_threshold_percent and min_executed');
+  if (value.criteria === undefined) {
+    onlyKeys(value, ['failure_threshold_percent', 'min_executed']);
+    const thresholdPercent = wholeNumber(value.failure_threshold_percent, 'abort.failure_threshold_percent', 1, 100);
+    const minExecuted = wholeNumber(value.min_executed, 'abort.min_executed', 1, MAX_ABORT_MIN_EXECUTED);
+    return { criteria: [{ failureType: 'all', thresholdPercent, minExecuted }] };
+  }
+  onlyKeys(value, ['criteria']);
+  const { criteria } = value;
+  if (!Array.isArray(criteria) || criteria.length < 1 || criteria.length > MAX_ABORT_CRITERIA) {
+    throw bad(`abort.criteria must be an array of 1 to ${MAX_ABORT_CRITERIA} criteria`);
+  }
+  return {
+    criteria: criteria.map((criterion: unknown, i): AbortCriterion => {
+      const field = `abort.criteria[${i}]`;
+      if (!isObject(criterion)) throw bad(`${field} must be a JSON object with failure_type, threshold_percent and min_executed`);
+      onlyKeys(criterion, ['failure_type', 'threshold_percent', 'min_executed']);
+      const failureType = ABORT_FAILURE_TYPES.find((type) => type === criterion.failure_type);
+      if (failureType === undefined) throw bad(`${field}.failure_type must be one of: ${ABORT_FAILURE_TYPES.join(', ')}`);
+      return {
+        failureType,
+        thresholdPercent: wholeNumber(criterion.threshold_percent, `${field}.threshold_percent`, 1, 100),
+        minExecuted: wholeNumber(criterion.min_executed, `${field}.min_executed`, 1, MAX_ABORT_MIN_EXECUTED),
+      };
+    }),
   };
 }
 

@@ -13,7 +13,7 @@
 import type { HistoryEntry } from '../commands/history.ts';
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 
-export const JOB_STATUSES = ['in_progress', 'completed', 'canceled', 'aborted'] as const;
+export const JOB_STATUSES = ['scheduled', 'in_progress', 'paused', 'completed', 'canceled', 'aborted'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** The most agents and groups one job may name. */
@@ -34,16 +34,66 @@ export interface JobTargets {
   readonly groups: readonly string[];
 }
 
-export interface RolloutConfig {
-  /** At most this many first deliveries in any sliding minute (1..100000). */
-  readonly maxPerMinute: number;
+/** The most first deliveries a minute any rollout allows: the top of max_per_minute, and of an exponential rate without one. */
+export const MAX_ROLLOUT_PER_MINUTE = 100_000;
+
+/**
+ * An exponential rollout (AWS IoT Jobs' exponentialRate): the rate starts at basePerMinute and is
+ * multiplied by the factor (floor) each time `count` more executions have been delivered
+ * (`notified`) or completed (`succeeded`).
+ */
+export interface ExponentialRollout {
+  /** 1..1000 first deliveries in any sliding minute, at the start. */
+  readonly basePerMinute: number;
+  /** The factor in tenths: 11..50 (1.1 to 5.0, one decimal place). */
+  readonly incrementFactorTenths: number;
+  readonly increaseAfter: { readonly kind: 'notified' | 'succeeded'; readonly count: number };
 }
 
-export interface AbortConfig {
-  /** 1..100: the share of failed + rejected + timed_out among terminal executions that aborts. */
-  readonly failureThresholdPercent: number;
-  /** 1..100000: no abort before this many executions are terminal. */
+/** At least one of the two: a fixed rate, an exponential one, or an exponential one capped. */
+export interface RolloutConfig {
+  /** At most this many first deliveries in any sliding minute (1..100000); with exponential: its cap. */
+  readonly maxPerMinute?: number;
+  readonly exponential?: ExponentialRollout;
+}
+
+/** What an abort criterion counts as a failure: one terminal status, or all three (`all`). */
+export const ABORT_FAILURE_TYPES = ['failed', 'rejected', 'timed_out', 'all'] as const;
+export type AbortFailureType = (typeof ABORT_FAILURE_TYPES)[number];
+/** The most criteria one abort may have. */
+export const MAX_ABORT_CRITERIA = 4;
+
+/** One way a job aborts: at least `minExecuted` judged, of which `failureType` is at least `thresholdPercent` %. */
+export interface AbortCriterion {
+  readonly failureType: AbortFailureType;
+  /** 1..100: the share of that failure type among judged executions that aborts. */
+  readonly thresholdPercent: number;
+  /** 1..100000: no abort by this criterion before this many executions are judged. */
   readonly minExecuted: number;
+}
+
+/**
+ * The job aborts when any criterion is met (1 to MAX_ABORT_CRITERIA of them). The older form
+ * `{failure_threshold_percent, min_executed}` is one criterion of type `all`.
+ */
+export interface AbortConfig {
+  readonly criteria: readonly AbortCriterion[];
+}
+
+/** What a job does at its schedule's end: no new delivery (stop_rollout), or the job's cancel without or with force. */
+export const SCHEDULE_END_BEHAVIORS = ['stop_rollout', 'cancel', 'force_cancel'] as const;
+export type ScheduleEndBehavior = (typeof SCHEDULE_END_BEHAVIORS)[number];
+/** How far ahead a schedule may start. */
+export const MAX_SCHEDULE_AHEAD_MS = 365 * 24 * 3600 * 1000;
+
+/**
+ * A job's schedule: `scheduled` before startAt (nothing delivered), in progress from then; at
+ * endAt (when given) its endBehavior, at that very instant, computed from time.
+ */
+export interface JobSchedule {
+  readonly startAt: number;
+  readonly endAt?: number;
+  readonly endBehavior: ScheduleEndBehavior;
 }
 
 /** What a job is asked to do, as created. Times are epoch milliseconds. */
@@ -60,6 +110,7 @@ export interface JobSpec {
   readonly continuous: boolean;
   readonly rollout?: RolloutConfig;
   readonly abort?: AbortConfig;
+  readonly schedule?: JobSchedule;
   readonly description?: string;
 }
 
@@ -100,12 +151,23 @@ export interface JobEnd {
   readonly final?: JobCounts;
 }
 
+/**
+ * The job's last pause or resume: paused (no first delivery and no retry delivered) or resumed,
+ * since `at`, with the operator's reason.
+ */
+export interface JobPause {
+  readonly paused: boolean;
+  readonly at: number;
+  readonly reason?: string;
+}
+
 /** The job as stored. `seq` orders jobs by creation (1, 2, 3, ...). */
 export interface JobState {
   readonly spec: JobSpec;
   readonly seq: number;
   readonly tally: JobTally;
   readonly end?: JobEnd;
+  readonly pause?: JobPause;
 }
 
 /**
@@ -129,6 +191,9 @@ export interface JobSnapshot {
   readonly updatedAt: number;
   readonly completedAt: number | undefined;
   readonly end: JobEnd | undefined;
+  readonly pause: JobPause | undefined;
+  /** The rollout's rate at the read (rules rolloutRate); undefined: no rollout. */
+  readonly perMinute: number | undefined;
 }
 
 /**
@@ -168,6 +233,21 @@ export interface JobCancellation {
   readonly force: boolean;
   readonly at: number;
 }
+
+/** An operator's pause (`paused` true) or resume (false) of a job at `at`. */
+export interface JobPauseChange {
+  readonly paused: boolean;
+  readonly reason: string | undefined;
+  readonly at: number;
+}
+
+/**
+ * accepted: paused or resumed now. unchanged: it was so already (a pause of a paused job, a resume
+ * of one not paused); nothing written. refused: the job had ended (`job` shows how).
+ */
+export type PauseJobOutcome =
+  | { readonly outcome: 'accepted' | 'unchanged' | 'refused'; readonly job: JobSnapshot }
+  | { readonly outcome: 'not_found' };
 
 /** accepted: canceled now. refused: the job had ended already (`job` shows how). */
 export type CancelJobOutcome = { readonly outcome: 'accepted' | 'refused'; readonly job: JobSnapshot } | { readonly outcome: 'not_found' };

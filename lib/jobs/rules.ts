@@ -16,22 +16,34 @@ import { cancel, delivered, isTerminal, statusOf } from '../commands/lifecycle.t
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 import type {
   AbortConfig,
+  AbortFailureType,
   JobCancellation,
   JobCounts,
   JobEnd,
+  JobPause,
+  JobPauseChange,
   JobSnapshot,
   JobSpec,
   JobState,
   JobStatus,
   JobTally,
+  RolloutConfig,
   TimedOutTally,
 } from './model.ts';
-import { MAX_JOB_TARGETS, ROLLOUT_WINDOW_MS } from './model.ts';
+import { MAX_JOB_TARGETS, MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from './model.ts';
 
 /** The reason an abort writes, on the job and on every execution it cancels. */
 export const ABORT_REASON = 'job_aborted';
 /** The reason an execution gets when its job is canceled and the operator gave none. */
 export const JOB_CANCEL_REASON = 'job_canceled';
+/** The reason of what a schedule's end cancels: the undelivered targets (stop_rollout), or the job (cancel, force_cancel). */
+export const SCHEDULE_END_REASON = 'schedule_ended';
+
+/** The schedule's end has come at `now` with stop_rollout, before the job's expiry: nothing new is delivered, the undelivered are canceled. */
+export function rolloutStopped(spec: JobSpec, now: number): boolean {
+  const endAt = spec.schedule?.endAt;
+  return spec.schedule?.endBehavior === 'stop_rollout' && endAt !== undefined && now >= endAt && endAt < spec.expiresAt;
+}
 
 /**
  * Jobs one page of the job list (GET /api/jobs) examines at most, whatever its filter matches
@@ -104,6 +116,9 @@ export function countsAt(state: JobState, timedOut: TimedOutTally, now: number):
   let delivered = tally.delivered - timedOut.delivered;
   let inProgress = tally.inProgress - timedOut.inProgress;
   let pending = undeliveredLeft(state);
+  // A schedule's stop_rollout end cancels every target not delivered then (none is delivered after it).
+  const stopped = rolloutStopped(spec, now) ? pending : 0;
+  pending -= stopped;
   let expired = 0;
   if (now >= spec.expiresAt) {
     expired = delivered + inProgress + pending;
@@ -119,7 +134,7 @@ export function countsAt(state: JobState, timedOut: TimedOutTally, now: number):
     failed: tally.failed,
     rejected: tally.rejected,
     timed_out: timedOut.delivered + timedOut.inProgress,
-    canceled: tally.canceled + (state.end?.undelivered ?? 0),
+    canceled: tally.canceled + (state.end?.undelivered ?? 0) + stopped,
     expired,
   };
 }
@@ -144,11 +159,23 @@ export function judgedCount(counts: JobCounts): number {
   return terminalCount(counts) - counts.expired;
 }
 
-/** The abort threshold is reached: at least minExecuted judged (judgedCount), failures at least threshold % of them. */
+/** The executions of one abort failure type: failed, rejected or timed_out alone, or the three (`all`, failureCount). */
+export function failuresOf(failureType: AbortFailureType, counts: JobCounts): number {
+  return failureType === 'all' ? failureCount(counts) : counts[failureType];
+}
+
+/**
+ * An abort threshold is reached: for any criterion, at least its minExecuted judged
+ * (judgedCount), and its failure type at least its threshold % of them.
+ */
 export function shouldAbort(abort: AbortConfig | undefined, counts: JobCounts): boolean {
   if (abort === undefined) return false;
   const judged = judgedCount(counts);
-  return judged >= abort.minExecuted && judged > 0 && 100 * failureCount(counts) >= abort.failureThresholdPercent * judged;
+  if (judged === 0) return false;
+  return abort.criteria.some(
+    (criterion) =>
+      judged >= criterion.minExecuted && 100 * failuresOf(criterion.failureType, counts) >= criterion.thresholdPercent * judged,
+  );
 }
 
 /** Executions that may still change: pending, delivered, in progress. */
@@ -156,12 +183,45 @@ function liveCount(counts: JobCounts): number {
   return counts.pending + counts.delivered + counts.in_progress;
 }
 
-/** The status at `now` from the state and the counts at `now`. */
+/**
+ * The status at `now` from the state and the counts at `now`: a written end, then the abort
+ * threshold, then completed (a continuous job at its expiry or, its rollout stopped by its
+ * schedule, once nothing can change; any other once nothing can change), then paused, then
+ * scheduled (before its schedule's start), else in progress.
+ */
 export function jobStatusAt(state: JobState, counts: JobCounts, now: number): JobStatus {
+  const { spec } = state;
   if (state.end !== undefined) return state.end.status;
-  if (shouldAbort(state.spec.abort, counts)) return 'aborted';
-  if (state.spec.continuous) return now >= state.spec.expiresAt ? 'completed' : 'in_progress';
-  return liveCount(counts) === 0 ? 'completed' : 'in_progress';
+  if (shouldAbort(spec.abort, counts)) return 'aborted';
+  const settled = liveCount(counts) === 0;
+  const completed = spec.continuous ? now >= spec.expiresAt || (rolloutStopped(spec, now) && settled) : settled;
+  if (completed) return 'completed';
+  if (state.pause?.paused === true) return 'paused';
+  return spec.schedule !== undefined && now < spec.schedule.startAt ? 'scheduled' : 'in_progress';
+}
+
+/** A status that never changes again: completed, canceled, aborted. */
+export function isJobEnded(status: JobStatus): status is 'completed' | 'canceled' | 'aborted' {
+  return status === 'completed' || status === 'canceled' || status === 'aborted';
+}
+
+/**
+ * An operator's pause or resume, made at endInstant(state, change.at) (the store reads `counts`
+ * at that instant, after abortAt): refused once the job has ended; unchanged when it is so
+ * already (nothing written); otherwise the pause written, the change stamped. While paused no
+ * first delivery is made (mayDeliver); delivered executions go on, and time still ends them.
+ */
+export function pauseJob(
+  state: JobState,
+  counts: JobCounts,
+  change: JobPauseChange,
+): { outcome: 'accepted' | 'unchanged' | 'refused'; state: JobState } {
+  const at = endInstant(state, change.at);
+  const status = jobStatusAt(state, counts, at);
+  if (isJobEnded(status)) return { outcome: 'refused', state };
+  if ((status === 'paused') === change.paused) return { outcome: 'unchanged', state };
+  const pause: JobPause = { paused: change.paused, at, ...(change.reason === undefined ? {} : { reason: change.reason }) };
+  return { outcome: 'accepted', state: { ...state, pause, tally: { ...state.tally, updatedAt: Math.max(state.tally.updatedAt, at) } } };
 }
 
 /**
@@ -190,6 +250,30 @@ export function abortAt(state: JobState, counts: JobCounts, now: number): JobEnd
   return { status: 'aborted', at: endInstant(state, now), reason: ABORT_REASON, force: false, undelivered: counts.pending };
 }
 
+/**
+ * Is the schedule's cancel or force_cancel end due at `now` and not yet written? Then the store
+ * reads the counts at the schedule's endAt (its timed-out tally then) and calls scheduledEnd.
+ */
+export function scheduledEndDue(state: JobState, now: number): boolean {
+  const schedule = state.spec.schedule;
+  return state.end === undefined && schedule?.endAt !== undefined && schedule.endBehavior !== 'stop_rollout' && now >= schedule.endAt;
+}
+
+/**
+ * The end a schedule's cancel or force_cancel writes when a store first meets the job at or
+ * after its endAt (`counts` read at endAt): the job's cancel at endAt (cancelJob, reason
+ * schedule_ended, with force for force_cancel), as if an operator had canceled it at that very
+ * instant. undefined: nothing to write (not due, or the job had ended or reached its abort
+ * threshold by then).
+ */
+export function scheduledEnd(state: JobState, counts: JobCounts, now: number): JobEnd | undefined {
+  const schedule = state.spec.schedule;
+  if (!scheduledEndDue(state, now) || schedule?.endAt === undefined || shouldAbort(state.spec.abort, counts)) return undefined;
+  const force = schedule.endBehavior === 'force_cancel';
+  const decided = cancelJob(state, counts, { reason: SCHEDULE_END_REASON, force, at: schedule.endAt });
+  return decided.outcome === 'accepted' ? decided.state.end : undefined;
+}
+
 /** The state with its end written (abortAt or cancelJob), the change stamped. */
 export function ended(state: JobState, end: JobEnd): JobState {
   return { ...state, end, tally: { ...state.tally, updatedAt: Math.max(state.tally.updatedAt, end.at) } };
@@ -198,7 +282,7 @@ export function ended(state: JobState, end: JobEnd): JobState {
 /**
  * An operator's cancel, made at endInstant(state, cancellation.at) (never before the job's last
  * change; the store meets the job and reads `counts` at that instant, after abortAt): refused
- * once the job has ended (completed, canceled, aborted); otherwise every undelivered target is
+ * once the job has ended (completed, canceled, aborted; a paused job may be canceled); otherwise every undelivered target is
  * canceled, and with force every delivered and in-progress execution too (counts frozen from
  * then on).
  */
@@ -209,7 +293,7 @@ export function cancelJob(
 ): { outcome: 'accepted' | 'refused'; state: JobState } {
   const { force, reason } = cancellation;
   const at = endInstant(state, cancellation.at);
-  if (jobStatusAt(state, counts, at) !== 'in_progress') return { outcome: 'refused', state };
+  if (isJobEnded(jobStatusAt(state, counts, at))) return { outcome: 'refused', state };
   const final: JobCounts | undefined = force
     ? {
         ...counts,
@@ -234,8 +318,13 @@ export function cancelJob(
 export function jobCompletedAt(state: JobState, counts: JobCounts, timedOut: TimedOutTally, now: number): number | undefined {
   if (state.end !== undefined) return state.end.at;
   if (jobStatusAt(state, counts, now) !== 'completed') return undefined;
-  if (state.spec.continuous || counts.expired > 0) return state.spec.expiresAt;
-  return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0);
+  if (counts.expired > 0 || (state.spec.continuous && now >= state.spec.expiresAt)) return state.spec.expiresAt;
+  return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0, stoppedAt(state, now) ?? 0);
+}
+
+/** When the schedule's stop_rollout canceled undelivered targets, if it did by `now`: its endAt. */
+function stoppedAt(state: JobState, now: number): number | undefined {
+  return rolloutStopped(state.spec, now) && undeliveredLeft(state) > 0 ? state.spec.schedule?.endAt : undefined;
 }
 
 /**
@@ -247,7 +336,10 @@ export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: numbe
   const counts = countsAt(state, timedOut, now);
   const status = jobStatusAt(state, counts, now);
   const completedAt = jobCompletedAt(state, counts, timedOut, now);
-  const byTime = state.end?.final !== undefined ? 0 : Math.max(timedOut.lastAt ?? 0, counts.expired > 0 ? state.spec.expiresAt : 0);
+  const byTime =
+    state.end?.final !== undefined
+      ? 0
+      : Math.max(timedOut.lastAt ?? 0, counts.expired > 0 ? state.spec.expiresAt : 0, stoppedAt(state, now) ?? 0);
   return {
     spec: state.spec,
     status,
@@ -255,6 +347,8 @@ export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: numbe
     updatedAt: Math.max(state.tally.updatedAt, completedAt ?? 0, byTime),
     completedAt,
     end: state.end,
+    pause: state.pause,
+    perMinute: rolloutRate(state.spec.rollout, state.tally),
   };
 }
 
@@ -263,9 +357,33 @@ export function createdSnapshot(spec: JobSpec, seq: number, targets: number): Jo
   return jobSnapshot(createdJob(spec, seq, targets), { delivered: 0, inProgress: 0 }, spec.createdAt);
 }
 
-/** Rollout: another first delivery is allowed when fewer than maxPerMinute were made after `now - 60 s`. */
+/** Rollout: another first delivery is allowed when fewer than the rate (rolloutRate) were made after `now - 60 s`. */
 export function rolloutAllows(maxPerMinute: number | undefined, deliveredSinceWindowStart: number): boolean {
   return maxPerMinute === undefined || deliveredSinceWindowStart < maxPerMinute;
+}
+
+/**
+ * The rollout's rate (first deliveries in any sliding minute) for the tally: max_per_minute; or,
+ * exponential, basePerMinute multiplied by the factor (floor) once for each `count` executions
+ * delivered (tally.materialized) or completed (tally.completed), never above max_per_minute (or
+ * MAX_ROLLOUT_PER_MINUTE without one). So the rate moves at the very change that crosses each
+ * step. A factor that no longer raises the floored rate ends the climb; otherwise it grows by at
+ * least one a step, geometrically past ten: some 100 steps at most to the cap. undefined: no rollout.
+ */
+export function rolloutRate(rollout: RolloutConfig | undefined, tally: JobTally): number | undefined {
+  if (rollout === undefined) return undefined;
+  const { maxPerMinute, exponential } = rollout;
+  if (exponential === undefined) return maxPerMinute;
+  const cap = maxPerMinute ?? MAX_ROLLOUT_PER_MINUTE;
+  const done = exponential.increaseAfter.kind === 'notified' ? tally.materialized : tally.completed;
+  const steps = Math.floor(done / exponential.increaseAfter.count);
+  let rate = exponential.basePerMinute;
+  for (let step = 0; step < steps && rate < cap; step += 1) {
+    const next = Math.floor((rate * exponential.incrementFactorTenths) / 10);
+    if (next <= rate) break;
+    rate = next;
+  }
+  return Math.min(rate, cap);
 }
 
 /** First deliveries made after this instant count against the rollout at `now`. */
@@ -274,8 +392,9 @@ export function rolloutWindowStart(now: number): number {
 }
 
 /**
- * May the poll at `now` make this agent's execution? The job is in progress (after abortAt),
- * not expired, the agent is a target without one, and the rollout allows another.
+ * May the poll at `now` make this agent's execution? The job is in progress (after abortAt;
+ * not scheduled, not paused), not expired, not past its schedule's end, the agent is a target without one, and the rollout allows another at its rate
+ * now (`perMinute`, rolloutRate).
  */
 export function mayDeliver(
   status: JobStatus,
@@ -283,14 +402,21 @@ export function mayDeliver(
   now: number,
   target: { readonly isTarget: boolean; readonly hasExecution: boolean },
   deliveredSinceWindowStart: number,
+  perMinute: number | undefined,
 ): boolean {
   return (
     status === 'in_progress' &&
     now < spec.expiresAt &&
+    (spec.schedule?.endAt === undefined || now < spec.schedule.endAt) &&
     target.isTarget &&
     !target.hasExecution &&
-    rolloutAllows(spec.rollout?.maxPerMinute, deliveredSinceWindowStart)
+    rolloutAllows(perMinute, deliveredSinceWindowStart)
   );
+}
+
+/** Does a continuous job take an agent that joins one of its groups at `now` as a target? Not once it has ended, nor past its schedule's end. */
+export function takesJoiner(status: JobStatus, spec: JobSpec, now: number): boolean {
+  return spec.continuous && !isJobEnded(status) && (spec.schedule?.endAt === undefined || now < spec.schedule.endAt);
 }
 
 /** The execution as made at `now`: the job's command for the agent, delivered at once. */
@@ -370,14 +496,18 @@ export function needsSettling(record: CommandRecord, end: JobEnd | undefined): b
 }
 
 /**
- * A target with no execution, at `now`: pending; canceled by the job's end before its expiry;
- * else expired. `endedAt`: when it became terminal (the job's end, or its expiry).
+ * A target with no execution, at `now`: pending; canceled by its schedule's stop_rollout end
+ * (schedule_ended), or by the job's end, before its expiry; else expired. `endedAt`: when it became terminal (the job's end, or its expiry).
  */
 export function undeliveredStatus(
   state: JobState,
   now: number,
 ): { status: CommandStatus; reason: string | undefined; endedAt: number | undefined } {
   const { end, spec } = state;
+  const endAt = spec.schedule?.endAt;
+  if (rolloutStopped(spec, now) && endAt !== undefined && (end === undefined || endAt <= end.at)) {
+    return { status: 'canceled', reason: SCHEDULE_END_REASON, endedAt: endAt };
+  }
   if (end !== undefined && end.at < spec.expiresAt) {
     return { status: 'canceled', reason: end.status === 'aborted' ? ABORT_REASON : (end.reason ?? JOB_CANCEL_REASON), endedAt: end.at };
   }

@@ -6,8 +6,48 @@ import type { HistoryEntry } from '../commands/history.ts';
 import { shownHistory } from '../commands/history.ts';
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
 import { commandHistoryAt, historyView, iso } from '../commands/views.ts';
-import type { DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
+import type { AbortConfig, DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
 import { ABORT_REASON, estimatedRolloutMinutes } from './rules.ts';
+
+/** A job's rollout as asked for; an exponential one with its rate at the read (`current_per_minute`). */
+function rolloutView(job: JobSnapshot) {
+  const { rollout } = job.spec;
+  if (rollout === undefined) return null;
+  const { maxPerMinute, exponential } = rollout;
+  return {
+    ...(maxPerMinute === undefined ? {} : { max_per_minute: maxPerMinute }),
+    ...(exponential === undefined
+      ? {}
+      : {
+          exponential: {
+            base_per_minute: exponential.basePerMinute,
+            increment_factor: exponential.incrementFactorTenths / 10,
+            increase_after: { [exponential.increaseAfter.kind]: exponential.increaseAfter.count },
+          },
+          current_per_minute: job.perMinute ?? null,
+        }),
+  };
+}
+
+/**
+ * A job's abort criteria; one criterion of type `all` (what the older form makes) also as that
+ * form's `failure_threshold_percent` and `min_executed`.
+ */
+function abortView(abort: AbortConfig) {
+  const [first] = abort.criteria;
+  const legacy =
+    abort.criteria.length === 1 && first !== undefined && first.failureType === 'all'
+      ? { failure_threshold_percent: first.thresholdPercent, min_executed: first.minExecuted }
+      : {};
+  return {
+    criteria: abort.criteria.map((criterion) => ({
+      failure_type: criterion.failureType,
+      threshold_percent: criterion.thresholdPercent,
+      min_executed: criterion.minExecuted,
+    })),
+    ...legacy,
+  };
+}
 
 /** The job at the instant its snapshot was read. */
 export function jobView(job: JobSnapshot) {
@@ -18,11 +58,12 @@ export function jobView(job: JobSnapshot) {
     args: spec.args,
     targets: { agents: spec.targets.agents, groups: spec.targets.groups },
     continuous: spec.continuous,
-    rollout: spec.rollout === undefined ? null : { max_per_minute: spec.rollout.maxPerMinute },
-    abort:
-      spec.abort === undefined
+    rollout: rolloutView(job),
+    abort: spec.abort === undefined ? null : abortView(spec.abort),
+    schedule:
+      spec.schedule === undefined
         ? null
-        : { failure_threshold_percent: spec.abort.failureThresholdPercent, min_executed: spec.abort.minExecuted },
+        : { start_at: iso(spec.schedule.startAt), end_at: iso(spec.schedule.endAt), end_behavior: spec.schedule.endBehavior },
     status,
     counts: {
       pending: counts.pending,
@@ -41,6 +82,9 @@ export function jobView(job: JobSnapshot) {
     expires_at: iso(spec.expiresAt),
     timeout_seconds: spec.timeoutMs === undefined ? null : spec.timeoutMs / 1000,
     description: spec.description ?? null,
+    // The last pause or resume's reason, once the job has been paused; when it was paused, while it is.
+    ...(job.pause === undefined ? {} : { pause_reason: job.pause.reason ?? null }),
+    ...(status === 'paused' ? { paused_at: iso(job.pause?.at) } : {}),
     ...(status === 'aborted' ? { cancel_reason: ABORT_REASON } : {}),
     ...(status === 'canceled' ? { cancel_reason: end?.reason ?? null, force: end?.force ?? false } : {}),
   };

@@ -155,6 +155,9 @@ class JobView implements JobStore {
   cancel(...args: Parameters<JobStore['cancel']>) {
     return this.actions.cancel(this.admission, ...args);
   }
+  pause(...args: Parameters<JobStore['pause']>) {
+    return this.actions.pause(this.admission, ...args);
+  }
 }
 
 /** The admitted type shows the writes alone; isRevoked and registerToken take no gate in either view. */

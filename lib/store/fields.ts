@@ -37,8 +37,10 @@ void everyRecordField;
 
 /**
  * A job's hash (`<p>job:<job>`): its spec (args and targets as JSON text, continuous 1/0, the
- * rollout and abort settings flat), seq, targetSeq (the next continuous joiner's score),
- * initialTargets, the tally (JobTally) and its end (JobEnd: endForce 1/0, endFinal as JSON).
+ * rollout settings flat (an exponential rate's factor in tenths), the abort criteria as JSON; `abortPercent abortMin`: the one criterion of
+ * type all of a job written before criteria, read only), seq, targetSeq (the next continuous joiner's score),
+ * initialTargets, the tally (JobTally), its end (JobEnd: endForce 1/0, endFinal as JSON) and its
+ * last pause or resume (JobPause: pauseState 1 paused / 0 resumed, pauseAt, pauseReason).
  */
 export const JOB_FIELDS = [
   'jobId',
@@ -50,8 +52,16 @@ export const JOB_FIELDS = [
   'timeoutMs',
   'continuous',
   'rolloutMax',
+  'rolloutBase',
+  'rolloutFactor',
+  'rolloutAfter',
+  'rolloutAfterCount',
   'abortPercent',
   'abortMin',
+  'abortCriteria',
+  'scheduleStart',
+  'scheduleEnd',
+  'scheduleEndBehavior',
   'description',
   'seq',
   'targetSeq',
@@ -72,6 +82,9 @@ export const JOB_FIELDS = [
   'endForce',
   'endUndelivered',
   'endFinal',
+  'pauseState',
+  'pauseAt',
+  'pauseReason',
 ] as const;
 export type JobField = (typeof JOB_FIELDS)[number];
 
@@ -127,6 +140,7 @@ export const JOB_STATE_FIELDS = [
   'continuous',
   'abortPercent',
   'abortMin',
+  'abortCriteria',
   'targets',
   'materialized',
   'delivered',
@@ -144,6 +158,32 @@ export const JOB_STATE_FIELDS = [
   'endForce',
   'endUndelivered',
   'endFinal',
+  'pauseState',
+  'pauseAt',
+  'pauseReason',
+  'rolloutBase',
+  'rolloutFactor',
+  'rolloutAfter',
+  'rolloutAfterCount',
+  'scheduleStart',
+  'scheduleEnd',
+  'scheduleEndBehavior',
+] as const satisfies readonly JobField[];
+
+/**
+ * The spec's optional settings, written at create as field/value pairs (JOB_CREATE's
+ * `specFields`): each present only when the job has that setting.
+ */
+export const JOB_SPEC_OPTION_FIELDS = [
+  'rolloutMax',
+  'rolloutBase',
+  'rolloutFactor',
+  'rolloutAfter',
+  'rolloutAfterCount',
+  'abortCriteria',
+  'scheduleStart',
+  'scheduleEnd',
+  'scheduleEndBehavior',
 ] as const satisfies readonly JobField[];
 
 /** A job's end alone, for settledExecution (include/jobEndOf.lua). */

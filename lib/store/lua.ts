@@ -19,8 +19,8 @@
 import { readFileSync } from 'node:fs';
 import { HISTORY_KEPT } from '../commands/history.ts';
 import { COMMAND_STATUSES, TERMINAL_STATUSES } from '../commands/model.ts';
-import { ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
-import { ABORT_REASON, JOB_CANCEL_REASON } from '../jobs/rules.ts';
+import { MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
+import { ABORT_REASON, JOB_CANCEL_REASON, SCHEDULE_END_REASON } from '../jobs/rules.ts';
 import { LUA_FIELD_LISTS } from './fields.ts';
 
 /** Every script file of lib/store/lua (kebab-case names, `.lua` left out); `gate` is the admission preamble. */
@@ -53,6 +53,7 @@ export const SCRIPT_FILES = [
   'push-remove',
   'push-connections',
   'push-jti',
+  'job-pause',
   'gate',
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];
@@ -142,9 +143,11 @@ export function generatedLua(): Record<string, string> {
       `local COMMAND_STATUSES = ${luaList(COMMAND_STATUSES)}`,
       `local TERMINAL_STATUSES = ${luaList(TERMINAL_STATUSES)}`,
       `local ROLLOUT_WINDOW_MS = ${String(ROLLOUT_WINDOW_MS)}`,
+      `local MAX_ROLLOUT_PER_MINUTE = ${String(MAX_ROLLOUT_PER_MINUTE)}`,
       `local ABORT_REASON = ${luaString(ABORT_REASON)}`,
       `local JOB_CANCEL_REASON = ${luaString(JOB_CANCEL_REASON)}`,
       `local HISTORY_KEPT = ${String(HISTORY_KEPT)}`,
+      `local SCHEDULE_END_REASON = ${luaString(SCHEDULE_END_REASON)}`,
     ].join('\n'),
   };
 }

@@ -63,6 +63,7 @@ import type {
   ExecutionPage,
   ExecutionQuery,
   JobCancellation,
+  JobPauseChange,
   JobListPage,
   JobListQuery,
   JobSnapshot,
@@ -70,12 +71,15 @@ import type {
   JobState,
   JobStatus,
   JobTargets,
+  PauseJobOutcome,
   TimedOutTally,
 } from '../jobs/model.ts';
 import { DRY_RUN_EXACT_TARGETS, ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
 import {
   abortAt,
   cancelJob,
+  isJobEnded,
+  pauseJob,
   countsAt,
   createdJob,
   createdSnapshot,
@@ -91,6 +95,10 @@ import {
   needsSettling,
   phaseOf,
   retally,
+  rolloutRate,
+  scheduledEnd,
+  scheduledEndDue,
+  takesJoiner,
   rolloutWindowStart,
   settledExecution,
   targetAdded,
@@ -283,8 +291,14 @@ export class MemoryJobBook {
     return { delivered, inProgress, ...(lastAt === undefined ? {} : { lastAt }) };
   }
 
-  /** Meets the job at `now`: writes the abort it has reached (rules.abortAt); the timeouts it read. */
+  /** Meets the job at `now`: writes the end its schedule reached (rules.scheduledEnd), then the abort it has reached (rules.abortAt); the timeouts it read. */
   meet(job: MemoryJob, now: number): TimedOutTally {
+    if (scheduledEndDue(job.state, now)) {
+      // Read at the schedule's end (its timeouts then), as if met at that very instant.
+      const endAt = job.state.spec.schedule?.endAt as number;
+      const end = scheduledEnd(job.state, countsAt(job.state, this.timedOut(job, endAt), endAt), now);
+      if (end !== undefined) job.state = ended(job.state, end);
+    }
     const timedOut = this.timedOut(job, now);
     const end = abortAt(job.state, countsAt(job.state, timedOut, now), now);
     if (end !== undefined) job.state = ended(job.state, end);
@@ -347,7 +361,7 @@ export class MemoryJobBook {
       if (made.length >= room) break;
       const status = this.statusAfterMeeting(job, now);
       const { spec } = job.state;
-      if (status !== 'in_progress') {
+      if (isJobEnded(status)) {
         unindex(this.agentJobs, agentId, spec.jobId);
         for (const group of spec.targets.groups) unindex(this.groupJobs, group, spec.jobId);
         continue;
@@ -357,7 +371,8 @@ export class MemoryJobBook {
         continue;
       }
       const target = { isTarget: job.isTarget.has(agentId), hasExecution: false };
-      if (!mayDeliver(status, spec, now, target, this.recentFirstDeliveries(job, now))) continue;
+      const perMinute = rolloutRate(spec.rollout, job.state.tally);
+      if (!mayDeliver(status, spec, now, target, this.recentFirstDeliveries(job, now), perMinute)) continue;
       const record = executionRecord(spec, agentId, now);
       const queue = this.queueOf(agentId);
       queue.last += 1;
@@ -382,7 +397,7 @@ export class MemoryJobBook {
     return recent;
   }
 
-  /** After `agentId` joined `group` at `now`: it becomes a target of the group's continuous jobs in progress. */
+  /** After `agentId` joined `group` at `now`: it becomes a target of the group's continuous jobs not ended (in progress or paused). */
   joined(group: string, agentId: string, now: number): void {
     for (const jobId of this.groupJobs.get(group) ?? []) {
       const job = this.liveJob(jobId, now);
@@ -391,10 +406,12 @@ export class MemoryJobBook {
         continue;
       }
       if (!job.state.spec.continuous) continue;
-      if (this.statusAfterMeeting(job, now) !== 'in_progress') {
+      const status = this.statusAfterMeeting(job, now);
+      if (isJobEnded(status)) {
         unindex(this.groupJobs, group, jobId);
         continue;
       }
+      if (!takesJoiner(status, job.state.spec, now)) continue;
       if (job.isTarget.has(agentId)) continue;
       job.targets.push(agentId);
       job.isTarget.add(agentId);
@@ -950,6 +967,16 @@ export class MemoryJobStore implements JobStore {
     job.state = state;
     return { outcome, job: jobSnapshot(state, timedOut, at) };
   }
+
+  async pause(jobId: string, change: JobPauseChange): Promise<PauseJobOutcome> {
+    const job = this.book.liveJob(jobId, change.at);
+    if (job === undefined) return { outcome: 'not_found' };
+    const at = endInstant(job.state, change.at);
+    const timedOut = this.book.meet(job, at);
+    const { outcome, state } = pauseJob(job.state, countsAt(job.state, timedOut, at), { ...change, at });
+    job.state = state;
+    return { outcome, job: jobSnapshot(state, timedOut, at) };
+  }
 }
 
 /** The four memory stores over one book, with the revocation store whose state admits requests. */
@@ -1019,6 +1046,7 @@ export function memoryBackend(stores: {
       executions: gated(gate, jobs.executions.bind(jobs)),
       execution: gated(gate, jobs.execution.bind(jobs)),
       cancel: gated(gate, jobs.cancel.bind(jobs)),
+      pause: gated(gate, jobs.pause.bind(jobs)),
     },
     revocations: {
       revokeToken: gated(gate, revocations.revokeToken.bind(revocations)),

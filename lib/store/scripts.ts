@@ -28,7 +28,7 @@
  * execution of each target, GROUP_JOIN and GROUP_LEAVE the jobs of the group. COMPLETE, CANCEL
  * and GET_COMMAND declare the keys of the job a command may be the execution of from the command
  * id (an execution's command id is its job id; for a plain command those keys do not exist);
- * JOB_GET and JOB_CANCEL declare the job's keys: these keep the flag.
+ * JOB_GET, JOB_CANCEL and JOB_PAUSE declare the job's keys: these keep the flag.
  *
  * The admission gate (`gated()`): every agent and operator request runs its action inside one
  * script whose preamble (lua/gate.lua) first takes the revocation decision and counts the rate
@@ -391,9 +391,7 @@ export const JOB_CREATE = script({
     'expiresAt',
     'timeoutMs',
     'continuous',
-    'rolloutMax',
-    'abortPercent',
-    'abortMin',
+    'specFields',
     'hasDescription',
     'description',
     'keepUntil',
@@ -537,4 +535,14 @@ export const PUSH_JTI = script({
   once: false,
   // Reads the hash of the agent ws-jti names.
   lockKeys: false,
+});
+
+/** lua/job-pause.lua: an operator's pause or resume of a job. */
+export const JOB_PAUSE = script({
+  name: 'job-pause',
+  mirrors: 'endInstant, pauseJob, abortAt and jobStatusAt (lib/jobs/rules.ts)',
+  keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  args: ['paused', 'hasReason', 'reason', 'at', 'retentionMs'],
+  once: true,
+  lockKeys: true,
 });

@@ -45,11 +45,13 @@ import type {
   ExecutionPage,
   ExecutionQuery,
   JobCancellation,
+  JobPauseChange,
   JobListPage,
   JobListQuery,
   JobSnapshot,
   JobSpec,
   JobTargets,
+  PauseJobOutcome,
 } from '../jobs/model.ts';
 import type { ConnectionStore } from './connections.ts';
 
@@ -175,6 +177,8 @@ export interface JobStore {
   execution(jobId: string, agentId: string, now: number): Promise<ExecutionDetail>;
   /** An operator's cancel (rules cancelJob). */
   cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome>;
+  /** An operator's pause or resume (rules pauseJob): one write of the job, whatever its size. */
+  pause(jobId: string, change: JobPauseChange): Promise<PauseJobOutcome>;
 }
 
 /** The stores as one request sees them: every call admits the request in the same step as its action. */

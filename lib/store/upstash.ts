@@ -69,11 +69,14 @@ import {
   sortedGroups,
 } from '../groups/membership.ts';
 import {
+  type AbortConfig,
+  type AbortCriterion,
   type CancelJobOutcome,
   type CreateJobOutcome,
   DRY_RUN_EXACT_TARGETS,
   type DryRunOutcome,
   type ExecutionDetail,
+  type ExponentialRollout,
   type ExecutionEntry,
   type ExecutionPage,
   type ExecutionQuery,
@@ -83,18 +86,24 @@ import {
   type JobEnd,
   type JobListPage,
   type JobListQuery,
+  type JobPause,
+  type JobPauseChange,
+  type JobSchedule,
   type JobSnapshot,
   type JobSpec,
   type JobState,
   type JobTally,
   type JobTargets,
+  type PauseJobOutcome,
+  type RolloutConfig,
+  SCHEDULE_END_BEHAVIORS,
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../jobs/model.ts';
 import { createdSnapshot, endInstant, JOB_PAGE_BUDGET, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
 import { storeViews } from './admission.ts';
 import { UpstashConnectionStore } from './connections-upstash.ts';
-import type { CommandField, JobField } from './fields.ts';
+import type { CommandField, JOB_SPEC_OPTION_FIELDS, JobField } from './fields.ts';
 import { type RedisKeys, redisKeys } from './keys.ts';
 import { recordStoreLatency } from './latency.ts';
 import { limitFailedOpen, type RateLimitSettings, windowOf } from './ratelimit.ts';
@@ -116,6 +125,7 @@ import {
   gated,
   inputsOf,
   JOB_CANCEL,
+  JOB_PAUSE,
   JOB_CREATE,
   JOB_CREATE_STEP,
   JOB_DRY_RUN,
@@ -835,8 +845,15 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     return value === undefined ? undefined : Number(value);
   };
   const timeoutMs = optional('timeoutMs');
-  const rolloutMax = optional('rolloutMax');
-  const abortPercent = optional('abortPercent');
+  const abort = abortOf(fields);
+  const rollout = rolloutOf(fields);
+  const scheduleStart = optional('scheduleStart');
+  const scheduleEnd = optional('scheduleEnd');
+  const endBehavior = SCHEDULE_END_BEHAVIORS.find((behavior) => behavior === fields.get('scheduleEndBehavior')) ?? 'stop_rollout';
+  const schedule: JobSchedule | undefined =
+    scheduleStart === undefined
+      ? undefined
+      : { startAt: scheduleStart, ...(scheduleEnd === undefined ? {} : { endAt: scheduleEnd }), endBehavior };
   const description = fields.get('description');
   const spec: JobSpec = {
     jobId: required('jobId'),
@@ -847,8 +864,9 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     expiresAt: count('expiresAt'),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     continuous: required('continuous') === '1',
-    ...(rolloutMax === undefined ? {} : { rollout: { maxPerMinute: rolloutMax } }),
-    ...(abortPercent === undefined ? {} : { abort: { failureThresholdPercent: abortPercent, minExecuted: count('abortMin') } }),
+    ...(rollout === undefined ? {} : { rollout }),
+    ...(abort === undefined ? {} : { abort }),
+    ...(schedule === undefined ? {} : { schedule }),
     ...(description === undefined ? {} : { description }),
   };
   const lastEndAt = optional('lastEndAt');
@@ -878,7 +896,63 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
           ...(final === undefined ? {} : { final: JSON.parse(final) as JobCounts }),
         }
       : undefined;
-  return { state: { spec, seq: count('seq'), tally, ...(end === undefined ? {} : { end }) }, initialTargets: count('initialTargets') };
+  const pauseState = fields.get('pauseState');
+  const pauseReason = fields.get('pauseReason');
+  const pause: JobPause | undefined =
+    pauseState === undefined
+      ? undefined
+      : { paused: pauseState === '1', at: count('pauseAt'), ...(pauseReason === undefined ? {} : { reason: pauseReason }) };
+  return {
+    state: { spec, seq: count('seq'), tally, ...(end === undefined ? {} : { end }), ...(pause === undefined ? {} : { pause }) },
+    initialTargets: count('initialTargets'),
+  };
+}
+
+/** The rollout of a job hash: `rolloutMax` and the exponential rate's fields (its factor in tenths). */
+function rolloutOf(fields: ReadonlyMap<string, string>): RolloutConfig | undefined {
+  const field = (name: JobField) => fields.get(name);
+  const max = field('rolloutMax');
+  const base = field('rolloutBase');
+  if (max === undefined && base === undefined) return undefined;
+  const kind = field('rolloutAfter');
+  const exponential: ExponentialRollout | undefined =
+    base === undefined
+      ? undefined
+      : {
+          basePerMinute: Number(base),
+          incrementFactorTenths: Number(field('rolloutFactor')),
+          increaseAfter: { kind: kind === 'succeeded' ? 'succeeded' : 'notified', count: Number(field('rolloutAfterCount')) },
+        };
+  return { ...(max === undefined ? {} : { maxPerMinute: Number(max) }), ...(exponential === undefined ? {} : { exponential }) };
+}
+
+/** The abort criteria of a job hash: `abortCriteria` (JSON), or the one criterion of type all of a job written before criteria. */
+function abortOf(fields: ReadonlyMap<string, string>): AbortConfig | undefined {
+  const criteria = fields.get('abortCriteria' satisfies JobField);
+  if (criteria !== undefined) return { criteria: JSON.parse(criteria) as AbortCriterion[] };
+  const percent = fields.get('abortPercent' satisfies JobField);
+  if (percent === undefined) return undefined;
+  return {
+    criteria: [{ failureType: 'all', thresholdPercent: Number(percent), minExecuted: Number(fields.get('abortMin' satisfies JobField)) }],
+  };
+}
+
+/** The spec's optional settings as JOB_CREATE's `specFields`: field, value, field, value ... (JOB_SPEC_OPTION_FIELDS). */
+function specFieldsOf(spec: JobSpec): string {
+  const pairs: [(typeof JOB_SPEC_OPTION_FIELDS)[number], string][] = [];
+  const { maxPerMinute, exponential } = spec.rollout ?? {};
+  if (maxPerMinute !== undefined) pairs.push(['rolloutMax', String(maxPerMinute)]);
+  if (exponential !== undefined) {
+    pairs.push(['rolloutBase', String(exponential.basePerMinute)], ['rolloutFactor', String(exponential.incrementFactorTenths)]);
+    pairs.push(['rolloutAfter', exponential.increaseAfter.kind], ['rolloutAfterCount', String(exponential.increaseAfter.count)]);
+  }
+  if (spec.abort !== undefined) pairs.push(['abortCriteria', JSON.stringify(spec.abort.criteria)]);
+  const { schedule } = spec;
+  if (schedule !== undefined) {
+    pairs.push(['scheduleStart', String(schedule.startAt)], ['scheduleEndBehavior', schedule.endBehavior]);
+    if (schedule.endAt !== undefined) pairs.push(['scheduleEnd', String(schedule.endAt)]);
+  }
+  return JSON.stringify(pairs.flat());
 }
 
 /** A script's job answer { hash, timed-out delivered, timed-out in progress, latest deadline or '' } as the state and tally. */
@@ -934,6 +1008,7 @@ export class UpstashJobStore implements Actions<JobStore> {
   private readonly executionScript;
   private readonly cancelScript;
   private readonly dryRunScript;
+  private readonly pauseScript;
 
   constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
     const gate = gateSettings(options);
@@ -949,6 +1024,7 @@ export class UpstashJobStore implements Actions<JobStore> {
     this.executionsScript = gatedRunner(redis, gate, JOB_EXECUTIONS);
     this.executionScript = gatedRunner(redis, gate, JOB_EXECUTION);
     this.cancelScript = gatedRunner(redis, gate, JOB_CANCEL);
+    this.pauseScript = gatedRunner(redis, gate, JOB_PAUSE);
   }
 
   private deadlineKeys(jobId: string) {
@@ -992,9 +1068,7 @@ export class UpstashJobStore implements Actions<JobStore> {
           expiresAt: spec.expiresAt,
           timeoutMs: spec.timeoutMs ?? '',
           continuous: spec.continuous ? '1' : '0',
-          rolloutMax: spec.rollout?.maxPerMinute ?? '',
-          abortPercent: spec.abort?.failureThresholdPercent ?? '',
-          abortMin: spec.abort?.minExecuted ?? '',
+          specFields: specFieldsOf(spec),
           hasDescription: spec.description === undefined ? '0' : '1',
           description: spec.description ?? '',
           keepUntil: spec.expiresAt + this.retentionMs,
@@ -1201,6 +1275,25 @@ export class UpstashJobStore implements Actions<JobStore> {
     const snapshot = jobSnapshot(state, timedOut, endInstant(state, cancellation.at));
     if (!JOB_STATUS_SET.has(snapshot.status)) throw new StoreUnavailableError('Redis cancelJob returned an unknown status');
     return { outcome, job: snapshot };
+  }
+
+  async pause(admission: Admission | undefined, jobId: string, change: JobPauseChange): Promise<PauseJobOutcome> {
+    const answer = await call('pauseJob', () =>
+      this.pauseScript(admission, this.deadlineKeys(jobId), {
+        paused: change.paused ? '1' : '0',
+        hasReason: change.reason === undefined ? '0' : '1',
+        reason: change.reason ?? '',
+        at: change.at,
+        retentionMs: this.retentionMs,
+      }),
+    );
+    const [outcome, job] = Array.isArray(answer) ? answer : [];
+    if (outcome === 'not_found') return { outcome };
+    if (outcome !== 'accepted' && outcome !== 'unchanged' && outcome !== 'refused')
+      throw new StoreUnavailableError(`Redis pauseJob returned an unknown answer (${typeof answer})`);
+    const { state, timedOut } = toJobRead(job);
+    // The script met and changed the job at endInstant (lib/jobs/rules.ts); read it at that instant.
+    return { outcome, job: jobSnapshot(state, timedOut, endInstant(state, change.at)) };
   }
 }
 

@@ -50,6 +50,8 @@ const EXPECTED_STATUS: Record<string, number> = {
   'list-job-executions.json': 404, // no such job yet (the command line creates one first)
   'get-job-execution.json': 404, // no such job yet (the command line creates one first)
   'cancel-job.json': 404, // no such job yet (the command line creates one first)
+  'pause-job.json': 404, // no such job yet (the command line creates one first)
+  'resume-job.json': 404, // no such job yet (the command line creates one first)
   'fallback.json': 405, // DELETE on a GET-only path
 };
 
@@ -176,6 +178,23 @@ describe('dev/invoke.ts', () => {
       statusCode: 200,
       body: { status: 'canceled', force: false, cancel_reason: 'rollback: 1.4.2 breaks the health check' },
     });
+  });
+
+  it.each(stores)('on the $name store, creates a job first for the pause and resume samples, which then answer 200', async ({ env }) => {
+    const run = promisify(execFile);
+    const call = (file: string) =>
+      run(process.execPath, ['dev/invoke.ts', file], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', ...env },
+      });
+    const [paused, resumed] = await Promise.all([call('events/pause-job.json'), call('events/resume-job.json')]);
+    expect(JSON.parse(paused.stdout)).toMatchObject({
+      functionName: 'pause-job',
+      statusCode: 200,
+      body: { status: 'paused', pause_reason: 'canary failures: hold while we look' },
+    });
+    // Each sample gets a job of its own: one not paused is resumed unchanged, in progress.
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ functionName: 'resume-job', statusCode: 200, body: { status: 'in_progress' } });
   });
 });
 

@@ -129,6 +129,9 @@ function goodRequest(name: string): Call {
       return { params: { jobId: 'no-such-job', agentId: 'agent-001' } };
     case 'CancelJob':
       return { params: { jobId: 'no-such-job' }, body: { reason: 'not needed' } };
+    case 'PauseJob':
+    case 'ResumeJob':
+      return { params: { jobId: 'no-such-job' }, body: { reason: 'canary failures' } };
     default:
       return {};
   }
@@ -376,6 +379,10 @@ describe('answers as documented', () => {
     });
     expect(canceled.body).toMatchObject({ status: 'canceled', cancel_reason: 'not needed', force: true });
     const third = await call('CreateJob', { token: ops, body: { command: 'scan', targets: { agents: ['agent-001'] } } });
+    const paused = await call('PauseJob', { params: { jobId: third.body.job_id }, token: ops, body: { reason: 'hold' } });
+    expect(paused.body).toMatchObject({ status: 'paused', pause_reason: 'hold' });
+    const resumed = await call('ResumeJob', { params: { jobId: third.body.job_id }, token: ops });
+    expect(resumed.body).toMatchObject({ status: 'in_progress', pause_reason: null });
     expect((await call('CancelJob', { params: { jobId: third.body.job_id }, token: ops })).body).toMatchObject({ cancel_reason: null });
 
     const listed = await call('ListJobs', { token: ops, query: { limit: '2' } });
@@ -387,7 +394,7 @@ describe('answers as documented', () => {
 
   it('404, 409 and 422 of the job routes', async () => {
     const ops = await tokenFor('CreateJob');
-    for (const name of ['GetJob', 'ListJobExecutions', 'GetJobExecution', 'CancelJob']) {
+    for (const name of ['GetJob', 'ListJobExecutions', 'GetJobExecution', 'CancelJob', 'PauseJob', 'ResumeJob']) {
       const answer = await call(name, { ...goodRequest(name), token: ops });
       expect(answer.status, name).toBe(404);
       expect(answer.body.error_description).toBe('no such job');
@@ -401,6 +408,11 @@ describe('answers as documented', () => {
     const again = await call('CancelJob', { params: { jobId: job.body.job_id }, token: ops });
     expect(again.status).toBe(409);
     expect(again.body.error_description).toBe('the job was canceled');
+    for (const name of ['PauseJob', 'ResumeJob']) {
+      const ended = await call(name, { params: { jobId: job.body.job_id }, token: ops });
+      expect(ended.status, name).toBe(409);
+      expect(ended.body.error_description).toBe('the job was canceled');
+    }
     const refused = await call('CreateJob', {
       token: ops,
       headers: { 'idempotency-key': 'k-job' },
@@ -540,6 +552,20 @@ describe('answers as documented', () => {
         request: { token: jobOps, body: { command: 'x', targets: { agents: ['a'] }, continuous: 'yes' } },
         schemaRejects: true,
       },
+      {
+        name: 'CreateJob',
+        request: {
+          token: jobOps,
+          body: {
+            command: 'x',
+            targets: { agents: ['a'] },
+            abort: { criteria: [{ failure_type: 'canceled', threshold_percent: 5, min_executed: 1 }] },
+          },
+        },
+        schemaRejects: true,
+      },
+      { name: 'PauseJob', request: { token: jobOps, params: { jobId: 'j' }, body: { reason: 5 } }, schemaRejects: true },
+      { name: 'ResumeJob', request: { token: jobOps, params: { jobId: 'j' }, body: { why: 'x' } }, schemaRejects: true },
       { name: 'ListJobs', request: { token: jobOps, query: { status: 'pending' } }, schemaRejects: true },
       { name: 'ListJobs', request: { token: jobOps, query: { cursor: 'Zm9v' } }, schemaRejects: false },
       { name: 'GetJob', request: { token: jobOps, params: { jobId: 'a b' } }, schemaRejects: true },

@@ -44,6 +44,7 @@ const SECTIONS: readonly { file: string; heading: string }[] = [
   { file: 'README.md', heading: '## Walkthrough with curl' },
   { file: 'docs/local.md', heading: '## Progress, a timeout, a cancel and the list' },
   { file: 'docs/jobs.md', heading: '## Fleet jobs: a walkthrough' },
+  { file: 'docs/jobs.md', heading: '## Schedule, exponential rollout, abort by type, pause: a walkthrough' },
 ];
 
 const blocksOf = ({ file, heading }: { file: string; heading: string }) => shBlocks(readFileSync(path.join(ROOT, file), 'utf8'), heading);
@@ -147,7 +148,11 @@ const CHECKS: Record<string, (output: string) => void> = {
         command: 'restart',
         targets: { agents: [], groups: ['web-fleet'] },
         rollout: { max_per_minute: 2 },
-        abort: { failure_threshold_percent: 50, min_executed: 2 },
+        abort: {
+          criteria: [{ failure_type: 'all', threshold_percent: 50, min_executed: 2 }],
+          failure_threshold_percent: 50,
+          min_executed: 2,
+        },
         status: 'in_progress',
         counts: expect.objectContaining({ pending: 4, delivered: 0 }),
       }),
@@ -195,6 +200,46 @@ const CHECKS: Record<string, (output: string) => void> = {
     ]);
     expect(answer?.next_cursor).toBeNull();
   },
+  'a canary group of four agents': (output) => expect(output.trim()).toBe('204\n204\n204\n204'),
+  'a scheduled job': (output) => {
+    const [job, polled] = documents(output) as Record<string, any>[];
+    expect(job).toMatchObject({
+      status: 'scheduled',
+      schedule: { end_at: null, end_behavior: 'stop_rollout' },
+      rollout: { max_per_minute: 4, current_per_minute: 1 },
+      abort: { criteria: [{ failure_type: 'timed_out' }, { failure_type: 'rejected' }] },
+      counts: expect.objectContaining({ pending: 4 }),
+    });
+    expect(polled).toMatchObject({ agent_id: 'can-1', commands: [] });
+  },
+  'once started': (output) => {
+    const polls = documents(output) as { agent_id: string; commands: { command: string }[] }[];
+    expect(polls.map((poll) => [poll.agent_id, poll.commands.map((command) => command.command)])).toEqual([
+      ['can-1', ['upgrade']],
+      ['can-2', []],
+    ]);
+  },
+  'can-1 succeeds': (output) => {
+    const [posted, rollout, polled] = documents(output) as Record<string, any>[];
+    expect(posted).toMatchObject({ status: 'completed', accepted: true });
+    expect(rollout).toMatchObject({ current_per_minute: 2 });
+    expect(polled).toMatchObject({ agent_id: 'can-2', commands: [{ command: 'upgrade' }] });
+  },
+  'pause it': (output) => {
+    const [paused, polled, posted, listed] = documents(output) as Record<string, any>[];
+    expect(paused).toMatchObject({ status: 'paused', pause_reason: 'checking the canaries' });
+    expect(polled).toMatchObject({ agent_id: 'can-3', commands: [] });
+    expect(posted).toMatchObject({ status: 'completed', accepted: true });
+    expect(listed?.jobs).toEqual([
+      expect.objectContaining({ status: 'paused', counts: expect.objectContaining({ completed: 2, pending: 2 }) }),
+    ]);
+  },
+  'resume it': (output) => {
+    const [resumed, third, fourth, counts] = documents(output) as Record<string, any>[];
+    expect(resumed).toMatchObject({ status: 'in_progress', rollout: { current_per_minute: 4 } });
+    expect([third, fourth].map((poll) => poll?.commands.length)).toEqual([1, 1]);
+    expect(counts).toMatchObject({ pending: 0, delivered: 2, completed: 2 });
+  },
   'the reference agent': (output) => {
     expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });
     expect(output).toMatch(/ran echo: completed/);
@@ -239,7 +284,7 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
   });
 
   it('finds the walkthrough blocks and a check for each of their steps', () => {
-    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1]);
+    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1, 1]);
     const titles = walkthrough().map((step) => step.title);
     expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
     // Every check is used (the preamble by both later blocks).

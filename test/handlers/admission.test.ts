@@ -135,6 +135,8 @@ describe.each(targets)('a revoked token on every route of the table ($name store
       ListJobExecutions: { pathParameters: { jobId } },
       GetJobExecution: { pathParameters: { jobId, agentId: victim } },
       CancelJob: { pathParameters: { jobId }, body: { force: true } },
+      PauseJob: { pathParameters: { jobId }, body: { reason: 'hold' } },
+      ResumeJob: { pathParameters: { jobId } },
     };
     const calls: [string, Handler, EventInput][] = [];
     for (const route of tokenRoutes) {

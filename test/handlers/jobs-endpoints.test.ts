@@ -15,6 +15,8 @@ import { handler as getJob } from '../../functions/get-job.ts';
 import { handler as listCommands } from '../../functions/list-commands.ts';
 import { handler as listJobExecutions } from '../../functions/list-job-executions.ts';
 import { handler as listJobs } from '../../functions/list-jobs.ts';
+import { handler as pauseJob } from '../../functions/pause-job.ts';
+import { handler as resumeJob } from '../../functions/resume-job.ts';
 import { handler as postResults } from '../../functions/post-results.ts';
 import { handler as putGroupMember } from '../../functions/put-group-member.ts';
 import { ROUTES } from '../../lib/http/routes.ts';
@@ -75,6 +77,15 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       token: operator,
       ...(body === undefined ? {} : { body }),
     });
+  const pauseOrResume = (action: 'pause' | 'resume', jobId: string, body?: unknown) =>
+    invoke(action === 'pause' ? pauseJob : resumeJob, {
+      method: 'POST',
+      routeKey: `POST /api/jobs/{jobId}/${action}`,
+      path: `/api/jobs/${jobId}/${action}`,
+      pathParameters: { jobId },
+      token: operator,
+      ...(body === undefined ? {} : { body }),
+    });
   const poll = async (id: string) => invoke(getCommands, { path: '/api/commands', token: await agentToken(id) });
   const report = async (id: string, body: unknown) =>
     invoke(postResults, { method: 'POST', path: '/api/results', token: await agentToken(id), body });
@@ -103,6 +114,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
 
   describe('POST /api/jobs: validation', () => {
     const one = { agents: ['agent-1'] };
+    const EXP = { base_per_minute: 1, increment_factor: 2, increase_after: { notified: 5 } };
     const cases: [string, unknown, RegExp][] = [
       ['not an object', [1], /the body must be a JSON object/],
       ['an unknown field', { command: 'x', targets: one, priority: 1 }, /unknown field: priority/],
@@ -143,6 +155,46 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ['rollout not an object', { command: 'x', targets: one, rollout: 10 }, /rollout must be a JSON object/],
       ['an unknown field in rollout', { command: 'x', targets: one, rollout: { max_per_minute: 1, burst: 2 } }, /unknown field: burst/],
       [
+        'an exponential rollout not an object',
+        { command: 'x', targets: one, rollout: { exponential: 5 } },
+        /^rollout.exponential must be a JSON object with base_per_minute, increment_factor and increase_after$/,
+      ],
+      [
+        'an exponential base over 1000',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, base_per_minute: 1001 } } },
+        /^rollout.exponential.base_per_minute must be a whole number from 1 to 1000$/,
+      ],
+      [
+        'an increment factor of 1.0',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increment_factor: 1 } } },
+        /^rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place$/,
+      ],
+      [
+        'an increment factor of 1.25',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increment_factor: 1.25 } } },
+        /^rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place$/,
+      ],
+      [
+        'an increment factor of 5.1',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increment_factor: 5.1 } } },
+        /^rollout.exponential.increment_factor must be a number from 1.1 to 5.0 with one decimal place$/,
+      ],
+      [
+        'increase_after with both',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increase_after: { notified: 1, succeeded: 1 } } } },
+        /^rollout.exponential.increase_after must be \{"notified": N\} or \{"succeeded": N\}$/,
+      ],
+      [
+        'increase_after of another kind',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increase_after: { failed: 1 } } } },
+        /^rollout.exponential.increase_after must be \{"notified": N\} or \{"succeeded": N\}$/,
+      ],
+      [
+        'increase_after 0',
+        { command: 'x', targets: one, rollout: { exponential: { ...EXP, increase_after: { succeeded: 0 } } } },
+        /^rollout.exponential.increase_after.succeeded must be a whole number from 1 to 100000$/,
+      ],
+      [
         'abort without min_executed',
         { command: 'x', targets: one, abort: { failure_threshold_percent: 5 } },
         /abort.min_executed must be a whole number from 1 to 100000/,
@@ -159,6 +211,94 @@ describe.each(targets)('the job routes on the $name store', (target) => {
       ],
       ['abort min 0', { command: 'x', targets: one, abort: { failure_threshold_percent: 5, min_executed: 0 } }, /abort.min_executed/],
       ['abort null', { command: 'x', targets: one, abort: null }, /abort must be a JSON object/],
+      ['a schedule not an object', { command: 'x', targets: one, schedule: 'soon' }, /^schedule must be a JSON object with start_at$/],
+      [
+        'a schedule without start_at',
+        { command: 'x', targets: one, schedule: {} },
+        /^schedule.start_at must be an ISO 8601 time with its offset, such as 2027-01-31T22:00:00Z$/,
+      ],
+      [
+        'a start_at without its offset',
+        { command: 'x', targets: one, schedule: { start_at: '2027-01-31T22:00:00' } },
+        /^schedule.start_at must be an ISO 8601 time with its offset/,
+      ],
+      [
+        'a start_at more than a year ahead',
+        { command: 'x', targets: one, schedule: { start_at: '2099-01-01T00:00:00Z' } },
+        /^schedule.start_at must be at most one year ahead$/,
+      ],
+      [
+        'an end_at not after start_at',
+        { command: 'x', targets: one, schedule: { start_at: '2026-01-01T00:00:00Z', end_at: '2026-01-01T00:00:00Z' } },
+        /^schedule.end_at must be after schedule.start_at$/,
+      ],
+      [
+        'an end_behavior without end_at',
+        { command: 'x', targets: one, schedule: { start_at: '2026-01-01T00:00:00Z', end_behavior: 'cancel' } },
+        /^schedule.end_behavior goes with schedule.end_at$/,
+      ],
+      [
+        'an unknown end_behavior',
+        {
+          command: 'x',
+          targets: one,
+          schedule: { start_at: '2026-01-01T00:00:00Z', end_at: '2026-01-02T00:00:00Z', end_behavior: 'abort' },
+        },
+        /^schedule.end_behavior must be one of: stop_rollout, cancel, force_cancel$/,
+      ],
+      [
+        'abort criteria empty',
+        { command: 'x', targets: one, abort: { criteria: [] } },
+        /^abort.criteria must be an array of 1 to 4 criteria$/,
+      ],
+      [
+        'abort criteria five',
+        { command: 'x', targets: one, abort: { criteria: Array(5).fill({ failure_type: 'all', threshold_percent: 5, min_executed: 1 }) } },
+        /^abort.criteria must be an array of 1 to 4 criteria$/,
+      ],
+      [
+        'abort criteria with the older form beside it',
+        {
+          command: 'x',
+          targets: one,
+          abort: { criteria: [{ failure_type: 'all', threshold_percent: 5, min_executed: 1 }], min_executed: 1 },
+        },
+        /^unknown field: min_executed$/,
+      ],
+      [
+        'an abort criterion not an object',
+        { command: 'x', targets: one, abort: { criteria: [5] } },
+        /^abort.criteria\[0\] must be a JSON object with failure_type, threshold_percent and min_executed$/,
+      ],
+      [
+        'an abort criterion of an unknown type',
+        { command: 'x', targets: one, abort: { criteria: [{ failure_type: 'canceled', threshold_percent: 5, min_executed: 1 }] } },
+        /^abort.criteria\[0\].failure_type must be one of: failed, rejected, timed_out, all$/,
+      ],
+      [
+        'an abort criterion over 100 %',
+        {
+          command: 'x',
+          targets: one,
+          abort: {
+            criteria: [
+              { failure_type: 'failed', threshold_percent: 5, min_executed: 1 },
+              { failure_type: 'rejected', threshold_percent: 101, min_executed: 1 },
+            ],
+          },
+        },
+        /^abort.criteria\[1\].threshold_percent must be a whole number from 1 to 100$/,
+      ],
+      [
+        'an abort criterion without min_executed',
+        { command: 'x', targets: one, abort: { criteria: [{ failure_type: 'timed_out', threshold_percent: 5 }] } },
+        /^abort.criteria\[0\].min_executed must be a whole number from 1 to 100000$/,
+      ],
+      [
+        'an abort criterion with an unknown field',
+        { command: 'x', targets: one, abort: { criteria: [{ failure_type: 'timed_out', threshold_percent: 5, min_executed: 1, x: 1 }] } },
+        /^unknown field: x$/,
+      ],
       [
         'a description too long',
         { command: 'x', targets: one, description: 'd'.repeat(257) },
@@ -198,8 +338,17 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         ttl_seconds: 2592000,
         timeout_seconds: 604800,
         continuous: false,
-        rollout: { max_per_minute: 100000 },
-        abort: { failure_threshold_percent: 100, min_executed: 100000 },
+        rollout: {
+          max_per_minute: 100000,
+          exponential: { base_per_minute: 1000, increment_factor: 5.0, increase_after: { succeeded: 100000 } },
+        },
+        abort: { criteria: Array(4).fill({ failure_type: 'timed_out', threshold_percent: 100, min_executed: 100000 }) },
+        // The longest times the schedule takes: milliseconds and a written offset.
+        schedule: {
+          start_at: iso(rt.clock.now() + 60_000).replace('Z', '+00:00'),
+          end_at: iso(rt.clock.now() + 120_000).replace('Z', '+00:00'),
+          end_behavior: 'force_cancel',
+        },
         // 256 UTF-16 units, each written as a \uXXXX escape: the longest a description is in JSON.
         description: '\u0001'.repeat(256),
       });
@@ -239,7 +388,12 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         targets: { agents: [agentId(3), agentId(1)], groups: [`web-${run}`] },
         continuous: false,
         rollout: { max_per_minute: 100 },
-        abort: { failure_threshold_percent: 10, min_executed: 5 },
+        abort: {
+          criteria: [{ failure_type: 'all', threshold_percent: 10, min_executed: 5 }],
+          failure_threshold_percent: 10,
+          min_executed: 5,
+        },
+        schedule: null,
         status: 'in_progress',
         counts: { ...ZERO, pending: 3 },
         created_at: iso(now),
@@ -250,6 +404,49 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         description: 'restart nginx',
       });
       expect((await read(answer.body.job_id)).raw).toBe(answer.raw);
+    });
+
+    it('takes an exponential rollout, capped or not, and shows it with its rate now', async () => {
+      const exponential = { base_per_minute: 10, increment_factor: 1.5, increase_after: { succeeded: 20 } };
+      const capped = await create({ command: 'scan', targets: { agents: [agentId(1)] }, rollout: { max_per_minute: 50, exponential } });
+      const free = await create({ command: 'scan', targets: { agents: [agentId(1)] }, rollout: { exponential } });
+
+      expect(capped.status).toBe(201);
+      expect(capped.body.rollout).toEqual({ max_per_minute: 50, exponential, current_per_minute: 10 });
+      expect(free.body.rollout).toEqual({ exponential, current_per_minute: 10 });
+      expect((await read(free.body.job_id)).body.rollout).toEqual({ exponential, current_per_minute: 10 });
+    });
+
+    it('takes a schedule: scheduled until start_at, its ttl counted from then, end_behavior stop_rollout by default', async () => {
+      const now = rt.clock.now();
+      const startAt = iso(now + 3_600_000);
+      const answer = await create({
+        command: 'scan',
+        targets: { agents: [agentId(1)] },
+        ttl_seconds: 600,
+        schedule: { start_at: startAt },
+      });
+
+      expect(answer.status).toBe(201);
+      expect(answer.body).toMatchObject({
+        status: 'scheduled',
+        schedule: { start_at: startAt, end_at: null, end_behavior: 'stop_rollout' },
+        expires_at: iso(now + 3_600_000 + 600_000),
+      });
+      expect((await poll(agentId(1))).body.commands).toEqual([]);
+      expect((await list({ status: 'scheduled' })).body.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([answer.body.job_id]);
+    });
+
+    it('takes abort criteria by failure type and shows them as given', async () => {
+      const criteria = [
+        { failure_type: 'timed_out', threshold_percent: 20, min_executed: 10 },
+        { failure_type: 'failed', threshold_percent: 5, min_executed: 100 },
+      ];
+      const answer = await create({ command: 'scan', targets: { agents: [agentId(1)] }, abort: { criteria } });
+
+      expect(answer.status).toBe(201);
+      expect(answer.body.abort).toEqual({ criteria });
+      expect((await read(answer.body.job_id)).body.abort).toEqual({ criteria });
     });
 
     it('gives the defaults: ttl from COMMAND_TTL_SECONDS, no timeout, rollout, abort or description', async () => {
@@ -378,8 +575,8 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         expect.stringMatching(/^jobId must be/),
         expect.stringMatching(/^jobId must be/),
         expect.stringMatching(/^jobId must be/),
-        'status must be a comma-separated list of: in_progress, completed, canceled, aborted',
-        'status must be a comma-separated list of: in_progress, completed, canceled, aborted',
+        'status must be a comma-separated list of: scheduled, in_progress, paused, completed, canceled, aborted',
+        'status must be a comma-separated list of: scheduled, in_progress, paused, completed, canceled, aborted',
         'limit must be a whole number from 1 to 100',
         'limit must be a whole number from 1 to 100',
         'cursor must be a next_cursor this service gave',
@@ -496,6 +693,58 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         ['canceled', 'job_aborted'],
         ['canceled', 'job_aborted'],
       ]);
+    });
+  });
+
+  describe('POST /api/jobs/{jobId}/pause and /resume', () => {
+    it('pauses (nothing new delivered, the reason shown), answers a second pause unchanged, resumes, and lists by status paused', async () => {
+      const [a, b] = [agentId(1), agentId(2)];
+      const jobId = (await create({ command: 'x', targets: { agents: [a, b] } })).body.job_id as string;
+      await poll(a);
+      rt.clock.advance(1_000);
+      const pausedAt = iso(rt.clock.now());
+
+      const paused = await pauseOrResume('pause', jobId, { reason: 'canary failures' });
+
+      expect(paused.status).toBe(200);
+      expect(paused.body).toMatchObject({
+        status: 'paused',
+        pause_reason: 'canary failures',
+        paused_at: pausedAt,
+        updated_at: pausedAt,
+        completed_at: null,
+        counts: { ...ZERO, pending: 1, delivered: 1 },
+      });
+      expect((await poll(b)).body.commands).toEqual([]);
+      expect((await list({ status: 'paused' })).body.jobs.map((job: { job_id: string }) => job.job_id)).toEqual([jobId]);
+      rt.clock.advance(1_000);
+      const again = await pauseOrResume('pause', jobId);
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({ status: 'paused', pause_reason: 'canary failures', paused_at: pausedAt });
+
+      const resumed = await pauseOrResume('resume', jobId, { reason: 'fixed' });
+      expect(resumed.status).toBe(200);
+      expect(resumed.body).toMatchObject({ status: 'in_progress', pause_reason: 'fixed' });
+      expect(resumed.body).not.toHaveProperty('paused_at');
+      expect((await poll(b)).body.commands.map((command: { command_id: string }) => command.command_id)).toEqual([jobId]);
+    });
+
+    it('answers 409 naming the status of an ended job, 404 to no such job, 400 to a bad reason, and changes nothing', async () => {
+      const jobId = (await create({ command: 'x', targets: { agents: [agentId(1)] } })).body.job_id as string;
+      await cancel(jobId, { reason: 'wrong version' });
+
+      for (const action of ['pause', 'resume'] as const) {
+        const refused = await pauseOrResume(action, jobId);
+        expect(refused.status).toBe(409);
+        expect(refused.body).toMatchObject({ error: 'conflict', error_description: 'the job was canceled' });
+        expect((await pauseOrResume(action, 'no-such-job')).status).toBe(404);
+        const bad = await pauseOrResume(action, jobId, { reason: 5 });
+        expect(bad.status).toBe(400);
+        expect(bad.body.error_description).toBe('reason must be a string of at most 256 characters');
+        expect((await pauseOrResume(action, jobId, { why: 'x' })).body.error_description).toBe('unknown field: why');
+      }
+      expect((await read(jobId)).body).toMatchObject({ status: 'canceled' });
+      expect((await read(jobId)).body).not.toHaveProperty('pause_reason');
     });
   });
 

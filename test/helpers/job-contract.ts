@@ -17,7 +17,7 @@ import { handler as postResults } from '../../functions/post-results.ts';
 import { COMMAND_STATUSES, type CommandRecord, type CommandStatus, type Report } from '../../lib/commands/model.ts';
 import type { JoinOutcome } from '../../lib/groups/membership.ts';
 import type { ExecutionEntry, JobCounts, JobSnapshot, JobSpec } from '../../lib/jobs/model.ts';
-import { ABORT_REASON, executionRecord, JOB_CANCEL_REASON } from '../../lib/jobs/rules.ts';
+import { ABORT_REASON, executionRecord, JOB_CANCEL_REASON, SCHEDULE_END_REASON } from '../../lib/jobs/rules.ts';
 import type { JobStore } from '../../lib/store/types.ts';
 import { invoke } from './lambda.ts';
 import type { StoreTarget, TestRuntime } from './targets.ts';
@@ -389,6 +389,67 @@ export function jobContract(target: StoreTarget): void {
         expect(byAgent((await w.listed(id)).filter((entry) => entry.record !== undefined))).toEqual([...given].sort());
       });
 
+      it('exponential, notified: the rate steps up at the very delivery that crosses each N, capped by max_per_minute', async () => {
+        const agents = Array.from({ length: 8 }, (_, i) => `x${i}-${randomUUID().slice(0, 6)}`);
+        const job = await w.create(
+          { agents },
+          {
+            rollout: {
+              maxPerMinute: 3,
+              exponential: { basePerMinute: 1, incrementFactorTenths: 20, increaseAfter: { kind: 'notified', count: 2 } },
+            },
+          },
+        );
+        const id = job.spec.jobId;
+        expect(job.perMinute).toBe(1);
+        const reached = new Set<string>();
+        // How many agents get their first delivery when all poll, one after the other.
+        const pollAll = async () => {
+          const before = reached.size;
+          for (const agent of agents) if ((await w.polled(agent)).includes(id)) reached.add(agent);
+          return reached.size - before;
+        };
+        w.at(1_000);
+        expect(await pollAll()).toBe(1);
+        expect((await w.check(id, { pending: 7, delivered: 1 })).perMinute).toBe(1);
+        // A minute on: the second delivery crosses N = 2, so the rate is 2 at once, and a third goes out in the same minute.
+        w.at(1_000 + MINUTE);
+        expect(await pollAll()).toBe(2);
+        expect((await w.check(id, { pending: 5, delivered: 3 })).perMinute).toBe(2);
+        // The fourth crosses 4: 4, capped at 3; three in this minute.
+        w.at(1_000 + 2 * MINUTE);
+        expect(await pollAll()).toBe(3);
+        expect((await w.check(id, { pending: 2, delivered: 6 })).perMinute).toBe(3);
+        const times = (await w.listed(id)).flatMap((entry) => (entry.record?.deliveredAt === undefined ? [] : [entry.record.deliveredAt]));
+        expect(mostInAnyMinute(times)).toBe(3);
+      });
+
+      it('exponential, succeeded: the result that crosses N raises the rate for a poll at that very instant', async () => {
+        const [a, b, c, d] = [fresh('a'), fresh('b'), fresh('c'), fresh('d')];
+        const job = await w.create(
+          { agents: [a, b, c, d] },
+          { rollout: { exponential: { basePerMinute: 1, incrementFactorTenths: 30, increaseAfter: { kind: 'succeeded', count: 1 } } } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.poll(b)).toEqual([]);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        expect(await w.poll(b)).toEqual([]);
+        w.at(2_000);
+        expect(await w.poll(b)).toEqual([]);
+        // Delivered in the window: a alone; a success raises the rate to 3.
+        const other = await w.create(
+          { agents: [c, d] },
+          { rollout: { exponential: { basePerMinute: 1, incrementFactorTenths: 30, increaseAfter: { kind: 'succeeded', count: 1 } } } },
+        );
+        expect(await w.polled(c)).toEqual([other.spec.jobId]);
+        expect(await w.report(c, other.spec.jobId, 'completed')).toBe('accepted');
+        expect(await w.polled(d)).toEqual([other.spec.jobId]);
+        expect((await w.check(other.spec.jobId, { delivered: 1, completed: 1 })).perMinute).toBe(3);
+        expect((await w.check(id, { pending: 3, failed: 1 })).perMinute).toBe(1);
+      });
+
       it('counts the budget per job: another job of the same agents has its own', async () => {
         const [a, b] = [fresh('a'), fresh('b')];
         const one = await w.create({ agents: [a, b] }, { rollout: { maxPerMinute: 1 } });
@@ -410,7 +471,10 @@ export function jobContract(target: StoreTarget): void {
           string,
           string,
         ];
-        const job = await w.create({ agents: [a, b, c, d, e] }, { abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+        const job = await w.create(
+          { agents: [a, b, c, d, e] },
+          { abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         for (const agent of [a, b, c]) expect(await w.polled(agent)).toEqual([id]);
@@ -449,7 +513,10 @@ export function jobContract(target: StoreTarget): void {
 
       it('counts a timeout as a failure at its very instant: the next poll there delivers nothing and writes the abort', async () => {
         const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
-        const job = await w.create({ agents: [a, b, c] }, { timeoutMs: 10_000, abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+        const job = await w.create(
+          { agents: [a, b, c] },
+          { timeoutMs: 10_000, abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         expect(await w.polled(a)).toEqual([id]);
@@ -469,9 +536,49 @@ export function jobContract(target: StoreTarget): void {
         expect(await w.report(b, id, 'completed')).toBe('refused timed_out');
       });
 
+      it('judges each abort criterion on its own failure type: failures do not abort a timed_out criterion, the timeout that crosses it does', async () => {
+        const [a, b, c, d] = [fresh('a'), fresh('b'), fresh('c'), fresh('d')];
+        const job = await w.create(
+          { agents: [a, b, c, d] },
+          {
+            timeoutMs: 10_000,
+            abort: {
+              criteria: [
+                { failureType: 'timed_out', thresholdPercent: 50, minExecuted: 2 },
+                { failureType: 'rejected', thresholdPercent: 100, minExecuted: 2 },
+              ],
+            },
+          },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        for (const agent of [a, b, c]) expect(await w.polled(agent)).toEqual([id]);
+        w.at(2_000);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        w.at(3_000);
+        expect(await w.report(b, id, 'rejected')).toBe('accepted');
+        // 2 judged, 0 % timed out, 50 % rejected: no criterion met.
+        expect((await w.check(id, { pending: 1, delivered: 1, failed: 1, rejected: 1 })).status).toBe('in_progress');
+
+        w.at(10_999);
+        expect((await w.check(id, { pending: 1, delivered: 1, failed: 1, rejected: 1 })).status).toBe('in_progress');
+        // c times out at 11 s: 1 of 3 judged is 33 %, under 50 %: still in progress, d is delivered.
+        w.at(11_000);
+        expect((await w.check(id, { pending: 1, failed: 1, rejected: 1, timed_out: 1 })).status).toBe('in_progress');
+        expect(await w.polled(d)).toEqual([id]);
+        // d times out at 21 s: 2 of 4 judged is 50 %: aborted at that instant.
+        w.at(21_000);
+        const aborted = await w.check(id, { failed: 1, rejected: 1, timed_out: 2 });
+        expect(aborted).toMatchObject({ status: 'aborted', completedAt: w.t0 + 21_000 });
+        expect(aborted.spec.abort?.criteria).toHaveLength(2);
+      });
+
       it('writes an abort that a timeout alone reached at the first read that meets it, and answers it there', async () => {
         const [a, b] = [fresh('a'), fresh('b')];
-        const job = await w.create({ agents: [a, b] }, { timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 1 } });
+        const job = await w.create(
+          { agents: [a, b] },
+          { timeoutMs: 5_000, abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         await w.poll(a);
@@ -489,7 +596,11 @@ export function jobContract(target: StoreTarget): void {
         const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
         const job = await w.create(
           { agents: [a, b, c] },
-          { expiresAt: w.t0 + 20_000, timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 1 } },
+          {
+            expiresAt: w.t0 + 20_000,
+            timeoutMs: 5_000,
+            abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] },
+          },
         );
         const id = job.spec.jobId;
         w.at(1_000);
@@ -507,7 +618,11 @@ export function jobContract(target: StoreTarget): void {
         const [a, b] = [fresh('a'), fresh('b')];
         const job = await w.create(
           { agents: [a, b] },
-          { expiresAt: w.t0 + 20_000, timeoutMs: 5_000, abort: { failureThresholdPercent: 50, minExecuted: 2 } },
+          {
+            expiresAt: w.t0 + 20_000,
+            timeoutMs: 5_000,
+            abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+          },
         );
         const id = job.spec.jobId;
         w.at(1_000);
@@ -518,7 +633,10 @@ export function jobContract(target: StoreTarget): void {
 
       it('does not abort before min_executed executions are terminal', async () => {
         const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
-        const job = await w.create({ agents: [a, b, c] }, { abort: { failureThresholdPercent: 1, minExecuted: 3 } });
+        const job = await w.create(
+          { agents: [a, b, c] },
+          { abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 1, minExecuted: 3 }] } },
+        );
         const id = job.spec.jobId;
         w.at(1_000);
         for (const agent of [a, b]) await w.poll(agent);
@@ -528,6 +646,195 @@ export function jobContract(target: StoreTarget): void {
         expect(await w.polled(c)).toEqual([id]);
         await w.report(c, id, 'completed');
         expect(await w.check(id, { failed: 2, completed: 1 })).toMatchObject({ status: 'aborted', completedAt: w.t0 + 1_000 });
+      });
+    });
+
+    describe('pause and resume', () => {
+      it('a pause holds every first delivery from its instant, delivered ones go on and time still ends them; a resume delivers on the next poll', async () => {
+        const [a, b, c, d] = [fresh('a'), fresh('b'), fresh('c'), fresh('d')];
+        const job = await w.create({ agents: [a, b, c, d] }, { timeoutMs: 10_000 });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+
+        w.at(2_000);
+        const paused = await w.jobs.pause(id, { paused: true, reason: 'canary failures', at: w.now() });
+        expect(paused).toMatchObject({ outcome: 'accepted', job: { status: 'paused', pause: { paused: true, at: w.t0 + 2_000 } } });
+        // At that very instant and after: nothing new; a delivered one is handed out again and reports.
+        expect(await w.poll(c)).toEqual([]);
+        expect(await w.poll(a)).toEqual([expect.objectContaining({ commandId: id, deliveryCount: 2 })]);
+        expect(await w.progress(a, id)).toBe('accepted');
+        w.at(3_000);
+        expect(await w.report(a, id, 'completed')).toBe('accepted');
+        // b times out at 11 s while paused.
+        w.at(11_000);
+        expect(await w.poll(d)).toEqual([]);
+        const held = await w.check(id, { pending: 2, completed: 1, timed_out: 1 });
+        expect(held).toMatchObject({ status: 'paused', pause: { paused: true, reason: 'canary failures' } });
+        // A second pause changes nothing.
+        expect(await w.jobs.pause(id, { paused: true, reason: 'again', at: w.now() })).toMatchObject({
+          outcome: 'unchanged',
+          job: { status: 'paused', pause: { at: w.t0 + 2_000, reason: 'canary failures' } },
+        });
+
+        w.at(12_000);
+        const resumed = await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() });
+        expect(resumed).toMatchObject({ outcome: 'accepted', job: { status: 'in_progress', pause: { paused: false, at: w.t0 + 12_000 } } });
+        expect(await w.polled(c)).toEqual([id]);
+        expect(await w.polled(d)).toEqual([id]);
+        await w.check(id, { delivered: 2, completed: 1, timed_out: 1 });
+        expect(await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() })).toMatchObject({ outcome: 'unchanged' });
+      });
+
+      it('holds a target whose poll met the job paused, and takes a group joiner of a paused continuous job as a target', async () => {
+        const group = fresh('g');
+        const [a, b] = [fresh('a'), fresh('b')];
+        await w.join(group, a);
+        const job = await w.create({ groups: [group] }, { continuous: true });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        await w.jobs.pause(id, { paused: true, reason: undefined, at: w.now() });
+        expect(await w.poll(a)).toEqual([]);
+        w.at(2_000);
+        expect(await w.join(group, b)).toBe('added');
+        expect(await w.poll(b)).toEqual([]);
+        await w.check(id, { pending: 2 });
+
+        w.at(3_000);
+        await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() });
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+        await w.check(id, { delivered: 2 });
+      });
+
+      it('refuses a pause or resume of an ended job; a paused job is canceled, aborted or completed as any other', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create(
+          { agents: [a, b] },
+          { abort: { criteria: [{ failureType: 'failed', thresholdPercent: 50, minExecuted: 1 }] } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        await w.jobs.pause(id, { paused: true, reason: undefined, at: w.now() });
+        w.at(2_000);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        expect((await w.check(id, { failed: 1, canceled: 1 })).status).toBe('aborted');
+        expect(await w.jobs.pause(id, { paused: true, reason: undefined, at: w.now() })).toMatchObject({
+          outcome: 'refused',
+          job: { status: 'aborted' },
+        });
+        expect(await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() })).toMatchObject({ outcome: 'refused' });
+
+        const other = await w.create({ agents: [b] });
+        await w.jobs.pause(other.spec.jobId, { paused: true, reason: undefined, at: w.now() });
+        expect(await w.jobs.cancel(other.spec.jobId, { reason: 'drop', force: false, at: w.now() })).toMatchObject({
+          outcome: 'accepted',
+          job: { status: 'canceled' },
+        });
+        expect(await w.jobs.pause('no-such-job', { paused: true, reason: undefined, at: w.now() })).toEqual({ outcome: 'not_found' });
+      });
+    });
+
+    describe('schedule', () => {
+      it('is scheduled before start_at and delivers nothing; from start_at to the very millisecond it is in progress', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create({ agents: [a, b] }, { schedule: { startAt: w.t0 + 10_000, endBehavior: 'stop_rollout' } });
+        const id = job.spec.jobId;
+        expect(job.status).toBe('scheduled');
+        w.at(9_999);
+        expect(await w.poll(a)).toEqual([]);
+        expect((await w.check(id, { pending: 2 })).status).toBe('scheduled');
+        w.at(10_000);
+        expect((await w.check(id, { pending: 2 })).status).toBe('in_progress');
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+        await w.check(id, { delivered: 2 });
+      });
+
+      it('stop_rollout: nothing new from end_at on, the undelivered canceled then (schedule_ended), completed once the delivered finish', async () => {
+        const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
+        const job = await w.create(
+          { agents: [a, b, c] },
+          { schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'stop_rollout' } },
+        );
+        const id = job.spec.jobId;
+        w.at(19_999);
+        expect(await w.polled(a)).toEqual([id]);
+        await w.check(id, { pending: 2, delivered: 1 });
+        w.at(20_000);
+        expect(await w.poll(b)).toEqual([]);
+        const stopped = await w.check(id, { delivered: 1, canceled: 2 });
+        expect(stopped.status).toBe('in_progress');
+        const listed = await w.listed(id);
+        expect(listed.filter((entry) => entry.status === 'canceled').map((entry) => [entry.cancelReason, entry.endedAt])).toEqual([
+          [SCHEDULE_END_REASON, w.t0 + 20_000],
+          [SCHEDULE_END_REASON, w.t0 + 20_000],
+        ]);
+        // The delivered one is handed out again and finishes: the job is completed then.
+        w.at(25_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.report(a, id, 'completed')).toBe('accepted');
+        expect(await w.check(id, { completed: 1, canceled: 2 })).toMatchObject({ status: 'completed', completedAt: w.t0 + 25_000 });
+      });
+
+      it('cancel: at end_at the job is canceled at that very instant, reason schedule_ended; delivered ones go on', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create({ agents: [a, b] }, { schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'cancel' } });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        w.at(19_999);
+        expect((await w.check(id, { pending: 1, delivered: 1 })).status).toBe('in_progress');
+        // Nothing meets the job at 20 s; read later, it ended then.
+        w.at(30_000);
+        expect(await w.poll(b)).toEqual([]);
+        const canceled = await w.check(id, { delivered: 1, canceled: 1 });
+        expect(canceled).toMatchObject({ status: 'canceled', completedAt: w.t0 + 20_000 });
+        expect(canceled.end).toMatchObject({ status: 'canceled', at: w.t0 + 20_000, reason: SCHEDULE_END_REASON, force: false });
+        expect(await w.report(a, id, 'completed')).toBe('accepted');
+        await w.check(id, { completed: 1, canceled: 1 });
+      });
+
+      it('takes a joiner of a continuous job before end_at, and none from end_at on', async () => {
+        const group = fresh('g');
+        const [a, b, c] = [fresh('a'), fresh('b'), fresh('c')];
+        await w.join(group, a);
+        const job = await w.create(
+          { groups: [group] },
+          { continuous: true, schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'stop_rollout' } },
+        );
+        const id = job.spec.jobId;
+        w.at(19_999);
+        expect(await w.join(group, b)).toBe('added');
+        await w.check(id, { pending: 2 });
+        w.at(20_000);
+        expect(await w.join(group, c)).toBe('added');
+        expect(await w.poll(c)).toEqual([]);
+        // Nothing delivered, nothing to wait for: completed at the end, its two targets canceled.
+        expect(await w.check(id, { canceled: 2 })).toMatchObject({ status: 'completed', completedAt: w.t0 + 20_000 });
+      });
+
+      it('force_cancel: at end_at delivered executions are canceled too, the counts frozen then; a report after is refused', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create(
+          { agents: [a, b] },
+          { timeoutMs: 15_000, schedule: { startAt: w.t0, endAt: w.t0 + 20_000, endBehavior: 'force_cancel' } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        // a times out at 16 s, before the end: timed out, not canceled, in the frozen counts; b would at 21 s.
+        w.at(6_000);
+        expect(await w.polled(b)).toEqual([id]);
+        w.at(20_000);
+        const canceled = await w.check(id, { timed_out: 1, canceled: 1 });
+        expect(canceled).toMatchObject({ status: 'canceled', completedAt: w.t0 + 20_000 });
+        expect(canceled.end).toMatchObject({ at: w.t0 + 20_000, reason: SCHEDULE_END_REASON, force: true });
+        w.at(21_000);
+        expect(await w.report(b, id, 'completed')).toBe('refused canceled');
+        await w.check(id, { timed_out: 1, canceled: 1 });
       });
     });
 

@@ -7,7 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { applyReport, cancel, statusOf, type Transition } from '../../lib/commands/lifecycle.ts';
 import { COMMAND_STATUSES, type CommandRecord, type CommandStatus, type Report } from '../../lib/commands/model.ts';
-import type { JobCounts, JobSpec, JobState, JobTally, TimedOutTally } from '../../lib/jobs/model.ts';
+import {
+  type JobCounts,
+  type JobSpec,
+  type JobState,
+  type JobTally,
+  MAX_ROLLOUT_PER_MINUTE,
+  type TimedOutTally,
+} from '../../lib/jobs/model.ts';
 import {
   ABORT_REASON,
   abortAt,
@@ -19,6 +26,9 @@ import {
   endInstant,
   executionRecord,
   failureCount,
+  failuresOf,
+  isJobEnded,
+  pauseJob,
   JOB_CANCEL_REASON,
   jobCompletedAt,
   jobGoneAt,
@@ -29,6 +39,11 @@ import {
   phaseOf,
   retally,
   rolloutAllows,
+  rolloutRate,
+  SCHEDULE_END_REASON,
+  scheduledEnd,
+  scheduledEndDue,
+  takesJoiner,
   rolloutWindowStart,
   settledExecution,
   shouldAbort,
@@ -136,7 +151,7 @@ describe('createdJob and countsAt', () => {
 });
 
 describe('terminalCount, failureCount and shouldAbort', () => {
-  const abort = { failureThresholdPercent: 25, minExecuted: 4 };
+  const abort = { criteria: [{ failureType: 'all' as const, thresholdPercent: 25, minExecuted: 4 }] };
 
   it('counts every terminal state, and failed, rejected and timed_out as failures', () => {
     const counts = countsOf({
@@ -158,7 +173,9 @@ describe('terminalCount, failureCount and shouldAbort', () => {
   it('aborts exactly at the threshold and not one failure below it', () => {
     expect(shouldAbort(abort, countsOf({ completed: 3, failed: 1 }))).toBe(true); // 25 %
     expect(shouldAbort(abort, countsOf({ completed: 4, failed: 1 }))).toBe(false); // 20 %
-    expect(shouldAbort({ ...abort, failureThresholdPercent: 26 }, countsOf({ completed: 3, failed: 1 }))).toBe(false);
+    expect(
+      shouldAbort({ criteria: [{ failureType: 'all', thresholdPercent: 26, minExecuted: 4 }] }, countsOf({ completed: 3, failed: 1 })),
+    ).toBe(false);
   });
 
   it('aborts exactly at min_executed terminal executions and not one below', () => {
@@ -171,15 +188,46 @@ describe('terminalCount, failureCount and shouldAbort', () => {
     expect(shouldAbort(abort, countsOf({ timed_out: 1, completed: 3 }))).toBe(true);
     expect(shouldAbort(abort, countsOf({ canceled: 4, expired: 4 }))).toBe(false);
     expect(shouldAbort(abort, countsOf({ failed: 1, canceled: 3, expired: 4 }))).toBe(true);
-    expect(shouldAbort({ failureThresholdPercent: 100, minExecuted: 1 }, countsOf({ failed: 1 }))).toBe(true);
+    expect(
+      shouldAbort({ criteria: [{ failureType: 'all' as const, thresholdPercent: 100, minExecuted: 1 }] }, countsOf({ failed: 1 })),
+    ).toBe(true);
   });
 
   it('judges the threshold without the expired: the expiry alone neither aborts a job nor dilutes a share reached before it', () => {
     expect(judgedCount(countsOf({ failed: 1, expired: 5 }))).toBe(1);
     // One timed out, one expired undelivered: 50 % of terminal, but the expiry decides nothing.
-    expect(shouldAbort({ failureThresholdPercent: 50, minExecuted: 2 }, countsOf({ timed_out: 1, expired: 1 }))).toBe(false);
+    expect(
+      shouldAbort(
+        { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+        countsOf({ timed_out: 1, expired: 1 }),
+      ),
+    ).toBe(false);
     // A timeout reached 50 % before the expiry; the expiry of three others does not dilute it.
-    expect(shouldAbort({ failureThresholdPercent: 50, minExecuted: 1 }, countsOf({ timed_out: 1, expired: 3 }))).toBe(true);
+    expect(
+      shouldAbort(
+        { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] },
+        countsOf({ timed_out: 1, expired: 3 }),
+      ),
+    ).toBe(true);
+  });
+
+  it('judges each criterion on its own failure type, and aborts when any one is met', () => {
+    const criteria = [
+      { failureType: 'timed_out' as const, thresholdPercent: 50, minExecuted: 2 },
+      { failureType: 'rejected' as const, thresholdPercent: 30, minExecuted: 3 },
+    ];
+    expect(failuresOf('timed_out', countsOf({ timed_out: 2, failed: 5 }))).toBe(2);
+    expect(failuresOf('all', countsOf({ timed_out: 2, failed: 5, rejected: 1 }))).toBe(8);
+    // Failed alone never reaches either: 100 % failed, no timeout, no rejection.
+    expect(shouldAbort({ criteria }, countsOf({ failed: 10 }))).toBe(false);
+    // One timed out of two judged: 50 %, at min_executed 2.
+    expect(shouldAbort({ criteria }, countsOf({ timed_out: 1, completed: 1 }))).toBe(true);
+    expect(shouldAbort({ criteria }, countsOf({ timed_out: 1, completed: 2 }))).toBe(false);
+    // One rejected of three: 33 % >= 30 %, at min_executed 3; of four: 25 %, not.
+    expect(shouldAbort({ criteria }, countsOf({ rejected: 1, completed: 2 }))).toBe(true);
+    expect(shouldAbort({ criteria }, countsOf({ rejected: 1, completed: 3 }))).toBe(false);
+    // Below a criterion's own min_executed, its share does not count.
+    expect(shouldAbort({ criteria }, countsOf({ rejected: 2 }))).toBe(false);
   });
 
   it('never aborts a job without an abort config', () => {
@@ -188,7 +236,7 @@ describe('terminalCount, failureCount and shouldAbort', () => {
 });
 
 describe('jobStatusAt and abortAt', () => {
-  const guarded = specOf({ abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+  const guarded = specOf({ abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } });
 
   it('is in progress while anything can change, completed once nothing can', () => {
     expect(jobStatusAt(stateOf({}), countsOf({ pending: 1 }), T0)).toBe('in_progress');
@@ -253,6 +301,57 @@ describe('jobStatusAt and abortAt', () => {
     const state = ended(stateOf({}), { status: 'canceled', at: T0 + 1, force: false, undelivered: 10 });
 
     expect(jobStatusAt(state, countsOf({ failed: 10 }), T0 + TTL)).toBe('canceled');
+  });
+});
+
+describe('pauseJob', () => {
+  const live = stateOf({ targets: 10, materialized: 4, delivered: 2, inProgress: 1, completed: 1 });
+  const at = T0 + 50;
+  const pause = (state: JobState, paused: boolean, when = at, reason?: string) =>
+    pauseJob(state, countsAt(state, NONE, when), { paused, reason, at: when });
+
+  it('pauses a job in progress: status paused, nothing delivered by mayDeliver, the counts as they were', () => {
+    const { outcome, state } = pause(live, true, at, 'canary failures');
+
+    expect(outcome).toBe('accepted');
+    expect(state.pause).toEqual({ paused: true, at, reason: 'canary failures' });
+    expect(state.tally.updatedAt).toBe(at);
+    const counts = countsAt(state, NONE, at + 1);
+    expect(counts).toEqual(countsAt(live, NONE, at + 1));
+    expect(jobStatusAt(state, counts, at + 1)).toBe('paused');
+    expect(mayDeliver('paused', state.spec, at + 1, { isTarget: true, hasExecution: false }, 0, undefined)).toBe(false);
+  });
+
+  it('answers unchanged to a pause of a paused job and a resume of one in progress, the state untouched', () => {
+    const paused = pause(live, true).state;
+
+    expect(pause(paused, true, at + 10)).toEqual({ outcome: 'unchanged', state: paused });
+    expect(pause(live, false)).toEqual({ outcome: 'unchanged', state: live });
+  });
+
+  it('resumes a paused job: in progress again, the reason the resume gave kept', () => {
+    const paused = pause(live, true).state;
+
+    const { outcome, state } = pause(paused, false, at + 10, 'fixed');
+
+    expect(outcome).toBe('accepted');
+    expect(state.pause).toEqual({ paused: false, at: at + 10, reason: 'fixed' });
+    expect(jobStatusAt(state, countsAt(state, NONE, at + 10), at + 10)).toBe('in_progress');
+  });
+
+  it('is refused once the job has ended; a paused job still completes, aborts and may be canceled', () => {
+    const done = stateOf({ targets: 2, materialized: 2, completed: 2 });
+    const canceled = cancelJob(live, countsAt(live, NONE, at), { reason: undefined, force: false, at }).state;
+    for (const state of [done, canceled]) {
+      expect(pause(state, true)).toEqual({ outcome: 'refused', state });
+      expect(pause(state, false)).toEqual({ outcome: 'refused', state });
+    }
+    const pausedDone = { ...done, pause: { paused: true, at } };
+    expect(jobStatusAt(pausedDone, countsAt(pausedDone, NONE, at), at)).toBe('completed');
+    const paused = pause(live, true).state;
+    expect(cancelJob(paused, countsAt(paused, NONE, at + 1), { reason: undefined, force: false, at: at + 1 }).outcome).toBe('accepted');
+    expect(isJobEnded('paused')).toBe(false);
+    expect(isJobEnded('aborted')).toBe(true);
   });
 });
 
@@ -387,14 +486,107 @@ describe('rollout and mayDeliver', () => {
   });
 
   it('delivers only to a target without an execution, while the job is in progress and before its expiry', () => {
-    expect(mayDeliver('in_progress', spec, T0, target, 2)).toBe(true);
-    expect(mayDeliver('in_progress', spec, T0, target, 3)).toBe(false);
-    expect(mayDeliver('aborted', spec, T0, target, 0)).toBe(false);
-    expect(mayDeliver('canceled', spec, T0, target, 0)).toBe(false);
-    expect(mayDeliver('in_progress', spec, T0 + TTL, target, 0)).toBe(false);
-    expect(mayDeliver('in_progress', spec, T0 + TTL - 1, target, 0)).toBe(true);
-    expect(mayDeliver('in_progress', spec, T0, { isTarget: false, hasExecution: false }, 0)).toBe(false);
-    expect(mayDeliver('in_progress', spec, T0, { isTarget: true, hasExecution: true }, 0)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0, target, 2, 3)).toBe(true);
+    expect(mayDeliver('in_progress', spec, T0, target, 3, 3)).toBe(false);
+    expect(mayDeliver('aborted', spec, T0, target, 0, 3)).toBe(false);
+    expect(mayDeliver('canceled', spec, T0, target, 0, 3)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0 + TTL, target, 0, 3)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0 + TTL - 1, target, 0, 3)).toBe(true);
+    expect(mayDeliver('in_progress', spec, T0, { isTarget: false, hasExecution: false }, 0, 3)).toBe(false);
+    expect(mayDeliver('in_progress', spec, T0, { isTarget: true, hasExecution: true }, 0, 3)).toBe(false);
+  });
+});
+
+describe('schedule: jobStatusAt, countsAt, undeliveredStatus, mayDeliver, scheduledEnd, takesJoiner', () => {
+  const live = stateOf({ targets: 10, materialized: 4, delivered: 2, inProgress: 1, completed: 1 });
+  const withSchedule = (endBehavior: 'stop_rollout' | 'cancel' | 'force_cancel', extra: Partial<JobSpec> = {}) => ({
+    ...live,
+    spec: specOf({ schedule: { startAt: T0 + 10, endAt: T0 + 40, endBehavior }, ...extra }),
+  });
+  const target = { isTarget: true, hasExecution: false };
+
+  it('is scheduled before start_at, in progress from it, and delivers nothing before it or from end_at', () => {
+    const state = withSchedule('stop_rollout');
+    expect(jobStatusAt(state, countsAt(state, NONE, T0 + 9), T0 + 9)).toBe('scheduled');
+    expect(jobStatusAt(state, countsAt(state, NONE, T0 + 10), T0 + 10)).toBe('in_progress');
+    expect(mayDeliver('scheduled', state.spec, T0 + 9, target, 0, undefined)).toBe(false);
+    expect(mayDeliver('in_progress', state.spec, T0 + 39, target, 0, undefined)).toBe(true);
+    expect(mayDeliver('in_progress', state.spec, T0 + 40, target, 0, undefined)).toBe(false);
+  });
+
+  it('stop_rollout: from end_at the undelivered count canceled (schedule_ended), the job completes once the delivered finish', () => {
+    const state = withSchedule('stop_rollout');
+    expect(countsAt(state, NONE, T0 + 39)).toEqual(countsOf({ pending: 6, delivered: 2, in_progress: 1, completed: 1 }));
+    expect(countsAt(state, NONE, T0 + 40)).toEqual(countsOf({ canceled: 6, delivered: 2, in_progress: 1, completed: 1 }));
+    expect(undeliveredStatus(state, T0 + 40)).toEqual({ status: 'canceled', reason: SCHEDULE_END_REASON, endedAt: T0 + 40 });
+    expect(undeliveredStatus(state, T0 + 39)).toEqual({ status: 'pending', reason: undefined, endedAt: undefined });
+    expect(jobStatusAt(state, countsAt(state, NONE, T0 + 40), T0 + 40)).toBe('in_progress');
+    const done = { ...state, tally: { ...state.tally, delivered: 0, inProgress: 0, completed: 4, lastEndAt: T0 + 50 } };
+    const counts = countsAt(done, NONE, T0 + 60);
+    expect(jobStatusAt(done, counts, T0 + 60)).toBe('completed');
+    expect(jobCompletedAt(done, counts, NONE, T0 + 60)).toBe(T0 + 50);
+  });
+
+  it('cancel and force_cancel: the end written at end_at from the counts then; not before it, nor over an abort or an end', () => {
+    const state = withSchedule('cancel');
+    expect(scheduledEndDue(state, T0 + 39)).toBe(false);
+    expect(scheduledEndDue(state, T0 + 40)).toBe(true);
+    expect(scheduledEnd(state, countsAt(state, NONE, T0 + 40), T0 + 99)).toEqual({
+      status: 'canceled',
+      at: T0 + 40,
+      reason: SCHEDULE_END_REASON,
+      force: false,
+      undelivered: 6,
+    });
+    const forced = withSchedule('force_cancel');
+    expect(scheduledEnd(forced, countsAt(forced, NONE, T0 + 40), T0 + 41)?.final).toEqual(countsOf({ completed: 1, canceled: 9 }));
+    expect(scheduledEndDue(withSchedule('stop_rollout'), T0 + 99)).toBe(false);
+    const abort = { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] };
+    const failing = { ...withSchedule('cancel', { abort }), tally: { ...live.tally, completed: 0, failed: 1 } };
+    expect(scheduledEnd(failing, countsAt(failing, NONE, T0 + 40), T0 + 40)).toBeUndefined();
+  });
+
+  it('takes no joiner past end_at, nor once ended', () => {
+    const { spec } = withSchedule('stop_rollout', { continuous: true });
+    expect(takesJoiner('in_progress', spec, T0 + 39)).toBe(true);
+    expect(takesJoiner('paused', spec, T0 + 39)).toBe(true);
+    expect(takesJoiner('in_progress', spec, T0 + 40)).toBe(false);
+    expect(takesJoiner('canceled', spec, T0 + 1)).toBe(false);
+  });
+});
+
+describe('rolloutRate', () => {
+  const tallyOf = (materialized: number, completed = 0) => ({ ...createdJob(specOf(), 1, 100).tally, materialized, completed });
+  const exponential = (kind: 'notified' | 'succeeded', count: number, tenths = 20, base = 1) => ({
+    basePerMinute: base,
+    incrementFactorTenths: tenths,
+    increaseAfter: { kind, count },
+  });
+
+  it('is max_per_minute without an exponential rate, and none without a rollout', () => {
+    expect(rolloutRate({ maxPerMinute: 7 }, tallyOf(50))).toBe(7);
+    expect(rolloutRate(undefined, tallyOf(50))).toBeUndefined();
+  });
+
+  it('multiplies the base by the factor at the very delivery that crosses each N, floored, capped by max_per_minute', () => {
+    const rollout = { maxPerMinute: 6, exponential: exponential('notified', 2) };
+    expect([0, 1, 2, 3, 4, 5, 6, 100].map((n) => rolloutRate(rollout, tallyOf(n)))).toEqual([1, 1, 2, 2, 4, 4, 6, 6]);
+    // 1.5 from 3: 4 (floor of 4.5), 6, 9.
+    const tenths = { exponential: exponential('notified', 1, 15, 3) };
+    expect([0, 1, 2, 3].map((n) => rolloutRate(tenths, tallyOf(n)))).toEqual([3, 4, 6, 9]);
+  });
+
+  it('counts completed executions for succeeded, delivered ones for notified', () => {
+    const rollout = { exponential: exponential('succeeded', 3) };
+    expect(rolloutRate(rollout, tallyOf(10, 2))).toBe(1);
+    expect(rolloutRate(rollout, tallyOf(10, 3))).toBe(2);
+    expect(rolloutRate(rollout, tallyOf(10, 9))).toBe(8);
+  });
+
+  it('stops where the floored factor no longer raises the rate, and at MAX_ROLLOUT_PER_MINUTE without a cap', () => {
+    expect(rolloutRate({ exponential: exponential('notified', 1, 11, 1) }, tallyOf(1_000))).toBe(1);
+    expect(rolloutRate({ exponential: exponential('notified', 1, 11, 10) }, tallyOf(2))).toBe(12);
+    expect(rolloutRate({ exponential: exponential('notified', 1, 50, 1000) }, tallyOf(100_000))).toBe(MAX_ROLLOUT_PER_MINUTE);
   });
 });
 
@@ -582,7 +774,7 @@ class Model {
   poll(agentId: string, now: number): void {
     this.meet(now);
     const status = jobStatusAt(this.state, this.counts(now), now);
-    if (!mayDeliver(status, this.state.spec, now, { isTarget: true, hasExecution: this.records.has(agentId) }, 0)) return;
+    if (!mayDeliver(status, this.state.spec, now, { isTarget: true, hasExecution: this.records.has(agentId) }, 0, undefined)) return;
     const record = executionRecord(this.state.spec, agentId, now);
     this.records.set(agentId, record);
     this.state = { ...this.state, tally: retally(this.state.tally, undefined, record, now) };
@@ -643,7 +835,13 @@ describe('counts equal a recount of the executions', () => {
         continuous: next() < 0.2,
         ...(next() < 0.7 ? { timeoutMs: 1_000 + Math.floor(next() * 30_000) } : {}),
         ...(next() < 0.6
-          ? { abort: { failureThresholdPercent: 1 + Math.floor(next() * 100), minExecuted: 1 + Math.floor(next() * 5) } }
+          ? {
+              abort: {
+                criteria: [
+                  { failureType: 'all' as const, thresholdPercent: 1 + Math.floor(next() * 100), minExecuted: 1 + Math.floor(next() * 5) },
+                ],
+              },
+            }
           : {}),
       });
       const model = new Model(spec, targets);

@@ -27,12 +27,17 @@ import {
 } from '../../lib/commands/model.ts';
 import * as membership from '../../lib/groups/membership.ts';
 import {
+  ABORT_FAILURE_TYPES,
+  type AbortConfig,
   JOB_STATUSES,
+  MAX_ABORT_CRITERIA,
   type JobCounts,
   type JobEnd,
   type JobSpec,
   type JobState,
   type JobTally,
+  type RolloutConfig,
+  SCHEDULE_END_BEHAVIORS,
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../../lib/jobs/model.ts';
@@ -246,11 +251,28 @@ const stateOf = (tally: Partial<JobTally>, spec: JobSpec = specOf()): JobState =
 const zero = Object.fromEntries(COMMAND_STATUSES.map((status) => [status, 0])) as JobCounts;
 const countsOf = (some: Partial<JobCounts>): JobCounts => ({ ...zero, ...some });
 
-const guarded = specOf({ abort: { failureThresholdPercent: 50, minExecuted: 2 } });
+const guarded = specOf({ abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] } });
+const byType = specOf({
+  abort: {
+    criteria: [
+      { failureType: 'timed_out', thresholdPercent: 50, minExecuted: 2 },
+      { failureType: 'rejected', thresholdPercent: 30, minExecuted: 3 },
+    ],
+  },
+});
+const stopAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'stop_rollout' } });
+const cancelAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'cancel' } });
+const forceAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'force_cancel' }, continuous: true });
 const SPECS: readonly JobSpec[] = [
   specOf(),
   guarded,
-  specOf({ abort: { failureThresholdPercent: 25, minExecuted: 4 } }),
+  byType,
+  stopAt40,
+  cancelAt40,
+  forceAt40,
+  specOf({ schedule: { startAt: T0 + 50, endBehavior: 'stop_rollout' } }),
+  specOf({ schedule: { startAt: T0, endAt: T0 + TTL + 5, endBehavior: 'stop_rollout' } }),
+  specOf({ abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 25, minExecuted: 4 }] } }),
   specOf({ continuous: true }),
   specOf({ rollout: { maxPerMinute: 3 } }),
   specOf({ timeoutMs: 5_000 }),
@@ -288,11 +310,27 @@ const STATES: readonly JobState[] = [
   stateOf({ targets: 10, materialized: 3, delivered: 1, failed: 1, completed: 1 }, guarded),
   stateOf({ targets: 10, materialized: 3, failed: 1, completed: 2 }, guarded),
   stateOf({ targets: 4, materialized: 2, delivered: 1, completed: 1 }, guarded),
+  stateOf({ targets: 10, materialized: 4, delivered: 2, completed: 1, rejected: 1 }, byType),
+  stateOf({ targets: 10, materialized: 5, delivered: 1, completed: 2, rejected: 2 }, byType),
+  stateOf({ targets: 10, materialized: 4, delivered: 2, failed: 2 }, byType),
   stateOf({ targets: 2, materialized: 2, completed: 2 }),
   stateOf({ targets: 3, materialized: 3, delivered: 1, completed: 2, lastEndAt: T0 + 20 }),
   stateOf({ targets: 1, materialized: 1, completed: 1, lastEndAt: T0 + 20 }, specOf({ continuous: true })),
   live,
   ...ENDS.map((end) => jobRules.ended(live, end)),
+  { ...live, pause: { paused: true, at: T0 + 5, reason: 'hold' } },
+  { ...live, spec: stopAt40 },
+  { ...live, spec: cancelAt40 },
+  { ...live, spec: forceAt40 },
+  { ...stateOf({ targets: 4, materialized: 2, completed: 2 }), spec: stopAt40 },
+  { ...stateOf({ targets: 4, materialized: 3, completed: 1, failed: 2 }), spec: { ...cancelAt40, abort: guarded.abort } },
+  jobRules.ended({ ...live, spec: stopAt40 }, ENDS[6] as JobEnd),
+  jobRules.ended({ ...live, spec: stopAt40 }, ENDS[0] as JobEnd),
+  { ...live, spec: specOf({ schedule: { startAt: T0 + 50, endBehavior: 'stop_rollout' } }) },
+  { ...live, pause: { paused: false, at: T0 + 6 } },
+  { ...stateOf({ targets: 2, materialized: 2, completed: 2 }), pause: { paused: true, at: T0 + 5 } },
+  { ...stateOf({ targets: 10, materialized: 3, failed: 1, completed: 2 }, guarded), pause: { paused: true, at: T0 + 5 } },
+  { ...jobRules.ended(live, ENDS[0] as JobEnd), pause: { paused: true, at: T0 + 1 } },
   // Changed by a clock ahead of the reader's (a delivery, a failure crossing the threshold at
   // T0 + 45): read, aborted or canceled at an earlier instant, the end is stamped at T0 + 45.
   stateOf({ targets: 10, materialized: 4, delivered: 3, completed: 1, updatedAt: T0 + 45 }),
@@ -338,12 +376,49 @@ const READ_STATES = STATES.flatMap((state) =>
 const COUNTS = distinct([...LISTED_COUNTS, ...READ_STATES.map(({ counts }) => counts)]);
 const ABORTS = [
   undefined,
-  { failureThresholdPercent: 25, minExecuted: 4 },
-  { failureThresholdPercent: 26, minExecuted: 4 },
-  { failureThresholdPercent: 50, minExecuted: 2 },
-  { failureThresholdPercent: 50, minExecuted: 1 },
-  { failureThresholdPercent: 100, minExecuted: 1 },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 25, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 26, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 100, minExecuted: 1 }] },
+  { criteria: [{ failureType: 'failed' as const, thresholdPercent: 25, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'rejected' as const, thresholdPercent: 25, minExecuted: 4 }] },
+  { criteria: [{ failureType: 'timed_out' as const, thresholdPercent: 25, minExecuted: 1 }] },
+  {
+    criteria: [
+      { failureType: 'timed_out' as const, thresholdPercent: 50, minExecuted: 2 },
+      { failureType: 'failed' as const, thresholdPercent: 20, minExecuted: 5 },
+    ],
+  },
 ];
+const PAUSES = [
+  { paused: true, reason: 'hold' },
+  { paused: true, reason: undefined },
+  { paused: false, reason: undefined },
+  { paused: false, reason: 'go' },
+];
+const exponential = (base: number, tenths: number, kind: 'notified' | 'succeeded', count: number) => ({
+  basePerMinute: base,
+  incrementFactorTenths: tenths,
+  increaseAfter: { kind, count },
+});
+const ROLLOUTS: readonly (RolloutConfig | undefined)[] = [
+  undefined,
+  { maxPerMinute: 3 },
+  { exponential: exponential(1, 20, 'notified', 2) },
+  { maxPerMinute: 3, exponential: exponential(1, 20, 'notified', 2) },
+  { exponential: exponential(2, 15, 'succeeded', 1) },
+  { exponential: exponential(1, 11, 'notified', 1) },
+  { exponential: exponential(10, 11, 'notified', 1) },
+  { maxPerMinute: 100, exponential: exponential(1000, 50, 'succeeded', 1) },
+  { exponential: exponential(1000, 50, 'succeeded', 1) },
+];
+/** Tallies far along: many steps, up to the cap. */
+const RATE_TALLIES: readonly JobTally[] = [0, 1, 2, 3, 4, 5, 7, 9, 40, 100_000].map((n) => ({
+  ...jobRules.createdJob(specOf(), 1, 100_000).tally,
+  materialized: n,
+  completed: Math.floor(n / 2),
+}));
 const CANCELLATIONS = [
   { reason: 'maintenance', force: false },
   { reason: undefined, force: false },
@@ -393,7 +468,14 @@ const jobSoon = fc.integer({ min: T0, max: T0 + 120 });
 const countsArb: fc.Arbitrary<JobCounts> = fc.record(
   Object.fromEntries(COMMAND_STATUSES.map((status) => [status, fc.nat({ max: 12 })])) as Record<CommandStatus, fc.Arbitrary<number>>,
 );
-const abortArb = fc.record({ failureThresholdPercent: fc.integer({ min: 1, max: 100 }), minExecuted: fc.integer({ min: 1, max: 10 }) });
+const criterionArb = fc.record({
+  failureType: fc.constantFrom(...ABORT_FAILURE_TYPES),
+  thresholdPercent: fc.integer({ min: 1, max: 100 }),
+  minExecuted: fc.integer({ min: 1, max: 10 }),
+});
+const abortArb: fc.Arbitrary<AbortConfig> = fc.record({
+  criteria: fc.array(criterionArb, { minLength: 1, maxLength: MAX_ABORT_CRITERIA }),
+});
 const specArb: fc.Arbitrary<JobSpec> = fc
   .record(
     {
@@ -402,6 +484,14 @@ const specArb: fc.Arbitrary<JobSpec> = fc
       timeoutMs: fc.integer({ min: 1, max: 50 }),
       rollout: fc.record({ maxPerMinute: fc.integer({ min: 1, max: 5 }) }),
       abort: abortArb,
+      schedule: fc.record(
+        {
+          startAt: fc.integer({ min: T0, max: T0 + 60 }),
+          endAt: fc.integer({ min: T0 + 1, max: T0 + 120 }),
+          endBehavior: fc.constantFrom(...SCHEDULE_END_BEHAVIORS),
+        },
+        { requiredKeys: ['startAt', 'endBehavior'] },
+      ),
     },
     { requiredKeys: ['expiresAt', 'continuous'] },
   )
@@ -435,8 +525,28 @@ const tallyArb: fc.Arbitrary<JobTally> = fc.record(
   },
   { requiredKeys: ['targets', 'materialized', 'delivered', 'inProgress', 'completed', 'failed', 'rejected', 'canceled', 'updatedAt'] },
 );
+const pauseArb = fc.record(
+  { paused: fc.boolean(), at: jobSoon, reason: fc.constantFrom('hold', 'go') },
+  { requiredKeys: ['paused', 'at'] },
+);
+const rolloutArb: fc.Arbitrary<RolloutConfig> = fc
+  .record(
+    {
+      maxPerMinute: fc.integer({ min: 1, max: 50 }),
+      exponential: fc.record({
+        basePerMinute: fc.integer({ min: 1, max: 20 }),
+        incrementFactorTenths: fc.integer({ min: 11, max: 50 }),
+        increaseAfter: fc.record({
+          kind: fc.constantFrom('notified' as const, 'succeeded' as const),
+          count: fc.integer({ min: 1, max: 4 }),
+        }),
+      }),
+    },
+    { requiredKeys: [] },
+  )
+  .filter((rollout) => rollout.maxPerMinute !== undefined || rollout.exponential !== undefined);
 const stateArb: fc.Arbitrary<JobState> = fc
-  .record({ spec: specArb, tally: tallyArb, end: endArb }, { requiredKeys: ['spec', 'tally'] })
+  .record({ spec: specArb, tally: tallyArb, end: endArb, pause: pauseArb }, { requiredKeys: ['spec', 'tally'] })
   .map((fields) => ({ seq: 1, ...fields }));
 const timedOutArb: fc.Arbitrary<TimedOutTally> = fc.record(
   { delivered: fc.nat({ max: 3 }), inProgress: fc.nat({ max: 3 }), lastAt: jobSoon },
@@ -576,6 +686,7 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
   },
   terminalCount: { calls: product(COUNTS), sample: fc.tuple(countsArb) },
   failureCount: { calls: product(COUNTS), sample: fc.tuple(countsArb) },
+  failuresOf: { calls: product(ABORT_FAILURE_TYPES, COUNTS), sample: fc.tuple(fc.constantFrom(...ABORT_FAILURE_TYPES), countsArb) },
   judgedCount: { calls: product(COUNTS), sample: fc.tuple(countsArb) },
   shouldAbort: { calls: product(ABORTS, COUNTS), sample: fc.tuple(orUndefined(abortArb), countsArb) },
   jobStatusAt: {
@@ -595,6 +706,25 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
       countsArb,
       fc.record({ reason: orUndefined(fc.constantFrom('maintenance', '')), force: fc.boolean(), at: jobSoon }),
     ),
+  },
+  pauseJob: {
+    calls: READ_STATES.flatMap(({ state, counts, at }) => PAUSES.map((change) => [state, counts, { ...change, at }])),
+    sample: fc.tuple(
+      stateArb,
+      countsArb,
+      fc.record({ paused: fc.boolean(), reason: orUndefined(fc.constantFrom('hold', '')), at: jobSoon }),
+    ),
+  },
+  isJobEnded: { calls: product(JOB_STATUSES), sample: fc.tuple(fc.constantFrom(...JOB_STATUSES)) },
+  rolloutStopped: { calls: product(SPECS, JOB_INSTANTS), sample: fc.tuple(specArb, jobSoon) },
+  scheduledEndDue: { calls: product(STATES, JOB_INSTANTS), sample: fc.tuple(stateArb, jobSoon) },
+  scheduledEnd: {
+    calls: [...READ_STATES.map(({ state, counts, at }) => [state, counts, at]), ...product(STATES, LISTED_COUNTS, [T0 + 40, T0 + 60])],
+    sample: fc.tuple(stateArb, countsArb, jobSoon),
+  },
+  takesJoiner: {
+    calls: product(JOB_STATUSES, SPECS, [T0, T0 + 39, T0 + 40, T0 + TTL]),
+    sample: fc.tuple(fc.constantFrom(...JOB_STATUSES), specArb, jobSoon),
   },
   jobGoneAt: { calls: product(SPECS, RETENTIONS), sample: fc.tuple(specArb, retentionArb) },
   // The store passes MAX_JOB_TARGETS in.
@@ -618,6 +748,7 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
       [T0, T0 + TTL - 1, T0 + TTL, T0 + TTL + 1],
       product([true, false], [false, true]).map(([isTarget, hasExecution]) => ({ isTarget, hasExecution })),
       [0, 2, 3, 4],
+      [undefined, 1, 3],
     ),
     sample: fc.tuple(
       fc.constantFrom(...JOB_STATUSES),
@@ -625,7 +756,12 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
       jobSoon,
       fc.record({ isTarget: fc.boolean(), hasExecution: fc.boolean() }),
       fc.nat({ max: 6 }),
+      orUndefined(fc.integer({ min: 1, max: 5 })),
     ),
+  },
+  rolloutRate: {
+    calls: product(ROLLOUTS, [...TALLIES, ...STATES.map((state) => state.tally), ...RATE_TALLIES]),
+    sample: fc.tuple(orUndefined(rolloutArb), tallyArb),
   },
   executionRecord: {
     calls: product(SPECS, ['a1', 'a7'], [T0, T0 + 1, T0 + 100]),

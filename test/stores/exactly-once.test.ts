@@ -12,6 +12,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler as cancelCommand } from '../../functions/cancel-command.ts';
 import { handler as cancelJob } from '../../functions/cancel-job.ts';
+import { handler as pauseJob } from '../../functions/pause-job.ts';
+import { handler as resumeJob } from '../../functions/resume-job.ts';
 import { handler as createJob } from '../../functions/create-job.ts';
 import { handler as deleteGroupMember } from '../../functions/delete-group-member.ts';
 import { handler as enqueueCommand } from '../../functions/enqueue-command.ts';
@@ -232,5 +234,34 @@ describe.each(storeTargets('exactly-once'))('a retried write on the $name store'
     );
     expect(canceled.status).toBe(200);
     expect(canceled.body).toMatchObject({ job_id, status: 'canceled' });
+  });
+
+  it('a job pause retried after a resume in between answers the pause, and does not pause the job again', async () => {
+    const { job_id } = (
+      await invoke(createJob, {
+        method: 'POST',
+        path: '/api/jobs',
+        token: operator,
+        body: { command: 'update', targets: { agents: [agentId] } },
+      })
+    ).body;
+    const action = (name: 'pause' | 'resume') =>
+      invoke(name === 'pause' ? pauseJob : resumeJob, {
+        method: 'POST',
+        routeKey: `POST /api/jobs/{jobId}/${name}`,
+        path: `/api/jobs/${job_id}/${name}`,
+        pathParameters: { jobId: job_id },
+        token: operator,
+      });
+    const paused = await withLostAnswer(
+      () => action('pause'),
+      async () => {
+        expect((await action('resume')).body).toMatchObject({ status: 'in_progress' });
+      },
+    );
+    expect(paused.status).toBe(200);
+    expect(paused.body).toMatchObject({ job_id, status: 'paused' });
+    expect((await job(job_id)).body).toMatchObject({ status: 'in_progress' });
+    expect((await poll()).body.commands).toHaveLength(1);
   });
 });

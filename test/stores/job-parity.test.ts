@@ -1,13 +1,13 @@
 /**
  * Job parity, as test/stores/parity.test.ts does it for commands: random histories of job creates (some
  * with an Idempotency-Key), group joins and leaves, plain enqueues, polls, reports, single
- * cancels, job cancels (with and without force) and clock steps, run against the in-memory
+ * cancels, job cancels (with and without force), job pauses and resumes and clock steps, run against the in-memory
  * stores and the Upstash stores through the local bridge on a real Redis (the Lua scripts) at
  * once. Every answer of every step must be the same in both; after every step each job reads the
  * same in both, and in each its counts equal a recount of its executions listing.
  *
  * Histories use few agents, groups and jobs so that they meet: overlapping targets, a rollout of
- * one or two a minute, an abort after one or two terminal executions, timeouts that fall between
+ * one or two a minute or exponential from one, schedules that start and end between the clock's steps, an abort after one or two terminal executions, timeouts that fall between
  * the clock's steps, continuous jobs whose groups change under them.
  *
  * Times are the caller's: each history starts a minute ahead of the wall clock and only moves
@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CommandStatus, Report } from '../../lib/commands/model.ts';
-import type { JobListQuery, JobSpec, JobStatus } from '../../lib/jobs/model.ts';
+import type { JobListQuery, JobSpec, JobStatus, RolloutConfig, ScheduleEndBehavior } from '../../lib/jobs/model.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import { checkedJob } from '../helpers/job-contract.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
@@ -31,12 +31,42 @@ const AGENTS = ['a', 'b:1', 'b%3A1', 'fleet@eu.1'] as const;
 const GROUPS = ['web', 'web:eu'] as const;
 const MAX_JOBS = 3;
 const STEPS = [1, 999, 1_000, 4_999, 5_000, 20_000, 30_000, 60_000] as const;
-const ROLLOUTS = [undefined, 1, 2] as const;
-const ABORTS = [undefined, { failureThresholdPercent: 50, minExecuted: 2 }, { failureThresholdPercent: 34, minExecuted: 1 }] as const;
+const ROLLOUTS: readonly (RolloutConfig | undefined)[] = [
+  undefined,
+  { maxPerMinute: 1 },
+  { maxPerMinute: 2 },
+  { exponential: { basePerMinute: 1, incrementFactorTenths: 20, increaseAfter: { kind: 'notified', count: 1 } } },
+  { maxPerMinute: 2, exponential: { basePerMinute: 1, incrementFactorTenths: 30, increaseAfter: { kind: 'succeeded', count: 1 } } },
+];
+const ABORTS = [
+  undefined,
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
+  { criteria: [{ failureType: 'all' as const, thresholdPercent: 34, minExecuted: 1 }] },
+  {
+    criteria: [
+      { failureType: 'timed_out' as const, thresholdPercent: 50, minExecuted: 1 },
+      { failureType: 'rejected' as const, thresholdPercent: 100, minExecuted: 1 },
+    ],
+  },
+] as const;
+/** Schedules relative to the create: start and end offsets (ms), and the end's behaviour. */
+const SCHEDULES: readonly ({ start: number; end?: number; behavior: ScheduleEndBehavior } | undefined)[] = [
+  undefined,
+  undefined,
+  { start: 5_000, behavior: 'stop_rollout' },
+  { start: 0, end: 20_000, behavior: 'stop_rollout' },
+  { start: 1_000, end: 30_000, behavior: 'cancel' },
+  { start: 0, end: 5_000, behavior: 'force_cancel' },
+];
 const TIMEOUTS = [undefined, 5_000, 20_000] as const;
 const TTLS = [30_000, 120_000, 3_600_000] as const;
 const STATUS_SETS: readonly (readonly CommandStatus[] | undefined)[] = [undefined, ['pending'], ['delivered', 'in_progress'], ['canceled']];
-const JOB_STATUS_SETS: readonly (readonly JobStatus[] | undefined)[] = [undefined, ['in_progress'], ['canceled', 'aborted', 'completed']];
+const JOB_STATUS_SETS: readonly (readonly JobStatus[] | undefined)[] = [
+  undefined,
+  ['in_progress'],
+  ['paused', 'scheduled'],
+  ['canceled', 'aborted', 'completed'],
+];
 
 type Op =
   | {
@@ -46,6 +76,7 @@ type Op =
       continuous: boolean;
       rollout: number;
       abort: number;
+      schedule: number;
       timeout: number;
       ttl: number;
       idempotency: { key: number; fingerprint: number } | undefined;
@@ -56,6 +87,7 @@ type Op =
   | { kind: 'report'; agent: number; job: number; status: 'completed' | 'failed' | 'rejected' | 'in_progress'; stepMs: number | undefined }
   | { kind: 'cancel'; agent: number; job: number }
   | { kind: 'cancelJob'; job: number; force: boolean; reason: string | undefined }
+  | { kind: 'pause'; job: number; paused: boolean; reason: string | undefined }
   | { kind: 'executions'; job: number; statuses: number; limit: number; after: number; budget: number | undefined }
   | { kind: 'list'; statuses: number; limit: number; before: number; budget: number | undefined }
   | { kind: 'advance'; step: number };
@@ -76,6 +108,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       continuous: fc.boolean(),
       rollout: index(ROLLOUTS),
       abort: index(ABORTS),
+      schedule: index(SCHEDULES),
       timeout: index(TIMEOUTS),
       ttl: index(TTLS),
       idempotency: rarely(fc.record({ key: fc.nat({ max: 1 }), fingerprint: fc.nat({ max: 1 }) })),
@@ -127,6 +160,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), step: index(STEPS) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('pause' as const),
+      job: jobIndex,
+      paused: fc.boolean(),
+      reason: fc.constantFrom(undefined, 'hold'),
+    }),
+  },
 );
 
 const pick = <T>(list: readonly T[], mask: number) => list.filter((_, i) => (mask & (1 << i)) !== 0);
@@ -160,6 +202,7 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
     switch (op.kind) {
       case 'create': {
         jobCounter += 1;
+        const schedule = SCHEDULES[op.schedule];
         const spec: JobSpec = {
           jobId: `job-${jobCounter}`,
           command: 'restart',
@@ -169,8 +212,17 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
           expiresAt: now + (TTLS[op.ttl] as number),
           continuous: op.continuous,
           ...(TIMEOUTS[op.timeout] === undefined ? {} : { timeoutMs: TIMEOUTS[op.timeout] }),
-          ...(ROLLOUTS[op.rollout] === undefined ? {} : { rollout: { maxPerMinute: ROLLOUTS[op.rollout] as number } }),
+          ...(ROLLOUTS[op.rollout] === undefined ? {} : { rollout: ROLLOUTS[op.rollout] as RolloutConfig }),
           ...(ABORTS[op.abort] === undefined ? {} : { abort: ABORTS[op.abort] }),
+          ...(schedule === undefined
+            ? {}
+            : {
+                schedule: {
+                  startAt: now + schedule.start,
+                  ...(schedule.end === undefined ? {} : { endAt: now + schedule.end }),
+                  endBehavior: schedule.behavior,
+                },
+              }),
         };
         if (spec.targets.agents.length + spec.targets.groups.length === 0 || made.length >= MAX_JOBS) break;
         const idempotency =
@@ -213,6 +265,9 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
         break;
       case 'cancelJob':
         await each((rt) => rt.stores.unchecked.jobs.cancel(jobAt(op.job), { reason: op.reason, force: op.force, at: now }));
+        break;
+      case 'pause':
+        await each((rt) => rt.stores.unchecked.jobs.pause(jobAt(op.job), { paused: op.paused, reason: op.reason, at: now }));
         break;
       case 'executions': {
         const query = { statuses: STATUS_SETS[op.statuses], limit: op.limit, after: op.after, budget: op.budget };

@@ -214,7 +214,7 @@ describe('rollout', () => {
 describe('abort', () => {
   const guarded = specOf({
     targets: { agents: ['a1', 'a2', 'a3', 'a4'], groups: [] },
-    abort: { failureThresholdPercent: 50, minExecuted: 2 },
+    abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 2 }] },
   });
 
   it('aborts at the report that crosses the threshold: nothing undelivered goes out, even at that instant', async () => {

@@ -6,7 +6,7 @@
  * everything the gate can read switched on (allowlist mode, the rate limit), behind the gate and
  * without it. The scripts left unmarked (ENQUEUE with an idempotency key, FETCH, LIST, GROUP_JOIN,
  * GROUP_LEAVE, JOB_CREATE, JOB_LIST, JOB_EXECUTIONS) are shown to need keys they cannot declare;
- * COMPLETE, CANCEL and GET_COMMAND on a job's execution, JOB_GET and JOB_CANCEL keep the flag.
+ * COMPLETE, CANCEL and GET_COMMAND on a job's execution, JOB_GET, JOB_CANCEL and JOB_PAUSE keep the flag.
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
@@ -170,7 +170,7 @@ describe('key locking on a Redis of our own', () => {
       timeoutMs: 30_000,
       continuous: true,
       rollout: { maxPerMinute: 10 },
-      ...(abort ? { abort: { failureThresholdPercent: 50, minExecuted: 1 } } : {}),
+      ...(abort ? { abort: { criteria: [{ failureType: 'all' as const, thresholdPercent: 50, minExecuted: 1 }] } } : {}),
     });
     const [forced, aborted] = [randomUUID(), randomUUID()];
     await groups.join('lock:jobs', agent);
@@ -189,6 +189,8 @@ describe('key locking on a Redis of our own', () => {
       ['one target of a job that is none', () => jobs.execution(forced, 'agent:no-target', now + 2)],
       ['job get', () => gated.jobs.get(forced, now + 2)],
       ['job get, ungated', () => jobs.get(forced, now + 2)],
+      ['job pause', () => gated.jobs.pause(forced, { paused: true, reason: 'hold', at: now + 2 })],
+      ['job resume', () => gated.jobs.pause(forced, { paused: false, reason: undefined, at: now + 2 })],
       ['job cancel, forced', () => gated.jobs.cancel(forced, { reason: 'stop', force: true, at: now + 3 })],
       ['get an execution its job ended', () => gated.commands.get(agent, forced)],
       ['cancel an execution its job ended', () => gated.commands.cancel(agent, forced, { reason: undefined, at: now + 4 })],
@@ -198,6 +200,7 @@ describe('key locking on a Redis of our own', () => {
         () => gated.commands.complete(agent, aborted, { status: 'failed', resultJson: undefined, completedAt: now + 5 }),
       ],
       ['job cancel, refused', () => jobs.cancel(aborted, { reason: undefined, force: false, at: now + 6 })],
+      ['job pause, refused', () => jobs.pause(aborted, { paused: true, reason: undefined, at: now + 6 })],
     ];
     for (const [name, run] of onJobs) {
       const segment = await observed(run);

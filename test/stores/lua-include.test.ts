@@ -206,7 +206,7 @@ describe('the assembled scripts', () => {
 
 /** One call of each rule with plain values, to show it runs alone (what it answers is the rule tests' business). */
 const STATE =
-  '{ spec = { expiresAt = 10, continuous = false, abort = { failureThresholdPercent = 50, minExecuted = 1 } }, ' +
+  '{ spec = { expiresAt = 10, continuous = false, abort = { criteria = { { failureType = "all", thresholdPercent = 50, minExecuted = 1 } } } }, ' +
   'tally = { targets = 3, materialized = 1, delivered = 1, inProgress = 0, completed = 0, failed = 0, rejected = 0, canceled = 0, updatedAt = 1 } }';
 const COUNTS =
   '{ pending = 2, delivered = 1, in_progress = 0, completed = 0, failed = 0, rejected = 0, timed_out = 0, canceled = 0, expired = 0 }';
@@ -223,6 +223,7 @@ const SAMPLES: Record<string, string> = {
   ended: `${STATE}, { status = 'canceled', at = 4, force = false, undelivered = 2 }`,
   executionRecord: "{ jobId = 'j', command = 'c', args = '{}', createdAt = 1, expiresAt = 10, timeoutMs = 4 }, 'a', 3",
   failureCount: COUNTS,
+  failuresOf: `'timed_out', ${COUNTS}`,
   finish: "{ createdAt = 1, expiresAt = 10 }, { status = 'failed', completedAt = 3 }",
   goneAt: '{ expiresAt = 10 }, 5',
   idempotency: "{ fingerprint = 'f', ['until'] = 10 }, 'f', 3, true",
@@ -232,23 +233,34 @@ const SAMPLES: Record<string, string> = {
   isRevokedUnread: "{ iat = 1 }, 'allowlist'",
   isSameResult: "{ resultStatus = 'completed' }, { status = 'completed', completedAt = 3 }",
   isTerminal: "'timed_out'",
+  rolloutStopped: "{ expiresAt = 10, schedule = { startAt = 1, endAt = 5, endBehavior = 'stop_rollout' } }, 6",
+  scheduledEndDue: `${STATE}, 3`,
+  scheduledEnd: `${STATE}, ${COUNTS}, 3`,
+  takesJoiner: "'paused', { continuous = true, expiresAt = 10 }, 3",
+  isJobEnded: "'paused'",
   isUnderCutoff: '5, 4',
   jobGoneAt: '{ expiresAt = 10 }, 5',
   jobStatusAt: `${STATE}, ${COUNTS}, 3`,
   joinOutcome: 'false, 3, 64',
   judgedCount: COUNTS,
   leaveOutcome: 'true',
-  mayDeliver: "'in_progress', { expiresAt = 10, rollout = { maxPerMinute = 2 } }, 3, { isTarget = true, hasExecution = false }, 1",
+  mayDeliver: "'in_progress', { expiresAt = 10 }, 3, { isTarget = true, hasExecution = false }, 1, 2",
   needsRegistration: "{ jti = 'j' }, 'allowlist'",
+  pauseJob: `${STATE}, ${COUNTS}, { at = 4, paused = true, reason = 'hold' }`,
   phaseOf: '{ expiresAt = 10, startedAt = 2 }',
   progress: "{ createdAt = 1, expiresAt = 10, timeoutMs = 4 }, { status = 'in_progress', at = 3, statusDetailsJson = '{}' }",
   raisedCutoff: 'nil, 12.5',
   reportedAt: "{ status = 'in_progress', at = 3 }",
   retally: `(${STATE}).tally, { expiresAt = 10, deliveredAt = 2 }, { expiresAt = 10, deliveredAt = 2, resultStatus = 'failed' }, 3`,
   rolloutAllows: 'nil, 3',
+  rolloutRate:
+    "{ maxPerMinute = 8, exponential = { basePerMinute = 1, incrementFactorTenths = 20, increaseAfter = { kind = 'notified', count = 2 } } }, " +
+    '(' +
+    STATE +
+    ').tally',
   rolloutWindowStart: '120000',
   settledExecution: "{ createdAt = 1, expiresAt = 10, deliveredAt = 2, updatedAt = 2 }, { status = 'canceled', at = 4, force = true }, 5",
-  shouldAbort: `{ failureThresholdPercent = 50, minExecuted = 1 }, ${COUNTS}`,
+  shouldAbort: `{ criteria = { { failureType = 'rejected', thresholdPercent = 50, minExecuted = 1 } } }, ${COUNTS}`,
   slidingWindow: '{ current = 1, previous = 3 }, 125000, 60000, 10',
   statusOf: '{ expiresAt = 10, deliveredAt = 2 }, 3',
   targetsOutcome: '0, false, 1000000',

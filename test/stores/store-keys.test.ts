@@ -84,6 +84,7 @@ describe('the Lua scripts', () => {
       'JOB_EXECUTIONS',
       'JOB_GET',
       'JOB_LIST',
+      'JOB_PAUSE',
       'LIST',
       'PUSH_CONNECTIONS',
       'PUSH_JTI',

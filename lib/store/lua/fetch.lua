@@ -34,10 +34,10 @@ local metKeepMs = ARGV[7]
 -- gone or ended, its execution made, or (not continuous) no target of it; a job a leave puts in
 -- agent-jobs is found there. So the index entries of a job that ended go at the next full look,
 -- not at the polls in between. In a look, a gone job leaves the index it was found in; each is
--- met at `now` (abortAt written first); one no longer in progress leaves agent-jobs and its
--- groups' group-jobs; one the agent has its execution of leaves agent-jobs (agent-jobs is kept
+-- met at `now` (abortAt written first); one that has ended (isJobEnded) leaves agent-jobs and
+-- its groups' group-jobs (a paused one stays, held back as the brakes hold a target back); one the agent has its execution of leaves agent-jobs (agent-jobs is kept
 -- until the latest jobGoneAt of the jobs met in it); a target the brakes allow (mayDeliver:
--- rollout counted in job-rollout) gets its execution made (executionRecord), appended to its
+-- rollout counted in job-rollout, at its rate now, rolloutRate) gets its execution made (executionRecord), appended to its
 -- queue and log, counted (retally), handed out at once, and leaves agent-jobs. agent-met is kept
 -- `metKeepMs` from the full look that wrote it, so a full look comes at least that often; an
 -- agent in no group keeps none (agent-jobs, read whole on every poll, is all it has to look at).
@@ -78,8 +78,10 @@ if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then retu
 --- @include rules/isDeliverable
 --- @include rules/delivered
 --- @include rules/jobStatusAt
+--- @include rules/isJobEnded
 --- @include rules/jobGoneAt
 --- @include rules/rolloutWindowStart
+--- @include rules/rolloutRate
 --- @include rules/mayDeliver
 --- @include rules/executionRecord
 local out = {}
@@ -148,7 +150,7 @@ for _, candidate in ipairs(candidates) do
     if candidate.fromAgentJobs then
       keepAtLeast(agentJobsKey, ms(jobGoneAt(state.spec, retention)))
     end
-    if jobStatus ~= 'in_progress' then
+    if isJobEnded(jobStatus) then
       redis.call('SREM', agentJobsKey, jobId)
       for _, group in ipairs(cjson.decode(redis.call('HGET', jk.job, 'targetsJson')).groups) do
         redis.call('SREM', groupJobsKeyOf(keyPrefix, group), jobId)
@@ -156,14 +158,14 @@ for _, candidate in ipairs(candidates) do
     elseif redis.call('SISMEMBER', jk.execs, agentId) == 1 then
       redis.call('SREM', agentJobsKey, jobId)
     else
-      -- In progress, so not expired: the brakes decide (the rollout window read only for a target).
+      -- Not ended, so not expired: the brakes decide (paused: nothing; the rollout window read only for a target).
       local isTarget = redis.call('ZSCORE', jk.targets, agentId) ~= false
       local recent = 0
       if isTarget and state.spec.rollout then
         redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
         recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
       end
-      if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent) then
+      if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent, rolloutRate(state.spec.rollout, state.tally)) then
         local spec = hashFields(jk.job, EXECUTION_SPEC_FIELDS)
         local made = executionRecord({ jobId = jobId, command = spec.command, args = spec.args, createdAt = tonumber(spec.createdAt),
           expiresAt = state.spec.expiresAt, timeoutMs = tonumber(spec.timeoutMs) }, agentId, at)

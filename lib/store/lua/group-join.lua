@@ -19,8 +19,8 @@ local now = ARGV[5]
 -- The agent takes the group's next position (from the counter at `seqKey`, never reused) in the
 -- members' sorted set, and the group goes into the agent's set; both or neither. `maxGroups` is
 -- MAX_GROUPS_PER_AGENT. Then, for each job of the group (group-jobs), met at `now` (abortAt
--- written first): a gone or ended one leaves group-jobs; a continuous one in progress takes the
--- agent as a target after the others (score from its targetSeq), once (include/groupJobs). A
+-- written first): a gone or ended one leaves group-jobs; a continuous one that takes joiners
+-- (takesJoiner: not ended, not past its schedule's end) takes the agent as a target after the others (score from its targetSeq), once (include/groupJobs). A
 -- continuous job still being created over the group (group-builds) takes it the same way
 -- (addJoiner); one that is not continuous does not: its snapshot was taken before this join. The
 -- agent's groups changed, so its agent-met goes: its next poll takes a full look (lua/fetch.lua).

@@ -14,19 +14,17 @@ local createdAt = ARGV[6]
 local expiresAt = ARGV[7]
 local timeoutMs = ARGV[8]
 local continuous = ARGV[9]
-local rolloutMax = ARGV[10]
-local abortPercent = ARGV[11]
-local abortMin = ARGV[12]
-local hasDescription = ARGV[13]
-local description = ARGV[14]
-local keepUntil = ARGV[15]
-local useKey = ARGV[16]
-local fingerprint = ARGV[17]
-local idemUntil = ARGV[18]
-local retentionMs = ARGV[19]
-local maxTargets = ARGV[20]
-local stepMembers = ARGV[21]
-local buildUntil = ARGV[22]
+local specFields = ARGV[10]
+local hasDescription = ARGV[11]
+local description = ARGV[12]
+local keepUntil = ARGV[13]
+local useKey = ARGV[14]
+local fingerprint = ARGV[15]
+local idemUntil = ARGV[16]
+local retentionMs = ARGV[17]
+local maxTargets = ARGV[18]
+local stepMembers = ARGV[19]
+local buildUntil = ARGV[20]
 --- @include generated/fields
 --- @include include/keys
 --- @include include/idempotencyKey
@@ -58,7 +56,9 @@ local buildUntil = ARGV[22]
 -- target set, each group's snapshot position is taken (snapshotOf) and the build written
 -- (startBuild), its keys kept until `buildUntil` only. Answers { 'building', jobId, '0' }: the
 -- caller runs JOB_CREATE_STEP until the job is written. `targets` is the JSON of the job's
--- targets ({agents, groups}).
+-- targets ({agents, groups}); `specFields` the JSON array of the spec's optional settings as
+-- field, value, field, value ... (the spec option fields of lib/store/fields.ts), added
+-- to the job's hash as they are.
 local now, retention = tonumber(createdAt), tonumber(retentionMs)
 local jk = jobKeysOf(keyPrefix, jobId)
 if useKey == '1' then
@@ -90,8 +90,7 @@ local function also(...)
   for _, value in ipairs({ ... }) do job[#job + 1] = value end
 end
 if timeoutMs ~= '' then also('timeoutMs', timeoutMs) end
-if rolloutMax ~= '' then also('rolloutMax', rolloutMax) end
-if abortPercent ~= '' then also('abortPercent', abortPercent, 'abortMin', abortMin) end
+also(unpack(cjson.decode(specFields)))
 if hasDescription == '1' then also('description', description) end
 local b = { jobId = jobId, job = job, groups = named.groups, agents = named.agents, snaps = {}, group = 1, cursor = '0', targetSeq = '0',
   keepUntil = keepUntil, createdAt = createdAt }

@@ -7,6 +7,8 @@
 --- @include include/jobAt
 --- @include include/keepAtLeast
 --- @include rules/jobStatusAt
+--- @include rules/isJobEnded
+--- @include rules/takesJoiner
 -- `members` (a list of ids) added to the sorted set at `key` with the scores first + 1, first + 2, ...
 local function addInOrder(key, first, members)
   for from = 1, #members, 500 do
@@ -20,15 +22,17 @@ local function addInOrder(key, first, members)
 end
 
 -- The group's jobs (group-jobs) met at `at` (abortAt written first): a gone or ended one leaves
--- group-jobs; answers the keys of the continuous ones in progress, which a joiner becomes a target of.
+-- group-jobs (a paused or scheduled one stays); answers the keys of the continuous ones that take
+-- joiners (takesJoiner: not ended, not past its schedule's end), which a joiner becomes a target of.
 local function joinableJobs(groupJobsKey, prefix, at)
   local out = {}
   for _, jobId in ipairs(redis.call('SMEMBERS', groupJobsKey)) do
     local jk = jobKeysOf(prefix, jobId)
     local state, _, counts = jobAt(jk, at)
-    if not state or jobStatusAt(state, counts, at) ~= 'in_progress' then
+    local status = state and jobStatusAt(state, counts, at)
+    if not state or isJobEnded(status) then
       redis.call('SREM', groupJobsKey, jobId)
-    elseif state.spec.continuous then
+    elseif takesJoiner(status, state.spec, at) then
       out[#out + 1] = jk
     end
   end

@@ -6,12 +6,24 @@ local function jobState(jobKey)
   local f = hashFields(jobKey, JOB_STATE_FIELDS)
   if not f.expiresAt then return nil end
   local spec = { expiresAt = tonumber(f.expiresAt), continuous = f.continuous == '1' }
-  if f.abortPercent then spec.abort = { failureThresholdPercent = tonumber(f.abortPercent), minExecuted = tonumber(f.abortMin) } end
-  if f.rolloutMax then spec.rollout = { maxPerMinute = tonumber(f.rolloutMax) } end
+  if f.abortCriteria then
+    spec.abort = { criteria = cjson.decode(f.abortCriteria) }
+  elseif f.abortPercent then
+    spec.abort = { criteria = { { failureType = 'all', thresholdPercent = tonumber(f.abortPercent), minExecuted = tonumber(f.abortMin) } } }
+  end
+  if f.rolloutMax or f.rolloutBase then spec.rollout = { maxPerMinute = tonumber(f.rolloutMax) } end
+  if f.rolloutBase then
+    spec.rollout.exponential = { basePerMinute = tonumber(f.rolloutBase), incrementFactorTenths = tonumber(f.rolloutFactor),
+      increaseAfter = { kind = f.rolloutAfter, count = tonumber(f.rolloutAfterCount) } }
+  end
+  if f.scheduleStart then
+    spec.schedule = { startAt = tonumber(f.scheduleStart), endAt = tonumber(f.scheduleEnd), endBehavior = f.scheduleEndBehavior }
+  end
   local tally = { targets = tonumber(f.targets), materialized = tonumber(f.materialized), delivered = tonumber(f.delivered),
     inProgress = tonumber(f.inProgress), completed = tonumber(f.completed), failed = tonumber(f.failed), rejected = tonumber(f.rejected),
     canceled = tonumber(f.canceled), lastEndAt = tonumber(f.lastEndAt), updatedAt = tonumber(f.updatedAt) }
   local state = { spec = spec, tally = tally }
+  if f.pauseState then state.pause = { paused = f.pauseState == '1', at = tonumber(f.pauseAt), reason = f.pauseReason } end
   if f.endStatus then
     state['end'] = { status = f.endStatus, at = tonumber(f.endAt), reason = f.endReason, force = f.endForce == '1',
       undelivered = tonumber(f.endUndelivered) }

@@ -1,4 +1,5 @@
 -- mirrors: lib/jobs/rules.ts countsAt
+--- @include rules/rolloutStopped
 -- The counts at `at` (for a forced cancel, those frozen at its instant). `state` is a JobState
 -- (lib/jobs/model.ts): { spec = { expiresAt, continuous, abort, rollout, ... }, tally = { targets,
 -- materialized, delivered, inProgress, completed, failed, rejected, canceled, lastEndAt,
@@ -11,11 +12,15 @@ local function countsAt(state, timedOut, at)
   if jobEnd then undelivered = jobEnd.undelivered end
   local delivered, inProgress = tally.delivered - timedOut.delivered, tally.inProgress - timedOut.inProgress
   local pending, expired = tally.targets - tally.materialized - undelivered, 0
+  -- A schedule's stop_rollout end cancels every target not delivered then.
+  local stopped = 0
+  if rolloutStopped(state.spec, at) then stopped = pending end
+  pending = pending - stopped
   if at >= state.spec.expiresAt then
     expired = delivered + inProgress + pending
     delivered, inProgress, pending = 0, 0, 0
   end
   return { pending = pending, delivered = delivered, in_progress = inProgress, completed = tally.completed, failed = tally.failed,
-    rejected = tally.rejected, timed_out = timedOut.delivered + timedOut.inProgress, canceled = tally.canceled + undelivered,
+    rejected = tally.rejected, timed_out = timedOut.delivered + timedOut.inProgress, canceled = tally.canceled + undelivered + stopped,
     expired = expired }
 end
