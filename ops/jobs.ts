@@ -185,6 +185,31 @@ function reasonOf(execution: Record<string, any>): string {
   return parts.length === 0 ? '-' : parts.join(' | ');
 }
 
+const FAILED = new Set(['failed', 'rejected', 'timed_out']);
+/** At most this many failed executions are read one by one for their reason (below). */
+const REASON_LOOKUPS = 100;
+
+/**
+ * A service whose listing does not carry `status_details` and `result_excerpt` yet: the reason of
+ * each failed execution shown (at most 100) is read from its command, 8 requests at once, as the
+ * newer listing would give it (the first 256 characters of the result's JSON text).
+ */
+async function fillReasons(ctx: Ctx, executions: Record<string, any>[]): Promise<void> {
+  const todo = executions
+    .filter((e) => FAILED.has(e.status) && e.command_id && !('result_excerpt' in e) && !('status_details' in e))
+    .slice(0, REASON_LOOKUPS);
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const e = todo[next++] as Record<string, any>;
+      const command = (await ctx.api.get(`/api/agents/${seg(e.agent_id)}/commands/${seg(e.command_id)}`)).body;
+      e.status_details = command.status_details ?? null;
+      if (command.result !== null && command.result !== undefined) e.result_excerpt = JSON.stringify(command.result).slice(0, 256);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, todo.length) }, worker));
+}
+
 /** A job verb that posts to /api/jobs/{id}/{action} and shows the job. */
 function jobAction(verb: 'cancel' | 'pause' | 'resume', summary: string, options: Record<string, OptionSpec>, help?: string): Verb {
   return {
@@ -355,13 +380,15 @@ export const JOB_VERBS: Verb[] = [
     async run(ctx) {
       const status = statusFilter(ctx.values);
       const page = await ctx.api.collect(`${jobPath(ctx)}/executions`, 'executions', { ...listing(ctx.values), query: { status } });
+      if (!ctx.json) await fillReasons(ctx, page.executions as Record<string, any>[]);
       printValue(ctx, page, () => {
         const rows = (page.executions as Record<string, any>[]).map((e) => [
           e.agent_id,
           cell(e.attempt ?? (e.delivery_count > 0 ? 1 : null)),
           stateColor(ctx.paint, e.status)(e.status),
           cell(e.completed_at ?? e.updated_at ?? e.delivered_at),
-          clip(reasonOf(e), Math.max(30, ctx.columns - 70)),
+          // Cut to the terminal's width; whole in a pipe or a log.
+          ctx.tty ? clip(reasonOf(e), Math.max(30, ctx.columns - 70)) : reasonOf(e),
         ]);
         return [
           ...table(['AGENT', 'ATTEMPT', 'STATUS', 'WHEN', 'REASON'], rows, ctx.paint),
