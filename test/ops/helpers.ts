@@ -72,6 +72,7 @@ export interface FakeRequest {
   readonly url: string;
   readonly body: string;
   readonly authorization: string | undefined;
+  readonly idempotencyKey: string | undefined;
 }
 
 /** A local HTTP server whose answers the test writes; every request is kept. */
@@ -85,7 +86,13 @@ export async function fakeService(
       body += chunk;
     });
     req.on('end', () => {
-      const request = { method: req.method ?? '', url: req.url ?? '', body, authorization: req.headers.authorization };
+      const request = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        body,
+        authorization: req.headers.authorization,
+        idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+      };
       requests.push(request);
       const { status, headers = {}, body: out } = answer(request, requests.length - 1);
       res.writeHead(status, { 'content-type': 'application/json', ...headers });

@@ -155,6 +155,120 @@ describe('bizops and a busy service', () => {
   });
 });
 
+describe('the verbs of the newer routes, against their documented shapes (docs/api.md once merged)', () => {
+  it('pause and resume send the reason; dry-run sends ?dry_run=true; history shows each transition', async () => {
+    const paused = job('paused', { pending: 2 }, { pause_reason: 'canary looks bad' });
+    fake = await fakeService((request) => {
+      if (request.url === '/api/jobs/j-1/pause') return { status: 200, body: paused };
+      if (request.url === '/api/jobs/j-1/resume') return { status: 200, body: job('in_progress', { pending: 2 }) };
+      if (request.url === '/api/jobs?dry_run=true') {
+        return { status: 200, body: { dry_run: true, targets: 3, by_group: { web: 2 }, agents_listed: 1, estimated_rollout_minutes: 3 } };
+      }
+      if (request.url === '/api/jobs/j-1/executions/a-1') {
+        return {
+          status: 200,
+          body: {
+            agent_id: 'a-1',
+            command_id: 'j-1',
+            status: 'completed',
+            attempt: 2,
+            history: [
+              { status: 'delivered', at: '2026-01-01T00:00:00.000Z', attempt: 1 },
+              { status: 'failed', at: '2026-01-01T00:00:05.000Z', attempt: 1, status_details: { step: 'unpack' } },
+              { status: 'pending', at: '2026-01-01T00:00:05.000Z', attempt: 2, reason: 'retry' },
+              { status: 'completed', at: '2026-01-01T00:01:00.000Z', attempt: 2 },
+            ],
+            history_truncated: true,
+          },
+        };
+      }
+      return { status: 404, body: { error: 'not_found', error_description: 'no such route', request_id: 'r' } };
+    });
+    const env = { BIZ_BASE_URL: fake.url, BIZ_TOKEN: 't' };
+    const pause = await inProcess(['jobs', 'pause', 'j-1', '--reason', 'canary looks bad'], env);
+    expect(pause).toMatchObject({ code: 0, stdout: expect.stringMatching(/^job job-1 {2}restart {2}paused \(canary looks bad\)\n/) });
+    expect(JSON.parse((await inProcess(['jobs', 'resume', 'j-1', '--json'], env)).stdout)).toMatchObject({ status: 'in_progress' });
+    const dry = await inProcess(['jobs', 'dry-run', '--command', 'echo', '--group', 'web', '--agent', 'a-9', '--max-per-minute', '1'], env);
+    expect(dry.stdout).toBe('dry run: 3 target(s), 1 named\n  group web: 2\nestimated rollout: 3 min\n');
+    const history = await inProcess(['jobs', 'history', 'j-1', 'a-1'], env);
+    expect(history.stdout.split('\n')).toEqual([
+      'a-1  j-1  completed  attempt 2',
+      'AT                        STATUS     ATTEMPT  DETAILS',
+      '2026-01-01T00:00:00.000Z  delivered  1        -',
+      '2026-01-01T00:00:05.000Z  failed     1        step: unpack',
+      '2026-01-01T00:00:05.000Z  pending    2        retry',
+      '2026-01-01T00:01:00.000Z  completed  2        -',
+      '(older entries dropped: the 50 most recent are kept)',
+      '',
+    ]);
+    expect(fake.requests.map((r) => [r.method, r.url, r.body])).toEqual([
+      ['POST', '/api/jobs/j-1/pause', '{"reason":"canary looks bad"}'],
+      ['POST', '/api/jobs/j-1/resume', ''],
+      ['POST', '/api/jobs?dry_run=true', '{"command":"echo","targets":{"agents":["a-9"],"groups":["web"]},"rollout":{"max_per_minute":1}}'],
+      ['GET', '/api/jobs/j-1/executions/a-1', ''],
+    ]);
+  });
+
+  it('jobs create sends every option as the documented body, with an Idempotency-Key', async () => {
+    fake = await fakeService(() => ({ status: 201, body: job('scheduled', { pending: 1 }) }));
+    const created = await inProcess(
+      [
+        'jobs',
+        'create',
+        '--command',
+        'upgrade',
+        '--args',
+        '{"to":"2.0"}',
+        '--agent',
+        'a-1',
+        '--group',
+        'web',
+        '--ttl',
+        '3600',
+        '--timeout',
+        '600',
+        '--exponential',
+        '5:2.0:succeeded:10',
+        '--max-per-minute',
+        '100',
+        '--abort-criterion',
+        'timed_out:10:20',
+        '--abort-criterion',
+        'all:30:5',
+        '--retry',
+        'failed:3',
+        '--start-at',
+        '2027-01-01T00:00:00Z',
+        '--end-at',
+        '2027-01-02T00:00:00Z',
+        '--end-behavior',
+        'cancel',
+        '--continuous',
+      ],
+      { BIZ_BASE_URL: fake.url, BIZ_TOKEN: 't' },
+    );
+    expect(created.code).toBe(0);
+    expect(fake.requests[0]?.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(fake.requests[0]?.body ?? '')).toEqual({
+      command: 'upgrade',
+      args: { to: '2.0' },
+      targets: { agents: ['a-1'], groups: ['web'] },
+      ttl_seconds: 3600,
+      timeout_seconds: 600,
+      continuous: true,
+      rollout: { max_per_minute: 100, exponential: { base_per_minute: 5, increment_factor: 2, increase_after: { succeeded: 10 } } },
+      abort: {
+        criteria: [
+          { failure_type: 'timed_out', threshold_percent: 10, min_executed: 20 },
+          { failure_type: 'all', threshold_percent: 30, min_executed: 5 },
+        ],
+      },
+      retry: { criteria: [{ failure_type: 'failed', max_attempts: 3 }] },
+      schedule: { start_at: '2027-01-01T00:00:00Z', end_at: '2027-01-02T00:00:00Z', end_behavior: 'cancel' },
+    });
+  });
+});
+
 describe('bulk membership', () => {
   it('sends 2,500 ids in requests of at most 1,000 and adds up the answers', async () => {
     fake = await fakeService((request) => {
