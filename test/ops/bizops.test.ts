@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startServer } from '../../dev/server.ts';
 import { type StoreTarget, storeTargets } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
-import { bizops, json, type Run, started } from './helpers.ts';
+import { bizops, inProcess, json, type Run, started } from './helpers.ts';
 
 const targets = storeTargets('ops');
 const OPERATOR_SCOPES = 'admin:commands admin:config admin:revoke admin:groups admin:jobs';
@@ -39,6 +39,9 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
   };
   const ops = (args: readonly string[], options: { env?: Record<string, string | undefined>; input?: string } = {}) =>
     bizops(args, { ...options, env: { BIZ_BASE_URL: server.url, BIZ_TOKEN: operator, ...options.env } });
+  /** The same in this process: for the checks after a verb's first run as a child. */
+  const inp = (args: readonly string[], options: { env?: Record<string, string | undefined>; input?: string } = {}) =>
+    inProcess(args, { BIZ_BASE_URL: server.url, BIZ_TOKEN: operator, ...options.env }, options.input);
   /** `jobs watch` started, once it has printed its first reading. */
   const watch = async (args: readonly string[]) => {
     const run = started(['jobs', 'watch', ...args], { env: { BIZ_BASE_URL: server.url, BIZ_TOKEN: operator } });
@@ -88,25 +91,25 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
 
     const listed = json(ok(await ops(['groups', 'list', 'web', '--json'])));
     expect(listed).toEqual({ group: 'web', agents: ['g-1', 'g-2', 'g-5', 'g-6', 'g-3', 'g-4'], next_cursor: null });
-    const paged = json(ok(await ops(['groups', 'list', 'web', '--limit', '6', '--json'])));
+    const paged = json(ok(await inp(['groups', 'list', 'web', '--limit', '6', '--json'])));
     expect(paged.agents).toHaveLength(6);
-    const some = json(ok(await ops(['groups', 'list', 'web', '--limit', '4', '--json'])));
+    const some = json(ok(await inp(['groups', 'list', 'web', '--limit', '4', '--json'])));
     expect(some.agents).toEqual(['g-1', 'g-2', 'g-5', 'g-6']);
     expect(some.next_cursor).toEqual(expect.any(String));
     expect(ok(await ops(['groups', 'list', '--agent', 'g-1'])).stdout).toBe('web\n');
 
     const removed = json(ok(await ops(['groups', 'remove', 'web', 'g-1', 'g-2', '--json'])));
     expect(removed).toMatchObject({ added: 0, removed: 2, refused: [] });
-    expect(ok(await ops(['groups', 'list', 'web'])).stdout).toBe('g-5\ng-6\ng-3\ng-4\n');
+    expect(ok(await inp(['groups', 'list', 'web'])).stdout).toBe('g-5\ng-6\ng-3\ng-4\n');
     // One by one, as on a service without the bulk route: the same outcome.
-    expect(json(ok(await ops(['groups', 'add', 'web', 'g-1', '--one-by-one', '--json'])))).toEqual({
+    expect(json(ok(await inp(['groups', 'add', 'web', 'g-1', '--one-by-one', '--json'])))).toEqual({
       added: 1,
       removed: 0,
       unchanged: null,
       refused: [],
       one_by_one: true,
     });
-    expect(ok(await ops(['groups', 'list', 'web'])).stdout).toBe('g-5\ng-6\ng-3\ng-4\ng-1\n');
+    expect(ok(await inp(['groups', 'list', 'web'])).stdout).toBe('g-5\ng-6\ng-3\ng-4\ng-1\n');
   });
 
   it('groups add refuses an agent in 64 groups already and exits 1, adding the others', async () => {
@@ -114,7 +117,7 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     const run = await ops(['groups', 'add', 'one-more', 'crowded', 'fresh', '--json']);
     expect(run.code).toBe(1);
     expect(json(run)).toMatchObject({ added: 1, refused: [{ agent_id: 'crowded', reason: 'group_limit' }] });
-    expect(ok(await ops(['groups', 'list', 'one-more'])).stdout).toBe('fresh\n');
+    expect(ok(await inp(['groups', 'list', 'one-more'])).stdout).toBe('fresh\n');
   });
 
   it('groups add sends 2,500 ids from stdin in requests of at most 1,000 (the bulk route)', async ({ skip }) => {
@@ -130,7 +133,7 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
       added: 0,
       unchanged: 2500,
     });
-    expect(json(ok(await ops(['groups', 'list', 'big', '--all', '--json']))).agents).toEqual(ids);
+    expect(json(ok(await inp(['groups', 'list', 'big', '--all', '--json']))).agents).toEqual(ids);
   });
 
   it('commands enqueue, list, get, history and cancel', async () => {
@@ -143,18 +146,18 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     const listed = json(ok(await ops(['commands', 'list', 'c-1', '--json'])));
     expect(listed).toMatchObject({ agent_id: 'c-1', next_cursor: null });
     expect(listed.commands.map((c: any) => c.command_id)).toEqual([id]);
-    expect(ok(await ops(['commands', 'list', 'c-1'])).stdout).toMatch(new RegExp(`^COMMAND_ID .*\\n${id}\\s+restart\\s+pending`));
+    expect(ok(await inp(['commands', 'list', 'c-1'])).stdout).toMatch(new RegExp(`^COMMAND_ID .*\\n${id}\\s+restart\\s+pending`));
 
     await poll('c-1');
     await report('c-1', id, 'in_progress', { status_details: { step: 'stopping' } });
     const got = json(ok(await ops(['commands', 'get', 'c-1', id, '--json'])));
     expect(got).toMatchObject({ command_id: id, status: 'in_progress', status_details: { step: 'stopping' } });
-    expect(ok(await ops(['commands', 'get', 'c-1', id])).stdout).toMatch(/status\s+in_progress/);
+    expect(ok(await inp(['commands', 'get', 'c-1', id])).stdout).toMatch(/status\s+in_progress/);
 
     const history = ok(await ops(['commands', 'history', 'c-1', id])).stdout;
     expect(history).toMatch(/delivered/);
     expect(history).toMatch(/in_progress/);
-    expect(json(ok(await ops(['commands', 'history', 'c-1', id, '--json'])))).toMatchObject({ command_id: id, status: 'in_progress' });
+    expect(json(ok(await inp(['commands', 'history', 'c-1', id, '--json'])))).toMatchObject({ command_id: id, status: 'in_progress' });
 
     const canceled = json(ok(await ops(['commands', 'cancel', 'c-1', id, '--reason', 'wrong host', '--json'])));
     expect(canceled).toMatchObject({ status: 'canceled', cancel_reason: 'wrong host' });
@@ -172,8 +175,8 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
       agent_id: 'cfg-1',
       config: { poll_interval_seconds: 10, region: 'eu' },
     });
-    expect(ok(await ops(['config', 'set', 'cfg-1', '--file', '-'], { input: '{"region":"us"}' })).stdout).toMatch(/region\s+us/);
-    expect(ok(await ops(['config', 'get'], { env: { BIZ_TOKEN: agent } })).stdout).toMatch(/poll_interval_seconds\s+30/);
+    expect(ok(await inp(['config', 'set', 'cfg-1', '--file', '-'], { input: '{"region":"us"}' })).stdout).toMatch(/region\s+us/);
+    expect(ok(await inp(['config', 'get'], { env: { BIZ_TOKEN: agent } })).stdout).toMatch(/poll_interval_seconds\s+30/);
   });
 
   it('revoke: every token of a subject, and one token read from stdin', async () => {
@@ -187,11 +190,11 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     expect(run.stdout).not.toContain(one);
     expect(json(run)).toEqual({ revoked: true });
     expect((await api('GET', '/api/commands', one)).status).toBe(401);
-    expect((await ops(['revoke', '--sub', 'a', '--jti', 'b'])).code).toBe(2);
+    expect((await inp(['revoke', '--sub', 'a', '--jti', 'b'])).code).toBe(2);
   });
 
   it('jobs create, get, list and executions: the API JSON with --json, tables without', async () => {
-    await ops(['groups', 'add', 'jobs-web', 'j-1', 'j-2', 'j-3']);
+    await inp(['groups', 'add', 'jobs-web', 'j-1', 'j-2', 'j-3']);
     const job = await createJob([
       '--args',
       '{"n":1}',
@@ -221,7 +224,7 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
 
     const got = json(ok(await ops(['jobs', 'get', job.job_id, '--json'])));
     expect(got.job_id).toBe(job.job_id);
-    const human = ok(await ops(['jobs', 'get', job.job_id])).stdout;
+    const human = ok(await inp(['jobs', 'get', job.job_id])).stdout;
     expect(human).toContain(`job ${job.job_id}  echo  in_progress`);
     expect(human).toContain('0/4 terminal');
     expect(human).toMatch(/abort: all at 90% after 5 executed/);
@@ -229,7 +232,7 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     const listed = json(ok(await ops(['jobs', 'list', '--status', 'in_progress', '--json'])));
     expect(listed.jobs.map((j: any) => j.job_id)).toContain(job.job_id);
     expect(listed).toHaveProperty('next_cursor');
-    expect(ok(await ops(['jobs', 'list'])).stdout).toMatch(new RegExp(`${job.job_id}\\s+in_progress\\s+echo\\s+0/4`));
+    expect(ok(await inp(['jobs', 'list'])).stdout).toMatch(new RegExp(`${job.job_id}\\s+in_progress\\s+echo\\s+0/4`));
 
     // j-1 fails after a progress note; j-2 completes; the rest wait.
     await poll('j-1');
@@ -238,7 +241,7 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     await poll('j-2');
     await report('j-2', job.job_id, 'completed', { result: { ok: true } });
 
-    const all = json(ok(await ops(['jobs', 'executions', job.job_id, '--json'])));
+    const all = json(ok(await inp(['jobs', 'executions', job.job_id, '--json'])));
     // Target order: the groups' members, then the named agents.
     expect(all.executions.map((e: any) => [e.agent_id, e.status])).toEqual([
       ['j-1', 'failed'],
@@ -322,7 +325,7 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/401 invalid_token: malformed_token/);
     expect(bad.stderr).toMatch(REQUEST_ID);
-    const scope = await ops(['jobs', 'list'], { env: { BIZ_TOKEN: await signToken({ sub: 'ops-2', scope: 'admin:commands' }) } });
+    const scope = await inp(['jobs', 'list'], { env: { BIZ_TOKEN: await signToken({ sub: 'ops-2', scope: 'admin:commands' }) } });
     expect(scope.stderr).toMatch(/403 insufficient_scope/);
     // The token from a command: a wrong one fails at the API, not in bizops.
     const fromCommand = await ops(['jobs', 'list', '--token-command', `echo ${operator}`, '--json'], { env: { BIZ_TOKEN: undefined } });
@@ -336,21 +339,39 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     const paused = json(ok(await ops(['jobs', 'pause', job.job_id, '--reason', 'canary looks bad', '--json'])));
     expect(paused).toMatchObject({ status: 'paused', pause_reason: 'canary looks bad' });
     expect(await poll('p-1')).toEqual([]);
-    expect(ok(await ops(['jobs', 'get', job.job_id])).stdout).toMatch(/paused \(canary looks bad\)/);
-    expect(json(ok(await ops(['jobs', 'resume', job.job_id, '--json'])))).toMatchObject({ status: 'in_progress' });
+    expect(ok(await inp(['jobs', 'get', job.job_id])).stdout).toMatch(/paused \(canary looks bad\)/);
+    expect(json(ok(await inp(['jobs', 'resume', job.job_id, '--json'])))).toMatchObject({ status: 'in_progress' });
     expect((await poll('p-1')).map((c) => c.command_id)).toEqual([job.job_id]);
   });
 
   it('jobs dry-run shows the targets per group and writes nothing', async ({ skip }) => {
     skip(!has.dryRun, missing('POST /api/jobs?dry_run=true'));
-    await ops(['groups', 'add', 'dry-web', 'd-1', 'd-2']);
-    const before = json(ok(await ops(['jobs', 'list', '--all', '--json']))).jobs.length;
+    await inp(['groups', 'add', 'dry-web', 'd-1', 'd-2']);
     const dry = json(
-      ok(await ops(['jobs', 'dry-run', '--command', 'echo', '--group', 'dry-web', '--agent', 'd-9', '--max-per-minute', '1', '--json'])),
+      ok(
+        await ops([
+          'jobs',
+          'dry-run',
+          '--command',
+          'echo',
+          '--group',
+          'dry-web',
+          '--agent',
+          'd-9',
+          '--max-per-minute',
+          '1',
+          '--description',
+          'dry',
+          '--json',
+        ]),
+      ),
     );
     expect(dry).toMatchObject({ dry_run: true, targets: 3, by_group: { 'dry-web': 2 }, agents_listed: 1 });
-    expect(ok(await ops(['jobs', 'dry-run', '--command', 'echo', '--group', 'dry-web'])).stdout).toMatch(/dry run: 2 target\(s\)/);
-    expect(json(ok(await ops(['jobs', 'list', '--all', '--json']))).jobs.length).toBe(before);
+    const human = ok(await inp(['jobs', 'dry-run', '--command', 'echo', '--group', 'dry-web', '--description', 'dry'])).stdout;
+    expect(human).toMatch(/^dry run: 2 target\(s\), 0 named\n {2}group dry-web: 2\n/);
+    // Nothing written: no job of that description, nothing for its agents.
+    expect(json(ok(await inp(['jobs', 'list', '--all', '--json']))).jobs.filter((j: any) => j.description === 'dry')).toEqual([]);
+    expect(await poll('d-1')).toEqual([]);
   });
 
   it('jobs dry-run on a service without dry runs takes back the job it made and exits 1', async ({ skip }) => {
@@ -369,7 +390,7 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     await report('h-1', job.job_id, 'completed', { result: {} });
     const history = json(ok(await ops(['jobs', 'history', job.job_id, 'h-1', '--json'])));
     expect(history.history.map((h: any) => h.status)).toEqual(['delivered', 'in_progress', 'completed']);
-    const human = ok(await ops(['jobs', 'history', job.job_id, 'h-1'])).stdout;
+    const human = ok(await inp(['jobs', 'history', job.job_id, 'h-1'])).stdout;
     expect(human).toMatch(/in_progress\s+1\s+step: one/);
     const absent = await ops(['jobs', 'history', job.job_id, 'not-a-target']);
     expect(absent.code).toBe(1);

@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { type Io, run } from '../../ops/cli.ts';
+import { VERBS } from '../../ops/main.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BIZOPS = path.join(ROOT, 'ops/bizops.ts');
@@ -106,4 +108,23 @@ export async function fakeService(
     requests,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * bizops in this process (the same run() the child runs, over real HTTP too): for the checks
+ * after a verb's first run as a child, where a process more per check would only cost time.
+ */
+export async function inProcess(argv: readonly string[], env: NodeJS.ProcessEnv, input = ''): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    argv,
+    env,
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    stdin: async () => input,
+    signal: new AbortController().signal,
+  };
+  const code = await run(VERBS, io);
+  return { code, stdout, stderr };
 }

@@ -7,12 +7,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixedToken } from '../../dev/agent.ts';
 import { Api } from '../../ops/client.ts';
-import { type Io, run } from '../../ops/cli.ts';
 import { paint, paintFor } from '../../ops/format.ts';
 import { chunks } from '../../ops/groups.ts';
 import { VERBS } from '../../ops/main.ts';
 import { changeLine, frame, type JobView, summarize, watchJob } from '../../ops/watch.ts';
-import { bizops, fakeService, json } from './helpers.ts';
+import { bizops, fakeService, inProcess as runInProcess, json } from './helpers.ts';
 
 type Fake = Awaited<ReturnType<typeof fakeService>>;
 let fake: Fake | undefined;
@@ -21,21 +20,7 @@ afterEach(async () => {
   fake = undefined;
 });
 
-/** bizops in this process: its exit code and what it wrote. */
-async function inProcess(argv: string[], env: NodeJS.ProcessEnv = { BIZ_TOKEN: 't' }) {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    argv,
-    env,
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    stdin: async () => '',
-    signal: new AbortController().signal,
-  };
-  const code = await run(VERBS, io);
-  return { code, stdout, stderr };
-}
+const inProcess = (argv: string[], env: NodeJS.ProcessEnv = { BIZ_TOKEN: 't' }) => runInProcess(argv, env);
 
 const COUNTS = { pending: 0, delivered: 0, in_progress: 0, completed: 0, failed: 0, rejected: 0, timed_out: 0, canceled: 0, expired: 0 };
 const job = (status: string, counts: Partial<typeof COUNTS>, extra: Partial<JobView> = {}): JobView => ({
