@@ -2,7 +2,7 @@
 /**
  * bizops: the operator's command line for biz-service, on the public API only. Never deployed.
  *
- *   npm run ops -- <noun> <verb> [options]      (or `bizops`, the package's bin; `npx bizops` here)
+ *   npm run ops -- <noun> <verb> [options]      (or `bizops`, the package's bin, after `npm link`)
  *   npm run ops -- --help
  *
  * Nouns and verbs: jobs create|dry-run|list|get|watch|executions|history|cancel|pause|resume,

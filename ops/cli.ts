@@ -1,7 +1,12 @@
 /**
- * bizops's frame: the verb table, the global options, argument parsing with Node's own
- * util.parseArgs (strict: an unknown option or a missing value exits 2), help for every noun and
+ * bizops's frame: the verb table, the global options, argument parsing, help for every noun and
  * verb, and how errors are told. The verbs themselves are in jobs.ts, groups.ts and agents.ts.
+ *
+ * Arguments are parsed by Node's own util.parseArgs, as the tools in dev/ do: kept with Node, no
+ * dependency to install or audit, and strict (an unknown option or a missing value exits 2). What
+ * it lacks, subcommands and help, is the verb table below. Terminal output is plain ANSI (four
+ * colours, bold, one cursor move to redraw the watch: format.ts and watch.ts), which a library
+ * would not make shorter.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

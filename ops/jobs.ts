@@ -354,6 +354,7 @@ export const JOB_VERBS: Verb[] = [
         throw new UsageError('--interval must be from 0.1 to 3600 seconds');
       return watchJob(ctx.api, ctx.args[0] as string, seconds * 1000, {
         out: ctx.out,
+        warn: ctx.err,
         tty: ctx.tty,
         json: ctx.json,
         paint: ctx.paint,

@@ -8,7 +8,7 @@
  * are exported for the tests.
  */
 import { sleep } from '../dev/agent.ts';
-import { type Api, seg } from './client.ts';
+import { type Answer, type Api, ApiError, NetworkError, seg } from './client.ts';
 import { bar, type Counts, countsLine, duration, type Paint, paint, stateColor, terminalOf, totalOf } from './format.ts';
 
 export const WATCH_EXIT: Readonly<Record<string, number>> = { completed: 0, aborted: 3, canceled: 4 };
@@ -179,6 +179,8 @@ export function changeLine(summary: Summary, now: number): string {
 
 export interface WatchIo {
   readonly out: (text: string) => void;
+  /** Told of a reading that failed for a passing cause (the watch goes on). */
+  readonly warn?: (line: string) => void;
   readonly tty: boolean;
   readonly json: boolean;
   readonly paint: Paint;
@@ -194,7 +196,18 @@ export async function watchJob(api: Api, jobId: string, intervalMs: number, io: 
   let drawn = 0;
   let lastKey = '';
   for (;;) {
-    const answer = await api.get(`/api/jobs/${seg(jobId)}`);
+    let answer: Answer;
+    try {
+      answer = await api.get(`/api/jobs/${seg(jobId)}`);
+    } catch (error) {
+      // The service or the network unavailable past the client's own retries: the job goes on
+      // without us, so the watch waits and reads again; anything else (401, 404) ends it.
+      const passing = error instanceof NetworkError || (error instanceof ApiError && (error.status === 429 || error.status >= 500));
+      if (!passing) throw error;
+      io.warn?.(`bizops: ${(error as Error).message}; reading again in ${intervalMs / 1000} s`);
+      await sleep(intervalMs, io.signal);
+      continue;
+    }
     const job = answer.body as JobView;
     const at = now();
     samples.push({ at, terminal: terminalOf(job.counts), started: totalOf(job.counts) - job.counts.pending });

@@ -366,6 +366,29 @@ describe('the watch', () => {
     );
   });
 
+  it("goes on through a service unavailable past its retries, and ends on the job's end (exit 0)", async () => {
+    fake = await fakeService((_request, index) =>
+      index === 0
+        ? { status: 200, body: job('in_progress', { pending: 1 }) }
+        : index <= 4
+          ? { status: 503, headers: { 'retry-after': '0' }, body: { error: 'temporarily_unavailable', request_id: 'r' } }
+          : { status: 200, body: job('completed', { completed: 1 }, { completed_at: '2026-01-01T00:00:10.000Z' }) },
+    );
+    let out = '';
+    const warnings: string[] = [];
+    const code = await watchJob(new Api({ baseUrl: fake.url, tokens: fixedToken('t') }), 'job-1', 10, {
+      out: (text) => (out += text),
+      warn: (line) => warnings.push(line),
+      tty: false,
+      json: false,
+      paint: paint(false),
+    });
+    expect(code).toBe(0);
+    expect(fake.requests).toHaveLength(6);
+    expect(warnings).toEqual(['bizops: 503 temporarily_unavailable; reading again in 0.01 s']);
+    expect(out).toMatch(/in_progress {2}0\/1 {2}pending 1\n.*completed {2}1\/1 {2}completed 1\njob completed\n$/);
+  });
+
   it('in a terminal, redraws the view in place until the job ends, and exits 3 on an abort', async () => {
     const states = [
       job('in_progress', { pending: 2 }),
