@@ -62,7 +62,7 @@ export interface Verb {
 
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'base-url': { type: 'string', arg: 'URL', text: 'the service (BIZ_BASE_URL; default http://127.0.0.1:5000)' },
-  token: { type: 'string', arg: 'TOKEN', text: 'an operator token (BIZ_TOKEN)' },
+  token: { type: 'string', arg: 'TOKEN', text: 'an operator token (others may see it in ps: prefer BIZ_TOKEN or --token-command)' },
   'token-command': {
     type: 'string',
     arg: 'CMD',

@@ -152,10 +152,18 @@ function jobLines(job: JobView & Record<string, any>, ctx: Ctx): string[] {
     `targets: ${targets || '-'}${job.continuous ? ' (continuous)' : ''}`,
   ];
   if (job.rollout) {
-    const exp = (job.rollout as Record<string, any>).exponential;
-    lines.push(
-      `rollout: ${job.rollout.max_per_minute ? `max ${job.rollout.max_per_minute}/min` : ''}${job.rollout.current_per_minute !== undefined ? `, now ${job.rollout.current_per_minute}/min` : ''}${exp ? `, exponential from ${exp.base_per_minute}/min ×${exp.increment_factor}` : ''}`,
-    );
+    const rollout = job.rollout as Record<string, any>;
+    const exp = rollout.exponential;
+    const parts = [
+      rollout.max_per_minute ? `max ${rollout.max_per_minute}/min` : '',
+      rollout.current_per_minute !== undefined ? `now ${rollout.current_per_minute}/min` : '',
+      exp
+        ? `exponential from ${exp.base_per_minute}/min ×${exp.increment_factor} every ${Object.entries(exp.increase_after ?? {})
+            .map(([kind, n]) => `${n} ${kind}`)
+            .join('')}`
+        : '',
+    ];
+    lines.push(`rollout: ${parts.filter(Boolean).join(', ')}`);
   }
   for (const c of criteriaOf(job)) lines.push(`abort: ${c.type} at ${c.thresholdPercent}% after ${c.minExecuted} executed`);
   if (job.retry?.criteria)

@@ -177,6 +177,10 @@ describe.each(targets)('bizops against the local server on the $name store', (ta
     });
     expect(ok(await inp(['config', 'set', 'cfg-1', '--file', '-'], { input: '{"region":"us"}' })).stdout).toMatch(/region\s+us/);
     expect(ok(await inp(['config', 'get'], { env: { BIZ_TOKEN: agent } })).stdout).toMatch(/poll_interval_seconds\s+30/);
+    // An operator's read of one agent's configuration, where the service has no such route (405: PUT only).
+    const byOperator = await inp(['config', 'get', 'cfg-1']);
+    if (byOperator.code === 0) expect(byOperator.stdout).toMatch(/region\s+us/);
+    else expect(byOperator.stderr).toMatch(/405 method_not_allowed: this service has no operator read of an agent's configuration/);
   });
 
   it('revoke: every token of a subject, and one token read from stdin', async () => {

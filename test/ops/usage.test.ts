@@ -195,7 +195,17 @@ describe('the verbs of the newer routes, against their documented shapes (docs/a
   });
 
   it('jobs create sends every option as the documented body, with an Idempotency-Key', async () => {
-    fake = await fakeService(() => ({ status: 201, body: job('scheduled', { pending: 1 }) }));
+    const answer = job('scheduled', { pending: 1 }, {
+      rollout: {
+        max_per_minute: 100,
+        current_per_minute: 5,
+        exponential: { base_per_minute: 5, increment_factor: 2, increase_after: { succeeded: 10 } },
+      },
+      abort: { criteria: [{ failure_type: 'timed_out', threshold_percent: 10, min_executed: 20 }] },
+      retry: { criteria: [{ failure_type: 'failed', max_attempts: 3 }] },
+      schedule: { start_at: '2027-01-01T00:00:00.000Z', end_at: null, end_behavior: 'stop_rollout' },
+    } as Partial<JobView>);
+    fake = await fakeService(() => ({ status: 201, body: answer }));
     const created = await inProcess(
       [
         'jobs',
@@ -233,6 +243,12 @@ describe('the verbs of the newer routes, against their documented shapes (docs/a
       { BIZ_BASE_URL: fake.url, BIZ_TOKEN: 't' },
     );
     expect(created.code).toBe(0);
+    expect(created.stdout.split('\n').slice(4, 8)).toEqual([
+      'rollout: max 100/min, now 5/min, exponential from 5/min ×2 every 10 succeeded',
+      'abort: timed_out at 10% after 20 executed',
+      'retry: failed up to 3 attempts',
+      'schedule: start_at: 2027-01-01T00:00:00.000Z; end_at: null; end_behavior: stop_rollout',
+    ]);
     expect(fake.requests[0]?.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
     expect(JSON.parse(fake.requests[0]?.body ?? '')).toEqual({
       command: 'upgrade',
