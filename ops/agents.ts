@@ -137,11 +137,8 @@ export const AGENT_VERBS: Verb[] = [
     options: {},
     async run(ctx) {
       const answer = await ctx.api.get(commandPath(ctx));
-      if (ctx.json)
-        ctx.out(
-          `${JSON.stringify({ command_id: answer.body.command_id, status: answer.body.status, history: answer.body.history ?? null }, null, 2)}\n`,
-        );
-      else ctx.out(`${historyLines(answer.body, ctx).join('\n')}\n`);
+      // --json: the command as the API answers it (with its `history` where the service keeps one).
+      print(ctx, answer.text, () => historyLines(answer.body, ctx));
       return 0;
     },
   },
