@@ -34,8 +34,9 @@ export default defineConfig({
           ...shared,
           name: 'slow',
           include: SLOW,
-          // Each file's first synth bundles every function with esbuild: seconds alone, a minute on a busy machine.
+          // Each file's first synth (in a test or its beforeAll) bundles every function with esbuild: seconds alone, a minute on a busy machine.
           testTimeout: 120_000,
+          hookTimeout: 120_000,
           sequence: { groupOrder: 1 },
         },
       },
