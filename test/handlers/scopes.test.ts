@@ -46,7 +46,15 @@ describe('scopes come from the route table', () => {
 
   it('gives every job route admin:jobs and nothing else, so the checks below cover them', () => {
     const jobRoutes = scoped.filter((route) => route.path.startsWith('/api/jobs'));
-    expect(jobRoutes.map((route) => route.name).sort()).toEqual(['CancelJob', 'CreateJob', 'GetJob', 'ListJobExecutions', 'ListJobs']);
+    expect(jobRoutes.map((route) => route.name).sort()).toEqual([
+      'CancelJob',
+      'CreateJob',
+      'GetJob',
+      'ListJobExecutions',
+      'ListJobs',
+      'PauseJob',
+      'ResumeJob',
+    ]);
     for (const route of jobRoutes) expect(route.scopes).toEqual([SCOPES.jobs]);
     expect(SCOPES.jobs).toBe('admin:jobs');
   });
