@@ -53,6 +53,8 @@ describe('scopes come from the route table', () => {
       'GetJobExecution',
       'ListJobExecutions',
       'ListJobs',
+      'PauseJob',
+      'ResumeJob',
     ]);
     for (const route of jobRoutes) expect(route.scopes).toEqual([SCOPES.jobs]);
     expect(SCOPES.jobs).toBe('admin:jobs');

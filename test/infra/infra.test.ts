@@ -119,7 +119,7 @@ describe('the HTTP API', () => {
     expect(new Set(byKey.values()).size).toBe(deployed.length + 1);
   });
 
-  it('serves the five job routes, each by its own function that holds the secrets and checks admin:jobs itself', () => {
+  it('serves the seven job routes, each by its own function that holds the secrets and checks admin:jobs itself', () => {
     const jobRoutes = deployed.filter((route) => route.path.startsWith('/api/jobs'));
     expect(jobRoutes.map((route) => `${route.method} ${route.path}`).sort()).toEqual([
       'GET /api/jobs',
@@ -127,6 +127,8 @@ describe('the HTTP API', () => {
       'GET /api/jobs/{jobId}/executions',
       'POST /api/jobs',
       'POST /api/jobs/{jobId}/cancel',
+      'POST /api/jobs/{jobId}/pause',
+      'POST /api/jobs/{jobId}/resume',
     ]);
     const byKey = functionByRouteKey(main.json);
     const reads = secretReads(main.json);
