@@ -6,6 +6,7 @@ import type { HistoryEntry } from '../commands/history.ts';
 import { shownHistory } from '../commands/history.ts';
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
 import { commandHistoryAt, historyView, iso } from '../commands/views.ts';
+import { RawJson } from '../json-text.ts';
 import type { DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
 import { ABORT_REASON, estimatedRolloutMinutes } from './rules.ts';
 
@@ -46,7 +47,11 @@ export function jobView(job: JobSnapshot) {
   };
 }
 
-/** One target of a job at `now`: its execution once made (command_id = the job id), else what arithmetic says of it. */
+/**
+ * One target of a job at `now`: its execution once made (command_id = the job id), else what
+ * arithmetic says of it; with the execution's latest status_details and, when it failed, was
+ * rejected or timed out, the start of its result (result_excerpt, null without one).
+ */
 export function executionView(entry: ExecutionEntry, now: number) {
   const { record } = entry;
   return {
@@ -58,8 +63,29 @@ export function executionView(entry: ExecutionEntry, now: number) {
     updated_at: iso(record === undefined ? entry.endedAt : updatedAtOf(record, now)),
     completed_at: iso(record === undefined ? entry.endedAt : endedAt(record, now)),
     delivery_count: record?.deliveryCount ?? 0,
+    // Why it failed, without opening it: the latest status_details, and the result's first characters.
+    status_details: record?.statusDetailsJson === undefined ? null : new RawJson(record.statusDetailsJson),
+    ...(EXCERPTED.has(entry.status) ? { result_excerpt: record?.resultJson === undefined ? null : resultExcerpt(record.resultJson) } : {}),
     ...(entry.status === 'canceled' ? { cancel_reason: entry.cancelReason ?? null } : {}),
   };
+}
+
+/** The first characters of a result a listing shows (Unicode code points, never half of one). */
+export const RESULT_EXCERPT_CHARS = 256;
+
+/** The statuses whose listing item carries `result_excerpt`: those that say something went wrong. */
+const EXCERPTED: ReadonlySet<string> = new Set(['failed', 'rejected', 'timed_out']);
+
+/** The first RESULT_EXCERPT_CHARS code points of a result's JSON text, as the agent sent it. */
+export function resultExcerpt(json: string): string {
+  let out = '';
+  let taken = 0;
+  for (const char of json) {
+    if (taken === RESULT_EXCERPT_CHARS) break;
+    out += char;
+    taken += 1;
+  }
+  return out;
 }
 
 /**
