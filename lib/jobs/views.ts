@@ -8,7 +8,7 @@ import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
 import { commandHistoryAt, historyView, iso } from '../commands/views.ts';
 import { RawJson } from '../json-text.ts';
 import type { DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
-import { ABORT_REASON, estimatedRolloutMinutes } from './rules.ts';
+import { ABORT_REASON, EXCERPTED_STATUSES, estimatedRolloutMinutes } from './rules.ts';
 
 /** The job at the instant its snapshot was read. */
 export function jobView(job: JobSnapshot) {
@@ -65,27 +65,9 @@ export function executionView(entry: ExecutionEntry, now: number) {
     delivery_count: record?.deliveryCount ?? 0,
     // Why it failed, without opening it: the latest status_details, and the result's first characters.
     status_details: record?.statusDetailsJson === undefined ? null : new RawJson(record.statusDetailsJson),
-    ...(EXCERPTED.has(entry.status) ? { result_excerpt: record?.resultJson === undefined ? null : resultExcerpt(record.resultJson) } : {}),
+    ...(EXCERPTED_STATUSES.has(entry.status) ? { result_excerpt: entry.resultExcerpt ?? null } : {}),
     ...(entry.status === 'canceled' ? { cancel_reason: entry.cancelReason ?? null } : {}),
   };
-}
-
-/** The first characters of a result a listing shows (Unicode code points, never half of one). */
-export const RESULT_EXCERPT_CHARS = 256;
-
-/** The statuses whose listing item carries `result_excerpt`: those that say something went wrong. */
-const EXCERPTED: ReadonlySet<string> = new Set(['failed', 'rejected', 'timed_out']);
-
-/** The first RESULT_EXCERPT_CHARS code points of a result's JSON text, as the agent sent it. */
-export function resultExcerpt(json: string): string {
-  let out = '';
-  let taken = 0;
-  for (const char of json) {
-    if (taken === RESULT_EXCERPT_CHARS) break;
-    out += char;
-    taken += 1;
-  }
-  return out;
 }
 
 /**

@@ -230,7 +230,7 @@ describe.each(storeTargets('history'))('history on the $name store', (target: St
       await rt.stores.unchecked.jobs.create(job);
       at(1_000);
       for (const one of [failing, rejecting, slow, fine]) await commands().fetch(one, 10, rt.clock.now());
-      const long = { log: '😀'.repeat(300) }; // 300 characters of two UTF-16 units and four UTF-8 bytes each
+      const long = { log: `x${'😀'.repeat(300)}` }; // 300 characters of two UTF-16 units and four UTF-8 bytes each, one byte off
       const report = (agentId: string, status: 'completed' | 'failed' | 'rejected', result: unknown) =>
         commands().complete(agentId, job.jobId, { status, resultJson: JSON.stringify(result), completedAt: rt.clock.now() });
       at(2_000);
@@ -258,7 +258,7 @@ describe.each(storeTargets('history'))('history on the $name store', (target: St
       });
 
       const byAgent = Object.fromEntries(answer.body.executions.map((item: { agent_id: string }) => [item.agent_id, item]));
-      const excerpt = `{"log":"${'😀'.repeat(248)}`;
+      const excerpt = `{"log":"x${'😀'.repeat(247)}`;
       expect([...excerpt]).toHaveLength(256);
       expect(byAgent[failing]).toMatchObject({ status: 'failed', status_details: { step: 'download' }, result_excerpt: excerpt });
       expect(byAgent[rejecting]).toMatchObject({ status: 'rejected', status_details: null, result_excerpt: '{"reason":"unsupported os"}' });
@@ -267,6 +267,9 @@ describe.each(storeTargets('history'))('history on the $name store', (target: St
       expect(byAgent[fine]).not.toHaveProperty('result_excerpt');
       expect(byAgent.waiting).toMatchObject({ status: 'pending', status_details: null, command_id: null });
       expect(byAgent.waiting).not.toHaveProperty('result_excerpt');
+      // The store hands the listing no result whole, only its start.
+      const page = await rt.stores.unchecked.jobs.executions(job.jobId, { statuses: ['failed'], limit: 10, after: 0 }, rt.clock.now());
+      expect(page?.executions.map((entry) => [entry.record?.resultJson, entry.resultExcerpt])).toEqual([[undefined, excerpt]]);
     });
 
     it('answers 404 for no such job, and for an agent that is not a target', async () => {
