@@ -280,8 +280,16 @@ export interface ExecutionQuery {
 export interface ExecutionEntry {
   readonly agentId: string;
   readonly status: CommandStatus;
-  /** The execution's command; undefined while pending, when canceled or expired undelivered, or past retention. */
+  /**
+   * The execution's command without its result (a listing never carries results whole: see
+   * resultExcerpt); undefined while pending, when canceled or expired undelivered, or past retention.
+   */
   readonly record: CommandRecord | undefined;
+  /**
+   * For an execution that failed, was rejected or timed out with a result: its result's JSON text
+   * cut to RESULT_EXCERPT_CHARS code points (rules.resultExcerpt); undefined otherwise.
+   */
+  readonly resultExcerpt?: string;
   /** For a canceled execution: the record's reason, or the job's ('job_aborted' for an abort). */
   readonly cancelReason: string | undefined;
   /** For a target without an execution that is terminal: when (the job's cancel or abort, or its expiry). */

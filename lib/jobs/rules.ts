@@ -78,6 +78,37 @@ export function estimatedRolloutMinutes(targets: number, maxPerMinute: number | 
   return maxPerMinute === undefined ? undefined : Math.ceil(targets / maxPerMinute);
 }
 
+/** The characters (Unicode code points) of a result an executions listing shows (resultExcerpt). */
+export const RESULT_EXCERPT_CHARS = 256;
+/** What a store reads of a result for its excerpt: RESULT_EXCERPT_CHARS code points take at most 4 UTF-8 bytes each. */
+export const RESULT_EXCERPT_BYTES = 4 * RESULT_EXCERPT_CHARS;
+/** The statuses whose listing item shows the start of the result: those that say something went wrong. */
+export const EXCERPTED_STATUSES: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['failed', 'rejected', 'timed_out']);
+
+/** The first RESULT_EXCERPT_CHARS code points of a result's JSON text, never half of one. */
+export function resultExcerpt(json: string): string {
+  let out = '';
+  let taken = 0;
+  for (const char of json) {
+    if (taken === RESULT_EXCERPT_CHARS) break;
+    out += char;
+    taken += 1;
+  }
+  return out;
+}
+
+/**
+ * An execution as a listing carries it at `status`: its record without the result, and, when it
+ * failed, was rejected or timed out with one, the result's excerpt.
+ */
+export function listedExecution(record: CommandRecord, status: CommandStatus): { record: CommandRecord; resultExcerpt?: string } {
+  const { resultJson, ...rest } = record;
+  return {
+    record: rest,
+    ...(resultJson !== undefined && EXCERPTED_STATUSES.has(status) ? { resultExcerpt: resultExcerpt(resultJson) } : {}),
+  };
+}
+
 /** A new job's state: its targets counted, nothing delivered. */
 export function createdJob(spec: JobSpec, seq: number, targets: number): JobState {
   const tally: JobTally = {

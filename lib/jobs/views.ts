@@ -6,8 +6,9 @@ import type { HistoryEntry } from '../commands/history.ts';
 import { shownHistory } from '../commands/history.ts';
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
 import { commandHistoryAt, historyView, iso } from '../commands/views.ts';
+import { RawJson } from '../json-text.ts';
 import type { AbortConfig, DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
-import { ABORT_REASON, estimatedRolloutMinutes } from './rules.ts';
+import { ABORT_REASON, EXCERPTED_STATUSES, estimatedRolloutMinutes } from './rules.ts';
 
 /** A job's rollout as asked for; an exponential one with its rate at the read (`current_per_minute`). */
 function rolloutView(job: JobSnapshot) {
@@ -90,7 +91,11 @@ export function jobView(job: JobSnapshot) {
   };
 }
 
-/** One target of a job at `now`: its execution once made (command_id = the job id), else what arithmetic says of it. */
+/**
+ * One target of a job at `now`: its execution once made (command_id = the job id), else what
+ * arithmetic says of it; with the execution's latest status_details and, when it failed, was
+ * rejected or timed out, the start of its result (result_excerpt, null without one).
+ */
 export function executionView(entry: ExecutionEntry, now: number) {
   const { record } = entry;
   return {
@@ -102,6 +107,9 @@ export function executionView(entry: ExecutionEntry, now: number) {
     updated_at: iso(record === undefined ? entry.endedAt : updatedAtOf(record, now)),
     completed_at: iso(record === undefined ? entry.endedAt : endedAt(record, now)),
     delivery_count: record?.deliveryCount ?? 0,
+    // Why it failed, without opening it: the latest status_details, and the result's first characters.
+    status_details: record?.statusDetailsJson === undefined ? null : new RawJson(record.statusDetailsJson),
+    ...(EXCERPTED_STATUSES.has(entry.status) ? { result_excerpt: entry.resultExcerpt ?? null } : {}),
     ...(entry.status === 'canceled' ? { cancel_reason: entry.cancelReason ?? null } : {}),
   };
 }

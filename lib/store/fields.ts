@@ -203,9 +203,18 @@ export const JOB_COUNTER_FIELDS = [
   'materialized',
 ] as const satisfies readonly JobField[];
 
+/**
+ * What an executions listing reads of a command (include/listedCommand.lua): every field but the
+ * result, of which it reads the start alone (RESULT_EXCERPT_BYTES) when it shows one.
+ */
+export const COMMAND_LISTED_FIELDS = COMMAND_FIELDS.filter(
+  (field): field is Exclude<CommandField, 'resultJson'> => field !== 'resultJson',
+) as readonly Exclude<CommandField, 'resultJson'>[];
+
 /** The lists the Lua reads, by the name it knows them by. */
 export const LUA_FIELD_LISTS = {
   COMMAND_RULE_FIELDS,
+  COMMAND_LISTED_FIELDS,
   JOB_STATE_FIELDS,
   JOB_END_FIELDS,
   EXECUTION_SPEC_FIELDS,

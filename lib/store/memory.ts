@@ -91,6 +91,7 @@ import {
   jobGoneAt,
   jobSnapshot,
   jobStatusAt,
+  listedExecution,
   mayDeliver,
   needsSettling,
   phaseOf,
@@ -953,7 +954,7 @@ export class MemoryJobStore implements JobStore {
     this.book.settle(entry);
     const status = statusOf(entry.record, now);
     const cancelReason = status === 'canceled' ? entry.record.cancelReason : undefined;
-    return { agentId, status, record: copy(entry.record), cancelReason, endedAt: undefined };
+    return { agentId, status, ...listedExecution(copy(entry.record), status), cancelReason, endedAt: undefined };
   }
 
   async cancel(jobId: string, cancellation: JobCancellation): Promise<CancelJobOutcome> {

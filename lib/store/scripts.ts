@@ -24,8 +24,9 @@
  * marked and run under the global lock: FETCH and LIST read the hash of every command the queue
  * or the log names (and FETCH the jobs of the agent's groups and agent-jobs), ENQUEUE and
  * JOB_CREATE with an idempotency key read what that key made (JOB_CREATE also the groups it
- * names and their group-jobs), JOB_LIST the job of each listing entry, JOB_EXECUTIONS the
- * execution of each target, GROUP_JOIN and GROUP_LEAVE the jobs of the group. COMPLETE, CANCEL
+ * names and their group-jobs), JOB_DRY_RUN the groups it counts, JOB_LIST the job of each listing
+ * entry, JOB_EXECUTIONS the execution of each target, GROUP_JOIN, GROUP_LEAVE and GROUP_BULK the
+ * jobs of the group (GROUP_BULK also each agent's own keys). COMPLETE, CANCEL
  * and GET_COMMAND declare the keys of the job a command may be the execution of from the command
  * id (an execution's command id is its job id; for a plain command those keys do not exist);
  * JOB_GET, JOB_CANCEL and JOB_PAUSE declare the job's keys: these keep the flag.

@@ -100,7 +100,7 @@ import {
   MAX_JOB_TARGETS,
   type TimedOutTally,
 } from '../jobs/model.ts';
-import { createdSnapshot, endInstant, JOB_PAGE_BUDGET, jobSnapshot, undeliveredStatus } from '../jobs/rules.ts';
+import { createdSnapshot, endInstant, JOB_PAGE_BUDGET, jobSnapshot, resultExcerpt, undeliveredStatus } from '../jobs/rules.ts';
 import { storeViews } from './admission.ts';
 import { UpstashConnectionStore } from './connections-upstash.ts';
 import type { CommandField, JOB_SPEC_OPTION_FIELDS, JobField } from './fields.ts';
@@ -968,11 +968,16 @@ function toJobRead(answer: unknown): { state: JobState; timedOut: TimedOutTally 
   return { state: job.state, timedOut };
 }
 
-/** One target as a script read it: its execution's record (none before its first delivery), or what undeliveredStatus says. */
+/**
+ * One target as a script read it: its execution's record without the result and the start of
+ * that ('' for none; include/listedCommand.lua), none before its first delivery, or what
+ * undeliveredStatus says.
+ */
 function toExecutionEntry(
   agentId: string,
   status: CommandStatus,
   record: CommandRecord | undefined,
+  excerpt: unknown,
   state: JobState,
   now: number,
 ): ExecutionEntry {
@@ -982,6 +987,7 @@ function toExecutionEntry(
     agentId,
     status,
     record,
+    ...(typeof excerpt === 'string' && excerpt !== '' ? { resultExcerpt: resultExcerpt(excerpt) } : {}),
     cancelReason: !canceled ? undefined : record === undefined ? undelivered.reason : record.cancelReason,
     endedAt: record === undefined && status !== 'pending' ? undelivered.endedAt : undefined,
   };
@@ -1223,9 +1229,9 @@ export class UpstashJobStore implements Actions<JobStore> {
       throw new StoreUnavailableError(`Redis listExecutions returned an unknown answer (${typeof answer})`);
     const { state } = toJobRead(job);
     const executions = rows.map((row): ExecutionEntry => {
-      const [agentId, status, flat] = Array.isArray(row) ? row : [];
+      const [agentId, status, flat, excerpt] = Array.isArray(row) ? row : [];
       if (!STATUSES.has(String(status))) throw new StoreUnavailableError('Redis listExecutions returned an unknown status');
-      return toExecutionEntry(String(agentId), status as CommandStatus, toRecord(flat), state, now);
+      return toExecutionEntry(String(agentId), status as CommandStatus, toRecord(flat), excerpt, state, now);
     });
     return { executions, nextAfter: last === '' ? undefined : Number(last) };
   }
@@ -1246,13 +1252,13 @@ export class UpstashJobStore implements Actions<JobStore> {
         { jobId, agentId, now, retentionMs: this.retentionMs },
       ),
     );
-    const [outcome, job, status, flat, history] = Array.isArray(answer) ? answer : [];
+    const [outcome, job, status, flat, history, excerpt] = Array.isArray(answer) ? answer : [];
     if (outcome === 'not_found') return { outcome };
     if (outcome === 'no_target' || outcome === 'gone') return { outcome: 'no_target' };
     if (outcome !== 'ok' || !STATUSES.has(String(status)))
       throw new StoreUnavailableError(`Redis getExecution returned an unknown answer (${typeof answer})`);
     const { state } = toJobRead(job);
-    const entry = toExecutionEntry(agentId, status as CommandStatus, toRecord(flat), state, now);
+    const entry = toExecutionEntry(agentId, status as CommandStatus, toRecord(flat), excerpt, state, now);
     return { outcome, entry, history: toHistory(history) };
   }
 

@@ -45,6 +45,9 @@ const SECTIONS: readonly { file: string; heading: string }[] = [
   { file: 'docs/local.md', heading: '## Progress, a timeout, a cancel and the list' },
   { file: 'docs/jobs.md', heading: '## Fleet jobs: a walkthrough' },
   { file: 'docs/jobs.md', heading: '## Schedule, exponential rollout, abort by type, pause: a walkthrough' },
+  { file: 'docs/jobs.md', heading: '## Dry run' },
+  { file: 'docs/jobs.md', heading: '## Bulk group membership' },
+  { file: 'docs/jobs.md', heading: '## History, and why it failed' },
 ];
 
 const blocksOf = ({ file, heading }: { file: string; heading: string }) => shBlocks(readFileSync(path.join(ROOT, file), 'utf8'), heading);
@@ -240,6 +243,44 @@ const CHECKS: Record<string, (output: string) => void> = {
     expect([third, fourth].map((poll) => poll?.commands.length)).toEqual([1, 1]);
     expect(counts).toMatchObject({ pending: 0, delivered: 2, completed: 2 });
   },
+  'a dry run: dry-web': (output) =>
+    expect(documents(output)).toEqual([
+      { dry_run: true, targets: 4, targets_exact: true, by_group: { 'dry-web': 3 }, agents_listed: 2, estimated_rollout_minutes: 2 },
+    ]),
+  'a dry run over a group without members': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ error: 'no_targets' })]),
+  'bulk membership: three agents': (output) => expect(documents(output)).toEqual([{ added: 3, removed: 0, unchanged: 1, refused: [] }]),
+  'then one more in and one out': (output) =>
+    expect(documents(output)).toEqual([
+      { added: 1, removed: 1, unchanged: 1, refused: [] },
+      { group: 'bulk-web', agents: ['bulk-1', 'bulk-3', 'bulk-4'], next_cursor: null },
+    ]),
+  'hist-1 reports progress': (output) =>
+    expect(documents(output)).toEqual([
+      expect.objectContaining({ status: 'in_progress', accepted: true }),
+      expect.objectContaining({ status: 'failed', accepted: true }),
+      expect.objectContaining({ status: 'completed', accepted: true }),
+    ]),
+  'why it failed, in the listing': (output) => {
+    const [page] = documents(output) as { executions: Record<string, unknown>[] }[];
+    expect(page?.executions).toEqual([
+      expect.objectContaining({
+        agent_id: 'hist-1',
+        status: 'failed',
+        status_details: { step: 'download' },
+        result_excerpt: '{"exit_code":2,"stderr":"disk full"}',
+      }),
+    ]);
+  },
+  "hist-1's execution with its history": (output) => {
+    const [execution] = documents(output) as { history: { status: string; attempt: number }[]; history_truncated: boolean }[];
+    expect(execution).toMatchObject({ agent_id: 'hist-1', status: 'failed', history_truncated: false });
+    expect(execution?.history.map((entry) => [entry.status, entry.attempt])).toEqual([
+      ['delivered', 1],
+      ['in_progress', 1],
+      ['failed', 1],
+    ]);
+  },
   'the reference agent': (output) => {
     expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });
     expect(output).toMatch(/ran echo: completed/);
@@ -284,7 +325,7 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
   });
 
   it('finds the walkthrough blocks and a check for each of their steps', () => {
-    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1, 1]);
+    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1, 1, 1, 1, 1]);
     const titles = walkthrough().map((step) => step.title);
     expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
     // Every check is used (the preamble by both later blocks).

@@ -30,8 +30,8 @@ describe('the error edge', () => {
 
   it('gives the bare 500 Cache-Control: no-store too, and no detail', async () => {
     const stores = memoryTestBackend();
-    const get = async () => Promise.reject(new TypeError('a bug with a secret-ish detail'));
-    useTestRuntime({}, { stores: { ...stores, commands: { ...stores.commands, get } } });
+    const getDetail = async () => Promise.reject(new TypeError('a bug with a secret-ish detail'));
+    useTestRuntime({}, { stores: { ...stores, commands: { ...stores.commands, getDetail } } });
     const token = await signToken({ scope: 'admin:commands' });
 
     const answer = await invoke(getCommand, {

@@ -778,6 +778,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           updated_at: canceledAt,
           completed_at: canceledAt,
           delivery_count: 0,
+          status_details: null,
           cancel_reason: 'wrong version',
         },
       ]);
@@ -862,6 +863,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         updated_at: expect.any(String),
         completed_at: expect.any(String),
         delivery_count: 1,
+        status_details: null,
       });
       const completed = await executions(jobId, { status: 'completed' });
       expect(completed.body).toEqual({ job_id: jobId, executions: [expect.objectContaining({ agent_id: agentId(2) })], next_cursor: null });

@@ -119,12 +119,13 @@ describe('the HTTP API', () => {
     expect(new Set(byKey.values()).size).toBe(deployed.length + 1);
   });
 
-  it('serves the seven job routes, each by its own function that holds the secrets and checks admin:jobs itself', () => {
+  it('serves the eight job routes, each by its own function that holds the secrets and checks admin:jobs itself', () => {
     const jobRoutes = deployed.filter((route) => route.path.startsWith('/api/jobs'));
     expect(jobRoutes.map((route) => `${route.method} ${route.path}`).sort()).toEqual([
       'GET /api/jobs',
       'GET /api/jobs/{jobId}',
       'GET /api/jobs/{jobId}/executions',
+      'GET /api/jobs/{jobId}/executions/{agentId}',
       'POST /api/jobs',
       'POST /api/jobs/{jobId}/cancel',
       'POST /api/jobs/{jobId}/pause',
@@ -144,6 +145,17 @@ describe('the HTTP API', () => {
       expect(main.json.Resources[functionId]?.Properties?.Description).toBe(`biz-service: ${route.method} ${route.path}`);
       expect(reads.get(functionId), route.name).toHaveLength(2);
     }
+  });
+
+  it('serves the bulk group route by its own function that checks admin:groups itself', () => {
+    const route = deployed.find((one) => one.path === '/api/groups/{group}/members');
+    expect(route && { method: route.method, scopes: route.scopes }).toEqual({ method: 'POST', scopes: ['admin:groups'] });
+    const functionId = functionByRouteKey(main.json).get('POST /api/groups/{group}/members') as string;
+    expect(functionId).toMatch(/^PostGroupMembersFunction[0-9A-F]{8}$/);
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /api/groups/{group}/members',
+      AuthorizationType: 'NONE',
+    });
   });
 
   it('logs every request to a log group with a retention period, without headers', () => {

@@ -22,6 +22,7 @@ import { handler as getCommands } from '../../functions/get-commands.ts';
 import { handler as getConfig } from '../../functions/get-config.ts';
 import { handler as getGroupMembers } from '../../functions/get-group-members.ts';
 import { handler as getJob } from '../../functions/get-job.ts';
+import { handler as postGroupMembers } from '../../functions/post-group-members.ts';
 import { handler as postResults } from '../../functions/post-results.ts';
 import { handler as postRevocations } from '../../functions/post-revocations.ts';
 import { handler as putConfig } from '../../functions/put-config.ts';
@@ -135,7 +136,10 @@ describe.each(storeTargets('exactly-once'))('a retried write on the $name store'
     );
     expect(progress.status).toBe(200);
     expect(progress.body).toEqual({ command_id, status: 'in_progress', accepted: true });
-    expect((await read(command_id)).body).toMatchObject({ status: 'failed', result: { exit_code: 3 } });
+    const shown = (await read(command_id)).body;
+    expect(shown).toMatchObject({ status: 'failed', result: { exit_code: 3 } });
+    // Its history holds each change once, the retried one too.
+    expect(shown.history.map((entry: { status: string }) => entry.status)).toEqual(['delivered', 'in_progress', 'failed']);
   });
 
   it('a command cancel answers 200 canceled, not 409 for its own cancel', async () => {
@@ -180,6 +184,25 @@ describe.each(storeTargets('exactly-once'))('a retried write on the $name store'
     );
     expect(joined.status).toBe(204);
     expect((await members(group)).body.agents).toEqual([]);
+  });
+
+  it('a bulk change answers its own counts and does not put back an agent that left in between', async () => {
+    const group = `g-${agentId}`;
+    const other = `${agentId}-b`;
+    const changed = await withLostAnswer(
+      () =>
+        invoke(postGroupMembers, {
+          method: 'POST',
+          routeKey: 'POST /api/groups/{group}/members',
+          path: `/api/groups/${group}/members`,
+          pathParameters: { group },
+          token: operator,
+          body: { add: [agentId, other] },
+        }),
+      () => member('DELETE', group),
+    );
+    expect(changed.body).toEqual({ added: 2, removed: 0, unchanged: 0, refused: [] });
+    expect((await members(group)).body.agents).toEqual([other]);
   });
 
   it('a group leave does not take out an agent that joined again in between', async () => {

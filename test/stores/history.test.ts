@@ -224,6 +224,54 @@ describe.each(storeTargets('history'))('history on the $name store', (target: St
       expect(never.body.history).toStrictEqual([{ status: 'canceled', at: iso(t0 + 2_000), attempt: 1, reason: 'bad build' }]);
     });
 
+    it('lists why each one failed: the latest status_details, and the first 256 characters of a failed or rejected result', async () => {
+      const [failing, rejecting, slow, fine] = ['f-1', 'r-1', 's-1', 'c-1'];
+      const job = spec([failing, rejecting, slow, fine, 'waiting'], { timeoutMs: 60_000 });
+      await rt.stores.unchecked.jobs.create(job);
+      at(1_000);
+      for (const one of [failing, rejecting, slow, fine]) await commands().fetch(one, 10, rt.clock.now());
+      const long = { log: `x${'😀'.repeat(300)}` }; // 300 characters of two UTF-16 units and four UTF-8 bytes each, one byte off
+      const report = (agentId: string, status: 'completed' | 'failed' | 'rejected', result: unknown) =>
+        commands().complete(agentId, job.jobId, { status, resultJson: JSON.stringify(result), completedAt: rt.clock.now() });
+      at(2_000);
+      await commands().complete(slow, job.jobId, {
+        status: 'in_progress',
+        statusDetailsJson: JSON.stringify({ step: 'migrate' }),
+        timeoutMs: undefined,
+        at: rt.clock.now(),
+      });
+      await commands().complete(failing, job.jobId, {
+        status: 'in_progress',
+        statusDetailsJson: JSON.stringify({ step: 'download' }),
+        timeoutMs: undefined,
+        at: rt.clock.now(),
+      });
+      await report(failing, 'failed', long);
+      await report(rejecting, 'rejected', { reason: 'unsupported os' });
+      await report(fine, 'completed', { ok: true });
+      at(61_000); // slow's deadline: it timed out with no result
+
+      const answer = await invoke(listJobExecutions, {
+        path: `/api/jobs/${job.jobId}/executions`,
+        pathParameters: { jobId: job.jobId },
+        token: ops,
+      });
+
+      const byAgent = Object.fromEntries(answer.body.executions.map((item: { agent_id: string }) => [item.agent_id, item]));
+      const excerpt = `{"log":"x${'😀'.repeat(247)}`;
+      expect([...excerpt]).toHaveLength(256);
+      expect(byAgent[failing]).toMatchObject({ status: 'failed', status_details: { step: 'download' }, result_excerpt: excerpt });
+      expect(byAgent[rejecting]).toMatchObject({ status: 'rejected', status_details: null, result_excerpt: '{"reason":"unsupported os"}' });
+      expect(byAgent[slow]).toMatchObject({ status: 'timed_out', status_details: { step: 'migrate' }, result_excerpt: null });
+      expect(byAgent[fine]).toMatchObject({ status: 'completed', status_details: null });
+      expect(byAgent[fine]).not.toHaveProperty('result_excerpt');
+      expect(byAgent.waiting).toMatchObject({ status: 'pending', status_details: null, command_id: null });
+      expect(byAgent.waiting).not.toHaveProperty('result_excerpt');
+      // The store hands the listing no result whole, only its start.
+      const page = await rt.stores.unchecked.jobs.executions(job.jobId, { statuses: ['failed'], limit: 10, after: 0 }, rt.clock.now());
+      expect(page?.executions.map((entry) => [entry.record?.resultJson, entry.resultExcerpt])).toEqual([[undefined, excerpt]]);
+    });
+
     it('answers 404 for no such job, and for an agent that is not a target', async () => {
       const job = spec([agent]);
       await rt.stores.unchecked.jobs.create(job);

@@ -90,6 +90,7 @@ type Op =
   | { kind: 'pause'; job: number; paused: boolean; reason: string | undefined }
   | { kind: 'executions'; job: number; statuses: number; limit: number; after: number; budget: number | undefined }
   | { kind: 'list'; statuses: number; limit: number; before: number; budget: number | undefined }
+  | { kind: 'execution'; job: number; agent: number }
   | { kind: 'advance'; step: number };
 
 const index = (list: readonly unknown[]) => fc.nat({ max: list.length - 1 });
@@ -169,6 +170,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       reason: fc.constantFrom(undefined, 'hold'),
     }),
   },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('execution' as const), job: jobIndex, agent: index(AGENTS) }) },
 );
 
 const pick = <T>(list: readonly T[], mask: number) => list.filter((_, i) => (mask & (1 << i)) !== 0);
@@ -274,6 +276,10 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
         await each((rt) => rt.stores.unchecked.jobs.executions(jobAt(op.job), query, now));
         break;
       }
+      case 'execution':
+        // One target read alone, with its execution's history (first delivery, reports, cancels).
+        await each((rt) => rt.stores.unchecked.jobs.execution(jobAt(op.job), AGENTS[op.agent] as string, now));
+        break;
       case 'list': {
         const query: JobListQuery = { statuses: JOB_STATUS_SETS[op.statuses], limit: op.limit, before: op.before, budget: op.budget };
         await each((rt) => rt.stores.unchecked.jobs.list(query, now));

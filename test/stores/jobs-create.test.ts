@@ -173,6 +173,39 @@ describe.skipIf(!HAS_REDIS)("a job's creation in bounded scripts, on a redis-ser
       expect(await redis.dbSize()).toBe(dbsize);
     });
 
+    it('refuses a dry run one target over MAX_JOB_TARGETS with the same 400, and writes nothing', async () => {
+      const dbsize = await redis.dbSize();
+
+      const refused = await invoke(createJob, {
+        method: 'POST',
+        path: '/api/jobs',
+        token: operator,
+        query: { dry_run: 'true' },
+        body: { command: 'scan', targets: { agents: ['one-more'], groups } },
+      });
+
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({
+        error: 'invalid_request',
+        error_description: `the job would have up to ${MAX_JOB_TARGETS + 1} targets (its groups' members and its named agents added up); the most is ${MAX_JOB_TARGETS}`,
+      });
+      expect(await redis.dbSize()).toBe(dbsize);
+    });
+
+    it('counts a dry run at exactly MAX_JOB_TARGETS as the create does, an upper bound, in one read', async () => {
+      const answer = await invoke(createJob, {
+        method: 'POST',
+        path: '/api/jobs',
+        token: operator,
+        query: { dry_run: 'true' },
+        body: { command: 'scan', targets: { groups }, rollout: { max_per_minute: 100_000 } },
+      });
+
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ targets: MAX_JOB_TARGETS, targets_exact: false, estimated_rollout_minutes: 10 });
+      expect(Object.values(answer.body.by_group)).toEqual(groups.map(() => MEMBERS));
+    });
+
     /**
      * Creates the job through the handler, and measures every script it runs two ways: its time
      * in SLOWLOG, and the CPU time Redis's main thread spent from one step to the next (read

@@ -15,6 +15,7 @@ local retentionMs = ARGV[4]
 --- @include include/jobAt
 --- @include include/jobAnswer
 --- @include include/writeSettled
+--- @include include/listedCommand
 --- @include rules/isGone
 --- @include rules/statusOf
 --- @include rules/jobGoneAt
@@ -25,8 +26,9 @@ local retentionMs = ARGV[4]
 --
 -- The job met at `now` first (abortAt). The agent's execution (its command `commandKey`, settled:
 -- settledExecution, its queue entry dropped) with its status at `now` and its history (LRANGE,
--- oldest first); a target without one by undeliveredStatus, with no history. Answers { 'ok', the
--- job's answer, status, flat hash or {}, history or {} }; { 'not_found' } for no job (or one past
+-- oldest first), as a listing carries it (include/listedCommand); a target without one by
+-- undeliveredStatus, with no history. Answers { 'ok', the job's answer, status, flat hash without
+-- the result or {}, history or {}, the result's start or '' }; { 'not_found' } for no job (or one past
 -- retention), { 'no_target' } for an agent that is not a target, { 'gone' } for an execution past
 -- retention.
 local at, retention = tonumber(now), tonumber(retentionMs)
@@ -36,7 +38,7 @@ if not redis.call('ZSCORE', targetsKey, agentId) then return { 'no_target' } end
 local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
 local state, timedOut = jobAt(jk, at)
 if redis.call('SISMEMBER', execsKey, agentId) == 0 then
-  return { 'ok', jobAnswer(jk, timedOut), undeliveredStatus(state, at).status, {}, {} }
+  return { 'ok', jobAnswer(jk, timedOut), undeliveredStatus(state, at).status, {}, {}, '' }
 end
 local r = ruleFields(commandKey)
 if not r.expiresAt then return { 'gone' } end
@@ -44,4 +46,6 @@ local settled
 r, settled = writeSettled(commandKey, r, state['end'], retention)
 if settled then redis.call('ZREM', queueKey, jobId) end
 if isGone(r, at, retention) then return { 'gone' } end
-return { 'ok', jobAnswer(jk, timedOut), statusOf(r, at), redis.call('HGETALL', commandKey), redis.call('LRANGE', historyKey, 0, -1) }
+local status = statusOf(r, at)
+local flat, excerpt = listedCommand(commandKey, status)
+return { 'ok', jobAnswer(jk, timedOut), status, flat, redis.call('LRANGE', historyKey, 0, -1), excerpt }

@@ -18,6 +18,7 @@ local budget = ARGV[8]
 --- @include include/jobAnswer
 --- @include include/writeSettled
 --- @include include/wantedStatuses
+--- @include include/listedCommand
 --- @include rules/isGone
 --- @include rules/statusOf
 --- @include rules/jobGoneAt
@@ -31,8 +32,8 @@ local budget = ARGV[8]
 -- retention left out, a target without one by undeliveredStatus; of the `statuses` asked for.
 -- The job met at `now` first (abortAt). At most `budget` targets are examined, one more to know
 -- that the listing goes on (budgetedPage), so a page costs the same whatever the filter matches. Returns { 'ok', the job's answer, { agent,
--- status, flat hash or {} } each, the offset the next page starts at ('' at the end) } or
--- { 'not_found' }.
+-- status, flat hash without the result or {}, the result's start or '' (include/listedCommand) } each, the offset the next page starts
+-- at ('' at the end) } or { 'not_found' }.
 local max, at, retention, most = tonumber(limit), tonumber(now), tonumber(retentionMs), tonumber(budget)
 local expiry = redis.call('HGET', jobKey, 'expiresAt')
 if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, retention) <= at then return { 'not_found' } end
@@ -61,7 +62,11 @@ while true do
     -- A target never leaves: one whose execution is past retention is passed over, not dropped.
     local match = status and (not wanted or wanted[status])
     if seen >= most or (match and #out >= max) then return { 'ok', jobAnswer(jk, timedOut), out, last } end
-    if match then out[#out + 1] = { agent, status, key and redis.call('HGETALL', key) or {} } end
+    if match then
+      local flat, excerpt = {}, ''
+      if key then flat, excerpt = listedCommand(key, status) end
+      out[#out + 1] = { agent, status, flat, excerpt }
+    end
     seen = seen + 1
     rank = rank + 1
     last = ms(rank)
