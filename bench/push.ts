@@ -176,6 +176,9 @@ interface BenchAgent {
   onHeld?: (commandIds: readonly string[], at: number) => void;
 }
 
+/** Connects answered 503 and tried again (reported with the figure). */
+let connectRetries = 0;
+
 class Limiter {
   private running = 0;
   private readonly queue: (() => void)[] = [];
@@ -202,12 +205,25 @@ async function connectAll(server: LocalServer, ids: readonly string[], limiter: 
     ids.map((id) =>
       connectLimit.run(async () => {
         const token = await signToken({ sub: id, scope: 'agent:commands agent:results' });
-        const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${token}` }, perMessageDeflate: false });
-        await new Promise<void>((resolve, reject) => {
-          ws.once('open', () => resolve());
-          ws.once('error', reject);
-          ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-        });
+        let ws: WebSocket | undefined;
+        // A 503 (the store busy under the connect storm) is tried again, as an agent's back-off would.
+        for (let attempt = 0; ws === undefined; attempt += 1) {
+          const trying = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${token}` }, perMessageDeflate: false });
+          const status = await new Promise<number>((resolve, reject) => {
+            trying.once('open', () => resolve(101));
+            trying.once('error', reject);
+            trying.once('unexpected-response', (_req, res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            });
+          });
+          if (status === 101) ws = trying;
+          else if (status !== 503 || attempt >= 5) throw new Error(`upgrade refused: ${status}`);
+          else {
+            connectRetries += 1;
+            await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+          }
+        }
         const agent: BenchAgent = { id, token, ws };
         ws.on('message', () => {
           void limiter.run(async () => {
@@ -331,6 +347,8 @@ export async function pushFigure(options: PushOptions): Promise<FigureResult> {
         `every agent held its execution after ${fmt(numbers.jobSeconds, 1)} s${pending.size > 0 ? ` (${pending.size} still waiting after 120 s)` : ''}`,
     );
     targets.push(atMost('9', `job over ${fmt(options.jobAgents)} connected agents, all held (s)`, numbers.jobSeconds, 30, ' s', 1));
+    numbers.connectRetries = connectRetries;
+    if (connectRetries > 0) lines.push(`(${connectRetries} connects answered 503 under the connect storm and were tried again)`);
   } finally {
     for (const agent of agents) agent.ws.terminate();
     await server.close();
