@@ -45,6 +45,7 @@ async function connect(id: string): Promise<void> {
     if (status === 101) {
       sockets.push(ws);
       ws.on('message', () => {
+        process.stdout.write(`woke ${id}\n`);
         void limited(64, async () => {
           const answer = await fetch(`${baseUrl}/api/commands?limit=10`, { headers: { authorization: `Bearer ${token}` } });
           const body = (await answer.json()) as { commands?: { command_id: string }[] };
