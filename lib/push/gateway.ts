@@ -4,12 +4,10 @@
  * the local server's own implementation in dev/push.ts. A connection that is gone (410) is said
  * so, never thrown: the wake function removes it from the registry.
  */
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  GoneException,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+
+/** The SDK module, loaded on first use: a function that only queues wakes never loads it (cold start). */
+const sdk = () => import('@aws-sdk/client-apigatewaymanagementapi');
 
 export type PostOutcome = 'sent' | 'gone';
 
@@ -24,16 +22,28 @@ export interface ConnectionGateway {
 const CALL_TIMEOUT_MS = 3_000;
 
 export class ApiGatewayConnections implements ConnectionGateway {
-  private readonly client: ApiGatewayManagementApiClient;
+  private readonly endpoint: string;
+  private made: ApiGatewayManagementApiClient | undefined;
 
   /** `endpoint`: the stage's management endpoint, https://<api>.execute-api.<region>.amazonaws.com/<stage>. */
   constructor(endpoint: string, client?: ApiGatewayManagementApiClient) {
-    this.client = client ?? new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 2 });
+    this.endpoint = endpoint;
+    this.made = client;
+  }
+
+  private async client(): Promise<ApiGatewayManagementApiClient> {
+    if (this.made === undefined) {
+      const { ApiGatewayManagementApiClient: Client } = await sdk();
+      this.made ??= new Client({ endpoint: this.endpoint, maxAttempts: 2 });
+    }
+    return this.made;
   }
 
   async post(connectionId: string, data: string): Promise<PostOutcome> {
+    const { PostToConnectionCommand } = await sdk();
+    const client = await this.client();
     try {
-      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: new TextEncoder().encode(data) }), {
+      await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: new TextEncoder().encode(data) }), {
         abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
       return 'sent';
@@ -44,8 +54,10 @@ export class ApiGatewayConnections implements ConnectionGateway {
   }
 
   async close(connectionId: string): Promise<void> {
+    const { DeleteConnectionCommand } = await sdk();
+    const client = await this.client();
     try {
-      await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }), {
+      await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }), {
         abortSignal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
     } catch (error) {
@@ -54,6 +66,8 @@ export class ApiGatewayConnections implements ConnectionGateway {
   }
 }
 
+/** GoneException (by name: the class lives in the lazily loaded module), or any 410. */
 function isGone(error: unknown): boolean {
-  return error instanceof GoneException || (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 410;
+  const failure = error as { name?: unknown; $metadata?: { httpStatusCode?: number } } | undefined;
+  return failure?.name === 'GoneException' || failure?.$metadata?.httpStatusCode === 410;
 }

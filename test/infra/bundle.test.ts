@@ -16,6 +16,14 @@ import type { UpstashBridge } from '../../dev/upstash-bridge.ts';
 import { PROJECT_ROOT } from '../../infra/function.ts';
 import { DEFAULT_SECRET } from '../../lib/config.ts';
 import { fallbackRoute, type Route, routes } from '../../lib/http/routes.ts';
+import { PUSH_ROUTES } from '../../lib/push/routes.ts';
+
+/** The push channel's functions, with the scopes they take (only $connect takes a token). */
+const PUSH = Object.values(PUSH_ROUTES).map((fn) => ({
+  name: fn.name,
+  scripts: fn.scripts,
+  scopes: 'scopes' in fn ? fn.scopes : undefined,
+}));
 import { assembleScript } from '../../lib/store/lua.ts';
 import { inPool, invokeBundle } from '../helpers/infra-bundle.ts';
 import { resourcesOfType, type Synthesised, synth } from '../helpers/infra-synth.ts';
@@ -52,7 +60,9 @@ afterAll(() => {
 
 describe('bundling', () => {
   it('builds one minified ESM bundle with a source map per function', () => {
-    expect([...assets.keys()].sort()).toEqual([...routes.map((route) => route.name), fallbackRoute.name].sort());
+    expect([...assets.keys()].sort()).toEqual(
+      [...routes.map((route) => route.name), fallbackRoute.name, ...PUSH.map((fn) => fn.name)].sort(),
+    );
     const sizes: Record<string, number> = {};
     for (const [name, dir] of assets) {
       const code = readFileSync(path.join(dir, 'index.mjs'), 'utf8');
@@ -95,7 +105,7 @@ describe('bundling', () => {
 
   it('ships each function the assembled scripts its route runs, and the gate with them; none without a token', () => {
     const shipped: Record<string, string[]> = {};
-    for (const route of [...routes, { ...fallbackRoute, scopes: undefined }]) {
+    for (const route of [...routes, { ...fallbackRoute, scopes: undefined }, ...PUSH]) {
       const dir = assets.get(route.name) as string;
       // The gate comes with every script that admits a token: with every route that takes one.
       const expected = route.scopes === undefined ? [...route.scripts] : [...route.scripts, 'gate' as const];
@@ -113,6 +123,7 @@ describe('bundling', () => {
     expect(shipped.Ready).toEqual([]);
     expect(shipped.Fallback).toEqual([]);
     expect(shipped.PostRevocations).toEqual(['gate.lua', 'raise-cutoff.lua', 'revoke-token.lua']);
+    expect(shipped.PushConnect).toEqual(['gate.lua', 'push-register.lua']);
   });
 
   it('keeps the Lua out of the JavaScript', () => {

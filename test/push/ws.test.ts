@@ -156,6 +156,19 @@ describe.each(storeTargets('push-ws'))('the push channel on the $name store', (t
     expect(server?.push.server.size).toBe(0);
   });
 
+  it('accepts a certificate-bound token without a certificate (none can reach $connect), refuses a DPoP-bound one, and an unbound one when bound tokens are required', async () => {
+    await start({ REQUIRE_BOUND_TOKENS: 'true' });
+    const agent = `agent-${randomUUID()}`;
+
+    const bound = await open(wsUrl(), await agentToken(agent, { cnf: { 'x5t#S256': 'q3P1xJ9sJ7dKJ8bH0y0pXq8Jrq0Y3Z6x9Yp3m5Q2n1A' } }));
+    const dpop = await open(wsUrl(), await agentToken(agent, { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } }));
+    const unbound = await open(wsUrl(), await agentToken(agent));
+
+    expect(bound.status).toBeUndefined();
+    bound.client?.ws.terminate();
+    expect([dpop.status, unbound.status]).toEqual([401, 401]);
+  });
+
   it('wakes the agent when a command is enqueued for it, and the poll it makes holds the command', async () => {
     await start();
     const agent = `agent-${randomUUID()}`;

@@ -52,7 +52,7 @@ describe('npm run bench -- --quick', () => {
     expect(code, output).toBe(0);
     const report = JSON.parse(await readFile(out, 'utf8')) as RunReport;
     expect(report.quick).toBe(true);
-    expect(report.figures.map((f) => f.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(report.figures.map((f) => f.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
     const numbers = (id: number) => {
       const figure = report.figures.find((f) => f.id === id);
@@ -98,11 +98,17 @@ describe('npm run bench -- --quick', () => {
       positive(jobs['read|2000|ms']);
       expect(jobs['read|2000|trips']).toBe(1);
       expect(jobs['poll|trips']).toBe(1);
+      const push = numbers(9);
+      positive(push.p50Ms);
+      positive(push.p99Ms);
+      positive(push.jobSeconds);
+      expect(push['100000|ratio']).toBeLessThan(0.2);
     } else {
       // Without a Redis (outside CI, where helpers/redis.ts has already warned) figures 4, 6 and 7 say SKIP.
       expect(report.figures.find((f) => f.id === 4)?.status).toBe('skipped');
       expect(report.figures.find((f) => f.id === 6)?.status).toBe('skipped');
       expect(report.figures.find((f) => f.id === 7)?.status).toBe('skipped');
+      expect(report.figures.find((f) => f.id === 9)?.status).toBe('skipped');
     }
 
     if (HAS_REDIS_SERVER) {
