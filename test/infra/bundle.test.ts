@@ -34,9 +34,11 @@ import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 /**
  * A regression ceiling, not the target. The target for a store-using function is 150 KB (bench
  * figure 3); it is not met today: @upstash/redis (about 80 KB, every command class) and
- * Powertools (logger and metrics) come on top of what the service itself needs.
+ * Powertools (logger and metrics) come on top of what the service itself needs. Raised from
+ * 256 KB to 288 KB when schedules, exponential rollouts, dry runs and the wake queue took the
+ * create-job bundle to 256.4 KB (lib/store alone is about 60 KB of it).
  */
-const BUNDLE_CEILING_BYTES = 256 * 1024;
+const BUNDLE_CEILING_BYTES = 288 * 1024;
 
 let outdir: string;
 let bundled: Synthesised;
