@@ -394,8 +394,14 @@ export async function pushFigure(options: PushOptions): Promise<FigureResult> {
     if (connectRetries > 0) lines.push(`(${connectRetries} connects answered 503 under the connect storm and were tried again)`);
   } finally {
     for (const agent of agents) agent.ws.terminate();
+    // Before the server closes (its bridge is the way to Redis), once the last writes have landed;
+    // again while a pass still finds keys.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (let pass = 0; pass < 5; pass += 1) {
+      const deleted = await cleanUp(redis, prefix).catch(() => -1);
+      if (deleted === 0) break;
+    }
     await server.close();
-    await cleanUp(createRedisClient(server.config), prefix).catch(() => {});
   }
 
   const cost = costPart();
