@@ -23,6 +23,19 @@ import { cleanUp } from './roundtrips.ts';
 import { SkipFigure } from './roundtrips.ts';
 import { atMost, type FigureResult, fmt, table, type TargetResult } from './stats.ts';
 
+/**
+ * `promise`, or `fallback` after `ms`; the timer is cleared either way, so a race that is won
+ * leaves nothing to keep the process alive (the bench's process ends when its figures do).
+ */
+async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface PushOptions {
   /** Agents connected for the latency part, and commands timed over them. */
   readonly agents: number;
@@ -289,7 +302,7 @@ export async function pushFigure(options: PushOptions): Promise<FigureResult> {
         body: JSON.stringify({ command: 'echo', args: { i }, ttl_seconds: 60 }),
       });
       const { command_id: commandId } = (await created.json()) as { command_id: string };
-      const at = await Promise.race([held, new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), 5_000))]);
+      const at = await within(held, 5_000, Number.NaN);
       latencies.push(at - started);
       agent.onHeld = undefined;
       // Settle it, so that the agent's next poll is empty again.
@@ -375,7 +388,7 @@ export async function pushFigure(options: PushOptions): Promise<FigureResult> {
       });
       const createdMs = performance.now() - started;
       jobId = ((await created.json()) as { job_id: string }).job_id;
-      await Promise.race([held, new Promise((resolve) => setTimeout(resolve, 120_000))]);
+      await within(held, 120_000, undefined);
       numbers.jobSeconds = pending.size === 0 ? (lastAt - started) / 1000 : Number.POSITIVE_INFINITY;
       numbers.jobCreateMs = createdMs;
       numbers.jobWokenSeconds = woken.size === options.jobAgents ? (lastWokeAt - started) / 1000 : Number.POSITIVE_INFINITY;
@@ -386,7 +399,7 @@ export async function pushFigure(options: PushOptions): Promise<FigureResult> {
       );
     } finally {
       child.stdin.end();
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      await within(exited, 5_000, undefined);
       child.kill();
     }
     targets.push(atMost('9', `job over ${fmt(options.jobAgents)} connected agents, all held (s)`, numbers.jobSeconds, 30, ' s', 1));
