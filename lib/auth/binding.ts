@@ -30,15 +30,8 @@ export interface BindingPolicy {
  *   no certificate on the request, an unreadable one, or another one: `certificate_mismatch`.
  */
 export function checkBinding(claims: Readonly<Record<string, unknown>>, clientCertPem: string | undefined, policy: BindingPolicy): void {
-  const cnf = claims.cnf;
-  if (cnf === undefined) {
-    if (policy.requireBound) throw new TokenError('missing_claim', 'cnf (bound tokens are required)');
-    return;
-  }
-  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new TokenError('malformed_token', 'cnf is not an object');
-  const expected = (cnf as Record<string, unknown>)['x5t#S256'];
-  if (expected === undefined) throw new TokenError('certificate_mismatch', 'cnf has no x5t#S256 confirmation');
-  if (typeof expected !== 'string') throw new TokenError('malformed_token', 'x5t#S256 is not a string');
+  const expected = boundThumbprint(claims, policy);
+  if (expected === undefined) return;
   if (clientCertPem === undefined || clientCertPem === '') throw new TokenError('certificate_mismatch', 'no client certificate');
   let actual: string;
   try {
@@ -62,13 +55,23 @@ export function checkBinding(claims: Readonly<Record<string, unknown>>, clientCe
  * since no proof on the upgrade request is checked.
  */
 export function checkBindingWithoutTls(claims: Readonly<Record<string, unknown>>, policy: BindingPolicy): void {
+  boundThumbprint(claims, policy);
+}
+
+/**
+ * The token's `cnf` read by the rules both checks share: undefined when it has none (refused when
+ * bound tokens are required), else its `x5t#S256` (a malformed `cnf`, or one without that
+ * confirmation, refused).
+ */
+function boundThumbprint(claims: Readonly<Record<string, unknown>>, policy: BindingPolicy): string | undefined {
   const cnf = claims.cnf;
   if (cnf === undefined) {
     if (policy.requireBound) throw new TokenError('missing_claim', 'cnf (bound tokens are required)');
-    return;
+    return undefined;
   }
   if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new TokenError('malformed_token', 'cnf is not an object');
   const expected = (cnf as Record<string, unknown>)['x5t#S256'];
   if (expected === undefined) throw new TokenError('certificate_mismatch', 'cnf has no x5t#S256 confirmation');
   if (typeof expected !== 'string') throw new TokenError('malformed_token', 'x5t#S256 is not a string');
+  return expected;
 }
