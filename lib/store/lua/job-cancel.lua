@@ -7,12 +7,9 @@ local reason = ARGV[2]
 local force = ARGV[3]
 local at = ARGV[4]
 local retentionMs = ARGV[5]
---- @include include/jobState
---- @include include/jobAt
+--- @include include/jobMet
 --- @include include/jobAnswer
 --- @include include/writeEnded
---- @include rules/jobGoneAt
---- @include rules/endInstant
 --- @include rules/cancelJob
 -- An operator's cancel of a job at `at` (lib/store/scripts.ts JOB_CANCEL), after abortAt. Mirrors
 -- endInstant, cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts): the job is met, read and
@@ -21,12 +18,9 @@ local retentionMs = ARGV[5]
 -- otherwise every undelivered target is canceled (the end's `undelivered`), and with `force`
 -- ('1') the counts are frozen as cancelJob says (executions settle when met). Returns
 -- { 'accepted' | 'refused', the job's answer } or { 'not_found' }.
-local now = tonumber(at)
-local expiry = redis.call('HGET', jobKey, 'expiresAt')
-if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, tonumber(retentionMs)) <= now then return { 'not_found' } end
-local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
-local when = endInstant(jobState(jobKey), now)
-local state, timedOut, counts = jobAt(jk, when)
+local met = jobMet(jobKey, jobDeliveredKey, jobInProgressKey, tonumber(at), tonumber(retentionMs))
+if not met then return { 'not_found' } end
+local jk, when, state, timedOut, counts = met.jk, met.when, met.state, met.timedOut, met.counts
 local cancellation = { at = when, force = force == '1' }
 if hasReason == '1' then cancellation.reason = reason end
 local decided = cancelJob(state, counts, cancellation)

@@ -8,11 +8,8 @@ local reason = ARGV[3]
 local at = ARGV[4]
 local retentionMs = ARGV[5]
 --- @include include/ms
---- @include include/jobState
---- @include include/jobAt
+--- @include include/jobMet
 --- @include include/jobAnswer
---- @include rules/jobGoneAt
---- @include rules/endInstant
 --- @include rules/pauseJob
 -- An operator's pause (`paused` '1') or resume ('0') of a job at `at` (lib/store/scripts.ts
 -- JOB_PAUSE), after abortAt. Mirrors endInstant, pauseJob, abortAt and jobStatusAt
@@ -21,12 +18,9 @@ local retentionMs = ARGV[5]
 -- written: one hash, whatever the job's size (the targets' deliveries are decided at each poll
 -- from the job's status). Returns { 'accepted' | 'unchanged' | 'refused', the job's answer } or
 -- { 'not_found' }.
-local now = tonumber(at)
-local expiry = redis.call('HGET', jobKey, 'expiresAt')
-if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, tonumber(retentionMs)) <= now then return { 'not_found' } end
-local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
-local when = endInstant(jobState(jobKey), now)
-local state, timedOut, counts = jobAt(jk, when)
+local met = jobMet(jobKey, jobDeliveredKey, jobInProgressKey, tonumber(at), tonumber(retentionMs))
+if not met then return { 'not_found' } end
+local jk, when, state, timedOut, counts = met.jk, met.when, met.state, met.timedOut, met.counts
 local change = { at = when, paused = paused == '1' }
 if hasReason == '1' then change.reason = reason end
 local decided = pauseJob(state, counts, change)
