@@ -42,6 +42,7 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
     ...(input.rollout === undefined ? {} : { rollout: input.rollout }),
     ...(input.abort === undefined ? {} : { abort: input.abort }),
     ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
+    ...(input.retry === undefined ? {} : { retry: input.retry }),
     ...(input.description === undefined ? {} : { description: input.description }),
   };
   const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: jobFingerprint(input) };

@@ -13,9 +13,9 @@ import { agentIdParam, commandIdParam } from '../lib/http/validation.ts';
 export async function getCommand(event: APIGatewayProxyEventV2, { stores, runtime }: AuthContext) {
   const agentId = agentIdParam(event.pathParameters?.agentId);
   const commandId = commandIdParam(event.pathParameters?.commandId);
-  const found = await stores.commands.getDetail(agentId, commandId);
-  if (found === undefined) throw new ApiError('not_found', 'no such command for this agent');
   const now = runtime.clock.now();
+  const found = await stores.commands.getDetail(agentId, commandId, now);
+  if (found === undefined) throw new ApiError('not_found', 'no such command for this agent');
   return json(200, { ...operatorView(found.record, now), ...historyView(commandHistoryAt(found.record, found.history, now)) });
 }
 

@@ -12,6 +12,11 @@ export async function postResults(event: APIGatewayProxyEventV2, context: AuthCo
   const input = resultInput(event.body, rawBody(event));
   const answer = await stores.commands.complete(auth.sub, input.commandId, reportAt(input, runtime.clock.now()));
   if (answer.outcome === 'not_found') throw new ApiError('not_found', 'no such command for this agent');
+  if (answer.outcome === 'stale_attempt') {
+    // A report on an attempt that is over (the execution was retried since): nothing changed.
+    const named = input.report.attempt === undefined ? 'the attempt reported on' : `attempt ${input.report.attempt}`;
+    throw new ApiError('conflict', `${named} is over: the command is at attempt ${answer.attempt}, not yet delivered or still running`);
+  }
   if (answer.outcome === 'refused' && isTerminal(answer.status)) {
     const final = input.report.status !== 'in_progress';
     const written = answer.status === 'completed' || answer.status === 'failed' || answer.status === 'rejected';

@@ -32,6 +32,7 @@ import type {
   TerminalStatus,
 } from './model.ts';
 import { TERMINAL_STATUSES } from './model.ts';
+import { attemptOf } from './history.ts';
 
 const TERMINAL: ReadonlySet<CommandStatus> = new Set<CommandStatus>(TERMINAL_STATUSES);
 
@@ -186,11 +187,22 @@ export function reportedAt(report: Report): number {
 }
 
 /**
+ * Does a report miss the command's current attempt? It names another one (`attempt`), or the
+ * current one is a job's execution retried and not delivered since (phase retrying): whatever the
+ * agent ran, it ran an attempt that is over.
+ */
+export function staleAttempt(record: CommandRecord, report: Report): boolean {
+  if (report.attempt !== undefined && report.attempt !== attemptOf(record)) return true;
+  return record.jobId !== undefined && record.deliveredAt === undefined && record.resultStatus === undefined;
+}
+
+/**
  * What the agent reported, for `record` (undefined: no such command of that agent): gone →
  * not_found; then progress or finish.
  */
 export function applyReport(record: CommandRecord | undefined, report: Report, retentionMs: number): Transition {
   if (record === undefined || isGone(record, reportedAt(report), retentionMs)) return NOT_FOUND;
+  if (staleAttempt(record, report)) return { outcome: { outcome: 'stale_attempt', attempt: attemptOf(record) }, record };
   return report.status === 'in_progress' ? progress(record, report) : finish(record, report);
 }
 

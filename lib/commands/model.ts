@@ -60,6 +60,11 @@ export interface CommandRecord {
   readonly cancelReason?: string;
   /** The job this command is the execution of (lib/jobs); its commandId is then the job id. */
   readonly jobId?: string;
+  /**
+   * A job's execution: which attempt this is (absent: the first). A retry (lib/jobs/rules.ts
+   * nextAttempt) starts the next one, pending again, for the same agent.
+   */
+  readonly attempt?: number;
 }
 
 /** What an enqueue gives a command: the record's first fields. */
@@ -68,6 +73,8 @@ export type NewCommand = Pick<CommandRecord, 'commandId' | 'agentId' | 'command'
 /** A final result from the agent. */
 export interface ResultSubmission {
   readonly status: ResultStatus;
+  /** The attempt the agent reports on; undefined: the current one (staleAttempt). */
+  readonly attempt?: number | undefined;
   /** JSON encoding of the result; undefined when none was sent. */
   readonly resultJson: string | undefined;
   readonly completedAt: number;
@@ -76,6 +83,8 @@ export interface ResultSubmission {
 /** An in_progress update from the agent. */
 export interface ProgressSubmission {
   readonly status: 'in_progress';
+  /** The attempt the agent reports on; undefined: the current one (staleAttempt). */
+  readonly attempt?: number | undefined;
   /** JSON encoding of status_details; undefined: the details stay as they were. */
   readonly statusDetailsJson: string | undefined;
   /** A step timeout: the deadline moves to `at + timeoutMs`; undefined: it stays. */
@@ -96,9 +105,13 @@ export interface Cancellation {
  * duplicate: the same result had already been accepted (an agent retrying).
  * refused: the command is already in the terminal state `status`, which stays.
  * not_found: no such command for that agent.
+ * stale_attempt: the report names another attempt than the current one, or the current one has not
+ * been delivered yet (a job's execution waiting for its retry); `attempt` is the current one.
+ * Nothing changed.
  */
 export type Outcome =
   | { readonly outcome: 'accepted' | 'duplicate' | 'refused'; readonly status: CommandStatus }
+  | { readonly outcome: 'stale_attempt'; readonly attempt: number }
   | { readonly outcome: 'not_found' };
 
 /** An enqueue that carries an Idempotency-Key (scoped to the operator's sub and the agent). */

@@ -20,6 +20,8 @@ export function agentView(record: CommandRecord, now: number) {
     delivery_count: record.deliveryCount ?? 0,
     deadline_at: iso(record.deadlineAt),
     job_id: record.jobId ?? null,
+    // A job's execution retried is handed out again under the same command_id, its attempt raised.
+    attempt: attemptOf(record),
   };
 }
 
@@ -45,6 +47,7 @@ export function operatorView(record: CommandRecord, now: number) {
     status_details: raw(record.statusDetailsJson),
     result: raw(record.resultJson),
     job_id: record.jobId ?? null,
+    attempt: attemptOf(record),
     ...(status === 'canceled' ? { cancel_reason: record.cancelReason ?? null } : {}),
   };
 }

@@ -12,7 +12,11 @@ import {
   MAX_ABORT_CRITERIA,
   MAX_JOB_AGENTS,
   MAX_JOB_GROUPS,
+  MAX_RETRY_ATTEMPTS,
+  MAX_RETRY_CRITERIA,
   MAX_ROLLOUT_PER_MINUTE,
+  RETRY_FAILURE_TYPES,
+  type RetryConfig,
   MAX_SCHEDULE_AHEAD_MS,
   type JobSchedule,
   type RolloutConfig,
@@ -100,8 +104,17 @@ export interface ResultInput {
   readonly commandId: string;
   /** The report without its time, which the handler adds. */
   readonly report:
-    | { readonly status: 'completed' | 'failed' | 'rejected'; readonly resultJson: string | undefined }
-    | { readonly status: 'in_progress'; readonly statusDetailsJson: string | undefined; readonly timeoutMs: number | undefined };
+    | {
+        readonly status: 'completed' | 'failed' | 'rejected';
+        readonly resultJson: string | undefined;
+        readonly attempt: number | undefined;
+      }
+    | {
+        readonly status: 'in_progress';
+        readonly statusDetailsJson: string | undefined;
+        readonly timeoutMs: number | undefined;
+        readonly attempt: number | undefined;
+      };
 }
 
 /** A timeout of a command or of one step: whole seconds, up to a week. */
@@ -149,11 +162,13 @@ const RESULT_STATUSES = ['completed', 'failed', 'rejected'] as const;
  */
 export function resultInput(body: unknown, raw: string | undefined): ResultInput {
   if (!isObject(body)) throw bad('the body must be a JSON object');
-  onlyKeys(body, ['command_id', 'status', 'result', 'status_details', 'timeout_seconds']);
+  onlyKeys(body, ['command_id', 'status', 'result', 'status_details', 'timeout_seconds', 'attempt']);
   if (typeof body.command_id !== 'string' || !COMMAND_ID.test(body.command_id)) {
     throw bad('command_id must be a string of 1 to 128 characters');
   }
   const commandId = body.command_id;
+  // The attempt reported on (a job's execution retried: lib/jobs/rules.ts); absent: the current one.
+  const attempt = body.attempt === undefined ? undefined : wholeNumber(body.attempt, 'attempt', 1, MAX_RETRY_ATTEMPTS);
   if (body.status === 'in_progress') {
     if (body.result !== undefined) throw bad('result goes with a final status (completed, failed or rejected), not with in_progress');
     const step = timeoutSeconds(body.timeout_seconds, 'timeout_seconds');
@@ -163,6 +178,7 @@ export function resultInput(body: unknown, raw: string | undefined): ResultInput
         status: 'in_progress',
         statusDetailsJson: statusDetails(body.status_details),
         timeoutMs: step === undefined ? undefined : step * 1000,
+        attempt,
       },
     };
   }
@@ -177,7 +193,7 @@ export function resultInput(body: unknown, raw: string | undefined): ResultInput
     resultJson = (raw === undefined ? undefined : topLevelMember(raw, 'result')) ?? JSON.stringify(body.result);
     if (Buffer.byteLength(resultJson, 'utf8') > RESULT_MAX_BYTES) throw bad(`result must be at most ${RESULT_MAX_BYTES} bytes of JSON`);
   }
-  return { commandId, report: { status, resultJson } };
+  return { commandId, report: { status, resultJson, attempt } };
 }
 
 /** The report with its time. */
@@ -385,6 +401,7 @@ export interface JobInput extends CommandInput {
   readonly rollout: RolloutConfig | undefined;
   readonly abort: AbortConfig | undefined;
   readonly schedule: JobSchedule | undefined;
+  readonly retry: RetryConfig | undefined;
   readonly description: string | undefined;
 }
 
@@ -413,6 +430,7 @@ export function jobInput(body: unknown, now: number): JobInput {
     'rollout',
     'abort',
     'schedule',
+    'retry',
     'description',
   ]);
   const command = commandFields(body);
@@ -425,6 +443,7 @@ export function jobInput(body: unknown, now: number): JobInput {
   const rollout = body.rollout === undefined ? undefined : rolloutInput(body.rollout);
   const abort = body.abort === undefined ? undefined : abortInput(body.abort);
   const schedule = body.schedule === undefined ? undefined : scheduleInput(body.schedule, now);
+  const retry = body.retry === undefined ? undefined : retryInput(body.retry);
   const { description } = body;
   if (
     description !== undefined &&
@@ -440,6 +459,7 @@ export function jobInput(body: unknown, now: number): JobInput {
     rollout,
     abort,
     schedule,
+    retry,
     description: description as string | undefined,
   };
 }
@@ -542,6 +562,33 @@ function abortInput(value: unknown): AbortConfig {
         thresholdPercent: wholeNumber(criterion.threshold_percent, `${field}.threshold_percent`, 1, 100),
         minExecuted: wholeNumber(criterion.min_executed, `${field}.min_executed`, 1, MAX_ABORT_MIN_EXECUTED),
       };
+    }),
+  };
+}
+
+/**
+ * A job's `retry`: `{"criteria": [{failure_type, max_attempts}, ...]}`, 1 to MAX_RETRY_CRITERIA
+ * criteria of different failure types (failed, timed_out, all); max_attempts counts every attempt,
+ * the first included (1..MAX_RETRY_ATTEMPTS).
+ */
+function retryInput(value: unknown): RetryConfig {
+  if (!isObject(value)) throw bad('retry must be a JSON object with criteria');
+  onlyKeys(value, ['criteria']);
+  const { criteria } = value;
+  if (!Array.isArray(criteria) || criteria.length < 1 || criteria.length > MAX_RETRY_CRITERIA) {
+    throw bad(`retry.criteria must be an array of 1 to ${MAX_RETRY_CRITERIA} criteria`);
+  }
+  const seen = new Set<string>();
+  return {
+    criteria: criteria.map((criterion: unknown, i) => {
+      const field = `retry.criteria[${i}]`;
+      if (!isObject(criterion)) throw bad(`${field} must be a JSON object with failure_type and max_attempts`);
+      onlyKeys(criterion, ['failure_type', 'max_attempts']);
+      const failureType = RETRY_FAILURE_TYPES.find((type) => type === criterion.failure_type);
+      if (failureType === undefined) throw bad(`${field}.failure_type must be one of: ${RETRY_FAILURE_TYPES.join(', ')}`);
+      if (seen.has(failureType)) throw bad(`${field}.failure_type ${failureType} is named twice`);
+      seen.add(failureType);
+      return { failureType, maxAttempts: wholeNumber(criterion.max_attempts, `${field}.max_attempts`, 1, MAX_RETRY_ATTEMPTS) };
     }),
   };
 }

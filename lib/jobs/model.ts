@@ -80,6 +80,25 @@ export interface AbortConfig {
   readonly criteria: readonly AbortCriterion[];
 }
 
+/** What a retry criterion retries: an attempt that failed, one that timed out, or either (`all`). */
+export const RETRY_FAILURE_TYPES = ['failed', 'timed_out', 'all'] as const;
+export type RetryFailureType = (typeof RETRY_FAILURE_TYPES)[number];
+/** The most criteria one retry may have, and the most attempts one execution may have in all. */
+export const MAX_RETRY_CRITERIA = 2;
+export const MAX_RETRY_ATTEMPTS = 10;
+
+/** An execution that ends `failureType` is retried while it has had fewer than `maxAttempts` attempts. */
+export interface RetryCriterion {
+  readonly failureType: RetryFailureType;
+  /** 1..10: the attempts in all, the first included (1: never retried). */
+  readonly maxAttempts: number;
+}
+
+/** 1 or 2 criteria, of different failure types; one of type failed or timed_out wins over `all` for its type (rules maxAttempts). */
+export interface RetryConfig {
+  readonly criteria: readonly RetryCriterion[];
+}
+
 /** What a job does at its schedule's end: no new delivery (stop_rollout), or the job's cancel without or with force. */
 export const SCHEDULE_END_BEHAVIORS = ['stop_rollout', 'cancel', 'force_cancel'] as const;
 export type ScheduleEndBehavior = (typeof SCHEDULE_END_BEHAVIORS)[number];
@@ -111,6 +130,7 @@ export interface JobSpec {
   readonly rollout?: RolloutConfig;
   readonly abort?: AbortConfig;
   readonly schedule?: JobSchedule;
+  readonly retry?: RetryConfig;
   readonly description?: string;
 }
 
@@ -131,6 +151,12 @@ export interface JobTally {
   readonly rejected: number;
   /** Executions canceled one by one (an operator's cancel of that command). */
   readonly canceled: number;
+  /**
+   * Executions whose attempt failed with a retry left, waiting for their next attempt's delivery
+   * (counted pending). One that timed out with a retry left is counted there by time
+   * (TimedOutTally.retried) until a store meets it and writes its next attempt.
+   */
+  readonly retrying: number;
   /** The latest written end of an execution (result or cancel); absent: none yet. */
   readonly lastEndAt?: number;
   /** The last written change to the job or one of its executions. */
@@ -178,6 +204,12 @@ export interface JobState {
 export interface TimedOutTally {
   readonly delivered: number;
   readonly inProgress: number;
+  /**
+   * Of those, the ones whose timeout is retried (their attempt has a retry left: the deadline is
+   * also kept in the retry set) and came before the job's retry cutoff (rules retryCutoff): each
+   * is counted pending, its next attempt, not timed_out. Absent: none.
+   */
+  readonly retried?: number;
   readonly lastAt?: number;
 }
 

@@ -12,6 +12,7 @@
  * less the executions whose deadline has passed (TimedOutTally), plus arithmetic for the targets
  * never delivered (pending, or canceled by the job's end, or expired at the job's expiry).
  */
+import { attemptOf } from '../commands/history.ts';
 import { cancel, delivered, isTerminal, statusOf } from '../commands/lifecycle.ts';
 import type { CommandRecord, CommandStatus } from '../commands/model.ts';
 import type {
@@ -27,6 +28,7 @@ import type {
   JobState,
   JobStatus,
   JobTally,
+  RetryConfig,
   RolloutConfig,
   TimedOutTally,
 } from './model.ts';
@@ -36,6 +38,8 @@ import { MAX_JOB_TARGETS, MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from './mo
 export const ABORT_REASON = 'job_aborted';
 /** The reason an execution gets when its job is canceled and the operator gave none. */
 export const JOB_CANCEL_REASON = 'job_canceled';
+/** The reason of the history entry that starts an execution's next attempt, pending again (a retry). */
+export const RETRY_REASON = 'retry';
 /** The reason of what a schedule's end cancels: the undelivered targets (stop_rollout), or the job (cancel, force_cancel). */
 export const SCHEDULE_END_REASON = 'schedule_ended';
 
@@ -120,6 +124,7 @@ export function createdJob(spec: JobSpec, seq: number, targets: number): JobStat
     failed: 0,
     rejected: 0,
     canceled: 0,
+    retrying: 0,
     updatedAt: spec.createdAt,
   };
   return { spec, seq, tally };
@@ -146,7 +151,9 @@ export function countsAt(state: JobState, timedOut: TimedOutTally, now: number):
   const { tally, spec } = state;
   let delivered = tally.delivered - timedOut.delivered;
   let inProgress = tally.inProgress - timedOut.inProgress;
-  let pending = undeliveredLeft(state);
+  // Waiting for their next attempt (a failure or a timeout retried) count pending; those the
+  // job's end caught are in its `undelivered`, and nothing is retried after it (retryCutoff).
+  let pending = undeliveredLeft(state) + tally.retrying + (timedOut.retried ?? 0);
   // A schedule's stop_rollout end cancels every target not delivered then (none is delivered after it).
   const stopped = rolloutStopped(spec, now) ? pending : 0;
   pending -= stopped;
@@ -164,7 +171,7 @@ export function countsAt(state: JobState, timedOut: TimedOutTally, now: number):
     completed: tally.completed,
     failed: tally.failed,
     rejected: tally.rejected,
-    timed_out: timedOut.delivered + timedOut.inProgress,
+    timed_out: timedOut.delivered + timedOut.inProgress - (timedOut.retried ?? 0),
     canceled: tally.canceled + (state.end?.undelivered ?? 0) + stopped,
     expired,
   };
@@ -465,11 +472,16 @@ export function executionRecord(spec: JobSpec, agentId: string, now: number): Co
   return delivered(made, now);
 }
 
-/** The phase a written execution is counted in: delivered, in_progress, or its written end. */
-export type ExecutionPhase = 'delivered' | 'in_progress' | 'ended';
+/**
+ * The phase a written execution is counted in: retrying (its next attempt made, not yet
+ * delivered: every execution is born delivered, so only a retry lacks deliveredAt), delivered,
+ * in_progress, or its written end.
+ */
+export type ExecutionPhase = 'retrying' | 'delivered' | 'in_progress' | 'ended';
 
 export function phaseOf(record: CommandRecord): ExecutionPhase {
   if (record.resultStatus !== undefined) return 'ended';
+  if (record.deliveredAt === undefined) return 'retrying';
   return record.startedAt === undefined ? 'delivered' : 'in_progress';
 }
 
@@ -484,7 +496,8 @@ export function deadlineEntry(record: CommandRecord): number | undefined {
  * one that made it. The caller moves its deadline entry (deadlineEntry) between the phase sets.
  */
 export function retally(tally: JobTally, before: CommandRecord | undefined, after: CommandRecord, at: number): JobTally {
-  const counters: Record<'delivered' | 'inProgress' | 'completed' | 'failed' | 'rejected' | 'canceled', number> = {
+  const counters: Record<'retrying' | 'delivered' | 'inProgress' | 'completed' | 'failed' | 'rejected' | 'canceled', number> = {
+    retrying: tally.retrying,
     delivered: tally.delivered,
     inProgress: tally.inProgress,
     completed: tally.completed,
@@ -494,6 +507,8 @@ export function retally(tally: JobTally, before: CommandRecord | undefined, afte
   };
   const from = before === undefined ? undefined : phaseOf(before);
   const to = phaseOf(after);
+  if (from === 'retrying') counters.retrying -= 1;
+  if (to === 'retrying') counters.retrying += 1;
   if (from === 'delivered') counters.delivered -= 1;
   if (from === 'in_progress') counters.inProgress -= 1;
   if (to === 'delivered') counters.delivered += 1;
@@ -544,4 +559,105 @@ export function undeliveredStatus(
   }
   if (now >= spec.expiresAt) return { status: 'expired', reason: undefined, endedAt: spec.expiresAt };
   return { status: 'pending', reason: undefined, endedAt: undefined };
+}
+
+/**
+ * The most attempts in all an execution whose attempt ended `how` may have: the retry criterion
+ * of that failure type, else the one of type `all`, else 1 (no retry).
+ */
+export function maxAttempts(retry: RetryConfig | undefined, how: 'failed' | 'timed_out'): number {
+  const own = retry?.criteria.find((criterion) => criterion.failureType === how);
+  const all = retry?.criteria.find((criterion) => criterion.failureType === 'all');
+  return (own ?? all)?.maxAttempts ?? 1;
+}
+
+/**
+ * The instant from which nothing is retried: the job's written end, its schedule's stop_rollout
+ * end, its expiry, whichever comes first. An attempt that fails or times out at or after it ends
+ * as it did; one waiting for its retry then is canceled by that end (counted in its `undelivered`,
+ * or canceled with schedule_ended), or expired.
+ */
+export function retryCutoff(state: JobState): number {
+  const { spec } = state;
+  let cutoff = spec.expiresAt;
+  if (state.end !== undefined) cutoff = Math.min(cutoff, state.end.at);
+  if (spec.schedule?.endAt !== undefined && spec.schedule.endBehavior === 'stop_rollout') cutoff = Math.min(cutoff, spec.schedule.endAt);
+  return cutoff;
+}
+
+/** Is the timeout of this delivered attempt retried? Its deadline is then also kept in the job's retry set. */
+export function retriesTimeout(spec: JobSpec, record: CommandRecord): boolean {
+  return record.jobId !== undefined && attemptOf(record) < maxAttempts(spec.retry, 'timed_out');
+}
+
+/**
+ * The execution's next attempt, made at `at`: pending again for the same agent (its command, args,
+ * expiry and timeout; its deliveries counted on), nothing of the attempt before kept.
+ */
+export function nextAttempt(record: CommandRecord, at: number): CommandRecord {
+  const { commandId, agentId, command, args, createdAt, expiresAt, timeoutMs, jobId, deliveryCount } = record;
+  return {
+    commandId,
+    agentId,
+    command,
+    args,
+    createdAt,
+    expiresAt,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(jobId === undefined ? {} : { jobId }),
+    ...(deliveryCount === undefined ? {} : { deliveryCount }),
+    attempt: attemptOf(record) + 1,
+    updatedAt: at,
+  };
+}
+
+/**
+ * A job's execution met at `now`: when its attempt timed out before the retry cutoff and has a
+ * retry left, its next attempt, pending from the deadline on (nextAttempt at the deadline); else
+ * undefined. The counts had it pending from that instant (TimedOutTally.retried); the store that
+ * meets it writes it (the tally moved, retally; its deadline entries dropped), a read shows it so.
+ */
+export function timeoutRetried(record: CommandRecord, state: JobState, now: number): CommandRecord | undefined {
+  const deadline = deadlineEntry(record);
+  if (deadline === undefined || deadline > now || deadline >= retryCutoff(state) || !retriesTimeout(state.spec, record)) return undefined;
+  return nextAttempt(record, deadline);
+}
+
+/**
+ * A result accepted at `at` (the record after it, `state` the job met then): a failure before the
+ * retry cutoff with a retry left is not the execution's end but its next attempt, pending from
+ * `at` (nextAttempt); undefined: the result stands.
+ */
+export function failureRetried(after: CommandRecord, state: JobState, at: number): CommandRecord | undefined {
+  if (after.resultStatus !== 'failed' || at >= retryCutoff(state) || attemptOf(after) >= maxAttempts(state.spec.retry, 'failed')) {
+    return undefined;
+  }
+  return nextAttempt(after, at);
+}
+
+/**
+ * An execution waiting for its retry (phase retrying) when its job's end or its schedule's
+ * stop_rollout end comes, at `now`: canceled at that instant with that end's reason, as the
+ * undelivered targets are (the counts had it so from then: not retallied). undefined: it is not
+ * waiting, or nothing has ended it.
+ */
+export function retryCanceled(record: CommandRecord, state: JobState, now: number): CommandRecord | undefined {
+  if (phaseOf(record) !== 'retrying') return undefined;
+  const { end, spec } = state;
+  const endAt = spec.schedule?.endAt;
+  const stopped = rolloutStopped(spec, now) && endAt !== undefined && (end === undefined || endAt <= end.at);
+  let at: number;
+  let reason: string;
+  if (stopped) {
+    at = endAt;
+    reason = SCHEDULE_END_REASON;
+  } else if (end !== undefined && end.at < spec.expiresAt) {
+    at = end.at;
+    reason = end.status === 'aborted' ? ABORT_REASON : (end.reason ?? JOB_CANCEL_REASON);
+  } else {
+    return undefined;
+  }
+  // Stamped as a cancel is (lifecycle changeAt): never before the record's last change.
+  const stamped = Math.max(at, record.updatedAt ?? at);
+  return { ...record, resultStatus: 'canceled', completedAt: stamped, updatedAt: stamped, cancelReason: reason };
 }

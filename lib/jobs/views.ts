@@ -7,6 +7,7 @@ import { shownHistory } from '../commands/history.ts';
 import { endedAt, updatedAtOf } from '../commands/lifecycle.ts';
 import { commandHistoryAt, historyView, iso } from '../commands/views.ts';
 import { RawJson } from '../json-text.ts';
+import { attemptOf } from '../commands/history.ts';
 import type { AbortConfig, DryRunOutcome, ExecutionEntry, JobSnapshot, JobTargets } from './model.ts';
 import { ABORT_REASON, EXCERPTED_STATUSES, estimatedRolloutMinutes } from './rules.ts';
 
@@ -65,6 +66,15 @@ export function jobView(job: JobSnapshot) {
       spec.schedule === undefined
         ? null
         : { start_at: iso(spec.schedule.startAt), end_at: iso(spec.schedule.endAt), end_behavior: spec.schedule.endBehavior },
+    retry:
+      spec.retry === undefined
+        ? null
+        : {
+            criteria: spec.retry.criteria.map((criterion) => ({
+              failure_type: criterion.failureType,
+              max_attempts: criterion.maxAttempts,
+            })),
+          },
     status,
     counts: {
       pending: counts.pending,
@@ -102,6 +112,8 @@ export function executionView(entry: ExecutionEntry, now: number) {
     agent_id: entry.agentId,
     command_id: record === undefined ? null : record.commandId,
     status: entry.status,
+    // Attempts count from 1: a target not yet delivered is at its first.
+    attempt: record === undefined ? 1 : attemptOf(record),
     delivered_at: iso(record?.deliveredAt),
     // A target never delivered has no record: its end is the job's cancel or abort, or its expiry.
     updated_at: iso(record === undefined ? entry.endedAt : updatedAtOf(record, now)),

@@ -28,6 +28,7 @@ export const COMMAND_FIELDS = [
   'resultJson',
   'cancelReason',
   'completedAt',
+  'attempt',
 ] as const satisfies readonly (keyof CommandRecord)[];
 export type CommandField = (typeof COMMAND_FIELDS)[number];
 
@@ -62,6 +63,7 @@ export const JOB_FIELDS = [
   'scheduleStart',
   'scheduleEnd',
   'scheduleEndBehavior',
+  'retryCriteria',
   'description',
   'seq',
   'targetSeq',
@@ -74,6 +76,7 @@ export const JOB_FIELDS = [
   'failed',
   'rejected',
   'canceled',
+  'retrying',
   'lastEndAt',
   'updatedAt',
   'endStatus',
@@ -132,6 +135,7 @@ export const COMMAND_RULE_FIELDS = [
   'jobId',
   'createdAt',
   'updatedAt',
+  'attempt',
 ] as const satisfies readonly CommandField[];
 
 /** What the job rules read of a job: the parts of JobState they look at (include/jobState.lua). */
@@ -168,6 +172,8 @@ export const JOB_STATE_FIELDS = [
   'scheduleStart',
   'scheduleEnd',
   'scheduleEndBehavior',
+  'retryCriteria',
+  'retrying',
 ] as const satisfies readonly JobField[];
 
 /**
@@ -184,6 +190,7 @@ export const JOB_SPEC_OPTION_FIELDS = [
   'scheduleStart',
   'scheduleEnd',
   'scheduleEndBehavior',
+  'retryCriteria',
 ] as const satisfies readonly JobField[];
 
 /** A job's end alone, for settledExecution (include/jobEndOf.lua). */
@@ -200,6 +207,7 @@ export const JOB_COUNTER_FIELDS = [
   'failed',
   'rejected',
   'canceled',
+  'retrying',
   'materialized',
 ] as const satisfies readonly JobField[];
 

@@ -41,7 +41,7 @@ export interface RedisKeys {
   jobTargets(jobId: string): string;
   jobExecs(jobId: string): string;
   jobRollout(jobId: string): string;
-  jobDeadlines(jobId: string, phase: 'delivered' | 'in_progress'): string;
+  jobDeadlines(jobId: string, phase: 'delivered' | 'in_progress' | 'retry'): string;
   jobs(): string;
   jobSeq(): string;
   groupJobs(group: string): string;
@@ -239,7 +239,7 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>job-deadlines:<job>:<phase>',
     type: 'sorted set',
     meaning:
-      "`<phase>` is `delivered` or `in_progress`: the executions last written in that phase, score = their deadline (only a deadline before the job's expiry); `ZCOUNT` of both up to now is the timed-out tally at a read",
+      "`<phase>` is `delivered` or `in_progress`: the executions last written in that phase, score = their deadline (only a deadline before the job's expiry); `ZCOUNT` of both up to now is the timed-out tally at a read. `retry`: the same deadline again for an attempt whose timeout is retried (its `ZCOUNT` up to now, below the retry cutoff, counts pending, not timed_out)",
     expiry: AS_THE_JOB,
   },
   {

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { HISTORY_KEPT } from '../commands/history.ts';
 import { COMMAND_STATUSES, TERMINAL_STATUSES } from '../commands/model.ts';
 import { MAX_ROLLOUT_PER_MINUTE, ROLLOUT_WINDOW_MS } from '../jobs/model.ts';
-import { ABORT_REASON, JOB_CANCEL_REASON, RESULT_EXCERPT_BYTES, SCHEDULE_END_REASON } from '../jobs/rules.ts';
+import { ABORT_REASON, JOB_CANCEL_REASON, RESULT_EXCERPT_BYTES, RETRY_REASON, SCHEDULE_END_REASON } from '../jobs/rules.ts';
 import { LUA_FIELD_LISTS } from './fields.ts';
 
 /** Every script file of lib/store/lua (kebab-case names, `.lua` left out); `gate` is the admission preamble. */
@@ -148,6 +148,7 @@ export function generatedLua(): Record<string, string> {
       `local JOB_CANCEL_REASON = ${luaString(JOB_CANCEL_REASON)}`,
       `local HISTORY_KEPT = ${String(HISTORY_KEPT)}`,
       `local SCHEDULE_END_REASON = ${luaString(SCHEDULE_END_REASON)}`,
+      `local RETRY_REASON = ${luaString(RETRY_REASON)}`,
       `local RESULT_EXCERPT_BYTES = ${String(RESULT_EXCERPT_BYTES)}`,
     ].join('\n'),
   };

@@ -30,7 +30,7 @@ import {
   statusOf,
   type Transition,
 } from '../commands/lifecycle.ts';
-import { appendHistory, type HistoryEntry, historyEntry } from '../commands/history.ts';
+import { appendHistory, attemptOf, type HistoryEntry, historyEntry } from '../commands/history.ts';
 import type {
   Cancellation,
   CommandRecord,
@@ -88,6 +88,7 @@ import {
   endInstant,
   JOB_PAGE_BUDGET,
   executionRecord,
+  failureRetried,
   jobGoneAt,
   jobSnapshot,
   jobStatusAt,
@@ -95,7 +96,11 @@ import {
   mayDeliver,
   needsSettling,
   phaseOf,
+  RETRY_REASON,
   retally,
+  retriesTimeout,
+  retryCanceled,
+  retryCutoff,
   rolloutRate,
   scheduledEnd,
   scheduledEndDue,
@@ -104,6 +109,7 @@ import {
   settledExecution,
   targetAdded,
   targetsOutcome,
+  timeoutRetried,
   undeliveredStatus,
 } from '../jobs/rules.ts';
 import type { ConnectionStore } from './connections.ts';
@@ -123,6 +129,15 @@ import {
 export interface Gatekeeper {
   /** Throws TokenError('token_revoked') or RateLimitedError; counts the request otherwise. */
   admitNow(admission: Admission): void;
+}
+
+/**
+ * Does meeting this record at `now` need its job (retries): a job's execution not ended that waits
+ * for its retry's delivery, or whose deadline has come. The Lua's retryMet tests the same.
+ */
+function retryDue(record: CommandRecord, now: number): boolean {
+  if (record.jobId === undefined || record.resultStatus !== undefined) return false;
+  return record.deliveredAt === undefined || (record.deadlineAt !== undefined && record.deadlineAt <= now);
 }
 
 /** One command as kept: its sequence, its record and its history (lib/commands/history.ts), gone with it. */
@@ -158,10 +173,13 @@ interface MemoryJob {
   readonly isTarget: Set<string>;
   /** Targets that have their execution. */
   readonly execs: Set<string>;
-  /** With a rollout: agent → its first delivery (pruned as met, two windows back). */
+  /** With a rollout: agent (`agent#attempt` for a retry's delivery) → its delivery (pruned as met, two windows back). */
   readonly rollout: Map<string, number>;
-  /** Agent → deadline (rules.deadlineEntry), by the phase its execution was last written in. */
-  readonly deadlines: Record<'delivered' | 'in_progress', Map<string, number>>;
+  /**
+   * Agent → deadline (rules.deadlineEntry), by the phase its execution was last written in; `retry`
+   * holds the same deadline again for an attempt whose timeout is retried (rules.retriesTimeout).
+   */
+  readonly deadlines: Record<'delivered' | 'in_progress' | 'retry', Map<string, number>>;
 }
 
 /** How many entries one write looks at in each map it prunes (Sweeper). */
@@ -289,7 +307,10 @@ export class MemoryJobBook {
     };
     const delivered = count(job.deadlines.delivered);
     const inProgress = count(job.deadlines.in_progress);
-    return { delivered, inProgress, ...(lastAt === undefined ? {} : { lastAt }) };
+    const cutoff = retryCutoff(job.state);
+    let retried = 0;
+    for (const deadline of job.deadlines.retry.values()) if (deadline <= now && deadline < cutoff) retried += 1;
+    return { delivered, inProgress, ...(retried === 0 ? {} : { retried }), ...(lastAt === undefined ? {} : { lastAt }) };
   }
 
   /** Meets the job at `now`: writes the end its schedule reached (rules.scheduledEnd), then the abort it has reached (rules.abortAt); the timeouts it read. */
@@ -324,10 +345,32 @@ export class MemoryJobBook {
     return createdSnapshot(spec, seq, job.initialTargets);
   }
 
-  /** An execution met anywhere: written canceled when its job's forced cancel ended it (no retally: those counts are frozen). */
-  settle(entry: { record: CommandRecord }): void {
+  /**
+   * An execution met anywhere at `now`: its timeout retried, written as its next attempt (counted:
+   * the tally moves, the counts do not; its timed_out and the retry go into its history), when
+   * rules.timeoutRetried says so; then, waiting for that retry when its job's end or schedule's end
+   * came, written canceled then (rules.retryCanceled); then written canceled when its job's forced
+   * cancel ended it (no retally for either: those counts already hold).
+   */
+  settle(entry: QueueEntry, now: number | undefined): void {
     const { jobId } = entry.record;
-    const end = jobId === undefined ? undefined : this.jobs.get(jobId)?.state.end;
+    const job = jobId === undefined ? undefined : this.jobs.get(jobId);
+    if (job === undefined) return;
+    if (now !== undefined && retryDue(entry.record, now) && !isGone(entry.record, now, this.retentionMs)) {
+      // The job met first (its abort written), as the Lua's retryMet does.
+      this.meet(job, now);
+      const retried = timeoutRetried(entry.record, job.state, now);
+      if (retried !== undefined) {
+        const at = retried.updatedAt as number;
+        entry.history = appendHistory(entry.history, historyEntry(entry.record, 'timed_out', at));
+        entry.history = appendHistory(entry.history, historyEntry(retried, 'pending', at, { reason: RETRY_REASON }));
+        this.changed(job, entry.record, retried, at);
+        entry.record = retried;
+      }
+      const canceled = retryCanceled(entry.record, job.state, now);
+      if (canceled !== undefined) entry.record = canceled;
+    }
+    const { end } = job.state;
     if (needsSettling(entry.record, end)) entry.record = settledExecution(entry.record, end, this.retentionMs);
   }
 
@@ -336,9 +379,13 @@ export class MemoryJobBook {
     job.state = { ...job.state, tally: retally(job.state.tally, before, after, at) };
     job.deadlines.delivered.delete(after.agentId);
     job.deadlines.in_progress.delete(after.agentId);
+    job.deadlines.retry.delete(after.agentId);
     const phase = phaseOf(after);
     const deadline = deadlineEntry(after);
-    if (phase !== 'ended' && deadline !== undefined) job.deadlines[phase].set(after.agentId, deadline);
+    if ((phase === 'delivered' || phase === 'in_progress') && deadline !== undefined) {
+      job.deadlines[phase].set(after.agentId, deadline);
+      if (retriesTimeout(job.state.spec, after)) job.deadlines.retry.set(after.agentId, deadline);
+    }
   }
 
   /**
@@ -384,6 +431,27 @@ export class MemoryJobBook {
       made.push(record);
     }
     return made;
+  }
+
+  /**
+   * A job's execution waiting for its retry, met by its agent's poll at `now`: its job when the
+   * brakes allow a delivery (mayDeliver, as for a first one: the job in progress, the rollout's
+   * rate); null: it waits.
+   */
+  retryDelivery(record: CommandRecord, now: number): MemoryJob | null {
+    const job = record.jobId === undefined ? undefined : this.liveJob(record.jobId, now);
+    if (job === undefined) return null;
+    const status = this.statusAfterMeeting(job, now);
+    const { spec } = job.state;
+    const perMinute = rolloutRate(spec.rollout, job.state.tally);
+    const allowed = mayDeliver(status, spec, now, { isTarget: true, hasExecution: false }, this.recentFirstDeliveries(job, now), perMinute);
+    return allowed ? job : null;
+  }
+
+  /** A retry delivered at `now` (retryDelivery allowed it): counted (retally) and entered in the rollout window. */
+  redelivered(job: MemoryJob, before: CommandRecord, after: CommandRecord, now: number): void {
+    if (job.state.spec.rollout !== undefined) job.rollout.set(`${before.agentId}#${attemptOf(before)}`, now);
+    this.changed(job, before, after, now);
   }
 
   /** First deliveries that count against the rollout at `now` (0 without one); old entries dropped. */
@@ -501,11 +569,15 @@ export class MemoryCommandStore implements CommandStore {
         queue?.entries.delete(id);
         continue;
       }
-      this.book.settle(entry);
+      this.book.settle(entry, now);
       if (!isDeliverable(entry.record, now)) continue;
-      const first = entry.record.deliveredAt === undefined;
-      entry.record = delivered(entry.record, now); // same key: keeps its place in the queue
+      const retry = phaseOf(entry.record) === 'retrying' ? this.book.retryDelivery(entry.record, now) : undefined;
+      if (retry === null) continue; // a retry its job's brakes hold back: it waits in the queue
+      const before = entry.record;
+      const first = before.deliveredAt === undefined;
+      entry.record = delivered(before, now); // same key: keeps its place in the queue
       if (first) entry.history = appendHistory(entry.history, historyEntry(entry.record, 'delivered', now));
+      if (retry !== undefined) this.book.redelivered(retry, before, entry.record, now);
       out.push(copy(entry.record));
       if (out.length >= limit) return out;
     }
@@ -535,14 +607,18 @@ export class MemoryCommandStore implements CommandStore {
     return { outcome, record: record && copy(record) };
   }
 
-  async get(agentId: string, commandId: string): Promise<CommandRecord | undefined> {
-    return (await this.getDetail(agentId, commandId))?.record;
+  async get(agentId: string, commandId: string, now?: number): Promise<CommandRecord | undefined> {
+    return (await this.getDetail(agentId, commandId, now))?.record;
   }
 
-  async getDetail(agentId: string, commandId: string): Promise<{ record: CommandRecord; history: HistoryEntry[] } | undefined> {
+  async getDetail(
+    agentId: string,
+    commandId: string,
+    now?: number,
+  ): Promise<{ record: CommandRecord; history: HistoryEntry[] } | undefined> {
     const entry = this.book.queues.get(agentId)?.entries.get(commandId);
     if (entry === undefined) return undefined;
-    this.book.settle(entry);
+    this.book.settle(entry, now);
     return { record: copy(entry.record), history: [...(entry.history ?? [])] };
   }
 
@@ -559,7 +635,7 @@ export class MemoryCommandStore implements CommandStore {
         queue.entries.delete(id);
         return 'gone';
       }
-      this.book.settle(entry);
+      this.book.settle(entry, now);
       return listed(entry.record, query.statuses, now, this.retentionMs);
     });
     return { records: page.taken.map(([, entry]) => copy(entry.record)), nextAfter: page.resume?.[1].seq };
@@ -592,7 +668,7 @@ export class MemoryCommandStore implements CommandStore {
     const job = entry?.record.jobId === undefined ? undefined : this.book.liveJob(entry.record.jobId, at);
     if (entry && job) {
       this.book.meet(job, at);
-      this.book.settle(entry);
+      this.book.settle(entry, at);
     }
     const before = entry?.record;
     const result = transition(before);
@@ -603,8 +679,15 @@ export class MemoryCommandStore implements CommandStore {
       if (job && before && result.outcome.outcome === 'accepted') {
         // Counted at the instant the rule stamped the change (changeAt), as the Lua does.
         const stamped = result.record.updatedAt ?? at;
-        this.book.changed(job, before, result.record, stamped);
+        // A failure with a retry left is the execution's next attempt, pending from that instant.
+        const retried = failureRetried(result.record, job.state, stamped);
+        if (retried !== undefined) {
+          entry.record = retried;
+          entry.history = appendHistory(entry.history, historyEntry(retried, 'pending', stamped, { reason: RETRY_REASON }));
+        }
+        this.book.changed(job, before, entry.record, stamped);
         this.book.meet(job, stamped);
+        return retried === undefined ? result : { ...result, record: retried };
       }
     }
     return result;
@@ -844,7 +927,7 @@ export class MemoryJobStore implements JobStore {
       isTarget: chosen,
       execs: new Set(),
       rollout: new Map(),
-      deadlines: { delivered: new Map(), in_progress: new Map() },
+      deadlines: { delivered: new Map(), in_progress: new Map(), retry: new Map() },
     };
     book.jobs.set(kept.jobId, job);
     book.jobOrder.push(kept.jobId);
@@ -951,7 +1034,7 @@ export class MemoryJobStore implements JobStore {
     if (entry === undefined) return undefined;
     // Past retention: not shown; its entry stays until the agent's list or poll drops it, as in Redis (the log keeps it).
     if (isGone(entry.record, now, this.book.retentionMs)) return undefined;
-    this.book.settle(entry);
+    this.book.settle(entry, now);
     const status = statusOf(entry.record, now);
     const cancelReason = status === 'canceled' ? entry.record.cancelReason : undefined;
     return { agentId, status, ...listedExecution(copy(entry.record), status), cancelReason, endedAt: undefined };

@@ -229,8 +229,8 @@ export const FETCH = script({
 export const COMPLETE = script({
   name: 'complete',
   mirrors:
-    'applyReport (lib/commands/lifecycle.ts): isGone, then progress or finish (isSameResult, statusOf); abortAt, settledExecution and retally (lib/jobs/rules.ts)',
-  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey'],
+    'applyReport (lib/commands/lifecycle.ts): isGone, staleAttempt, then progress or finish (isSameResult, statusOf); abortAt, settledExecution, timeoutRetried, failureRetried, retryCanceled and retally (lib/jobs/rules.ts)',
+  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey', 'jobRetryKey'],
   args: [
     'commandId',
     'agentId',
@@ -242,6 +242,7 @@ export const COMPLETE = script({
     'stepTimeoutMs',
     'at',
     'retentionMs',
+    'attempt',
   ],
   once: true,
   lockKeys: true,
@@ -252,7 +253,7 @@ export const CANCEL = script({
   name: 'cancel',
   mirrors:
     'cancel (lib/commands/lifecycle.ts): isGone, then statusOf and isTerminal; abortAt, settledExecution and retally (lib/jobs/rules.ts)',
-  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey'],
+  keys: ['commandKey', 'queueKey', 'jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'historyKey', 'jobRetryKey'],
   args: ['commandId', 'agentId', 'hasReason', 'reason', 'at', 'retentionMs'],
   once: true,
   lockKeys: true,
@@ -346,9 +347,9 @@ export const REVOKE_TOKEN = script({
 /** lua/get-command.lua: one command's hash and history for the operator's read, an execution settled first. */
 export const GET_COMMAND = script({
   name: 'get-command',
-  mirrors: 'settledExecution (lib/jobs/rules.ts); otherwise storage only: get of the in-memory store',
-  keys: ['commandKey', 'jobKey', 'historyKey'],
-  args: ['commandId', 'retentionMs'],
+  mirrors: 'settledExecution, timeoutRetried and retryCanceled (lib/jobs/rules.ts); otherwise storage only: get of the in-memory store',
+  keys: ['commandKey', 'jobKey', 'historyKey', 'jobDeliveredKey', 'jobInProgressKey', 'jobRetryKey'],
+  args: ['commandId', 'retentionMs', 'now'],
   once: false,
   lockKeys: true,
 });
@@ -442,7 +443,7 @@ export const JOB_DRY_RUN = script({
 export const JOB_GET = script({
   name: 'job-get',
   mirrors: 'abortAt and countsAt (lib/jobs/rules.ts): the read of jobSnapshot',
-  keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'jobRetryKey'],
   args: ['now', 'retentionMs'],
   once: false,
   lockKeys: true,
@@ -464,7 +465,7 @@ export const JOB_EXECUTIONS = script({
   name: 'job-executions',
   mirrors:
     'abortAt, settledExecution and undeliveredStatus (lib/jobs/rules.ts); budgetedPage, statusOf and isGone (lib/commands/lifecycle.ts)',
-  keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey', 'jobRetryKey'],
   args: ['keyPrefix', 'jobId', 'after', 'limit', 'statuses', 'now', 'retentionMs', 'budget'],
   // Reads cmd:<agent>:<job> for each target with an execution: keys it cannot declare (see the top).
   once: false,
@@ -475,7 +476,7 @@ export const JOB_EXECUTIONS = script({
 export const JOB_EXECUTION = script({
   name: 'job-execution',
   mirrors: 'abortAt, settledExecution and undeliveredStatus (lib/jobs/rules.ts); statusOf and isGone (lib/commands/lifecycle.ts)',
-  keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey', 'commandKey', 'queueKey', 'historyKey'],
+  keys: ['jobKey', 'targetsKey', 'execsKey', 'jobDeliveredKey', 'jobInProgressKey', 'commandKey', 'queueKey', 'historyKey', 'jobRetryKey'],
   args: ['jobId', 'agentId', 'now', 'retentionMs'],
   once: false,
   lockKeys: true,
@@ -485,7 +486,7 @@ export const JOB_EXECUTION = script({
 export const JOB_CANCEL = script({
   name: 'job-cancel',
   mirrors: 'endInstant, cancelJob, abortAt and jobStatusAt (lib/jobs/rules.ts)',
-  keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'jobRetryKey'],
   args: ['hasReason', 'reason', 'force', 'at', 'retentionMs'],
   once: true,
   lockKeys: true,
@@ -542,7 +543,7 @@ export const PUSH_JTI = script({
 export const JOB_PAUSE = script({
   name: 'job-pause',
   mirrors: 'endInstant, pauseJob, abortAt and jobStatusAt (lib/jobs/rules.ts)',
-  keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey'],
+  keys: ['jobKey', 'jobDeliveredKey', 'jobInProgressKey', 'jobRetryKey'],
   args: ['paused', 'hasReason', 'reason', 'at', 'retentionMs'],
   once: true,
   lockKeys: true,

@@ -77,10 +77,18 @@ export interface CommandStore {
   complete(agentId: string, commandId: string, report: Report): Promise<Outcome>;
   /** An operator's cancel (lifecycle `cancel`). */
   cancel(agentId: string, commandId: string, cancellation: Cancellation): Promise<{ outcome: Outcome; record: CommandRecord | undefined }>;
-  /** One command of one agent, or undefined (a command past retention may still be read until a store meets it). */
-  get(agentId: string, commandId: string): Promise<CommandRecord | undefined>;
+  /**
+   * One command of one agent, or undefined (a command past retention may still be read until a
+   * store meets it); with `now`, a job's execution is shown as time has left it (its timeout
+   * retried: lib/jobs/rules.ts timeoutRetried).
+   */
+  get(agentId: string, commandId: string, now?: number): Promise<CommandRecord | undefined>;
   /** As get, with the command's kept history (lib/commands/history.ts), oldest first. */
-  getDetail(agentId: string, commandId: string): Promise<{ record: CommandRecord; history: readonly HistoryEntry[] } | undefined>;
+  getDetail(
+    agentId: string,
+    commandId: string,
+    now?: number,
+  ): Promise<{ record: CommandRecord; history: readonly HistoryEntry[] } | undefined>;
   /** A page of the agent's commands still within retention at `now`, in enqueue order (lifecycle `listPage`). */
   list(agentId: string, query: ListQuery, now: number): Promise<ListPage>;
   /** The agent's config overrides, or undefined when it has none. */

@@ -71,6 +71,7 @@ import {
 import {
   type AbortConfig,
   type AbortCriterion,
+  type RetryCriterion,
   type CancelJobOutcome,
   type CreateJobOutcome,
   DRY_RUN_EXACT_TARGETS,
@@ -362,6 +363,7 @@ function toRecord(flat: unknown): CommandRecord | undefined {
     ...text('resultJson'),
     ...text('cancelReason'),
     ...text('jobId'),
+    ...number('attempt'),
   } as CommandRecord;
 }
 
@@ -385,6 +387,7 @@ function toHistory(list: unknown): HistoryEntry[] {
 function toOutcome(what: string, answer: unknown): Outcome {
   const [outcome, status] = Array.isArray(answer) ? answer : [];
   if (outcome === 'not_found') return { outcome };
+  if (outcome === 'stale_attempt' && Number.isInteger(Number(status))) return { outcome, attempt: Number(status) };
   if ((outcome === 'accepted' || outcome === 'duplicate' || outcome === 'refused') && STATUSES.has(String(status))) {
     return { outcome, status: status as CommandStatus };
   }
@@ -541,6 +544,7 @@ export class UpstashCommandStore implements Actions<CommandStore> {
           stepTimeoutMs: progress?.timeoutMs ?? '',
           at: reportedAt(report),
           retentionMs: this.retentionMs,
+          attempt: report.attempt ?? '',
         },
       ),
     );
@@ -573,8 +577,8 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     return { outcome, record };
   }
 
-  async get(admission: Admission | undefined, agentId: string, commandId: string): Promise<CommandRecord | undefined> {
-    return (await this.getDetail(admission, agentId, commandId))?.record;
+  async get(admission: Admission | undefined, agentId: string, commandId: string, now?: number): Promise<CommandRecord | undefined> {
+    return (await this.getDetail(admission, agentId, commandId, now))?.record;
   }
 
   /** GET_COMMAND: the hash and the history in one script. */
@@ -582,16 +586,17 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     admission: Admission | undefined,
     agentId: string,
     commandId: string,
+    now?: number,
   ): Promise<{ record: CommandRecord; history: HistoryEntry[] } | undefined> {
     const answer = await call('get', () =>
       this.getScript(
         admission,
         {
           commandKey: this.keys.command(agentId, commandId),
-          jobKey: this.keys.job(commandId),
           historyKey: this.keys.history(agentId, commandId),
+          ...this.executionJobKeys(commandId),
         },
-        { commandId, retentionMs: this.retentionMs },
+        { commandId, retentionMs: this.retentionMs, now: now ?? '' },
       ),
     );
     const [flat, history] = Array.isArray(answer) ? answer : [];
@@ -632,6 +637,7 @@ export class UpstashCommandStore implements Actions<CommandStore> {
       jobKey: this.keys.job(commandId),
       jobDeliveredKey: this.keys.jobDeadlines(commandId, 'delivered'),
       jobInProgressKey: this.keys.jobDeadlines(commandId, 'in_progress'),
+      jobRetryKey: this.keys.jobDeadlines(commandId, 'retry'),
     };
   }
 
@@ -855,6 +861,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
       ? undefined
       : { startAt: scheduleStart, ...(scheduleEnd === undefined ? {} : { endAt: scheduleEnd }), endBehavior };
   const description = fields.get('description');
+  const retryCriteria = fields.get('retryCriteria');
   const spec: JobSpec = {
     jobId: required('jobId'),
     command: required('command'),
@@ -867,6 +874,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     ...(rollout === undefined ? {} : { rollout }),
     ...(abort === undefined ? {} : { abort }),
     ...(schedule === undefined ? {} : { schedule }),
+    ...(retryCriteria === undefined ? {} : { retry: { criteria: JSON.parse(retryCriteria) as RetryCriterion[] } }),
     ...(description === undefined ? {} : { description }),
   };
   const lastEndAt = optional('lastEndAt');
@@ -879,6 +887,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     failed: count('failed'),
     rejected: count('rejected'),
     canceled: count('canceled'),
+    retrying: optional('retrying') ?? 0,
     ...(lastEndAt === undefined ? {} : { lastEndAt }),
     updatedAt: count('updatedAt'),
   };
@@ -952,17 +961,19 @@ function specFieldsOf(spec: JobSpec): string {
     pairs.push(['scheduleStart', String(schedule.startAt)], ['scheduleEndBehavior', schedule.endBehavior]);
     if (schedule.endAt !== undefined) pairs.push(['scheduleEnd', String(schedule.endAt)]);
   }
+  if (spec.retry !== undefined) pairs.push(['retryCriteria', JSON.stringify(spec.retry.criteria)]);
   return JSON.stringify(pairs.flat());
 }
 
-/** A script's job answer { hash, timed-out delivered, timed-out in progress, latest deadline or '' } as the state and tally. */
+/** A script's job answer { hash, timed-out delivered, timed-out in progress, latest deadline or '', retried } as the state and tally. */
 function toJobRead(answer: unknown): { state: JobState; timedOut: TimedOutTally } {
-  const [flat, delivered, inProgress, lastAt] = Array.isArray(answer) ? answer : [];
+  const [flat, delivered, inProgress, lastAt, retried] = Array.isArray(answer) ? answer : [];
   const job = toJobState(flat);
   if (job === undefined) throw new StoreUnavailableError('Redis returned no job');
   const timedOut: TimedOutTally = {
     delivered: Number(delivered),
     inProgress: Number(inProgress),
+    ...(Number(retried ?? 0) === 0 ? {} : { retried: Number(retried) }),
     ...(lastAt === '' || lastAt === undefined ? {} : { lastAt: Number(lastAt) }),
   };
   return { state: job.state, timedOut };
@@ -1038,6 +1049,7 @@ export class UpstashJobStore implements Actions<JobStore> {
       jobKey: this.keys.job(jobId),
       jobDeliveredKey: this.keys.jobDeadlines(jobId, 'delivered'),
       jobInProgressKey: this.keys.jobDeadlines(jobId, 'in_progress'),
+      jobRetryKey: this.keys.jobDeadlines(jobId, 'retry'),
     };
   }
 

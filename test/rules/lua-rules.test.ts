@@ -263,8 +263,18 @@ const byType = specOf({
 const stopAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'stop_rollout' } });
 const cancelAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'cancel' } });
 const forceAt40 = specOf({ schedule: { startAt: T0 + 5, endAt: T0 + 40, endBehavior: 'force_cancel' }, continuous: true });
+const retryTwice = { criteria: [{ failureType: 'all' as const, maxAttempts: 3 }] };
+const retryByType = {
+  criteria: [
+    { failureType: 'timed_out' as const, maxAttempts: 2 },
+    { failureType: 'all' as const, maxAttempts: 4 },
+  ],
+};
+const retrying = specOf({ timeoutMs: 1_000, retry: retryTwice });
 const SPECS: readonly JobSpec[] = [
   specOf(),
+  retrying,
+  specOf({ timeoutMs: 1_000, retry: retryByType, schedule: { startAt: T0, endAt: T0 + 40, endBehavior: 'stop_rollout' } }),
   guarded,
   byType,
   stopAt40,
@@ -335,9 +345,14 @@ const STATES: readonly JobState[] = [
   // T0 + 45): read, aborted or canceled at an earlier instant, the end is stamped at T0 + 45.
   stateOf({ targets: 10, materialized: 4, delivered: 3, completed: 1, updatedAt: T0 + 45 }),
   stateOf({ targets: 10, materialized: 4, delivered: 1, inProgress: 1, failed: 2, lastEndAt: T0 + 45, updatedAt: T0 + 45 }, guarded),
+  // Retries: executions waiting for their next attempt (a failure retried), a timeout retried by time.
+  stateOf({ targets: 10, materialized: 4, delivered: 1, inProgress: 1, retrying: 2 }, retrying),
+  jobRules.ended(stateOf({ targets: 10, materialized: 4, delivered: 1, retrying: 2 }, retrying), ENDS[0] as JobEnd),
+  { ...stateOf({ targets: 5, materialized: 3, delivered: 2, retrying: 1 }, retrying), spec: { ...retrying, schedule: stopAt40.schedule } },
 ];
 const TIMED_OUT: readonly TimedOutTally[] = [
   NONE,
+  { delivered: 2, inProgress: 1, retried: 2, lastAt: T0 + 50 },
   { delivered: 2, inProgress: 1, lastAt: T0 + 50 },
   { delivered: 1, inProgress: 0, lastAt: T0 + 10 },
   { delivered: 1, inProgress: 0, lastAt: T0 + 30 },
@@ -444,6 +459,13 @@ const MOVES: readonly (readonly [CommandRecord | undefined, CommandRecord])[] = 
   ...doneFrom(started).map((after) => [started, after] as const),
   [made, canceledMade],
   [canceledMade, canceledMade],
+  [made, jobRules.nextAttempt(made, T0 + 9)],
+  [started, jobRules.nextAttempt(started, T0 + 9)],
+  [jobRules.nextAttempt(made, T0 + 9), lifecycle.delivered(jobRules.nextAttempt(made, T0 + 9), T0 + 20)],
+  [
+    jobRules.nextAttempt(made, T0 + 9),
+    recordOf(lifecycle.cancel(jobRules.nextAttempt(made, T0 + 9), { reason: 'stop', at: T0 + 30 }, RETENTION)),
+  ],
 ];
 const startTally = jobRules.createdJob(specOf({ timeoutMs: 1_000 }), 1, 3).tally;
 const TALLIES: readonly JobTally[] = [
@@ -463,6 +485,23 @@ const EXECUTIONS: readonly CommandRecord[] = distinct([
   jobRules.executionRecord(specOf({ timeoutMs: 5 }), 'a1', T0 + 1),
   recordOf(lifecycle.applyReport(jobRules.executionRecord(specOf(), 'a1', T0 + 1), result('failed', T0 + 5), RETENTION)),
 ]);
+/** Executions of a job with retries: at their first attempt and later ones, waiting for a retry, ended each way. */
+const pendingRetry = jobRules.nextAttempt(doneFrom(made)[1] as CommandRecord, T0 + 9);
+const RETRY_RECORDS: readonly CommandRecord[] = distinct([
+  ...EXECUTIONS,
+  { ...made, jobId: 'job-1' },
+  { ...made, attempt: 2 },
+  { ...made, attempt: 3 },
+  { ...started, attempt: 2 },
+  pendingRetry,
+  { ...pendingRetry, attempt: 3 },
+  lifecycle.delivered(pendingRetry, T0 + 20),
+  { ...(doneFrom(made)[1] as CommandRecord), attempt: 2 },
+  { ...(doneFrom(made)[1] as CommandRecord), attempt: 3 },
+  recordOf(lifecycle.cancel(pendingRetry, { reason: 'stop', at: T0 + 30 }, RETENTION)),
+  { ...made, deadlineAt: T0 + 45 },
+  { ...made, deadlineAt: T0 + 30 },
+]);
 
 const jobSoon = fc.integer({ min: T0, max: T0 + 120 });
 const countsArb: fc.Arbitrary<JobCounts> = fc.record(
@@ -476,6 +515,15 @@ const criterionArb = fc.record({
 const abortArb: fc.Arbitrary<AbortConfig> = fc.record({
   criteria: fc.array(criterionArb, { minLength: 1, maxLength: MAX_ABORT_CRITERIA }),
 });
+const retryArb = fc.record({
+  criteria: fc.uniqueArray(
+    fc.record({
+      failureType: fc.constantFrom('failed' as const, 'timed_out' as const, 'all' as const),
+      maxAttempts: fc.integer({ min: 1, max: 4 }),
+    }),
+    { minLength: 1, maxLength: 2, selector: (criterion) => criterion.failureType },
+  ),
+});
 const specArb: fc.Arbitrary<JobSpec> = fc
   .record(
     {
@@ -484,6 +532,7 @@ const specArb: fc.Arbitrary<JobSpec> = fc
       timeoutMs: fc.integer({ min: 1, max: 50 }),
       rollout: fc.record({ maxPerMinute: fc.integer({ min: 1, max: 5 }) }),
       abort: abortArb,
+      retry: retryArb,
       schedule: fc.record(
         {
           startAt: fc.integer({ min: T0, max: T0 + 60 }),
@@ -520,10 +569,24 @@ const tallyArb: fc.Arbitrary<JobTally> = fc.record(
     failed: fc.nat({ max: 5 }),
     rejected: fc.nat({ max: 5 }),
     canceled: fc.nat({ max: 5 }),
+    retrying: fc.nat({ max: 3 }),
     lastEndAt: jobSoon,
     updatedAt: jobSoon,
   },
-  { requiredKeys: ['targets', 'materialized', 'delivered', 'inProgress', 'completed', 'failed', 'rejected', 'canceled', 'updatedAt'] },
+  {
+    requiredKeys: [
+      'targets',
+      'materialized',
+      'delivered',
+      'inProgress',
+      'completed',
+      'failed',
+      'rejected',
+      'canceled',
+      'retrying',
+      'updatedAt',
+    ],
+  },
 );
 const pauseArb = fc.record(
   { paused: fc.boolean(), at: jobSoon, reason: fc.constantFrom('hold', 'go') },
@@ -549,11 +612,13 @@ const stateArb: fc.Arbitrary<JobState> = fc
   .record({ spec: specArb, tally: tallyArb, end: endArb, pause: pauseArb }, { requiredKeys: ['spec', 'tally'] })
   .map((fields) => ({ seq: 1, ...fields }));
 const timedOutArb: fc.Arbitrary<TimedOutTally> = fc.record(
-  { delivered: fc.nat({ max: 3 }), inProgress: fc.nat({ max: 3 }), lastAt: jobSoon },
+  { delivered: fc.nat({ max: 3 }), inProgress: fc.nat({ max: 3 }), retried: fc.nat({ max: 3 }), lastAt: jobSoon },
   { requiredKeys: ['delivered', 'inProgress'] },
 );
-/** An execution: a record of the job, times in the job's few ms. */
-const executionArb: fc.Arbitrary<CommandRecord> = recordArb.map((record) => ({ ...record, commandId: 'job-1', jobId: 'job-1' }));
+/** An execution: a record of the job, times in the job's few ms, at its first attempt or a later one. */
+const executionArb: fc.Arbitrary<CommandRecord> = fc
+  .tuple(recordArb, fc.constantFrom(undefined, 2, 3))
+  .map(([record, attempt]) => ({ ...record, commandId: 'job-1', jobId: 'job-1', ...(attempt === undefined ? {} : { attempt }) }));
 
 // --- Revocation: the values of the revocation contract and parity tests (epoch s) ---------------
 
@@ -780,6 +845,30 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
     sample: fc.tuple(executionArb, orUndefined(endArb), retentionArb),
   },
   undeliveredStatus: { calls: product(STATES, JOB_INSTANTS), sample: fc.tuple(stateArb, jobSoon) },
+  maxAttempts: {
+    calls: product(
+      [undefined, retryTwice, retryByType, { criteria: [{ failureType: 'failed' as const, maxAttempts: 5 }] }],
+      ['failed', 'timed_out'],
+    ),
+    sample: fc.tuple(orUndefined(retryArb), fc.constantFrom('failed', 'timed_out')),
+  },
+  retryCutoff: { calls: product(STATES), sample: fc.tuple(stateArb) },
+  retriesTimeout: { calls: product(SPECS, RETRY_RECORDS), sample: fc.tuple(specArb, executionArb) },
+  nextAttempt: { calls: product(RETRY_RECORDS, [T0 + 3, T0 + 50]), sample: fc.tuple(executionArb, jobSoon) },
+  timeoutRetried: { calls: product(RETRY_RECORDS, STATES, JOB_INSTANTS), sample: fc.tuple(executionArb, stateArb, jobSoon) },
+  failureRetried: { calls: product(RETRY_RECORDS, STATES, [T0 + 3, T0 + 5, T0 + 50]), sample: fc.tuple(executionArb, stateArb, jobSoon) },
+  retryCanceled: { calls: product(RETRY_RECORDS, STATES, JOB_INSTANTS), sample: fc.tuple(executionArb, stateArb, jobSoon) },
+  staleAttempt: {
+    calls: product(RETRY_RECORDS, [
+      ...REPORTS_AT(T0 + 9),
+      ...REPORTS_AT(T0 + 9).map((report) => ({ ...report, attempt: 1 })),
+      ...REPORTS_AT(T0 + 9).map((report) => ({ ...report, attempt: 2 })),
+    ]),
+    sample: fc.tuple(
+      executionArb,
+      fc.tuple(reportArb, orUndefined(fc.integer({ min: 1, max: 3 }))).map(([report, attempt]) => ({ ...report, attempt })),
+    ),
+  },
 
   // lib/auth/revocation.ts
   isRevokedUnread: { calls: product(TOKENS, MODES), sample: fc.tuple(tokenArb, modeArb) },

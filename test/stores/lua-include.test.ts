@@ -207,7 +207,7 @@ describe('the assembled scripts', () => {
 /** One call of each rule with plain values, to show it runs alone (what it answers is the rule tests' business). */
 const STATE =
   '{ spec = { expiresAt = 10, continuous = false, abort = { criteria = { { failureType = "all", thresholdPercent = 50, minExecuted = 1 } } } }, ' +
-  'tally = { targets = 3, materialized = 1, delivered = 1, inProgress = 0, completed = 0, failed = 0, rejected = 0, canceled = 0, updatedAt = 1 } }';
+  'tally = { targets = 3, materialized = 1, delivered = 1, inProgress = 0, completed = 0, failed = 0, rejected = 0, canceled = 0, retrying = 0, updatedAt = 1 } }';
 const COUNTS =
   '{ pending = 2, delivered = 1, in_progress = 0, completed = 0, failed = 0, rejected = 0, timed_out = 0, canceled = 0, expired = 0 }';
 const SAMPLES: Record<string, string> = {
@@ -223,6 +223,16 @@ const SAMPLES: Record<string, string> = {
   ended: `${STATE}, { status = 'canceled', at = 4, force = false, undelivered = 2 }`,
   executionRecord: "{ jobId = 'j', command = 'c', args = '{}', createdAt = 1, expiresAt = 10, timeoutMs = 4 }, 'a', 3",
   failureCount: COUNTS,
+  failureRetried: `{ jobId = 'j', expiresAt = 10, resultStatus = 'failed', attempt = 1 }, { spec = { expiresAt = 10, retry = { criteria = { { failureType = 'failed', maxAttempts = 3 } } } } }, 4`,
+  maxAttempts: "{ criteria = { { failureType = 'all', maxAttempts = 2 } } }, 'timed_out'",
+  nextAttempt: "{ commandId = 'j', agentId = 'a', jobId = 'j', createdAt = 1, expiresAt = 10, deliveredAt = 2, attempt = 2 }, 4",
+  retriesTimeout:
+    "{ expiresAt = 10, retry = { criteria = { { failureType = 'timed_out', maxAttempts = 2 } } } }, { jobId = 'j', expiresAt = 10 }",
+  retryCanceled:
+    "{ jobId = 'j', expiresAt = 10, attempt = 2, updatedAt = 3 }, { spec = { expiresAt = 10 }, ['end'] = { status = 'aborted', at = 4, force = false, undelivered = 1 } }, 5",
+  retryCutoff: "{ spec = { expiresAt = 10, schedule = { startAt = 1, endAt = 6, endBehavior = 'stop_rollout' } } }",
+  staleAttempt: "{ jobId = 'j', expiresAt = 10, deliveredAt = 2, attempt = 2 }, { status = 'completed', attempt = 1 }",
+  timeoutRetried: `{ jobId = 'j', expiresAt = 10, deliveredAt = 2, deadlineAt = 4 }, { spec = { expiresAt = 10, retry = { criteria = { { failureType = 'timed_out', maxAttempts = 2 } } } } }, 5`,
   failuresOf: `'timed_out', ${COUNTS}`,
   finish: "{ createdAt = 1, expiresAt = 10 }, { status = 'failed', completedAt = 3 }",
   goneAt: '{ expiresAt = 10 }, 5',

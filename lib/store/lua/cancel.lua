@@ -5,6 +5,7 @@ local jobKey = KEYS[3]
 local jobDeliveredKey = KEYS[4]
 local jobInProgressKey = KEYS[5]
 local historyKey = KEYS[6]
+local jobRetryKey = KEYS[7]
 local commandId = ARGV[1]
 local agentId = ARGV[2]
 local hasReason = ARGV[3]
@@ -23,8 +24,8 @@ local retentionMs = ARGV[6]
 -- cancel settled, an accepted cancel counted and the abort threshold checked at its stamp.
 -- Returns { outcome, status, the hash after } (not_found: { outcome }).
 local now, retention = tonumber(at), tonumber(retentionMs)
-local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
-local r, job, state = metExecution(commandKey, queueKey, commandId, agentId, jk, now, retention)
+local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey, retry = jobRetryKey }
+local r, job, state = metExecution(commandKey, queueKey, historyKey, commandId, agentId, jk, now, retention)
 if not r then return { 'not_found' } end
 local cancellation = { at = now }
 if hasReason == '1' then cancellation.reason = reason end

@@ -73,6 +73,7 @@ if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then retu
 --- @include include/jobAt
 --- @include include/writeSettled
 --- @include include/writeRetally
+--- @include include/retryMet
 --- @include rules/goneAt
 --- @include rules/isGone
 --- @include rules/isDeliverable
@@ -84,6 +85,22 @@ if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then retu
 --- @include rules/rolloutRate
 --- @include rules/mayDeliver
 --- @include rules/executionRecord
+-- A retry's delivery at `at` (its job's keys `jk`): the job met, the brakes as for a first
+-- delivery (mayDeliver: in progress, the rollout's rate now); the job's state when allowed, else nil.
+local function retryAllowed(jk)
+  local state, _, counts = jobAt(jk, at)
+  if not state then return nil end
+  local recent = 0
+  if state.spec.rollout then
+    redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
+    recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
+  end
+  local status = jobStatusAt(state, counts, at)
+  if mayDeliver(status, state.spec, at, { isTarget = true, hasExecution = false }, recent, rolloutRate(state.spec.rollout, state.tally)) then
+    return state
+  end
+  return nil
+end
 local out = {}
 local start = 0
 while #out < max do
@@ -93,11 +110,21 @@ while #out < max do
   for _, id in ipairs(ids) do
     local key = commandPrefix .. id
     local r = ruleFields(key)
-    if r.expiresAt and r.jobId then r = writeSettled(key, r, jobEndOf(jobKeysOf(keyPrefix, r.jobId).job), retention) end
+    local retryJob = nil
+    if r.expiresAt and r.jobId then
+      local jk = jobKeysOf(keyPrefix, r.jobId)
+      r = retryMet(key, historyKeyOf(keyPrefix, agentId, id), agentId, r, jk, at, retention)
+      r = writeSettled(key, r, jobEndOf(jk.job), retention)
+      if not r.deliveredAt and not r.resultStatus then retryJob = jk end
+    end
+    local retryState = nil
+    if retryJob and isDeliverable(r, at) then retryState = retryAllowed(retryJob) end
     if not r.expiresAt or not isDeliverable(r, at) then
       redis.call('ZREM', queueKey, id)
       dropped = dropped + 1
       if r.expiresAt and isGone(r, at, retention) then redis.call('DEL', key) end
+    elseif retryJob and not retryState then
+      -- A retry its job's brakes hold back: it waits in the queue.
     else
       local handed = delivered(r, at)
       redis.call('HINCRBY', key, 'deliveryCount', 1)
@@ -108,6 +135,15 @@ while #out < max do
           redis.call('PEXPIREAT', key, ms(goneAt(handed, retention)))
         end
         appendHistory(historyKeyOf(keyPrefix, agentId, id), key, 'delivered', now, handed)
+      end
+      if retryState then
+        -- A retry delivered: counted (retally) and in the rollout window as `agent#attempt`.
+        local keep = ms(jobGoneAt(retryState.spec, retention))
+        if retryState.spec.rollout then
+          redis.call('ZADD', retryJob.rollout, now, agentId .. '#' .. (r.attempt or 1))
+          redis.call('PEXPIREAT', retryJob.rollout, keep)
+        end
+        writeRetally(retryJob, retryState, agentId, r, handed, at, keep)
       end
       out[#out + 1] = redis.call('HGETALL', key)
       if #out >= max then break end

@@ -2,6 +2,7 @@
 local jobKey = KEYS[1]
 local jobDeliveredKey = KEYS[2]
 local jobInProgressKey = KEYS[3]
+local jobRetryKey = KEYS[4]
 local hasReason = ARGV[1]
 local reason = ARGV[2]
 local force = ARGV[3]
@@ -18,7 +19,7 @@ local retentionMs = ARGV[5]
 -- otherwise every undelivered target is canceled (the end's `undelivered`), and with `force`
 -- ('1') the counts are frozen as cancelJob says (executions settle when met). Returns
 -- { 'accepted' | 'refused', the job's answer } or { 'not_found' }.
-local met = jobMet(jobKey, jobDeliveredKey, jobInProgressKey, tonumber(at), tonumber(retentionMs))
+local met = jobMet(jobKey, jobDeliveredKey, jobInProgressKey, jobRetryKey, tonumber(at), tonumber(retentionMs))
 if not met then return { 'not_found' } end
 local jk, when, state, timedOut, counts = met.jk, met.when, met.state, met.timedOut, met.counts
 local cancellation = { at = when, force = force == '1' }

@@ -7,6 +7,7 @@ local jobInProgressKey = KEYS[5]
 local commandKey = KEYS[6]
 local queueKey = KEYS[7]
 local historyKey = KEYS[8]
+local jobRetryKey = KEYS[9]
 local jobId = ARGV[1]
 local agentId = ARGV[2]
 local now = ARGV[3]
@@ -15,6 +16,8 @@ local retentionMs = ARGV[4]
 --- @include include/jobAt
 --- @include include/jobAnswer
 --- @include include/writeSettled
+--- @include include/retryMet
+--- @include include/timedOutAt
 --- @include include/listedCommand
 --- @include rules/isGone
 --- @include rules/statusOf
@@ -35,14 +38,16 @@ local at, retention = tonumber(now), tonumber(retentionMs)
 local expiry = redis.call('HGET', jobKey, 'expiresAt')
 if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, retention) <= at then return { 'not_found' } end
 if not redis.call('ZSCORE', targetsKey, agentId) then return { 'no_target' } end
-local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
+local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey, retry = jobRetryKey }
 local state, timedOut = jobAt(jk, at)
 if redis.call('SISMEMBER', execsKey, agentId) == 0 then
   return { 'ok', jobAnswer(jk, timedOut), undeliveredStatus(state, at).status, {}, {}, '' }
 end
 local r = ruleFields(commandKey)
 if not r.expiresAt then return { 'gone' } end
-local settled
+local settled, moved
+r, moved = retryMet(commandKey, historyKey, agentId, r, jk, at, retention)
+if moved then state, timedOut = jobAt(jk, at) end
 r, settled = writeSettled(commandKey, r, state['end'], retention)
 if settled then redis.call('ZREM', queueKey, jobId) end
 if isGone(r, at, retention) then return { 'gone' } end

@@ -3,6 +3,7 @@ local targetsKey = KEYS[2]
 local execsKey = KEYS[3]
 local jobDeliveredKey = KEYS[4]
 local jobInProgressKey = KEYS[5]
+local jobRetryKey = KEYS[6]
 local keyPrefix = ARGV[1]
 local jobId = ARGV[2]
 local after = ARGV[3]
@@ -17,6 +18,8 @@ local budget = ARGV[8]
 --- @include include/jobAt
 --- @include include/jobAnswer
 --- @include include/writeSettled
+--- @include include/retryMet
+--- @include include/timedOutAt
 --- @include include/wantedStatuses
 --- @include include/listedCommand
 --- @include rules/isGone
@@ -37,7 +40,7 @@ local budget = ARGV[8]
 local max, at, retention, most = tonumber(limit), tonumber(now), tonumber(retentionMs), tonumber(budget)
 local expiry = redis.call('HGET', jobKey, 'expiresAt')
 if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, retention) <= at then return { 'not_found' } end
-local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
+local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey, retry = jobRetryKey }
 local state, timedOut = jobAt(jk, at)
 local wanted = wantedStatuses(statuses)
 local undelivered = undeliveredStatus(state, at).status
@@ -54,6 +57,7 @@ while true do
       status = nil
       if r.expiresAt then
         local settled
+        r = retryMet(key, historyKeyOf(keyPrefix, agent, jobId), agent, r, jk, at, retention)
         r, settled = writeSettled(key, r, state['end'], retention)
         if settled then redis.call('ZREM', queueKeyOf(keyPrefix, agent), jobId) end
         if not isGone(r, at, retention) then status = statusOf(r, at) end
@@ -61,7 +65,8 @@ while true do
     end
     -- A target never leaves: one whose execution is past retention is passed over, not dropped.
     local match = status and (not wanted or wanted[status])
-    if seen >= most or (match and #out >= max) then return { 'ok', jobAnswer(jk, timedOut), out, last } end
+    -- The job as the page leaves it: a timeout retried on the way moved its tally and retry set.
+    if seen >= most or (match and #out >= max) then return { 'ok', jobAnswer(jk, timedOutAt(jk, at, state)), out, last } end
     if match then
       local flat, excerpt = {}, ''
       if key then flat, excerpt = listedCommand(key, status) end
@@ -72,4 +77,4 @@ while true do
     last = ms(rank)
   end
 end
-return { 'ok', jobAnswer(jk, timedOut), out, '' }
+return { 'ok', jobAnswer(jk, timedOutAt(jk, at, state)), out, '' }

@@ -2,6 +2,7 @@
 local jobKey = KEYS[1]
 local jobDeliveredKey = KEYS[2]
 local jobInProgressKey = KEYS[3]
+local jobRetryKey = KEYS[4]
 local now = ARGV[1]
 local retentionMs = ARGV[2]
 --- @include include/jobAt
@@ -13,6 +14,6 @@ local retentionMs = ARGV[2]
 local at = tonumber(now)
 local expiry = redis.call('HGET', jobKey, 'expiresAt')
 if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, tonumber(retentionMs)) <= at then return { 'not_found' } end
-local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
+local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey, retry = jobRetryKey }
 local _, timedOut = jobAt(jk, at)
 return { 'ok', jobAnswer(jk, timedOut) }

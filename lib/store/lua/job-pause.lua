@@ -2,6 +2,7 @@
 local jobKey = KEYS[1]
 local jobDeliveredKey = KEYS[2]
 local jobInProgressKey = KEYS[3]
+local jobRetryKey = KEYS[4]
 local paused = ARGV[1]
 local hasReason = ARGV[2]
 local reason = ARGV[3]
@@ -18,7 +19,7 @@ local retentionMs = ARGV[5]
 -- written: one hash, whatever the job's size (the targets' deliveries are decided at each poll
 -- from the job's status). Returns { 'accepted' | 'unchanged' | 'refused', the job's answer } or
 -- { 'not_found' }.
-local met = jobMet(jobKey, jobDeliveredKey, jobInProgressKey, tonumber(at), tonumber(retentionMs))
+local met = jobMet(jobKey, jobDeliveredKey, jobInProgressKey, jobRetryKey, tonumber(at), tonumber(retentionMs))
 if not met then return { 'not_found' } end
 local jk, when, state, timedOut, counts = met.jk, met.when, met.state, met.timedOut, met.counts
 local change = { at = when, paused = paused == '1' }

@@ -13,6 +13,7 @@ local pruneBudget = ARGV[9]
 --- @include include/ruleFields
 --- @include include/jobEndOf
 --- @include include/writeSettled
+--- @include include/retryMet
 --- @include include/wantedStatuses
 --- @include rules/isGone
 --- @include rules/statusOf
@@ -20,7 +21,8 @@ local pruneBudget = ARGV[9]
 -- (lib/commands/lifecycle.ts); settledExecution (lib/jobs/rules.ts).
 --
 -- Walks the log after the sequence `after`, in batches, examining at most `budget` live entries,
--- one more to know that the log goes on, and `pruneBudget` gone ones (budgetedPage); settles an execution its job's forced cancel ended (settledExecution); drops
+-- one more to know that the log goes on, and `pruneBudget` gone ones (budgetedPage); meets an
+-- execution's retry (retryMet) and settles an execution its job's forced cancel ended (settledExecution); drops
 -- what is gone (the hash, its log entry, its queue entry); keeps those of the `statuses` asked for
 -- (comma-separated, '' for all); returns { flat HGETALL arrays, the sequence the next page starts
 -- after, '' at the end }.
@@ -38,6 +40,8 @@ while true do
     local r = ruleFields(key)
     if r.expiresAt and r.jobId then
       local settled
+      local agentId = redis.call('HGET', key, 'agentId')
+      r = retryMet(key, historyKeyOf(keyPrefix, agentId, id), agentId, r, jobKeysOf(keyPrefix, r.jobId), at, retention)
       r, settled = writeSettled(key, r, jobEndOf(jobKeysOf(keyPrefix, r.jobId).job), retention)
       if settled then redis.call('ZREM', queueKey, id) end
     end

@@ -16,14 +16,14 @@ local function jobAt(jk, at)
   if scheduledEndDue(state, at) then
     -- Read at the schedule's end (its timeouts then), as if met at that very instant.
     local endAt = state.spec.schedule.endAt
-    local jobEnd = scheduledEnd(state, countsAt(state, timedOutAt(jk, endAt), endAt), at)
+    local jobEnd = scheduledEnd(state, countsAt(state, timedOutAt(jk, endAt, state), endAt), at)
     if jobEnd then
       local canceled = ended(state, jobEnd)
       writeEnded(jk.job, state, canceled)
       state = canceled
     end
   end
-  local timedOut = timedOutAt(jk, at)
+  local timedOut = timedOutAt(jk, at, state)
   local counts = countsAt(state, timedOut, at)
   local jobEnd = abortAt(state, counts, at)
   if jobEnd then

@@ -6,10 +6,10 @@
 --- @include include/jobAt
 --- @include rules/jobGoneAt
 --- @include rules/endInstant
-local function jobMet(jobKey, jobDeliveredKey, jobInProgressKey, now, retentionMs)
+local function jobMet(jobKey, jobDeliveredKey, jobInProgressKey, jobRetryKey, now, retentionMs)
   local expiry = redis.call('HGET', jobKey, 'expiresAt')
   if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, retentionMs) <= now then return nil end
-  local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey }
+  local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey, retry = jobRetryKey }
   local when = endInstant(jobState(jobKey), now)
   local state, timedOut, counts = jobAt(jk, when)
   return { jk = jk, when = when, state = state, timedOut = timedOut, counts = counts }

@@ -16,12 +16,13 @@ local function jobState(jobKey)
     spec.rollout.exponential = { basePerMinute = tonumber(f.rolloutBase), incrementFactorTenths = tonumber(f.rolloutFactor),
       increaseAfter = { kind = f.rolloutAfter, count = tonumber(f.rolloutAfterCount) } }
   end
+  if f.retryCriteria then spec.retry = { criteria = cjson.decode(f.retryCriteria) } end
   if f.scheduleStart then
     spec.schedule = { startAt = tonumber(f.scheduleStart), endAt = tonumber(f.scheduleEnd), endBehavior = f.scheduleEndBehavior }
   end
   local tally = { targets = tonumber(f.targets), materialized = tonumber(f.materialized), delivered = tonumber(f.delivered),
     inProgress = tonumber(f.inProgress), completed = tonumber(f.completed), failed = tonumber(f.failed), rejected = tonumber(f.rejected),
-    canceled = tonumber(f.canceled), lastEndAt = tonumber(f.lastEndAt), updatedAt = tonumber(f.updatedAt) }
+    canceled = tonumber(f.canceled), retrying = tonumber(f.retrying) or 0, lastEndAt = tonumber(f.lastEndAt), updatedAt = tonumber(f.updatedAt) }
   local state = { spec = spec, tally = tally }
   if f.pauseState then state.pause = { paused = f.pauseState == '1', at = tonumber(f.pauseAt), reason = f.pauseReason } end
   if f.endStatus then

@@ -5,7 +5,7 @@ local function jobKeysOf(prefix, jobId)
   local part = keyPart(jobId)
   return { job = prefix .. 'job:' .. part, targets = prefix .. 'job-targets:' .. part, execs = prefix .. 'job-execs:' .. part,
     rollout = prefix .. 'job-rollout:' .. part, delivered = prefix .. 'job-deadlines:' .. part .. ':delivered',
-    inProgress = prefix .. 'job-deadlines:' .. part .. ':in_progress' }
+    inProgress = prefix .. 'job-deadlines:' .. part .. ':in_progress', retry = prefix .. 'job-deadlines:' .. part .. ':retry' }
 end
 local function commandKeyOf(prefix, agentId, commandId) return prefix .. 'cmd:' .. keyPart(agentId) .. ':' .. commandId end
 local function queueKeyOf(prefix, agentId) return prefix .. 'queue:' .. keyPart(agentId) end

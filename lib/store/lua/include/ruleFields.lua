@@ -6,5 +6,6 @@ local function ruleFields(key)
   local f = hashFields(key, COMMAND_RULE_FIELDS)
   return { expiresAt = tonumber(f.expiresAt), deadlineAt = tonumber(f.deadlineAt), completedAt = tonumber(f.completedAt),
     resultStatus = f.resultStatus, startedAt = tonumber(f.startedAt), deliveredAt = tonumber(f.deliveredAt),
-    timeoutMs = tonumber(f.timeoutMs), jobId = f.jobId, createdAt = tonumber(f.createdAt), updatedAt = tonumber(f.updatedAt) }
+    timeoutMs = tonumber(f.timeoutMs), jobId = f.jobId, createdAt = tonumber(f.createdAt), updatedAt = tonumber(f.updatedAt),
+    attempt = tonumber(f.attempt) }
 end

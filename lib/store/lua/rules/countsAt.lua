@@ -11,7 +11,9 @@ local function countsAt(state, timedOut, at)
   local undelivered = 0
   if jobEnd then undelivered = jobEnd.undelivered end
   local delivered, inProgress = tally.delivered - timedOut.delivered, tally.inProgress - timedOut.inProgress
-  local pending, expired = tally.targets - tally.materialized - undelivered, 0
+  -- Waiting for their next attempt count pending (retryCutoff: none after the job's end).
+  local retried = timedOut.retried or 0
+  local pending, expired = tally.targets - tally.materialized - undelivered + tally.retrying + retried, 0
   -- A schedule's stop_rollout end cancels every target not delivered then.
   local stopped = 0
   if rolloutStopped(state.spec, at) then stopped = pending end
@@ -21,6 +23,6 @@ local function countsAt(state, timedOut, at)
     delivered, inProgress, pending = 0, 0, 0
   end
   return { pending = pending, delivered = delivered, in_progress = inProgress, completed = tally.completed, failed = tally.failed,
-    rejected = tally.rejected, timed_out = timedOut.delivered + timedOut.inProgress, canceled = tally.canceled + undelivered + stopped,
+    rejected = tally.rejected, timed_out = timedOut.delivered + timedOut.inProgress - retried, canceled = tally.canceled + undelivered + stopped,
     expired = expired }
 end

@@ -7,6 +7,8 @@ local function retally(tally, before, after, at)
   local out = copy(tally)
   local from, to = nil, phaseOf(after)
   if before then from = phaseOf(before) end
+  if from == 'retrying' then out.retrying = out.retrying - 1 end
+  if to == 'retrying' then out.retrying = out.retrying + 1 end
   if from == 'delivered' then out.delivered = out.delivered - 1 end
   if from == 'in_progress' then out.inProgress = out.inProgress - 1 end
   if to == 'delivered' then out.delivered = out.delivered + 1 end
