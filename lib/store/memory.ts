@@ -571,7 +571,8 @@ export class MemoryCommandStore implements CommandStore {
       }
       this.book.settle(entry, now);
       if (!isDeliverable(entry.record, now)) continue;
-      const retry = phaseOf(entry.record) === 'retrying' ? this.book.retryDelivery(entry.record, now) : undefined;
+      const waiting = entry.record.jobId !== undefined && phaseOf(entry.record) === 'retrying';
+      const retry = waiting ? this.book.retryDelivery(entry.record, now) : undefined;
       if (retry === null) continue; // a retry its job's brakes hold back: it waits in the queue
       const before = entry.record;
       const first = before.deliveredAt === undefined;
