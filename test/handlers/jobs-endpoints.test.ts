@@ -394,6 +394,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           min_executed: 5,
         },
         schedule: null,
+        retry: null,
         status: 'in_progress',
         counts: { ...ZERO, pending: 3 },
         created_at: iso(now),
@@ -613,6 +614,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           delivery_count: 1,
           deadline_at: iso(rt.clock.now() + 60_000),
           job_id: jobId,
+          attempt: 1,
         },
       ]);
       expect((await read(jobId)).body.counts).toEqual({ ...ZERO, pending: 2, delivered: 1 });
@@ -774,6 +776,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           agent_id: b,
           command_id: null,
           status: 'canceled',
+          attempt: 1,
           delivered_at: null,
           updated_at: canceledAt,
           completed_at: canceledAt,
@@ -859,6 +862,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         agent_id: agentId(2),
         command_id: jobId,
         status: 'completed',
+        attempt: 1,
         delivered_at: expect.any(String),
         updated_at: expect.any(String),
         completed_at: expect.any(String),

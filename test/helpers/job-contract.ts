@@ -737,6 +737,175 @@ export function jobContract(target: StoreTarget): void {
       });
     });
 
+    describe('retries', () => {
+      const retryFailed = { criteria: [{ failureType: 'failed' as const, maxAttempts: 3 }] };
+      const attempt = (records: readonly CommandRecord[]) => records.map((record) => [record.commandId, record.attempt ?? 1]);
+
+      it('a failure with attempts left is the next attempt, pending for the same agent, delivered on its next poll; the last failure stands', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create({ agents: [a, b] }, { retry: retryFailed });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(attempt(await w.poll(a))).toEqual([[id, 1]]);
+        w.at(2_000);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        // Counted pending (its next attempt), not failed, from that very instant; the listing agrees.
+        const retried = await w.check(id, { pending: 2 });
+        expect(retried.status).toBe('in_progress');
+        const [entry] = (await w.listed(id)).filter((listed) => listed.agentId === a);
+        expect(entry).toMatchObject({ status: 'pending', record: { attempt: 2 } });
+        // A report on the attempt that failed, or before the next one is delivered: 409, nothing changes.
+        expect(
+          await w.rt.stores.unchecked.commands.complete(a, id, {
+            status: 'completed',
+            resultJson: undefined,
+            completedAt: w.now(),
+            attempt: 1,
+          }),
+        ).toEqual({
+          outcome: 'stale_attempt',
+          attempt: 2,
+        });
+        expect(await w.report(a, id, 'completed')).toBe('stale_attempt');
+        w.at(3_000);
+        const [again] = await w.poll(a);
+        expect(again).toMatchObject({ commandId: id, attempt: 2, deliveredAt: w.t0 + 3_000, deliveryCount: 2 });
+        await w.check(id, { pending: 1, delivered: 1 });
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        w.at(4_000);
+        expect(attempt(await w.poll(a))).toEqual([[id, 3]]);
+        expect(
+          await w.rt.stores.unchecked.commands.complete(a, id, {
+            status: 'failed',
+            resultJson: '{"code":7}',
+            completedAt: w.now(),
+            attempt: 3,
+          }),
+        ).toEqual({
+          outcome: 'accepted',
+          status: 'failed',
+        });
+        // The third attempt was the last: failed stands, counted and judged.
+        await w.check(id, { pending: 1, failed: 1 });
+        expect(await w.poll(a)).toEqual([]);
+        const detail = await w.jobs.execution(id, a, w.now());
+        expect(detail.outcome === 'ok' && detail.history.map((change) => [change.status, change.attempt, change.reason ?? null])).toEqual([
+          ['delivered', 1, null],
+          ['failed', 1, null],
+          ['pending', 2, 'retry'],
+          ['delivered', 2, null],
+          ['failed', 2, null],
+          ['pending', 3, 'retry'],
+          ['delivered', 3, null],
+          ['failed', 3, null],
+        ]);
+        // rejected is never retried.
+        expect(attempt(await w.poll(b))).toEqual([[id, 1]]);
+        expect(await w.report(b, id, 'rejected')).toBe('accepted');
+        expect((await w.check(id, { failed: 1, rejected: 1 })).status).toBe('completed');
+      });
+
+      it('a timeout with attempts left is pending again at the exact millisecond of its deadline; abort judges only what will not be retried', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create(
+          { agents: [a, b] },
+          {
+            timeoutMs: 10_000,
+            retry: { criteria: [{ failureType: 'timed_out' as const, maxAttempts: 2 }] },
+            abort: { criteria: [{ failureType: 'timed_out' as const, thresholdPercent: 50, minExecuted: 1 }] },
+          },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        w.at(10_999);
+        await w.check(id, { pending: 1, delivered: 1 });
+        w.at(11_000);
+        // Its deadline: the next attempt, pending, no abort (nothing judged yet).
+        expect((await w.check(id, { pending: 2 })).status).toBe('in_progress');
+        expect(statusesOf(await w.listed(id))).toEqual({ [a]: 'pending', [b]: 'pending' });
+        const [again] = await w.poll(a);
+        expect(again).toMatchObject({ commandId: id, attempt: 2, deliveredAt: w.t0 + 11_000, deadlineAt: w.t0 + 21_000 });
+        await w.check(id, { pending: 1, delivered: 1 });
+        const detail = await w.jobs.execution(id, a, w.now());
+        expect(detail.outcome === 'ok' && detail.history.map((change) => [change.status, change.at - w.t0, change.attempt])).toEqual([
+          ['delivered', 1_000, 1],
+          ['timed_out', 11_000, 1],
+          ['pending', 11_000, 2],
+          ['delivered', 11_000, 2],
+        ]);
+        // The second timeout is the last attempt's: timed_out stands, and crosses the criterion at that instant.
+        w.at(21_000);
+        const aborted = await w.check(id, { timed_out: 1, canceled: 1 });
+        expect(aborted).toMatchObject({ status: 'aborted', completedAt: w.t0 + 21_000 });
+        expect(await w.poll(b)).toEqual([]);
+      });
+
+      it('a timeout retried is read the same by every store path before anyone meets it: listing, job, the agent poll', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create(
+          { agents: [a, b] },
+          { timeoutMs: 5_000, retry: { criteria: [{ failureType: 'all' as const, maxAttempts: 2 }] } },
+        );
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+        w.at(6_500);
+        // a's timeout met by its read (GET of the command), b's by nobody: both pending.
+        expect(await w.rt.stores.unchecked.commands.get(a, id, w.now())).toMatchObject({ attempt: 2, updatedAt: w.t0 + 6_000 });
+        await w.check(id, { pending: 2 });
+        expect(await w.report(b, id, 'completed')).toBe('stale_attempt');
+        expect(attempt(await w.poll(b))).toEqual([[id, 2]]);
+        expect(await w.report(b, id, 'completed')).toBe('accepted');
+        await w.check(id, { pending: 1, completed: 1 });
+      });
+
+      it('a pause holds a retry; a resume delivers it; the job cancel cancels a retry still waiting', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create({ agents: [a, b] }, { retry: retryFailed });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.polled(b)).toEqual([id]);
+        w.at(2_000);
+        expect((await w.jobs.pause(id, { paused: true, reason: undefined, at: w.now() })).outcome).toBe('accepted');
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        expect(await w.report(b, id, 'failed')).toBe('accepted');
+        w.at(3_000);
+        expect(await w.poll(a)).toEqual([]);
+        await w.check(id, { pending: 2 });
+        expect((await w.jobs.pause(id, { paused: false, reason: undefined, at: w.now() })).outcome).toBe('accepted');
+        expect(attempt(await w.poll(a))).toEqual([[id, 2]]);
+        w.at(4_000);
+        const canceled = await w.jobs.cancel(id, { reason: 'enough', force: false, at: w.now() });
+        expect(canceled).toMatchObject({ outcome: 'accepted', job: { counts: counts({ delivered: 1, canceled: 1 }) } });
+        expect(await w.poll(b)).toEqual([]);
+        await w.check(id, { delivered: 1, canceled: 1 });
+        const [waiting] = (await w.listed(id)).filter((entry) => entry.agentId === b);
+        expect(waiting).toMatchObject({ status: 'canceled', cancelReason: 'enough', record: { attempt: 2 } });
+        // The delivered attempt goes on; its failure after the cancel is not retried.
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        expect((await w.check(id, { failed: 1, canceled: 1 })).status).toBe('canceled');
+      });
+
+      it('a retry counts against the rollout as a delivery', async () => {
+        const [a, b] = [fresh('a'), fresh('b')];
+        const job = await w.create({ agents: [a, b] }, { retry: retryFailed, rollout: { maxPerMinute: 1 } });
+        const id = job.spec.jobId;
+        w.at(1_000);
+        expect(await w.polled(a)).toEqual([id]);
+        expect(await w.report(a, id, 'failed')).toBe('accepted');
+        w.at(30_000);
+        expect(await w.poll(a)).toEqual([]);
+        w.at(61_001);
+        expect(attempt(await w.poll(a))).toEqual([[id, 2]]);
+        expect(await w.poll(b)).toEqual([]);
+        w.at(121_002);
+        expect(await w.polled(b)).toEqual([id]);
+      });
+    });
+
     describe('schedule', () => {
       it('is scheduled before start_at and delivers nothing; from start_at to the very millisecond it is in progress', async () => {
         const [a, b] = [fresh('a'), fresh('b')];
