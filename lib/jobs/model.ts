@@ -206,7 +206,7 @@ export interface TimedOutTally {
   readonly inProgress: number;
   /**
    * Of those, the ones whose timeout is retried (their attempt has a retry left: the deadline is
-   * also kept in the retry set) and came before the job's retry cutoff (rules retryCutoff): each
+   * also kept in the retry set) and came at or before the job's retry cutoff (rules retryCutoff): each
    * is counted pending, its next attempt, not timed_out. Absent: none.
    */
   readonly retried?: number;

@@ -573,9 +573,10 @@ export function maxAttempts(retry: RetryConfig | undefined, how: 'failed' | 'tim
 
 /**
  * The instant from which nothing is retried: the job's written end, its schedule's stop_rollout
- * end, its expiry, whichever comes first. An attempt that fails or times out at or after it ends
- * as it did; one waiting for its retry then is canceled by that end (counted in its `undelivered`,
- * or canceled with schedule_ended), or expired.
+ * end, its expiry, whichever comes first. An attempt that fails at or after it, or times out
+ * after it, ends as it did; one waiting for its retry then (a timeout at that very instant
+ * included) is canceled by that end (counted in its `undelivered`, or canceled with
+ * schedule_ended), or expired.
  */
 export function retryCutoff(state: JobState): number {
   const { spec } = state;
@@ -612,14 +613,15 @@ export function nextAttempt(record: CommandRecord, at: number): CommandRecord {
 }
 
 /**
- * A job's execution met at `now`: when its attempt timed out before the retry cutoff and has a
- * retry left, its next attempt, pending from the deadline on (nextAttempt at the deadline); else
+ * A job's execution met at `now`: when its attempt timed out at or before the retry cutoff and has
+ * a retry left (a timeout at the very instant of the job's end is retried, and that end cancels
+ * the retry with the rest of what it caught waiting; a failure reported then is not: failureRetried), its next attempt, pending from the deadline on (nextAttempt at the deadline); else
  * undefined. The counts had it pending from that instant (TimedOutTally.retried); the store that
  * meets it writes it (the tally moved, retally; its deadline entries dropped), a read shows it so.
  */
 export function timeoutRetried(record: CommandRecord, state: JobState, now: number): CommandRecord | undefined {
   const deadline = deadlineEntry(record);
-  if (deadline === undefined || deadline > now || deadline >= retryCutoff(state) || !retriesTimeout(state.spec, record)) return undefined;
+  if (deadline === undefined || deadline > now || deadline > retryCutoff(state) || !retriesTimeout(state.spec, record)) return undefined;
   return nextAttempt(record, deadline);
 }
 

@@ -309,7 +309,7 @@ export class MemoryJobBook {
     const inProgress = count(job.deadlines.in_progress);
     const cutoff = retryCutoff(job.state);
     let retried = 0;
-    for (const deadline of job.deadlines.retry.values()) if (deadline <= now && deadline < cutoff) retried += 1;
+    for (const deadline of job.deadlines.retry.values()) if (deadline <= Math.min(now, cutoff)) retried += 1;
     return { delivered, inProgress, ...(retried === 0 ? {} : { retried }), ...(lastAt === undefined ? {} : { lastAt }) };
   }
 

@@ -79,12 +79,21 @@ type Op =
       schedule: number;
       timeout: number;
       ttl: number;
+      retry: number;
       idempotency: { key: number; fingerprint: number } | undefined;
     }
   | { kind: 'join' | 'leave'; group: number; agent: number }
   | { kind: 'enqueue'; agent: number }
   | { kind: 'poll'; agent: number; limit: number }
-  | { kind: 'report'; agent: number; job: number; status: 'completed' | 'failed' | 'rejected' | 'in_progress'; stepMs: number | undefined }
+  | {
+      kind: 'report';
+      agent: number;
+      job: number;
+      status: 'completed' | 'failed' | 'rejected' | 'in_progress';
+      stepMs: number | undefined;
+      attempt: number | undefined;
+    }
+  | { kind: 'get'; agent: number; job: number }
   | { kind: 'cancel'; agent: number; job: number }
   | { kind: 'cancelJob'; job: number; force: boolean; reason: string | undefined }
   | { kind: 'pause'; job: number; paused: boolean; reason: string | undefined }
@@ -98,6 +107,18 @@ const index = (list: readonly unknown[]) => fc.nat({ max: list.length - 1 });
 const BUDGET = fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined });
 const rarely = <T>(arbitrary: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
 const jobIndex = fc.nat({ max: MAX_JOBS - 1 });
+/** Retries: none (twice, so most jobs have none), failures and timeouts alike, or each its own. */
+const RETRIES = [
+  undefined,
+  undefined,
+  { criteria: [{ failureType: 'all' as const, maxAttempts: 3 }] },
+  {
+    criteria: [
+      { failureType: 'timed_out' as const, maxAttempts: 2 },
+      { failureType: 'failed' as const, maxAttempts: 3 },
+    ],
+  },
+] as const;
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -112,6 +133,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       schedule: index(SCHEDULES),
       timeout: index(TIMEOUTS),
       ttl: index(TTLS),
+      retry: index(RETRIES),
       idempotency: rarely(fc.record({ key: fc.nat({ max: 1 }), fingerprint: fc.nat({ max: 1 }) })),
     }),
   },
@@ -127,8 +149,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       job: jobIndex,
       status: fc.constantFrom('completed' as const, 'failed' as const, 'rejected' as const, 'in_progress' as const),
       stepMs: rarely(fc.constantFrom(3_000, 10_000)),
+      attempt: rarely(fc.constantFrom(1, 2, 3)),
     }),
   },
+  // An operator's read of an execution: it meets a timeout retried as the poll and the report do.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('get' as const), agent: index(AGENTS), job: jobIndex }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), agent: index(AGENTS), job: jobIndex }) },
   {
     weight: 1,
@@ -216,6 +241,7 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
           ...(TIMEOUTS[op.timeout] === undefined ? {} : { timeoutMs: TIMEOUTS[op.timeout] }),
           ...(ROLLOUTS[op.rollout] === undefined ? {} : { rollout: ROLLOUTS[op.rollout] as RolloutConfig }),
           ...(ABORTS[op.abort] === undefined ? {} : { abort: ABORTS[op.abort] }),
+          ...(RETRIES[op.retry] === undefined ? {} : { retry: RETRIES[op.retry] }),
           ...(schedule === undefined
             ? {}
             : {
@@ -257,11 +283,14 @@ async function runHistory(ops: readonly Op[], subjects: readonly Subject[]): Pro
       case 'report': {
         const report: Report =
           op.status === 'in_progress'
-            ? { status: 'in_progress', statusDetailsJson: undefined, timeoutMs: op.stepMs, at: now }
-            : { status: op.status, resultJson: undefined, completedAt: now };
+            ? { status: 'in_progress', statusDetailsJson: undefined, timeoutMs: op.stepMs, at: now, attempt: op.attempt }
+            : { status: op.status, resultJson: undefined, completedAt: now, attempt: op.attempt };
         await each((rt) => rt.stores.unchecked.commands.complete(AGENTS[op.agent] as string, jobAt(op.job), report));
         break;
       }
+      case 'get':
+        await each((rt) => rt.stores.unchecked.commands.getDetail(AGENTS[op.agent] as string, jobAt(op.job), now));
+        break;
       case 'cancel':
         await each((rt) => rt.stores.unchecked.commands.cancel(AGENTS[op.agent] as string, jobAt(op.job), { reason: 'one', at: now }));
         break;
