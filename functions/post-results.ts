@@ -15,7 +15,7 @@ export async function postResults(event: APIGatewayProxyEventV2, context: AuthCo
   if (answer.outcome === 'stale_attempt') {
     // A report on an attempt that is over (the execution was retried since): nothing changed.
     const named = input.report.attempt === undefined ? 'the attempt reported on' : `attempt ${input.report.attempt}`;
-    throw new ApiError('conflict', `${named} is over: the command is at attempt ${answer.attempt}, not yet delivered or still running`);
+    throw new ApiError('conflict', `${named} is over: the command is at attempt ${answer.attempt}`);
   }
   if (answer.outcome === 'refused' && isTerminal(answer.status)) {
     const final = input.report.status !== 'in_progress';

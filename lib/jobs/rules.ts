@@ -357,12 +357,14 @@ export function jobCompletedAt(state: JobState, counts: JobCounts, timedOut: Tim
   if (state.end !== undefined) return state.end.at;
   if (jobStatusAt(state, counts, now) !== 'completed') return undefined;
   if (counts.expired > 0 || (state.spec.continuous && now >= state.spec.expiresAt)) return state.spec.expiresAt;
-  return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0, stoppedAt(state, now) ?? 0);
+  return Math.max(state.spec.createdAt, state.tally.lastEndAt ?? 0, timedOut.lastAt ?? 0, stoppedAt(state, timedOut, now) ?? 0);
 }
 
 /** When the schedule's stop_rollout canceled undelivered targets, if it did by `now`: its endAt. */
-function stoppedAt(state: JobState, now: number): number | undefined {
-  return rolloutStopped(state.spec, now) && undeliveredLeft(state) > 0 ? state.spec.schedule?.endAt : undefined;
+function stoppedAt(state: JobState, timedOut: TimedOutTally, now: number): number | undefined {
+  // What waited then: targets never delivered, and executions waiting for their retry.
+  const waiting = undeliveredLeft(state) + state.tally.retrying + (timedOut.retried ?? 0);
+  return rolloutStopped(state.spec, now) && waiting > 0 ? state.spec.schedule?.endAt : undefined;
 }
 
 /**
@@ -377,7 +379,7 @@ export function jobSnapshot(state: JobState, timedOut: TimedOutTally, now: numbe
   const byTime =
     state.end?.final !== undefined
       ? 0
-      : Math.max(timedOut.lastAt ?? 0, counts.expired > 0 ? state.spec.expiresAt : 0, stoppedAt(state, now) ?? 0);
+      : Math.max(timedOut.lastAt ?? 0, counts.expired > 0 ? state.spec.expiresAt : 0, stoppedAt(state, timedOut, now) ?? 0);
   return {
     spec: state.spec,
     status,

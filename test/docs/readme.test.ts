@@ -209,7 +209,8 @@ const CHECKS: Record<string, (output: string) => void> = {
     expect(job).toMatchObject({
       status: 'scheduled',
       schedule: { end_at: null, end_behavior: 'stop_rollout' },
-      rollout: { max_per_minute: 4, current_per_minute: 1 },
+      rollout: { max_per_minute: 8, current_per_minute: 1 },
+      retry: { criteria: [{ failure_type: 'failed', max_attempts: 2 }] },
       abort: { criteria: [{ failure_type: 'timed_out' }, { failure_type: 'rejected' }] },
       counts: expect.objectContaining({ pending: 4 }),
     });
@@ -243,6 +244,22 @@ const CHECKS: Record<string, (output: string) => void> = {
     expect([third, fourth].map((poll) => poll?.commands.length)).toEqual([1, 1]);
     expect(counts).toMatchObject({ pending: 0, delivered: 2, completed: 2 });
   },
+  'can-4 succeeds': (output) => {
+    const [fourth, third, counts, polled] = documents(output) as Record<string, any>[];
+    expect(fourth).toMatchObject({ status: 'completed', accepted: true });
+    expect(third).toMatchObject({ status: 'failed', accepted: true });
+    expect(counts).toMatchObject({ pending: 1, delivered: 0, completed: 3, failed: 0 });
+    expect(polled).toMatchObject({ agent_id: 'can-3', commands: [{ command: 'upgrade', attempt: 2, status: 'delivered' }] });
+  },
+  'a late report on attempt 1': (output) => {
+    const [late, posted, ...more] = documents(output) as unknown[];
+    expect(late).toMatchObject({ error: 'conflict' });
+    expect(posted).toMatchObject({ status: 'completed', accepted: true });
+    expect(more).toEqual([]);
+    expect(output.trim().endsWith('"completed"')).toBe(true);
+  },
+  "can-3's execution with its history": (output) =>
+    expect(output.trim().split('\n')).toEqual(['delivered 1', 'failed 1', 'pending 2 retry', 'delivered 2', 'completed 2']),
   'a dry run: dry-web': (output) =>
     expect(documents(output)).toEqual([
       { dry_run: true, targets: 4, targets_exact: true, by_group: { 'dry-web': 3 }, agents_listed: 2, estimated_rollout_minutes: 2 },
