@@ -44,6 +44,13 @@ export interface AgentCommand {
   readonly args: Record<string, unknown>;
   readonly created_at: string;
   readonly expires_at: string;
+  /** Which attempt this is: more than 1 for a job's execution retried (the same command_id again). */
+  readonly attempt?: number;
+}
+
+/** What the agent remembers a run by: a retried execution is a new run of the same command id. */
+function runKey(command: AgentCommand): string {
+  return (command.attempt ?? 1) > 1 ? `${command.command_id}#${command.attempt}` : command.command_id;
 }
 
 /** What a command came to: the body of POST /api/results without the command id. */
@@ -261,8 +268,11 @@ export class Agent {
   private readonly log: (event: AgentEvent) => void;
   private readonly random: () => number;
   private readonly now: () => number;
-  /** command_id → its outcome, once run; `reported` once the service accepted it (or it is final). */
-  private readonly done = new Map<string, { outcome: Outcome; reported: boolean; replaced: boolean }>();
+  /**
+   * Each run (runKey: the command id, and the attempt of a retried one) → its command id, attempt
+   * and outcome; `reported` once the service accepted it (or it is final).
+   */
+  private readonly done = new Map<string, { commandId: string; attempt: number; outcome: Outcome; reported: boolean; replaced: boolean }>();
   private config:
     | { pollIntervalSeconds: number; pushPollIntervalSeconds: number; limit: number; resultMaxBytes: number; readAt: number }
     | undefined;
@@ -309,8 +319,8 @@ export class Agent {
   async poll(signal: AbortSignal, maxCommands = Number.POSITIVE_INFINITY): Promise<boolean> {
     this.counts.polls += 1;
     const config = await this.readConfig(signal);
-    for (const [commandId, entry] of this.done) {
-      if (!entry.reported) await this.report(commandId, signal);
+    for (const [key, entry] of this.done) {
+      if (!entry.reported) await this.report(key, signal);
     }
     const answer = await this.request('GET', `/api/commands?limit=${config.limit}`, undefined, signal);
     if (answer.status !== 200) throw new Error(`GET /api/commands answered ${answer.status}`);
@@ -318,19 +328,20 @@ export class Agent {
     this.log({ type: 'fetched', count: commands.length });
     for (const command of commands) {
       if (signal.aborted) break;
-      const seen = this.done.get(command.command_id);
+      const key = runKey(command);
+      const seen = this.done.get(key);
       if (seen !== undefined) {
-        // At-least-once delivery: run once, report until accepted.
+        // At-least-once delivery: run once (each attempt of a retried one once), report until accepted.
         this.log({ type: 'duplicate', commandId: command.command_id });
-        if (!seen.reported) await this.report(command.command_id, signal);
+        if (!seen.reported) await this.report(key, signal);
         continue;
       }
       if (this.counts.ran >= maxCommands) break;
       const outcome = this.bounded(await this.execute(command, signal), config.resultMaxBytes);
-      this.remember(command.command_id, outcome);
+      this.remember(key, command, outcome);
       this.counts.ran += 1;
       this.log({ type: 'ran', commandId: command.command_id, command: command.command, status: outcome.status });
-      await this.report(command.command_id, signal);
+      await this.report(key, signal);
     }
     return commands.length >= config.limit;
   }
@@ -350,8 +361,8 @@ export class Agent {
     return count;
   }
 
-  private remember(commandId: string, outcome: Outcome): void {
-    this.done.set(commandId, { outcome, reported: false, replaced: false });
+  private remember(key: string, command: AgentCommand, outcome: Outcome): void {
+    this.done.set(key, { commandId: command.command_id, attempt: command.attempt ?? 1, outcome, reported: false, replaced: false });
     if (this.done.size > REMEMBERED) {
       for (const [id, entry] of this.done) {
         if (entry.reported) {
@@ -391,11 +402,12 @@ export class Agent {
     return this.config;
   }
 
-  /** Posts a remembered result; settles it on 200, 404 and 409. */
-  private async report(commandId: string, signal: AbortSignal): Promise<void> {
-    const entry = this.done.get(commandId);
+  /** Posts a remembered result, naming the attempt it ran; settles it on 200, 404 and 409 (an attempt that is over included). */
+  private async report(key: string, signal: AbortSignal): Promise<void> {
+    const entry = this.done.get(key);
     if (entry === undefined || entry.reported) return;
-    const body = { command_id: commandId, ...entry.outcome };
+    const { commandId } = entry;
+    const body = { command_id: commandId, ...entry.outcome, attempt: entry.attempt };
     const answer = await this.request('POST', '/api/results', body, signal).catch((error: unknown) => {
       // Kept: posted again on the next cycle.
       if (error instanceof GaveUp) return undefined;
@@ -409,12 +421,13 @@ export class Agent {
       this.log({ type: 'accepted', commandId, status: entry.outcome.status });
     } else if ((answer.status === 400 || answer.status === 413) && !entry.replaced) {
       // The service will never take this result: say so with one it will.
-      this.done.set(commandId, {
+      this.done.set(key, {
+        ...entry,
         outcome: { status: 'failed', result: { reason: 'result_rejected', http_status: answer.status, error } },
         reported: false,
         replaced: true,
       });
-      await this.report(commandId, signal);
+      await this.report(key, signal);
     } else {
       // 409 (another result won, or the command expired), 404 (gone), or a replaced result refused too.
       entry.reported = true;
