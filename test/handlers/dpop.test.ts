@@ -16,6 +16,7 @@ import { accessTokenHash, jwkThumbprint, normalizedHtu, proofId, proofKeepUntil,
 import { loadConfig } from '../../lib/config.ts';
 import { redisKeys } from '../../lib/store/keys.ts';
 import { type Answer, invoke } from '../helpers/lambda.ts';
+import { Contract } from '../helpers/openapi.ts';
 import { HAS_REDIS } from '../helpers/redis.ts';
 import { redisTarget, storeTargets, type TestRuntime } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
@@ -25,6 +26,8 @@ const HOST = 'api.test.local';
 const URL_COMMANDS = `https://${HOST}/api/commands`;
 
 let key: DpopKey;
+/** Every refusal is checked against docs/openapi.yaml as well (body and WWW-Authenticate). */
+const contract = Contract.load();
 
 beforeEach(async () => {
   key ??= await generateDpopKey();
@@ -57,12 +60,14 @@ function expectProofRefused(answer: Answer, reason: string, algs = 'ES256 RS256 
   expect(answer.headers['www-authenticate']).toBe(
     `DPoP realm="biz-service", error="invalid_dpop_proof", error_description="${reason}", algs="${algs}"`,
   );
+  expect(contract.answerProblems('get', '/api/commands', answer)).toEqual([]);
 }
 
 function expectTokenRefused(answer: Answer, reason: string, challenge: 'DPoP' | 'Bearer' = 'DPoP'): void {
   expect(answer.status, JSON.stringify(answer.body)).toBe(401);
   expect(answer.body).toEqual({ error: 'invalid_token', error_description: reason, request_id: expect.any(String) });
   expect(answer.headers['www-authenticate']).toMatch(new RegExp(`^${challenge} realm="biz-service", error="invalid_token"`));
+  expect(contract.answerProblems('get', '/api/commands', answer)).toEqual([]);
 }
 
 /** Replaces a proof's header (its signature kept): for the checks that come before the signature. */
