@@ -209,7 +209,7 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>dpop-jti:<proof>',
     type: 'string',
     meaning:
-      "a DPoP proof's jti seen (RFC 9449): `<proof>` is base64url SHA-256 of the key's thumbprint and the jti (proofId, lib/auth/dpop.ts), the value the id of the request that used it; written by the gate, which refuses the proof to any other request (docs/tokens.md#dpop)",
+      "a DPoP proof's jti seen (RFC 9449): `<proof>` is base64url SHA-256 of the key's thumbprint and the jti (proofId, lib/auth/dpop.ts), the value the id of the request that used it; written by the gate, which refuses the proof to any other request (docs/tokens.md#dpop-proof-of-possession-rfc-9449)",
     expiry:
       "`PXAT` the proof's `iat` + twice DPOP_IAT_WINDOW_SECONDS (proofKeepUntil): past its window the `iat` check refuses the proof by itself",
   },
