@@ -2,16 +2,20 @@
  * The reference agent with --dpop-key against the real local server over real HTTP, on both
  * stores, each as the docs show it (docs/tokens.md#dpop): `npm run token -- --dpop-key FILE` mints
  * tokens bound to the key in FILE, and `npm run agent -- --dpop-key FILE` sends each request
- * with the DPoP scheme and a fresh proof by that key. Both tools run as child processes.
+ * with the DPoP scheme and a fresh proof by that key. Both tools run as child processes. And a
+ * proof replayed across two server processes (`node dev/server.ts`, each with its own bridge and
+ * Upstash client) sharing one Redis and one PUBLIC_BASE_URL is refused by the second.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { dpopKeyFile } from '../../dev/dpop.ts';
+import { dpopKeyFile, dpopProof, generateDpopKey } from '../../dev/dpop.ts';
+import { freePort } from '../../dev/own-redis.ts';
 import { type LocalServer, startServer } from '../../dev/server.ts';
+import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, tcpClient, uniquePrefix } from '../helpers/redis.ts';
 import { type StoreTarget, storeTargets } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
 
@@ -103,3 +107,65 @@ describe.each(storeTargets('agent-dpop'))(
     });
   },
 );
+
+describe.skipIf(!HAS_REDIS)('a proof replayed to another server process sharing the Redis', () => {
+  const prefix = uniquePrefix('dpop-processes');
+  const servers: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const server of servers) if (server.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
+    const redis = await tcpClient();
+    await deletePrefix(redis, prefix);
+    redis.destroy();
+  });
+
+  /** `node dev/server.ts` on Redis with the one prefix and public URL; resolves with its URL once /health answers. */
+  async function serverProcess(): Promise<string> {
+    const port = await freePort();
+    const server = spawn(process.execPath, ['dev/server.ts'], {
+      cwd: ROOT,
+      env: {
+        ...env,
+        USE_REDIS: 'true',
+        REDIS_HOST,
+        REDIS_PORT: String(REDIS_PORT),
+        REDIS_KEY_PREFIX: prefix,
+        BIZ_SERVICE_PORT: String(port),
+        PUBLIC_BASE_URL: 'https://agents.example.com',
+      },
+      stdio: 'ignore',
+    });
+    servers.push(server);
+    const url = `http://127.0.0.1:${port}`;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+      if (server.exitCode !== null) throw new Error('the server process exited');
+      if (
+        await fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return url;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('the server process did not answer /health');
+  }
+
+  it('is refused by the second process once the first took it, and each process takes a fresh one', async () => {
+    const [first, second] = await Promise.all([serverProcess(), serverProcess()]);
+    const key = await generateDpopKey();
+    const token = await signToken({ cnf: { jkt: key.jkt } });
+    const proofFor = () => dpopProof(key, { htm: 'GET', htu: 'https://agents.example.com/api/commands', accessToken: token });
+    const poll = async (url: string, proof: string) => {
+      const response = await fetch(`${url}/api/commands`, { headers: { authorization: `DPoP ${token}`, dpop: proof } });
+      return { status: response.status, body: (await response.json()) as { error_description?: string } };
+    };
+
+    const once = await proofFor();
+    expect((await poll(first, once)).status).toBe(200);
+    const replayed = await poll(second, once);
+    expect(replayed.status).toBe(401);
+    expect(replayed.body.error_description).toBe('proof_replayed');
+    expect((await poll(first, once)).body.error_description).toBe('proof_replayed');
+    expect((await poll(second, await proofFor())).status).toBe(200);
+  }, 60_000);
+});
