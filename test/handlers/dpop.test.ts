@@ -7,7 +7,7 @@
  * requests go through two store clients sharing one Redis. Proofs and tokens are signed with
  * jose (dev/dpop.ts, dev/token.ts), not with the verifier's library.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type DpopKey, dpopKey, dpopProof, generateDpopKey } from '../../dev/dpop.ts';
 import { handler as getCommands } from '../../functions/get-commands.ts';
@@ -237,6 +237,31 @@ describe.each(storeTargets('dpop'))('DPoP on the $name store', (target) => {
       await call(token, { dpop: await proof(token, { header: { jwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } } }) }),
       'invalid_jwk',
     );
+  });
+
+  it('refuses a jwk that does not suit the alg, and an RSA key under 2048 bits (invalid_jwk)', async () => {
+    const p384 = await dpopKey(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey, 'ES384');
+    const rsa = await generateDpopKey('rsa');
+    const ed = await generateDpopKey('ed25519');
+    // Each signed by its own key, the header naming an alg of another family or curve.
+    for (const [signer, alg] of [
+      [p384, 'ES256'],
+      [key, 'RS256'],
+      [rsa, 'ES256'],
+      [key, 'EdDSA'],
+      [ed, 'PS256'],
+    ] as const) {
+      const bound = await boundToken(rt, signer);
+      expectProofRefused(await call(bound, { dpop: withHeader(await proof(bound, {}, signer), { alg }) }), 'invalid_jwk');
+    }
+    // jose will not sign with an RSA key under 2048 bits: the proof of that one is signed by node:crypto.
+    const small = await dpopKey(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey, 'RS256');
+    const smallToken = await boundToken(rt, small);
+    const payload = (await proof(smallToken)).split('.')[1] ?? '';
+    const header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'RS256', jwk: small.jwk })).toString('base64url');
+    const smallInput = `${header}.${payload}`;
+    const signature = sign('sha256', Buffer.from(smallInput), small.privateKey).toString('base64url');
+    expectProofRefused(await call(smallToken, { dpop: `${smallInput}.${signature}` }), 'invalid_jwk');
   });
 
   it('refuses a signature that does not verify with the header jwk (invalid_signature)', async () => {
