@@ -122,11 +122,17 @@ export function normalizedHtu(value: string): string | undefined {
 
 /**
  * The URL the client called: PUBLIC_BASE_URL (a custom domain, or a stage URL with its path) and
- * the path the route matched; without one, the scheme and host the request came in with.
+ * the request's path; without one, the scheme and host the request came in with. API Gateway
+ * keeps a named stage's segment and an API mapping's base path in `rawPath` (HTTP API, payload
+ * 2.0): a path that already starts with the base URL's path is taken as it is, after its origin.
  */
 export function requestUrl(base: string | undefined, request: { scheme: string; host: string; path: string }): string {
-  const root = base ?? `${request.scheme}://${request.host}`;
-  return `${root.replace(/\/+$/, '')}${request.path.startsWith('/') ? '' : '/'}${request.path}`;
+  const path = request.path.startsWith('/') ? request.path : `/${request.path}`;
+  if (base === undefined) return `${request.scheme}://${request.host}${path}`;
+  const root = new URL(base);
+  const basePath = root.pathname.replace(/\/+$/, '');
+  const within = basePath !== '' && (path === basePath || path.startsWith(`${basePath}/`));
+  return `${root.origin}${within ? '' : basePath}${path}`;
 }
 
 /**

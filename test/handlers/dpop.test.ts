@@ -12,7 +12,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type DpopKey, dpopKey, dpopProof, generateDpopKey } from '../../dev/dpop.ts';
 import { handler as getCommands } from '../../functions/get-commands.ts';
 import { handler as whoami } from '../../functions/whoami.ts';
-import { accessTokenHash, jwkThumbprint, normalizedHtu, proofId, proofKeepUntil, proofReplayed } from '../../lib/auth/dpop.ts';
+import { accessTokenHash, jwkThumbprint, normalizedHtu, proofId, proofKeepUntil, proofReplayed, requestUrl } from '../../lib/auth/dpop.ts';
 import { loadConfig } from '../../lib/config.ts';
 import { redisKeys } from '../../lib/store/keys.ts';
 import { type Answer, invoke } from '../helpers/lambda.ts';
@@ -118,6 +118,15 @@ describe('the pure rules', () => {
     }
     expect(normalizedHtu('/api/commands')).toBeUndefined();
     expect(normalizedHtu('ftp://api.example.com/x')).toBeUndefined();
+  });
+
+  it('builds the URL called from PUBLIC_BASE_URL, or the request, a base path in the request counted once', () => {
+    const request = (path: string) => ({ scheme: 'https', host: 'x.execute-api.eu-west-1.amazonaws.com', path });
+    expect(requestUrl(undefined, request('/api/commands'))).toBe('https://x.execute-api.eu-west-1.amazonaws.com/api/commands');
+    expect(requestUrl('https://api.example.com', request('/api/commands'))).toBe('https://api.example.com/api/commands');
+    expect(requestUrl('https://api.example.com/v1', request('/api/commands'))).toBe('https://api.example.com/v1/api/commands');
+    expect(requestUrl('https://api.example.com/v1', request('/v1/api/commands'))).toBe('https://api.example.com/v1/api/commands');
+    expect(requestUrl('https://api.example.com/v1', request('/v10/api'))).toBe('https://api.example.com/v1/v10/api');
   });
 
   it('remembers a proof to one window past the last instant its iat is accepted', () => {
@@ -372,6 +381,10 @@ describe.each(storeTargets('dpop'))('DPoP on the $name store', (target) => {
     );
     // The request's own host no longer counts.
     expectProofRefused(await call(token, { dpop: await proof(token) }), 'htu_mismatch');
+    // API Gateway keeps a named stage (or an API mapping's base path) in rawPath: not counted twice.
+    const kept = { path: '/prod/api/commands' };
+    expect((await call(token, { ...kept, dpop: await proof(token, { htu: `${stage}/api/commands` }) })).status).toBe(200);
+    expectProofRefused(await call(token, { ...kept, dpop: await proof(token, { htu: `${stage}/prod/api/commands` }) }), 'htu_mismatch');
   });
 
   it('compares htu with PUBLIC_BASE_URL on a custom domain, normalised', async () => {
