@@ -398,6 +398,30 @@ describe.each(storeTargets('dpop'))('DPoP on the $name store', (target) => {
     );
   });
 
+  it('remembers a proof only once the request is let through: a revoked or rate-limited request leaves its proof unused', async () => {
+    rt = target.use({ RATE_LIMIT_REQUESTS: '1', RATE_LIMIT_WINDOW_SECONDS: '10' });
+    // At the start of a window, so that the next one starts 10 s later and the proofs stay within their iat window.
+    rt.clock.set(Math.ceil(rt.clock.now() / 10_000) * 10_000);
+    const token = await boundToken(rt);
+    const first = await proof(token);
+    expect((await call(token, { dpop: first })).status).toBe(200);
+    const held = await proof(token);
+    expect((await call(token, { dpop: held })).status).toBe(429);
+    // A replay is decided before the rate limit: 401, not 429.
+    expectProofRefused(await call(token, { dpop: first }), 'proof_replayed');
+    rt.clock.advance(20_000);
+    expect((await call(token, { dpop: held })).status).toBe(200);
+    expectProofRefused(await call(token, { dpop: held }), 'proof_replayed');
+    expect((await call(token, { dpop: await proof(token, { iat: seconds(rt) }) })).status).toBe(429);
+
+    // Revoked: decided before the proof's replay, and the proof is not remembered (token_revoked again, not proof_replayed).
+    const revoked = await boundToken(rt, key, { jti: 'revoked-bound' });
+    await rt.stores.unchecked.revocations.revokeToken('revoked-bound', seconds(rt) + 600);
+    const unused = await proof(revoked, { iat: seconds(rt) });
+    expectTokenRefused(await call(revoked, { dpop: unused }), 'token_revoked');
+    expectTokenRefused(await call(revoked, { dpop: unused }), 'token_revoked');
+  });
+
   it('checks the proof before the store is asked: a refused proof reads and writes nothing, and is not counted', async () => {
     rt = target.use({ RATE_LIMIT_REQUESTS: '2', RATE_LIMIT_WINDOW_SECONDS: '60' });
     const token = await boundToken(rt);
