@@ -112,10 +112,10 @@ export function authenticate(
     before: async (request) => {
       const rt = await runtime();
       request.context.runtime = rt;
-      const found = authorization(request.event.headers);
-      if (found === undefined) throw missingToken();
-      const { scheme, token } = found;
       const dpop = rt.config.dpop;
+      const found = authorization(request.event.headers);
+      if (found === undefined) throw missingToken(dpop.required && route.channel !== 'websocket' ? dpop.algorithms : undefined);
+      const { scheme, token } = found;
       if (scheme === 'DPoP' || dpop.required) request.context.dpopAlgs = dpop.algorithms;
 
       // Only a public-key token whose key is not at hand waits (for one key set fetch, at most

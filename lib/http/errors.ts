@@ -83,10 +83,10 @@ export function badRequest(description: string): ApiError {
   return new ApiError('invalid_request', description);
 }
 
-export function missingToken(): ApiError {
-  return new ApiError('missing_token', 'no bearer token in the Authorization header', {
-    headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` },
-  });
+/** 401 missing_token; `dpopAlgs` (DPOP_REQUIRED): the DPoP challenge instead, naming the algorithms a proof may use. */
+export function missingToken(dpopAlgs?: readonly string[]): ApiError {
+  const challenge = dpopAlgs === undefined ? `Bearer realm="${REALM}"` : `DPoP realm="${REALM}", algs="${dpopAlgs.join(' ')}"`;
+  return new ApiError('missing_token', 'no bearer token in the Authorization header', { headers: { 'WWW-Authenticate': challenge } });
 }
 
 /**

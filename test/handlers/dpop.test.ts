@@ -366,6 +366,12 @@ describe.each(storeTargets('dpop'))('DPoP on the $name store', (target) => {
     expect((await call(plain, { scheme: 'Bearer' })).status).toBe(200);
     rt = target.use({ DPOP_REQUIRED: 'true' });
     expectTokenRefused(await call(plain, { scheme: 'Bearer' }), 'missing_claim');
+    // No token at all: the challenge is DPoP's (RFC 9449 7.1), naming the algorithms.
+    const missing = await invoke(getCommands, { path: '/api/commands', headers: { host: HOST } });
+    expect(missing.status).toBe(401);
+    expect(missing.body.error).toBe('missing_token');
+    expect(missing.headers['www-authenticate']).toBe('DPoP realm="biz-service", algs="ES256 RS256 PS256 EdDSA"');
+    expect(contract.answerProblems('get', '/api/commands', missing)).toEqual([]);
     const token = await boundToken(rt);
     expect((await call(token, { dpop: await proof(token) })).status).toBe(200);
   });
