@@ -4,6 +4,12 @@
  *
  *   npm run agent -- --base-url http://127.0.0.1:5000 --token-command 'npm run -s token -- --sub agent-001'
  *   npm run agent -- --base-url URL --token JWT [--push] [--once] [--max-commands N]
+ *   npm run agent -- --base-url URL --dpop-key .local/agent-001.dpop.pem \
+ *     --token-command 'npm run -s token -- --sub agent-001 --dpop-key .local/agent-001.dpop.pem'
+ *
+ * With --dpop-key (RFC 9449) every request goes as `Authorization: DPoP <token>` with a fresh
+ * proof (dev/dpop.ts) signed by the key in the file (a P-256 key is made there when there is
+ * none); the tokens must be bound to that key (cnf.jkt), as `npm run token -- --dpop-key` makes them.
  *
  * With --push it also keeps a WebSocket to the push channel (dev/agent-push.ts): a wake ends the
  * wait between polls at once, and while connected it polls at `push_poll_interval_seconds`.
@@ -36,6 +42,7 @@ import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PushLink, type WakeSource } from './agent-push.ts';
+import { type DpopKey, dpopKeyFile, dpopProof } from './dpop.ts';
 
 /** A command as GET /api/commands hands it out. */
 export interface AgentCommand {
@@ -221,6 +228,8 @@ export interface AgentOptions {
   readonly now?: () => number;
   /** The push channel (--push, dev/agent-push.ts): a wake ends the wait; while connected, the wait is push_poll_interval_seconds. */
   readonly wakeups?: WakeSource;
+  /** --dpop-key: every request carries a DPoP proof by this key, its token sent with the DPoP scheme. */
+  readonly dpop?: DpopKey;
 }
 
 export interface RunOptions {
@@ -445,10 +454,15 @@ export class Agent {
       const sentAt = this.now();
       let answer: Answer;
       try {
-        const response = await fetch(`${this.options.baseUrl}${path}`, {
+        const url = `${this.options.baseUrl}${path}`;
+        const dpop = this.options.dpop;
+        // A proof per request, every try its own (the service refuses a proof it has seen).
+        const proof = dpop === undefined ? undefined : await dpopProof(dpop, { htm: method, htu: url, accessToken: token });
+        const response = await fetch(url, {
           method,
           headers: {
-            authorization: `Bearer ${token}`,
+            authorization: proof === undefined ? `Bearer ${token}` : `DPoP ${token}`,
+            ...(proof === undefined ? {} : { dpop: proof }),
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -567,6 +581,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export const USAGE = `usage: npm run agent -- --base-url URL (--token-command CMD | --token TOKEN) [--push] [--once] [--max-commands N]
+                        [--dpop-key FILE]
 
   --base-url URL        the service, e.g. http://127.0.0.1:5000
   --token-command CMD   a shell command that prints a token; run again before the token expires
@@ -575,6 +590,9 @@ export const USAGE = `usage: npm run agent -- --base-url URL (--token-command CM
   --push                keep a WebSocket to the push channel (<base-url>/ws): poll at once on
                         every wake, else every push_poll_interval_seconds; plain polling while
                         the socket is down
+  --dpop-key FILE       DPoP (RFC 9449): a proof by the key in FILE (a P-256 PEM, made if missing)
+                        on every request; the tokens must be bound to it
+                        (npm run -s token -- --sub agent-001 --dpop-key FILE); not with --push
   --once                one poll: run what is waiting, report it, stop
   --max-commands N      stop after running N commands and reporting them
   -h, --help            this text
@@ -589,6 +607,7 @@ export interface CliOptions {
   readonly once: boolean;
   readonly push: boolean;
   readonly maxCommands?: number;
+  readonly dpopKey?: string;
 }
 
 export class UsageError extends Error {
@@ -607,6 +626,7 @@ export function parseAgentArgs(args: readonly string[]): CliOptions | 'help' {
         once: { type: 'boolean' },
         push: { type: 'boolean' },
         'max-commands': { type: 'string' },
+        'dpop-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -625,6 +645,9 @@ export function parseAgentArgs(args: readonly string[]): CliOptions | 'help' {
   if (max !== undefined && (typeof max !== 'string' || !/^\d{1,9}$/.test(max) || Number(max) < 1)) {
     throw new UsageError('--max-commands must be a whole number of at least 1');
   }
+  const dpopKey = typeof values['dpop-key'] === 'string' ? values['dpop-key'] : undefined;
+  // The push channel's upgrade carries no proof, and the service refuses a DPoP-bound token there.
+  if (dpopKey !== undefined && values.push === true) throw new UsageError('--dpop-key does not go with --push');
   return {
     baseUrl,
     once: values.once === true,
@@ -632,6 +655,7 @@ export function parseAgentArgs(args: readonly string[]): CliOptions | 'help' {
     ...(token === undefined ? {} : { token }),
     ...(tokenCommandText === undefined ? {} : { tokenCommand: tokenCommandText }),
     ...(typeof max === 'string' ? { maxCommands: Number(max) } : {}),
+    ...(dpopKey === undefined ? {} : { dpopKey }),
   };
 }
 
@@ -692,7 +716,14 @@ async function main(args: readonly string[]): Promise<number> {
   link?.start();
   stop.signal.addEventListener('abort', () => link?.stop(), { once: true });
   try {
-    const summary = await new Agent({ baseUrl: options.baseUrl, tokens, log, ...(link === undefined ? {} : { wakeups: link }) }).run({
+    const dpop = options.dpopKey === undefined ? undefined : await dpopKeyFile(options.dpopKey);
+    const summary = await new Agent({
+      baseUrl: options.baseUrl,
+      tokens,
+      log,
+      ...(link === undefined ? {} : { wakeups: link }),
+      ...(dpop === undefined ? {} : { dpop }),
+    }).run({
       once: options.once,
       signal: stop.signal,
       ...(options.maxCommands === undefined ? {} : { maxCommands: options.maxCommands }),

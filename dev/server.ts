@@ -83,6 +83,8 @@ function toEvent(req: http.IncomingMessage, body: Buffer, url: URL, requestId: s
     const value = req.rawHeaders[i + 1] ?? '';
     headers[name] = name in headers ? `${headers[name]},${value}` : value;
   }
+  // API Gateway sets the scheme the client used (the DPoP check builds the request's URL from it).
+  headers['x-forwarded-proto'] = (req.socket as Partial<TLSSocket>).encrypted === true ? 'https' : 'http';
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   // A text body that is not valid UTF-8 is passed on as its bytes (base64), as a binary one is, so

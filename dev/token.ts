@@ -10,6 +10,11 @@
  *   npm run token -- --key .local/issuer.pem --sub agent-001 [--alg PS256]
  *       signs RS256 (RSA key) or ES256 (P-256 key), kid = the key's JWK thumbprint (RFC 7638)
  *
+ * DPoP-bound tokens (RFC 9449, cnf.jkt), good only with proofs made by that key:
+ *   npm run token -- --sub agent-001 --dpop-jkt THUMBPRINT
+ *   npm run token -- --sub agent-001 --dpop-key .local/agent-001.dpop.pem
+ *       the thumbprint of the key in the file (a P-256 key is made there if there is none)
+ *
  * Tokens are signed with jose, another library than the verifier's (jsonwebtoken), so that a
  * test token is never shaped by the code it tests.
  */
@@ -27,6 +32,8 @@ const USAGE = [
   '                        [--key PRIVATE_KEY.pem [--alg RS256|PS256|ES256]]',
   '       npm run token -- --jwks PRIVATE_KEY.pem [--alg RS256|ES256] [--serve PORT]',
   '',
+  '  --dpop-jkt THUMBPRINT   bind the token to a DPoP key (cnf.jkt, RFC 9449)',
+  '  --dpop-key FILE         the same, the thumbprint of the key in FILE (a P-256 PEM, made if missing)',
   '  --ttl SECONDS   lifetime of the token (default 300: five minutes)',
   '  -h, --help      this text',
 ].join('\n');
@@ -139,10 +146,25 @@ export function configSigner(env: Readonly<Record<string, string | undefined>> =
 
 /** What `npm run token` prints: signed with the configured secret, or with `key` (kid: its thumbprint). */
 export async function mintToken(
-  options: { sub: string; scope: string; ttl: number; kid?: string; clientId?: string; key?: KeyObject; alg?: string },
+  options: {
+    sub: string;
+    scope: string;
+    ttl: number;
+    kid?: string;
+    clientId?: string;
+    key?: KeyObject;
+    alg?: string;
+    /** Binds the token to a DPoP key: its RFC 7638 thumbprint, as cnf.jkt. */
+    dpopJkt?: string;
+  },
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<string> {
-  const claims = { sub: options.sub, scope: options.scope, client_id: options.clientId ?? options.sub };
+  const claims = {
+    sub: options.sub,
+    scope: options.scope,
+    client_id: options.clientId ?? options.sub,
+    ...(options.dpopJkt === undefined ? {} : { cnf: { jkt: options.dpopJkt } }),
+  };
   if (options.key === undefined) return signToken(configSigner(env, options.kid ?? ''), claims, { expiresIn: options.ttl });
   const config = loadConfig(env);
   const kid = options.kid ?? (await publicJwk(options.key)).kid;
@@ -188,6 +210,8 @@ async function main(): Promise<void> {
         alg: { type: 'string' },
         jwks: { type: 'string' },
         serve: { type: 'string' },
+        'dpop-jkt': { type: 'string' },
+        'dpop-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -217,6 +241,20 @@ async function main(): Promise<void> {
       console.error(USAGE);
       process.exit(2);
     }
+    if (typeof values['dpop-jkt'] === 'string' && typeof values['dpop-key'] === 'string') {
+      console.error(`--dpop-jkt or --dpop-key, not both\n${USAGE}`);
+      process.exit(2);
+    }
+    const dpopJkt =
+      typeof values['dpop-key'] === 'string'
+        ? (await (await import('./dpop.ts')).dpopKeyFile(values['dpop-key'])).jkt
+        : typeof values['dpop-jkt'] === 'string'
+          ? values['dpop-jkt']
+          : undefined;
+    if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) {
+      console.error('token: --dpop-jkt takes a SHA-256 JWK thumbprint: 43 base64url characters');
+      process.exit(2);
+    }
     console.log(
       await mintToken({
         sub: values.sub,
@@ -226,6 +264,7 @@ async function main(): Promise<void> {
         ...(typeof values['client-id'] === 'string' ? { clientId: values['client-id'] } : {}),
         ...(typeof values.key === 'string' ? { key: privateKeyFile(values.key) } : {}),
         ...(alg === undefined ? {} : { alg }),
+        ...(dpopJkt === undefined ? {} : { dpopJkt }),
       }),
     );
   } catch (error) {

@@ -41,6 +41,15 @@ export interface Settings {
   readonly truststoreUri: { bucket: string; key: string } | undefined;
   /** REQUIRE_BOUND_TOKENS: only certificate-bound tokens (RFC 8705); needs the mTLS domain. */
   readonly requireBoundTokens: boolean;
+  /** DPoP (RFC 9449, docs/tokens.md#dpop): DPOP_ALGORITHMS (undefined: the functions' default), DPOP_REQUIRED, DPOP_IAT_WINDOW_SECONDS. */
+  readonly dpopAlgorithms: string | undefined;
+  readonly dpopRequired: boolean;
+  readonly dpopIatWindowSeconds: number;
+  /**
+   * PUBLIC_BASE_URL, the URL agents call, that a proof's htu is compared with; undefined: https://
+   * domainName when there is one, else the domain each request came in on (the stage URL).
+   */
+  readonly publicBaseUrl: string | undefined;
   /** Stage throttling: steady requests per second and burst. */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
@@ -107,6 +116,10 @@ export const CONTEXT_DEFAULTS = {
   certificateArn: '',
   truststoreUri: '',
   requireBoundTokens: false,
+  dpopAlgorithms: '',
+  dpopRequired: false,
+  dpopIatWindowSeconds: 60,
+  publicBaseUrl: '',
   throttleRateLimit: 50,
   throttleBurstLimit: 100,
   logRetentionDays: 30,
@@ -185,6 +198,23 @@ function tokenKeys(lookup: Lookup, jwtSecret: string | undefined): Pick<Settings
     throw new SettingsError(error.variable === 'JWT_JWKS_URL' ? 'jwksUrl' : 'jwtAlgorithms', error.message);
   }
   return { jwksUrl, jwtAlgorithms };
+}
+
+/** The DPoP settings, checked by the functions' own configuration rules (lib/config.ts). */
+function dpopSettings(lookup: Lookup): Pick<Settings, 'dpopAlgorithms' | 'dpopRequired' | 'dpopIatWindowSeconds' | 'publicBaseUrl'> {
+  const dpopAlgorithms = optional(lookup, 'dpopAlgorithms');
+  const publicBaseUrl = optional(lookup, 'publicBaseUrl');
+  const dpopIatWindowSeconds = integer(lookup, 'dpopIatWindowSeconds', 1, 3600);
+  try {
+    const checked = loadConfig({ DPOP_ALGORITHMS: dpopAlgorithms, PUBLIC_BASE_URL: publicBaseUrl }).dpop;
+    if (publicBaseUrl !== undefined && !checked.publicBaseUrl?.startsWith('https://')) {
+      throw new ConfigError('PUBLIC_BASE_URL', `agents call the API over https://, got ${JSON.stringify(publicBaseUrl)}`);
+    }
+    return { dpopAlgorithms, dpopRequired: boolean(lookup, 'dpopRequired'), dpopIatWindowSeconds, publicBaseUrl: checked.publicBaseUrl };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new SettingsError(error.variable === 'PUBLIC_BASE_URL' ? 'publicBaseUrl' : 'dpopAlgorithms', error.message);
+  }
 }
 
 const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'));
@@ -330,6 +360,7 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, limits: Settings
     certificateArn,
     truststoreUri,
     requireBoundTokens,
+    ...dpopSettings(lookup),
     throttleRateLimit,
     throttleBurstLimit,
     logRetention: logRetentionDays as RetentionDays,

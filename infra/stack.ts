@@ -121,6 +121,9 @@ export class BizServiceStack extends Stack {
       this.upstashTokenSecret = { secret, secretId: secret.secretArn };
     }
 
+    // Without publicBaseUrl, the custom domain; else each request's own domain (the stage URL, $default stage).
+    const publicBaseUrl =
+      settings.publicBaseUrl ?? (settings.domainName === undefined ? undefined : `https://${settings.domainName.toLowerCase()}`);
     // What a store-using function reads at start; the secrets only by id.
     const storeEnvironment: Record<string, string> = {
       JWT_ISSUER: settings.issuer,
@@ -132,6 +135,11 @@ export class BizServiceStack extends Stack {
       REDIS_KEY_PREFIX: settings.redisKeyPrefix,
       USE_REDIS: settings.upstashUrl === undefined ? 'false' : 'true',
       REQUIRE_BOUND_TOKENS: String(settings.requireBoundTokens),
+      DPOP_REQUIRED: String(settings.dpopRequired),
+      DPOP_IAT_WINDOW_SECONDS: String(settings.dpopIatWindowSeconds),
+      ...(settings.dpopAlgorithms === undefined ? {} : { DPOP_ALGORITHMS: settings.dpopAlgorithms }),
+      // The URL agents call, that DPoP proofs name (htu): set, or the custom domain's.
+      ...(publicBaseUrl === undefined ? {} : { PUBLIC_BASE_URL: publicBaseUrl }),
       RATE_LIMIT_REQUESTS: String(settings.rateLimitRequests),
       RATE_LIMIT_WINDOW_SECONDS: String(settings.rateLimitWindowSeconds),
       ...(this.jwtSecret === undefined ? {} : { [SECRET_ID_VARIABLES.jwt]: this.jwtSecret.secretId }),

@@ -4,6 +4,7 @@
  */
 
 import { ASYMMETRIC_ALGORITHMS, type AsymmetricAlgorithm, isAllowedKeyUrl, JWKS_DEFAULT_TIMEOUT_MS } from './auth/jwks.ts';
+import { DEFAULT_DPOP_ALGORITHMS, DPOP_ALGORITHMS, type DpopAlgorithm, type DpopSettings, normalizedHtu } from './auth/dpop.ts';
 import type { RevocationMode } from './auth/revocation.ts';
 
 export const DEFAULT_SECRET = 'your-256-bit-secret-key-here';
@@ -41,6 +42,8 @@ export interface Config {
   readonly rateLimit: RateLimitConfig | undefined;
   /** REQUIRE_BOUND_TOKENS: only certificate-bound tokens (RFC 8705 `cnf`) are accepted. */
   readonly requireBoundTokens: boolean;
+  /** DPoP (RFC 9449): DPOP_ALGORITHMS, DPOP_REQUIRED, DPOP_IAT_WINDOW_SECONDS, PUBLIC_BASE_URL. */
+  readonly dpop: DpopSettings;
 }
 
 export interface JwksConfig {
@@ -205,6 +208,39 @@ function algorithms(env: Env, hmac: boolean, publicKeys: boolean): Algorithm[] {
   return [...new Set(chosen)];
 }
 
+function dpopAlgorithms(env: Env): DpopAlgorithm[] {
+  const chosen = list(env, 'DPOP_ALGORITHMS', DEFAULT_DPOP_ALGORITHMS.join(',')).map((alg) => {
+    if (!(DPOP_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new ConfigError('DPOP_ALGORITHMS', `unsupported algorithm ${JSON.stringify(alg)}; allowed: ${DPOP_ALGORITHMS.join(', ')}`);
+    }
+    return alg as DpopAlgorithm;
+  });
+  return [...new Set(chosen)];
+}
+
+/** PUBLIC_BASE_URL: an absolute http(s) URL, no query or fragment, kept without its trailing slash. */
+function publicBaseUrl(env: Env): string | undefined {
+  const raw = env.PUBLIC_BASE_URL?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const normal = /[?#]/.test(raw) ? undefined : normalizedHtu(raw);
+  if (normal === undefined) {
+    throw new ConfigError(
+      'PUBLIC_BASE_URL',
+      `expected the http(s) URL the agents call, such as https://api.example.com or a stage URL, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return normal.replace(/\/+$/, '');
+}
+
+function dpop(env: Env): DpopSettings {
+  return {
+    algorithms: dpopAlgorithms(env),
+    required: boolean(env, 'DPOP_REQUIRED', false),
+    iatWindowSeconds: integer(env, 'DPOP_IAT_WINDOW_SECONDS', 60, 1, 3600),
+    publicBaseUrl: publicBaseUrl(env),
+  };
+}
+
 /** The levels Powertools Logger knows; it would take any other silently, as INFO. */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'] as const;
 
@@ -272,5 +308,6 @@ export function loadConfig(env: Env = process.env): Config {
     production,
     rateLimit: rateLimit(env),
     requireBoundTokens: boolean(env, 'REQUIRE_BOUND_TOKENS', false),
+    dpop: dpop(env),
   };
 }

@@ -25,12 +25,13 @@ export interface BindingPolicy {
 /**
  * Throws TokenError unless the token may be used with this client certificate (or none):
  * - no `cnf`: fine, unless bound tokens are required (`missing_claim`);
- * - `cnf` not an object, or `x5t#S256` not a string: `malformed_token`;
- * - `cnf` without `x5t#S256` (a confirmation method we cannot check, e.g. DPoP `jkt`),
- *   no certificate on the request, an unreadable one, or another one: `certificate_mismatch`.
+ * - `cnf` not an object, or `x5t#S256` or `jkt` not a string: `malformed_token`;
+ * - `cnf` with `jkt` alone (DPoP, RFC 9449): fine here, the proof is checked by lib/auth/dpop.ts;
+ * - `cnf` with neither (a confirmation method we cannot check), no certificate on the request, an
+ *   unreadable one, or another one: `certificate_mismatch`.
  */
 export function checkBinding(claims: Readonly<Record<string, unknown>>, clientCertPem: string | undefined, policy: BindingPolicy): void {
-  const expected = boundThumbprint(claims, policy);
+  const expected = boundThumbprint(claims, policy, true);
   if (expected === undefined) return;
   if (clientCertPem === undefined || clientCertPem === '') throw new TokenError('certificate_mismatch', 'no client certificate');
   let actual: string;
@@ -55,15 +56,30 @@ export function checkBinding(claims: Readonly<Record<string, unknown>>, clientCe
  * since no proof on the upgrade request is checked.
  */
 export function checkBindingWithoutTls(claims: Readonly<Record<string, unknown>>, policy: BindingPolicy): void {
-  boundThumbprint(claims, policy);
+  boundThumbprint(claims, policy, false);
+}
+
+/**
+ * The token's DPoP key thumbprint (`cnf.jkt`, RFC 9449 6.1), undefined when it is not DPoP-bound;
+ * a `cnf` that is no object, or a `jkt` that is no string, is `malformed_token`.
+ */
+export function dpopThumbprint(claims: Readonly<Record<string, unknown>>): string | undefined {
+  const cnf = claims.cnf;
+  if (cnf === undefined) return undefined;
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new TokenError('malformed_token', 'cnf is not an object');
+  const jkt = (cnf as Record<string, unknown>).jkt;
+  if (jkt === undefined) return undefined;
+  if (typeof jkt !== 'string' || jkt === '') throw new TokenError('malformed_token', 'cnf.jkt is not a string');
+  return jkt;
 }
 
 /**
  * The token's `cnf` read by the rules both checks share: undefined when it has none (refused when
  * bound tokens are required), else its `x5t#S256` (a malformed `cnf`, or one without that
- * confirmation, refused).
+ * confirmation, refused); `dpop`: the channel checks DPoP proofs, so `jkt` alone is a confirmation
+ * it can hold the token to (undefined here).
  */
-function boundThumbprint(claims: Readonly<Record<string, unknown>>, policy: BindingPolicy): string | undefined {
+function boundThumbprint(claims: Readonly<Record<string, unknown>>, policy: BindingPolicy, dpop: boolean): string | undefined {
   const cnf = claims.cnf;
   if (cnf === undefined) {
     if (policy.requireBound) throw new TokenError('missing_claim', 'cnf (bound tokens are required)');
@@ -71,6 +87,7 @@ function boundThumbprint(claims: Readonly<Record<string, unknown>>, policy: Bind
   }
   if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new TokenError('malformed_token', 'cnf is not an object');
   const expected = (cnf as Record<string, unknown>)['x5t#S256'];
+  if (expected === undefined && dpop && dpopThumbprint(claims) !== undefined) return undefined;
   if (expected === undefined) throw new TokenError('certificate_mismatch', 'cnf has no x5t#S256 confirmation');
   if (typeof expected !== 'string') throw new TokenError('malformed_token', 'x5t#S256 is not a string');
   return expected;

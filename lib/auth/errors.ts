@@ -14,7 +14,9 @@ export type TokenErrorReason =
   | 'missing_claim'
   | 'unsupported_algorithm'
   | 'token_revoked'
-  | 'certificate_mismatch';
+  | 'certificate_mismatch'
+  | 'dpop_bound_token'
+  | 'not_dpop_bound';
 
 /** A token failed verification (or was revoked). */
 export class TokenError extends Error {
@@ -41,5 +43,36 @@ export class KeySetUnavailableError extends Error {
   constructor(message: string, retryAfterSeconds: number) {
     super(message);
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The stable `error_description` values of 401 invalid_dpop_proof (RFC 9449 4.3), one per check. */
+export type DpopProofReason =
+  | 'missing_proof'
+  | 'multiple_proofs'
+  | 'malformed_proof'
+  | 'wrong_typ'
+  | 'unsupported_algorithm'
+  | 'invalid_jwk'
+  | 'private_key'
+  | 'invalid_signature'
+  | 'missing_claim'
+  | 'htm_mismatch'
+  | 'htu_mismatch'
+  | 'iat_out_of_window'
+  | 'ath_mismatch'
+  | 'jkt_mismatch'
+  | 'proof_replayed';
+
+/** A DPoP proof failed a check of RFC 9449 4.3 (lib/auth/dpop.ts), or its jti was used before (the admission). */
+export class DpopProofError extends Error {
+  override name = 'DpopProofError';
+  readonly reason: DpopProofReason;
+  /** The token's subject, when the admission refused the proof: for the log line. */
+  readonly subject: string | undefined;
+  constructor(reason: DpopProofReason, detail?: string, cause?: unknown, subject?: string) {
+    super(detail ? `${reason}: ${detail}` : reason, { cause });
+    this.reason = reason;
+    this.subject = subject;
   }
 }

@@ -12,7 +12,7 @@
  */
 import type middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
-import { KeySetUnavailableError, TokenError, type TokenErrorReason } from '../auth/errors.ts';
+import { DpopProofError, KeySetUnavailableError, TokenError, type TokenErrorReason } from '../auth/errors.ts';
 import { RevocationRefused } from '../auth/revocation-window.ts';
 import type { TerminalStatus } from '../commands/model.ts';
 import { RateLimitedError, StoreUnavailableError } from '../store/types.ts';
@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'missing_token'
   | 'invalid_token'
+  | 'invalid_dpop_proof'
   | 'insufficient_scope'
   | 'not_found'
   | 'method_not_allowed'
@@ -38,6 +39,7 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   missing_token: 401,
   invalid_token: 401,
+  invalid_dpop_proof: 401,
   insufficient_scope: 403,
   not_found: 404,
   method_not_allowed: 405,
@@ -81,17 +83,37 @@ export function badRequest(description: string): ApiError {
   return new ApiError('invalid_request', description);
 }
 
-export function missingToken(): ApiError {
-  return new ApiError('missing_token', 'no bearer token in the Authorization header', {
-    headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` },
+/** 401 missing_token; `dpopAlgs` (DPOP_REQUIRED): the DPoP challenge instead, naming the algorithms a proof may use. */
+export function missingToken(dpopAlgs?: readonly string[]): ApiError {
+  const challenge = dpopAlgs === undefined ? `Bearer realm="${REALM}"` : `DPoP realm="${REALM}", algs="${dpopAlgs.join(' ')}"`;
+  return new ApiError('missing_token', 'no bearer token in the Authorization header', { headers: { 'WWW-Authenticate': challenge } });
+}
+
+/**
+ * 401 invalid_token. `dpopAlgs`: the request was a DPoP one (its scheme, or its token bound to a
+ * key), so the challenge is DPoP's (RFC 9449 7.1), naming the algorithms a proof may use.
+ */
+export function invalidToken(reason: TokenErrorReason, cause?: unknown, dpopAlgs?: readonly string[]): ApiError {
+  const challenge =
+    dpopAlgs === undefined
+      ? `Bearer realm="${REALM}", error="invalid_token", error_description="${reason}"`
+      : `DPoP realm="${REALM}", error="invalid_token", error_description="${reason}", algs="${dpopAlgs.join(' ')}"`;
+  return new ApiError('invalid_token', reason, { headers: { 'WWW-Authenticate': challenge }, cause });
+}
+
+/** 401 invalid_dpop_proof (RFC 9449 7.1): the proof failed a check; the challenge names the algorithms a proof may use. */
+export function invalidDpopProof(reason: string, algs: readonly string[], cause?: unknown): ApiError {
+  return new ApiError('invalid_dpop_proof', reason, {
+    headers: {
+      'WWW-Authenticate': `DPoP realm="${REALM}", error="invalid_dpop_proof", error_description="${reason}", algs="${algs.join(' ')}"`,
+    },
+    cause,
   });
 }
 
-export function invalidToken(reason: TokenErrorReason, cause?: unknown): ApiError {
-  return new ApiError('invalid_token', reason, {
-    headers: { 'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${reason}"` },
-    cause,
-  });
+/** What the auth middleware leaves on the context for the edge: the DPoP challenge's algorithms, on a DPoP request. */
+export interface DpopChallenge {
+  dpopAlgs?: readonly string[];
 }
 
 export function insufficientScope(required: readonly string[]): ApiError {
@@ -187,13 +209,22 @@ function toApiError(request: middy.Request): ApiError {
     }
     return error;
   }
+  const dpopAlgs = (request.context as DpopChallenge | undefined)?.dpopAlgs;
   if (error instanceof TokenError) {
     if (seen) {
       seen.reason = error.reason;
       seen.detail = error.message;
       if (error.subject !== undefined) seen.agentId = error.subject;
     }
-    return invalidToken(error.reason, error);
+    return invalidToken(error.reason, error, dpopAlgs);
+  }
+  if (error instanceof DpopProofError) {
+    if (seen) {
+      seen.reason = error.reason;
+      seen.detail = error.message;
+      if (error.subject !== undefined) seen.agentId = error.subject;
+    }
+    return invalidDpopProof(error.reason, dpopAlgs ?? [], error);
   }
   if (error instanceof RateLimitedError) {
     if (seen) seen.agentId = error.subject;

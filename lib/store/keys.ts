@@ -37,6 +37,7 @@ export interface RedisKeys {
   rateLimit(sub: string, window: number): string;
   /** `callId`: the id of one write's store call (a UUID the store makes). */
   reply(callId: string): string;
+  dpopProof(proofId: string): string;
   job(jobId: string): string;
   jobTargets(jobId: string): string;
   jobExecs(jobId: string): string;
@@ -204,6 +205,15 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     expiry: "`PX` 30 s (REPLY_KEEP_MS), far beyond the client's one retry within the Redis timeout",
   },
   {
+    name: 'dpopProof',
+    pattern: '<p>dpop-jti:<proof>',
+    type: 'string',
+    meaning:
+      "a DPoP proof's jti seen (RFC 9449): `<proof>` is base64url SHA-256 of the key's thumbprint and the jti (proofId, lib/auth/dpop.ts), the value the id of the request that used it; written by the gate, which refuses the proof to any other request (docs/tokens.md#dpop-proof-of-possession-rfc-9449)",
+    expiry:
+      "`PXAT` the proof's `iat` + twice DPOP_IAT_WINDOW_SECONDS (proofKeepUntil): past its window the `iat` check refuses the proof by itself",
+  },
+  {
     name: 'job',
     pattern: '<p>job:<job>',
     type: 'hash',
@@ -358,6 +368,7 @@ export function redisKeys(prefix: string): RedisKeys {
     agentGroups: (agentId) => `${prefix}agent-groups:${keyPart(agentId)}`,
     rateLimit: (sub, window) => `${prefix}ratelimit:${keyPart(sub)}:${window}`,
     reply: (callId) => `${prefix}reply:${keyPart(callId)}`,
+    dpopProof: (proofId) => `${prefix}dpop-jti:${keyPart(proofId)}`,
     job: (jobId) => `${prefix}job:${keyPart(jobId)}`,
     jobTargets: (jobId) => `${prefix}job-targets:${keyPart(jobId)}`,
     jobExecs: (jobId) => `${prefix}job-execs:${keyPart(jobId)}`,

@@ -11,7 +11,8 @@
  * (admitNow) and the action runs right after it, in the same synchronous step, so nothing can
  * come between the decision and the action, as in the one Lua script of the Upstash store.
  */
-import { TokenError } from '../auth/errors.ts';
+import { proofReplayed } from '../auth/dpop.ts';
+import { DpopProofError, TokenError } from '../auth/errors.ts';
 import { isLive, isRevoked, type RevocationMode, raisedCutoff, type TokenIdentity } from '../auth/revocation.ts';
 import {
   applyReport,
@@ -718,6 +719,9 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
   /** Drop, a few per revocation or registration, the entries past their `until` (as their Redis keys expire). */
   private readonly revokedSweeper = new Sweeper(this.revoked, (until: number, _jti, now) => !isLive(until, now));
   private readonly registeredSweeper = new Sweeper(this.registered, (until: number, _jti, now) => !isLive(until, now));
+  /** DPoP proofs seen: proof id → the request that used it and until when it is kept (epoch ms), as `<p>dpop-jti:<proof>`. */
+  private readonly proofs = new Map<string, { request: string; until: number }>();
+  private readonly proofSweeper = new Sweeper(this.proofs, (entry: { until: number }, _id, now) => entry.until <= now);
   private readonly nowSeconds: () => number;
   private readonly mode: RevocationMode;
   private readonly limiter: MemoryRateLimiter | undefined;
@@ -732,13 +736,26 @@ export class MemoryRevocationStore implements RevocationStore, Gatekeeper {
     return this.revokedNow(token);
   }
 
-  /** The gate, as the Lua preamble: the revocation decision first, then the rate limit, counted only when admitted. */
+  /**
+   * The gate, as the Lua preamble: the revocation decision first, then a DPoP proof's replay
+   * (proofReplayed), then the rate limit, counted only when admitted, and the proof remembered last.
+   */
   admitNow(admission: Admission): void {
-    const { token } = admission;
+    const { token, proof, now } = admission;
     if (this.revokedNow(token)) throw new TokenError('token_revoked', undefined, undefined, token.sub);
-    if (this.limiter === undefined) return;
-    const decision = this.limiter.limit(token.sub, admission.now);
-    if (!decision.allowed) throw new RateLimitedError(token.sub, decision.reset, admission.now);
+    if (proof !== undefined) {
+      const seen = this.proofs.get(proof.id);
+      const live = seen !== undefined && seen.until > now ? seen.request : undefined;
+      if (proofReplayed(live, proof.request)) throw new DpopProofError('proof_replayed', 'its jti was used before', undefined, token.sub);
+    }
+    if (this.limiter !== undefined) {
+      const decision = this.limiter.limit(token.sub, now);
+      if (!decision.allowed) throw new RateLimitedError(token.sub, decision.reset, now);
+    }
+    if (proof !== undefined) {
+      this.proofSweeper.sweep(now);
+      this.proofs.set(proof.id, { request: proof.request, until: proof.until });
+    }
   }
 
   private revokedNow(token: TokenIdentity): boolean {

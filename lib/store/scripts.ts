@@ -120,6 +120,10 @@ export function inputsOf<K extends string, A extends string>(
  * Exactly once: `gateCall` is the store call's own id (a random UUID made before the client sends
  * it, so the client's retry carries the same one), '' for a script that is no write (`once`
  * false); `gateReplyKey` is where a write's reply is kept (keys.ts reply), for `gateReplyMs`.
+ *
+ * DPoP: `gateProofKey` is where the request's proof is remembered (keys.ts dpopProof), its value
+ * `gateProofRequest`, the request's own id ('' when the token is not DPoP-bound: nothing is read
+ * or written), until `gateProofUntil` (epoch ms, proofKeepUntil in lib/auth/dpop.ts).
  */
 export const GATE_KEYS = [
   'gateCutoffKey',
@@ -128,6 +132,7 @@ export const GATE_KEYS = [
   'gateLimitKey',
   'gateLimitPreviousKey',
   'gateReplyKey',
+  'gateProofKey',
 ] as const;
 export const GATE_ARGS = [
   'gateMode',
@@ -140,18 +145,21 @@ export const GATE_ARGS = [
   'limitNow',
   'gateCall',
   'gateReplyMs',
+  'gateProofRequest',
+  'gateProofUntil',
 ] as const;
 export type GateKey = (typeof GATE_KEYS)[number];
 export type GateArg = (typeof GATE_ARGS)[number];
 
 /**
  * The preamble (lua/gate.lua), not a script of its own: isRevoked (lib/auth/revocation.ts), then
- * slidingWindow (lib/store/ratelimit.ts), counted under pcall. Its file declares the gate's inputs
+ * proofReplayed (lib/auth/dpop.ts), then slidingWindow (lib/store/ratelimit.ts), counted under
+ * pcall, then the proof remembered. Its file declares the gate's inputs
  * as the first of every gated script's.
  */
 export const GATE = script({
   name: 'gate',
-  mirrors: 'isRevoked (lib/auth/revocation.ts) and slidingWindow (lib/store/ratelimit.ts)',
+  mirrors: 'isRevoked (lib/auth/revocation.ts), proofReplayed (lib/auth/dpop.ts) and slidingWindow (lib/store/ratelimit.ts)',
   keys: GATE_KEYS,
   args: GATE_ARGS,
   lockKeys: true,
@@ -167,7 +175,7 @@ export function gated<K extends string, A extends string>(action: LuaScript<K, A
   return lazyScript(
     {
       name: action.name,
-      mirrors: `the gate (isRevoked, slidingWindow), then ${action.mirrors}`,
+      mirrors: `the gate (isRevoked, proofReplayed, slidingWindow), then ${action.mirrors}`,
       keys: [...GATE_KEYS, ...action.keys],
       args: [...GATE_ARGS, ...action.args],
       lockKeys: action.lockKeys,

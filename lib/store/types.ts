@@ -59,6 +59,20 @@ import type { ConnectionStore } from './connections.ts';
 export interface Admission {
   readonly token: TokenIdentity;
   readonly now: number;
+  /** The request's DPoP proof (RFC 9449), when its token is bound: the gate refuses a jti another request used. */
+  readonly proof?: ProofAdmission;
+}
+
+/**
+ * A DPoP proof as the gate sees it: `id` names its key and jti (proofId, lib/auth/dpop.ts),
+ * `until` is how long it is remembered (epoch ms, proofKeepUntil), `request` the request's own
+ * id: the gate writes it under `id`, and refuses the proof when `id` holds another request's
+ * (proofReplayed), so the same request's store calls, and a client's retry of one, pass.
+ */
+export interface ProofAdmission {
+  readonly id: string;
+  readonly until: number;
+  readonly request: string;
 }
 
 export interface CommandStore {

@@ -39,7 +39,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
-import { TokenError } from '../auth/errors.ts';
+import { DpopProofError, TokenError } from '../auth/errors.ts';
 import { cutoffSeconds, type RevocationMode, type TokenIdentity } from '../auth/revocation.ts';
 import type { HistoryEntry } from '../commands/history.ts';
 import { created, goneAt, idempotentUntil, PAGE_BUDGET, reportedAt, type Transition } from '../commands/lifecycle.ts';
@@ -223,7 +223,13 @@ export async function call<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof TokenError || error instanceof RateLimitedError || error instanceof StoreUnavailableError) throw error;
+    if (
+      error instanceof TokenError ||
+      error instanceof DpopProofError ||
+      error instanceof RateLimitedError ||
+      error instanceof StoreUnavailableError
+    )
+      throw error;
     const cause = redisFailure(error);
     throw new StoreUnavailableError(`Redis ${what} failed: ${cause.message}`, { cause });
   }
@@ -278,6 +284,7 @@ function gateInputs(gate: GateSettings, admission: Admission, once: boolean) {
     gateLimitKey: gate.keys.rateLimit(token.sub, window),
     gateLimitPreviousKey: gate.keys.rateLimit(token.sub, window - 1),
     gateReplyKey: gate.keys.reply(callId),
+    gateProofKey: gate.keys.dpopProof(admission.proof?.id ?? ''),
   };
   const args: Record<GateArg, string | number> = {
     gateMode: gate.mode,
@@ -290,6 +297,8 @@ function gateInputs(gate: GateSettings, admission: Admission, once: boolean) {
     limitNow: now,
     gateCall: callId,
     gateReplyMs: REPLY_KEEP_MS,
+    gateProofRequest: admission.proof?.request ?? '',
+    gateProofUntil: admission.proof?.until ?? 0,
   };
   return { keys, args, windowMs };
 }
@@ -315,6 +324,7 @@ export function gatedRunner<K extends string, A extends string>(redis: Redis, ga
     const [verdict, note, result] = reply as [unknown, unknown, unknown];
     const sub = admission.token.sub;
     if (verdict === 'revoked') throw new TokenError('token_revoked', undefined, undefined, sub);
+    if (verdict === 'proof_replayed') throw new DpopProofError('proof_replayed', 'its jti was used before', undefined, sub);
     if (verdict === 'rate_limited') throw new RateLimitedError(sub, Number(note), admission.now);
     if (verdict !== 'ok') throw new StoreUnavailableError('Redis gate returned an unknown verdict');
     if (Number(note) === 1) limitFailedOpen(admission.now, inputs.windowMs);

@@ -1,7 +1,7 @@
 /**
  * The walkthroughs work as written: their sh blocks (the README's "Walkthrough with curl" and its
  * groups, then docs/local.md's "Progress, a timeout, a cancel and the list", then docs/jobs.md's
- * "Fleet jobs: a walkthrough") are read from the docs at test time (no second copy here), run in
+ * "Fleet jobs: a walkthrough" and the later ones, then docs/tokens.md's DPoP walkthrough) are read from the docs at test time (no second copy here), run in
  * order in one bash against `npm start` on a free port (the only change: the port in the base
  * URL), and every step's answer is checked. A new step without a check here fails the test.
  */
@@ -48,6 +48,7 @@ const SECTIONS: readonly { file: string; heading: string }[] = [
   { file: 'docs/jobs.md', heading: '## Dry run' },
   { file: 'docs/jobs.md', heading: '## Bulk group membership' },
   { file: 'docs/jobs.md', heading: '## History, and why it failed' },
+  { file: 'docs/tokens.md', heading: '### The walkthrough with a bound token' },
 ];
 
 const blocksOf = ({ file, heading }: { file: string; heading: string }) => shBlocks(readFileSync(path.join(ROOT, file), 'utf8'), heading);
@@ -298,6 +299,21 @@ const CHECKS: Record<string, (output: string) => void> = {
       ['failed', 1],
     ]);
   },
+  'queue an echo for agent-001': (output) =>
+    expect(documents(output)).toEqual([expect.objectContaining({ agent_id: 'agent-001', command: 'echo', args: { bound: true } })]),
+  'mint a token bound to the key': (output) => expect(output.trim()).toBe(''),
+  'stolen and sent as a bearer token': (output) => {
+    expect(output).toMatch(/^HTTP\/1\.1 401 /m);
+    expect(output).toMatch(
+      /^www-authenticate: DPoP realm="biz-service", error="invalid_token", error_description="dpop_bound_token", algs="ES256 RS256 PS256 EdDSA"\r?$/im,
+    );
+    expect(documents(output)).toEqual([expect.objectContaining({ error: 'invalid_token', error_description: 'dpop_bound_token' })]);
+  },
+  'the reference agent holds the key': (output) => {
+    expect(output).toMatch(/ran echo: completed/);
+    expect(output).toMatch(/result accepted \(completed\)/);
+    expect(output).toMatch(/stopped after 1 poll\(s\): \d+ run, \d+ accepted, 0 dropped, 0 not reported/);
+  },
   'the reference agent': (output) => {
     expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });
     expect(output).toMatch(/ran echo: completed/);
@@ -342,7 +358,7 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
   });
 
   it('finds the walkthrough blocks and a check for each of their steps', () => {
-    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1, 1, 1, 1, 1]);
+    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1, 1, 1, 1, 1, 1]);
     const titles = walkthrough().map((step) => step.title);
     expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
     // Every check is used (the preamble by both later blocks).
@@ -355,7 +371,7 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
     const marker = (i: number) => `@@step ${i}@@`;
     // The steps as written, the base URL aside; a marker line between them to tell their output apart.
     const script = ['set -e', ...all.flatMap((step, i) => [`echo '${marker(i)}'`, step.code.replaceAll(BASE_URL, url)])].join('\n');
-    const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd: ROOT, env, timeout: 90_000 }).catch((error) => {
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd: ROOT, env, timeout: 150_000 }).catch((error) => {
       throw new Error(`the walkthrough failed: ${error.stderr ?? error.message}\n${error.stdout ?? ''}\nserver: ${tail}`);
     });
     for (const [i, step] of all.entries()) {
@@ -370,5 +386,5 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
         throw new Error(`step "${step.title}" answered:\n${output}\n${(error as Error).message}`);
       }
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -203,7 +203,10 @@ describe('a certificate-bound token through the handlers', () => {
       [['x5t#S256'], 'malformed_token'],
       [null, 'malformed_token'],
       [{ 'x5t#S256': 42 }, 'malformed_token'],
-      [{ jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, 'certificate_mismatch'],
+      // DPoP-bound (RFC 9449): good only with the DPoP scheme and a proof (test/handlers/dpop.test.ts).
+      [{ jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, 'dpop_bound_token'],
+      [{ jkt: 42 }, 'malformed_token'],
+      [{ 'x5t#': 'abc' }, 'certificate_mismatch'],
       [{}, 'certificate_mismatch'],
       [{ 'x5t#S256': certificateThumbprint(pem.agent1).toUpperCase() }, 'certificate_mismatch'],
       [{ 'x5t#S256': `${certificateThumbprint(pem.agent1)}=` }, 'certificate_mismatch'],

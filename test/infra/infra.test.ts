@@ -548,6 +548,41 @@ describe('context', () => {
     main.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
   });
 
+  it('passes the DPoP settings to the functions, PUBLIC_BASE_URL the custom domain unless set, and names a bad one', () => {
+    const onDomain = synth({
+      upstashUrl: UPSTASH_URL,
+      domainName: 'Agents.Example.com',
+      certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0f0e0d0c-1111-2222-3333-444455556666',
+      dpopRequired: 'true',
+      dpopAlgorithms: 'ES256,EdDSA',
+      dpopIatWindowSeconds: '30',
+    });
+    onDomain.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          DPOP_REQUIRED: 'true',
+          DPOP_ALGORITHMS: 'ES256,EdDSA',
+          DPOP_IAT_WINDOW_SECONDS: '30',
+          PUBLIC_BASE_URL: 'https://agents.example.com',
+        }),
+      },
+    });
+    const onStage = synth({ upstashUrl: UPSTASH_URL, publicBaseUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/' });
+    onStage.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PUBLIC_BASE_URL: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod' }) },
+    });
+    const functions = main.template.findResources('AWS::Lambda::Function');
+    const variables = Object.values(functions).map(
+      (fn) => (fn as { Properties: { Environment?: { Variables?: object } } }).Properties.Environment?.Variables ?? {},
+    );
+    expect(variables.some((vars) => 'PUBLIC_BASE_URL' in vars)).toBe(false);
+    expect(variables.some((vars) => (vars as Record<string, string>).DPOP_REQUIRED === 'false')).toBe(true);
+    expect(() => synth({ publicBaseUrl: 'http://api.example.com' })).toThrow(/publicBaseUrl/);
+    expect(() => synth({ publicBaseUrl: 'api.example.com' })).toThrow(/publicBaseUrl/);
+    expect(() => synth({ dpopAlgorithms: 'HS256' })).toThrow(/dpopAlgorithms/);
+    expect(() => synth({ dpopIatWindowSeconds: '0' })).toThrow(/dpopIatWindowSeconds/);
+  });
+
   it('refuses bound tokens without mutual TLS, and mutual TLS without a domain', () => {
     expect(() => synth({ requireBoundTokens: 'true' })).toThrow(/requireBoundTokens/);
     expect(() => synth({ truststoreUri: 's3://b/ca.pem' })).toThrow(/truststoreUri/);

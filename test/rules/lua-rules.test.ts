@@ -15,6 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as dpop from '../../lib/auth/dpop.ts';
 import * as revocation from '../../lib/auth/revocation.ts';
 import * as lifecycle from '../../lib/commands/lifecycle.ts';
 import {
@@ -57,6 +58,7 @@ const TWIN_MODULES: Readonly<Record<string, Readonly<Record<string, unknown>>>> 
   'lib/commands/lifecycle.ts': lifecycle,
   'lib/jobs/rules.ts': jobRules,
   'lib/auth/revocation.ts': revocation,
+  'lib/auth/dpop.ts': dpop,
   'lib/store/ratelimit.ts': ratelimit,
   'lib/groups/membership.ts': membership,
 };
@@ -881,6 +883,11 @@ const TABLES: Readonly<Record<string, RuleTable>> = {
       modeArb,
       fc.record({ jtiRevoked: fc.boolean(), registered: fc.boolean(), subjectCutoff: orUndefined(cutoffArb) }),
     ),
+  },
+  // lib/auth/dpop.ts: what the gate read for the proof (undefined: nothing), this request's id.
+  proofReplayed: {
+    calls: product([undefined, 'request-1', 'request-2', ''], ['request-1', 'request-2']),
+    sample: fc.tuple(orUndefined(fc.constantFrom('a', 'b', 'c')), fc.constantFrom('a', 'b', 'c')),
   },
   raisedCutoff: {
     calls: product([undefined, NOW_S, NOW_S - 50, Number.NaN], [NOW_S, NOW_S - 50, NOW_S + 20, 12.5, NOW_S + 0.9, -0.5]),

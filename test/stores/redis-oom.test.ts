@@ -7,6 +7,7 @@
  * - the rate limit fails open for the requests whose action only reads, and says so once per
  *   window, not once per request;
  * - a revoked token is still refused (reads still work);
+ * - a DPoP-bound token is refused (503) even for a read: its proof cannot be remembered;
  * - what is logged names the failing store call and carries the Redis error, never the
  *   command's arguments: no result, config value or command arg reaches the log.
  * The logger's real output (stdout and stderr) is captured.
@@ -20,6 +21,7 @@ import { handler as getConfig } from '../../functions/get-config.ts';
 import { handler as postResults } from '../../functions/post-results.ts';
 import { handler as putConfig } from '../../functions/put-config.ts';
 import { handler as whoami } from '../../functions/whoami.ts';
+import { dpopProof, generateDpopKey } from '../../dev/dpop.ts';
 import { startUpstashBridge, type UpstashBridge } from '../../dev/upstash-bridge.ts';
 import { logger } from '../../lib/logger.ts';
 import type { Runtime } from '../../lib/runtime.ts';
@@ -161,6 +163,25 @@ describe('a Redis that refuses writes', () => {
     const answer = await invoke(getConfig, { path: '/api/config', token: await signToken({ sub: agent, jti }) });
     expect(answer.status).toBe(401);
     expect(answer.body.error_description).toBe('token_revoked');
+  });
+
+  it("refuses a DPoP-bound token's reads (503) while Redis refuses writes: a proof that cannot be remembered is not accepted", async () => {
+    const key = await generateDpopKey();
+    const token = await signToken({ sub: agent, cnf: { jkt: key.jkt } });
+    const read = async (path: string, handler: typeof getConfig) =>
+      invoke(handler, {
+        path,
+        headers: {
+          host: 'api.oom.local',
+          authorization: `DPoP ${token}`,
+          dpop: await dpopProof(key, { htm: 'GET', htu: `https://api.oom.local${path}`, accessToken: token }),
+        },
+      });
+    expect((await read('/api/config', getConfig)).status).toBe(503);
+    expect((await read('/api/whoami', whoami)).status).toBe(503);
+    await admin.configSet('maxmemory', '0');
+    expect((await read('/api/config', getConfig)).status).toBe(200);
+    await admin.configSet('maxmemory', '1');
   });
 
   it('loses nothing: once Redis takes writes again the command is delivered and its result accepted', async () => {

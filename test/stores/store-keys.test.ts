@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as dpop from '../../lib/auth/dpop.ts';
 import * as revocation from '../../lib/auth/revocation.ts';
 import * as lifecycle from '../../lib/commands/lifecycle.ts';
 import * as membership from '../../lib/groups/membership.ts';
@@ -216,6 +217,7 @@ describe('the Lua files', () => {
   const modules: Record<string, Record<string, unknown>> = {
     'lib/commands/lifecycle.ts': lifecycle,
     'lib/auth/revocation.ts': revocation,
+    'lib/auth/dpop.ts': dpop,
     'lib/store/ratelimit.ts': ratelimit,
     'lib/groups/membership.ts': membership,
     'lib/jobs/rules.ts': jobRules,

@@ -5,6 +5,7 @@ local gateActiveKey = KEYS[3]
 local gateLimitKey = KEYS[4]
 local gateLimitPreviousKey = KEYS[5]
 local gateReplyKey = KEYS[6]
+local gateProofKey = KEYS[7]
 local gateMode = ARGV[1]
 local gateHasJti = ARGV[2]
 local gateIat = ARGV[3]
@@ -15,11 +16,15 @@ local limitExpireAt = ARGV[7]
 local limitNow = ARGV[8]
 local gateCall = ARGV[9]
 local gateReplyMs = ARGV[10]
+local gateProofRequest = ARGV[11]
+local gateProofUntil = ARGV[12]
 --- @include rules/needsRegistration
 --- @include rules/isRevoked
+--- @include rules/proofReplayed
 --- @include rules/slidingWindow
 -- The admission gate: the preamble of every gated script (lib/store/scripts.ts gated), never run
--- alone. Mirrors isRevoked (lib/auth/revocation.ts) and slidingWindow (lib/store/ratelimit.ts).
+-- alone. Mirrors isRevoked (lib/auth/revocation.ts), proofReplayed (lib/auth/dpop.ts) and
+-- slidingWindow (lib/store/ratelimit.ts).
 --
 -- First the revocation decision. The gate gathers the facts isRevoked takes, as the in-memory
 -- store does: the jti's denylist entry (when the token has a jti), its allowlist registration
@@ -28,6 +33,11 @@ local gateReplyMs = ARGV[10]
 -- it at its EXAT, as isLive does in memory. The gate knows of the token only whether it has a jti
 -- (any value stands for one) and its iat.
 --
+-- Then, for a DPoP-bound token (gateProofRequest not ''), the proof's replay: proofReplayed over
+-- what gateProofKey holds (another request's id: refused). The proof is remembered (SET ... PXAT)
+-- only once the request is let through, after the rate limit; that SET is not under pcall: a
+-- proof that cannot be remembered could be replayed, so the script fails (fail closed, 503).
+--
 -- Then the rate limit (when limitRequests is not 0): slidingWindow over this and the previous
 -- window's counters, and the counter's INCR. The INCR runs under pcall: when Redis refuses writes
 -- but still answers (OOM under noeviction, a read-only replica after a failover), the request goes
@@ -35,7 +45,7 @@ local gateReplyMs = ARGV[10]
 -- action then fails by itself if it needs to write. Every other failure fails the whole script:
 -- nothing is let through whose revocation state is unknown.
 --
--- A refusal returns {'revoked'} or {'rate_limited', reset} before the action has read or written
+-- A refusal returns {'revoked'}, {'proof_replayed'} or {'rate_limited', reset} before the action has read or written
 -- anything; otherwise gated() runs the action and returns {'ok', limitNote, <its answer>}.
 --
 -- Before all of it, exactly once: a write's store call carries its own id (`gateCall`), and
@@ -55,6 +65,11 @@ if needsRegistration(gateToken, gateMode) then gateFacts.registered = redis.call
 local gateStored = redis.call('GET', gateCutoffKey)
 if gateStored then gateFacts.subjectCutoff = tonumber(gateStored) or 0 / 0 end
 if isRevoked(gateToken, gateMode, gateFacts) then return {'revoked'} end
+if gateProofRequest ~= '' then
+  local gateProofSeen = redis.call('GET', gateProofKey)
+  if not gateProofSeen then gateProofSeen = nil end
+  if proofReplayed(gateProofSeen, gateProofRequest) then return {'proof_replayed'} end
+end
 local limitNote = 0
 local limitMax = tonumber(limitRequests)
 if limitMax > 0 then
@@ -69,3 +84,4 @@ if limitMax > 0 then
     redis.pcall('PEXPIREAT', gateLimitKey, limitExpireAt)
   end
 end
+if gateProofRequest ~= '' then redis.call('SET', gateProofKey, gateProofRequest, 'PXAT', gateProofUntil) end
