@@ -258,6 +258,7 @@ const SAMPLES: Record<string, string> = {
   needsRegistration: "{ jti = 'j' }, 'allowlist'",
   pauseJob: `${STATE}, ${COUNTS}, { at = 4, paused = true, reason = 'hold' }`,
   phaseOf: '{ expiresAt = 10, startedAt = 2 }',
+  proofReplayed: "'r1', 'r2'",
   progress: "{ createdAt = 1, expiresAt = 10, timeoutMs = 4 }, { status = 'in_progress', at = 3, statusDetailsJson = '{}' }",
   raisedCutoff: 'nil, 12.5',
   reportedAt: "{ status = 'in_progress', at = 3 }",
