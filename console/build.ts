@@ -3,7 +3,7 @@
  * esbuild, in memory: the script bundled and minified for the browser, the stylesheet minified,
  * each named after a hash of its content (app.<hash>.js, app.<hash>.css), and the page with those
  * names written in. The local server builds it at start (dev/server.ts, handed to
- * functions/console.ts); a synth writes it once per process to a folder the console functions'
+ * lib/http/console.ts); a synth writes it once per process to a folder the console functions'
  * bundling hook copies into console/ beside their index.mjs (infra/function.ts).
  */
 import { createHash } from 'node:crypto';

@@ -28,7 +28,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type Config, ConfigError } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
 import { setReadinessStore } from '../functions/ready.ts';
-import { setConsoleFiles } from '../functions/console.ts';
+import { setConsoleFiles } from '../lib/http/console.ts';
 import { buildConsole } from '../console/build.ts';
 import { useMetrics } from '../lib/http/observe.ts';
 import { createRuntime, setRuntime } from '../lib/runtime.ts';

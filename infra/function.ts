@@ -129,7 +129,7 @@ export function scriptHooks(scripts: readonly ScriptFile[], console = false): No
           `mkdir -p ${shellQuote(lua)} && cp ${scripts.map((name) => shellQuote(path.join(from, `${name}.lua`))).join(' ')} ${shellQuote(lua)}/`,
         );
       }
-      // The console's page, script and stylesheet (console/build.ts), read by functions/console.ts.
+      // The console's page, script and stylesheet (console/build.ts), read by lib/http/console.ts.
       if (console) commands.push(`cp -R ${shellQuote(consoleBuildDir())} ${shellQuote(path.join(outputDir, 'console'))}`);
       return commands;
     },

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalServer, startServer } from '../../dev/server.ts';
-import { CONSOLE_CSP } from '../../functions/console.ts';
+import { CONSOLE_CSP } from '../../lib/http/console.ts';
 import { ROUTES } from '../../lib/http/routes.ts';
 import { TEST_ENV } from '../helpers/tokens.ts';
 
@@ -40,9 +40,10 @@ async function assets(): Promise<{ html: string; script: string; style: string }
 describe('the console route', () => {
   it('is two public routes of their own that touch no store', () => {
     for (const route of [ROUTES.ConsolePage, ROUTES.ConsoleFile]) {
-      expect(route).toMatchObject({ method: 'GET', handler: 'console', scopes: undefined, usesStore: false, scripts: [], console: true });
+      expect(route).toMatchObject({ method: 'GET', scopes: undefined, usesStore: false, scripts: [], console: true });
     }
     expect([ROUTES.ConsolePage.path, ROUTES.ConsoleFile.path]).toEqual(['/console', '/console/{file}']);
+    expect([ROUTES.ConsolePage.handler, ROUTES.ConsoleFile.handler]).toEqual(['console-page', 'console-file']);
   });
 
   it('serves the page without a token, with a strict CSP, nosniff, no referrer and revalidation', async () => {

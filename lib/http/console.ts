@@ -1,6 +1,7 @@
 /**
- * GET /console and GET /console/{file}: the operators' web console, a static page (console/), no
- * token. The page holds no secret: every API call it makes carries the token the operator pastes.
+ * The operators' web console, a static page (console/) served with no token by GET /console
+ * (functions/console-page.ts) and GET /console/{file} (functions/console-file.ts). The page holds
+ * no secret: every API call it makes carries the token the operator pastes.
  *
  * The files are built by console/build.ts (esbuild): index.html, and the script and stylesheet
  * under names that carry a hash of their content (app.<hash>.js, app.<hash>.css). In a Lambda
@@ -10,10 +11,8 @@
  * shows at once), the hashed files `immutable` for a year: a new build has new names.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { chainOptions, edge } from '../lib/http/chain.ts';
-import { ApiError } from '../lib/http/errors.ts';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ApiError } from './errors.ts';
 
 /** The console's files by name: index.html, app.<hash>.js, app.<hash>.css. */
 export type ConsoleFiles = ReadonlyMap<string, string>;
@@ -43,33 +42,22 @@ const BUNDLED = new URL('./console/', import.meta.url);
 
 let files: ConsoleFiles | undefined;
 
-/** The local server's files, built at its start (dev/server.ts); in Lambda they are read from the bundle. */
+/** The local tools' files, built when they start (dev/server.ts, dev/invoke.ts); in Lambda they are read from the bundle. */
 export function setConsoleFiles(built: ConsoleFiles): void {
   files = built;
 }
 
+/** A bundle without its console/ folder is a build fault: the read throws, and the edge answers a bare 500. */
 function consoleFiles(): ConsoleFiles {
-  if (files === undefined) {
-    try {
-      files = new Map(readdirSync(BUNDLED).map((name) => [name, readFileSync(new URL(name, BUNDLED), 'utf8')]));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      throw new ApiError('not_found', 'the console is not part of this deployment');
-    }
-  }
+  files ??= new Map(readdirSync(BUNDLED).map((name) => [name, readFileSync(new URL(name, BUNDLED), 'utf8')]));
   return files;
 }
 
-export async function serveConsole(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
-  const name = event.pathParameters?.file ?? 'index.html';
+/** Answers one of the console's files by name, with its type, caching and the security headers; 404 for any other name. */
+export function consoleFile(name: string): APIGatewayProxyStructuredResultV2 {
   const body = consoleFiles().get(name);
   const type = TYPES[name.slice(name.lastIndexOf('.') + 1)];
-  // index.html is served at /console only, so the page has one address.
-  if (body === undefined || type === undefined || event.pathParameters?.file === 'index.html') {
-    throw new ApiError('not_found', 'no such console file');
-  }
+  if (body === undefined || type === undefined) throw new ApiError('not_found', 'no such console file');
   const cacheControl = name === 'index.html' ? 'no-cache' : 'public, max-age=31536000, immutable';
   return { statusCode: 200, headers: { 'Content-Type': type, 'Cache-Control': cacheControl, ...SECURITY_HEADERS }, body };
 }
-
-export const handler = middy(serveConsole, chainOptions).use(edge());
