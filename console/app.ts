@@ -216,13 +216,15 @@ function clearError(): void {
 }
 
 /** Asks before an action; resolves to the reason typed (possibly '') or undefined when backed out. */
-function confirmAction(text: string, action: string): Promise<string | undefined> {
+function confirmAction(text: string, action: string, askReason = true): Promise<string | undefined> {
   const dialog = byId<HTMLDialogElement>('confirm');
   byId('confirm-title').textContent = action;
   byId('confirm-text').textContent = text;
   byId<HTMLButtonElement>('confirm-ok').textContent = action;
   const reason = byId<HTMLInputElement>('confirm-reason');
   reason.value = '';
+  reason.hidden = !askReason;
+  byId('confirm-reason-label').hidden = !askReason;
   return new Promise((resolve) => {
     const form = byId<HTMLFormElement>('confirm-form');
     const back = byId<HTMLButtonElement>('confirm-back');
@@ -245,7 +247,7 @@ function confirmAction(text: string, action: string): Promise<string | undefined
     back.addEventListener('click', cancel);
     dialog.addEventListener('cancel', cancel);
     dialog.showModal();
-    reason.focus();
+    (askReason ? reason : byId<HTMLButtonElement>('confirm-ok')).focus();
   });
 }
 
@@ -792,6 +794,7 @@ async function groupView(group: string | undefined): Promise<void> {
     const reason = await confirmAction(
       `${verb === 'add' ? 'Add' : 'Remove'} ${list.length} agent(s) ${verb === 'add' ? 'to' : 'from'} ${group}?`,
       verb === 'add' ? 'Add' : 'Remove',
+      false,
     );
     if (reason === undefined) return;
     const totals = { added: 0, removed: 0, unchanged: 0, refused: [] as { agent_id: string; reason: string }[] };

@@ -207,6 +207,8 @@ describe.skipIf(missing !== undefined)('the console in Chromium', { timeout: 120
     expect(await page.locator('#members li').count()).toBe(AGENTS.length);
     await page.getByLabel('Agent ids').fill('web-11, web-12\nweb-01');
     await page.getByRole('button', { name: 'Add to group' }).click();
+    expect(await page.getByRole('dialog').textContent()).toContain(`Add 3 agent(s) to ${GROUP}?`);
+    expect(await page.getByRole('dialog').locator('#confirm-reason').isHidden()).toBe(true);
     await page.getByRole('dialog').getByRole('button', { name: 'Add' }).click();
     await expect.poll(() => page.locator('#bulk-outcome').textContent()).toBe('added 2, removed 0, unchanged 1');
     await expect.poll(() => page.locator('#members li').count()).toBe(AGENTS.length + 2);
