@@ -922,10 +922,13 @@ function route(): void {
   stopView?.();
   stopView = undefined;
   if (token === undefined) return;
-  const [, noun, id] = location.hash.replace(/^#\/?/, '/').split('/');
+  const [, asked, id] = location.hash.replace(/^#\/?/, '/').split('/');
+  // Anything else is the jobs list.
+  const noun = asked === 'groups' || asked === 'agents' ? asked : 'jobs';
   const arg = id ? decodeURIComponent(id) : undefined;
   for (const link of document.querySelectorAll('nav a')) {
-    link.toggleAttribute('aria-current', (link.getAttribute('href') ?? '').startsWith(`#/${noun}`));
+    if (link.getAttribute('href') === `#/${noun}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
   }
   if (noun === 'jobs' && arg) void jobView(arg);
   else if (noun === 'groups') void groupView(arg);

@@ -107,6 +107,14 @@ describe.skipIf(missing !== undefined)('the console in Chromium', { timeout: 120
     await expect.poll(() => page.title()).toBe('biz-service console');
     expect(await page.locator('#token-state').textContent()).toBe('No token');
     expect(await page.locator('main').textContent()).toContain('Paste an operator token');
+    // By keyboard: the token field, then its options and buttons, in reading order.
+    await page.getByLabel('Operator token').focus();
+    const order: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Tab');
+      order.push(await page.evaluate('document.activeElement.id || document.activeElement.textContent'));
+    }
+    expect(order).toEqual(['remember', 'Use token', 'forget']);
   });
 
   it('lists the job once a token is pasted, and keeps the token out of cookies and storage', async () => {
@@ -115,6 +123,7 @@ describe.skipIf(missing !== undefined)('the console in Chromium', { timeout: 120
     const row = page.locator(`#jobs tr[data-job="${jobId}"]`);
     await row.waitFor();
     expect(await row.textContent()).toContain('upgrade');
+    expect(await page.getByRole('link', { name: 'Jobs', exact: true }).getAttribute('aria-current')).toBe('page');
     expect(await row.locator('progress').getAttribute('value')).toBe('3');
     expect(await row.locator('progress').getAttribute('max')).toBe(String(AGENTS.length));
     expect(await page.getByLabel('Operator token').inputValue()).toBe('');
