@@ -222,6 +222,12 @@ describe.skipIf(missing !== undefined)('the console in Chromium', { timeout: 120
     await expect.poll(() => page.locator('#bulk-outcome').textContent()).toBe('added 2, removed 0, unchanged 1');
     await expect.poll(() => page.locator('#members li').count()).toBe(AGENTS.length + 2);
     expect((await api('GET', `/api/agents/web-12/groups`, operator)).body.groups).toEqual([GROUP]);
+    await page.getByLabel('Agent ids').fill('web-12');
+    await page.getByRole('button', { name: 'Remove from group' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click();
+    await expect.poll(() => page.locator('#bulk-outcome').textContent()).toBe('added 0, removed 1, unchanged 0');
+    await expect.poll(() => page.locator('#members li').count()).toBe(AGENTS.length + 1);
+    expect((await api('GET', `/api/agents/web-12/groups`, operator)).body.groups).toEqual([]);
 
     await page.locator('#members').getByRole('link', { name: 'web-03' }).click();
     await page.locator('#agent-groups a').first().waitFor();
@@ -242,6 +248,20 @@ describe.skipIf(missing !== undefined)('the console in Chromium', { timeout: 120
     expect(await page.evaluate('[document.cookie, localStorage.length, sessionStorage.length]')).toEqual(['', 0, 1]);
     await screenshot('job-390x844');
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('cancels the job with force from the page after a confirmation', async () => {
+    await page.getByRole('button', { name: 'Force cancel' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.textContent()).toContain('executions already delivered or in progress are canceled too');
+    await dialog.getByLabel('Reason (optional)').fill('enough for today');
+    await dialog.getByRole('button', { name: 'Force cancel' }).click();
+    await page.locator('#job-summary .badge.s-canceled').waitFor();
+    const canceled = (await api('GET', `/api/jobs/${jobId}`, operator)).body;
+    expect(canceled).toMatchObject({ status: 'canceled', force: true, cancel_reason: 'enough for today' });
+    await expect.poll(pageCounts, { timeout: 15_000 }).toEqual(canceled.counts);
+    expect(await page.getByRole('button', { name: 'Pause' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Cancel', exact: true }).isDisabled()).toBe(true);
   });
 
   it("shows the API's error, description and request_id for a wrong token", async () => {
