@@ -958,6 +958,7 @@ function start(): void {
   on(byId('forget'), 'click', () => {
     token = undefined;
     sessionStorage.removeItem(REMEMBER_KEY);
+    remember.checked = false;
     stopView?.();
     byId('token-state').textContent = 'No token';
     view().replaceChildren(h('p', {}, 'Token forgotten. Paste one to go on.'));

@@ -275,6 +275,8 @@ describe.skipIf(missing !== undefined)('the console in Chromium', { timeout: 120
     expect(text).toContain('401 invalid_token');
     expect(text).toContain('malformed_token');
     expect(text).toMatch(REQUEST_ID);
+    // Forget also unticked "remember": the wrong token is kept nowhere but in memory.
+    expect(await page.evaluate('[document.cookie, localStorage.length, sessionStorage.length]')).toEqual(['', 0, 0]);
     await screenshot('wrong-token');
   });
 
