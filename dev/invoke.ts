@@ -22,6 +22,8 @@ import { lambdaContext } from './lambda-context.ts';
 import { configSigner, signToken } from './token.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { setReadinessStore } from '../functions/ready.ts';
+import { buildConsole } from '../console/build.ts';
+import { setConsoleFiles } from '../lib/http/console.ts';
 import { useMetrics } from '../lib/http/observe.ts';
 import { fallbackRoute, routes } from '../lib/http/routes.ts';
 import { createRuntime, setRuntime } from '../lib/runtime.ts';
@@ -113,6 +115,8 @@ export async function invokeEvent(
 ): Promise<InvokeResult> {
   const name = functionName ?? functionForEvent(event);
   const handler = await loadHandler(name);
+  // The console's files, built as the local server builds them (a deployment ships them built).
+  if (routes.some((route) => route.handler === name && route.console === true)) setConsoleFiles(buildConsole());
   const context = lambdaContext(`biz-service-${name}`, { logStreamName: 'local-invoke' });
   const answer = await handler(await prepareEvent(event, name, options), context);
   // Payload 2.0 also allows a bare string or object answer: API Gateway sends it as a 200 JSON body.

@@ -11,6 +11,7 @@
  *                                  required (mTLS) and passed to the handlers as API Gateway's
  *                                  custom domain does (requestContext.authentication.clientCert)
  *
+ * GET /console is the operators' web console (console/), built with esbuild at start.
  * Besides the routes, GET /openapi.json answers the OpenAPI document (docs/openapi.yaml) as JSON,
  * and ws://…/ws is the push channel (dev/push.ts, docs/push.md), its wakes sent through an
  * in-process wake queue.
@@ -27,6 +28,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type Config, ConfigError } from '../lib/config.ts';
 import { logger } from '../lib/logger.ts';
 import { setReadinessStore } from '../functions/ready.ts';
+import { setConsoleFiles } from '../lib/http/console.ts';
+import { buildConsole } from '../console/build.ts';
 import { useMetrics } from '../lib/http/observe.ts';
 import { createRuntime, setRuntime } from '../lib/runtime.ts';
 import { httpEvent } from './events.ts';
@@ -237,6 +240,8 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
   const { config } = local;
   const runtime = setRuntime(createRuntime(config, options.clock === undefined ? {} : { clock: options.clock }));
   setReadinessStore(config);
+  // The console's page, script and stylesheet, built with esbuild now (a deployment ships them built).
+  setConsoleFiles(buildConsole());
   // EMF metric lines are for CloudWatch; locally they are opt-in (POWERTOOLS_METRICS_DISABLED=false).
   if ((options.env ?? process.env).POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(false);
 

@@ -1,7 +1,8 @@
 /**
  * The one place that says how every function of the service is built and run: Node.js 24 on
  * ARM64, bundled by the locally installed esbuild (no Docker) into a minified ESM file with a
- * source map, `@aws-sdk/*` left to the runtime, the Redis store's scripts it runs beside it, a
+ * source map, `@aws-sdk/*` left to the runtime, the Redis store's scripts it runs (or the built
+ * console) beside it, a
  * log group of its own with a retention period, a role of its own that may write only to that
  * log group, and alarms on errors and throttles.
  */
@@ -18,6 +19,7 @@ import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Route } from '../lib/http/routes.ts';
+import { consoleBuildDir } from '../console/build.ts';
 import { assembleScript, SCRIPT_FILES, type ScriptFile } from '../lib/store/lua.ts';
 
 /** The repository root: functions/, lib/, package-lock.json. */
@@ -111,19 +113,25 @@ const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
  * (never used: esbuild is installed locally) cannot see the folder the scripts are written to,
  * and fails rather than build a function without its scripts.
  */
-export function scriptHooks(scripts: readonly ScriptFile[]): NonNullable<BundlingOptions['commandHooks']> {
+export function scriptHooks(scripts: readonly ScriptFile[], console = false): NonNullable<BundlingOptions['commandHooks']> {
   return {
     beforeBundling: () => [],
     beforeInstall: () => [],
     afterBundling: (_inputDir, outputDir) => {
-      if (scripts.length === 0) return [];
+      if (scripts.length === 0 && !console) return [];
       if (outputDir === AssetStaging.BUNDLING_OUTPUT_DIR)
-        return ['echo "the functions ship Lua assembled on the host: bundle with the local esbuild, not Docker" >&2', 'exit 1'];
-      const from = assembledScriptsDir();
-      const lua = path.join(outputDir, 'lua');
-      return [
-        `mkdir -p ${shellQuote(lua)} && cp ${scripts.map((name) => shellQuote(path.join(from, `${name}.lua`))).join(' ')} ${shellQuote(lua)}/`,
-      ];
+        return ['echo "the functions ship files built on the host: bundle with the local esbuild, not Docker" >&2', 'exit 1'];
+      const commands: string[] = [];
+      if (scripts.length > 0) {
+        const from = assembledScriptsDir();
+        const lua = path.join(outputDir, 'lua');
+        commands.push(
+          `mkdir -p ${shellQuote(lua)} && cp ${scripts.map((name) => shellQuote(path.join(from, `${name}.lua`))).join(' ')} ${shellQuote(lua)}/`,
+        );
+      }
+      // The console's page, script and stylesheet (console/build.ts), read by lib/http/console.ts.
+      if (console) commands.push(`cp -R ${shellQuote(consoleBuildDir())} ${shellQuote(path.join(outputDir, 'console'))}`);
+      return commands;
     },
   };
 }
@@ -136,6 +144,8 @@ export interface ServiceFunctionProps {
   readonly description: string;
   readonly environment: Record<string, string>;
   readonly logRetention: RetentionDays;
+  /** The route serves the console (Route.console): its bundle ships the built console in console/. */
+  readonly console?: boolean | undefined;
   /** Reserved concurrency (a cap and a guaranteed share of the account); undefined: none. */
   readonly reservedConcurrency?: number | undefined;
   /** The route's own timeout (Route.timeoutSeconds); undefined: FUNCTION_DEFAULTS.timeout. */
@@ -187,7 +197,7 @@ export class ServiceFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: 'biz-service',
         ...props.environment,
       },
-      bundling: { ...BUNDLING, commandHooks: scriptHooks(props.scripts) },
+      bundling: { ...BUNDLING, commandHooks: scriptHooks(props.scripts, props.console === true) },
       ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
     });
 

@@ -184,10 +184,12 @@ export class BizServiceStack extends Stack {
       probesStore: boolean,
       scripts: ServiceFunctionProps['scripts'],
       timeoutSeconds?: number,
+      console?: boolean,
     ): ServiceFunction => {
       const made = new ServiceFunction(this, name, {
         handler,
         scripts,
+        console,
         description,
         environment: usesStore ? storeEnvironment : probesStore ? probeEnvironment : {},
         logRetention: settings.logRetention,
@@ -231,6 +233,7 @@ export class BizServiceStack extends Stack {
         route.probesStore === true,
         scriptsToShip(route),
         route.timeoutSeconds,
+        route.console,
       );
       this.api.addRoutes({
         path: route.path,

@@ -242,9 +242,6 @@ export async function run(verbs: readonly Verb[], io: Io): Promise<number> {
 /** The lines an API error is told in: status, error, description, request id. */
 export function describeApiError(error: ApiError): string[] {
   const lines = [`bizops: ${error.method} ${error.path}: ${error.message}`];
-  if (error.routeMissing) {
-    lines.push(`bizops: this service has no ${error.method} ${error.path.replace(/\?.*$/, '')} route: it is older than this bizops`);
-  }
   if (error.requestId) lines.push(`bizops: request_id ${error.requestId}`);
   return lines;
 }

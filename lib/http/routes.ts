@@ -29,6 +29,11 @@ export interface Route {
   readonly debug?: boolean;
   /** The handler reads a secret (JWT key, Upstash token) and talks to the store. */
   readonly usesStore: boolean;
+  /**
+   * The handler serves the operators' console: its bundle ships the built page, script and
+   * stylesheet (console/build.ts) in console/ beside index.mjs (infra/function.ts).
+   */
+  readonly console?: boolean;
   /** The handler only checks that the store answers: the store's settings and the Upstash token, no JWT key. */
   readonly probesStore?: boolean;
   /**
@@ -54,7 +59,7 @@ export interface Route {
 /** A script a handler runs: any file of lib/store/lua but the gate, which every one of them starts with. */
 export type ActionScript = Exclude<ScriptFile, 'gate'>;
 
-/** A route that requires a token (every route but /health and /ready). */
+/** A route that requires a token (every route but /health, /ready and the console's). */
 export interface AuthenticatedRoute extends Route {
   readonly scopes: readonly string[];
 }
@@ -88,6 +93,26 @@ export const ROUTES = {
     usesStore: false,
     probesStore: true,
     scripts: [],
+  },
+  ConsolePage: {
+    name: 'ConsolePage',
+    method: 'GET',
+    path: '/console',
+    handler: 'console-page',
+    scopes: undefined,
+    usesStore: false,
+    scripts: [],
+    console: true,
+  },
+  ConsoleFile: {
+    name: 'ConsoleFile',
+    method: 'GET',
+    path: '/console/{file}',
+    handler: 'console-file',
+    scopes: undefined,
+    usesStore: false,
+    scripts: [],
+    console: true,
   },
   GetCommands: {
     name: 'GetCommands',

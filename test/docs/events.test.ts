@@ -52,6 +52,8 @@ const EXPECTED_STATUS: Record<string, number> = {
   'cancel-job.json': 404, // no such job yet (the command line creates one first)
   'pause-job.json': 404, // no such job yet (the command line creates one first)
   'resume-job.json': 404, // no such job yet (the command line creates one first)
+  'console-page.json': 200,
+  'console-file.json': 404, // the script's and stylesheet's names carry their content's hash: the page names the current ones
   'fallback.json': 405, // DELETE on a GET-only path
 };
 

@@ -12,6 +12,8 @@ import { handler as fallback } from '../../functions/fallback.ts';
 import type { TokenVerifier } from '../../lib/auth/verifier.ts';
 import { SCOPES } from '../../lib/auth/scopes.ts';
 import { type Route, routes } from '../../lib/http/routes.ts';
+import { buildConsole } from '../../console/build.ts';
+import { setConsoleFiles } from '../../lib/http/console.ts';
 import { setRuntime } from '../../lib/runtime.ts';
 import { type Answer, type EventInput, type Handler, invoke } from '../helpers/lambda.ts';
 import { resourcesOfType, synth } from '../helpers/infra-synth.ts';
@@ -37,6 +39,8 @@ const UNPROVOKED: Record<string, string> = {
   'Health 429':
     "the edge's WAF rate rule answers it, never a handler: its body and headers, read from the synthesised web ACL, are checked against RateLimited below",
   'Ready 429': 'the same WAF rate rule, checked the same way',
+  'ConsolePage 429': 'the same WAF rate rule, checked the same way',
+  'ConsoleFile 429': 'the same WAF rate rule, checked the same way',
 };
 
 /** "<operationId> <status>" of every answer checked against the document. */
@@ -204,6 +208,15 @@ describe('answers as documented', () => {
     const params = { agentId: 'agent-001' };
 
     expect((await call('Health')).body).toEqual({ status: 'ok' });
+
+    // The console: its page, and the script and stylesheet the page names.
+    setConsoleFiles(buildConsole());
+    const page = await call('ConsolePage');
+    expect(page.body).toContain('<title>biz-service console</title>');
+    for (const file of (page.body as string).match(/app\.[0-9a-f]{12}\.(js|css)/g) ?? []) {
+      expect((await call('ConsoleFile', { params: { file } })).status).toBe(200);
+    }
+    expect((await call('ConsoleFile', { params: { file: 'app.000000000000.js' } })).status).toBe(404);
 
     const created = await call('EnqueueCommand', {
       params,

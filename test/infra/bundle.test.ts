@@ -13,6 +13,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareEvent, readEvent } from '../../dev/invoke.ts';
 import type { UpstashBridge } from '../../dev/upstash-bridge.ts';
+import { buildConsole } from '../../console/build.ts';
 import { PROJECT_ROOT } from '../../infra/function.ts';
 import { DEFAULT_SECRET } from '../../lib/config.ts';
 import { fallbackRoute, type Route, routes } from '../../lib/http/routes.ts';
@@ -111,8 +112,10 @@ describe('bundling', () => {
       const dir = assets.get(route.name) as string;
       // The gate comes with every script that admits a token: with every route that takes one.
       const expected = route.scopes === undefined ? [...route.scripts] : [...route.scripts, 'gate' as const];
+      // The console's two functions ship its built files in console/ instead (checked below).
+      const beside = 'console' in route && route.console === true ? ['console'] : [];
       expect(readdirSync(dir).sort(), route.name).toEqual(
-        expected.length === 0 ? ['index.mjs', 'index.mjs.map'] : ['index.mjs', 'index.mjs.map', 'lua'],
+        [...beside, ...(expected.length === 0 ? ['index.mjs', 'index.mjs.map'] : ['index.mjs', 'index.mjs.map', 'lua'])].sort(),
       );
       const files = expected.length === 0 ? [] : readdirSync(path.join(dir, 'lua')).sort();
       expect(files, route.name).toEqual(expected.map((name) => `${name}.lua`).sort());
@@ -172,6 +175,30 @@ describe('a bundled function, loaded as Lambda loads it', () => {
     });
     expect(answer.result.statusCode).toBe(500);
     expect(answer.result.body).not.toContain(DEFAULT_SECRET);
+  });
+
+  it("ships the console's page, script and stylesheet beside the two console functions, and serves them from there", async () => {
+    const built = buildConsole();
+    for (const name of ['ConsolePage', 'ConsoleFile']) {
+      const dir = assets.get(name) as string;
+      expect(readdirSync(path.join(dir, 'console')).sort(), name).toEqual([...built.keys()].sort());
+    }
+    for (const [name, dir] of assets) {
+      if (name !== 'ConsolePage' && name !== 'ConsoleFile') expect(readdirSync(dir), name).not.toContain('console');
+    }
+    const page = await invokeBundle(assets.get('ConsolePage') as string, httpEvent({ path: '/console' }), {});
+    expect(page.result.statusCode).toBe(200);
+    expect(page.result.headers?.['Content-Security-Policy']).toContain("script-src 'self'");
+    expect(page.result.body).toBe(built.get('index.html'));
+    const script = [...built.keys()].find((file) => file.endsWith('.js')) as string;
+    const file = await invokeBundle(
+      assets.get('ConsoleFile') as string,
+      httpEvent({ path: `/console/${script}`, routeKey: 'GET /console/{file}', pathParameters: { file: script } }),
+      {},
+    );
+    expect(file.result.statusCode).toBe(200);
+    expect(file.result.headers?.['Content-Type']).toBe('text/javascript; charset=utf-8');
+    expect(file.result.body).toBe(built.get(script));
   });
 
   it('answers the fallback with a JSON 405 and Allow', async () => {
