@@ -60,10 +60,15 @@ export interface CommandRecord {
   readonly cancelReason?: string;
   /** The job this command is the execution of (lib/jobs); its commandId is then the job id. */
   readonly jobId?: string;
+  /** The service's signature (lib/signing, a compact JWS), made once and handed out on every delivery unchanged. */
+  readonly signature?: string;
 }
 
 /** What an enqueue gives a command: the record's first fields. */
-export type NewCommand = Pick<CommandRecord, 'commandId' | 'agentId' | 'command' | 'args' | 'createdAt' | 'expiresAt' | 'timeoutMs'>;
+export type NewCommand = Pick<
+  CommandRecord,
+  'commandId' | 'agentId' | 'command' | 'args' | 'createdAt' | 'expiresAt' | 'timeoutMs' | 'signature'
+>;
 
 /** A final result from the agent. */
 export interface ResultSubmission {

@@ -20,6 +20,8 @@ export function agentView(record: CommandRecord, now: number) {
     delivery_count: record.deliveryCount ?? 0,
     deadline_at: iso(record.deadlineAt),
     job_id: record.jobId ?? null,
+    // The compact JWS the agent checks before it runs the command (docs/signing.md); null: unsigned.
+    signature: record.signature ?? null,
   };
 }
 

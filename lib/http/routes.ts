@@ -97,7 +97,7 @@ export const ROUTES = {
     scopes: [SCOPES.commands],
     usesStore: true,
     admitsInStore: true,
-    scripts: ['fetch'],
+    scripts: ['fetch', 'sign-executions'],
   },
   PostResults: {
     name: 'PostResults',

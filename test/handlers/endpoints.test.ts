@@ -75,6 +75,7 @@ describe.each(targets)('endpoints on the $name store', (target) => {
             delivery_count: 1,
             deadline_at: null,
             job_id: null,
+            signature: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
           },
         ],
       });

@@ -613,6 +613,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           delivery_count: 1,
           deadline_at: iso(rt.clock.now() + 60_000),
           job_id: jobId,
+          signature: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
         },
       ]);
       expect((await read(jobId)).body.counts).toEqual({ ...ZERO, pending: 2, delivered: 1 });

@@ -93,6 +93,7 @@ describe('the Lua scripts', () => {
       'PUT_CONFIG',
       'RAISE_CUTOFF',
       'REVOKE_TOKEN',
+      'SIGN_EXECUTIONS',
     ]);
   });
 
@@ -104,6 +105,7 @@ describe('the Lua scripts', () => {
     expect(all.filter(([, lua]) => !lua.lockKeys).map(([name]) => name)).toEqual([
       'ENQUEUE',
       'FETCH',
+      'SIGN_EXECUTIONS',
       'LIST',
       'GROUP_JOIN',
       'GROUP_LEAVE',
