@@ -89,6 +89,15 @@ export const ROUTES = {
     probesStore: true,
     scripts: [],
   },
+  CommandKeys: {
+    name: 'CommandKeys',
+    method: 'GET',
+    path: '/.well-known/command-keys',
+    handler: 'command-keys',
+    scopes: undefined,
+    usesStore: false,
+    scripts: [],
+  },
   GetCommands: {
     name: 'GetCommands',
     method: 'GET',
