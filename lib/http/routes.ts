@@ -49,6 +49,12 @@ export interface Route {
    * store calls one after the other. Under the HTTP API's 30 s integration limit.
    */
   readonly timeoutSeconds?: number;
+  /**
+   * What the handler does with the command signing key (docs/signing.md): `sign` (it makes
+   * commands: kms:Sign on that key alone) or `publish` (it shows the public keys: kms:GetPublicKey);
+   * absent: nothing, and the function is given neither the key's id nor a permission on it.
+   */
+  readonly commandKeys?: 'sign' | 'publish';
 }
 
 /** A script a handler runs: any file of lib/store/lua but the gate, which every one of them starts with. */
@@ -97,6 +103,7 @@ export const ROUTES = {
     scopes: undefined,
     usesStore: false,
     scripts: [],
+    commandKeys: 'publish',
   },
   GetCommands: {
     name: 'GetCommands',
@@ -107,6 +114,8 @@ export const ROUTES = {
     usesStore: true,
     admitsInStore: true,
     scripts: ['fetch', 'sign-executions'],
+    // A poll makes job executions and signs them.
+    commandKeys: 'sign',
   },
   PostResults: {
     name: 'PostResults',
@@ -129,6 +138,7 @@ export const ROUTES = {
     usesStore: true,
     admitsInStore: true,
     scripts: ['get-config'],
+    commandKeys: 'publish',
   },
   TokenInfo: {
     name: 'TokenInfo',
@@ -160,6 +170,7 @@ export const ROUTES = {
     usesStore: true,
     admitsInStore: true,
     scripts: ['enqueue'],
+    commandKeys: 'sign',
   },
   GetCommand: {
     name: 'GetCommand',
