@@ -3,11 +3,11 @@
  * start in Lambda), like the push runtime (lib/push/runtime.ts):
  *   - COMMAND_SIGNING_KMS_KEY_ID set (the deployed stack): the KMS signer over that key, with
  *     COMMAND_SIGNING_KMS_OTHER_KEY_IDS (comma-separated) published beside it during a rotation;
- *   - otherwise, outside production only: the local key file COMMAND_SIGNING_KEY_FILE (by default
- *     .local/command-signing-key.pem), made on first use.
+ *   - otherwise the local key file COMMAND_SIGNING_KEY_FILE (by default
+ *     .local/command-signing-key.pem), made on first use: in production (Lambda, NODE_ENV=production)
+ *     only when COMMAND_SIGNING_KEY_FILE names it (sam local, a bundle run by tests), never by default.
  * The local server and tests put in their own with setCommandSigner().
  */
-import { KMSClient } from '@aws-sdk/client-kms';
 import { ConfigError, type Env } from '../config.ts';
 import { KmsSigner } from './kms.ts';
 import { type CommandSigner, LocalFileSigner } from './signer.ts';
@@ -38,16 +38,17 @@ export function loadSigningSettings(env: Env): SigningSettings {
   }
   if (keyId !== undefined) return { kind: 'kms', keyId, otherKeyIds: others };
   if (others.length > 0) throw new ConfigError('COMMAND_SIGNING_KMS_OTHER_KEY_IDS', 'needs COMMAND_SIGNING_KMS_KEY_ID');
-  if (production) {
+  const file = env.COMMAND_SIGNING_KEY_FILE?.trim() || undefined;
+  if (production && file === undefined) {
     throw new ConfigError('COMMAND_SIGNING_KMS_KEY_ID', 'commands are signed with a KMS key outside local development; set the key id');
   }
-  return { kind: 'file', path: env.COMMAND_SIGNING_KEY_FILE?.trim() || DEFAULT_SIGNING_KEY_FILE };
+  return { kind: 'file', path: file ?? DEFAULT_SIGNING_KEY_FILE };
 }
 
 /** The signer the settings describe. */
 export function createCommandSigner(settings: SigningSettings): CommandSigner {
   if (settings.kind === 'file') return new LocalFileSigner(settings.path);
-  return new KmsSigner({ client: new KMSClient({}), keyId: settings.keyId, otherKeyIds: settings.otherKeyIds });
+  return new KmsSigner({ keyId: settings.keyId, otherKeyIds: settings.otherKeyIds });
 }
 
 let current: CommandSigner | undefined;

@@ -11,7 +11,9 @@ import { KMSClient, NotFoundException } from '@aws-sdk/client-kms';
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derToRaw, SignatureFormatError } from '../../lib/signing/jws.ts';
+import { ConfigError } from '../../lib/config.ts';
 import { KmsSigner, kmsKid } from '../../lib/signing/kms.ts';
+import { createCommandSigner, loadSigningSettings } from '../../lib/signing/runtime.ts';
 import type { CommandPayload } from '../../lib/signing/payload.ts';
 import { LoadedKeySigner, LocalFileSigner } from '../../lib/signing/signer.ts';
 import { type KmsTestServer, startKmsServer } from '../helpers/kms-server.ts';
@@ -128,6 +130,39 @@ describe('the KMS signer, through the AWS SDK against a KMS endpoint on loopback
     await expect(signer.sign(payload)).rejects.toBeInstanceOf(NotFoundException);
     await expect(signer.keySet()).rejects.toBeInstanceOf(NotFoundException);
     expect((kms.requests.get('Sign') ?? 0) - before).toBe(1);
+  });
+
+  it('is what the runtime makes from COMMAND_SIGNING_KMS_KEY_ID, its client from the environment (AWS_ENDPOINT_URL_KMS)', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_KMS: kms.endpoint,
+      AWS_REGION: kms.region,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+    });
+    try {
+      const signer = createCommandSigner(
+        loadSigningSettings({ AWS_LAMBDA_FUNCTION_NAME: 'fn', COMMAND_SIGNING_KMS_KEY_ID: kms.keyIds[1] as string }),
+      );
+      const jws = await signer.sign(payload);
+      expect((await verifiedWithJose(jws, (await signer.keySet()).keys)).header.kid).toBe(kms.keyIds[1]);
+    } finally {
+      for (const name of ['AWS_ENDPOINT_URL_KMS', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
+  });
+
+  it('refuses to start in production without a KMS key (or an explicit key file), and a malformed key id', () => {
+    expect(() => loadSigningSettings({ AWS_LAMBDA_FUNCTION_NAME: 'fn' })).toThrow(/COMMAND_SIGNING_KMS_KEY_ID/);
+    expect(loadSigningSettings({ AWS_LAMBDA_FUNCTION_NAME: 'fn', COMMAND_SIGNING_KEY_FILE: '/tmp/k.pem' })).toEqual({
+      kind: 'file',
+      path: '/tmp/k.pem',
+    });
+    expect(loadSigningSettings({})).toEqual({ kind: 'file', path: '.local/command-signing-key.pem' });
+    expect(() => loadSigningSettings({ COMMAND_SIGNING_KMS_KEY_ID: 'alias with spaces' })).toThrow(ConfigError);
+    expect(() => loadSigningSettings({ COMMAND_SIGNING_KMS_OTHER_KEY_IDS: 'abc' })).toThrow(/needs COMMAND_SIGNING_KMS_KEY_ID/);
   });
 
   it('names a key by its id, from an ARN too', () => {
