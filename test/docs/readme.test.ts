@@ -48,6 +48,7 @@ const SECTIONS: readonly { file: string; heading: string }[] = [
   { file: 'docs/jobs.md', heading: '## Dry run' },
   { file: 'docs/jobs.md', heading: '## Bulk group membership' },
   { file: 'docs/jobs.md', heading: '## History, and why it failed' },
+  { file: 'docs/signing.md', heading: '## Walkthrough: a signed command, checked by the agent' },
 ];
 
 const blocksOf = ({ file, heading }: { file: string; heading: string }) => shBlocks(readFileSync(path.join(ROOT, file), 'utf8'), heading);
@@ -281,6 +282,25 @@ const CHECKS: Record<string, (output: string) => void> = {
       ['failed', 1],
     ]);
   },
+  'the public keys (no token)': (output) => expect(output.trim()).toBe(''),
+  'a command for agent-101; its delivery carries the signature': (output) => {
+    const [created, payload] = documents(output) as Record<string, unknown>[];
+    expect(created).toMatchObject({ agent_id: 'agent-101', command: 'echo', status: 'pending' });
+    expect(payload).toMatchObject({
+      agent_id: 'agent-101',
+      command_id: created?.command_id,
+      command: 'echo',
+      // The SHA-256 of {"a":1,"b":2}, the args' canonical JSON (the next step prints it).
+      args_sha256: '43258cff783fe7036d8a43033f830adfc60ec037382473548ac742b888292777',
+      expires_at: created?.expires_at,
+    });
+  },
+  "the args' hash, by hand": (output) => expect(output.trim()).toBe('43258cff783fe7036d8a43033f830adfc60ec037382473548ac742b888292777  -'),
+  'with the pinned keys, the reference agent checks it': (output) => {
+    expect(output).toMatch(/ran echo: completed/);
+    expect(output).not.toMatch(/refused|warning/);
+    expect(output).toMatch(/stopped after 1 poll\(s\): 1 run, 1 accepted, 0 dropped, 0 not reported/);
+  },
   'the reference agent': (output) => {
     expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });
     expect(output).toMatch(/ran echo: completed/);
@@ -325,7 +345,7 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
   });
 
   it('finds the walkthrough blocks and a check for each of their steps', () => {
-    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1, 1, 1, 1, 1]);
+    expect(SECTIONS.map(blocksOf).map((blocks) => blocks.length)).toEqual([2, 1, 1, 1, 1, 1, 1, 1]);
     const titles = walkthrough().map((step) => step.title);
     expect(titles.filter((title) => checkFor(title) === undefined)).toEqual([]);
     // Every check is used (the preamble by both later blocks).
@@ -338,7 +358,7 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
     const marker = (i: number) => `@@step ${i}@@`;
     // The steps as written, the base URL aside; a marker line between them to tell their output apart.
     const script = ['set -e', ...all.flatMap((step, i) => [`echo '${marker(i)}'`, step.code.replaceAll(BASE_URL, url)])].join('\n');
-    const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd: ROOT, env, timeout: 90_000 }).catch((error) => {
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], { cwd: ROOT, env, timeout: 150_000 }).catch((error) => {
       throw new Error(`the walkthrough failed: ${error.stderr ?? error.message}\n${error.stdout ?? ''}\nserver: ${tail}`);
     });
     for (const [i, step] of all.entries()) {
@@ -353,5 +373,5 @@ describe('the walkthroughs of the README and docs/, run as written against npm s
         throw new Error(`step "${step.title}" answered:\n${output}\n${(error as Error).message}`);
       }
     }
-  }, 120_000);
+  }, 180_000);
 });
