@@ -140,6 +140,30 @@ describe.each(targets)('signed commands on the $name store', (target) => {
       }
     });
 
+    it('stores a signature once per execution and attempt: never over another, never on a changed attempt, never on a plain command', async () => {
+      const jobId = await job();
+      signer.failNext = 1;
+      expect((await poll()).status).toBe(503); // handed out, left unsigned
+      const plain = (await enqueue({ command: 'echo', args: {} })).body.command_id as string;
+      const { commands } = rt.stores.unchecked;
+
+      // Another attempt than the execution's (it has none: its first) is not stored.
+      expect(await commands.signExecutions(agentId, [{ commandId: jobId, attempt: 2, signature: 'h.p.attempt2' }])).toEqual(
+        new Map([[jobId, undefined]]),
+      );
+      const first = await commands.signExecutions(agentId, [
+        { commandId: jobId, attempt: undefined, signature: 'h.p.first' },
+        { commandId: plain, attempt: undefined, signature: 'h.p.plain' },
+        { commandId: 'no-such-execution', attempt: undefined, signature: 'h.p.none' },
+      ]);
+      expect(first).toEqual(new Map([[jobId, 'h.p.first']]));
+      expect(await commands.signExecutions(agentId, [{ commandId: jobId, attempt: undefined, signature: 'h.p.second' }])).toEqual(
+        new Map([[jobId, 'h.p.first']]),
+      );
+      expect((await commands.get(agentId, jobId))?.signature).toBe('h.p.first');
+      expect((await commands.get(agentId, plain))?.signature).not.toBe('h.p.plain');
+    });
+
     it('answers 503 when signing fails, and the next poll signs the same execution', async () => {
       const jobId = await job();
       signer.failNext = 1;
