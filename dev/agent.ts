@@ -21,8 +21,11 @@
  *      polls, `commands_per_fetch` is sent as `limit`, `result_max_bytes` bounds what it reports;
  *   3. posts again any result not yet accepted;
  *   4. GET /api/commands; a command it has already run (by `command_id`) is not run again, since
- *      delivery is at least once, its result is posted again instead; a new one goes to the
- *      executor, and its result is posted (POST /api/results);
+ *      delivery is at least once, its result is posted again instead; a new one is checked first
+ *      (its signature, lib/signing/verify.ts, with the pinned keys of dev/agent-keys.ts: unsigned,
+ *      tampered, for another agent, expired or of an unknown kid, it is never run and is reported
+ *      `rejected` with reason signature_invalid), then goes to the executor, and its result is
+ *      posted (POST /api/results);
  *   5. waits the poll interval, with ±20 % jitter so that a fleet does not poll in step (no wait
  *      after a full page: more commands are waiting).
  *
@@ -41,6 +44,8 @@
 import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { verifyCommand } from '../lib/signing/verify.ts';
+import { CommandKeyPin, type KeyOffer, readKeysFile } from './agent-keys.ts';
 import { PushLink, type WakeSource } from './agent-push.ts';
 import { type DpopKey, dpopKeyFile, dpopProof } from './dpop.ts';
 
@@ -53,6 +58,9 @@ export interface AgentCommand {
   readonly expires_at: string;
   /** Which attempt this is: more than 1 for a job's execution retried (the same command_id again). */
   readonly attempt?: number;
+  readonly job_id?: string | null;
+  /** The service's signature (docs/signing.md), checked before anything runs. */
+  readonly signature?: string | null;
 }
 
 /** What the agent remembers a run by: a retried execution is a new run of the same command id. */
@@ -62,7 +70,8 @@ function runKey(command: AgentCommand): string {
 
 /** What a command came to: the body of POST /api/results without the command id. */
 export interface Outcome {
-  readonly status: 'completed' | 'failed';
+  /** rejected: the agent refused to run it (a signature that does not hold). */
+  readonly status: 'completed' | 'failed' | 'rejected';
   /** Any JSON value; left out when undefined. */
   readonly result?: unknown;
 }
@@ -124,6 +133,16 @@ export function tokenTimes(token: string): { exp?: number; iat?: number } {
     };
   } catch {
     return {};
+  }
+}
+
+/** The `sub` of a JWT (the agent's own id), read without checking it. */
+export function tokenSubject(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    return typeof payload.sub === 'string' ? payload.sub : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -204,6 +223,8 @@ export type AgentEvent =
   | { type: 'token'; refreshAt: number }
   | { type: 'wake'; reason: string }
   | { type: 'push'; state: 'up' | 'down' | 'refused'; detail?: string }
+  | { type: 'signature_invalid'; commandId: string; command: string; reason: string }
+  | { type: 'command_keys'; offer: KeyOffer; kids: readonly string[] }
   | { type: 'error'; message: string };
 
 export interface AgentOptions {
@@ -230,6 +251,8 @@ export interface AgentOptions {
   readonly wakeups?: WakeSource;
   /** --dpop-key: every request carries a DPoP proof by this key, its token sent with the DPoP scheme. */
   readonly dpop?: DpopKey;
+  /** The keys commands are checked with (--command-keys, --accept-new-keys); by default the first config's, pinned. */
+  readonly commandKeys?: CommandKeyPin;
 }
 
 export interface RunOptions {
@@ -286,9 +309,11 @@ export class Agent {
     | { pollIntervalSeconds: number; pushPollIntervalSeconds: number; limit: number; resultMaxBytes: number; readAt: number }
     | undefined;
   private counts = { polls: 0, ran: 0, accepted: 0, dropped: 0, errors: 0 };
+  private readonly commandKeys: CommandKeyPin;
 
   constructor(options: AgentOptions) {
     this.options = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, '') };
+    this.commandKeys = options.commandKeys ?? new CommandKeyPin();
     this.executor = options.executor ?? commandExecutor(DEMO_COMMANDS);
     this.log = options.log ?? (() => {});
     this.random = options.random ?? Math.random;
@@ -346,6 +371,13 @@ export class Agent {
         continue;
       }
       if (this.counts.ran >= maxCommands) break;
+      const refusal = await this.refusal(command);
+      if (refusal !== undefined) {
+        this.remember(key, command, refusal);
+        this.counts.ran += 1;
+        await this.report(key, signal);
+        continue;
+      }
       const outcome = this.bounded(await this.execute(command, signal), config.resultMaxBytes);
       this.remember(key, command, outcome);
       this.counts.ran += 1;
@@ -353,6 +385,21 @@ export class Agent {
       await this.report(key, signal);
     }
     return commands.length >= config.limit;
+  }
+
+  /**
+   * Why `command` must not run, as the `rejected` result that says so; undefined when its
+   * signature holds for this agent (the `sub` of its own token) with the pinned keys, now.
+   */
+  private async refusal(command: AgentCommand): Promise<Outcome | undefined> {
+    const agentId = tokenSubject(await this.options.tokens.token());
+    const verdict = verifyCommand(command, { agentId: agentId ?? '', keys: this.commandKeys.keys, now: this.now() });
+    if (verdict.ok) return undefined;
+    this.log({ type: 'signature_invalid', commandId: command.command_id, command: command.command, reason: verdict.reason });
+    return {
+      status: 'rejected',
+      result: { reason: 'signature_invalid', detail: verdict.reason, status_details: `signature_invalid: ${verdict.reason}` },
+    };
   }
 
   /** An executor that throws still gives a result: `failed`, with the message. */
@@ -408,6 +455,11 @@ export class Agent {
     };
     const { readAt: _, ...shown } = this.config;
     this.log({ type: 'config', ...shown });
+    const offer = this.commandKeys.offer(
+      (answer.body as { command_keys?: unknown }).command_keys,
+      this.options.baseUrl.startsWith('https:'),
+    );
+    if (offer !== 'same') this.log({ type: 'command_keys', offer, kids: this.commandKeys.keys.map((key) => key.kid) });
     return this.config;
   }
 
@@ -581,7 +633,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export const USAGE = `usage: npm run agent -- --base-url URL (--token-command CMD | --token TOKEN) [--push] [--once] [--max-commands N]
-                        [--dpop-key FILE]
+                        [--dpop-key FILE] [--command-keys FILE] [--accept-new-keys]
 
   --base-url URL        the service, e.g. http://127.0.0.1:5000
   --token-command CMD   a shell command that prints a token; run again before the token expires
@@ -595,6 +647,11 @@ export const USAGE = `usage: npm run agent -- --base-url URL (--token-command CM
                         (npm run -s token -- --sub agent-001 --dpop-key FILE); not with --push
   --once                one poll: run what is waiting, report it, stop
   --max-commands N      stop after running N commands and reporting them
+  --command-keys FILE   the keys commands must be signed with (a JWKS, e.g. a saved
+                        GET /.well-known/command-keys); without it, those of the first config read
+                        (over plain http: with a warning)
+  --accept-new-keys     take the keys of a later config that differ from the pinned ones
+                        (a rotation); without it they are refused and the pinned keys stay
   -h, --help            this text
 
 Commands it runs: echo (answers its args), sleep (args.seconds), fail (args.reason);
@@ -608,6 +665,8 @@ export interface CliOptions {
   readonly push: boolean;
   readonly maxCommands?: number;
   readonly dpopKey?: string;
+  readonly commandKeysFile?: string;
+  readonly acceptNewKeys: boolean;
 }
 
 export class UsageError extends Error {
@@ -627,6 +686,8 @@ export function parseAgentArgs(args: readonly string[]): CliOptions | 'help' {
         push: { type: 'boolean' },
         'max-commands': { type: 'string' },
         'dpop-key': { type: 'string' },
+        'command-keys': { type: 'string' },
+        'accept-new-keys': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -656,6 +717,8 @@ export function parseAgentArgs(args: readonly string[]): CliOptions | 'help' {
     ...(tokenCommandText === undefined ? {} : { tokenCommand: tokenCommandText }),
     ...(typeof max === 'string' ? { maxCommands: Number(max) } : {}),
     ...(dpopKey === undefined ? {} : { dpopKey }),
+    ...(typeof values['command-keys'] === 'string' ? { commandKeysFile: values['command-keys'] } : {}),
+    acceptNewKeys: values['accept-new-keys'] === true,
   };
 }
 
@@ -684,8 +747,32 @@ export function eventLine(event: AgentEvent): string | undefined {
       return `woken (${event.reason}): polling now`;
     case 'push':
       return `push channel ${event.state}${event.detail === undefined ? '' : ` (${event.detail})`}`;
+    case 'signature_invalid':
+      return `${event.commandId}: refused ${event.command}, not run: signature_invalid: ${event.reason}`;
+    case 'command_keys':
+      return commandKeysLine(event.offer, event.kids);
     default:
       return undefined;
+  }
+}
+
+function commandKeysLine(offer: KeyOffer, kids: readonly string[]): string {
+  const pinned = kids.join(', ');
+  switch (offer) {
+    case 'pinned':
+      return `command keys pinned from the first config: ${pinned}`;
+    case 'pinned_insecure':
+      return `warning: command keys pinned from a config read over plain http (whoever answered it chose them): ${pinned}; pass --command-keys FILE to pin known ones`;
+    case 'replaced':
+      return `command keys replaced by the config's (--accept-new-keys): ${pinned}`;
+    case 'refused':
+      return `warning: the config offers other command keys; refused, still pinned: ${pinned} (pass --accept-new-keys to take them)`;
+    case 'absent':
+      return kids.length === 0
+        ? 'warning: the config carries no command keys: every command will be refused'
+        : `config carries no command keys; still pinned: ${pinned}`;
+    default:
+      return `command keys: ${pinned}`;
   }
 }
 
@@ -709,6 +796,16 @@ async function main(args: readonly string[]): Promise<number> {
     options.tokenCommand === undefined
       ? fixedToken(options.token ?? '')
       : tokenCommand(options.tokenCommand, { onToken: (_token, refreshAt) => log({ type: 'token', refreshAt }) });
+  let commandKeys: CommandKeyPin;
+  try {
+    commandKeys = new CommandKeyPin({
+      ...(options.commandKeysFile === undefined ? {} : { keys: readKeysFile(options.commandKeysFile) }),
+      acceptNewKeys: options.acceptNewKeys,
+    });
+  } catch (error) {
+    console.error(`agent: --command-keys: ${(error as Error).message}`);
+    return 2;
+  }
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());
@@ -721,6 +818,7 @@ async function main(args: readonly string[]): Promise<number> {
       baseUrl: options.baseUrl,
       tokens,
       log,
+      commandKeys,
       ...(link === undefined ? {} : { wakeups: link }),
       ...(dpop === undefined ? {} : { dpop }),
     }).run({

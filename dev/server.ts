@@ -40,6 +40,8 @@ import { findRoute } from '../lib/http/router.ts';
 import { fallbackRoute } from '../lib/http/routes.ts';
 import type { Clock } from '../lib/clock.ts';
 import { setPushRuntime } from '../lib/push/runtime.ts';
+import type { CommandKeySet } from '../lib/signing/jws.ts';
+import { createCommandSigner, loadSigningSettings, setCommandSigner } from '../lib/signing/runtime.ts';
 import { LocalPushServer, LocalWakeQueue } from './push.ts';
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -221,6 +223,8 @@ export interface LocalServer {
   readonly config: Config;
   /** The push channel: its connections, and the wake queue in process. */
   readonly push: { readonly server: LocalPushServer; readonly queue: LocalWakeQueue };
+  /** The public keys its commands are signed with (GET /.well-known/command-keys). */
+  readonly commandKeys: CommandKeySet;
   close(): Promise<void>;
 }
 
@@ -242,6 +246,10 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
   setReadinessStore(config);
   // The console's page, script and stylesheet, built with esbuild now (a deployment ships them built).
   setConsoleFiles(buildConsole());
+  // The command signer: the key file (.local/command-signing-key.pem unless COMMAND_SIGNING_KEY_FILE
+  // says otherwise), made now on the first start; COMMAND_SIGNING_KMS_KEY_ID signs with KMS instead.
+  const signer = setCommandSigner(createCommandSigner(loadSigningSettings(options.env ?? process.env)));
+  const commandKeys = await signer.keySet();
   // EMF metric lines are for CloudWatch; locally they are opt-in (POWERTOOLS_METRICS_DISABLED=false).
   if ((options.env ?? process.env).POWERTOOLS_METRICS_DISABLED !== 'false') useMetrics(false);
 
@@ -279,6 +287,7 @@ export async function startServer(options: ServerOptions = {}): Promise<LocalSer
     port,
     config,
     push,
+    commandKeys,
     close: async () => {
       push.queue.stop();
       await push.server.stop();
@@ -306,7 +315,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const store = server.config.useRedis ? `redis (${server.config.upstashUrl})` : 'in-memory';
-  accessLog(`biz-service listening on ${server.url} (store: ${store})`);
+  accessLog(`biz-service listening on ${server.url} (store: ${store}; commands signed with kid ${server.commandKeys.keys[0]?.kid})`);
   const stop = () => {
     server.close().then(() => process.exit(0));
   };

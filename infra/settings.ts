@@ -80,6 +80,12 @@ export interface Settings {
    * per-IP rate rule of `rateLimitPer5Min` requests.
    */
   readonly edge: { readonly webAclArn: string | undefined; readonly rateLimitPer5Min: number } | undefined;
+  /**
+   * The KMS key commands are signed with (ECC_NIST_P256, SIGN_VERIFY); empty: the stack's own.
+   * A second key is published beside it during a rotation (docs/signing.md), never signs.
+   */
+  readonly commandSigningKeyArn: string | undefined;
+  readonly commandSigningSecondKeyArn: string | undefined;
 }
 
 /** What readSettings cannot know from context alone. */
@@ -132,6 +138,8 @@ export const CONTEXT_DEFAULTS = {
   edgeWaf: false,
   wafRateLimitPer5Min: 2000,
   webAclArn: '',
+  commandSigningKeyArn: '',
+  commandSigningSecondKeyArn: '',
 } as const;
 
 export type ContextKey = keyof typeof CONTEXT_DEFAULTS;
@@ -340,6 +348,19 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, limits: Settings
   const throttleRateLimit = integer(lookup, 'throttleRateLimit', 1, 10000);
   const throttleBurstLimit = integer(lookup, 'throttleBurstLimit', 1, 5000);
 
+  const kmsKey = (key: ContextKey) => {
+    const arn = optional(lookup, key);
+    if (arn !== undefined && !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/.test(arn)) {
+      throw new SettingsError(key, `expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got ${JSON.stringify(arn)}`);
+    }
+    return arn;
+  };
+  const commandSigningKeyArn = kmsKey('commandSigningKeyArn');
+  const commandSigningSecondKeyArn = kmsKey('commandSigningSecondKeyArn');
+  if (commandSigningSecondKeyArn !== undefined && commandSigningSecondKeyArn === commandSigningKeyArn) {
+    throw new SettingsError('commandSigningSecondKeyArn', 'is the signing key itself: name the other key of the rotation');
+  }
+
   const jwtSecret = optional(lookup, 'jwtSecret');
   return {
     issuer,
@@ -370,5 +391,7 @@ export function readSettings(node: Pick<Node, 'tryGetContext'>, limits: Settings
     samLocal: boolean(lookup, 'samLocal'),
     reservedConcurrency: reservedConcurrency(lookup, limits.functionNames),
     edge: edgeWaf ? { webAclArn, rateLimitPer5Min } : undefined,
+    commandSigningKeyArn,
+    commandSigningSecondKeyArn,
   };
 }

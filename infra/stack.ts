@@ -11,6 +11,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { type IKey, Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -77,6 +78,10 @@ export class BizServiceStack extends Stack {
   readonly alarmTopic: ITopic | undefined;
   /** The push channel: WebSocket API, wake queue and wake function (docs/push.md). */
   readonly push: PushChannel;
+  /** The stack's own command signing key (ECC_NIST_P256, SIGN_VERIFY; docs/signing.md). */
+  readonly commandSigningKey: Key;
+  /** The key that signs: the stack's own, or commandSigningKeyArn's. */
+  readonly signingKey: IKey;
 
   constructor(scope: Construct, id: string, props: BizServiceStackProps) {
     super(scope, id, props);
@@ -171,6 +176,28 @@ export class BizServiceStack extends Stack {
       Annotations.of(this).addWarningV2('biz-service:sam-local', 'samLocal=true: a template for sam local only; do not deploy it.');
     }
 
+    // Commands are signed by KMS: the private key never leaves it. The stack's own key is kept when
+    // the stack goes (commands signed with it may still be waiting); a rotation signs with another
+    // (commandSigningKeyArn) and publishes the previous one beside it (commandSigningSecondKeyArn).
+    this.commandSigningKey = new Key(this, 'CommandSigningKey', {
+      description: 'biz-service: signs the commands handed to agents (ES256; docs/signing.md)',
+      keySpec: KeySpec.ECC_NIST_P256,
+      keyUsage: KeyUsage.SIGN_VERIFY,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.signingKey =
+      settings.commandSigningKeyArn === undefined
+        ? this.commandSigningKey
+        : Key.fromKeyArn(this, 'CommandSigningKeyInUse', settings.commandSigningKeyArn);
+    const secondKey =
+      settings.commandSigningSecondKeyArn === undefined
+        ? undefined
+        : Key.fromKeyArn(this, 'CommandSigningSecondKey', settings.commandSigningSecondKeyArn);
+    const signingEnvironment: Record<string, string> = {
+      COMMAND_SIGNING_KMS_KEY_ID: this.signingKey.keyArn,
+      ...(secondKey === undefined ? {} : { COMMAND_SIGNING_KMS_OTHER_KEY_IDS: secondKey.keyArn }),
+    };
+
     // The wake queue first: every function that wakes agents gets its URL.
     const wakeQueue = new WakeQueue(this, 'Wake');
     storeEnvironment.PUSH_WAKE_QUEUE_URL = wakeQueue.queue.queueUrl;
@@ -185,6 +212,7 @@ export class BizServiceStack extends Stack {
       scripts: ServiceFunctionProps['scripts'],
       timeoutSeconds?: number,
       console?: boolean,
+      commandKeys?: Route['commandKeys'],
     ): ServiceFunction => {
       const made = new ServiceFunction(this, name, {
         handler,
@@ -201,6 +229,13 @@ export class BizServiceStack extends Stack {
         this.upstashTokenSecret?.secret.grantRead(made.role);
       } else if (probesStore) {
         this.upstashTokenSecret?.secret.grantRead(made.role);
+      }
+      if (commandKeys !== undefined) {
+        for (const [variable, value] of Object.entries(signingEnvironment)) made.function.addEnvironment(variable, value);
+        // Only the functions that make commands may sign, with the signing key alone; those that
+        // show the keys read the public halves.
+        if (commandKeys === 'sign') this.signingKey.grant(made.role, 'kms:Sign');
+        else for (const key of [this.signingKey, ...(secondKey === undefined ? [] : [secondKey])]) key.grant(made.role, 'kms:GetPublicKey');
       }
       functions.set(name, made);
       return made;
@@ -234,6 +269,7 @@ export class BizServiceStack extends Stack {
         scriptsToShip(route),
         route.timeoutSeconds,
         route.console,
+        route.commandKeys,
       );
       this.api.addRoutes({
         path: route.path,
@@ -385,6 +421,10 @@ export class BizServiceStack extends Stack {
         description: 'Hosted zone of DomainTarget, for a Route 53 alias',
       });
     }
+    new CfnOutput(this, 'CommandSigningKeyArn', {
+      value: this.commandSigningKey.keyArn,
+      description: "The stack's own command signing key (a rotation names it commandSigningSecondKeyArn while another signs)",
+    });
     if (this.jwtSecret !== undefined) {
       new CfnOutput(this, 'JwtSecretArn', { value: this.jwtSecret.secret.secretArn, description: 'Secret holding the JWT key' });
     }

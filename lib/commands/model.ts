@@ -65,10 +65,15 @@ export interface CommandRecord {
    * nextAttempt) starts the next one, pending again, for the same agent.
    */
   readonly attempt?: number;
+  /** The service's signature (lib/signing, a compact JWS), made once and handed out on every delivery unchanged. */
+  readonly signature?: string;
 }
 
 /** What an enqueue gives a command: the record's first fields. */
-export type NewCommand = Pick<CommandRecord, 'commandId' | 'agentId' | 'command' | 'args' | 'createdAt' | 'expiresAt' | 'timeoutMs'>;
+export type NewCommand = Pick<
+  CommandRecord,
+  'commandId' | 'agentId' | 'command' | 'args' | 'createdAt' | 'expiresAt' | 'timeoutMs' | 'signature'
+>;
 
 /** A final result from the agent. */
 export interface ResultSubmission {

@@ -22,6 +22,8 @@ export function agentView(record: CommandRecord, now: number) {
     job_id: record.jobId ?? null,
     // A job's execution retried is handed out again under the same command_id, its attempt raised.
     attempt: attemptOf(record),
+    // The compact JWS the agent checks before it runs the command (docs/signing.md); null: unsigned.
+    signature: record.signature ?? null,
   };
 }
 

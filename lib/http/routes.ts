@@ -54,6 +54,12 @@ export interface Route {
    * store calls one after the other. Under the HTTP API's 30 s integration limit.
    */
   readonly timeoutSeconds?: number;
+  /**
+   * What the handler does with the command signing key (docs/signing.md): `sign` (it makes
+   * commands: kms:Sign on that key alone) or `publish` (it shows the public keys: kms:GetPublicKey);
+   * absent: nothing, and the function is given neither the key's id nor a permission on it.
+   */
+  readonly commandKeys?: 'sign' | 'publish';
 }
 
 /** A script a handler runs: any file of lib/store/lua but the gate, which every one of them starts with. */
@@ -114,6 +120,16 @@ export const ROUTES = {
     scripts: [],
     console: true,
   },
+  CommandKeys: {
+    name: 'CommandKeys',
+    method: 'GET',
+    path: '/.well-known/command-keys',
+    handler: 'command-keys',
+    scopes: undefined,
+    usesStore: false,
+    scripts: [],
+    commandKeys: 'publish',
+  },
   GetCommands: {
     name: 'GetCommands',
     method: 'GET',
@@ -122,7 +138,9 @@ export const ROUTES = {
     scopes: [SCOPES.commands],
     usesStore: true,
     admitsInStore: true,
-    scripts: ['fetch'],
+    scripts: ['fetch', 'sign-executions'],
+    // A poll makes job executions and signs them.
+    commandKeys: 'sign',
   },
   PostResults: {
     name: 'PostResults',
@@ -145,6 +163,7 @@ export const ROUTES = {
     usesStore: true,
     admitsInStore: true,
     scripts: ['get-config'],
+    commandKeys: 'publish',
   },
   TokenInfo: {
     name: 'TokenInfo',
@@ -176,6 +195,7 @@ export const ROUTES = {
     usesStore: true,
     admitsInStore: true,
     scripts: ['enqueue'],
+    commandKeys: 'sign',
   },
   GetCommand: {
     name: 'GetCommand',

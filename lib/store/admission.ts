@@ -96,6 +96,10 @@ class CommandView implements CommandStore {
   putConfig(...args: Parameters<CommandStore['putConfig']>) {
     return this.actions.putConfig(this.admission, ...args);
   }
+  /** Never gated (CommandStore.signExecutions says why). */
+  signExecutions(...args: Parameters<CommandStore['signExecutions']>) {
+    return this.actions.signExecutions(undefined, ...args);
+  }
 }
 
 class GroupView implements UncheckedGroupStore {

@@ -29,6 +29,7 @@ export const COMMAND_FIELDS = [
   'cancelReason',
   'completedAt',
   'attempt',
+  'signature',
 ] as const satisfies readonly (keyof CommandRecord)[];
 export type CommandField = (typeof COMMAND_FIELDS)[number];
 
@@ -120,6 +121,12 @@ export const JOB_BUILD_FIELDS = [
  * or leave deleted agent-met): such an entry has no `lookSeq`, so the next poll takes a full look.
  */
 export const AGENT_MET_FIELDS = ['lookSeq', 'wait'] as const;
+
+/**
+ * What sign-executions.lua reads of a job execution before it stores a signature: the job, the
+ * attempt (absent: the first; the counter of an execution's retries) and a signature already there.
+ */
+export const EXECUTION_SIGNING_FIELDS = ['jobId', 'attempt', 'signature'] as const;
 
 // The lists the scripts read (HMGET) or count (HINCRBY) by, each a part of one list above.
 
@@ -231,6 +238,7 @@ export const LUA_FIELD_LISTS = {
   JOB_IDEMPOTENCY_FIELDS,
   JOB_BUILD_FIELDS,
   AGENT_MET_FIELDS,
+  EXECUTION_SIGNING_FIELDS,
 } as const;
 
 /** Every field name a script may write or read by name, of any hash. */
@@ -241,4 +249,5 @@ export const HASH_FIELDS: ReadonlySet<string> = new Set<string>([
   ...JOB_IDEMPOTENCY_FIELDS,
   ...JOB_BUILD_FIELDS,
   ...AGENT_MET_FIELDS,
+  ...EXECUTION_SIGNING_FIELDS,
 ]);

@@ -54,6 +54,7 @@ export const SCRIPT_FILES = [
   'push-connections',
   'push-jti',
   'job-pause',
+  'sign-executions',
   'gate',
 ] as const;
 export type ScriptFile = (typeof SCRIPT_FILES)[number];

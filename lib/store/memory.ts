@@ -119,6 +119,7 @@ import { MemoryRateLimiter, type RateLimitSettings } from './ratelimit.ts';
 import {
   type Admission,
   type CommandStore,
+  type ExecutionSignature,
   type JobStore,
   RateLimitedError,
   type RevocationStore,
@@ -652,6 +653,19 @@ export class MemoryCommandStore implements CommandStore {
     this.configs.set(agentId, structuredClone(overrides));
   }
 
+  async signExecutions(agentId: string, entries: readonly ExecutionSignature[]): Promise<ReadonlyMap<string, string | undefined>> {
+    const out = new Map<string, string | undefined>();
+    const queue = this.book.queues.get(agentId);
+    for (const { commandId, attempt, signature } of entries) {
+      const entry = queue?.entries.get(commandId);
+      if (entry === undefined || entry.record.jobId === undefined) continue;
+      const held = (entry.record as { readonly attempt?: number }).attempt;
+      if (entry.record.signature === undefined && held === attempt) entry.record = { ...entry.record, signature };
+      out.set(commandId, entry.record.signature);
+    }
+    return out;
+  }
+
   /**
    * Runs a transition at `at` on one command; a gone record is dropped when met, as the Lua does.
    * For a job's execution: the job's abort is written first and the record settled against the
@@ -1132,6 +1146,8 @@ export function memoryBackend(stores: {
       list: gated(gate, commands.list.bind(commands)),
       getConfig: gated(gate, commands.getConfig.bind(commands)),
       putConfig: gated(gate, commands.putConfig.bind(commands)),
+      // Never gated (CommandStore.signExecutions says why).
+      signExecutions: (_admission, agentId, entries) => commands.signExecutions(agentId, entries),
     },
     groups: {
       join: gated(gate, groups.join.bind(groups)),

@@ -209,6 +209,7 @@ export const ENQUEUE = script({
     'createdAt',
     'expiresAt',
     'timeoutMs',
+    'signature',
     'keepUntil',
     'useKey',
     'fingerprint',
@@ -229,6 +230,20 @@ export const FETCH = script({
   args: ['keyPrefix', 'commandPrefix', 'agentId', 'limit', 'now', 'retentionMs', 'metKeepMs'],
   // Reads `commandPrefix .. id` for each id in the queue, and the keys of the jobs of the agent's
   // groups: keys it cannot declare (see the top).
+  once: false,
+  lockKeys: false,
+});
+
+/**
+ * lua/sign-executions.lua: after a poll, the signatures of the job executions it handed out
+ * unsigned, each set only when the execution has none yet and its attempt is the one signed.
+ */
+export const SIGN_EXECUTIONS = script({
+  name: 'sign-executions',
+  mirrors: 'storage only: signExecutions of the in-memory store (set when absent and the attempt is unchanged)',
+  keys: [],
+  args: ['commandPrefix', 'entriesJson'],
+  // Reads `commandPrefix .. id` for each execution signed: keys it cannot declare (see the top).
   once: false,
   lockKeys: false,
 });

@@ -109,6 +109,22 @@ export interface CommandStore {
   getConfig(agentId: string): Promise<Record<string, unknown> | undefined>;
   /** Replaces the agent's config overrides. */
   putConfig(agentId: string, overrides: Record<string, unknown>): Promise<void>;
+  /**
+   * After a fetch that handed out job executions with no signature (a poll makes them, the
+   * function signs them): each execution of the agent still there takes its signature unless it
+   * has one already or its attempt is no longer `attempt`; answers the signature each now holds
+   * (by command id; an execution that is gone is left out, one left unsigned maps to undefined).
+   * No gate in either view: it follows the same request's admitted fetch, touches only what that
+   * fetch handed this agent, and counts no second request against the rate limit.
+   */
+  signExecutions(agentId: string, entries: readonly ExecutionSignature[]): Promise<ReadonlyMap<string, string | undefined>>;
+}
+
+/** A job execution's signature, for the attempt it was made for (undefined: an execution without attempts). */
+export interface ExecutionSignature {
+  readonly commandId: string;
+  readonly attempt: number | undefined;
+  readonly signature: string;
 }
 
 /** The revocations an operator's request writes (POST /api/revocations). Times are epoch seconds. */

@@ -137,6 +137,7 @@ import {
   LIST,
   type LuaScript,
   PUT_CONFIG,
+  SIGN_EXECUTIONS,
   RAISE_CUTOFF,
   REVOKE_TOKEN,
 } from './scripts.ts';
@@ -144,6 +145,7 @@ import {
   type Actions,
   type Admission,
   type CommandStore,
+  type ExecutionSignature,
   type JobStore,
   RateLimitedError,
   type RevocationActions,
@@ -374,6 +376,7 @@ function toRecord(flat: unknown): CommandRecord | undefined {
     ...text('cancelReason'),
     ...text('jobId'),
     ...number('attempt'),
+    ...text('signature'),
   } as CommandRecord;
 }
 
@@ -450,6 +453,7 @@ export class UpstashCommandStore implements Actions<CommandStore> {
   private readonly getScript;
   private readonly getConfigScript;
   private readonly putConfigScript;
+  private readonly signExecutionsScript;
 
   constructor(redis: Redis, options: UpstashStoreOptions & { resultRetentionSeconds: number }) {
     const gate = gateSettings(options);
@@ -463,6 +467,7 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     this.getScript = gatedRunner(redis, gate, GET_COMMAND);
     this.getConfigScript = gatedRunner(redis, gate, GET_CONFIG);
     this.putConfigScript = gatedRunner(redis, gate, PUT_CONFIG);
+    this.signExecutionsScript = runner(redis, SIGN_EXECUTIONS);
   }
 
   async enqueue(admission: Admission | undefined, command: NewCommand, request?: IdempotentRequest): Promise<EnqueueOutcome> {
@@ -486,6 +491,7 @@ export class UpstashCommandStore implements Actions<CommandStore> {
           createdAt: command.createdAt,
           expiresAt: command.expiresAt,
           timeoutMs: command.timeoutMs ?? '',
+          signature: command.signature ?? '',
           keepUntil: goneAt(command, this.retentionMs),
           useKey: request === undefined ? '0' : '1',
           fingerprint: request?.fingerprint ?? '',
@@ -660,6 +666,30 @@ export class UpstashCommandStore implements Actions<CommandStore> {
     await call('putConfig', () =>
       this.putConfigScript(admission, { configKey: this.keys.config(agentId) }, { overrides: JSON.stringify(overrides) }),
     );
+  }
+
+  /** Never gated (CommandStore.signExecutions): the admission is not used. */
+  async signExecutions(
+    _admission: Admission | undefined,
+    agentId: string,
+    entries: readonly ExecutionSignature[],
+  ): Promise<ReadonlyMap<string, string | undefined>> {
+    if (entries.length === 0) return new Map();
+    const flat = await call('signExecutions', () =>
+      this.signExecutionsScript(
+        {},
+        {
+          commandPrefix: this.keys.commandPrefix(agentId),
+          entriesJson: JSON.stringify(
+            entries.map((entry) => [entry.commandId, entry.attempt === undefined ? '' : String(entry.attempt), entry.signature]),
+          ),
+        },
+      ),
+    );
+    if (!Array.isArray(flat)) throw new StoreUnavailableError('Redis sign-executions returned no list');
+    const out = new Map<string, string | undefined>();
+    for (let i = 0; i + 1 < flat.length; i += 2) out.set(String(flat[i]), String(flat[i + 1]) || undefined);
+    return out;
   }
 }
 

@@ -27,6 +27,7 @@ const files = readdirSync(EVENTS)
 /** What each sample answers on a fresh in-memory store. */
 const EXPECTED_STATUS: Record<string, number> = {
   'health.json': 200,
+  'command-keys.json': 200,
   'ready.json': 200,
   'get-commands.json': 200,
   'post-results.json': 404, // no such command yet (the command line enqueues one first)

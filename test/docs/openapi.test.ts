@@ -41,6 +41,7 @@ const UNPROVOKED: Record<string, string> = {
   'Ready 429': 'the same WAF rate rule, checked the same way',
   'ConsolePage 429': 'the same WAF rate rule, checked the same way',
   'ConsoleFile 429': 'the same WAF rate rule, checked the same way',
+  'CommandKeys 429': 'the same WAF rate rule, checked the same way',
 };
 
 /** "<operationId> <status>" of every answer checked against the document. */
@@ -724,6 +725,26 @@ describe('answers as documented', () => {
     const answer = await call(name, { ...goodRequest(name), token: await tokenFor(name) });
     expect(answer.status).toBe(503);
     expect(answer.headers['retry-after']).toBe('1');
+  });
+});
+
+describe('GET /.well-known/command-keys', () => {
+  it('answers the key set without a token, cacheable, and 503 when the keys cannot be read', async () => {
+    const { setCommandSigner } = await import('../../lib/signing/runtime.ts');
+    const { generateSigningKey, LoadedKeySigner } = await import('../../lib/signing/signer.ts');
+    useTestRuntime();
+    const signer = setCommandSigner(new LoadedKeySigner(generateSigningKey()));
+    const answer = await call('CommandKeys');
+    expect(answer.body).toEqual(await signer.keySet());
+    expect(answer.headers['cache-control']).toBe('public, max-age=300');
+    setCommandSigner({
+      sign: () => Promise.reject(new Error('KMS down')),
+      keySet: () => Promise.reject(new Error('KMS down')),
+    });
+    const down = await call('CommandKeys');
+    expect(down.status).toBe(503);
+    expect(down.headers['retry-after']).toBe('1');
+    setCommandSigner(signer);
   });
 });
 

@@ -49,6 +49,7 @@ const SECTIONS: readonly { file: string; heading: string }[] = [
   { file: 'docs/jobs.md', heading: '## Bulk group membership' },
   { file: 'docs/jobs.md', heading: '## History, and why it failed' },
   { file: 'docs/tokens.md', heading: '### The walkthrough with a bound token' },
+  { file: 'docs/signing.md', heading: '## Walkthrough: a signed command, checked by the agent' },
 ];
 
 const blocksOf = ({ file, heading }: { file: string; heading: string }) => shBlocks(readFileSync(path.join(ROOT, file), 'utf8'), heading);
@@ -313,6 +314,25 @@ const CHECKS: Record<string, (output: string) => void> = {
     expect(output).toMatch(/ran echo: completed/);
     expect(output).toMatch(/result accepted \(completed\)/);
     expect(output).toMatch(/stopped after 1 poll\(s\): \d+ run, \d+ accepted, 0 dropped, 0 not reported/);
+  },
+  'the public keys (no token)': (output) => expect(output.trim()).toBe(''),
+  'a command for agent-101; its delivery carries the signature': (output) => {
+    const [created, payload] = documents(output) as Record<string, unknown>[];
+    expect(created).toMatchObject({ agent_id: 'agent-101', command: 'echo', status: 'pending' });
+    expect(payload).toMatchObject({
+      agent_id: 'agent-101',
+      command_id: created?.command_id,
+      command: 'echo',
+      // The SHA-256 of {"a":1,"b":2}, the args' canonical JSON (the next step prints it).
+      args_sha256: '43258cff783fe7036d8a43033f830adfc60ec037382473548ac742b888292777',
+      expires_at: created?.expires_at,
+    });
+  },
+  "the args' hash, by hand": (output) => expect(output.trim()).toBe('43258cff783fe7036d8a43033f830adfc60ec037382473548ac742b888292777  -'),
+  'with the pinned keys, the reference agent checks it': (output) => {
+    expect(output).toMatch(/ran echo: completed/);
+    expect(output).not.toMatch(/refused|warning/);
+    expect(output).toMatch(/stopped after 1 poll\(s\): 1 run, 1 accepted, 0 dropped, 0 not reported/);
   },
   'the reference agent': (output) => {
     expect(documents(output)[0]).toMatchObject({ command: 'echo', status: 'pending' });

@@ -76,6 +76,7 @@ describe.each(targets)('endpoints on the $name store', (target) => {
             deadline_at: null,
             job_id: null,
             attempt: 1,
+            signature: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
           },
         ],
       });

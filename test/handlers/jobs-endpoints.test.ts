@@ -615,6 +615,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
           deadline_at: iso(rt.clock.now() + 60_000),
           job_id: jobId,
           attempt: 1,
+          signature: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
         },
       ]);
       expect((await read(jobId)).body.counts).toEqual({ ...ZERO, pending: 2, delivered: 1 });

@@ -21,6 +21,6 @@ export async function invoke(handler: Handler, input: EventInput): Promise<Answe
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name.toLowerCase()] = String(value);
   const raw = result.body;
   let body: unknown = raw;
-  if (raw !== undefined && headers['content-type']?.startsWith('application/json')) body = JSON.parse(raw);
+  if (raw !== undefined && /^application\/([\w.-]+\+)?json\b/.test(headers['content-type'] ?? '')) body = JSON.parse(raw);
   return { status: result.statusCode ?? 200, headers, body, raw };
 }

@@ -317,6 +317,7 @@ describe('the reference agent, its parts', () => {
       token: 't',
       once: true,
       push: false,
+      acceptNewKeys: false,
     });
     expect(parseAgentArgs(['--base-url', 'http://h', '--token', 't', '--push'])).toMatchObject({ push: true });
     expect(parseAgentArgs(['--base-url', 'http://h', '--token-command', 'echo t', '--max-commands', '3'])).toMatchObject({

@@ -162,6 +162,14 @@ describe('a bundled function, loaded as Lambda loads it', () => {
     expect(JSON.parse(answer.result.body ?? '')).toEqual({ agent_id: 'agent-001', commands: [] });
   });
 
+  it('answers GET /.well-known/command-keys from the key file it is given, without the AWS SDK beside it', async () => {
+    const env = { COMMAND_SIGNING_KEY_FILE: path.join(outdir, 'command-signing-key.pem') };
+    const answer = await invokeBundle(assets.get('CommandKeys') as string, httpEvent({ path: '/.well-known/command-keys' }), env);
+    expect(answer.result.statusCode).toBe(200);
+    expect(answer.result.headers?.['Cache-Control']).toBe('public, max-age=300');
+    expect(JSON.parse(answer.result.body ?? '').keys).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256' })]);
+  });
+
   it('answers 401 without a token', async () => {
     const answer = await invokeBundle(assets.get('GetCommands') as string, httpEvent({ path: '/api/commands' }), { ...TEST_ENV });
     expect(answer.result.statusCode).toBe(401);
@@ -249,7 +257,8 @@ describe.skipIf(!HAS_REDIS)('every function that takes a token, bundled, on Redi
         body: JSON.stringify({ jti: 'bundle-test-jti', exp: Math.floor(Date.now() / 1000) + 600 }),
       }),
     });
-    const env = { ...TEST_ENV, ...redisEnv(bridge, prefix) };
+    // The functions that sign get a key file (no KMS here; the AWS SDK is not beside the bundle).
+    const env = { ...TEST_ENV, ...redisEnv(bridge, prefix), COMMAND_SIGNING_KEY_FILE: path.join(outdir, 'command-signing-key.pem') };
     const answers = await inPool(runs, 2, async (run) => {
       const answer = await invokeBundle(assets.get(run.route.name) as string, await run.event(), env);
       return { name: run.name, status: answer.result.statusCode, body: answer.result.body ?? '' };

@@ -288,11 +288,94 @@ describe('the functions', () => {
             'sqs:ChangeMessageVisibility',
             // The wake function alone (its own test below).
             'execute-api:ManageConnections',
+            // The command signing key: the functions that make commands sign, those that show the keys read them (below).
+            'kms:Sign',
+            'kms:GetPublicKey',
           ]).toContain(action);
         }
       }
     }
     main.template.allResourcesProperties('AWS::IAM::Role', { ManagedPolicyArns: Match.absent() });
+  });
+});
+
+/** The KMS actions each function's role is allowed, with their resources, by function logical id. */
+function kmsGrants(json: Synthesised['json']): Map<string, { action: string; resource: string }[]> {
+  const grants = new Map<string, { action: string; resource: string }[]>();
+  const policies = resourcesOfType(json, 'AWS::IAM::Policy');
+  for (const [functionId, fn] of resourcesOfType(json, 'AWS::Lambda::Function')) {
+    const roleId = refId(fn.Properties?.Role);
+    const found: { action: string; resource: string }[] = [];
+    for (const [, policy] of policies) {
+      if (!((policy.Properties?.Roles ?? []) as unknown[]).some((role) => refId(role) === roleId)) continue;
+      for (const statement of statements(policy)) {
+        for (const action of [statement.Action].flat().filter((a) => a.startsWith('kms:'))) {
+          for (const resource of [statement.Resource].flat()) found.push({ action, resource: JSON.stringify(resource) });
+        }
+      }
+    }
+    if (found.length > 0) grants.set(functionId, found);
+  }
+  return grants;
+}
+
+describe('command signing', () => {
+  const SECOND = 'arn:aws:kms:eu-west-1:123456789012:key/1111aaaa-2222-bbbb-3333-cccc4444dddd';
+  const IMPORTED = 'arn:aws:kms:eu-west-1:123456789012:key/9999aaaa-2222-bbbb-3333-cccc4444dddd';
+  const byName = (grants: Map<string, unknown>) =>
+    new Map([...grants].map(([id, value]) => [id.replace(/Function[0-9A-F]{8}$/, ''), value]));
+
+  it('has an asymmetric P-256 key for signing, kept when the stack goes', () => {
+    main.template.hasResource('AWS::KMS::Key', {
+      Properties: Match.objectLike({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }),
+      DeletionPolicy: 'Retain',
+    });
+    main.template.resourceCountIs('AWS::KMS::Key', 1);
+    main.template.hasOutput('CommandSigningKeyArn', {});
+  });
+
+  it('grants kms:Sign on that key alone to the functions that make commands, kms:GetPublicKey to those that show the keys, nothing to the rest', () => {
+    const [keyId] = resourcesOfType(main.json, 'AWS::KMS::Key').map(([id]) => id);
+    const ownKey = JSON.stringify({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    expect(byName(kmsGrants(main.json))).toEqual(
+      new Map([
+        ['CommandKeys', [{ action: 'kms:GetPublicKey', resource: ownKey }]],
+        ['GetCommands', [{ action: 'kms:Sign', resource: ownKey }]],
+        ['GetConfig', [{ action: 'kms:GetPublicKey', resource: ownKey }]],
+        ['EnqueueCommand', [{ action: 'kms:Sign', resource: ownKey }]],
+      ]),
+    );
+    const signers = routes.filter((route) => route.commandKeys === 'sign').map((route) => route.name);
+    expect(signers.sort()).toEqual(['EnqueueCommand', 'GetCommands']);
+    // The key's id reaches exactly those functions.
+    for (const [id, fn] of resourcesOfType(main.json, 'AWS::Lambda::Function')) {
+      const variables = (fn.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      const expected = ['CommandKeys', 'GetCommands', 'GetConfig', 'EnqueueCommand'].includes(id.replace(/Function[0-9A-F]{8}$/, ''));
+      expect('COMMAND_SIGNING_KMS_KEY_ID' in variables, id).toBe(expected);
+    }
+  });
+
+  it('during a rotation signs with the named key and publishes the second one beside it, which nobody may sign with', () => {
+    const rotating = synth({ upstashUrl: UPSTASH_URL, commandSigningKeyArn: IMPORTED, commandSigningSecondKeyArn: SECOND });
+    const grants = byName(kmsGrants(rotating.json));
+    expect(grants.get('EnqueueCommand')).toEqual([{ action: 'kms:Sign', resource: JSON.stringify(IMPORTED) }]);
+    expect(grants.get('GetCommands')).toEqual([{ action: 'kms:Sign', resource: JSON.stringify(IMPORTED) }]);
+    expect(grants.get('CommandKeys')).toEqual(
+      expect.arrayContaining([
+        { action: 'kms:GetPublicKey', resource: JSON.stringify(IMPORTED) },
+        { action: 'kms:GetPublicKey', resource: JSON.stringify(SECOND) },
+      ]),
+    );
+    expect(grants.get('CommandKeys')).toHaveLength(2);
+    const env = resourcesOfType(rotating.json, 'AWS::Lambda::Function').find(([id]) => id.startsWith('CommandKeysFunction'))?.[1].Properties
+      ?.Environment as { Variables: Record<string, unknown> };
+    expect(env.Variables).toMatchObject({ COMMAND_SIGNING_KMS_KEY_ID: IMPORTED, COMMAND_SIGNING_KMS_OTHER_KEY_IDS: SECOND });
+    expect(nagFindings(rotating.stack)).toEqual([]);
+  });
+
+  it('refuses a second key that is not a KMS key ARN, or is the signing key', () => {
+    expect(() => synth({ commandSigningSecondKeyArn: 'alias/old' })).toThrow(/commandSigningSecondKeyArn: expected a KMS key ARN/);
+    expect(() => synth({ commandSigningKeyArn: IMPORTED, commandSigningSecondKeyArn: IMPORTED })).toThrow(SettingsError);
   });
 });
 

@@ -94,6 +94,7 @@ describe('the Lua scripts', () => {
       'PUT_CONFIG',
       'RAISE_CUTOFF',
       'REVOKE_TOKEN',
+      'SIGN_EXECUTIONS',
     ]);
   });
 
@@ -105,6 +106,7 @@ describe('the Lua scripts', () => {
     expect(all.filter(([, lua]) => !lua.lockKeys).map(([name]) => name)).toEqual([
       'ENQUEUE',
       'FETCH',
+      'SIGN_EXECUTIONS',
       'LIST',
       'GROUP_JOIN',
       'GROUP_LEAVE',

@@ -11,11 +11,12 @@ local args = ARGV[5]
 local createdAt = ARGV[6]
 local expiresAt = ARGV[7]
 local timeoutMs = ARGV[8]
-local keepUntil = ARGV[9]
-local useKey = ARGV[10]
-local fingerprint = ARGV[11]
-local idemUntil = ARGV[12]
-local retentionMs = ARGV[13]
+local signature = ARGV[9]
+local keepUntil = ARGV[10]
+local useKey = ARGV[11]
+local fingerprint = ARGV[12]
+local idemUntil = ARGV[13]
+local retentionMs = ARGV[14]
 --- @include generated/fields
 --- @include include/ruleFields
 --- @include include/appendCommand
@@ -48,6 +49,7 @@ redis.call('DEL', commandKey)
 redis.call('HSET', commandKey, 'commandId', commandId, 'agentId', agentId, 'command', command, 'args', args,
   'createdAt', createdAt, 'expiresAt', expiresAt)
 if timeoutMs ~= '' then redis.call('HSET', commandKey, 'timeoutMs', timeoutMs) end
+if signature ~= '' then redis.call('HSET', commandKey, 'signature', signature) end
 redis.call('PEXPIREAT', commandKey, keepUntil)
 appendCommand(queueKey, logKey, seqKey, commandId, keepUntil, retention)
 return { 'created' }

@@ -10,7 +10,7 @@
 --- @include rules/jobGoneAt
 local function writeRetried(commandKey, historyKey, jk, state, agentId, before, retried, retention)
   redis.call('HDEL', commandKey, 'deliveredAt', 'startedAt', 'deadlineAt', 'statusDetailsJson', 'completedAt', 'resultStatus',
-    'resultJson', 'cancelReason')
+    'resultJson', 'cancelReason', 'signature')
   redis.call('HSET', commandKey, 'attempt', ms(retried.attempt), 'updatedAt', ms(retried.updatedAt))
   redis.call('PEXPIREAT', commandKey, ms(goneAt(retried, retention)))
   appendHistory(historyKey, commandKey, 'pending', ms(retried.updatedAt), retried, nil, RETRY_REASON)
