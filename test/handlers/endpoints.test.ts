@@ -330,6 +330,8 @@ describe.each(targets)('endpoints on the $name store', (target) => {
       expect(answer.body).toEqual({
         agent_id: agentId,
         config: { poll_interval_seconds: 30, result_max_bytes: 262144, commands_per_fetch: 10, push_poll_interval_seconds: 900 },
+        // The public keys its commands are signed with (docs/signing.md).
+        command_keys: { keys: [expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' })] },
       });
     });
 

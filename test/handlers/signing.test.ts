@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handler as createJob } from '../../functions/create-job.ts';
 import { handler as enqueueCommand } from '../../functions/enqueue-command.ts';
 import { handler as getCommands } from '../../functions/get-commands.ts';
+import { handler as postResults } from '../../functions/post-results.ts';
 import type { ManualClock } from '../../lib/clock.ts';
 import type { Runtime } from '../../lib/runtime.ts';
 import type { CommandPayload } from '../../lib/signing/payload.ts';
@@ -127,6 +128,41 @@ describe.each(targets)('signed commands on the $name store', (target) => {
       expect(again[0].signature).toBe(first[0].signature);
       expect(signer.signed).toBe(signedOnce);
       expect(await check({ ...again[0], job_id: null })).toEqual({ ok: false, reason: 'job_mismatch' });
+    });
+
+    it('signs each attempt of a retried execution anew: attempt 2 carries its own signature, which names it', async () => {
+      const created = await invoke(createJob, {
+        method: 'POST',
+        path: '/api/jobs',
+        token: operator,
+        body: {
+          command: 'restart',
+          args: { service: 'nginx' },
+          targets: { agents: [agentId] },
+          timeout_seconds: 60,
+          retry: { criteria: [{ failure_type: 'all', max_attempts: 3 }] },
+        },
+      });
+      const jobId = created.body.job_id as string;
+      const [first] = (await poll()).body.commands;
+      expect(first).toMatchObject({ command_id: jobId, attempt: 1 });
+      expect(await check(first)).toMatchObject({ ok: true });
+      const report = (body: Record<string, unknown>) =>
+        invoke(postResults, { method: 'POST', path: '/api/results', token: agent, body: { command_id: jobId, ...body } });
+      expect((await report({ status: 'failed', attempt: 1 })).status).toBe(200);
+      const [second] = (await poll()).body.commands;
+      expect(second).toMatchObject({ command_id: jobId, attempt: 2 });
+      expect(second.signature).not.toBe(first.signature);
+      expect(await check(second)).toMatchObject({ ok: true, payload: { attempt: 2 } });
+      // The first attempt's signature does not pass for the second (a replayed old command).
+      expect(await check({ ...second, signature: first.signature })).toEqual({ ok: false, reason: 'attempt_mismatch' });
+      // Its timeout retried too: attempt 3, signed again.
+      rt.clock.advance(60_000);
+      const [third] = (await poll()).body.commands;
+      expect(third).toMatchObject({ attempt: 3 });
+      expect(await check(third)).toMatchObject({ ok: true, payload: { attempt: 3 } });
+      expect((await report({ status: 'completed', attempt: 2 })).status).toBe(409);
+      expect((await report({ status: 'completed', attempt: 3 })).status).toBe(200);
     });
 
     it('makes concurrent polls agree on one signature', async () => {
