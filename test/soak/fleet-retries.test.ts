@@ -5,8 +5,8 @@
  * retries of failures (3 attempts in all) and of timeouts (2), and two abort criteria: one on
  * timed_out, one on failed that must not trip. Agents act by their id, so every share is known:
  * half complete at once, a fifth fail their first attempt and complete the next, a tenth fail
- * every attempt, and a fifth ("silent") never report, so they time out, are retried, time out
- * again. A retry's delivery takes its place in the rollout as a first one does. The rate's
+ * every attempt, a fifth ("silent") never report, so they time out, are retried, time out
+ * again, and one in twenty is offline until the abort is seen, then polls. A retry's delivery takes its place in the rollout as a first one does. The rate's
  * growth step is larger than its base, so the first minute holds the base alone (first deliveries:
  * no retry is due yet); the abort needs more judged executions than that, so it comes in the
  * second minute, where the rate climbs to its cap, once the silent agents' final timeouts are a
@@ -19,7 +19,8 @@
  * 409 and changes nothing; no sliding minute holds more deliveries (first ones and retries) than
  * the exponential rate allowed at its last one, nor than max_per_minute, and the first minute holds
  * base_per_minute; the job aborted on the timed_out criterion (at the abort's instant the failed
- * share was under its threshold); no attempt was delivered after the abort; each execution reads
+ * share was under its threshold), never before a criterion was met; no attempt was delivered
+ * after the abort (the agents coming online then are given nothing, their targets canceled); each execution reads
  * as its agent saw and reported it; the final counts equal a recount of the executions listing;
  * and a silent agent's history reads delivered, timed_out, pending (retry, attempt 2), delivered
  * (attempt 2), timed_out.
@@ -66,11 +67,15 @@ const LIMIT_MS = 5 * 60_000;
 if (STEP <= BASE) throw new Error('FLEET_RETRIES_STEP must exceed FLEET_RETRIES_BASE (the first minute holds the base alone)');
 if (MIN_EXECUTED <= BASE) throw new Error('FLEET_RETRIES_MIN must exceed FLEET_RETRIES_BASE (the abort comes after the first minute)');
 
-type Kind = 'completes' | 'fails_once' | 'fails' | 'silent';
+type Kind = 'completes' | 'fails_once' | 'fails' | 'silent' | 'offline';
 
-/** By id: a fifth silent, a tenth failing every attempt, a fifth failing the first, the rest completing. */
+/**
+ * By id: a fifth silent, a tenth failing every attempt, a fifth failing the first, one in twenty
+ * offline until the abort is seen (then polling, to be given nothing), the rest completing.
+ */
 function kindOf(i: number): Kind {
   const r = i % 10;
+  if (i % 20 === 19) return 'offline';
   if (r === 0 || r === 5) return 'silent';
   if (r === 1) return 'fails';
   if (r === 2 || r === 7) return 'fails_once';
@@ -177,17 +182,34 @@ describe.skipIf(!HAS_REDIS)(
         let jobId = '';
         let stop = false;
         let busyPolls = 0;
+        let busyReports = 0;
+        /**
+         * A report, sent again (the same body) while it is answered 503 (the store out of reach a
+         * moment on a busy machine): its answer, and whether a 503 came first (so it may have been
+         * stored by then: a failure then retried makes the next try 409 as stale).
+         */
         const report = async (agent: Seen, body: Record<string, unknown>) => {
-          const posted = await fetch(`${url}/api/results`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${tokens.get(agent.id) as string}`, 'content-type': 'application/json' },
-            body: JSON.stringify(body),
-            signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
-          });
-          await posted.text();
-          return posted.status;
+          let busy = false;
+          for (let tries = 1; ; tries += 1) {
+            const posted = await fetch(`${url}/api/results`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${tokens.get(agent.id) as string}`, 'content-type': 'application/json' },
+              body: JSON.stringify(body),
+              signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+            });
+            await posted.text();
+            if (posted.status !== 503 || tries === 3) return { status: posted.status, busy };
+            busy = true;
+            busyReports += 1;
+            await sleep(300);
+          }
         };
+        let seenEnded: () => void = () => {};
+        const ended = new Promise<void>((resolve) => {
+          seenEnded = resolve;
+        });
         const agentLoop = async (agent: Seen) => {
+          if (agent.kind === 'offline') await ended;
           const token = tokens.get(agent.id) as string;
           await sleep(Math.random() * POLL_MS);
           while (!stop) {
@@ -219,12 +241,14 @@ describe.skipIf(!HAS_REDIS)(
                 if (attempt > 1 && agent.kind === 'fails_once' && agent.staleAnswers.length === 0) {
                   // Once per such agent: a report on the attempt that is over; it must change nothing.
                   agent.staleAnswers.push(
-                    await report(agent, {
-                      command_id: command.command_id,
-                      attempt: attempt - 1,
-                      status: 'failed',
-                      result: { stale: true },
-                    }),
+                    (
+                      await report(agent, {
+                        command_id: command.command_id,
+                        attempt: attempt - 1,
+                        status: 'failed',
+                        result: { stale: true },
+                      })
+                    ).status,
                   );
                 }
                 await sleep(Math.random() * 200);
@@ -235,11 +259,12 @@ describe.skipIf(!HAS_REDIS)(
                   status,
                   result: { agent: agent.id, attempt },
                 });
-                if (answered === 200) agent.outcomes.push({ attempt, status });
-                else if (answered === 409) {
-                  agent.outcomes.push({ attempt, status: 'timed_out' });
+                if (answered.status === 200) agent.outcomes.push({ attempt, status });
+                else if (answered.status === 409) {
+                  // Over: it timed out; or, after a 503, the failure was stored and retried.
+                  agent.outcomes.push({ attempt, status: answered.busy && status === 'failed' ? 'failed' : 'timed_out' });
                   agent.late += 1;
-                } else agent.problems.push(`report ${status} on attempt ${attempt}: ${answered}`);
+                } else agent.problems.push(`report ${status} on attempt ${attempt}: ${answered.status}`);
               }
             } catch (error) {
               agent.problems.push(`network: ${(error as Error).message}`);
@@ -282,6 +307,7 @@ describe.skipIf(!HAS_REDIS)(
           if (read.status === 200) job = read.body;
         }
         const abortSeenAt = Date.now();
+        seenEnded();
         await sleep(AFTER_ABORT_MS);
         stop = true;
         await Promise.all(loops);
@@ -400,12 +426,12 @@ describe.skipIf(!HAS_REDIS)(
               `abort at ${TIMED_OUT_PERCENT}% timed_out of >= ${MIN_EXECUTED}: ${final.status} at +${abortAt - createdAt} ms ` +
               `(seen ${((abortSeenAt - started) / 1000).toFixed(1)} s), rate then ${final.rollout?.current_per_minute}/min`,
             `  first deliveries ${firsts.length}, attempt deliveries ${handed.length} (most in one minute ${mostInAnyMinute(handed)}), ` +
-              `agents retried ${retried.length}, stale reports ${staleAnswers.length}, late reports ${fleet.reduce((n, a) => n + a.late, 0)}, not retried after the abort ${cutByAbort}, polls answered 503 ${busyPolls}`,
+              `agents retried ${retried.length}, stale reports ${staleAnswers.length}, late reports ${fleet.reduce((n, a) => n + a.late, 0)}, not retried after the abort ${cutByAbort}, polls answered 503 ${busyPolls}, reports ${busyReports}`,
             `  at the abort: ${JSON.stringify(atAbort)}; criteria first met at +${firstMet - createdAt} ms; final counts ${JSON.stringify(final.counts)}`,
           ].join('\n'),
         );
         if (problems.length > 0) console.info(`server log (last lines):\n${running.server.output()}`);
-        else if (busyPolls > 0) {
+        else if (busyPolls + busyReports > 0) {
           const why = running.server
             .output()
             .split('\n')
@@ -428,6 +454,17 @@ describe.skipIf(!HAS_REDIS)(
         );
 
         // Retries: some were made, stale reports were refused.
+        const offline = fleet.filter((agent) => agent.kind === 'offline');
+        expect(
+          executions.filter(
+            (e) => byId.get(e.agent_id)?.kind === 'offline' && (e.status !== 'canceled' || e.cancel_reason !== 'job_aborted'),
+          ),
+          'targets offline until the abort, canceled by it',
+        ).toEqual([]);
+        expect(
+          offline.filter((agent) => agent.deliveries.length > 0).map((agent) => agent.id),
+          'given to agents after the abort',
+        ).toEqual([]);
         expect(retried.length, 'agents given a retry').toBeGreaterThan(0);
         expect(staleAnswers.length, 'stale reports made').toBeGreaterThan(0);
         expect(
