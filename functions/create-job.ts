@@ -44,6 +44,7 @@ export async function createJob(event: APIGatewayProxyEventV2, context: AuthCont
     ...(input.schedule === undefined ? {} : { schedule: input.schedule }),
     ...(input.retry === undefined ? {} : { retry: input.retry }),
     ...(input.description === undefined ? {} : { description: input.description }),
+    createdBy: auth.sub,
   };
   const idempotency = key === undefined ? undefined : { sub: auth.sub, key, fingerprint: jobFingerprint(input) };
   const answer = await stores.jobs.create(spec, idempotency);

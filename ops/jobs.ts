@@ -169,7 +169,9 @@ function jobLines(job: JobView & Record<string, any>, ctx: Ctx): string[] {
   if (job.retry?.criteria)
     lines.push(`retry: ${job.retry.criteria.map((c: any) => `${c.failure_type} up to ${c.max_attempts} attempts`).join(', ')}`);
   if (job.schedule) lines.push(`schedule: ${cell(job.schedule)}`);
-  lines.push(`created ${job.created_at}, expires ${cell(job.expires_at)}${job.completed_at ? `, ended ${job.completed_at}` : ''}`);
+  lines.push(
+    `created ${job.created_at}${job.created_by ? ` by ${job.created_by}` : ''}, expires ${cell(job.expires_at)}${job.completed_at ? `, ended ${job.completed_at}` : ''}`,
+  );
   if (job.description) lines.push(`description: ${job.description}`);
   return lines;
 }

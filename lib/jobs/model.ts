@@ -132,6 +132,8 @@ export interface JobSpec {
   readonly schedule?: JobSchedule;
   readonly retry?: RetryConfig;
   readonly description?: string;
+  /** The operator who created it (the token's `sub`). */
+  readonly createdBy?: string;
 }
 
 /**

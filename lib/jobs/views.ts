@@ -88,6 +88,7 @@ export function jobView(job: JobSnapshot) {
       expired: counts.expired,
     },
     created_at: iso(spec.createdAt),
+    created_by: spec.createdBy ?? null,
     updated_at: iso(job.updatedAt),
     completed_at: iso(job.completedAt),
     expires_at: iso(spec.expiresAt),

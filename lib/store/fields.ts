@@ -65,6 +65,7 @@ export const JOB_FIELDS = [
   'scheduleEnd',
   'scheduleEndBehavior',
   'retryCriteria',
+  'createdBy',
   'description',
   'seq',
   'targetSeq',
@@ -198,6 +199,7 @@ export const JOB_SPEC_OPTION_FIELDS = [
   'scheduleEnd',
   'scheduleEndBehavior',
   'retryCriteria',
+  'createdBy',
 ] as const satisfies readonly JobField[];
 
 /** A job's end alone, for settledExecution (include/jobEndOf.lua). */

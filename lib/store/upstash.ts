@@ -902,6 +902,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
       : { startAt: scheduleStart, ...(scheduleEnd === undefined ? {} : { endAt: scheduleEnd }), endBehavior };
   const description = fields.get('description');
   const retryCriteria = fields.get('retryCriteria');
+  const createdBy = fields.get('createdBy');
   const spec: JobSpec = {
     jobId: required('jobId'),
     command: required('command'),
@@ -916,6 +917,7 @@ function toJobState(flat: unknown): { state: JobState; initialTargets: number } 
     ...(schedule === undefined ? {} : { schedule }),
     ...(retryCriteria === undefined ? {} : { retry: { criteria: JSON.parse(retryCriteria) as RetryCriterion[] } }),
     ...(description === undefined ? {} : { description }),
+    ...(createdBy === undefined ? {} : { createdBy }),
   };
   const lastEndAt = optional('lastEndAt');
   const tally: JobTally = {
@@ -1002,6 +1004,7 @@ function specFieldsOf(spec: JobSpec): string {
     if (schedule.endAt !== undefined) pairs.push(['scheduleEnd', String(schedule.endAt)]);
   }
   if (spec.retry !== undefined) pairs.push(['retryCriteria', JSON.stringify(spec.retry.criteria)]);
+  if (spec.createdBy !== undefined) pairs.push(['createdBy', spec.createdBy]);
   return JSON.stringify(pairs.flat());
 }
 

@@ -398,6 +398,7 @@ describe.each(targets)('the job routes on the $name store', (target) => {
         status: 'in_progress',
         counts: { ...ZERO, pending: 3 },
         created_at: iso(now),
+        created_by: 'ops-1',
         updated_at: iso(now),
         completed_at: null,
         expires_at: iso(now + 600_000),
