@@ -74,6 +74,8 @@ export interface Outcome {
   readonly status: 'completed' | 'failed' | 'rejected';
   /** Any JSON value; left out when undefined. */
   readonly result?: unknown;
+  /** Why, in a few words (POST /api/results' status_details); left out when undefined. */
+  readonly status_details?: unknown;
 }
 
 /** Runs commands. The signal is aborted when the agent is asked to stop. */
@@ -398,7 +400,9 @@ export class Agent {
     this.log({ type: 'signature_invalid', commandId: command.command_id, command: command.command, reason: verdict.reason });
     return {
       status: 'rejected',
-      result: { reason: 'signature_invalid', detail: verdict.reason, status_details: `signature_invalid: ${verdict.reason}` },
+      result: { reason: 'signature_invalid', detail: verdict.reason },
+      // What the executions listing and the history show first: signature_invalid and why.
+      status_details: { reason: 'signature_invalid', detail: verdict.reason },
     };
   }
 

@@ -175,6 +175,7 @@ export function finish(record: CommandRecord, submission: ResultSubmission): Tra
       ...record,
       resultStatus: submission.status,
       ...(submission.resultJson === undefined ? {} : { resultJson: submission.resultJson }),
+      ...(submission.statusDetailsJson === undefined ? {} : { statusDetailsJson: submission.statusDetailsJson }),
       completedAt: at,
       updatedAt: at,
     },

@@ -78,6 +78,8 @@ export type NewCommand = Pick<
 /** A final result from the agent. */
 export interface ResultSubmission {
   readonly status: ResultStatus;
+  /** JSON encoding of status_details sent with the result (why it failed or was rejected); undefined: the details stay. */
+  readonly statusDetailsJson?: string | undefined;
   /** The attempt the agent reports on; undefined: the current one (staleAttempt). */
   readonly attempt?: number | undefined;
   /** JSON encoding of the result; undefined when none was sent. */

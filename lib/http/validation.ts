@@ -108,6 +108,7 @@ export interface ResultInput {
         readonly status: 'completed' | 'failed' | 'rejected';
         readonly resultJson: string | undefined;
         readonly attempt: number | undefined;
+        readonly statusDetailsJson: string | undefined;
       }
     | {
         readonly status: 'in_progress';
@@ -184,16 +185,15 @@ export function resultInput(body: unknown, raw: string | undefined): ResultInput
   }
   const status = RESULT_STATUSES.find((candidate) => candidate === body.status);
   if (status === undefined) throw bad('status must be "in_progress", "completed", "failed" or "rejected"');
-  if (body.status_details !== undefined || body.timeout_seconds !== undefined) {
-    throw bad('status_details and timeout_seconds go with "in_progress" only');
-  }
+  if (body.timeout_seconds !== undefined) throw bad('timeout_seconds goes with "in_progress" only');
   let resultJson: string | undefined;
   if (body.result !== undefined) {
     storableJson(body.result, 'result');
     resultJson = (raw === undefined ? undefined : topLevelMember(raw, 'result')) ?? JSON.stringify(body.result);
     if (Buffer.byteLength(resultJson, 'utf8') > RESULT_MAX_BYTES) throw bad(`result must be at most ${RESULT_MAX_BYTES} bytes of JSON`);
   }
-  return { commandId, report: { status, resultJson, attempt } };
+  // status_details may come with a result too: why it failed, or why the agent rejected it.
+  return { commandId, report: { status, resultJson, attempt, statusDetailsJson: statusDetails(body.status_details) } };
 }
 
 /** The report with its time. */

@@ -589,7 +589,7 @@ export class MemoryCommandStore implements CommandStore {
   }
 
   async complete(agentId: string, commandId: string, report: Report): Promise<Outcome> {
-    const details = report.status === 'in_progress' ? report.statusDetailsJson : undefined;
+    const details = report.statusDetailsJson;
     return this.apply(
       agentId,
       commandId,

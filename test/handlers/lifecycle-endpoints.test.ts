@@ -293,6 +293,20 @@ describe.each(targets)('the command lifecycle on the $name store', (target) => {
     });
   });
 
+  describe('a result with its status_details', () => {
+    it('keeps why it failed (or was rejected) as status_details, shown by the read and in the history entry of the result', async () => {
+      const id = await enqueued({ command: 'deploy', args: {} });
+      await fetchCommands();
+      const failed = await report({ command_id: id, status: 'failed', result: { exit_code: 3 }, status_details: { reason: 'disk full' } });
+      expect(failed.status).toBe(200);
+      const shown = (await read(id)).body;
+      expect(shown).toMatchObject({ status: 'failed', result: { exit_code: 3 }, status_details: { reason: 'disk full' } });
+      expect(shown.history.at(-1)).toMatchObject({ status: 'failed', status_details: { reason: 'disk full' } });
+      // The same result again is a duplicate (200), whatever its details.
+      expect((await report({ command_id: id, status: 'failed', result: { exit_code: 3 } })).status).toBe(200);
+    });
+  });
+
   describe('bad input changes nothing', () => {
     it('answers 400 with a precise message to each bad report, and the command stays as it was', async () => {
       const id = await enqueued({ command: 'x' });
@@ -307,7 +321,8 @@ describe.each(targets)('the command lifecycle on the $name store', (target) => {
         [{ command_id: id, status: 'in_progress', timeout_seconds: 0 }, /timeout_seconds must be a whole number from 1 to 604800/],
         [{ command_id: id, status: 'in_progress', timeout_seconds: 604_801 }, /1 to 604800/],
         [{ command_id: id, status: 'in_progress', result: {} }, /not with in_progress/],
-        [{ command_id: id, status: 'completed', status_details: {} }, /with "in_progress" only/],
+        [{ command_id: id, status: 'completed', timeout_seconds: 5 }, /with "in_progress" only/],
+        [{ command_id: id, status: 'failed', status_details: { k: 1 } }, /must be a string/],
         [{ command_id: id, status: 'canceled' }, /status must be/],
         [{ command_id: id, status: 'in_progress', extra: 1 }, /unknown field: extra/],
       ];

@@ -114,7 +114,8 @@ describe.each(targets)('the reference agent checks signatures on the $name store
     expect(await readBack('agent-s1', honest)).toMatchObject({ status: 'completed', result: { text: 'hello' } });
     expect(await readBack('agent-s1', tampered)).toMatchObject({
       status: 'rejected',
-      result: { reason: 'signature_invalid', detail: 'args_mismatch', status_details: 'signature_invalid: args_mismatch' },
+      result: { reason: 'signature_invalid', detail: 'args_mismatch' },
+      status_details: { reason: 'signature_invalid', detail: 'args_mismatch' },
     });
   });
 

@@ -173,8 +173,12 @@ const atRecordInstants = (...rest: readonly (readonly unknown[])[]) =>
   RECORDS.flatMap((record) => product([record], instantsOf(record), ...rest));
 
 const BODIES = ['{"ok":true}', '{"ok":false}', null];
-const SUBMISSIONS_AT = (at: number) =>
-  product(['completed', 'failed', 'rejected'], BODIES).map(([status, body]) => result(status as 'completed', at, body as string | null));
+const SUBMISSIONS_AT = (at: number) => [
+  ...product(['completed', 'failed', 'rejected'], BODIES).map(([status, body]) => result(status as 'completed', at, body as string | null)),
+  // A result with its status_details (why it failed, or was rejected).
+  { ...result('failed', at, null), statusDetailsJson: '{"reason":"disk full"}' },
+  { ...result('rejected', at, '{"r":1}'), statusDetailsJson: '{"reason":"signature_invalid"}' },
+];
 const UPDATES: readonly { statusDetailsJson?: string; timeoutMs?: number }[] = [
   {},
   { statusDetailsJson: '{"step":"1"}' },
@@ -227,6 +231,7 @@ const progressArb: fc.Arbitrary<ProgressSubmission> = fc.record({
 const resultArb: fc.Arbitrary<ResultSubmission> = fc.record({
   status: fc.constantFrom('completed', 'failed', 'rejected'),
   resultJson: orUndefined(fc.constantFrom('{"ok":true}', '{"ok":false}')),
+  statusDetailsJson: orUndefined(fc.constantFrom('{"why":"disk"}')),
   completedAt: soon,
 });
 const reportArb: fc.Arbitrary<Report> = fc.oneof(progressArb, resultArb);

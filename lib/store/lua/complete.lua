@@ -51,6 +51,7 @@ if status == 'in_progress' then
 else
   report.completedAt = now
   if hasResult == '1' then report.resultJson = resultJson end
+  if hasDetails == '1' then report.statusDetailsJson = statusDetailsJson end
   -- finish compares a repeated result with the stored one.
   if r.resultStatus then r.resultJson = redis.call('HGET', commandKey, 'resultJson') or nil end
 end
@@ -72,12 +73,13 @@ if status == 'in_progress' then
 else
   local retried = state and failureRetried(changed, state, changed.updatedAt)
   if retried then
-    appendHistory(historyKey, commandKey, status, stamped, changed)
+    appendHistory(historyKey, commandKey, status, stamped, changed, hasDetails == '1' and statusDetailsJson or nil)
     writeRetried(commandKey, historyKey, job, state, agentId, r, retried, retention)
     jobAt(job, changed.updatedAt)
     return { 'accepted', outcome.status }
   end
   writeTerminal(commandKey, changed, retention)
+  if hasDetails == '1' then redis.call('HSET', commandKey, 'statusDetailsJson', statusDetailsJson) end
   redis.call('ZREM', queueKey, commandId)
 end
 appendHistory(historyKey, commandKey, status, stamped, changed, hasDetails == '1' and statusDetailsJson or nil)

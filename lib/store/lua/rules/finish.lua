@@ -6,7 +6,8 @@
 --- @include rules/changeAt
 -- A final result, stamped at changeAt: the first written end wins (the same result again is a duplicate, anything else
 -- refused with the state that won); after timed_out or expired, refused. `submission`: { status,
--- resultJson (nil: no body), completedAt }; the record carries its resultJson when it has one.
+-- resultJson (nil: no body), statusDetailsJson (nil: none), completedAt }; the record carries its
+-- resultJson when it has one.
 local function finish(r, submission)
   local when = changeAt(r, submission.completedAt)
   local current = statusOf(r, when)
@@ -19,6 +20,7 @@ local function finish(r, submission)
   local changed = copy(r)
   changed.resultStatus = submission.status
   changed.resultJson = submission.resultJson
+  if submission.statusDetailsJson ~= nil then changed.statusDetailsJson = submission.statusDetailsJson end
   changed.completedAt, changed.updatedAt = when, when
   return { outcome = { outcome = 'accepted', status = submission.status }, record = changed }
 end
