@@ -490,7 +490,7 @@ describe('answers as documented', () => {
       },
       {
         name: 'PostResults',
-        request: { token: agent, body: { command_id: 'c', status: 'completed', status_details: { step: '1' } } },
+        request: { token: agent, body: { command_id: 'c', status: 'completed', timeout_seconds: 5 } },
         schemaRejects: true,
       },
       {
