@@ -647,21 +647,10 @@ export function failureRetried(after: CommandRecord, state: JobState, at: number
  */
 export function retryCanceled(record: CommandRecord, state: JobState, now: number): CommandRecord | undefined {
   if (phaseOf(record) !== 'retrying') return undefined;
-  const { end, spec } = state;
-  const endAt = spec.schedule?.endAt;
-  const stopped = rolloutStopped(spec, now) && endAt !== undefined && (end === undefined || endAt <= end.at);
-  let at: number;
-  let reason: string;
-  if (stopped) {
-    at = endAt;
-    reason = SCHEDULE_END_REASON;
-  } else if (end !== undefined && end.at < spec.expiresAt) {
-    at = end.at;
-    reason = end.status === 'aborted' ? ABORT_REASON : (end.reason ?? JOB_CANCEL_REASON);
-  } else {
-    return undefined;
-  }
+  // Waiting, it is where a target never delivered is: what ends those ends it (undeliveredStatus).
+  const { status, reason, endedAt } = undeliveredStatus(state, now);
+  if (status !== 'canceled' || endedAt === undefined) return undefined;
   // Stamped as a cancel is (lifecycle changeAt): never before the record's last change.
-  const stamped = Math.max(at, record.updatedAt ?? at);
-  return { ...record, resultStatus: 'canceled', completedAt: stamped, updatedAt: stamped, cancelReason: reason };
+  const stamped = Math.max(endedAt, record.updatedAt ?? endedAt);
+  return { ...record, resultStatus: 'canceled', completedAt: stamped, updatedAt: stamped, cancelReason: reason ?? JOB_CANCEL_REASON };
 }

@@ -10,9 +10,9 @@ local function undeliveredStatus(state, at)
     return { status = 'canceled', reason = SCHEDULE_END_REASON, endedAt = spec.schedule.endAt }
   end
   if jobEnd and jobEnd.at < spec.expiresAt then
-    local reason = jobEnd.reason or JOB_CANCEL_REASON
-    if jobEnd.status == 'aborted' then reason = ABORT_REASON end
-    return { status = 'canceled', reason = reason, endedAt = jobEnd.at }
+    local why = jobEnd.reason or JOB_CANCEL_REASON
+    if jobEnd.status == 'aborted' then why = ABORT_REASON end
+    return { status = 'canceled', reason = why, endedAt = jobEnd.at }
   end
   if at >= spec.expiresAt then return { status = 'expired', endedAt = spec.expiresAt } end
   return { status = 'pending' }
