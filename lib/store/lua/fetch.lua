@@ -85,18 +85,21 @@ if #ids == 0 and #agentJobs == 0 and not fullLook and met.wait == '{}' then retu
 --- @include rules/rolloutRate
 --- @include rules/mayDeliver
 --- @include rules/executionRecord
+-- Deliveries that count against the job's rollout at `at` (0 without one), read from
+-- job-rollout after dropping entries two windows old.
+local function rolloutRecent(jk, spec)
+  if not spec.rollout then return 0 end
+  redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
+  return redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
+end
 -- A retry's delivery at `at` (its job's keys `jk`): the job met, the brakes as for a first
 -- delivery (mayDeliver: in progress, the rollout's rate now); the job's state when allowed, else nil.
 local function retryAllowed(jk)
   local state, _, counts = jobAt(jk, at)
   if not state then return nil end
-  local recent = 0
-  if state.spec.rollout then
-    redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
-    recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
-  end
   local status = jobStatusAt(state, counts, at)
-  if mayDeliver(status, state.spec, at, { isTarget = true, hasExecution = false }, recent, rolloutRate(state.spec.rollout, state.tally)) then
+  local target = { isTarget = true, hasExecution = false }
+  if mayDeliver(status, state.spec, at, target, rolloutRecent(jk, state.spec), rolloutRate(state.spec.rollout, state.tally)) then
     return state
   end
   return nil
@@ -197,10 +200,7 @@ for _, candidate in ipairs(candidates) do
       -- Not ended, so not expired: the brakes decide (paused: nothing; the rollout window read only for a target).
       local isTarget = redis.call('ZSCORE', jk.targets, agentId) ~= false
       local recent = 0
-      if isTarget and state.spec.rollout then
-        redis.call('ZREMRANGEBYSCORE', jk.rollout, '-inf', '(' .. ms(at - 2 * ROLLOUT_WINDOW_MS))
-        recent = redis.call('ZCOUNT', jk.rollout, '(' .. ms(rolloutWindowStart(at)), '+inf')
-      end
+      if isTarget then recent = rolloutRecent(jk, state.spec) end
       if mayDeliver(jobStatus, state.spec, at, { isTarget = isTarget, hasExecution = false }, recent, rolloutRate(state.spec.rollout, state.tally)) then
         local spec = hashFields(jk.job, EXECUTION_SPEC_FIELDS)
         local made = executionRecord({ jobId = jobId, command = spec.command, args = spec.args, createdAt = tonumber(spec.createdAt),

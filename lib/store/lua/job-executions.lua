@@ -41,7 +41,7 @@ local max, at, retention, most = tonumber(limit), tonumber(now), tonumber(retent
 local expiry = redis.call('HGET', jobKey, 'expiresAt')
 if not expiry or jobGoneAt({ expiresAt = tonumber(expiry) }, retention) <= at then return { 'not_found' } end
 local jk = { job = jobKey, delivered = jobDeliveredKey, inProgress = jobInProgressKey, retry = jobRetryKey }
-local state, timedOut = jobAt(jk, at)
+local state = jobAt(jk, at)
 local wanted = wantedStatuses(statuses)
 local undelivered = undeliveredStatus(state, at).status
 local out, seen, last = {}, 0, ''
