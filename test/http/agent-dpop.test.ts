@@ -18,6 +18,7 @@ import { type LocalServer, startServer } from '../../dev/server.ts';
 import { deletePrefix, HAS_REDIS, REDIS_HOST, REDIS_PORT, tcpClient, uniquePrefix } from '../helpers/redis.ts';
 import { type StoreTarget, storeTargets } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
+import { jsonCall } from '../helpers/http-json.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -70,14 +71,7 @@ describe.each(storeTargets('agent-dpop'))(
       server = undefined;
     });
 
-    const api = async (method: string, url: string, token: string, body?: unknown) => {
-      const response = await fetch(`${server?.url}${url}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    };
+    const api = (method: string, url: string, token: string, body?: unknown) => jsonCall(server?.url ?? '', method, url, token, body);
 
     it('fetches, runs and reports with a proof on every request; without the key the bound token is refused', async () => {
       server = await startServer({ env: { ...TEST_ENV, ...target.env() }, port: 0 });

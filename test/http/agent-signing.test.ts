@@ -19,6 +19,7 @@ import { LoadedKeySigner } from '../../lib/signing/signer.ts';
 import { type RewriteProxy, startRewriteProxy } from '../helpers/rewrite-proxy.ts';
 import { type StoreTarget, storeTargets } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
+import { jsonCall } from '../helpers/http-json.ts';
 
 const targets = storeTargets('agent-signing');
 
@@ -48,14 +49,7 @@ describe.each(targets)('the reference agent checks signatures on the $name store
     server = undefined;
   });
 
-  const api = async (method: string, url: string, token: string, body?: unknown) => {
-    const response = await fetch(`${server?.url}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const api = (method: string, url: string, token: string, body?: unknown) => jsonCall(server?.url ?? '', method, url, token, body);
   const enqueue = async (agent: string, command: string, args: Record<string, unknown> = {}, ttl = 3600) => {
     const created = await api('POST', `/api/agents/${agent}/commands`, operator, { command, args, ttl_seconds: ttl });
     expect(created.status).toBe(201);

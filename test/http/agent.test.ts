@@ -27,6 +27,7 @@ import { createRuntime, createStoreBackend, setRuntime } from '../../lib/runtime
 import { type Actions, type CommandStore, StoreUnavailableError } from '../../lib/store/types.ts';
 import { type StoreTarget, storeTargets } from '../helpers/targets.ts';
 import { signToken, TEST_ENV } from '../helpers/tokens.ts';
+import { jsonCall } from '../helpers/http-json.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const targets = storeTargets('agent');
@@ -71,14 +72,7 @@ describe.each(targets)('the reference agent on the $name store', (target: StoreT
     server = undefined;
   });
 
-  const api = async (method: string, url: string, token: string, body?: unknown) => {
-    const response = await fetch(`${server?.url}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-  };
+  const api = (method: string, url: string, token: string, body?: unknown) => jsonCall(server?.url ?? '', method, url, token, body);
   const enqueue = async (agent: string, command: string, args: Record<string, unknown> = {}) => {
     const created = await api('POST', `/api/agents/${agent}/commands`, operator, { command, args });
     expect(created.status).toBe(201);
