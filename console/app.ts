@@ -10,6 +10,7 @@
  *
  * Views, by the location's hash: #/jobs, #/jobs/<id>, #/groups[/<group>], #/agents[/<agentId>].
  */
+import { criteriaShares, failuresOf } from '../ops/criteria.ts';
 
 const REMEMBER_KEY = 'biz-service-console-token';
 const JOB_POLL_MS = 2_000;
@@ -21,12 +22,6 @@ const COUNT_NAMES = ['pending', 'delivered', 'in_progress', 'completed', 'failed
 type CountName = (typeof COUNT_NAMES)[number];
 type Counts = Record<CountName, number>;
 const TERMINAL: readonly CountName[] = ['completed', 'failed', 'rejected', 'timed_out', 'canceled', 'expired'];
-const FAILURE_TYPES: Record<string, readonly CountName[]> = {
-  failed: ['failed'],
-  rejected: ['rejected'],
-  timed_out: ['timed_out'],
-  all: ['failed', 'rejected', 'timed_out'],
-};
 const ENDED = new Set(['completed', 'canceled', 'aborted']);
 
 interface Job {
@@ -258,21 +253,6 @@ const sum = (counts: Counts, names: readonly CountName[]) => names.reduce((total
 const totalOf = (counts: Counts) => sum(counts, COUNT_NAMES);
 const terminalOf = (counts: Counts) => sum(counts, TERMINAL);
 
-function criteriaOf(job: Job): { type: string; thresholdPercent: number; minExecuted: number }[] {
-  const abort = job.abort;
-  if (!abort) return [];
-  if (Array.isArray(abort.criteria)) {
-    return abort.criteria.map((c) => ({ type: c.failure_type, thresholdPercent: c.threshold_percent, minExecuted: c.min_executed }));
-  }
-  if (typeof abort.failure_threshold_percent === 'number') {
-    return [{ type: 'all', thresholdPercent: abort.failure_threshold_percent, minExecuted: abort.min_executed ?? 1 }];
-  }
-  return [];
-}
-
-/** Executions judged by the abort rule: the terminal ones less canceled and expired. */
-const judgedOf = (counts: Counts) => sum(counts, ['completed', 'failed', 'rejected', 'timed_out']);
-
 /** Per minute over the last minute of samples (at least two, 5 s apart); null before. */
 function ratePerMinute(samples: readonly Sample[], measure: (counts: Counts) => number): number | null {
   const last = samples[samples.length - 1];
@@ -284,7 +264,7 @@ function ratePerMinute(samples: readonly Sample[], measure: (counts: Counts) => 
 }
 
 const startedOf = (counts: Counts) => totalOf(counts) - (counts.pending ?? 0);
-const failuresOf = (counts: Counts) => sum(counts, FAILURE_TYPES.all ?? []);
+const allFailuresOf = (counts: Counts) => failuresOf('all', counts);
 
 function percent(part: number, whole: number): string {
   return whole === 0 ? '—' : `${((part * 100) / whole).toFixed(1)} %`;
@@ -425,7 +405,7 @@ function chart(samples: readonly Sample[]): Element {
   const series = [
     { name: 'started', measure: startedOf },
     { name: 'ended', measure: terminalOf },
-    { name: 'failed', measure: failuresOf },
+    { name: 'failed', measure: allFailuresOf },
   ];
   const top = Math.max(1, ...samples.map((s) => totalOf(s.counts)));
   const span = first && last ? Math.max(last.at - first.at, 1) : 1;
@@ -491,24 +471,20 @@ async function jobView(jobId: string): Promise<void> {
     const counts = job.counts;
     const total = totalOf(counts);
     const terminal = terminalOf(counts);
-    const judged = judgedOf(counts);
     const started = ratePerMinute(samples, startedOf);
     const ended = ratePerMinute(samples, terminalOf);
-    const criteria = criteriaOf(job).map((c) => {
-      const failures = sum(counts, FAILURE_TYPES[c.type] ?? []);
-      const share = judged === 0 ? null : (failures * 100) / judged;
-      const met = judged >= c.minExecuted && share !== null && share >= c.thresholdPercent;
-      return h(
+    const criteria = criteriaShares(job).map((c) =>
+      h(
         'tr',
-        { class: met ? 'met' : '' },
+        { class: c.met ? 'met' : '' },
         h('td', {}, c.type),
-        h('td', {}, `${failures} of ${judged} judged`),
-        h('td', {}, share === null ? '—' : `${share.toFixed(1)} %`),
+        h('td', {}, `${c.failures} of ${c.judged} judged`),
+        h('td', {}, c.sharePercent === null ? '—' : `${c.sharePercent.toFixed(1)} %`),
         h('td', {}, `${c.thresholdPercent} %`),
         h('td', {}, String(c.minExecuted)),
-        h('td', {}, met ? 'reached' : judged < c.minExecuted ? `${c.minExecuted - judged} more to judge` : 'below'),
-      );
-    });
+        h('td', {}, c.met ? 'reached' : c.judged < c.minExecuted ? `${c.minExecuted - c.judged} more to judge` : 'below'),
+      ),
+    );
     const ended_ = ENDED.has(job.status);
     const button = (label: string, verb: Parameters<typeof act>[0], enabled: boolean, danger = false) =>
       on(h('button', { type: 'button', class: danger ? 'danger' : undefined, disabled: !enabled }, label), 'click', () => void act(verb));

@@ -18,7 +18,8 @@ import {
   type Verb,
 } from './cli.ts';
 import { bar, cell, clip, countsLine, stateColor, table, terminalOf, totalOf } from './format.ts';
-import { criteriaOf, type JobView, watchJob } from './watch.ts';
+import { criteriaOf } from './criteria.ts';
+import { type JobView, watchJob } from './watch.ts';
 
 const JOB_BODY_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   command: { type: 'string', arg: 'NAME', text: 'the command every target runs' },

@@ -9,6 +9,7 @@
  */
 import { sleep } from '../dev/agent.ts';
 import { type Answer, type Api, ApiError, NetworkError, seg } from './client.ts';
+import { type Criterion, criteriaShares } from './criteria.ts';
 import { bar, type Counts, countsLine, duration, type Paint, paint, stateColor, terminalOf, totalOf } from './format.ts';
 
 export const WATCH_EXIT: Readonly<Record<string, number>> = { completed: 0, aborted: 3, canceled: 4 };
@@ -40,16 +41,6 @@ export interface Sample {
   readonly started: number;
 }
 
-export interface Criterion {
-  readonly type: string;
-  readonly thresholdPercent: number;
-  readonly minExecuted: number;
-  /** Failures of that type among the judged executions, in percent (null before any is judged). */
-  readonly sharePercent: number | null;
-  readonly judged: number;
-  readonly met: boolean;
-}
-
 export interface Summary {
   readonly job: JobView;
   readonly total: number;
@@ -62,24 +53,6 @@ export interface Summary {
   readonly elapsedMs: number;
   /** An estimate of the time left (null when nothing moves yet or the job has ended). */
   readonly remainingMs: number | null;
-}
-
-/** Every abort criterion of the job: the `criteria` list, or the older threshold form as one criterion of type `all`. */
-export function criteriaOf(job: JobView): { type: string; thresholdPercent: number; minExecuted: number }[] {
-  const abort = job.abort;
-  if (!abort) return [];
-  if (Array.isArray(abort.criteria)) {
-    return abort.criteria.map((c) => ({ type: c.failure_type, thresholdPercent: c.threshold_percent, minExecuted: c.min_executed }));
-  }
-  if (typeof abort.failure_threshold_percent === 'number') {
-    return [{ type: 'all', thresholdPercent: abort.failure_threshold_percent, minExecuted: abort.min_executed ?? 1 }];
-  }
-  return [];
-}
-
-function failuresOf(type: string, counts: Counts): number {
-  if (type === 'all') return counts.failed + counts.rejected + counts.timed_out;
-  return (counts as unknown as Record<string, number>)[type] ?? 0;
 }
 
 /** Samples within the last minute before `now` (at least the two latest). */
@@ -96,14 +69,7 @@ function windowRate(samples: readonly Sample[], pick: (s: Sample) => number, now
 export function summarize(job: JobView, samples: readonly Sample[], now: number): Summary {
   const total = totalOf(job.counts);
   const terminal = terminalOf(job.counts);
-  // Executions that ended with an outcome: the canceled ones are left out, so that the share
-  // after an abort stays the one that crossed the threshold (its cancels are not diluting it).
-  const judged = job.counts.completed + job.counts.failed + job.counts.rejected + job.counts.timed_out;
-  const criteria = criteriaOf(job).map((c) => {
-    const failures = failuresOf(c.type, job.counts);
-    const share = judged > 0 ? (100 * failures) / judged : null;
-    return { ...c, sharePercent: share, judged, met: judged >= c.minExecuted && share !== null && share >= c.thresholdPercent };
-  });
+  const criteria = criteriaShares(job);
   const endedPerMinute = windowRate(samples, (s) => s.terminal, now);
   const startedPerMinute = windowRate(samples, (s) => s.started, now);
   const created = Date.parse(job.created_at);

@@ -344,8 +344,8 @@ describe('the watch', () => {
     const summary = summarize(view, samples, now);
     expect(summary).toMatchObject({ total: 100, terminal: 40, endedPerMinute: 20, startedPerMinute: 20, elapsedMs: 120_000 });
     expect(summary.criteria).toEqual([
-      { type: 'timed_out', thresholdPercent: 10, minExecuted: 20, sharePercent: 10, judged: 40, met: true },
-      { type: 'all', thresholdPercent: 50, minExecuted: 5, sharePercent: 25, judged: 40, met: false },
+      { type: 'timed_out', thresholdPercent: 10, minExecuted: 20, failures: 4, sharePercent: 10, judged: 40, met: true },
+      { type: 'all', thresholdPercent: 50, minExecuted: 5, failures: 10, sharePercent: 25, judged: 40, met: false },
     ]);
     // 60 left at 20 a minute: 3 minutes; 50 pending at 20 a minute: 2.5 minutes; the longer.
     expect(summary.remainingMs).toBe(180_000);
@@ -369,7 +369,9 @@ describe('the watch', () => {
       [],
       now,
     );
-    expect(older.criteria).toEqual([{ type: 'all', thresholdPercent: 50, minExecuted: 2, sharePercent: 50, judged: 2, met: true }]);
+    expect(older.criteria).toEqual([
+      { type: 'all', thresholdPercent: 50, minExecuted: 2, failures: 1, sharePercent: 50, judged: 2, met: true },
+    ]);
     expect(older.endedPerMinute).toBeNull();
   });
 
