@@ -218,9 +218,9 @@ export const KEY_LAYOUT: readonly KeyEntry[] = [
     pattern: '<p>job:<job>',
     type: 'hash',
     meaning:
-      'a job: its spec `jobId command args targetsJson createdAt expiresAt timeoutMs continuous rolloutMax rolloutBase rolloutFactor rolloutAfter rolloutAfterCount abortCriteria scheduleStart scheduleEnd scheduleEndBehavior description` ' +
-      '(`args` JSON, `continuous` 1/0, `rolloutFactor` in tenths, `abortCriteria` JSON; `abortPercent abortMin` on a job written before criteria) + `seq targetSeq initialTargets` + the tally `targets materialized delivered inProgress completed failed ' +
-      'rejected canceled lastEndAt updatedAt` + its end `endStatus endAt endReason endForce endUndelivered endFinal` (`endForce` 1/0, `endFinal` JSON) + its last pause or resume `pauseState pauseAt pauseReason` (`pauseState` 1 paused, 0 resumed)',
+      'a job: its spec `jobId command args targetsJson createdAt expiresAt timeoutMs continuous rolloutMax rolloutBase rolloutFactor rolloutAfter rolloutAfterCount abortCriteria scheduleStart scheduleEnd scheduleEndBehavior retryCriteria createdBy description` ' +
+      '(`args` JSON, `continuous` 1/0, `rolloutFactor` in tenths, `abortCriteria` and `retryCriteria` JSON; `abortPercent abortMin` on a job written before criteria) + `seq targetSeq initialTargets` + the tally `targets materialized delivered inProgress completed failed ' +
+      'rejected canceled retrying lastEndAt updatedAt` + its end `endStatus endAt endReason endForce endUndelivered endFinal` (`endForce` 1/0, `endFinal` JSON) + its last pause or resume `pauseState pauseAt pauseReason` (`pauseState` 1 paused, 0 resumed)',
     expiry: '`PEXPIREAT` `expiresAt` + retention, as every key of the job',
   },
   {
