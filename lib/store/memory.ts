@@ -358,7 +358,8 @@ export class MemoryJobBook {
     const { jobId } = entry.record;
     const job = jobId === undefined ? undefined : this.jobs.get(jobId);
     if (job === undefined) return;
-    if (now !== undefined && retryDue(entry.record, now) && !isGone(entry.record, now, this.retentionMs)) {
+    const retries = job.state.spec.retry !== undefined;
+    if (retries && now !== undefined && retryDue(entry.record, now) && !isGone(entry.record, now, this.retentionMs)) {
       // The job met first (its abort written), as the Lua's retryMet does.
       this.meet(job, now);
       const retried = timeoutRetried(entry.record, job.state, now);
